@@ -1,0 +1,79 @@
+//! Emulator configuration: where state lives, how long things take, and which of the
+//! environment's behaviours (TEST-like lenient or DEMO/PRD-like strict) to emulate.
+//!
+//! Every knob the digest marks UNSURE is a field here, set to the documented recommendation.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which certificates may authenticate with a XAdES signature.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TrustPolicy {
+    /// TEST behaviour: any certificate, self-signed included, is accepted (unless the client
+    /// asks for `verifyCertificateChain=true`).
+    #[default]
+    AcceptSelfSigned,
+    /// DEMO/PRD-like: only certificates issued by one of these CA certificates (DER) are accepted;
+    /// others end with authentication status 460.
+    TrustedCas(Vec<Vec<u8>>),
+}
+
+/// Full emulator configuration.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Directory holding `ksef-emulator.sqlite3`.
+    pub data_dir: PathBuf,
+    /// Externally visible base URL (used in links the emulator hands out). `None` = derived from the request.
+    pub public_base_url: Option<String>,
+    /// How long `GET /auth/{ref}` answers 100 before showing the final status.
+    pub auth_processing_delay: Duration,
+    /// How long a new KSeF token stays `Pending` before it becomes `Active`.
+    pub token_activation_delay: Duration,
+    /// How long a revoked KSeF token stays `Revoking` before it becomes `Revoked`.
+    pub token_revocation_delay: Duration,
+    /// Lifetime of a challenge (`POST /auth/challenge`). Digest §4.2: 10 minutes.
+    pub challenge_lifetime: Duration,
+    /// Lifetime of the authenticationToken (operation token). Observed: 45 minutes.
+    pub authentication_token_lifetime: Duration,
+    /// Lifetime of access tokens. Observed: 15 minutes.
+    pub access_token_lifetime: Duration,
+    /// Lifetime of refresh tokens. Observed: 7 days.
+    pub refresh_token_lifetime: Duration,
+    /// Certificates trusted for XAdES authentication.
+    pub trust_policy: TrustPolicy,
+    /// Require a genuine XAdES profile (SignedProperties + SigningCertificate), as DEMO/PRD do
+    /// since 2026-03-16. `false` = TEST-like leniency (plain XML-DSig accepted). The request header
+    /// `X-KSeF-Feature: enforce-xades-compliance` switches it on per request.
+    pub strict_xades: bool,
+    /// The seed's rule: a session opened with a KSeF token may not create tokens
+    /// (403 `auth-method-not-allowed`). Digest §6.2 leaves it UNSURE; on by default.
+    pub forbid_token_minting_from_token_sessions: bool,
+    /// Maximum accepted request body (bytes) for JSON and XML endpoints.
+    pub max_body_bytes: usize,
+}
+
+impl EmulatorConfig {
+    /// Defaults for a data directory: TEST behaviour, realistic lifetimes, short asynchronous delays.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            public_base_url: None,
+            auth_processing_delay: Duration::from_millis(300),
+            token_activation_delay: Duration::from_millis(500),
+            token_revocation_delay: Duration::from_millis(0),
+            challenge_lifetime: Duration::from_secs(10 * 60),
+            authentication_token_lifetime: Duration::from_secs(45 * 60),
+            access_token_lifetime: Duration::from_secs(15 * 60),
+            refresh_token_lifetime: Duration::from_secs(7 * 24 * 3600),
+            trust_policy: TrustPolicy::AcceptSelfSigned,
+            strict_xades: false,
+            forbid_token_minting_from_token_sessions: true,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+
+    /// Path of the SQLite database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("ksef-emulator.sqlite3")
+    }
+}

@@ -1,0 +1,149 @@
+//! Request extractors that turn every malformed input into the documented KSeF error instead of
+//! axum's plain-text rejections: JSON bodies, bearer tokens, client IPs, continuation tokens.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+
+use crate::codes::ExceptionCode;
+use crate::error::ApiError;
+
+/// The TCP peer address of the request (what KSeF calls `clientIp`).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        Ok(ClientIp(ip))
+    }
+}
+
+/// The raw `Authorization: Bearer …` token; missing or malformed → 401.
+pub struct Bearer(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::Unauthorized("Brak nagłówka Authorization z tokenem Bearer.".into()))?;
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::Unauthorized("Nagłówek Authorization zawiera niedozwolone znaki.".into()))?;
+        let mut parts = value.splitn(2, ' ');
+        let scheme = parts.next().unwrap_or_default();
+        let token = parts.next().unwrap_or_default().trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+            return Err(ApiError::Unauthorized("Oczekiwano nagłówka Authorization: Bearer <token>.".into()));
+        }
+        Ok(Bearer(token.to_string()))
+    }
+}
+
+/// A JSON body: wrong content type → 415, too large → 413, malformed → 400/21405 naming the problem.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let mime = content_type.split(';').next().unwrap_or("").trim().to_string();
+        if !(mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))) {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "Oczekiwano Content-Type: application/json, otrzymano {:?}.",
+                if mime.is_empty() { "(brak)" } else { mime.as_str() }
+            )));
+        }
+        let bytes = body_bytes(req, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses JSON, reporting the serde error (with line/column and field) as 21405.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::validation("Treść żądania jest pusta; oczekiwano obiektu JSON."));
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError::validation(format!("Nieprawidłowy JSON: {e}")))
+}
+
+/// Reads the whole body, mapping the body-limit rejection to 413.
+pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(0)
+        } else {
+            ApiError::validation(format!("Nie można odczytać treści żądania: {e}"))
+        }
+    })
+}
+
+/// Opaque header continuation tokens (`x-continuation-token`, digest §2.2): an encoded offset.
+pub fn encode_continuation(offset: usize) -> String {
+    URL_SAFE_NO_PAD.encode(format!("ksef-emu:{offset}"))
+}
+
+/// Decodes `x-continuation-token`; anything we did not issue → 400/21418.
+pub fn decode_continuation(headers: &axum::http::HeaderMap) -> Result<usize, ApiError> {
+    let Some(v) = headers.get("x-continuation-token") else { return Ok(0) };
+    let bad = || ApiError::bad(ExceptionCode::InvalidContinuationToken, "");
+    let s = v.to_str().map_err(|_| bad())?.trim();
+    if s.is_empty() {
+        return Ok(0);
+    }
+    let raw = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    text.strip_prefix("ksef-emu:").and_then(|n| n.parse().ok()).ok_or_else(bad)
+}
+
+/// Validates `pageSize` against the documented bounds.
+pub fn page_size(value: Option<&str>, min: usize, max: usize, default: usize) -> Result<usize, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::validation(format!("pageSize: wymagana liczba z zakresu {min}–{max}, podano {v:?}."))),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuation_round_trip_and_garbage() {
+        let mut h = axum::http::HeaderMap::new();
+        assert_eq!(decode_continuation(&h).unwrap(), 0);
+        h.insert("x-continuation-token", encode_continuation(30).parse().unwrap());
+        assert_eq!(decode_continuation(&h).unwrap(), 30);
+        h.insert("x-continuation-token", "not-ours".parse().unwrap());
+        assert_eq!(decode_continuation(&h).unwrap_err().codes(), vec![21418]);
+    }
+
+    #[test]
+    fn page_size_bounds() {
+        assert_eq!(page_size(None, 10, 100, 10).unwrap(), 10);
+        assert_eq!(page_size(Some("50"), 10, 100, 10).unwrap(), 50);
+        assert!(page_size(Some("5"), 10, 100, 10).is_err());
+        assert!(page_size(Some("x"), 10, 100, 10).is_err());
+    }
+}

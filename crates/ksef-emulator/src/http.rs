@@ -1,0 +1,620 @@
+//! The HTTP surface: routes under `/v2` as in `open-api.json`, thin handlers that validate input
+//! shapes, call the domain modules and map results to the shared wire types.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, Query, RawQuery, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ksef_core::{
+    ContextIdentifier, ContextIdentifierType, Nip, Permission, Pesel, SubjectIdentifier, SubjectIdentifierKind,
+    TokenStatus,
+};
+use ksef_wire as wire;
+
+use crate::auth::{self, AuthOperation, KsefTokenLogin, StoredIpPolicy};
+use crate::error::{ApiError, ApiResult, render_errors};
+use crate::extract::{
+    ApiJson, Bearer, ClientIp, body_bytes, decode_continuation, encode_continuation, page_size,
+};
+use crate::jwt::{Claims, JwtError, TokenType};
+use crate::state::{AppState, KeyUsage};
+use crate::testdata;
+use crate::tokens::{self, Caller, StoredToken, TokenFilter};
+
+/// The API router (mounted at `/v2`) with error rendering and the body cap.
+pub fn router(state: AppState) -> Router {
+    let max = state.config().max_body_bytes;
+    let api = Router::new()
+        .route("/security/public-key-certificates", get(public_keys))
+        .route("/auth/challenge", post(challenge))
+        .route("/auth/xades-signature", post(xades_signature))
+        .route("/auth/ksef-token", post(ksef_token))
+        .route("/auth/sessions", get(list_sessions))
+        .route("/auth/sessions/current", delete(revoke_current_session))
+        .route("/auth/sessions/{reference}", delete(revoke_session))
+        .route("/auth/token/redeem", post(redeem))
+        .route("/auth/token/refresh", post(refresh))
+        .route("/auth/{reference}", get(auth_status))
+        .route("/tokens", post(generate_token).get(list_tokens))
+        .route("/tokens/{reference}", get(get_token).delete(revoke_token))
+        .route("/testdata/subject", post(td_subject))
+        .route("/testdata/subject/remove", post(td_subject_remove))
+        .route("/testdata/person", post(td_person))
+        .route("/testdata/person/remove", post(td_person_remove))
+        .route("/testdata/permissions", post(td_permissions))
+        .route("/testdata/permissions/revoke", post(td_permissions_revoke))
+        .route("/testdata/attachment", post(td_attachment))
+        .route("/testdata/attachment/revoke", post(td_attachment_revoke))
+        .route("/testdata/context/block", post(td_block))
+        .route("/testdata/context/unblock", post(td_unblock))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    Router::new()
+        .nest("/v2", api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max))
+        .layer(axum::middleware::from_fn(render_errors))
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::NotFound(format!("Nie ma zasobu {} {} w API KSeF 2.0 (ścieżki zaczynają się od /v2).", req.method(), req.uri().path()))
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    let err = ApiError::validation(format!("Metoda {} nie jest obsługiwana dla {}.", req.method(), req.uri().path()));
+    let mut resp = err.into_response();
+    *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    resp
+}
+
+fn unauthorized(e: JwtError) -> ApiError {
+    ApiError::Unauthorized(e.to_string())
+}
+
+// ---------------------------------------------------------------- security
+
+async fn public_keys(State(state): State<AppState>) -> ApiResult<axum::Json<Vec<wire::PublicKeyCertificate>>> {
+    let mut out = Vec::new();
+    for usage in [KeyUsage::KsefTokenEncryption, KeyUsage::SymmetricKeyEncryption] {
+        let k = state.key(usage);
+        out.push(wire::PublicKeyCertificate {
+            certificate: STANDARD.encode(k.certificate_der()),
+            certificate_id: k.certificate_id().to_string(),
+            public_key_id: k.public_key_id().to_string(),
+            valid_from: k.valid_from(),
+            valid_to: k.valid_to(),
+            usage: vec![
+                match usage {
+                    KeyUsage::KsefTokenEncryption => wire::PublicKeyCertificateUsage::KsefTokenEncryption,
+                    KeyUsage::SymmetricKeyEncryption => wire::PublicKeyCertificateUsage::SymmetricKeyEncryption,
+                }
+                .into(),
+            ],
+        });
+    }
+    Ok(axum::Json(out))
+}
+
+// ---------------------------------------------------------------- auth
+
+async fn challenge(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+) -> ApiResult<axum::Json<wire::AuthenticationChallengeResponse>> {
+    let c = auth::create_challenge(&state, ip).await?;
+    Ok(axum::Json(wire::AuthenticationChallengeResponse {
+        challenge: c.challenge.to_string(),
+        timestamp: c.timestamp,
+        timestamp_ms: c.timestamp_ms,
+        client_ip: c.client_ip,
+    }))
+}
+
+fn init_response(init: auth::AuthInit) -> (StatusCode, axum::Json<wire::AuthenticationInitResponse>) {
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(wire::AuthenticationInitResponse {
+            reference_number: init.reference_number,
+            authentication_token: wire::TokenInfo {
+                token: init.authentication_token.into(),
+                valid_until: init.valid_until,
+            },
+        }),
+    )
+}
+
+fn has_feature(headers: &HeaderMap, feature: &str) -> bool {
+    headers
+        .get_all("x-ksef-feature")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case(feature))
+}
+
+async fn xades_signature(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let headers = req.headers().clone();
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !(mime == "application/xml" || mime == "text/xml" || mime.ends_with("+xml")) {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "Oczekiwano Content-Type: application/xml z podpisanym dokumentem AuthTokenRequest, otrzymano {:?}.",
+            if mime.is_empty() { "(brak)" } else { mime.as_str() }
+        )));
+    }
+    let verify_chain = match query.get("verifyCertificateChain").map(|s| s.to_ascii_lowercase()) {
+        None => false,
+        Some(v) if v == "true" => true,
+        Some(v) if v == "false" => false,
+        Some(v) => return Err(ApiError::validation(format!("verifyCertificateChain: oczekiwano true/false, podano {v:?}."))),
+    };
+    let body = body_bytes(req, &state).await?;
+    let init = auth::xades_signature(&state, &body, verify_chain, has_feature(&headers, "enforce-xades-compliance")).await?;
+    Ok(init_response(init))
+}
+
+async fn ksef_token(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<wire::InitTokenAuthenticationRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let context = parse_context(req.context_identifier.r#type.as_str(), &req.context_identifier.value, "contextIdentifier")?;
+    let encrypted = STANDARD
+        .decode(req.encrypted_token.expose_secret().trim())
+        .map_err(|_| ApiError::validation("encryptedToken: oczekiwano danych w Base64."))?;
+    let ip_policy = match req.authorization_policy.and_then(|p| p.allowed_ips) {
+        None => None,
+        Some(ips) => {
+            let policy = StoredIpPolicy {
+                ip4_addresses: ips.ip4_addresses.unwrap_or_default(),
+                ip4_ranges: ips.ip4_ranges.unwrap_or_default(),
+                ip4_masks: ips.ip4_masks.unwrap_or_default(),
+            };
+            validate_ip_policy(&policy)?;
+            Some(policy)
+        }
+    };
+    let init = auth::ksef_token(
+        &state,
+        KsefTokenLogin {
+            challenge: req.challenge,
+            context,
+            encrypted_token: encrypted,
+            public_key_id: req.public_key_id,
+            ip_policy,
+        },
+    )
+    .await?;
+    Ok(init_response(init))
+}
+
+fn validate_ip_policy(p: &StoredIpPolicy) -> ApiResult<()> {
+    for (name, list) in [("ip4Addresses", &p.ip4_addresses), ("ip4Ranges", &p.ip4_ranges), ("ip4Masks", &p.ip4_masks)] {
+        if list.len() > 10 {
+            return Err(ApiError::validation(format!("authorizationPolicy.allowedIps.{name}: najwyżej 10 pozycji.")));
+        }
+    }
+    ksef_xades::auth_request::AuthorizationPolicy {
+        ip4_addresses: p.ip4_addresses.clone(),
+        ip4_ranges: p.ip4_ranges.clone(),
+        ip4_masks: p.ip4_masks.clone(),
+    }
+    .validate()
+    .map_err(|e| ApiError::validation(format!("authorizationPolicy: {e}")))
+}
+
+fn parse_context(kind: &str, value: &str, field: &str) -> ApiResult<ContextIdentifier> {
+    let kind: ContextIdentifierType =
+        kind.parse().map_err(|e| ApiError::validation(format!("{field}.type: {e}")))?;
+    ContextIdentifier::parse(kind, value).map_err(|e| ApiError::validation(format!("{field}.value: {e}")))
+}
+
+fn status_info(s: &auth::AuthStatus) -> wire::StatusInfo {
+    wire::StatusInfo {
+        code: i32::from(s.code),
+        description: s.description.to_string(),
+        details: if s.details.is_empty() { None } else { Some(s.details.clone()) },
+    }
+}
+
+fn method_info(op: &AuthOperation) -> wire::AuthenticationMethodInfo {
+    wire::AuthenticationMethodInfo {
+        category: op.method.category().into(),
+        code: op.method.code.to_string(),
+        display_name: op.method.display_name.to_string(),
+    }
+}
+
+async fn auth_status(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    Path(reference): Path<String>,
+) -> ApiResult<axum::Json<wire::AuthenticationOperationStatusResponse>> {
+    let claims = state.jwt().verify(&token, &[TokenType::AuthenticationToken]).map_err(unauthorized)?;
+    let op = auth::operation_status(&state, &claims, &reference).await?;
+    let status = op.status_at(state.now());
+    Ok(axum::Json(wire::AuthenticationOperationStatusResponse {
+        start_date: op.started,
+        authentication_method: op.method.method.into(),
+        authentication_method_info: method_info(&op),
+        status: status_info(&status),
+        is_token_redeemed: Some(op.redeemed),
+        last_token_refresh_date: op.last_refresh,
+        refresh_token_valid_until: op.refresh_valid_until,
+    }))
+}
+
+async fn redeem(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+) -> ApiResult<axum::Json<wire::AuthenticationTokensResponse>> {
+    let claims = state.jwt().verify(&token, &[TokenType::AuthenticationToken]).map_err(unauthorized)?;
+    let issued = auth::redeem(&state, &claims).await?;
+    let (refresh, refresh_until) = issued.refresh.ok_or_else(|| ApiError::internal("redeem without refresh token"))?;
+    Ok(axum::Json(wire::AuthenticationTokensResponse {
+        access_token: wire::TokenInfo { token: issued.access_token.into(), valid_until: issued.access_valid_until },
+        refresh_token: wire::TokenInfo { token: refresh.into(), valid_until: refresh_until },
+    }))
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+) -> ApiResult<axum::Json<wire::AuthenticationTokenRefreshResponse>> {
+    let claims = state.jwt().verify(&token, &[TokenType::RefreshToken]).map_err(unauthorized)?;
+    let issued = auth::refresh(&state, &claims).await?;
+    Ok(axum::Json(wire::AuthenticationTokenRefreshResponse {
+        access_token: wire::TokenInfo { token: issued.access_token.into(), valid_until: issued.access_valid_until },
+    }))
+}
+
+/// An authenticated access-token session: verified JWT, its operation, IP policy checked.
+struct Session {
+    claims: Claims,
+    op: AuthOperation,
+}
+
+async fn session(state: &AppState, token: &str, ip: std::net::IpAddr, types: &[TokenType]) -> ApiResult<Session> {
+    let claims = state.jwt().verify(token, types).map_err(unauthorized)?;
+    let op = auth::load_operation(state, &claims.arn)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("Sesja uwierzytelnienia tego tokenu nie istnieje.".into()))?;
+    auth::check_ip(&op, ip)?;
+    Ok(Session { claims, op })
+}
+
+impl Session {
+    fn caller(&self) -> ApiResult<Caller> {
+        let context = self.op.context.clone().ok_or_else(|| ApiError::internal("session without context"))?;
+        let subject = self.op.subject.clone().ok_or_else(|| ApiError::internal("session without subject"))?;
+        Ok(Caller {
+            context,
+            subject,
+            method: self.op.method.method,
+            ksef_token_ref: self.op.ksef_token_ref.clone(),
+            permissions: self.claims.per.iter().filter_map(|p| p.parse::<Permission>().ok()).collect(),
+        })
+    }
+}
+
+async fn list_sessions(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult<axum::Json<wire::AuthenticationListResponse>> {
+    let s = session(&state, &token, ip, &[TokenType::ContextToken]).await?;
+    let size = page_size(query.get("pageSize").map(String::as_str), 10, 100, 10)?;
+    let offset = decode_continuation(&headers)?;
+    let (ops, more) = auth::list_sessions(&state, &s.claims, offset as i64, size as i64).await?;
+    let now = state.now();
+    let items = ops
+        .iter()
+        .map(|op| wire::AuthenticationListItem {
+            reference_number: op.reference_number.clone(),
+            is_current: op.reference_number == s.claims.arn,
+            start_date: op.started,
+            authentication_method: op.method.method.into(),
+            authentication_method_info: method_info(op),
+            status: status_info(&op.status_at(now)),
+            is_token_redeemed: Some(op.redeemed),
+            last_token_refresh_date: op.last_refresh,
+            refresh_token_valid_until: op.refresh_valid_until,
+        })
+        .collect();
+    Ok(axum::Json(wire::AuthenticationListResponse {
+        continuation_token: more.then(|| encode_continuation(offset + size)),
+        items,
+    }))
+}
+
+async fn revoke_current_session(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+) -> ApiResult<StatusCode> {
+    let s = session(&state, &token, ip, &[TokenType::ContextToken, TokenType::RefreshToken]).await?;
+    auth::revoke_session(&state, &s.claims, &s.claims.arn.clone()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    Path(reference): Path<String>,
+) -> ApiResult<StatusCode> {
+    let s = session(&state, &token, ip, &[TokenType::ContextToken]).await?;
+    auth::revoke_session(&state, &s.claims, &reference).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---------------------------------------------------------------- tokens
+
+fn token_item(t: &StoredToken) -> wire::TokenStatusResponse {
+    wire::TokenStatusResponse {
+        reference_number: t.reference_number.clone(),
+        author_identifier: wire::TokenAuthorIdentifierTypeIdentifier {
+            r#type: t.author.kind().into(),
+            value: t.author.value().to_string(),
+        },
+        context_identifier: wire::TokenContextIdentifierTypeIdentifier {
+            r#type: t.context.kind().into(),
+            value: t.context.value().to_string(),
+        },
+        description: t.description.clone(),
+        requested_permissions: t.requested.iter().map(|p| (*p).into()).collect(),
+        date_created: t.created,
+        last_use_date: t.last_use,
+        status: t.status.into(),
+        status_details: Some(t.status_details.clone()),
+    }
+}
+
+async fn generate_token(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<wire::GenerateTokenRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let s = session(&state, &token, ip, &[TokenType::ContextToken]).await?;
+    let caller = s.caller()?;
+    let mut perms = Vec::new();
+    for p in &req.permissions {
+        perms.push(p.require("permissions").map_err(|e| ApiError::validation(e.to_string()))?);
+    }
+    let (reference, token) = tokens::generate(&state, &caller, perms, &req.description).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(wire::GenerateTokenResponse {
+            reference_number: reference.to_string(),
+            token: token.expose_secret().to_string().into(),
+        }),
+    ))
+}
+
+async fn list_tokens(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<axum::Json<wire::QueryTokensResponse>> {
+    let s = session(&state, &token, ip, &[TokenType::ContextToken]).await?;
+    let caller = s.caller()?;
+    let mut filter = TokenFilter::default();
+    let mut size = None;
+    for (k, v) in form_pairs(raw.as_deref().unwrap_or("")) {
+        match k.as_str() {
+            "status" => filter
+                .statuses
+                .push(v.parse::<TokenStatus>().map_err(|e| ApiError::validation(format!("status: {e}")))?),
+            "description" => filter.description = Some(min3("description", v)?),
+            "authorIdentifier" => filter.author_identifier = Some(min3("authorIdentifier", v)?),
+            "authorIdentifierType" => {
+                let kind: SubjectIdentifierKind =
+                    v.parse().map_err(|e| ApiError::validation(format!("authorIdentifierType: {e}")))?;
+                filter.author_identifier_type = Some(kind.as_str().to_string());
+            }
+            "pageSize" => size = Some(v),
+            _ => {}
+        }
+    }
+    let size = page_size(size.as_deref(), 10, 100, 10)?;
+    let offset = decode_continuation(&headers)?;
+    let (list, more) = tokens::list(&state, &caller, &filter, offset, size).await?;
+    Ok(axum::Json(wire::QueryTokensResponse {
+        continuation_token: more.then(|| encode_continuation(offset + size)),
+        tokens: list.iter().map(token_item).collect(),
+    }))
+}
+
+fn min3(field: &str, v: String) -> ApiResult<String> {
+    if v.chars().count() < 3 {
+        Err(ApiError::validation(format!("{field}: wymagane co najmniej 3 znaki.")))
+    } else {
+        Ok(v)
+    }
+}
+
+/// Decodes `a=1&a=2` query strings keeping repeated keys (digest §2.1: arrays by repetition).
+fn form_pairs(raw: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.as_bytes()).into_owned().collect()
+}
+
+async fn get_token(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    Path(reference): Path<String>,
+) -> ApiResult<axum::Json<wire::TokenStatusResponse>> {
+    let s = session(&state, &token, ip, &[TokenType::ContextToken]).await?;
+    let t = tokens::get(&state, &s.caller()?, &reference).await?;
+    Ok(axum::Json(token_item(&t)))
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    Path(reference): Path<String>,
+) -> ApiResult<StatusCode> {
+    let s = session(&state, &token, ip, &[TokenType::ContextToken]).await?;
+    tokens::revoke(&state, &s.caller()?, &reference).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---------------------------------------------------------------- testdata
+
+fn nip(field: &str, v: &str) -> ApiResult<Nip> {
+    v.parse().map_err(|e| ApiError::validation(format!("{field}: {e}")))
+}
+
+async fn td_subject(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<wire::SubjectCreateRequest>,
+) -> ApiResult<StatusCode> {
+    let subject = nip("subjectNip", &req.subject_nip)?;
+    let mut subunits = Vec::new();
+    for (i, u) in req.subunits.unwrap_or_default().iter().enumerate() {
+        subunits.push((nip(&format!("subunits[{i}].subjectNip"), &u.subject_nip)?, u.description.clone()));
+    }
+    testdata::create_subject(&state, &subject, req.subject_type.as_str(), &req.description, &subunits, req.created_date)
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+async fn td_subject_remove(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<wire::SubjectRemoveRequest>,
+) -> ApiResult<StatusCode> {
+    testdata::remove_subject(&state, &nip("subjectNip", &req.subject_nip)?).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn td_person(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<wire::PersonCreateRequest>,
+) -> ApiResult<StatusCode> {
+    let n = nip("nip", &req.nip)?;
+    let p: Pesel = req.pesel.parse().map_err(|e| ApiError::validation(format!("pesel: {e}")))?;
+    testdata::create_person(&state, &n, &p, req.is_bailiff, req.is_deceased, &req.description, req.created_date)
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+async fn td_person_remove(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<wire::PersonRemoveRequest>,
+) -> ApiResult<StatusCode> {
+    testdata::remove_person(&state, &nip("nip", &req.nip)?).await?;
+    Ok(StatusCode::OK)
+}
+
+fn authorized(kind: &str, value: &str) -> ApiResult<SubjectIdentifier> {
+    let kind: SubjectIdentifierKind =
+        kind.parse().map_err(|e| ApiError::validation(format!("authorizedIdentifier.type: {e}")))?;
+    SubjectIdentifier::parse(kind, value).map_err(|e| ApiError::validation(format!("authorizedIdentifier.value: {e}")))
+}
+
+async fn td_permissions(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<wire::TestDataPermissionsGrantRequest>,
+) -> ApiResult<StatusCode> {
+    let ctx = parse_context(req.context_identifier.r#type.as_str(), &req.context_identifier.value, "contextIdentifier")?;
+    let who = authorized(req.authorized_identifier.r#type.as_str(), &req.authorized_identifier.value)?;
+    let mut perms = Vec::new();
+    for (i, p) in req.permissions.iter().enumerate() {
+        let perm: Permission = p
+            .permission_type
+            .as_str()
+            .parse()
+            .map_err(|e| ApiError::validation(format!("permissions[{i}].permissionType: {e}")))?;
+        if matches!(perm, Permission::VatUeManage | Permission::PefInvoiceWrite) {
+            return Err(ApiError::validation(format!(
+                "permissions[{i}].permissionType: {perm} nie może być nadane przez /testdata/permissions."
+            )));
+        }
+        perms.push((perm, p.description.clone()));
+    }
+    testdata::grant_permissions(&state, &ctx, &who, &perms).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn td_permissions_revoke(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<wire::TestDataPermissionsRevokeRequest>,
+) -> ApiResult<StatusCode> {
+    let ctx = parse_context(req.context_identifier.r#type.as_str(), &req.context_identifier.value, "contextIdentifier")?;
+    let who = authorized(req.authorized_identifier.r#type.as_str(), &req.authorized_identifier.value)?;
+    testdata::revoke_permissions(&state, &ctx, &who).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn td_attachment(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<wire::AttachmentPermissionGrantRequest>,
+) -> ApiResult<StatusCode> {
+    testdata::set_attachment(&state, &nip("nip", &req.nip)?, true, None).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn td_attachment_revoke(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<wire::AttachmentPermissionRevokeRequest>,
+) -> ApiResult<StatusCode> {
+    let end = req.expected_end_date.map(|d| d.to_string());
+    testdata::set_attachment(&state, &nip("nip", &req.nip)?, false, end).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn td_block(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<wire::BlockContextAuthenticationRequest>,
+) -> ApiResult<StatusCode> {
+    let id = req.context_identifier.ok_or_else(|| ApiError::validation("contextIdentifier: pole wymagane."))?;
+    let ctx = parse_context(id.r#type.as_str(), &id.value, "contextIdentifier")?;
+    testdata::set_blocked(&state, &ctx, true).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn td_unblock(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<wire::UnblockContextAuthenticationRequest>,
+) -> ApiResult<StatusCode> {
+    let id = req.context_identifier.ok_or_else(|| ApiError::validation("contextIdentifier: pole wymagane."))?;
+    let ctx = parse_context(id.r#type.as_str(), &id.value, "contextIdentifier")?;
+    testdata::set_blocked(&state, &ctx, false).await?;
+    Ok(StatusCode::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_pairs_keep_repeats_and_decode() {
+        let p = form_pairs("status=Active&status=Pending&description=Wystawianie%20faktur&x=%zz");
+        assert_eq!(p[0], ("status".into(), "Active".into()));
+        assert_eq!(p[1], ("status".into(), "Pending".into()));
+        assert_eq!(p[2].1, "Wystawianie faktur");
+        assert_eq!(p[3].1, "%zz");
+    }
+}

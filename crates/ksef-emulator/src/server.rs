@@ -1,0 +1,76 @@
+//! Running the emulator: bind, serve, shut down.
+
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::EmulatorConfig;
+use crate::http::router;
+use crate::state::{AppState, StartError};
+
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// An emulator running on a background task (for tests, `ksef demo` and the web app).
+pub struct RunningEmulator {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningEmulator {
+    /// `http://127.0.0.1:PORT/v2`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v2", self.addr)
+    }
+
+    /// Stops serving and waits for in-flight requests.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Errors while spawning.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+}
+
+/// Opens the state and serves on `addr` (port 0 = a random free port) in a background task.
+pub async fn spawn(config: EmulatorConfig, addr: SocketAddr) -> Result<RunningEmulator, SpawnError> {
+    let state = AppState::open(config).await?;
+    let listener =
+        TcpListener::bind(addr).await.map_err(|source| SpawnError::Bind { addr: addr.to_string(), source })?;
+    let addr = listener.local_addr().map_err(|source| SpawnError::Bind { addr: addr.to_string(), source })?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(state.clone(), listener, async move {
+        let _ = rx.await;
+    }));
+    Ok(RunningEmulator { addr, state, stop: Some(tx), task: Some(task) })
+}

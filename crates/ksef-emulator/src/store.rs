@@ -1,0 +1,183 @@
+//! Persistent state of the emulator: one SQLite file (WAL mode) in the data directory.
+//!
+//! Times are stored as Unix milliseconds. Asynchronous steps (auth processing, token activation,
+//! revocation) are stored as "ready at" instants and resolved when read, so they survive restarts
+//! without background jobs.
+//!
+//! Schema migrations are versioned with SQLite's `PRAGMA user_version` and applied in order inside a
+//! transaction (hand-written rather than `sqlx::migrate!`, which needs sqlx's proc-macro feature and a
+//! migrations folder at build time; this list is the whole history).
+
+use std::str::FromStr;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use time::OffsetDateTime;
+
+/// Ordered schema migrations; index + 1 = the `user_version` after applying it.
+const MIGRATIONS: &[&str] = &[
+    // v1: authentication, KSeF tokens, test data.
+    r#"
+    CREATE TABLE settings (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+    CREATE TABLE service_keys (
+        usage TEXT PRIMARY KEY,
+        key_pem TEXT NOT NULL,
+        certificate_der BLOB NOT NULL
+    );
+    CREATE TABLE challenges (
+        challenge TEXT PRIMARY KEY,
+        timestamp_ms INTEGER NOT NULL,
+        client_ip TEXT NOT NULL,
+        used INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE auth_operations (
+        reference_number TEXT PRIMARY KEY,
+        started_ms INTEGER NOT NULL,
+        ready_ms INTEGER NOT NULL,
+        context_type TEXT NOT NULL,
+        context_value TEXT NOT NULL,
+        subject_type TEXT NOT NULL,
+        subject_value TEXT NOT NULL,
+        method TEXT NOT NULL,
+        method_code TEXT NOT NULL,
+        method_display TEXT NOT NULL,
+        ksef_token_ref TEXT,
+        final_code INTEGER NOT NULL,
+        final_description TEXT NOT NULL,
+        final_details TEXT NOT NULL DEFAULT '[]',
+        ip_policy TEXT,
+        redeemed INTEGER NOT NULL DEFAULT 0,
+        last_refresh_ms INTEGER,
+        refresh_valid_until_ms INTEGER,
+        revoked INTEGER NOT NULL DEFAULT 0,
+        signed_document BLOB
+    );
+    CREATE INDEX auth_operations_context ON auth_operations(context_type, context_value, started_ms);
+    CREATE TABLE ksef_tokens (
+        reference_number TEXT PRIMARY KEY,
+        context_type TEXT NOT NULL,
+        context_value TEXT NOT NULL,
+        author_type TEXT NOT NULL,
+        author_value TEXT NOT NULL,
+        description TEXT NOT NULL,
+        permissions TEXT NOT NULL,
+        secret_sha256 BLOB NOT NULL,
+        created_ms INTEGER NOT NULL,
+        last_use_ms INTEGER,
+        status TEXT NOT NULL,
+        activate_at_ms INTEGER NOT NULL,
+        revoked_at_ms INTEGER,
+        status_details TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX ksef_tokens_context ON ksef_tokens(context_type, context_value, created_ms);
+    CREATE TABLE persons (
+        nip TEXT PRIMARY KEY,
+        pesel TEXT NOT NULL,
+        is_bailiff INTEGER NOT NULL,
+        is_deceased INTEGER NOT NULL,
+        description TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX persons_pesel ON persons(pesel);
+    CREATE TABLE subjects (
+        nip TEXT PRIMARY KEY,
+        subject_type TEXT NOT NULL,
+        description TEXT NOT NULL,
+        parent_nip TEXT,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE grants (
+        id TEXT PRIMARY KEY,
+        context_type TEXT NOT NULL,
+        context_value TEXT NOT NULL,
+        authorized_type TEXT NOT NULL,
+        authorized_value TEXT NOT NULL,
+        permission TEXT NOT NULL,
+        description TEXT NOT NULL,
+        author_type TEXT NOT NULL,
+        author_value TEXT,
+        created_ms INTEGER NOT NULL,
+        UNIQUE(context_type, context_value, authorized_type, authorized_value, permission)
+    );
+    CREATE TABLE blocked_contexts (
+        context_type TEXT NOT NULL,
+        context_value TEXT NOT NULL,
+        PRIMARY KEY (context_type, context_value)
+    );
+    CREATE TABLE attachment_consents (
+        nip TEXT PRIMARY KEY,
+        allowed INTEGER NOT NULL,
+        revoked_date TEXT
+    );
+    "#,
+];
+
+/// Unix milliseconds of an instant.
+pub fn ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// The instant of Unix milliseconds.
+pub fn from_ms(v: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Opens (creating if needed) the database and brings its schema up to date.
+pub async fn open(path: &std::path::Path) -> Result<SqlitePool, sqlx::Error> {
+    let url = format!("sqlite://{}", path.display());
+    let opts = SqliteConnectOptions::from_str(&url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(std::time::Duration::from_secs(10));
+    let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+    migrate(&pool).await?;
+    Ok(pool)
+}
+
+async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let version: i64 = sqlx::query("PRAGMA user_version").fetch_one(&mut *tx).await?.try_get(0)?;
+    let version = usize::try_from(version).unwrap_or(0);
+    if version > MIGRATIONS.len() {
+        return Err(sqlx::Error::Protocol(format!(
+            "database schema version {version} is newer than this emulator supports ({}); refusing to touch it",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        // Both statements are compile-time constants of this file, never input.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *tx).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("PRAGMA user_version = {}", i + 1))).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn migrates_once_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        {
+            let pool = open(&path).await.unwrap();
+            sqlx::query("INSERT INTO settings(name, value) VALUES ('x', X'01')").execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        let pool = open(&path).await.unwrap();
+        let v: i64 = sqlx::query("PRAGMA user_version").fetch_one(&pool).await.unwrap().get(0);
+        assert_eq!(v as usize, MIGRATIONS.len());
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM settings").fetch_one(&pool).await.unwrap().get(0);
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn ms_round_trip() {
+        let t = OffsetDateTime::from_unix_timestamp(1_752_236_636).unwrap();
+        assert_eq!(from_ms(ms(t)), t);
+    }
+}

@@ -1,0 +1,332 @@
+//! KSeF tokens (digest §6 and the seed): generation with the subset rule, asynchronous activation,
+//! visibility, revocation. Only the SHA-256 of a token's secret is stored.
+
+use ksef_core::{
+    AuthenticationMethod, ContextIdentifier, ContextIdentifierType, KsefToken, Permission, PermissionSet,
+    ReferenceKind, ReferenceNumber, SubjectIdentifier, TokenPermission, TokenStatus,
+};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use crate::codes::ExceptionCode;
+use crate::error::{ApiError, ApiResult, ForbiddenReason};
+use crate::permissions;
+use crate::state::AppState;
+use crate::store::{from_ms, ms};
+
+/// A token as stored (never with its secret).
+#[derive(Debug, Clone)]
+pub struct StoredToken {
+    pub reference_number: String,
+    pub context: ContextIdentifier,
+    pub author: SubjectIdentifier,
+    pub description: String,
+    pub requested: Vec<TokenPermission>,
+    pub permissions: PermissionSet,
+    pub secret_sha256: Vec<u8>,
+    pub created: OffsetDateTime,
+    pub last_use: Option<OffsetDateTime>,
+    pub status: TokenStatus,
+    pub status_details: Vec<String>,
+}
+
+/// The caller of a token endpoint, as established by its access token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub context: ContextIdentifier,
+    pub subject: SubjectIdentifier,
+    pub method: AuthenticationMethod,
+    /// The KSeF token the session was opened with, if any.
+    pub ksef_token_ref: Option<String>,
+    /// Permissions the session holds now.
+    pub permissions: PermissionSet,
+}
+
+impl Caller {
+    fn is_token_session(&self) -> bool {
+        self.method == AuthenticationMethod::Token
+    }
+}
+
+/// Loads a token, resolving due asynchronous transitions (Pending → Active, Revoking → Revoked)
+/// and persisting them.
+pub async fn load(state: &AppState, reference: &str) -> ApiResult<Option<StoredToken>> {
+    let Some(r) = sqlx::query("SELECT * FROM ksef_tokens WHERE reference_number = ?")
+        .bind(reference)
+        .fetch_optional(state.pool())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let now = ms(state.now());
+    let mut status: TokenStatus = r
+        .get::<String, _>("status")
+        .parse()
+        .map_err(|e| ApiError::internal(format!("stored token status: {e}")))?;
+    let activate_at: i64 = r.get("activate_at_ms");
+    let revoked_at: Option<i64> = r.get("revoked_at_ms");
+    let next = match status {
+        TokenStatus::Pending if now >= activate_at => Some(TokenStatus::Active),
+        TokenStatus::Revoking if revoked_at.is_some_and(|t| now >= t) => Some(TokenStatus::Revoked),
+        _ => None,
+    };
+    if let Some(next) = next {
+        if status.can_transition_to(next) {
+            sqlx::query("UPDATE ksef_tokens SET status = ? WHERE reference_number = ? AND status = ?")
+                .bind(next.as_str())
+                .bind(reference)
+                .bind(status.as_str())
+                .execute(state.pool())
+                .await?;
+            status = next;
+        }
+    }
+    let ctx_type: ContextIdentifierType = r
+        .get::<String, _>("context_type")
+        .parse()
+        .map_err(|e| ApiError::internal(format!("stored context type: {e}")))?;
+    let context = ContextIdentifier::parse(ctx_type, &r.get::<String, _>("context_value"))
+        .map_err(|e| ApiError::internal(format!("stored context: {e}")))?;
+    let author_kind = r
+        .get::<String, _>("author_type")
+        .parse()
+        .map_err(|e| ApiError::internal(format!("stored author type: {e}")))?;
+    let author = SubjectIdentifier::parse(author_kind, &r.get::<String, _>("author_value"))
+        .map_err(|e| ApiError::internal(format!("stored author: {e}")))?;
+    let requested: Vec<TokenPermission> =
+        serde_json::from_str(&r.get::<String, _>("permissions")).map_err(ApiError::internal)?;
+    Ok(Some(StoredToken {
+        reference_number: r.get("reference_number"),
+        context,
+        author,
+        description: r.get("description"),
+        permissions: requested.iter().map(|p| Permission::from(*p)).collect(),
+        requested,
+        secret_sha256: r.get("secret_sha256"),
+        created: from_ms(r.get("created_ms")),
+        last_use: r.get::<Option<i64>, _>("last_use_ms").map(from_ms),
+        status,
+        status_details: serde_json::from_str(&r.get::<String, _>("status_details")).unwrap_or_default(),
+    }))
+}
+
+pub async fn touch_last_use(state: &AppState, reference: &str) -> ApiResult<()> {
+    sqlx::query("UPDATE ksef_tokens SET last_use_ms = ? WHERE reference_number = ?")
+        .bind(ms(state.now()))
+        .bind(reference)
+        .execute(state.pool())
+        .await?;
+    Ok(())
+}
+
+/// `POST /tokens`. Returns the reference number and the token string (shown once).
+pub async fn generate(
+    state: &AppState,
+    caller: &Caller,
+    requested: Vec<TokenPermission>,
+    description: &str,
+) -> ApiResult<(ReferenceNumber, KsefToken)> {
+    if caller.is_token_session() && state.config().forbid_token_minting_from_token_sessions {
+        return Err(ApiError::forbidden(
+            ForbiddenReason::AuthMethodNotAllowed,
+            "Sesja uwierzytelniona tokenem KSeF nie może generować kolejnych tokenów. \
+             Uwierzytelnij się certyfikatem lub Profilem Zaufanym.",
+            serde_json::json!({ "authenticationMethodCategory": "Token" }),
+        ));
+    }
+    let len = description.chars().count();
+    if !(5..=256).contains(&len) {
+        return Err(ApiError::validation(format!(
+            "description: wymagana długość 5–256 znaków, podano {len}."
+        )));
+    }
+    if requested.is_empty() {
+        return Err(ApiError::validation("permissions: wymagane co najmniej jedno uprawnienie."));
+    }
+    if !matches!(caller.context.kind(), ContextIdentifierType::Nip | ContextIdentifierType::InternalId) {
+        return Err(ApiError::bad(
+            ExceptionCode::TokenContextTypeNotAllowed,
+            format!("Aktualny typ kontekstu: {}. Dozwolone typy kontekstu: Nip, InternalId.", caller.context.kind()),
+        ));
+    }
+    let mut unique: Vec<TokenPermission> = Vec::new();
+    for p in requested {
+        if !unique.contains(&p) {
+            unique.push(p);
+        }
+    }
+    let missing: Vec<String> = unique
+        .iter()
+        .filter(|p| !caller.permissions.contains(Permission::from(**p)))
+        .map(|p| p.as_str().to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::bad(
+            ExceptionCode::TokenPermissionsNotHeld,
+            format!("Brakujące uprawnienia: {}.", missing.join(", ")),
+        ));
+    }
+    let now = state.now();
+    let reference = ReferenceNumber::generate(ReferenceKind::KsefToken, now);
+    let secret: [u8; 32] = rand::random();
+    let token = KsefToken::new(reference.clone(), &caller.context, secret);
+    let secret_sha256 = Sha256::digest(token.secret_hex().as_bytes()).to_vec();
+    let perms_json = serde_json::to_string(&unique).map_err(ApiError::internal)?;
+    sqlx::query(
+        "INSERT INTO ksef_tokens(reference_number, context_type, context_value, author_type, author_value, \
+         description, permissions, secret_sha256, created_ms, status, activate_at_ms) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(reference.as_str())
+    .bind(caller.context.kind().as_str())
+    .bind(caller.context.value())
+    .bind(caller.subject.kind().as_str())
+    .bind(caller.subject.value())
+    .bind(description)
+    .bind(perms_json)
+    .bind(secret_sha256)
+    .bind(ms(now))
+    .bind(TokenStatus::Pending.as_str())
+    .bind(ms(now + state.config().token_activation_delay))
+    .execute(state.pool())
+    .await?;
+    Ok((reference, token))
+}
+
+/// Whether the caller sees all tokens of the context (digest §6.3).
+fn sees_all(caller: &Caller) -> bool {
+    caller.permissions.contains(Permission::CredentialsManage) || caller.permissions.contains(Permission::CredentialsRead)
+}
+
+/// Whether `token` is visible to `caller`.
+async fn visible(state: &AppState, caller: &Caller, token: &StoredToken) -> ApiResult<bool> {
+    if token.context != caller.context {
+        return Ok(false);
+    }
+    if sees_all(caller) {
+        return Ok(true);
+    }
+    if caller.is_token_session() {
+        return Ok(caller.ksef_token_ref.as_deref() == Some(token.reference_number.as_str()));
+    }
+    authored_by(state, caller, token).await
+}
+
+/// Authored by the caller, counting the NIP–PESEL link as the same person.
+async fn authored_by(state: &AppState, caller: &Caller, token: &StoredToken) -> ApiResult<bool> {
+    let ids = permissions::same_person_identifiers(state.pool(), &caller.subject).await?;
+    Ok(ids.iter().any(|(t, v)| t == token.author.kind().as_str() && v == token.author.value()))
+}
+
+/// Filters of `GET /tokens`, validated by the handler.
+#[derive(Debug, Default, Clone)]
+pub struct TokenFilter {
+    pub statuses: Vec<TokenStatus>,
+    pub description: Option<String>,
+    pub author_identifier: Option<String>,
+    pub author_identifier_type: Option<String>,
+}
+
+/// `GET /tokens`: one page (newest first) and whether more exist.
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    filter: &TokenFilter,
+    offset: usize,
+    page_size: usize,
+) -> ApiResult<(Vec<StoredToken>, bool)> {
+    let refs: Vec<String> = sqlx::query_scalar(
+        "SELECT reference_number FROM ksef_tokens WHERE context_type = ? AND context_value = ? \
+         ORDER BY created_ms DESC, reference_number DESC",
+    )
+    .bind(caller.context.kind().as_str())
+    .bind(caller.context.value())
+    .fetch_all(state.pool())
+    .await?;
+    let mut matching = Vec::new();
+    for r in refs {
+        let Some(t) = load(state, &r).await? else { continue };
+        if !visible(state, caller, &t).await? || !filter_matches(filter, &t) {
+            continue;
+        }
+        matching.push(t);
+    }
+    let more = matching.len() > offset + page_size;
+    Ok((matching.into_iter().skip(offset).take(page_size).collect(), more))
+}
+
+fn filter_matches(f: &TokenFilter, t: &StoredToken) -> bool {
+    if !f.statuses.is_empty() && !f.statuses.contains(&t.status) {
+        return false;
+    }
+    if let Some(d) = &f.description {
+        if !t.description.to_lowercase().contains(&d.to_lowercase()) {
+            return false;
+        }
+    }
+    if let Some(a) = &f.author_identifier {
+        if !t.author.value().to_lowercase().contains(&a.to_lowercase()) {
+            return false;
+        }
+    }
+    if let Some(k) = &f.author_identifier_type {
+        if t.author.kind().as_str() != k {
+            return false;
+        }
+    }
+    true
+}
+
+fn not_found(reference: &str) -> ApiError {
+    ApiError::validation(format!("Token o numerze referencyjnym {reference} nie istnieje w bieżącym kontekście."))
+}
+
+/// `GET /tokens/{ref}`.
+pub async fn get(state: &AppState, caller: &Caller, reference: &str) -> ApiResult<StoredToken> {
+    match load(state, reference).await? {
+        Some(t) if visible(state, caller, &t).await? => Ok(t),
+        _ => Err(not_found(reference)),
+    }
+}
+
+/// `DELETE /tokens/{ref}` (digest §6.4).
+pub async fn revoke(state: &AppState, caller: &Caller, reference: &str) -> ApiResult<()> {
+    // A token the caller may not even see does not exist for them (no existence leak).
+    let token = match load(state, reference).await? {
+        Some(t) if visible(state, caller, &t).await? => t,
+        _ => return Err(not_found(reference)),
+    };
+    let allowed = if caller.permissions.contains(Permission::CredentialsManage) {
+        true
+    } else if caller.is_token_session() {
+        caller.ksef_token_ref.as_deref() == Some(reference)
+    } else {
+        authored_by(state, caller, &token).await?
+    };
+    if !allowed {
+        return Err(ApiError::forbidden(
+            ForbiddenReason::InsufficientResourceAccess,
+            "Usuwanie cudzych tokenów wymaga uprawnienia CredentialsManage.",
+            serde_json::json!({
+                "requiredAnyOfPermissions": ["CredentialsManage"],
+                "presentPermissions": caller.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+            }),
+        ));
+    }
+    match token.status {
+        TokenStatus::Revoking | TokenStatus::Revoked => return Ok(()),
+        TokenStatus::Failed => {
+            return Err(ApiError::validation(format!("Token {reference} ma status Failed; nie można go unieważnić.")));
+        }
+        TokenStatus::Pending | TokenStatus::Active => {}
+    }
+    let revoked_at = state.now() + state.config().token_revocation_delay;
+    sqlx::query("UPDATE ksef_tokens SET status = ?, revoked_at_ms = ? WHERE reference_number = ? AND status IN ('Pending','Active')")
+        .bind(TokenStatus::Revoking.as_str())
+        .bind(ms(revoked_at))
+        .bind(reference)
+        .execute(state.pool())
+        .await?;
+    Ok(())
+}

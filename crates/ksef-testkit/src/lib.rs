@@ -1,0 +1,248 @@
+//! `ksef-testkit` — test support for end-to-end tests of the emulator.
+//!
+//! [`RawClient`] talks to a KSeF API over HTTP with plain `serde_json::Value`s, on purpose not
+//! with the shared wire types: it reads responses the way a third-party client does (by the
+//! documented field names), so a wire-type mistake shared by our client and emulator cannot hide.
+//! Helpers build and sign real `AuthTokenRequest` documents and RSA-OAEP-encrypt KSeF tokens.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ksef_core::ContextIdentifier;
+use ksef_crypto::Credential;
+use ksef_xades::auth_request::{AuthNamespace, AuthTokenRequest, SubjectIdentifierType};
+use ksef_xades::signature::{SignOptions, sign_enveloped};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// An HTTP answer: status and JSON body (`Value::Null` when empty or not JSON).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub content_type: String,
+}
+
+impl Answer {
+    /// The first `exceptionCode` of a legacy 400 body.
+    pub fn exception_code(&self) -> Option<i64> {
+        self.body["exception"]["exceptionDetailList"][0]["exceptionCode"].as_i64()
+    }
+    /// The `reasonCode` of a 403 Problem Details body.
+    pub fn reason_code(&self) -> Option<&str> {
+        self.body["reasonCode"].as_str()
+    }
+}
+
+/// Tokens of a redeemed authentication.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub reference_number: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// A raw JSON client of one KSeF base URL (ending in `/v2`).
+#[derive(Clone)]
+pub struct RawClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl RawClient {
+    pub fn new(base_url: &str) -> Self {
+        Self { http: reqwest::Client::new(), base: base_url.trim_end_matches('/').to_string() }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a request; `body` as JSON if given. Panics only on transport errors (tests).
+    pub async fn call(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> Answer {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Self::answer(req.send().await.expect("HTTP request failed")).await
+    }
+
+    /// Sends raw bytes with a content type.
+    pub async fn send_raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        let req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .header("content-type", content_type)
+            .body(body);
+        Self::answer(req.send().await.expect("HTTP request failed")).await
+    }
+
+    async fn answer(resp: reqwest::Response) -> Answer {
+        let status = resp.status();
+        let content_type =
+            resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let bytes = resp.bytes().await.expect("reading body failed");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer { status, body, content_type }
+    }
+
+    pub async fn get(&self, path: &str, bearer: &str) -> Answer {
+        self.call(Method::GET, path, Some(bearer), None).await
+    }
+
+    pub async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> Answer {
+        self.call(Method::POST, path, bearer, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, bearer: &str) -> Answer {
+        self.call(Method::DELETE, path, Some(bearer), None).await
+    }
+
+    /// `POST /auth/challenge` → (challenge, timestampMs).
+    pub async fn challenge(&self) -> (String, i64) {
+        let a = self.call(Method::POST, "/auth/challenge", None, None).await;
+        assert_eq!(a.status, StatusCode::OK, "challenge: {:?}", a.body);
+        let c = a.body["challenge"].as_str().expect("challenge").to_string();
+        let ts = a.body["timestampMs"].as_i64().expect("timestampMs");
+        (c, ts)
+    }
+
+    /// A signed `AuthTokenRequest` for a fresh challenge.
+    pub async fn signed_request(
+        &self,
+        credential: &Credential,
+        context: &ContextIdentifier,
+        subject: SubjectIdentifierType,
+    ) -> String {
+        let (challenge, _) = self.challenge().await;
+        sign_request(&challenge, credential, context, subject)
+    }
+
+    /// `POST /auth/xades-signature?verifyCertificateChain=false`.
+    pub async fn post_xades(&self, signed: &[u8]) -> Answer {
+        self.send_raw(
+            Method::POST,
+            "/auth/xades-signature?verifyCertificateChain=false",
+            "application/xml",
+            signed.to_vec(),
+        )
+        .await
+    }
+
+    /// Polls `GET /auth/{ref}` until the status is not 100; returns the final body.
+    pub async fn wait_auth(&self, reference: &str, authentication_token: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let a = self.get(&format!("/auth/{reference}"), authentication_token).await;
+            assert_eq!(a.status, StatusCode::OK, "auth status: {:?}", a.body);
+            if a.body["status"]["code"].as_i64() != Some(100) {
+                return a.body;
+            }
+            assert!(Instant::now() < deadline, "authentication still in progress after 20 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Completes an auth init answer (202) → waits → redeems. `Err` carries the final status body.
+    pub async fn finish_login(&self, init: &Answer) -> Result<Session, Value> {
+        assert_eq!(init.status, StatusCode::ACCEPTED, "auth init: {:?}", init.body);
+        let reference = init.body["referenceNumber"].as_str().expect("referenceNumber").to_string();
+        let auth_token = init.body["authenticationToken"]["token"].as_str().expect("authenticationToken").to_string();
+        let status = self.wait_auth(&reference, &auth_token).await;
+        if status["status"]["code"].as_i64() != Some(200) {
+            return Err(status);
+        }
+        let r = self.call(Method::POST, "/auth/token/redeem", Some(&auth_token), None).await;
+        assert_eq!(r.status, StatusCode::OK, "redeem: {:?}", r.body);
+        Ok(Session {
+            reference_number: reference,
+            access_token: r.body["accessToken"]["token"].as_str().expect("accessToken").to_string(),
+            refresh_token: r.body["refreshToken"]["token"].as_str().expect("refreshToken").to_string(),
+        })
+    }
+
+    /// XAdES login with a certificate (subject from the certificate).
+    pub async fn login_with_certificate(
+        &self,
+        credential: &Credential,
+        context: &ContextIdentifier,
+    ) -> Result<Session, Value> {
+        let signed = self.signed_request(credential, context, SubjectIdentifierType::CertificateSubject).await;
+        let init = self.post_xades(signed.as_bytes()).await;
+        self.finish_login(&init).await
+    }
+
+    /// The certificate of the key with the given usage from `/security/public-key-certificates`.
+    pub async fn public_key(&self, usage: &str) -> (Vec<u8>, String) {
+        let a = self.call(Method::GET, "/security/public-key-certificates", None, None).await;
+        assert_eq!(a.status, StatusCode::OK);
+        let list = a.body.as_array().expect("array of certificates");
+        let cert = list
+            .iter()
+            .find(|c| c["usage"].as_array().is_some_and(|u| u.iter().any(|x| x == usage)))
+            .expect("a certificate with the usage");
+        let der = STANDARD.decode(cert["certificate"].as_str().expect("certificate")).expect("base64");
+        (der, cert["publicKeyId"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// `POST /auth/ksef-token` for a fresh challenge.
+    pub async fn post_ksef_token(&self, token: &str, context: &ContextIdentifier) -> Answer {
+        let (challenge, ts) = self.challenge().await;
+        let (cert, key_id) = self.public_key("KsefTokenEncryption").await;
+        let plain = format!("{token}|{ts}");
+        let enc = ksef_crypto::envelope::rsa_oaep_sha256_encrypt_for_certificate(&cert, plain.as_bytes())
+            .expect("encrypt token");
+        self.post(
+            "/auth/ksef-token",
+            None,
+            json!({
+                "challenge": challenge,
+                "contextIdentifier": {"type": context.kind().as_str(), "value": context.value()},
+                "encryptedToken": STANDARD.encode(enc),
+                "publicKeyId": key_id,
+            }),
+        )
+        .await
+    }
+
+    /// Login with a KSeF token.
+    pub async fn login_with_token(&self, token: &str, context: &ContextIdentifier) -> Result<Session, Value> {
+        let init = self.post_ksef_token(token, context).await;
+        self.finish_login(&init).await
+    }
+
+    /// `POST /tokens` then polls `GET /tokens/{ref}` until Active. Returns (reference, token).
+    pub async fn generate_active_token(&self, access: &str, permissions: &[&str], description: &str) -> (String, String) {
+        let a = self.post("/tokens", Some(access), json!({"permissions": permissions, "description": description})).await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "POST /tokens: {:?}", a.body);
+        let reference = a.body["referenceNumber"].as_str().expect("referenceNumber").to_string();
+        let token = a.body["token"].as_str().expect("token").to_string();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = self.get(&format!("/tokens/{reference}"), access).await;
+            assert_eq!(s.status, StatusCode::OK, "GET /tokens/{reference}: {:?}", s.body);
+            match s.body["status"].as_str() {
+                Some("Active") => return (reference, token),
+                Some("Pending") => {}
+                other => panic!("token became {other:?}"),
+            }
+            assert!(Instant::now() < deadline, "token still Pending after 20 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Builds and signs an `AuthTokenRequest` (namespace 2.0, like most clients).
+pub fn sign_request(
+    challenge: &str,
+    credential: &Credential,
+    context: &ContextIdentifier,
+    subject: SubjectIdentifierType,
+) -> String {
+    let xml = AuthTokenRequest::new(challenge, context.clone(), subject).to_xml(AuthNamespace::V2_0);
+    sign_enveloped(&xml, credential, &SignOptions::default()).expect("signing")
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace on a fresh Debian machine: installs the system tools the tests
+# use as oracles (xmlsec1, xmllint, openssl) and the pinned third-party Python KSeF client, then
+# `cargo test`. Safe to re-run; installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v xmlsec1 >/dev/null 2>&1 || need_apt+=(xmlsec1)
+command -v xmllint >/dev/null 2>&1 || need_apt+=(libxml2-utils)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+# The third-party client used by the interoperability test (tests/third_party).
+VENV="${KSEF_THIRD_PARTY_VENV:-${CARGO_TARGET_DIR:-target}/third-party-venv}"
+if [ -f tests/third_party/requirements.txt ]; then
+  if [ ! -x "$VENV/bin/python" ] || ! cmp -s tests/third_party/requirements.txt "$VENV/.requirements"; then
+    echo "preparing the third-party client venv in $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/third_party/requirements.txt
+    cp tests/third_party/requirements.txt "$VENV/.requirements"
+  fi
+  export KSEF_THIRD_PARTY_PYTHON="$VENV/bin/python"
+fi
+
+cargo test --workspace --locked "$@"
