@@ -181,16 +181,25 @@ fn third_party_client_scenario() {
     };
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/third_party/scenario.py");
     let emu = start_emulator(&[]);
-    let work = tempfile::tempdir().unwrap();
-    let out = Command::new(python)
-        .arg(script)
-        .args(["--base-url", &emu.base_url, "--workdir"])
-        .arg(work.path())
-        .output()
-        .expect("run the third-party scenario");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(out.status.success(), "third-party scenario failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    // Default variant (RSA person certificate, schema 2.1), then EC seal on schema 2.0 with
+    // Problem Details errors and an explicit verifyCertificateChain=false.
+    let variants: [&[&str]; 2] = [
+        &[],
+        &["--subject", "seal", "--key", "ec", "--schema-version", "2.0", "--verify-certificate-chain", "false", "--problem-details"],
+    ];
+    for extra in variants {
+        let work = tempfile::tempdir().unwrap();
+        let out = Command::new(&python)
+            .arg(script)
+            .args(["--base-url", &emu.base_url, "--workdir"])
+            .arg(work.path())
+            .args(extra)
+            .output()
+            .expect("run the third-party scenario");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        println!("{stdout}");
+        assert!(out.status.success(), "third-party scenario {extra:?} failed:\n{stdout}\n{stderr}");
+        assert!(stdout.contains("16 passed, 0 failed"), "{stdout}");
+    }
 }

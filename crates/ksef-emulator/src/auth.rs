@@ -566,9 +566,14 @@ pub async fn operation_status(state: &AppState, claims: &Claims, reference: &str
             format!("Operacja uwierzytelnienia {reference} nie jest powiązana z przekazanym tokenem."),
         ));
     }
-    load_operation(state, reference).await?.ok_or_else(|| {
+    let op = load_operation(state, reference).await?.ok_or_else(|| {
         ApiError::bad(ExceptionCode::AuthenticationNotFound, format!("Brak operacji uwierzytelnienia {reference}."))
-    })
+    })?;
+    // Statuses are retained for 7 days, then 410 Gone (digest §2.5).
+    if state.now() - op.started > time::Duration::days(7) {
+        return Err(ApiError::Gone(format!("Status operacji uwierzytelnienia {reference} nie jest już dostępny (7 dni).")));
+    }
+    Ok(op)
 }
 
 /// Issued access (+ refresh) tokens.

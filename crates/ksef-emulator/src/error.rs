@@ -10,32 +10,14 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use ksef_wire as wire;
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::codes::ExceptionCode;
 
-/// 403 reason codes (digest §7.8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ForbiddenReason {
-    MissingPermissions,
-    IpNotAllowed,
-    InsufficientResourceAccess,
-    AuthMethodNotAllowed,
-    ContextTypeNotAllowed,
-}
-
-impl ForbiddenReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::MissingPermissions => "missing-permissions",
-            Self::IpNotAllowed => "ip-not-allowed",
-            Self::InsufficientResourceAccess => "insufficient-resource-access",
-            Self::AuthMethodNotAllowed => "auth-method-not-allowed",
-            Self::ContextTypeNotAllowed => "context-type-not-allowed",
-        }
-    }
-}
+/// 403 reason codes (digest §7.8): the shared wire enum.
+pub use ksef_wire::ForbiddenReasonCode as ForbiddenReason;
 
 /// One entry of a 400 error.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,27 +142,17 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// KSeF timestamps: RFC 3339 with `+00:00` and 7 fractional digits, like the real service.
-pub fn ksef_timestamp(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}+00:00",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.nanosecond() / 100
-    )
-}
-
 fn trace_id() -> String {
     let bytes: [u8; 16] = rand::random();
     hex::encode(bytes)
 }
 
-/// Middleware: renders a stashed [`ApiError`] in the format the request asked for.
+fn security_map(v: &Value) -> Option<serde_json::Map<String, Value>> {
+    v.as_object().cloned()
+}
+
+/// Middleware: renders a stashed [`ApiError`] in the format the request asked for, with the
+/// shared wire types of `ksef-wire`.
 pub async fn render_errors(req: Request, next: Next) -> Response {
     let problem_details = req
         .headers()
@@ -193,63 +165,78 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         return resp;
     };
     let status = err.status();
-    let now = OffsetDateTime::now_utc();
+    let timestamp = OffsetDateTime::now_utc();
     let trace = trace_id();
+    let problem = |v: Result<Vec<u8>, serde_json::Error>| (v, "application/problem+json");
     let (body, content_type) = match &err {
-        ApiError::Unauthorized(detail) => (
-            json!({"title":"Unauthorized","status":401,"detail":detail,"instance":instance,
-                   "traceId":trace,"timestamp":ksef_timestamp(now)}),
-            "application/problem+json",
-        ),
-        ApiError::Forbidden { reason, detail, security } => (
-            json!({"title":"Forbidden","status":403,"detail":detail,"instance":instance,
-                   "reasonCode":reason.as_str(),"security":security,
-                   "traceId":trace,"timestamp":ksef_timestamp(now)}),
-            "application/problem+json",
-        ),
-        ApiError::Gone(detail) => (
-            json!({"title":"Gone","status":410,"detail":detail,"instance":instance,
-                   "traceId":trace,"timestamp":ksef_timestamp(now)}),
-            "application/problem+json",
-        ),
+        ApiError::Unauthorized(detail) => problem(serde_json::to_vec(&wire::UnauthorizedProblemDetails {
+            title: wire::UnauthorizedProblemDetails::TITLE.into(),
+            status: 401,
+            detail: detail.clone(),
+            instance: Some(instance),
+            trace_id: Some(trace),
+            timestamp,
+        })),
+        ApiError::Forbidden { reason, detail, security } => {
+            problem(serde_json::to_vec(&wire::ForbiddenProblemDetails {
+                title: wire::ForbiddenProblemDetails::TITLE.into(),
+                status: 403,
+                detail: detail.clone(),
+                instance: Some(instance),
+                reason_code: (*reason).into(),
+                security: security_map(security),
+                trace_id: Some(trace),
+                timestamp,
+            }))
+        }
+        ApiError::Gone(detail) => problem(serde_json::to_vec(&wire::GoneProblemDetails {
+            title: wire::GoneProblemDetails::TITLE.into(),
+            status: 410,
+            instance,
+            detail: detail.clone(),
+            timestamp,
+            trace_id: trace,
+        })),
         other if problem_details => {
             let entries = other.legacy_entries();
-            let errors: Vec<Value> = entries
-                .iter()
-                .map(|e| json!({"code":e.code.code(),"description":e.code.description(),"details":e.details}))
-                .collect();
-            let detail = entries
-                .first()
-                .map(|e| e.code.description().to_string())
-                .unwrap_or_default();
-            let title = status.canonical_reason().unwrap_or("Error");
-            (
-                json!({"title":title,"status":status.as_u16(),"instance":instance,"detail":detail,
-                       "errors":errors,"traceId":trace,"timestamp":ksef_timestamp(now)}),
-                "application/problem+json",
-            )
+            let detail = entries.first().map(|e| e.code.description().to_string()).unwrap_or_default();
+            problem(serde_json::to_vec(&wire::BadRequestProblemDetails {
+                title: status.canonical_reason().unwrap_or("Error").to_string(),
+                status: status.as_u16(),
+                instance,
+                detail,
+                errors: entries
+                    .iter()
+                    .map(|e| wire::ApiError::new(e.code.code() as i32, e.code.description(), e.details.clone()))
+                    .collect(),
+                timestamp,
+                trace_id: trace,
+            }))
         }
         other => {
-            let list: Vec<Value> = other
+            let list = other
                 .legacy_entries()
                 .iter()
-                .map(|e| {
-                    json!({"exceptionCode":e.code.code(),"exceptionDescription":e.code.description(),
-                           "details":e.details})
-                })
+                .map(|e| wire::ExceptionDetails::new(e.code.code() as i32, e.code.description(), e.details.clone()))
                 .collect();
-            // The real service omits the zone in this legacy timestamp (digest §16.1).
-            let ts = ksef_timestamp(now);
-            let ts = ts.trim_end_matches("+00:00").to_string();
-            (
-                json!({"exception":{"exceptionDetailList":list,"referenceNumber":null,
-                       "serviceCode":format!("00-{trace}-{}-00",&trace[..16]),"serviceCtx":"srvEMUL",
-                       "serviceName":"ksef-emulator","timestamp":ts}}),
-                "application/json",
-            )
+            let info = wire::ExceptionInfo {
+                exception_detail_list: Some(list),
+                reference_number: None,
+                service_code: Some(format!("00-{trace}-{}-00", &trace[..16])),
+                service_ctx: Some("srvEMUL".into()),
+                service_name: Some("ksef-emulator".into()),
+                timestamp: Some(timestamp),
+            };
+            (serde_json::to_vec(&wire::ExceptionResponse::new(info)), "application/json")
         }
     };
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let bytes = match body {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialise an error body");
+            Vec::new()
+        }
+    };
     let mut out = Response::new(Body::from(bytes));
     *out.status_mut() = status;
     out.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

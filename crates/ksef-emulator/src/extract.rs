@@ -30,6 +30,19 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
+/// One path parameter (a reference number); undecodable → 400/21405 instead of axum's text.
+pub struct ApiPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiPath {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(e) => Err(ApiError::validation(format!("Nieprawidłowy parametr ścieżki: {e}"))),
+        }
+    }
+}
+
 /// The raw `Authorization: Bearer …` token; missing or malformed → 401.
 pub struct Bearer(pub String);
 

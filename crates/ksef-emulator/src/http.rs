@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, Query, RawQuery, Request, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -19,7 +19,7 @@ use ksef_wire as wire;
 use crate::auth::{self, AuthOperation, KsefTokenLogin, StoredIpPolicy};
 use crate::error::{ApiError, ApiResult, render_errors};
 use crate::extract::{
-    ApiJson, Bearer, ClientIp, body_bytes, decode_continuation, encode_continuation, page_size,
+    ApiJson, ApiPath, Bearer, ClientIp, body_bytes, decode_continuation, encode_continuation, page_size,
 };
 use crate::jwt::{Claims, JwtError, TokenType};
 use crate::state::{AppState, KeyUsage};
@@ -140,7 +140,7 @@ fn has_feature(headers: &HeaderMap, feature: &str) -> bool {
 
 async fn xades_signature(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
     req: Request,
 ) -> ApiResult<impl IntoResponse> {
     let headers = req.headers().clone();
@@ -159,6 +159,7 @@ async fn xades_signature(
             if mime.is_empty() { "(brak)" } else { mime.as_str() }
         )));
     }
+    let query: HashMap<String, String> = form_pairs(raw.as_deref().unwrap_or("")).into_iter().collect();
     let verify_chain = match query.get("verifyCertificateChain").map(|s| s.to_ascii_lowercase()) {
         None => false,
         Some(v) if v == "true" => true,
@@ -244,7 +245,7 @@ fn method_info(op: &AuthOperation) -> wire::AuthenticationMethodInfo {
 async fn auth_status(
     State(state): State<AppState>,
     Bearer(token): Bearer,
-    Path(reference): Path<String>,
+    ApiPath(reference): ApiPath,
 ) -> ApiResult<axum::Json<wire::AuthenticationOperationStatusResponse>> {
     let claims = state.jwt().verify(&token, &[TokenType::AuthenticationToken]).map_err(unauthorized)?;
     let op = auth::operation_status(&state, &claims, &reference).await?;
@@ -317,10 +318,11 @@ async fn list_sessions(
     State(state): State<AppState>,
     Bearer(token): Bearer,
     ClientIp(ip): ClientIp,
-    Query(query): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<axum::Json<wire::AuthenticationListResponse>> {
     let s = session(&state, &token, ip, &[TokenType::ContextToken]).await?;
+    let query: HashMap<String, String> = form_pairs(raw.as_deref().unwrap_or("")).into_iter().collect();
     let size = page_size(query.get("pageSize").map(String::as_str), 10, 100, 10)?;
     let offset = decode_continuation(&headers)?;
     let (ops, more) = auth::list_sessions(&state, &s.claims, offset as i64, size as i64).await?;
@@ -359,7 +361,7 @@ async fn revoke_session(
     State(state): State<AppState>,
     Bearer(token): Bearer,
     ClientIp(ip): ClientIp,
-    Path(reference): Path<String>,
+    ApiPath(reference): ApiPath,
 ) -> ApiResult<StatusCode> {
     let s = session(&state, &token, ip, &[TokenType::ContextToken]).await?;
     auth::revoke_session(&state, &s.claims, &reference).await?;
@@ -463,7 +465,7 @@ async fn get_token(
     State(state): State<AppState>,
     Bearer(token): Bearer,
     ClientIp(ip): ClientIp,
-    Path(reference): Path<String>,
+    ApiPath(reference): ApiPath,
 ) -> ApiResult<axum::Json<wire::TokenStatusResponse>> {
     let s = session(&state, &token, ip, &[TokenType::ContextToken]).await?;
     let t = tokens::get(&state, &s.caller()?, &reference).await?;
@@ -474,7 +476,7 @@ async fn revoke_token(
     State(state): State<AppState>,
     Bearer(token): Bearer,
     ClientIp(ip): ClientIp,
-    Path(reference): Path<String>,
+    ApiPath(reference): ApiPath,
 ) -> ApiResult<StatusCode> {
     let s = session(&state, &token, ip, &[TokenType::ContextToken]).await?;
     tokens::revoke(&state, &s.caller()?, &reference).await?;

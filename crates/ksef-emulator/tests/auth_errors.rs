@@ -256,3 +256,99 @@ async fn ip_policy_is_enforced() {
     assert_eq!(a.reason_code(), Some("ip-not-allowed"));
     assert_eq!(a.body["security"]["clientIp"], "127.0.0.1");
 }
+
+/// Every route, fed garbage: never a 500, always a JSON error body with a documented status.
+#[tokio::test]
+async fn malformed_input_never_yields_500() {
+    let (_emu, c, _dir) = start(|cfg| cfg.max_body_bytes = 64 * 1024).await;
+    let nip = Nip::random();
+    let s = c.login_with_certificate(&person(&nip), &ContextIdentifier::Nip(nip)).await.expect("login");
+    let routes: &[(Method, &str)] = &[
+        (Method::POST, "/auth/challenge"),
+        (Method::POST, "/auth/xades-signature"),
+        (Method::POST, "/auth/ksef-token"),
+        (Method::GET, "/auth/20250514-AU-2DFC46C000-3AC6D5877F-D4"),
+        (Method::GET, "/auth/not-a-reference"),
+        (Method::POST, "/auth/token/redeem"),
+        (Method::POST, "/auth/token/refresh"),
+        (Method::GET, "/auth/sessions"),
+        (Method::DELETE, "/auth/sessions/current"),
+        (Method::DELETE, "/auth/sessions/xyz"),
+        (Method::POST, "/tokens"),
+        (Method::GET, "/tokens?pageSize=abc&status=Nope"),
+        (Method::GET, "/tokens/%00%ff"),
+        (Method::DELETE, "/tokens/xyz"),
+        (Method::POST, "/testdata/subject"),
+        (Method::POST, "/testdata/subject/remove"),
+        (Method::POST, "/testdata/person"),
+        (Method::POST, "/testdata/person/remove"),
+        (Method::POST, "/testdata/permissions"),
+        (Method::POST, "/testdata/permissions/revoke"),
+        (Method::POST, "/testdata/attachment"),
+        (Method::POST, "/testdata/attachment/revoke"),
+        (Method::POST, "/testdata/context/block"),
+        (Method::POST, "/testdata/context/unblock"),
+        (Method::PUT, "/tokens"),
+    ];
+    let huge = vec![b'a'; 200 * 1024];
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("application/json", Vec::new()),
+        ("application/json", b"{".to_vec()),
+        ("application/json", b"[]".to_vec()),
+        ("application/json", b"{\"nip\": 12, \"permissions\": \"x\", \"contextIdentifier\": {\"type\": \"Nope\"}}".to_vec()),
+        ("application/json", b"{\"nip\":\"0000000000\",\"pesel\":\"1\",\"isBailiff\":false,\"description\":\"abcdef\"}".to_vec()),
+        ("application/xml", b"<a><b></a>".to_vec()),
+        ("application/xml", vec![0xff, 0xfe, 0x00, 0x3c]),
+        ("text/plain", b"hello".to_vec()),
+        ("application/json", huge.clone()),
+        ("application/xml", huge.clone()),
+    ];
+    let http = reqwest::Client::new();
+    for (method, path) in routes {
+        for bearer in [None, Some(s.access_token.as_str()), Some("garbage.token.value")] {
+            for (ct, body) in &bodies {
+                let mut req = http
+                    .request(method.clone(), format!("{}{}", c.base_url(), path))
+                    .header("content-type", *ct)
+                    .body(body.clone());
+                if let Some(b) = bearer {
+                    req = req.bearer_auth(b);
+                }
+                let resp = req.send().await.unwrap();
+                let status = resp.status();
+                let bytes = resp.bytes().await.unwrap();
+                assert!(status.as_u16() < 500, "{method} {path} ({ct}, {} bytes) → {status}", body.len());
+                if !status.is_success() {
+                    let v: Result<serde_json::Value, _> = serde_json::from_slice(&bytes);
+                    assert!(v.is_ok(), "{method} {path} → {status} with a non-JSON body {:?}", String::from_utf8_lossy(&bytes));
+                }
+            }
+        }
+    }
+}
+
+/// Signed requests made by a third-party client's own XAdES signer (python-xmlsec, exclusive
+/// C14N, single-quoted XML declaration, wrapped Base64, EC seal on schema 2.0 and RSA person on
+/// 2.1): the signature verifies, so the refusal is about the challenge (not issued here).
+#[tokio::test]
+async fn third_party_signatures_verify() {
+    let (_emu, c, _dir) = start(|_| {}).await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/third_party/samples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("xml") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let a = c.post_xades(&bytes).await;
+        assert_eq!(a.exception_code(), Some(21111), "{}: {:?}", path.display(), a.body);
+        // One changed byte in the signed content turns it into 9105.
+        let text = String::from_utf8(bytes).unwrap();
+        let tampered = text.replacen("certificateSubject", "certificateSubjecT", 1);
+        let a = c.post_xades(tampered.as_bytes()).await;
+        assert_eq!(a.exception_code(), Some(9105), "{}: {:?}", path.display(), a.body);
+        seen += 1;
+    }
+    assert!(seen >= 2, "expected the third-party samples in {dir}");
+}

@@ -1,7 +1,7 @@
 //! Serde helpers for KSeF timestamps and dates (digest §2.4).
 //!
 //! * Output: UTC, 7 fractional digits, explicit `+00:00` offset — exactly what KSeF writes,
-//!   e.g. `2025-07-11T12:23:56.0154302+00:00` ([`format`]).
+//!   e.g. `2025-07-11T12:23:56.0154302+00:00` ([`format`](fn@format)).
 //! * Input: any RFC 3339 / ISO-8601 date-time — `Z` or a numeric offset (`+00:00`, `+0000`),
 //!   no fraction or 1–9 fractional digits; a value *without* an offset is taken as UTC
 //!   (KSeF's legacy error body writes its UTC timestamp that way) ([`parse`]).
@@ -84,7 +84,7 @@ pub fn parse(s: &str) -> Result<OffsetDateTime, TimestampError> {
         })
 }
 
-/// Serializes with [`format`].
+/// Serializes with [`format`](fn@format).
 pub fn serialize<S: Serializer>(dt: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&format(*dt))
 }
@@ -99,7 +99,7 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OffsetD
 pub mod option {
     use super::*;
 
-    /// Serializes `Some` with [`format`](super::format), `None` as `null`.
+    /// Serializes `Some` with [`format`](fn@super::format), `None` as `null`.
     pub fn serialize<S: Serializer>(
         dt: &Option<OffsetDateTime>,
         serializer: S,
@@ -133,12 +133,12 @@ pub mod naive_utc {
         out
     }
 
-    /// Serializes with [`format`].
+    /// Serializes with [`format`](fn@format).
     pub fn serialize<S: Serializer>(dt: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&format(*dt))
     }
 
-    /// Deserializes with [`parse`](super::parse).
+    /// Deserializes with `parse`.
     pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<OffsetDateTime, D::Error> {
@@ -149,7 +149,7 @@ pub mod naive_utc {
     pub mod option {
         use super::*;
 
-        /// Serializes `Some` with [`format`](super::format), `None` as `null`.
+        /// Serializes `Some` with [`format`](fn@super::format), `None` as `null`.
         pub fn serialize<S: Serializer>(
             dt: &Option<OffsetDateTime>,
             serializer: S,
@@ -188,7 +188,7 @@ pub mod date {
         })
     }
 
-    /// Serializes with [`format`].
+    /// Serializes with [`format`](fn@format).
     pub fn serialize<S: Serializer>(d: &Date, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&format(*d))
     }

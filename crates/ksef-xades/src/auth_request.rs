@@ -35,6 +35,7 @@ pub const NS_AUTH_2_0: &str = "http://ksef.mf.gov.pl/auth/token/2.0";
 /// Namespace of `schemat_auth_v2-1.xsd`.
 pub const NS_AUTH_2_1: &str = "http://ksef.mf.gov.pl/auth/token/2.1";
 const NS_DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
+const NS_XADES: &str = "http://uri.etsi.org/01903/v1.3.2#";
 const NS_XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 /// Maximum number of each of `Ip4Address`, `Ip4Range`, `Ip4Mask` (XSD `maxOccurs`).
@@ -280,8 +281,18 @@ impl AuthorizationPolicy {
         let p = &*PATTERNS;
         let kinds: [(&str, &Vec<String>, &XsdRegex, &str); 3] = [
             ("Ip4Address", &self.ip4_addresses, &p.ip4_address, "a.b.c.d"),
-            ("Ip4Range", &self.ip4_ranges, &p.ip4_range, "a.b.c.d-e.f.g.h"),
-            ("Ip4Mask", &self.ip4_masks, &p.ip4_mask, "a.b.c.d/n (n = 0..32)"),
+            (
+                "Ip4Range",
+                &self.ip4_ranges,
+                &p.ip4_range,
+                "a.b.c.d-e.f.g.h",
+            ),
+            (
+                "Ip4Mask",
+                &self.ip4_masks,
+                &p.ip4_mask,
+                "a.b.c.d/n (n = 0..32)",
+            ),
         ];
         for (name, values, regex, shape) in kinds {
             if values.len() > MAX_IP_ENTRIES {
@@ -300,7 +311,9 @@ impl AuthorizationPolicy {
                     return Err(AuthRequestError::schema(
                         format!("{POLICY_PATH}/{name}[{}]", i + 1),
                         None,
-                        format!("value '{v}' is not a valid {name} ({shape}, decimal octets 0-255 without leading zeros)"),
+                        format!(
+                            "value '{v}' is not a valid {name} ({shape}, decimal octets 0-255 without leading zeros)"
+                        ),
                     ));
                 }
             }
@@ -344,7 +357,11 @@ impl AuthorizationPolicy {
             };
             match (net.parse::<Ipv4Addr>(), bits.parse::<u32>()) {
                 (Ok(net), Ok(bits)) if bits <= 32 => {
-                    let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+                    let mask = if bits == 0 {
+                        0
+                    } else {
+                        u32::MAX << (32 - bits)
+                    };
                     (u32::from(net) & mask) == (ip & mask)
                 }
                 _ => false,
@@ -602,20 +619,24 @@ impl<'a, 'input> Validator<'a, 'input> {
         let req = if root.tag_name().namespace() == Some(NS_DSIG)
             && root.tag_name().name() == "Signature"
         {
-            // Enveloping signature: the request sits inside ds:Object.
+            // Enveloping signature: the request is the signed payload, chosen exactly as
+            // the verifier chooses it (first non-XAdES element child of the first
+            // ds:Object that has one), so both always look at the same element.
             root.children()
                 .filter(|n| {
                     n.is_element()
                         && n.tag_name().namespace() == Some(NS_DSIG)
                         && n.tag_name().name() == "Object"
                 })
-                .flat_map(|o| o.children().filter(|n| n.is_element()))
-                .find(|n| n.tag_name().name() == "AuthTokenRequest")
+                .find_map(|o| {
+                    o.children()
+                        .find(|n| n.is_element() && n.tag_name().namespace() != Some(NS_XADES))
+                })
                 .ok_or_else(|| {
                     self.err(
                         "/Signature",
                         root,
-                        "enveloping signature without an AuthTokenRequest inside ds:Object",
+                        "enveloping signature without a signed document inside ds:Object",
                     )
                 })?
         } else {
@@ -739,7 +760,11 @@ impl<'a, 'input> Validator<'a, 'input> {
         ))
     }
 
-    fn policy(&self, ap: Node<'a, 'input>, nsu: &str) -> Result<AuthorizationPolicy, AuthRequestError> {
+    fn policy(
+        &self,
+        ap: Node<'a, 'input>,
+        nsu: &str,
+    ) -> Result<AuthorizationPolicy, AuthRequestError> {
         let ap_path = "/AuthTokenRequest/AuthorizationPolicy";
         self.check_attributes(ap, ap_path)?;
         let children = self.element_children(ap, ap_path)?;
@@ -770,7 +795,9 @@ impl<'a, 'input> Validator<'a, 'input> {
                     return Err(self.err(
                         &path,
                         n,
-                        format!("value '{v}' is not a valid {name} (pattern of schemat_auth_v2-1.xsd)"),
+                        format!(
+                            "value '{v}' is not a valid {name} (pattern of schemat_auth_v2-1.xsd)"
+                        ),
                     ));
                 }
                 target.push(v);
@@ -944,4 +971,52 @@ fn build_context(name: &str, value: &str) -> Result<ContextIdentifier, String> {
         .parse::<ContextIdentifierType>()
         .map_err(|e| e.to_string())?;
     ContextIdentifier::parse(kind, value).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_compile_and_anchor() {
+        let p = &*PATTERNS;
+        assert!(p.challenge.is_match("20250604-CR-461EA5B000-537A6BA15D-D7"));
+        assert!(
+            !p.challenge
+                .is_match("x20250604-CR-461EA5B000-537A6BA15D-D7")
+        );
+        assert!(p.nip.is_match("5265877635") && !p.nip.is_match("52658776350"));
+        assert!(p.internal_id.is_match("5265877635-12345"));
+        assert!(p.nip_vat_ue.is_match("5265877635-ATU12345678"));
+        assert!(p.nip_vat_ue.is_match("5265877635-XIGD123"));
+        assert!(!p.nip_vat_ue.is_match("5265877635-ATU12345678$"));
+        assert!(p.peppol_id.is_match("PPL123456") && !p.peppol_id.is_match("^PPL123456$"));
+        assert!(p.ip4_address.is_match("0.0.0.0") && p.ip4_address.is_match("255.255.255.255"));
+        assert!(!p.ip4_address.is_match("1.2.3.04"));
+        assert!(p.ip4_range.is_match("10.0.0.1-10.0.0.254"));
+        assert!(p.ip4_mask.is_match("172.16.0.0/16") && !p.ip4_mask.is_match("172.16.0.0/016"));
+    }
+
+    #[test]
+    fn whitespace_collapse() {
+        assert_eq!(collapse("  a \t\n b  "), "a b");
+        assert_eq!(collapse(""), "");
+    }
+
+    #[test]
+    fn declared_encodings() {
+        assert_eq!(
+            declared_encoding("<?xml version='1.0' encoding='ISO-8859-2'?><a/>"),
+            Some("ISO-8859-2")
+        );
+        assert_eq!(
+            declared_encoding("<?xml version=\"1.0\" encoding = \"utf-8\" ?><a/>"),
+            Some("utf-8")
+        );
+        assert_eq!(declared_encoding("<?xml version=\"1.0\"?><a/>"), None);
+        assert_eq!(declared_encoding("<a/>"), None);
+        // Pure-ASCII content declared as ISO-8859-2 reads the same: accepted.
+        assert!(decode_utf8(b"<?xml version='1.0' encoding='ISO-8859-2'?><a/>").is_ok());
+        assert!(decode_utf8(b"<?xml version='1.0' encoding='UTF-16'?><a/>").is_err());
+    }
 }

@@ -20,10 +20,9 @@ pub mod diagnose;
 pub mod signature;
 
 pub use auth_request::{
-    AuthNamespace, AuthRequestError, AuthTokenRequest, AuthorizationPolicy,
-    SubjectIdentifierType,
+    AuthNamespace, AuthRequestError, AuthTokenRequest, AuthorizationPolicy, SubjectIdentifierType,
 };
 pub use signature::{
-    C14nMethod, SignError, SignOptions, VerifiedSignature, VerifyError, VerifyOptions,
+    C14nMethod, SignError, SignOptions, VerifiedSignature, VerifyError, VerifyOptions, XadesSigner,
     sign_enveloped, verify_enveloped,
 };

@@ -92,7 +92,9 @@ pub enum SignError {
     #[error("the document to sign is not well-formed XML: {0}")]
     NotWellFormed(String),
     /// The document already carries an XML signature.
-    #[error("the document already contains a ds:Signature; KSeF accepts exactly one signature (9103)")]
+    #[error(
+        "the document already contains a ds:Signature; KSeF accepts exactly one signature (9103)"
+    )]
     AlreadySigned,
     /// An attribute value holds a literal TAB/LF/CR: the signature would not verify
     /// in other XML-DSig implementations (CRATES.md §1 gotcha 3).
@@ -132,144 +134,187 @@ pub enum SignError {
 ///
 /// The input bytes are kept as they are (a UTF-8 BOM is dropped); send the returned
 /// string unchanged. Only the signature is added, without whitespace inside it.
+///
+/// To sign many documents with one credential, build an [`XadesSigner`] once: importing
+/// the key into the XML-DSig engine costs about as much as the signature itself.
 pub fn sign_enveloped(
     xml: &str,
     credential: &Credential,
     opts: &SignOptions,
 ) -> Result<String, SignError> {
-    let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
-    let (insert_at, close_tag) = {
-        let doc = uppsala::parse(xml).map_err(|e| SignError::NotWellFormed(e.to_string()))?;
-        let root = doc
-            .document_element()
-            .ok_or_else(|| SignError::NotWellFormed("no root element".into()))?;
-        if doc
-            .descendants(doc.root())
-            .into_iter()
-            .any(|n| is_el(&doc, n, NS_DSIG, "Signature"))
-        {
-            return Err(SignError::AlreadySigned);
-        }
-        check_attribute_whitespace(&doc)?;
-        let range = doc
-            .node_range(root)
-            .ok_or_else(|| SignError::NotWellFormed("root element has no source position".into()))?;
-        let src = &xml[range.clone()];
-        if doc.children(root).is_empty() && src.ends_with("/>") {
-            // `<Root .../>`: turn into `<Root ...>` + signature + `</Root>`.
-            let qname = doc
-                .element(root)
-                .map(|e| e.name.prefixed_name().into_owned())
-                .unwrap_or_default();
-            (range.end - 2, Some(qname))
-        } else {
-            let end_tag = src.rfind("</").ok_or_else(|| {
-                SignError::NotWellFormed("cannot locate the end tag of the root element".into())
+    XadesSigner::new(credential)?.sign(xml, opts)
+}
+
+/// A credential prepared for XAdES signing (key imported, certificate fields computed).
+/// `Debug` shows no key material.
+#[derive(Clone)]
+pub struct XadesSigner {
+    key: bergshamra::Key,
+    signature_method: &'static str,
+    cert_b64: String,
+    cert_digest_b64: String,
+    issuer_name: String,
+    serial_decimal: String,
+}
+
+impl fmt::Debug for XadesSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XadesSigner")
+            .field("signature_method", &self.signature_method)
+            .field("issuer_name", &self.issuer_name)
+            .field("serial_decimal", &self.serial_decimal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl XadesSigner {
+    /// Import the credential's key and read its certificate.
+    pub fn new(credential: &Credential) -> Result<Self, SignError> {
+        let cert = x509_cert::Certificate::from_der(&credential.certificate_der)
+            .map_err(|e| SignError::Certificate(e.to_string()))?;
+        let tbs = cert.tbs_certificate();
+        let (signature_method, kind) = match &credential.key {
+            ksef_crypto::PrivateKey::Rsa(_) => (alg::RSA_SHA256, "RSA"),
+            ksef_crypto::PrivateKey::EcP256(_) => (alg::ECDSA_SHA256, "EC"),
+        };
+        let pem = credential
+            .key
+            .to_pkcs8_pem()
+            .map_err(|e| SignError::Key(e.to_string()))?;
+        let key = bergshamra::keys::loader::load_pem_auto(pem.as_bytes(), None).map_err(|e| {
+            SignError::Key(format!(
+                "{kind} key not accepted by the XML-DSig engine: {e}"
+            ))
+        })?;
+        Ok(XadesSigner {
+            key,
+            signature_method,
+            cert_b64: B64.encode(&credential.certificate_der),
+            cert_digest_b64: B64.encode(ksef_crypto::sha256(&credential.certificate_der)),
+            issuer_name: tbs.issuer().to_string(),
+            serial_decimal: be_bytes_to_decimal(tbs.serial_number().as_bytes()),
+        })
+    }
+
+    /// Sign `xml`; see [`sign_enveloped`].
+    pub fn sign(&self, xml: &str, opts: &SignOptions) -> Result<String, SignError> {
+        let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
+        let (insert_at, close_tag) = {
+            let doc = uppsala::parse(xml).map_err(|e| SignError::NotWellFormed(e.to_string()))?;
+            let root = doc
+                .document_element()
+                .ok_or_else(|| SignError::NotWellFormed("no root element".into()))?;
+            if doc
+                .descendants(doc.root())
+                .into_iter()
+                .any(|n| is_el(&doc, n, NS_DSIG, "Signature"))
+            {
+                return Err(SignError::AlreadySigned);
+            }
+            check_attribute_whitespace(&doc)?;
+            let range = doc.node_range(root).ok_or_else(|| {
+                SignError::NotWellFormed("root element has no source position".into())
             })?;
-            (range.start + end_tag, None)
-        }
-    };
+            let src = &xml[range.clone()];
+            if doc.children(root).is_empty() && src.ends_with("/>") {
+                // `<Root .../>`: turn into `<Root ...>` + signature + `</Root>`.
+                let qname = doc
+                    .element(root)
+                    .map(|e| e.name.prefixed_name().into_owned())
+                    .unwrap_or_default();
+                (range.end - 2, Some(qname))
+            } else {
+                let end_tag = src.rfind("</").ok_or_else(|| {
+                    SignError::NotWellFormed("cannot locate the end tag of the root element".into())
+                })?;
+                (range.start + end_tag, None)
+            }
+        };
 
-    let cert = x509_cert::Certificate::from_der(&credential.certificate_der)
-        .map_err(|e| SignError::Certificate(e.to_string()))?;
-    let tbs = cert.tbs_certificate();
-    let issuer_name = tbs.issuer().to_string();
-    let serial_decimal = be_bytes_to_decimal(tbs.serial_number().as_bytes());
-    let cert_b64 = B64.encode(&credential.certificate_der);
-    let cert_digest_b64 = B64.encode(ksef_crypto::sha256(&credential.certificate_der));
+        let signing_time = opts
+            .signing_time
+            .unwrap_or_else(|| OffsetDateTime::now_utc() - time::Duration::minutes(1));
+        let signing_time = format_signing_time(signing_time)?;
 
-    let (sig_method, key) = match &credential.key {
-        ksef_crypto::PrivateKey::Rsa(_) => (alg::RSA_SHA256, "RSA"),
-        ksef_crypto::PrivateKey::EcP256(_) => (alg::ECDSA_SHA256, "EC"),
-    };
-    let pem = credential
-        .key
-        .to_pkcs8_pem()
-        .map_err(|e| SignError::Key(e.to_string()))?;
-    let bkey = bergshamra::keys::loader::load_pem_auto(pem.as_bytes(), None)
-        .map_err(|e| SignError::Key(format!("{key} key not accepted by the XML-DSig engine: {e}")))?;
-
-    let signing_time = opts
-        .signing_time
-        .unwrap_or_else(|| OffsetDateTime::now_utc() - time::Duration::minutes(1));
-    let signing_time = format_signing_time(signing_time)?;
-
-    let c14n = opts.canonicalization.uri();
-    let mut sig = String::with_capacity(4096);
-    sig.push_str(&format!(
-        "<ds:Signature xmlns:ds=\"{NS_DSIG}\" Id=\"Signature\"><ds:SignedInfo>\
-         <ds:CanonicalizationMethod Algorithm=\"{c14n}\"/>\
-         <ds:SignatureMethod Algorithm=\"{sig_method}\"/>\
-         <ds:Reference URI=\"\"><ds:Transforms>\
-         <ds:Transform Algorithm=\"{env}\"/><ds:Transform Algorithm=\"{exc}\"/>\
-         </ds:Transforms><ds:DigestMethod Algorithm=\"{sha256}\"/>\
-         <ds:DigestValue></ds:DigestValue></ds:Reference>",
-        env = alg::ENVELOPED_SIGNATURE,
-        exc = alg::EXC_C14N,
-        sha256 = alg::SHA256,
-    ));
-    if opts.include_signed_properties {
+        let c14n = opts.canonicalization.uri();
+        let sig_method = self.signature_method;
+        let cert_b64 = &self.cert_b64;
+        let cert_digest_b64 = &self.cert_digest_b64;
+        let serial_decimal = &self.serial_decimal;
+        let mut sig = String::with_capacity(4096);
         sig.push_str(&format!(
-            "<ds:Reference Type=\"{SIGNED_PROPERTIES_TYPE}\" URI=\"#SignedProperties\">\
-             <ds:Transforms><ds:Transform Algorithm=\"{exc}\"/></ds:Transforms>\
-             <ds:DigestMethod Algorithm=\"{sha256}\"/><ds:DigestValue></ds:DigestValue>\
-             </ds:Reference>",
+            "<ds:Signature xmlns:ds=\"{NS_DSIG}\" Id=\"Signature\"><ds:SignedInfo>\
+             <ds:CanonicalizationMethod Algorithm=\"{c14n}\"/>\
+             <ds:SignatureMethod Algorithm=\"{sig_method}\"/>\
+             <ds:Reference URI=\"\"><ds:Transforms>\
+             <ds:Transform Algorithm=\"{env}\"/><ds:Transform Algorithm=\"{exc}\"/>\
+             </ds:Transforms><ds:DigestMethod Algorithm=\"{sha256}\"/>\
+             <ds:DigestValue></ds:DigestValue></ds:Reference>",
+            env = alg::ENVELOPED_SIGNATURE,
             exc = alg::EXC_C14N,
             sha256 = alg::SHA256,
         ));
-    }
-    sig.push_str(&format!(
-        "</ds:SignedInfo><ds:SignatureValue></ds:SignatureValue>\
-         <ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert_b64}</ds:X509Certificate>\
-         </ds:X509Data></ds:KeyInfo>"
-    ));
-    if opts.include_signed_properties {
+        if opts.include_signed_properties {
+            sig.push_str(&format!(
+                "<ds:Reference Type=\"{SIGNED_PROPERTIES_TYPE}\" URI=\"#SignedProperties\">\
+                 <ds:Transforms><ds:Transform Algorithm=\"{exc}\"/></ds:Transforms>\
+                 <ds:DigestMethod Algorithm=\"{sha256}\"/><ds:DigestValue></ds:DigestValue>\
+                 </ds:Reference>",
+                exc = alg::EXC_C14N,
+                sha256 = alg::SHA256,
+            ));
+        }
         sig.push_str(&format!(
-            "<ds:Object><xades:QualifyingProperties xmlns:xades=\"{NS_XADES}\" Target=\"#Signature\">\
-             <xades:SignedProperties Id=\"SignedProperties\"><xades:SignedSignatureProperties>\
-             <xades:SigningTime>{signing_time}</xades:SigningTime>\
-             <xades:SigningCertificate><xades:Cert><xades:CertDigest>\
-             <ds:DigestMethod Algorithm=\"{sha256}\"/><ds:DigestValue>{cert_digest_b64}</ds:DigestValue>\
-             </xades:CertDigest><xades:IssuerSerial>\
-             <ds:X509IssuerName>{issuer}</ds:X509IssuerName>\
-             <ds:X509SerialNumber>{serial_decimal}</ds:X509SerialNumber>\
-             </xades:IssuerSerial></xades:Cert></xades:SigningCertificate>\
-             </xades:SignedSignatureProperties></xades:SignedProperties>\
-             </xades:QualifyingProperties></ds:Object>",
-            sha256 = alg::SHA256,
-            issuer = escape_text(&issuer_name),
+            "</ds:SignedInfo><ds:SignatureValue></ds:SignatureValue>\
+             <ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert_b64}</ds:X509Certificate>\
+             </ds:X509Data></ds:KeyInfo>"
         ));
-    }
-    sig.push_str("</ds:Signature>");
-
-    let mut template = String::with_capacity(xml.len() + sig.len() + 64);
-    match close_tag {
-        None => {
-            template.push_str(&xml[..insert_at]);
-            template.push_str(&sig);
-            template.push_str(&xml[insert_at..]);
+        if opts.include_signed_properties {
+            sig.push_str(&format!(
+                "<ds:Object><xades:QualifyingProperties xmlns:xades=\"{NS_XADES}\" Target=\"#Signature\">\
+                 <xades:SignedProperties Id=\"SignedProperties\"><xades:SignedSignatureProperties>\
+                 <xades:SigningTime>{signing_time}</xades:SigningTime>\
+                 <xades:SigningCertificate><xades:Cert><xades:CertDigest>\
+                 <ds:DigestMethod Algorithm=\"{sha256}\"/><ds:DigestValue>{cert_digest_b64}</ds:DigestValue>\
+                 </xades:CertDigest><xades:IssuerSerial>\
+                 <ds:X509IssuerName>{issuer}</ds:X509IssuerName>\
+                 <ds:X509SerialNumber>{serial_decimal}</ds:X509SerialNumber>\
+                 </xades:IssuerSerial></xades:Cert></xades:SigningCertificate>\
+                 </xades:SignedSignatureProperties></xades:SignedProperties>\
+                 </xades:QualifyingProperties></ds:Object>",
+                sha256 = alg::SHA256,
+                issuer = escape_text(&self.issuer_name),
+            ));
         }
-        Some(qname) => {
-            template.push_str(&xml[..insert_at]);
-            template.push('>');
-            template.push_str(&sig);
-            template.push_str(&format!("</{qname}>"));
-            template.push_str(&xml[insert_at + 2..]);
-        }
-    }
+        sig.push_str("</ds:Signature>");
 
-    let mut km = KeysManager::new();
-    km.add_key(bkey);
-    let ctx = DsigContext::new_permissive(km);
-    bergshamra::sign(&ctx, &template).map_err(|e| SignError::Signing(e.to_string()))
+        let mut template = String::with_capacity(xml.len() + sig.len() + 64);
+        match close_tag {
+            None => {
+                template.push_str(&xml[..insert_at]);
+                template.push_str(&sig);
+                template.push_str(&xml[insert_at..]);
+            }
+            Some(qname) => {
+                template.push_str(&xml[..insert_at]);
+                template.push('>');
+                template.push_str(&sig);
+                template.push_str(&format!("</{qname}>"));
+                template.push_str(&xml[insert_at + 2..]);
+            }
+        }
+
+        let mut km = KeysManager::new();
+        km.add_key(self.key.clone());
+        let ctx = DsigContext::new_permissive(km);
+        bergshamra::sign(&ctx, &template).map_err(|e| SignError::Signing(e.to_string()))
+    }
 }
 
 fn format_signing_time(t: OffsetDateTime) -> Result<String, SignError> {
     let t = t.to_offset(time::UtcOffset::UTC);
     let t = t.replace_nanosecond(0).unwrap_or(t);
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-    );
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     t.format(&fmt)
         .map_err(|e| SignError::Signing(format!("cannot format SigningTime: {e}")))
 }
@@ -339,8 +384,9 @@ pub struct VerifyOptions {
     pub strict_xades: bool,
 }
 
-/// What a successful [`verify_enveloped`] found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a successful [`verify_enveloped`] found. `Debug` shows certificate
+/// fingerprints (SHA-256, hex) instead of the DER bytes.
+#[derive(Clone, PartialEq, Eq)]
 pub struct VerifiedSignature {
     /// The certificate whose key verified the signature (DER).
     pub signer_certificate_der: Vec<u8>,
@@ -465,6 +511,28 @@ pub enum VerifyError {
         /// Details.
         reason: String,
     },
+}
+
+impl fmt::Debug for VerifiedSignature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fps: Vec<String> = self
+            .other_certificates_der
+            .iter()
+            .map(|c| ksef_crypto::sha256_fingerprint_hex(c))
+            .collect();
+        f.debug_struct("VerifiedSignature")
+            .field(
+                "signer_certificate_sha256",
+                &ksef_crypto::sha256_fingerprint_hex(&self.signer_certificate_der),
+            )
+            .field("other_certificates_sha256", &fps)
+            .field("signature_method", &self.signature_method)
+            .field("canonicalization", &self.canonicalization)
+            .field("has_signed_properties", &self.has_signed_properties)
+            .field("signing_time", &self.signing_time)
+            .field("enveloping", &self.enveloping)
+            .finish()
+    }
 }
 
 fn digest_mismatch_message(uri: &str) -> String {
@@ -596,12 +664,15 @@ pub fn verify_enveloped(
 
     let certs = parts.certificates(&doc)?;
     let sig_value = parts.signature_value(&doc)?;
-    if is_ecdsa(&parts.signature_method) && looks_like_der_ecdsa(&sig_value) {
-        if !matches!(sig_value.len(), 64 | 96 | 132) {
-            return Err(VerifyError::EcdsaDerEncoded {
-                len: sig_value.len(),
-            });
-        }
+    // Raw R||S lengths are 64/96/132 bytes (P-256/384/521); a DER SEQUENCE of another
+    // length is certainly DER. (A DER value of a raw length is caught after verification.)
+    if is_ecdsa(&parts.signature_method)
+        && looks_like_der_ecdsa(&sig_value)
+        && !matches!(sig_value.len(), 64 | 96 | 132)
+    {
+        return Err(VerifyError::EcdsaDerEncoded {
+            len: sig_value.len(),
+        });
     }
 
     let mut km = KeysManager::new();
@@ -710,7 +781,12 @@ pub(crate) fn is_el(doc: &Document<'_>, n: NodeId, ns: &str, local: &str) -> boo
     })
 }
 
-pub(crate) fn child_el(doc: &Document<'_>, parent: NodeId, ns: &str, local: &str) -> Option<NodeId> {
+pub(crate) fn child_el(
+    doc: &Document<'_>,
+    parent: NodeId,
+    ns: &str,
+    local: &str,
+) -> Option<NodeId> {
     doc.children(parent)
         .into_iter()
         .find(|&c| is_el(doc, c, ns, local))
@@ -761,7 +837,9 @@ struct SignatureParts {
 
 impl SignatureParts {
     fn read(doc: &Document<'_>, sig: NodeId) -> Result<Self, VerifyError> {
-        let malformed = |r: &str| VerifyError::MalformedSignature { reason: r.to_string() };
+        let malformed = |r: &str| VerifyError::MalformedSignature {
+            reason: r.to_string(),
+        };
         let si = child_el(doc, sig, NS_DSIG, "SignedInfo")
             .ok_or_else(|| malformed("ds:Signature has no ds:SignedInfo"))?;
         let cm = child_el(doc, si, NS_DSIG, "CanonicalizationMethod")
@@ -779,8 +857,9 @@ impl SignatureParts {
         if !SIGNATURE_METHODS.contains(&sm) {
             return Err(VerifyError::UnsupportedAlgorithm {
                 uri: sm.into(),
-                context: "SignedInfo/SignatureMethod (KSeF accepts RSA PKCS#1 v1.5, RSA-PSS, ECDSA)"
-                    .into(),
+                context:
+                    "SignedInfo/SignatureMethod (KSeF accepts RSA PKCS#1 v1.5, RSA-PSS, ECDSA)"
+                        .into(),
             });
         }
         let refs = child_els(doc, si, NS_DSIG, "Reference");
@@ -822,10 +901,10 @@ impl SignatureParts {
                             ),
                         });
                     }
-                    let xpath = doc
-                        .children(t)
-                        .into_iter()
-                        .find(|&c| doc.element(c).is_some_and(|e| &*e.name.local_name == "XPath"));
+                    let xpath = doc.children(t).into_iter().find(|&c| {
+                        doc.element(c)
+                            .is_some_and(|e| &*e.name.local_name == "XPath")
+                    });
                     let (expr, filter) = match xpath {
                         Some(x) => (
                             Some(doc.text_content_deep(x)),
@@ -873,9 +952,11 @@ impl SignatureParts {
     }
 
     fn signature_value(&self, doc: &Document<'_>) -> Result<Vec<u8>, VerifyError> {
-        let n = self.signature_value.ok_or_else(|| VerifyError::MalformedSignature {
-            reason: "ds:Signature has no ds:SignatureValue".into(),
-        })?;
+        let n = self
+            .signature_value
+            .ok_or_else(|| VerifyError::MalformedSignature {
+                reason: "ds:Signature has no ds:SignatureValue".into(),
+            })?;
         b64_decode(&doc.text_content_deep(n)).map_err(|e| VerifyError::MalformedSignature {
             reason: format!("SignatureValue is not valid base64: {e}"),
         })
@@ -890,7 +971,10 @@ fn element_id<'d>(doc: &'d Document<'_>, n: NodeId) -> Option<&'d str> {
 fn same_doc_target(uri: &str) -> Option<&str> {
     // "#id" or "#xpointer(id('id'))"
     let frag = uri.strip_prefix('#')?;
-    if let Some(inner) = frag.strip_prefix("xpointer(id(").and_then(|s| s.strip_suffix("))")) {
+    if let Some(inner) = frag
+        .strip_prefix("xpointer(id(")
+        .and_then(|s| s.strip_suffix("))"))
+    {
         return Some(inner.trim_matches(['\'', '"']));
     }
     if frag.starts_with("xpointer(") {
@@ -946,13 +1030,17 @@ fn check_references(
         }
     } else {
         // Enveloping: the payload is the first non-XAdES element inside a ds:Object.
-        let payload = child_els(doc, sig, NS_DSIG, "Object").into_iter().find_map(|o| {
-            doc.children(o).into_iter().find(|&c| {
-                doc.element(c).is_some_and(|e| {
-                    e.name.namespace_uri.as_deref() != Some(NS_XADES)
-                })
-            }).map(|c| (o, c))
-        });
+        let payload = child_els(doc, sig, NS_DSIG, "Object")
+            .into_iter()
+            .find_map(|o| {
+                doc.children(o)
+                    .into_iter()
+                    .find(|&c| {
+                        doc.element(c)
+                            .is_some_and(|e| e.name.namespace_uri.as_deref() != Some(NS_XADES))
+                    })
+                    .map(|c| (o, c))
+            });
         let Some((object, payload)) = payload else {
             return Err(VerifyError::NotWholeDocument {
                 reason: "enveloping signature without signed content in ds:Object".into(),
@@ -1015,7 +1103,10 @@ pub(crate) fn looks_like_der_ecdsa(v: &[u8]) -> bool {
         } else if b == 0x81 {
             Some((*v.get(i + 1)? as usize, 2))
         } else if b == 0x82 {
-            Some((((*v.get(i + 1)? as usize) << 8) | *v.get(i + 2)? as usize, 3))
+            Some((
+                ((*v.get(i + 1)? as usize) << 8) | *v.get(i + 2)? as usize,
+                3,
+            ))
         } else {
             None
         }
@@ -1198,5 +1289,90 @@ fn check_cert_digest(
 impl fmt::Display for C14nMethod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.uri())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_serial_numbers() {
+        assert_eq!(be_bytes_to_decimal(&[]), "0");
+        assert_eq!(be_bytes_to_decimal(&[0, 0]), "0");
+        assert_eq!(be_bytes_to_decimal(&[0x01, 0x00]), "256");
+        assert_eq!(be_bytes_to_decimal(&[0x00, 0xff, 0xff]), "65535");
+        let v: u128 = 0x24ae_adb5_70c4_67a1_fd8d_63f6_6d90_0339;
+        assert_eq!(be_bytes_to_decimal(&v.to_be_bytes()), v.to_string());
+        // 20-byte serial (beyond u128): 2^159 = 730750818665451459101842416358141509827966271488
+        let mut b = [0u8; 20];
+        b[0] = 0x80;
+        assert_eq!(
+            be_bytes_to_decimal(&b),
+            "730750818665451459101842416358141509827966271488"
+        );
+    }
+
+    #[test]
+    fn der_ecdsa_heuristic() {
+        // SEQUENCE { INTEGER 1, INTEGER 2 }
+        assert!(looks_like_der_ecdsa(&[
+            0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x02
+        ]));
+        assert!(!looks_like_der_ecdsa(&[
+            0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01
+        ]));
+        assert!(!looks_like_der_ecdsa(&[
+            0x30, 0x06, 0x02, 0x01, 0x01, 0x04, 0x01, 0x02
+        ]));
+        assert!(!looks_like_der_ecdsa(&[0x31; 64]));
+        assert!(!looks_like_der_ecdsa(&[]));
+    }
+
+    #[test]
+    fn doctype_detection_only_in_prolog() {
+        assert!(has_doctype("<?xml version=\"1.0\"?>\n<!DOCTYPE a><a/>"));
+        assert!(!has_doctype("<a><!-- <!DOCTYPE x> --></a>"));
+        assert!(!has_doctype("<a/>"));
+    }
+
+    #[test]
+    fn same_document_targets() {
+        assert_eq!(same_doc_target("#abc"), Some("abc"));
+        assert_eq!(same_doc_target("#xpointer(id('abc'))"), Some("abc"));
+        assert_eq!(same_doc_target("#xpointer(/)"), None);
+        assert_eq!(same_doc_target("abc"), None);
+    }
+
+    #[test]
+    fn xpath_transforms_that_keep_content() {
+        let t = |a: &str, e: Option<&str>, f: Option<&str>| {
+            transform_keeps_content(&(a.into(), e.map(Into::into), f.map(Into::into)))
+        };
+        assert!(t(
+            alg::XPATH,
+            Some("not(ancestor-or-self::ds:Signature)"),
+            None
+        ));
+        assert!(t(
+            alg::XPATH,
+            Some(" not( ancestor-or-self::dsig:Signature ) "),
+            None
+        ));
+        assert!(!t(
+            alg::XPATH,
+            Some("not(ancestor-or-self::ds:Signature) or self::x"),
+            None
+        ));
+        assert!(!t(alg::XPATH, Some("ancestor-or-self::Challenge"), None));
+        assert!(t(
+            alg::XPATH2,
+            Some("here()/ancestor::ds:Signature[1]"),
+            Some("subtract")
+        ));
+        assert!(!t(alg::XPATH2, Some("//Challenge"), Some("subtract")));
+        assert!(!t(alg::XPATH2, Some("/"), Some("intersect")));
+        assert!(t(alg::ENVELOPED_SIGNATURE, None, None));
+        assert!(!t(alg::BASE64, None, None));
     }
 }

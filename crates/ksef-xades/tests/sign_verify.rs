@@ -9,7 +9,9 @@ use ksef_xades::signature::{C14nMethod, SignError, SignOptions, VerifyError, Ver
 use ksef_xades::{AuthTokenRequest, sign_enveloped, verify_enveloped};
 
 const STRICT: VerifyOptions = VerifyOptions { strict_xades: true };
-const LENIENT: VerifyOptions = VerifyOptions { strict_xades: false };
+const LENIENT: VerifyOptions = VerifyOptions {
+    strict_xades: false,
+};
 
 fn signed_ec() -> String {
     sign_enveloped(&unsigned_xml(), ec(), &SignOptions::default()).unwrap()
@@ -38,8 +40,15 @@ fn replace_element_text(xml: &str, tag: &str, f: impl FnOnce(&str) -> String) ->
 #[test]
 fn round_trip_rsa_and_ec_all_c14n() {
     for cred in [rsa(), ec()] {
-        for c14n in [C14nMethod::Inclusive, C14nMethod::Exclusive, C14nMethod::Inclusive11] {
-            let opts = SignOptions { canonicalization: c14n, ..SignOptions::default() };
+        for c14n in [
+            C14nMethod::Inclusive,
+            C14nMethod::Exclusive,
+            C14nMethod::Inclusive11,
+        ] {
+            let opts = SignOptions {
+                canonicalization: c14n,
+                ..SignOptions::default()
+            };
             let signed = sign_enveloped(&unsigned_xml(), cred, &opts).unwrap();
             let v = verify_enveloped(signed.as_bytes(), &STRICT).unwrap();
             assert_eq!(v.canonicalization, c14n.uri());
@@ -57,10 +66,19 @@ fn round_trip_rsa_and_ec_all_c14n() {
 #[test]
 fn signed_document_shape_matches_digest_4_4() {
     let t = time::macros::datetime!(2025-07-11 12:23:56.789 UTC);
-    let opts = SignOptions { signing_time: Some(t), ..SignOptions::default() };
+    let opts = SignOptions {
+        signing_time: Some(t),
+        ..SignOptions::default()
+    };
     let signed = sign_enveloped(&unsigned_xml(), rsa(), &opts).unwrap();
-    assert!(signed.starts_with(&unsigned_xml()[..unsigned_xml().rfind("</AuthTokenRequest>").unwrap()]));
-    assert!(signed.trim_end().ends_with("</ds:Signature></AuthTokenRequest>"));
+    assert!(
+        signed.starts_with(&unsigned_xml()[..unsigned_xml().rfind("</AuthTokenRequest>").unwrap()])
+    );
+    assert!(
+        signed
+            .trim_end()
+            .ends_with("</ds:Signature></AuthTokenRequest>")
+    );
     for needle in [
         "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" Id=\"Signature\">",
         "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"/>",
@@ -75,19 +93,30 @@ fn signed_document_shape_matches_digest_4_4() {
         assert!(signed.contains(needle), "missing {needle} in\n{signed}");
     }
     let digest = B64.encode(ksef_crypto::sha256(&rsa().certificate_der));
-    assert!(signed.contains(&format!("<ds:DigestValue>{digest}</ds:DigestValue></xades:CertDigest>")));
+    assert!(signed.contains(&format!(
+        "<ds:DigestValue>{digest}</ds:DigestValue></xades:CertDigest>"
+    )));
     // Serial number in decimal, as parsed back from the certificate by x509-cert.
     let cert = <x509_cert::Certificate as der::Decode>::from_der(&rsa().certificate_der).unwrap();
     let serial = cert.tbs_certificate().serial_number().as_bytes().to_vec();
-    let mut dec = num_from_be(&serial);
-    assert!(signed.contains(&format!("<ds:X509SerialNumber>{dec}</ds:X509SerialNumber>")), "{dec}");
-    dec.clear();
+    let dec = num_from_be(&serial);
+    assert!(
+        signed.contains(&format!("<ds:X509SerialNumber>{dec}</ds:X509SerialNumber>")),
+        "{dec}"
+    );
     // ECDSA: raw R||S of 64 bytes.
     let signed = signed_ec();
-    let sv = B64.decode(
-        signed.split("<ds:SignatureValue>").nth(1).unwrap().split("</ds:SignatureValue>").next().unwrap(),
-    )
-    .unwrap();
+    let sv = B64
+        .decode(
+            signed
+                .split("<ds:SignatureValue>")
+                .nth(1)
+                .unwrap()
+                .split("</ds:SignatureValue>")
+                .next()
+                .unwrap(),
+        )
+        .unwrap();
     assert_eq!(sv.len(), 64);
     assert!(signed.contains("xmldsig-more#ecdsa-sha256"));
 }
@@ -112,7 +141,10 @@ fn default_signing_time_is_about_now_minus_one_minute() {
     )
     .unwrap();
     let age = time::OffsetDateTime::now_utc() - t;
-    assert!(age >= time::Duration::seconds(55) && age <= time::Duration::seconds(70), "{age}");
+    assert!(
+        age >= time::Duration::seconds(55) && age <= time::Duration::seconds(70),
+        "{age}"
+    );
 }
 
 #[test]
@@ -133,7 +165,10 @@ fn reindented_document_is_a_digest_mismatch() {
     let signed = signed_ec();
     let reindented = signed.replace("\n  <", "\n    <");
     assert_ne!(reindented, signed);
-    assert_eq!(err(reindented.as_bytes(), &STRICT), VerifyError::DigestMismatch { uri: String::new() });
+    assert_eq!(
+        err(reindented.as_bytes(), &STRICT),
+        VerifyError::DigestMismatch { uri: String::new() }
+    );
 }
 
 #[test]
@@ -152,7 +187,9 @@ fn tampered_signing_time_is_a_digest_mismatch_of_signed_properties() {
     tampered.replace_range(s..s + 4, "1999");
     assert_eq!(
         err(tampered.as_bytes(), &LENIENT),
-        VerifyError::DigestMismatch { uri: "#SignedProperties".into() }
+        VerifyError::DigestMismatch {
+            uri: "#SignedProperties".into()
+        }
     );
 }
 
@@ -165,7 +202,10 @@ fn tampered_signature_value_is_invalid() {
         B64.encode(raw)
     });
     let e = err(tampered.as_bytes(), &LENIENT);
-    assert!(matches!(e, VerifyError::SignatureValueInvalid { .. }), "{e:?}");
+    assert!(
+        matches!(e, VerifyError::SignatureValueInvalid { .. }),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -174,7 +214,10 @@ fn certificate_of_someone_else_in_key_info_is_rejected() {
     let other = B64.encode(&ec_other().certificate_der);
     let swapped = replace_element_text(&signed, "X509Certificate", |_| other);
     let e = err(swapped.as_bytes(), &LENIENT);
-    assert!(matches!(e, VerifyError::SignatureValueInvalid { .. }), "{e:?}");
+    assert!(
+        matches!(e, VerifyError::SignatureValueInvalid { .. }),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -184,7 +227,9 @@ fn rsa_certificate_with_ecdsa_method_says_key_does_not_fit() {
     let swapped = replace_element_text(&signed, "X509Certificate", |_| other);
     let e = err(swapped.as_bytes(), &LENIENT);
     match e {
-        VerifyError::SignatureValueInvalid { reason } => assert!(reason.contains("ecdsa-sha256"), "{reason}"),
+        VerifyError::SignatureValueInvalid { reason } => {
+            assert!(reason.contains("ecdsa-sha256"), "{reason}")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -208,12 +253,18 @@ fn ecdsa_der_signature_value_is_named() {
 
 #[test]
 fn missing_signed_properties_strict_error_lenient_ok() {
-    let opts = SignOptions { include_signed_properties: false, ..SignOptions::default() };
+    let opts = SignOptions {
+        include_signed_properties: false,
+        ..SignOptions::default()
+    };
     for cred in [ec(), rsa()] {
         let signed = sign_enveloped(&unsigned_xml(), cred, &opts).unwrap();
         assert!(!signed.contains("SignedProperties"));
         let e = err(signed.as_bytes(), &STRICT);
-        assert!(matches!(e, VerifyError::MissingSignedProperties { .. }), "{e:?}");
+        assert!(
+            matches!(e, VerifyError::MissingSignedProperties { .. }),
+            "{e:?}"
+        );
         assert_eq!(e.ksef_code(), 9105);
         let v = verify_enveloped(signed.as_bytes(), &LENIENT).unwrap();
         assert!(!v.has_signed_properties);
@@ -226,11 +277,20 @@ fn two_signatures_are_too_many() {
     let start = signed.find("<ds:Signature ").unwrap();
     let end = signed.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
     let sig = &signed[start..end];
-    let twice = format!("{}{}{}", &signed[..end], sig.replace("\"Signature", "\"Signature2").replace("\"SignedProperties\"", "\"SignedProperties2\""), &signed[end..]);
+    let twice = format!(
+        "{}{}{}",
+        &signed[..end],
+        sig.replace("\"Signature", "\"Signature2")
+            .replace("\"SignedProperties\"", "\"SignedProperties2\""),
+        &signed[end..]
+    );
     let e = err(twice.as_bytes(), &LENIENT);
     assert_eq!(e, VerifyError::TooManySignatures { count: 2 });
     assert_eq!(e.ksef_code(), 9103);
-    assert_eq!(e.description_pl(), "Przekroczona liczba dozwolonych podpisów.");
+    assert_eq!(
+        e.description_pl(),
+        "Przekroczona liczba dozwolonych podpisów."
+    );
 }
 
 #[test]
@@ -243,9 +303,17 @@ fn unsigned_document_has_no_signature() {
 
 #[test]
 fn garbage_is_not_well_formed() {
-    for junk in [&b"this is not XML"[..], b"", b"<a><b></a>", b"{\"challenge\":1}"] {
+    for junk in [
+        &b"this is not XML"[..],
+        b"",
+        b"<a><b></a>",
+        b"{\"challenge\":1}",
+    ] {
         let e = err(junk, &LENIENT);
-        assert!(matches!(e, VerifyError::NotWellFormed(_)), "{junk:?}: {e:?}");
+        assert!(
+            matches!(e, VerifyError::NotWellFormed(_)),
+            "{junk:?}: {e:?}"
+        );
         assert_eq!(e.ksef_code(), 21001);
         assert_eq!(e.description_pl(), "Nieczytelna treść.");
     }
@@ -266,7 +334,10 @@ fn encodings_other_than_utf8_are_rejected() {
     assert_eq!(e.ksef_code(), 21217);
     // UTF-8 bytes but declared as ISO-8859-2 with non-ASCII content.
     let declared = "<?xml version=\"1.0\" encoding=\"ISO-8859-2\"?><a>\u{17c}</a>";
-    assert!(matches!(err(declared.as_bytes(), &LENIENT), VerifyError::Encoding(_)));
+    assert!(matches!(
+        err(declared.as_bytes(), &LENIENT),
+        VerifyError::Encoding(_)
+    ));
     // UTF-16 with BOM.
     let mut utf16 = vec![0xFF, 0xFE];
     for u in "<a/>".encode_utf16() {
@@ -278,7 +349,11 @@ fn encodings_other_than_utf8_are_rejected() {
 #[test]
 fn doctype_is_an_invalid_document() {
     let signed = signed_ec();
-    let with_dtd = signed.replacen("?>\n", "?>\n<!DOCTYPE AuthTokenRequest [<!ENTITY x \"y\">]>\n", 1);
+    let with_dtd = signed.replacen(
+        "?>\n",
+        "?>\n<!DOCTYPE AuthTokenRequest [<!ENTITY x \"y\">]>\n",
+        1,
+    );
     let e = err(with_dtd.as_bytes(), &LENIENT);
     assert!(matches!(e, VerifyError::InvalidDocument(_)), "{e:?}");
     assert_eq!(e.ksef_code(), 9101);
@@ -287,9 +362,16 @@ fn doctype_is_an_invalid_document() {
 #[test]
 fn detached_reference_is_named() {
     let signed = signed_ec();
-    for uri in ["http://example.com/request.xml", "request.xml", "file:///etc/passwd"] {
+    for uri in [
+        "http://example.com/request.xml",
+        "request.xml",
+        "file:///etc/passwd",
+    ] {
         let detached = signed.replacen("URI=\"\"", &format!("URI=\"{uri}\""), 1);
-        assert_eq!(err(detached.as_bytes(), &LENIENT), VerifyError::Detached { uri: uri.into() });
+        assert_eq!(
+            err(detached.as_bytes(), &LENIENT),
+            VerifyError::Detached { uri: uri.into() }
+        );
     }
     let no_uri = signed.replacen("<ds:Reference URI=\"\">", "<ds:Reference>", 1);
     let e = err(no_uri.as_bytes(), &LENIENT);
@@ -306,7 +388,9 @@ fn unsupported_algorithms_are_named() {
         1,
     );
     match err(hmac.as_bytes(), &LENIENT) {
-        VerifyError::UnsupportedAlgorithm { uri, .. } => assert_eq!(uri, "http://www.w3.org/2000/09/xmldsig#hmac-sha1"),
+        VerifyError::UnsupportedAlgorithm { uri, .. } => {
+            assert_eq!(uri, "http://www.w3.org/2000/09/xmldsig#hmac-sha1")
+        }
         other => panic!("{other:?}"),
     }
     let xslt = signed.replacen(
@@ -314,9 +398,19 @@ fn unsupported_algorithms_are_named() {
         "http://www.w3.org/TR/1999/REC-xslt-19991116",
         1,
     );
-    assert!(matches!(err(xslt.as_bytes(), &LENIENT), VerifyError::UnsupportedAlgorithm { .. }));
-    let md5 = signed.replacen("http://www.w3.org/2001/04/xmlenc#sha256", "http://www.w3.org/2001/04/xmldsig-more#md5", 1);
-    assert!(matches!(err(md5.as_bytes(), &LENIENT), VerifyError::UnsupportedAlgorithm { .. }));
+    assert!(matches!(
+        err(xslt.as_bytes(), &LENIENT),
+        VerifyError::UnsupportedAlgorithm { .. }
+    ));
+    let md5 = signed.replacen(
+        "http://www.w3.org/2001/04/xmlenc#sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#md5",
+        1,
+    );
+    assert!(matches!(
+        err(md5.as_bytes(), &LENIENT),
+        VerifyError::UnsupportedAlgorithm { .. }
+    ));
 }
 
 #[test]
@@ -326,9 +420,15 @@ fn missing_certificate_is_named() {
     let e = signed.find("</ds:KeyInfo>").unwrap() + "</ds:KeyInfo>".len();
     let no_key_info = format!("{}{}", &signed[..s], &signed[e..]);
     let err1 = err(no_key_info.as_bytes(), &LENIENT);
-    assert!(matches!(err1, VerifyError::NoCertificate { .. }), "{err1:?}");
+    assert!(
+        matches!(err1, VerifyError::NoCertificate { .. }),
+        "{err1:?}"
+    );
     let garbage_cert = replace_element_text(&signed, "X509Certificate", |_| "AAAA".into());
-    assert!(matches!(err(garbage_cert.as_bytes(), &LENIENT), VerifyError::NoCertificate { .. }));
+    assert!(matches!(
+        err(garbage_cert.as_bytes(), &LENIENT),
+        VerifyError::NoCertificate { .. }
+    ));
 }
 
 #[test]
@@ -336,13 +436,13 @@ fn wrong_cert_digest_in_our_own_signature_after_tampering_is_caught_by_digest() 
     // Changing CertDigest after signing breaks the SignedProperties digest first.
     let signed = signed_rsa();
     let other = B64.encode(ksef_crypto::sha256(&ec_other().certificate_der));
-    let s = signed.find("</ds:DigestMethod>").unwrap_or(0);
-    let _ = s;
     let cd = B64.encode(ksef_crypto::sha256(&rsa().certificate_der));
     let tampered = signed.replacen(&cd, &other, 1);
     assert_eq!(
         err(tampered.as_bytes(), &LENIENT),
-        VerifyError::DigestMismatch { uri: "#SignedProperties".into() }
+        VerifyError::DigestMismatch {
+            uri: "#SignedProperties".into()
+        }
     );
 }
 
@@ -355,13 +455,19 @@ fn signature_not_covering_root_via_xpath_filter_is_not_whole_document() {
         "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"><ds:XPath>ancestor-or-self::*[local-name()='Challenge']</ds:XPath></ds:Transform>",
         1,
     );
-    assert!(matches!(err(filtered.as_bytes(), &LENIENT), VerifyError::NotWholeDocument { .. }));
+    assert!(matches!(
+        err(filtered.as_bytes(), &LENIENT),
+        VerifyError::NotWholeDocument { .. }
+    ));
 }
 
 #[test]
 fn sign_refuses_signed_documents_and_raw_whitespace_in_attributes() {
     let signed = signed_ec();
-    assert!(matches!(sign_enveloped(&signed, ec(), &SignOptions::default()), Err(SignError::AlreadySigned)));
+    assert!(matches!(
+        sign_enveloped(&signed, ec(), &SignOptions::default()),
+        Err(SignError::AlreadySigned)
+    ));
     let bad = "<Root note=\"a\nb\"><x/></Root>";
     match sign_enveloped(bad, ec(), &SignOptions::default()) {
         Err(SignError::UnsafeAttributeWhitespace { element, attribute }) => {
@@ -369,7 +475,10 @@ fn sign_refuses_signed_documents_and_raw_whitespace_in_attributes() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(sign_enveloped("<a>", ec(), &SignOptions::default()), Err(SignError::NotWellFormed(_))));
+    assert!(matches!(
+        sign_enveloped("<a>", ec(), &SignOptions::default()),
+        Err(SignError::NotWellFormed(_))
+    ));
 }
 
 #[test]

@@ -9,7 +9,9 @@ use ksef_xades::signature::{C14nMethod, SignOptions, VerifyError, VerifyOptions}
 use ksef_xades::{AuthNamespace, AuthTokenRequest, sign_enveloped, verify_enveloped};
 
 const STRICT: VerifyOptions = VerifyOptions { strict_xades: true };
-const LENIENT: VerifyOptions = VerifyOptions { strict_xades: false };
+const LENIENT: VerifyOptions = VerifyOptions {
+    strict_xades: false,
+};
 
 fn assert_xmlsec_ok(xml: &str, cred: &ksef_crypto::Credential) {
     let (ok, out) = xmlsec_verify(xml.as_bytes(), cred);
@@ -19,8 +21,15 @@ fn assert_xmlsec_ok(xml: &str, cred: &ksef_crypto::Credential) {
 
 #[test]
 fn our_rsa_signature_verifies_in_xmlsec1_for_each_c14n() {
-    for c14n in [C14nMethod::Inclusive, C14nMethod::Exclusive, C14nMethod::Inclusive11] {
-        let opts = SignOptions { canonicalization: c14n, ..SignOptions::default() };
+    for c14n in [
+        C14nMethod::Inclusive,
+        C14nMethod::Exclusive,
+        C14nMethod::Inclusive11,
+    ] {
+        let opts = SignOptions {
+            canonicalization: c14n,
+            ..SignOptions::default()
+        };
         let signed = sign_enveloped(&unsigned_xml(), rsa(), &opts).unwrap();
         assert_xmlsec_ok(&signed, rsa());
     }
@@ -28,8 +37,15 @@ fn our_rsa_signature_verifies_in_xmlsec1_for_each_c14n() {
 
 #[test]
 fn our_ec_signature_verifies_in_xmlsec1_for_each_c14n() {
-    for c14n in [C14nMethod::Inclusive, C14nMethod::Exclusive, C14nMethod::Inclusive11] {
-        let opts = SignOptions { canonicalization: c14n, ..SignOptions::default() };
+    for c14n in [
+        C14nMethod::Inclusive,
+        C14nMethod::Exclusive,
+        C14nMethod::Inclusive11,
+    ] {
+        let opts = SignOptions {
+            canonicalization: c14n,
+            ..SignOptions::default()
+        };
         let signed = sign_enveloped(&unsigned_xml(), ec(), &opts).unwrap();
         assert_xmlsec_ok(&signed, ec());
     }
@@ -60,7 +76,10 @@ fn xmlsec1_tampered_check_is_real() {
 }
 
 /// Sign a template with xmlsec1 and verify it with ours (strict).
-fn xmlsec_signed_verifies(t: &Template, cred: &ksef_crypto::Credential) -> ksef_xades::VerifiedSignature {
+fn xmlsec_signed_verifies(
+    t: &Template,
+    cred: &ksef_crypto::Credential,
+) -> ksef_xades::VerifiedSignature {
     let signed = xmlsec_sign(&t.document(), cred);
     // Sanity: the oracle agrees with itself.
     let (ok, out) = xmlsec_verify(signed.as_bytes(), cred);
@@ -190,14 +209,20 @@ fn xmlsec1_cert_digest_sha1_and_sha512() {
     t.cert_digest = Some((SHA1, sha1::Sha1::digest(&rsa().certificate_der).to_vec()));
     xmlsec_signed_verifies(&t, rsa());
     let mut t = Template::new(rsa());
-    t.cert_digest = Some((SHA512, sha2::Sha512::digest(&rsa().certificate_der).to_vec()));
+    t.cert_digest = Some((
+        SHA512,
+        sha2::Sha512::digest(&rsa().certificate_der).to_vec(),
+    ));
     xmlsec_signed_verifies(&t, rsa());
 }
 
 #[test]
 fn xmlsec1_wrong_cert_digest_is_rejected_in_both_modes() {
     let mut t = Template::new(ec());
-    t.cert_digest = Some((SHA256, ksef_crypto::sha256(&ec_other().certificate_der).to_vec()));
+    t.cert_digest = Some((
+        SHA256,
+        ksef_crypto::sha256(&ec_other().certificate_der).to_vec(),
+    ));
     let signed = xmlsec_sign(&t.document(), ec());
     // The XML-DSig signature itself is fine...
     assert!(xmlsec_verify(signed.as_bytes(), ec()).0);
@@ -232,8 +257,14 @@ fn xmlsec1_plain_xmldsig_strict_vs_lenient() {
     t.qualifying = false;
     let signed = xmlsec_sign(&t.document(), ec());
     let e = verify_enveloped(signed.as_bytes(), &STRICT).unwrap_err();
-    assert!(matches!(e, VerifyError::MissingSignedProperties { .. }), "{e:?}");
-    assert!(e.to_string().contains("no xades:QualifyingProperties"), "{e}");
+    assert!(
+        matches!(e, VerifyError::MissingSignedProperties { .. }),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("no xades:QualifyingProperties"),
+        "{e}"
+    );
     let v = verify_enveloped(signed.as_bytes(), &LENIENT).unwrap();
     assert!(!v.has_signed_properties);
     assert_eq!(v.signing_time, None);
@@ -279,7 +310,10 @@ fn xmlsec1_enveloping_signature_verifies_and_request_is_parsed() {
         &format!("<ds:Object Id=\"Payload\">{body}</ds:Object></ds:Signature>"),
         1,
     );
-    let signed = xmlsec_sign(&format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{sig}"), rsa());
+    let signed = xmlsec_sign(
+        &format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{sig}"),
+        rsa(),
+    );
     let v = verify_enveloped(signed.as_bytes(), &STRICT).unwrap();
     assert!(v.enveloping);
     let (req, ns) = AuthTokenRequest::parse(signed.as_bytes()).unwrap();

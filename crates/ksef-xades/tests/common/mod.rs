@@ -82,7 +82,11 @@ pub fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
 pub fn xmlsec_verify(xml: &[u8], cred: &Credential) -> (bool, String) {
     let bin = xmlsec1();
     let dir = tempfile::tempdir().unwrap();
-    let cert = write(dir.path(), "cert.pem", cred.certificate_pem().unwrap().as_bytes());
+    let cert = write(
+        dir.path(),
+        "cert.pem",
+        cred.certificate_pem().unwrap().as_bytes(),
+    );
     let doc = write(dir.path(), "signed.xml", xml);
     let out = Command::new(bin)
         .arg("--verify")
@@ -108,7 +112,11 @@ pub fn xmlsec_sign(template: &str, cred: &Credential) -> String {
     let bin = xmlsec1();
     let dir = tempfile::tempdir().unwrap();
     let key = write(dir.path(), "key.pem", cred.key_pem().unwrap().as_bytes());
-    let cert = write(dir.path(), "cert.pem", cred.certificate_pem().unwrap().as_bytes());
+    let cert = write(
+        dir.path(),
+        "cert.pem",
+        cred.certificate_pem().unwrap().as_bytes(),
+    );
     let tmpl = write(dir.path(), "template.xml", template.as_bytes());
     let out_path = dir.path().join("signed.xml");
     let out = Command::new(bin)
@@ -225,8 +233,16 @@ impl Template {
         let mut s = String::new();
         s += &format!("<{} {ns} Id=\"Signature\">\n", p("Signature"));
         s += &format!("<{}>\n", p("SignedInfo"));
-        s += &format!("<{} Algorithm=\"{}\"/>\n", p("CanonicalizationMethod"), self.c14n);
-        s += &format!("<{} Algorithm=\"{}\"/>\n", p("SignatureMethod"), self.signature_method);
+        s += &format!(
+            "<{} Algorithm=\"{}\"/>\n",
+            p("CanonicalizationMethod"),
+            self.c14n
+        );
+        s += &format!(
+            "<{} Algorithm=\"{}\"/>\n",
+            p("SignatureMethod"),
+            self.signature_method
+        );
         if self.whole_doc_ref {
             s += &format!(
                 "<{r} URI=\"\"><{ts}><{t} Algorithm=\"{ENVELOPED}\"/><{t} Algorithm=\"{EXC_C14N}\"/></{ts}>\
@@ -260,7 +276,11 @@ impl Template {
         s += &self.extra_reference;
         s += &format!("</{}>\n", p("SignedInfo"));
         s += &format!("<{sv}></{sv}>\n", sv = p("SignatureValue"));
-        s += &format!("<{ki}><{xd}/></{ki}>\n", ki = p("KeyInfo"), xd = p("X509Data"));
+        s += &format!(
+            "<{ki}><{xd}/></{ki}>\n",
+            ki = p("KeyInfo"),
+            xd = p("X509Data")
+        );
         if self.qualifying {
             let cert = match &self.cert_digest {
                 Some((m, v)) => {
@@ -299,7 +319,13 @@ impl Template {
         let body = unsigned_xml();
         let body = body.split_once("?>\n").map(|(_, b)| b).unwrap_or(&body);
         let end = body.rfind("</AuthTokenRequest>").unwrap();
-        format!("{}{}{}\n{}", self.decl, &body[..end], self.signature(), &body[end..])
+        format!(
+            "{}{}{}\n{}",
+            self.decl,
+            &body[..end],
+            self.signature(),
+            &body[end..]
+        )
     }
 }
 
@@ -314,7 +340,15 @@ pub fn bergshamra_sign(template: &str, cred: &Credential) -> String {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD.encode(&cred.certificate_der);
     let t = template
-        .replacen("<ds:X509Data/>", &format!("<ds:X509Data><ds:X509Certificate>{b64}</ds:X509Certificate></ds:X509Data>"), 1)
-        .replacen("<X509Data/>", &format!("<X509Data><X509Certificate>{b64}</X509Certificate></X509Data>"), 1);
+        .replacen(
+            "<ds:X509Data/>",
+            &format!("<ds:X509Data><ds:X509Certificate>{b64}</ds:X509Certificate></ds:X509Data>"),
+            1,
+        )
+        .replacen(
+            "<X509Data/>",
+            &format!("<X509Data><X509Certificate>{b64}</X509Certificate></X509Data>"),
+            1,
+        );
     bergshamra::sign(&ctx, &t).unwrap()
 }
