@@ -12,7 +12,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use ksef_emulator::{EmulatorConfig, TrustPolicy};
 
 #[derive(Parser)]
-#[command(name = "ksef", version, about = "KSeF 2.0 toolkit: local emulator, certificates, client")]
+#[command(
+    name = "ksef",
+    version,
+    about = "KSeF 2.0 toolkit: local emulator, certificates, client"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -136,12 +140,17 @@ fn main() -> ExitCode {
 }
 
 fn default_data_dir() -> PathBuf {
-    dirs::data_local_dir().unwrap_or_else(std::env::temp_dir).join("ksef").join("emulator")
+    dirs::data_local_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("ksef")
+        .join("emulator")
 }
 
 fn read_ca(path: &PathBuf) -> Result<Vec<Vec<u8>>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
-    ksef_crypto::certificates_from_pem_or_der(&bytes).map_err(|e| format!("CA file {}: {e}", path.display()))
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+    ksef_crypto::certificates_from_pem_or_der(&bytes)
+        .map_err(|e| format!("CA file {}: {e}", path.display()))
 }
 
 fn run_emulator(args: EmulatorArgs) -> Result<(), String> {
@@ -176,7 +185,9 @@ fn run_emulator(args: EmulatorArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     rt.block_on(async move {
         let addr = SocketAddr::new(args.bind, args.port);
-        let running = ksef_emulator::spawn(config, addr).await.map_err(|e| e.to_string())?;
+        let running = ksef_emulator::spawn(config, addr)
+            .await
+            .map_err(|e| e.to_string())?;
         // One machine-readable line first: tests and scripts wait for it. A closed stdout must
         // not stop the server, so write errors are ignored.
         {
@@ -186,7 +197,9 @@ fn run_emulator(args: EmulatorArgs) -> Result<(), String> {
             let _ = out.flush();
         }
         tracing::info!(data_dir = %data.display(), "emulator state");
-        tokio::signal::ctrl_c().await.map_err(|e| format!("signal handler: {e}"))?;
+        tokio::signal::ctrl_c()
+            .await
+            .map_err(|e| format!("signal handler: {e}"))?;
         eprintln!("shutting down");
         running.shutdown().await;
         Ok(())
@@ -196,8 +209,8 @@ fn run_emulator(args: EmulatorArgs) -> Result<(), String> {
 fn read_password(path: &Option<PathBuf>) -> Result<String, String> {
     match path {
         Some(p) => {
-            let text =
-                std::fs::read_to_string(p).map_err(|e| format!("cannot read password file {}: {e}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read password file {}: {e}", p.display()))?;
             Ok(text.lines().next().unwrap_or("").to_string())
         }
         None => Err("--password-file is required for PKCS#12 output (or use --pem)".into()),
@@ -225,10 +238,16 @@ fn cert_new(args: CertNewArgs) -> Result<(), String> {
             surname: args.surname.clone(),
             common_name: format!("{} {}", args.given_name, args.surname),
         },
-        (None, Some(_), true) => return Err("--seal needs --nip (a seal carries VATPL-<NIP>)".into()),
+        (None, Some(_), true) => {
+            return Err("--seal needs --nip (a seal carries VATPL-<NIP>)".into());
+        }
         _ => return Err("give --nip or --pesel".into()),
     };
-    let alg = if args.ec { KeyAlgorithm::EcP256 } else { KeyAlgorithm::Rsa2048 };
+    let alg = if args.ec {
+        KeyAlgorithm::EcP256
+    } else {
+        KeyAlgorithm::Rsa2048
+    };
     let cred = make_test_certificate(&subject, alg).map_err(|e| e.to_string())?;
     if args.pem {
         let key_path = args.out.with_extension("key");
@@ -243,7 +262,10 @@ fn cert_new(args: CertNewArgs) -> Result<(), String> {
     }
     let fp = cred.fingerprint();
     if args.format == Format::Json {
-        println!("{{\"file\":{:?},\"fingerprint\":\"{fp}\"}}", args.out.display().to_string());
+        println!(
+            "{{\"file\":{:?},\"fingerprint\":\"{fp}\"}}",
+            args.out.display().to_string()
+        );
     } else {
         println!("wrote {} (SHA-256 fingerprint {fp})", args.out.display());
     }
@@ -260,6 +282,9 @@ fn write_private(path: &PathBuf, bytes: &[u8]) -> Result<(), String> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    f.write_all(bytes).map_err(|e| format!("{}: {e}", path.display()))
+    let mut f = opts
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }

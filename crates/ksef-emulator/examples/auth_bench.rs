@@ -20,24 +20,36 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let runs: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(200);
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = EmulatorConfig::new(dir.path());
     config.auth_processing_delay = Duration::ZERO;
-    let emu = ksef_emulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("emulator");
+    let emu = ksef_emulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("emulator");
     let client = RawClient::new(&emu.base_url());
     for alg in [KeyAlgorithm::EcP256, KeyAlgorithm::Rsa2048] {
         let nip = Nip::random();
         let ctx = ContextIdentifier::Nip(nip.clone());
-        let cred = make_test_certificate(&TestSubject::person_nip(nip, "Jan", "Bench"), alg).expect("cert");
+        let cred = make_test_certificate(&TestSubject::person_nip(nip, "Jan", "Bench"), alg)
+            .expect("cert");
         // Warm-up.
         for _ in 0..5 {
-            client.login_with_certificate(&cred, &ctx).await.expect("login");
+            client
+                .login_with_certificate(&cred, &ctx)
+                .await
+                .expect("login");
         }
         let mut times = Vec::with_capacity(runs);
         for _ in 0..runs {
             let t = Instant::now();
-            client.login_with_certificate(&cred, &ctx).await.expect("login");
+            client
+                .login_with_certificate(&cred, &ctx)
+                .await
+                .expect("login");
             times.push(t.elapsed());
         }
         times.sort();

@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 
 use ksef_core::{
-    AuthenticationMethod, AuthenticationMethodCategory, ContextIdentifier, ContextIdentifierType, KsefToken,
-    PermissionSet, ReferenceKind, ReferenceNumber, SubjectIdentifier, TokenStatus,
+    AuthenticationMethod, AuthenticationMethodCategory, ContextIdentifier, ContextIdentifierType,
+    KsefToken, PermissionSet, ReferenceKind, ReferenceNumber, SubjectIdentifier, TokenStatus,
 };
 use ksef_crypto::identity::{CertificateInfo, CertificateKind};
 use ksef_xades::auth_request::{AuthTokenRequest, AuthorizationPolicy, SubjectIdentifierType};
@@ -46,7 +46,11 @@ impl AuthStatus {
             550 => "Operacja została anulowana przez system",
             _ => "Nieznany błąd",
         };
-        Self { code, description, details: details.iter().map(|s| s.to_string()).collect() }
+        Self {
+            code,
+            description,
+            details: details.iter().map(|s| s.to_string()).collect(),
+        }
     }
     pub fn in_progress() -> Self {
         Self::new(100, &[])
@@ -58,7 +62,10 @@ impl AuthStatus {
         Self::new(415, &["Brak przypisanych uprawnień"])
     }
     pub fn revoked() -> Self {
-        Self::new(425, &["Sesja uwierzytelnienia i jej tokeny odświeżające zostały unieważnione"])
+        Self::new(
+            425,
+            &["Sesja uwierzytelnienia i jej tokeny odświeżające zostały unieważnione"],
+        )
     }
     pub fn bad_token(detail: &str) -> Self {
         Self::new(450, &[detail])
@@ -67,10 +74,16 @@ impl AuthStatus {
         Self::new(460, &[detail])
     }
     pub fn deceased() -> Self {
-        Self::new(470, &["Próba wykorzystania metod autoryzacyjnych osoby zmarłej"])
+        Self::new(
+            470,
+            &["Próba wykorzystania metod autoryzacyjnych osoby zmarłej"],
+        )
     }
     pub fn blocked() -> Self {
-        Self::new(480, &["Uwierzytelnianie w tym kontekście zostało zablokowane"])
+        Self::new(
+            480,
+            &["Uwierzytelnianie w tym kontekście zostało zablokowane"],
+        )
     }
 }
 
@@ -105,7 +118,9 @@ impl StoredIpPolicy {
     pub fn allows(&self, ip: IpAddr) -> bool {
         match ip {
             IpAddr::V4(v4) => self.to_policy().allows(v4),
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some_and(|v4| self.to_policy().allows(v4)),
+            IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .is_some_and(|v4| self.to_policy().allows(v4)),
         }
     }
 }
@@ -120,7 +135,11 @@ pub struct MethodInfo {
 
 impl MethodInfo {
     pub fn token() -> Self {
-        Self { method: AuthenticationMethod::Token, code: "token.ksef", display_name: "Token KSeF" }
+        Self {
+            method: AuthenticationMethod::Token,
+            code: "token.ksef",
+            display_name: "Token KSeF",
+        }
     }
     fn for_certificate(info: &CertificateInfo) -> Self {
         match info.kind {
@@ -144,11 +163,24 @@ impl MethodInfo {
         }
     }
     fn from_stored(method: &str, code: &str, display: &str) -> Self {
-        let method = method.parse().unwrap_or(AuthenticationMethod::QualifiedSignature);
-        let code = KNOWN_CODES.iter().find(|c| c.0 == code).map(|c| c.0).unwrap_or("xades.qualified-signature");
-        let display_name =
-            KNOWN_CODES.iter().find(|c| c.1 == display).map(|c| c.1).unwrap_or("Podpis kwalifikowany");
-        Self { method, code, display_name }
+        let method = method
+            .parse()
+            .unwrap_or(AuthenticationMethod::QualifiedSignature);
+        let code = KNOWN_CODES
+            .iter()
+            .find(|c| c.0 == code)
+            .map(|c| c.0)
+            .unwrap_or("xades.qualified-signature");
+        let display_name = KNOWN_CODES
+            .iter()
+            .find(|c| c.1 == display)
+            .map(|c| c.1)
+            .unwrap_or("Podpis kwalifikowany");
+        Self {
+            method,
+            code,
+            display_name,
+        }
     }
 }
 
@@ -207,9 +239,13 @@ pub async fn load_operation(state: &AppState, reference: &str) -> ApiResult<Opti
         .and_then(|k| ContextIdentifier::parse(k, &ctx_value).ok());
     let subject_type: String = r.get("subject_type");
     let subject_value: String = r.get("subject_value");
-    let subject = subject_type.parse().ok().and_then(|k| SubjectIdentifier::parse(k, &subject_value).ok());
+    let subject = subject_type
+        .parse()
+        .ok()
+        .and_then(|k| SubjectIdentifier::parse(k, &subject_value).ok());
     let code: i64 = r.get("final_code");
-    let details: Vec<String> = serde_json::from_str(&r.get::<String, _>("final_details")).unwrap_or_default();
+    let details: Vec<String> =
+        serde_json::from_str(&r.get::<String, _>("final_details")).unwrap_or_default();
     let detail_refs: Vec<&str> = details.iter().map(String::as_str).collect();
     let ip_policy: Option<String> = r.get("ip_policy");
     Ok(Some(AuthOperation {
@@ -218,13 +254,19 @@ pub async fn load_operation(state: &AppState, reference: &str) -> ApiResult<Opti
         ready: from_ms(r.get("ready_ms")),
         context,
         subject,
-        method: MethodInfo::from_stored(r.get("method"), r.get("method_code"), r.get("method_display")),
+        method: MethodInfo::from_stored(
+            r.get("method"),
+            r.get("method_code"),
+            r.get("method_display"),
+        ),
         ksef_token_ref: r.get("ksef_token_ref"),
         final_status: AuthStatus::new(u16::try_from(code).unwrap_or(500), &detail_refs),
         ip_policy: ip_policy.and_then(|p| serde_json::from_str(&p).ok()),
         redeemed: r.get::<i64, _>("redeemed") != 0,
         last_refresh: r.get::<Option<i64>, _>("last_refresh_ms").map(from_ms),
-        refresh_valid_until: r.get::<Option<i64>, _>("refresh_valid_until_ms").map(from_ms),
+        refresh_valid_until: r
+            .get::<Option<i64>, _>("refresh_valid_until_ms")
+            .map(from_ms),
         revoked: r.get::<i64, _>("revoked") != 0,
     }))
 }
@@ -243,14 +285,22 @@ pub async fn create_challenge(state: &AppState, client_ip: IpAddr) -> ApiResult<
     let timestamp_ms = ms(now);
     // Keep the table small: drop challenges that expired a day ago.
     let horizon = timestamp_ms - 24 * 3600 * 1000;
-    sqlx::query("DELETE FROM challenges WHERE timestamp_ms < ?").bind(horizon).execute(state.pool()).await?;
+    sqlx::query("DELETE FROM challenges WHERE timestamp_ms < ?")
+        .bind(horizon)
+        .execute(state.pool())
+        .await?;
     sqlx::query("INSERT INTO challenges(challenge, timestamp_ms, client_ip) VALUES (?, ?, ?)")
         .bind(challenge.as_str())
         .bind(timestamp_ms)
         .bind(client_ip.to_string())
         .execute(state.pool())
         .await?;
-    Ok(Challenge { challenge, timestamp: from_ms(timestamp_ms), timestamp_ms, client_ip: client_ip.to_string() })
+    Ok(Challenge {
+        challenge,
+        timestamp: from_ms(timestamp_ms),
+        timestamp_ms,
+        client_ip: client_ip.to_string(),
+    })
 }
 
 /// Marks a challenge used; refuses unknown, expired and reused ones with 21111. Returns its
@@ -258,16 +308,21 @@ pub async fn create_challenge(state: &AppState, client_ip: IpAddr) -> ApiResult<
 async fn consume_challenge(state: &AppState, challenge: &str) -> ApiResult<i64> {
     let now = ms(state.now());
     let lifetime = i64::try_from(state.config().challenge_lifetime.as_millis()).unwrap_or(i64::MAX);
-    let row: Option<(i64, i64)> = sqlx::query_as("SELECT timestamp_ms, used FROM challenges WHERE challenge = ?")
-        .bind(challenge)
-        .fetch_optional(state.pool())
-        .await?;
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT timestamp_ms, used FROM challenges WHERE challenge = ?")
+            .bind(challenge)
+            .fetch_optional(state.pool())
+            .await?;
     let bad = |d: String| ApiError::bad(ExceptionCode::InvalidChallenge, d);
     let Some((ts, used)) = row else {
-        return Err(bad(format!("Wyzwanie {challenge} nie zostało wydane przez ten system.")));
+        return Err(bad(format!(
+            "Wyzwanie {challenge} nie zostało wydane przez ten system."
+        )));
     };
     if used != 0 {
-        return Err(bad(format!("Wyzwanie {challenge} zostało już wykorzystane (jest jednorazowe).")));
+        return Err(bad(format!(
+            "Wyzwanie {challenge} zostało już wykorzystane (jest jednorazowe)."
+        )));
     }
     if now > ts.saturating_add(lifetime) {
         return Err(bad(format!(
@@ -280,7 +335,9 @@ async fn consume_challenge(state: &AppState, challenge: &str) -> ApiResult<i64> 
         .execute(state.pool())
         .await?;
     if done.rows_affected() != 1 {
-        return Err(bad(format!("Wyzwanie {challenge} zostało już wykorzystane (jest jednorazowe).")));
+        return Err(bad(format!(
+            "Wyzwanie {challenge} zostało już wykorzystane (jest jednorazowe)."
+        )));
     }
     Ok(ts)
 }
@@ -308,7 +365,12 @@ async fn insert_operation(state: &AppState, op: NewOperation<'_>) -> ApiResult<A
     let reference = ReferenceNumber::generate(ReferenceKind::AuthenticationOperation, now);
     let ready = now + state.config().auth_processing_delay;
     let details = serde_json::to_string(&op.status.details).map_err(ApiError::internal)?;
-    let policy = op.ip_policy.as_ref().map(serde_json::to_string).transpose().map_err(ApiError::internal)?;
+    let policy = op
+        .ip_policy
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(ApiError::internal)?;
     sqlx::query(
         "INSERT INTO auth_operations(reference_number, started_ms, ready_ms, context_type, context_value, \
          subject_type, subject_value, method, method_code, method_display, ksef_token_ref, final_code, \
@@ -346,7 +408,11 @@ async fn insert_operation(state: &AppState, op: NewOperation<'_>) -> ApiResult<A
             state.config().authentication_token_lifetime,
         )
         .map_err(ApiError::internal)?;
-    Ok(AuthInit { reference_number: reference.to_string(), authentication_token: token, valid_until })
+    Ok(AuthInit {
+        reference_number: reference.to_string(),
+        authentication_token: token,
+        valid_until,
+    })
 }
 
 /// Outcome of the checks KSeF does asynchronously for a subject in a context.
@@ -367,7 +433,11 @@ async fn authorization_outcome(
     if let Some(limit) = restrict_to {
         held = held.intersection(limit);
     }
-    Ok(if held.is_empty() { AuthStatus::no_permissions() } else { AuthStatus::success() })
+    Ok(if held.is_empty() {
+        AuthStatus::no_permissions()
+    } else {
+        AuthStatus::success()
+    })
 }
 
 /// `POST /auth/xades-signature`.
@@ -378,11 +448,21 @@ pub async fn xades_signature(
     enforce_xades: bool,
 ) -> ApiResult<AuthInit> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad(ExceptionCode::UnreadableContent, "Treść żądania jest pusta."));
+        return Err(ApiError::bad(
+            ExceptionCode::UnreadableContent,
+            "Treść żądania jest pusta.",
+        ));
     }
     let strict = enforce_xades || state.config().strict_xades;
-    let verified = verify_enveloped(body, &VerifyOptions { strict_xades: strict }).map_err(|e| {
-        let code = ExceptionCode::from_code(e.ksef_code()).unwrap_or(ExceptionCode::InvalidSignature);
+    let verified = verify_enveloped(
+        body,
+        &VerifyOptions {
+            strict_xades: strict,
+        },
+    )
+    .map_err(|e| {
+        let code =
+            ExceptionCode::from_code(e.ksef_code()).unwrap_or(ExceptionCode::InvalidSignature);
         ApiError::bad(code, e.to_string())
     })?;
     let (request, _ns) = AuthTokenRequest::parse(body)
@@ -406,23 +486,31 @@ pub async fn xades_signature(
                 (Some(nip), _) => SubjectIdentifier::Nip(nip.clone()),
                 (None, Some(pesel)) => SubjectIdentifier::Pesel(pesel.clone()),
                 (None, None) => {
-                    let why = info
-                        .identifier_problem
-                        .clone()
-                        .unwrap_or_else(|| "no NIP (TINPL-/VATPL-) or PESEL (PNOPL-) in the certificate subject".into());
+                    let why = info.identifier_problem.clone().unwrap_or_else(|| {
+                        "no NIP (TINPL-/VATPL-) or PESEL (PNOPL-) in the certificate subject".into()
+                    });
                     return Err(ApiError::bad(
                         ExceptionCode::SignatureAuthTypeConflict,
-                        format!("certificateSubject requires a NIP or PESEL in the certificate: {why}"),
+                        format!(
+                            "certificateSubject requires a NIP or PESEL in the certificate: {why}"
+                        ),
                     ));
                 }
             }
         }
-        SubjectIdentifierType::CertificateFingerprint => SubjectIdentifier::fingerprint(&info.fingerprint)
-            .map_err(|e| ApiError::bad(ExceptionCode::InvalidCertificate, e.to_string()))?,
+        SubjectIdentifierType::CertificateFingerprint => {
+            SubjectIdentifier::fingerprint(&info.fingerprint)
+                .map_err(|e| ApiError::bad(ExceptionCode::InvalidCertificate, e.to_string()))?
+        }
     };
 
     let method = MethodInfo::for_certificate(&info);
-    let status = match certificate_trust(state, &info, &verified.signer_certificate_der, verify_certificate_chain) {
+    let status = match certificate_trust(
+        state,
+        &info,
+        &verified.signer_certificate_der,
+        verify_certificate_chain,
+    ) {
         Some(failure) => failure,
         None => authorization_outcome(state, &subject, context, None).await?,
     };
@@ -435,7 +523,10 @@ pub async fn xades_signature(
             method,
             ksef_token_ref: None,
             status,
-            ip_policy: request.authorization_policy.as_ref().map(StoredIpPolicy::from_policy),
+            ip_policy: request
+                .authorization_policy
+                .as_ref()
+                .map(StoredIpPolicy::from_policy),
             signed_document: Some(body),
         },
     )
@@ -457,15 +548,25 @@ fn check_key_strength(info: &CertificateInfo) -> ApiResult<()> {
 }
 
 /// Certificate validity and trust (asynchronous in KSeF → status 460). `None` = fine.
-fn certificate_trust(state: &AppState, info: &CertificateInfo, der: &[u8], verify_chain: bool) -> Option<AuthStatus> {
+fn certificate_trust(
+    state: &AppState,
+    info: &CertificateInfo,
+    der: &[u8],
+    verify_chain: bool,
+) -> Option<AuthStatus> {
     if info.check_validity(state.now()).is_err() {
         return Some(AuthStatus::certificate("Nieważny certyfikat"));
     }
     match &state.config().trust_policy {
         TrustPolicy::AcceptSelfSigned if !verify_chain => None,
-        TrustPolicy::AcceptSelfSigned => Some(AuthStatus::certificate("Niezaufany łańcuch certyfikatów")),
+        TrustPolicy::AcceptSelfSigned => {
+            Some(AuthStatus::certificate("Niezaufany łańcuch certyfikatów"))
+        }
         TrustPolicy::TrustedCas(cas) => {
-            if cas.iter().any(|ca| ksef_crypto::identity::verify_issued_by(der, ca).is_ok()) {
+            if cas
+                .iter()
+                .any(|ca| ksef_crypto::identity::verify_issued_by(der, ca).is_ok())
+            {
                 None
             } else {
                 Some(AuthStatus::certificate("Niezaufany łańcuch certyfikatów"))
@@ -486,29 +587,38 @@ pub struct KsefTokenLogin {
 /// `POST /auth/ksef-token`.
 pub async fn ksef_token(state: &AppState, login: KsefTokenLogin) -> ApiResult<AuthInit> {
     let key = state.key(KeyUsage::KsefTokenEncryption);
-    if let Some(id) = &login.public_key_id {
-        if *id != key.public_key_id() {
-            return Err(ApiError::bad(
-                ExceptionCode::UnknownPublicKey,
-                format!("publicKeyId {id} nie wskazuje aktualnego klucza KsefTokenEncryption."),
-            ));
-        }
+    if let Some(id) = &login.public_key_id
+        && *id != key.public_key_id()
+    {
+        return Err(ApiError::bad(
+            ExceptionCode::UnknownPublicKey,
+            format!("publicKeyId {id} nie wskazuje aktualnego klucza KsefTokenEncryption."),
+        ));
     }
     let challenge_ts = consume_challenge(state, &login.challenge).await?;
     let mut subject: Option<SubjectIdentifier> = None;
     let mut token_ref: Option<String> = None;
-    let status = match ksef_crypto::envelope::rsa_oaep_sha256_decrypt(key.key(), &login.encrypted_token) {
-        Err(_) => AuthStatus::bad_token("Nieprawidłowy token"),
-        Ok(plain) => match check_token_plaintext(state, &plain, challenge_ts, &login.context).await? {
-            Err(status) => status,
-            Ok(found) => {
-                subject = Some(found.author.clone());
-                token_ref = Some(found.reference_number.clone());
-                tokens::touch_last_use(state, &found.reference_number).await?;
-                authorization_outcome(state, &found.author, &login.context, Some(&found.permissions)).await?
+    let status =
+        match ksef_crypto::envelope::rsa_oaep_sha256_decrypt(key.key(), &login.encrypted_token) {
+            Err(_) => AuthStatus::bad_token("Nieprawidłowy token"),
+            Ok(plain) => {
+                match check_token_plaintext(state, &plain, challenge_ts, &login.context).await? {
+                    Err(status) => status,
+                    Ok(found) => {
+                        subject = Some(found.author.clone());
+                        token_ref = Some(found.reference_number.clone());
+                        tokens::touch_last_use(state, &found.reference_number).await?;
+                        authorization_outcome(
+                            state,
+                            &found.author,
+                            &login.context,
+                            Some(&found.permissions),
+                        )
+                        .await?
+                    }
+                }
             }
-        },
-    };
+        };
     let (st, sv) = subject
         .as_ref()
         .map(|s| (s.kind().as_str().to_string(), s.value().to_string()))
@@ -537,17 +647,24 @@ async fn check_token_plaintext(
     context: &ContextIdentifier,
 ) -> ApiResult<Result<tokens::StoredToken, AuthStatus>> {
     let bad = |d| Ok(Err(AuthStatus::bad_token(d)));
-    let Ok(text) = std::str::from_utf8(plain) else { return bad("Nieprawidłowy token") };
-    let Some((token_str, ts)) = text.rsplit_once('|') else { return bad("Nieprawidłowy token") };
+    let Ok(text) = std::str::from_utf8(plain) else {
+        return bad("Nieprawidłowy token");
+    };
+    let Some((token_str, ts)) = text.rsplit_once('|') else {
+        return bad("Nieprawidłowy token");
+    };
     if ts.trim().parse::<i64>().ok() != Some(challenge_ts) {
         return bad("Nieprawidłowy czas tokena");
     }
-    let Ok(token) = token_str.parse::<KsefToken>() else { return bad("Nieprawidłowy token") };
+    let Ok(token) = token_str.parse::<KsefToken>() else {
+        return bad("Nieprawidłowy token");
+    };
     let Some(stored) = tokens::load(state, token.reference_number().as_str()).await? else {
         return bad("Nieprawidłowy token");
     };
     let presented = Sha256::digest(token.secret_hex().as_bytes());
-    let matches: bool = subtle::ConstantTimeEq::ct_eq(presented.as_slice(), stored.secret_sha256.as_slice()).into();
+    let matches: bool =
+        subtle::ConstantTimeEq::ct_eq(presented.as_slice(), stored.secret_sha256.as_slice()).into();
     if !matches || token.context() != &stored.context || &stored.context != context {
         return bad("Nieprawidłowy token");
     }
@@ -559,19 +676,30 @@ async fn check_token_plaintext(
 }
 
 /// `GET /auth/{referenceNumber}`: only the operation named in the authentication token.
-pub async fn operation_status(state: &AppState, claims: &Claims, reference: &str) -> ApiResult<AuthOperation> {
+pub async fn operation_status(
+    state: &AppState,
+    claims: &Claims,
+    reference: &str,
+) -> ApiResult<AuthOperation> {
     if claims.arn != reference {
         return Err(ApiError::bad(
             ExceptionCode::AuthenticationNotFound,
-            format!("Operacja uwierzytelnienia {reference} nie jest powiązana z przekazanym tokenem."),
+            format!(
+                "Operacja uwierzytelnienia {reference} nie jest powiązana z przekazanym tokenem."
+            ),
         ));
     }
     let op = load_operation(state, reference).await?.ok_or_else(|| {
-        ApiError::bad(ExceptionCode::AuthenticationNotFound, format!("Brak operacji uwierzytelnienia {reference}."))
+        ApiError::bad(
+            ExceptionCode::AuthenticationNotFound,
+            format!("Brak operacji uwierzytelnienia {reference}."),
+        )
     })?;
     // Statuses are retained for 7 days, then 410 Gone (digest §2.5).
     if state.now() - op.started > time::Duration::days(7) {
-        return Err(ApiError::Gone(format!("Status operacji uwierzytelnienia {reference} nie jest już dostępny (7 dni).")));
+        return Err(ApiError::Gone(format!(
+            "Status operacji uwierzytelnienia {reference} nie jest już dostępny (7 dni)."
+        )));
     }
     Ok(op)
 }
@@ -586,7 +714,10 @@ pub struct IssuedTokens {
 /// `POST /auth/token/redeem`: once, and only after status 200.
 pub async fn redeem(state: &AppState, claims: &Claims) -> ApiResult<IssuedTokens> {
     let op = load_operation(state, &claims.arn).await?.ok_or_else(|| {
-        ApiError::bad(ExceptionCode::AuthenticationNotFound, format!("Brak operacji uwierzytelnienia {}.", claims.arn))
+        ApiError::bad(
+            ExceptionCode::AuthenticationNotFound,
+            format!("Brak operacji uwierzytelnienia {}.", claims.arn),
+        )
     })?;
     let now = state.now();
     let status = op.status_at(now);
@@ -596,7 +727,10 @@ pub async fn redeem(state: &AppState, claims: &Claims) -> ApiResult<IssuedTokens
     if status.code != 200 {
         return Err(ApiError::bad(
             ExceptionCode::NotAuthorized,
-            format!("Status uwierzytelnienia {} ({}) nie pozwala na pobranie tokenów.", status.code, status.description),
+            format!(
+                "Status uwierzytelnienia {} ({}) nie pozwala na pobranie tokenów.",
+                status.code, status.description
+            ),
         ));
     }
     let done = sqlx::query("UPDATE auth_operations SET redeemed = 1, refresh_valid_until_ms = ? WHERE reference_number = ? AND redeemed = 0")
@@ -605,7 +739,10 @@ pub async fn redeem(state: &AppState, claims: &Claims) -> ApiResult<IssuedTokens
         .execute(state.pool())
         .await?;
     if done.rows_affected() != 1 {
-        return Err(ApiError::bad(ExceptionCode::NotAuthorized, "Tokeny zostały już pobrane (redeem jest jednorazowy)."));
+        return Err(ApiError::bad(
+            ExceptionCode::NotAuthorized,
+            "Tokeny zostały już pobrane (redeem jest jednorazowy).",
+        ));
     }
     let (access_token, access_valid_until) = issue_access(state, &op, now).await?;
     let (refresh, refresh_until) = state
@@ -621,7 +758,11 @@ pub async fn redeem(state: &AppState, claims: &Claims) -> ApiResult<IssuedTokens
             state.config().refresh_token_lifetime,
         )
         .map_err(ApiError::internal)?;
-    Ok(IssuedTokens { access_token, access_valid_until, refresh: Some((refresh, refresh_until)) })
+    Ok(IssuedTokens {
+        access_token,
+        access_valid_until,
+        refresh: Some((refresh, refresh_until)),
+    })
 }
 
 /// The permissions a session holds right now (token sessions: token ∩ author's current).
@@ -640,9 +781,16 @@ pub async fn current_permissions(state: &AppState, op: &AuthOperation) -> ApiRes
     Ok(held)
 }
 
-async fn issue_access(state: &AppState, op: &AuthOperation, now: OffsetDateTime) -> ApiResult<(String, OffsetDateTime)> {
+async fn issue_access(
+    state: &AppState,
+    op: &AuthOperation,
+    now: OffsetDateTime,
+) -> ApiResult<(String, OffsetDateTime)> {
     let perms = current_permissions(state, op).await?;
-    let context = op.context.as_ref().ok_or_else(|| ApiError::internal("operation without context"))?;
+    let context = op
+        .context
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("operation without context"))?;
     state
         .jwt()
         .issue(
@@ -661,24 +809,38 @@ async fn issue_access(state: &AppState, op: &AuthOperation, now: OffsetDateTime)
 /// `POST /auth/token/refresh`: the refresh token is not rotated (digest §4.9).
 pub async fn refresh(state: &AppState, claims: &Claims) -> ApiResult<IssuedTokens> {
     let op = load_operation(state, &claims.arn).await?.ok_or_else(|| {
-        ApiError::bad(ExceptionCode::AuthenticationNotFound, format!("Brak operacji uwierzytelnienia {}.", claims.arn))
+        ApiError::bad(
+            ExceptionCode::AuthenticationNotFound,
+            format!("Brak operacji uwierzytelnienia {}.", claims.arn),
+        )
     })?;
     let now = state.now();
     if op.revoked {
-        return Err(ApiError::bad(ExceptionCode::NotAuthorized, "Sesja uwierzytelnienia została unieważniona."));
+        return Err(ApiError::bad(
+            ExceptionCode::NotAuthorized,
+            "Sesja uwierzytelnienia została unieważniona.",
+        ));
     }
     if op.refresh_valid_until.is_some_and(|t| now > t) {
-        return Err(ApiError::bad(ExceptionCode::NotAuthorized, "Token odświeżający wygasł."));
+        return Err(ApiError::bad(
+            ExceptionCode::NotAuthorized,
+            "Token odświeżający wygasł.",
+        ));
     }
-    if let Some(subject) = &op.subject {
-        if permissions::is_deceased(state.pool(), subject).await? {
-            return Err(ApiError::bad(ExceptionCode::DeceasedPerson, ""));
-        }
+    if let Some(subject) = &op.subject
+        && permissions::is_deceased(state.pool(), subject).await?
+    {
+        return Err(ApiError::bad(ExceptionCode::DeceasedPerson, ""));
     }
     if let Some(tref) = &op.ksef_token_ref {
-        let active = tokens::load(state, tref).await?.is_some_and(|t| t.status == TokenStatus::Active);
+        let active = tokens::load(state, tref)
+            .await?
+            .is_some_and(|t| t.status == TokenStatus::Active);
         if !active {
-            return Err(ApiError::bad(ExceptionCode::NotAuthorized, "Token KSeF został unieważniony."));
+            return Err(ApiError::bad(
+                ExceptionCode::NotAuthorized,
+                "Token KSeF został unieważniony.",
+            ));
         }
     }
     let (access_token, access_valid_until) = issue_access(state, &op, now).await?;
@@ -687,7 +849,11 @@ pub async fn refresh(state: &AppState, claims: &Claims) -> ApiResult<IssuedToken
         .bind(&op.reference_number)
         .execute(state.pool())
         .await?;
-    Ok(IssuedTokens { access_token, access_valid_until, refresh: None })
+    Ok(IssuedTokens {
+        access_token,
+        access_valid_until,
+        refresh: None,
+    })
 }
 
 /// `GET /auth/sessions`: active (redeemed, not revoked, refresh still valid) sessions of the
@@ -742,14 +908,16 @@ pub async fn revoke_session(state: &AppState, claims: &Claims, reference: &str) 
 
 /// Checks the IP policy of the session behind an access token.
 pub fn check_ip(op: &AuthOperation, client_ip: IpAddr) -> ApiResult<()> {
-    if let Some(policy) = &op.ip_policy {
-        if !policy.allows(client_ip) {
-            return Err(ApiError::forbidden(
-                ForbiddenReason::IpNotAllowed,
-                format!("Adres IP {client_ip} nie jest dozwolony przez politykę autoryzacji tej sesji."),
-                serde_json::json!({ "clientIp": client_ip.to_string() }),
-            ));
-        }
+    if let Some(policy) = &op.ip_policy
+        && !policy.allows(client_ip)
+    {
+        return Err(ApiError::forbidden(
+            ForbiddenReason::IpNotAllowed,
+            format!(
+                "Adres IP {client_ip} nie jest dozwolony przez politykę autoryzacji tej sesji."
+            ),
+            serde_json::json!({ "clientIp": client_ip.to_string() }),
+        ));
     }
     Ok(())
 }

@@ -229,47 +229,87 @@ impl ExceptionCode {
             ExceptionCode::UnreadableContent => "Nieczytelna treść.",
             ExceptionCode::InvalidChallenge => "Nieprawidłowe wyzwanie autoryzacyjne.",
             ExceptionCode::InvalidCertificate => "Nieprawidłowy certyfikat.",
-            ExceptionCode::InvalidSubjectForContextType => "Nieprawidłowy identyfikator podmiotu dla wskazanego typu kontekstu.",
+            ExceptionCode::InvalidSubjectForContextType => {
+                "Nieprawidłowy identyfikator podmiotu dla wskazanego typu kontekstu."
+            }
             ExceptionCode::SessionInvoiceLimit => "Przekroczono dozwoloną liczbę faktur w sesji.",
             ExceptionCode::InvalidPartSize => "Nieprawidłowy rozmiar części pakietu.",
             ExceptionCode::TooManyParts => "Przekroczono dozwoloną liczbę części pakietu.",
             ExceptionCode::InvoiceNotFound => "Faktura o podanym identyfikatorze nie istnieje.",
-            ExceptionCode::InvoiceNotYetAvailable => "Faktura o podanym numerze KSeF nie jest jeszcze dostępna.",
+            ExceptionCode::InvoiceNotYetAvailable => {
+                "Faktura o podanym numerze KSeF nie jest jeszcze dostępna."
+            }
             ExceptionCode::TechnicalCorrectionUnavailable => "Korekta techniczna niedostępna.",
-            ExceptionCode::TechnicalCorrectionNotAllowed => "Status faktury nie pozwala na korektę techniczną.",
+            ExceptionCode::TechnicalCorrectionNotAllowed => {
+                "Status faktury nie pozwala na korektę techniczną."
+            }
             ExceptionCode::SessionNotFound => "Brak sesji o wskazanym numerze referencyjnym.",
-            ExceptionCode::ExportNotFound => "Wynik zapytania o podanym identyfikatorze nie istnieje.",
+            ExceptionCode::ExportNotFound => {
+                "Wynik zapytania o podanym identyfikatorze nie istnieje."
+            }
             ExceptionCode::UpoNotFound => "Nie znaleziono UPO dla podanych kryteriów.",
-            ExceptionCode::SessionStatusForbidsOperation => "Status sesji nie pozwala na wykonanie operacji.",
+            ExceptionCode::SessionStatusForbidsOperation => {
+                "Status sesji nie pozwala na wykonanie operacji."
+            }
             ExceptionCode::InvalidExportRequest => "Nieprawidłowe żądanie eksportu faktur.",
             ExceptionCode::TooManyExports => "Osiągnięto limit trwających eksportów.",
-            ExceptionCode::DateRangeBeyondHwm => "Zakres filtrowania wykracza poza dostępny zakres danych.",
+            ExceptionCode::DateRangeBeyondHwm => {
+                "Zakres filtrowania wykracza poza dostępny zakres danych."
+            }
             ExceptionCode::EmptyPackage => "Pakiet nie może być pusty.",
-            ExceptionCode::UploadTimeout => "Czas oczekiwania na requesty upload lub finish został przekroczony.",
+            ExceptionCode::UploadTimeout => {
+                "Czas oczekiwania na requesty upload lub finish został przekroczony."
+            }
             ExceptionCode::InvalidEncoding => "Nieprawidłowe kodowanie znaków.",
             ExceptionCode::NotAuthorized => "Brak autoryzacji.",
             ExceptionCode::AuthenticationNotFound => "Brak uwierzytelnienia.",
-            ExceptionCode::DeceasedPerson => "Próba wykorzystania metod autoryzacyjnych osoby zmarłej.",
+            ExceptionCode::DeceasedPerson => {
+                "Próba wykorzystania metod autoryzacyjnych osoby zmarłej."
+            }
             ExceptionCode::SchemaViolation => "Dokument nie jest zgodny ze schemą (xsd).",
             ExceptionCode::InvalidFileSize => "Nieprawidłowy rozmiar pliku.",
             ExceptionCode::InvalidFileHash => "Nieprawidłowy skrót pliku.",
             ExceptionCode::InputValidation => "Błąd walidacji danych wejściowych.",
             ExceptionCode::SignatureAuthTypeConflict => "Konflikt podpisu i typu uwierzytelnienia.",
-            ExceptionCode::InvalidContinuationToken => "Przekazany token kontynuacji ma nieprawidłowy format.",
-            ExceptionCode::UnknownPublicKey => "Przesłany identyfikator klucza jest nieznany lub wskazuje na wycofany klucz.",
-            ExceptionCode::CsrDataUnavailable => "Brak możliwości pobrania danych do CSR dla wykorzystanego sposobu uwierzytelnienia.",
-            ExceptionCode::EnrollmentNotAllowed => "Brak możliwości złożenia wniosku certyfikacyjnego dla wykorzystanego sposobu uwierzytelnienia.",
-            ExceptionCode::CsrDataMismatch => "Dane w CSR nie zgadzają się z danymi w użytym wektorze uwierzytelniającym.",
+            ExceptionCode::InvalidContinuationToken => {
+                "Przekazany token kontynuacji ma nieprawidłowy format."
+            }
+            ExceptionCode::UnknownPublicKey => {
+                "Przesłany identyfikator klucza jest nieznany lub wskazuje na wycofany klucz."
+            }
+            ExceptionCode::CsrDataUnavailable => {
+                "Brak możliwości pobrania danych do CSR dla wykorzystanego sposobu uwierzytelnienia."
+            }
+            ExceptionCode::EnrollmentNotAllowed => {
+                "Brak możliwości złożenia wniosku certyfikacyjnego dla wykorzystanego sposobu uwierzytelnienia."
+            }
+            ExceptionCode::CsrDataMismatch => {
+                "Dane w CSR nie zgadzają się z danymi w użytym wektorze uwierzytelniającym."
+            }
             ExceptionCode::InvalidCsr => "Niepoprawny format CSR lub niepoprawny podpis CSR.",
-            ExceptionCode::EnrollmentNotFound => "Wniosek certyfikacyjny o podanym numerze referencyjnym nie istnieje.",
-            ExceptionCode::EnrollmentLimit => "Osiągnięto limit możliwych do złożenia wniosków certyfikacyjnych.",
-            ExceptionCode::CertificateLimit => "Osiągnięto limit dopuszczalnej liczby posiadanych certyfikatów.",
-            ExceptionCode::CertificateNotFound => "Certyfikat o podanym numerze seryjnym nie istnieje.",
-            ExceptionCode::CertificateNotRevocable => "Nie można odwołać wskazanego certyfikatu, ponieważ jest już odwołany, zablokowany lub nieważny.",
+            ExceptionCode::EnrollmentNotFound => {
+                "Wniosek certyfikacyjny o podanym numerze referencyjnym nie istnieje."
+            }
+            ExceptionCode::EnrollmentLimit => {
+                "Osiągnięto limit możliwych do złożenia wniosków certyfikacyjnych."
+            }
+            ExceptionCode::CertificateLimit => {
+                "Osiągnięto limit dopuszczalnej liczby posiadanych certyfikatów."
+            }
+            ExceptionCode::CertificateNotFound => {
+                "Certyfikat o podanym numerze seryjnym nie istnieje."
+            }
+            ExceptionCode::CertificateNotRevocable => {
+                "Nie można odwołać wskazanego certyfikatu, ponieważ jest już odwołany, zablokowany lub nieważny."
+            }
             ExceptionCode::InvalidKey => "Nieprawidłowy typ lub długość klucza.",
             ExceptionCode::InvalidCsrSignatureAlgorithm => "Nieprawidłowy algorytm podpisu CSR.",
-            ExceptionCode::TokenPermissionsNotHeld => "Nie można nadać tokenowi uprawnień których nie posiadasz.",
-            ExceptionCode::TokenContextTypeNotAllowed => "Nie można wygenerować tokena dla obecnego typu kontekstu.",
+            ExceptionCode::TokenPermissionsNotHeld => {
+                "Nie można nadać tokenowi uprawnień których nie posiadasz."
+            }
+            ExceptionCode::TokenContextTypeNotAllowed => {
+                "Nie można wygenerować tokena dla obecnego typu kontekstu."
+            }
             ExceptionCode::AlreadyExists => "Podmiot lub uprawnienie już istnieje.",
             ExceptionCode::Unknown => "Nieznany błąd.",
         }
@@ -293,6 +333,9 @@ mod tests {
             assert_eq!(ExceptionCode::from_code(c.code()), Some(*c));
             assert!(!c.description().is_empty());
         }
-        assert_eq!(ExceptionCode::InvalidSignature.description(), "Nieprawidłowy podpis.");
+        assert_eq!(
+            ExceptionCode::InvalidSignature.description(),
+            "Nieprawidłowy podpis."
+        );
     }
 }

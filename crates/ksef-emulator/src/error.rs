@@ -34,7 +34,11 @@ pub enum ApiError {
     /// 401: missing, malformed, expired or wrong-type bearer token.
     Unauthorized(String),
     /// 403 with a reason code and the `security` object.
-    Forbidden { reason: ForbiddenReason, detail: String, security: Value },
+    Forbidden {
+        reason: ForbiddenReason,
+        detail: String,
+        security: Value,
+    },
     /// 404 for paths outside the API.
     NotFound(String),
     /// 410 for expired asynchronous statuses.
@@ -53,7 +57,11 @@ impl ApiError {
     /// A 400 with one code and one detail line.
     pub fn bad(code: ExceptionCode, detail: impl Into<String>) -> Self {
         let detail = detail.into();
-        let details = if detail.is_empty() { Vec::new() } else { vec![detail] };
+        let details = if detail.is_empty() {
+            Vec::new()
+        } else {
+            vec![detail]
+        };
         ApiError::BadRequest(vec![ErrorEntry { code, details }])
     }
 
@@ -63,7 +71,11 @@ impl ApiError {
     }
 
     pub fn forbidden(reason: ForbiddenReason, detail: impl Into<String>, security: Value) -> Self {
-        ApiError::Forbidden { reason, detail: detail.into(), security }
+        ApiError::Forbidden {
+            reason,
+            detail: detail.into(),
+            security,
+        }
     }
 
     pub fn internal(e: impl std::fmt::Display) -> Self {
@@ -96,7 +108,10 @@ impl ApiError {
         match self {
             ApiError::BadRequest(e) => e.clone(),
             ApiError::NotFound(d) | ApiError::UnsupportedMediaType(d) => {
-                vec![ErrorEntry { code: ExceptionCode::InputValidation, details: vec![d.clone()] }]
+                vec![ErrorEntry {
+                    code: ExceptionCode::InputValidation,
+                    details: vec![d.clone()],
+                }]
             }
             ApiError::PayloadTooLarge(max) => vec![ErrorEntry {
                 code: ExceptionCode::InputValidation,
@@ -106,7 +121,9 @@ impl ApiError {
                 code: ExceptionCode::Unknown,
                 details: vec!["Internal emulator error; see the emulator log.".into()],
             }],
-            ApiError::Unauthorized(_) | ApiError::Forbidden { .. } | ApiError::Gone(_) => Vec::new(),
+            ApiError::Unauthorized(_) | ApiError::Forbidden { .. } | ApiError::Gone(_) => {
+                Vec::new()
+            }
         }
     }
 }
@@ -121,8 +138,10 @@ impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ApiError::BadRequest(e) => {
-                let parts: Vec<String> =
-                    e.iter().map(|e| format!("{} {}", e.code.code(), e.details.join("; "))).collect();
+                let parts: Vec<String> = e
+                    .iter()
+                    .map(|e| format!("{} {}", e.code.code(), e.details.join("; ")))
+                    .collect();
                 write!(f, "400 {}", parts.join(" | "))
             }
             other => write!(f, "{} {:?}", other.status().as_u16(), other),
@@ -169,26 +188,30 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     let trace = trace_id();
     let problem = |v: Result<Vec<u8>, serde_json::Error>| (v, "application/problem+json");
     let (body, content_type) = match &err {
-        ApiError::Unauthorized(detail) => problem(serde_json::to_vec(&wire::UnauthorizedProblemDetails {
-            title: wire::UnauthorizedProblemDetails::TITLE.into(),
-            status: 401,
-            detail: detail.clone(),
-            instance: Some(instance),
-            trace_id: Some(trace),
-            timestamp,
-        })),
-        ApiError::Forbidden { reason, detail, security } => {
-            problem(serde_json::to_vec(&wire::ForbiddenProblemDetails {
-                title: wire::ForbiddenProblemDetails::TITLE.into(),
-                status: 403,
+        ApiError::Unauthorized(detail) => {
+            problem(serde_json::to_vec(&wire::UnauthorizedProblemDetails {
+                title: wire::UnauthorizedProblemDetails::TITLE.into(),
+                status: 401,
                 detail: detail.clone(),
                 instance: Some(instance),
-                reason_code: (*reason).into(),
-                security: security_map(security),
                 trace_id: Some(trace),
                 timestamp,
             }))
         }
+        ApiError::Forbidden {
+            reason,
+            detail,
+            security,
+        } => problem(serde_json::to_vec(&wire::ForbiddenProblemDetails {
+            title: wire::ForbiddenProblemDetails::TITLE.into(),
+            status: 403,
+            detail: detail.clone(),
+            instance: Some(instance),
+            reason_code: (*reason).into(),
+            security: security_map(security),
+            trace_id: Some(trace),
+            timestamp,
+        })),
         ApiError::Gone(detail) => problem(serde_json::to_vec(&wire::GoneProblemDetails {
             title: wire::GoneProblemDetails::TITLE.into(),
             status: 410,
@@ -199,7 +222,10 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         })),
         other if problem_details => {
             let entries = other.legacy_entries();
-            let detail = entries.first().map(|e| e.code.description().to_string()).unwrap_or_default();
+            let detail = entries
+                .first()
+                .map(|e| e.code.description().to_string())
+                .unwrap_or_default();
             problem(serde_json::to_vec(&wire::BadRequestProblemDetails {
                 title: status.canonical_reason().unwrap_or("Error").to_string(),
                 status: status.as_u16(),
@@ -207,7 +233,13 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
                 detail,
                 errors: entries
                     .iter()
-                    .map(|e| wire::ApiError::new(e.code.code() as i32, e.code.description(), e.details.clone()))
+                    .map(|e| {
+                        wire::ApiError::new(
+                            e.code.code() as i32,
+                            e.code.description(),
+                            e.details.clone(),
+                        )
+                    })
                     .collect(),
                 timestamp,
                 trace_id: trace,
@@ -217,7 +249,13 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
             let list = other
                 .legacy_entries()
                 .iter()
-                .map(|e| wire::ExceptionDetails::new(e.code.code() as i32, e.code.description(), e.details.clone()))
+                .map(|e| {
+                    wire::ExceptionDetails::new(
+                        e.code.code() as i32,
+                        e.code.description(),
+                        e.details.clone(),
+                    )
+                })
                 .collect();
             let info = wire::ExceptionInfo {
                 exception_detail_list: Some(list),
@@ -227,7 +265,10 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
                 service_name: Some("ksef-emulator".into()),
                 timestamp: Some(timestamp),
             };
-            (serde_json::to_vec(&wire::ExceptionResponse::new(info)), "application/json")
+            (
+                serde_json::to_vec(&wire::ExceptionResponse::new(info)),
+                "application/json",
+            )
         }
     };
     let bytes = match body {
@@ -239,6 +280,7 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     };
     let mut out = Response::new(Body::from(bytes));
     *out.status_mut() = status;
-    out.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    out.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     out
 }

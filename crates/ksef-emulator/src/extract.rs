@@ -38,7 +38,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiPath {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<String>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
-            Err(e) => Err(ApiError::validation(format!("Nieprawidłowy parametr ścieżki: {e}"))),
+            Err(e) => Err(ApiError::validation(format!(
+                "Nieprawidłowy parametr ścieżki: {e}"
+            ))),
         }
     }
 }
@@ -49,18 +51,19 @@ pub struct Bearer(pub String);
 impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::Unauthorized("Brak nagłówka Authorization z tokenem Bearer.".into()))?;
-        let value = value
-            .to_str()
-            .map_err(|_| ApiError::Unauthorized("Nagłówek Authorization zawiera niedozwolone znaki.".into()))?;
+        let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::Unauthorized("Brak nagłówka Authorization z tokenem Bearer.".into())
+        })?;
+        let value = value.to_str().map_err(|_| {
+            ApiError::Unauthorized("Nagłówek Authorization zawiera niedozwolone znaki.".into())
+        })?;
         let mut parts = value.splitn(2, ' ');
         let scheme = parts.next().unwrap_or_default();
         let token = parts.next().unwrap_or_default().trim();
         if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-            return Err(ApiError::Unauthorized("Oczekiwano nagłówka Authorization: Bearer <token>.".into()));
+            return Err(ApiError::Unauthorized(
+                "Oczekiwano nagłówka Authorization: Bearer <token>.".into(),
+            ));
         }
         Ok(Bearer(token.to_string()))
     }
@@ -78,11 +81,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_ascii_lowercase();
-        let mime = content_type.split(';').next().unwrap_or("").trim().to_string();
-        if !(mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))) {
+        let mime = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        if !(mime == "application/json"
+            || (mime.starts_with("application/") && mime.ends_with("+json")))
+        {
             return Err(ApiError::UnsupportedMediaType(format!(
                 "Oczekiwano Content-Type: application/json, otrzymano {:?}.",
-                if mime.is_empty() { "(brak)" } else { mime.as_str() }
+                if mime.is_empty() {
+                    "(brak)"
+                } else {
+                    mime.as_str()
+                }
             )));
         }
         let bytes = body_bytes(req, state).await?;
@@ -93,9 +107,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// Parses JSON, reporting the serde error (with line/column and field) as 21405.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::validation("Treść żądania jest pusta; oczekiwano obiektu JSON."));
+        return Err(ApiError::validation(
+            "Treść żądania jest pusta; oczekiwano obiektu JSON.",
+        ));
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::validation(format!("Nieprawidłowy JSON: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::validation(format!("Nieprawidłowy JSON: {e}")))
 }
 
 /// Reads the whole body, mapping the body-limit rejection to 413.
@@ -116,7 +133,9 @@ pub fn encode_continuation(offset: usize) -> String {
 
 /// Decodes `x-continuation-token`; anything we did not issue → 400/21418.
 pub fn decode_continuation(headers: &axum::http::HeaderMap) -> Result<usize, ApiError> {
-    let Some(v) = headers.get("x-continuation-token") else { return Ok(0) };
+    let Some(v) = headers.get("x-continuation-token") else {
+        return Ok(0);
+    };
     let bad = || ApiError::bad(ExceptionCode::InvalidContinuationToken, "");
     let s = v.to_str().map_err(|_| bad())?.trim();
     if s.is_empty() {
@@ -124,16 +143,25 @@ pub fn decode_continuation(headers: &axum::http::HeaderMap) -> Result<usize, Api
     }
     let raw = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
-    text.strip_prefix("ksef-emu:").and_then(|n| n.parse().ok()).ok_or_else(bad)
+    text.strip_prefix("ksef-emu:")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(bad)
 }
 
 /// Validates `pageSize` against the documented bounds.
-pub fn page_size(value: Option<&str>, min: usize, max: usize, default: usize) -> Result<usize, ApiError> {
+pub fn page_size(
+    value: Option<&str>,
+    min: usize,
+    max: usize,
+    default: usize,
+) -> Result<usize, ApiError> {
     match value {
         None => Ok(default),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::validation(format!("pageSize: wymagana liczba z zakresu {min}–{max}, podano {v:?}."))),
+            _ => Err(ApiError::validation(format!(
+                "pageSize: wymagana liczba z zakresu {min}–{max}, podano {v:?}."
+            ))),
         },
     }
 }
@@ -146,7 +174,10 @@ mod tests {
     fn continuation_round_trip_and_garbage() {
         let mut h = axum::http::HeaderMap::new();
         assert_eq!(decode_continuation(&h).unwrap(), 0);
-        h.insert("x-continuation-token", encode_continuation(30).parse().unwrap());
+        h.insert(
+            "x-continuation-token",
+            encode_continuation(30).parse().unwrap(),
+        );
         assert_eq!(decode_continuation(&h).unwrap(), 30);
         h.insert("x-continuation-token", "not-ours".parse().unwrap());
         assert_eq!(decode_continuation(&h).unwrap_err().codes(), vec![21418]);

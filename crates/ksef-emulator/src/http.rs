@@ -11,15 +11,16 @@ use axum::routing::{delete, get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ksef_core::{
-    ContextIdentifier, ContextIdentifierType, Nip, Permission, Pesel, SubjectIdentifier, SubjectIdentifierKind,
-    TokenStatus,
+    ContextIdentifier, ContextIdentifierType, Nip, Permission, Pesel, SubjectIdentifier,
+    SubjectIdentifierKind, TokenStatus,
 };
 use ksef_wire as wire;
 
 use crate::auth::{self, AuthOperation, KsefTokenLogin, StoredIpPolicy};
 use crate::error::{ApiError, ApiResult, render_errors};
 use crate::extract::{
-    ApiJson, ApiPath, Bearer, ClientIp, body_bytes, decode_continuation, encode_continuation, page_size,
+    ApiJson, ApiPath, Bearer, ClientIp, body_bytes, decode_continuation, encode_continuation,
+    page_size,
 };
 use crate::jwt::{Claims, JwtError, TokenType};
 use crate::state::{AppState, KeyUsage};
@@ -63,11 +64,19 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found(req: Request) -> ApiError {
-    ApiError::NotFound(format!("Nie ma zasobu {} {} w API KSeF 2.0 (ścieżki zaczynają się od /v2).", req.method(), req.uri().path()))
+    ApiError::NotFound(format!(
+        "Nie ma zasobu {} {} w API KSeF 2.0 (ścieżki zaczynają się od /v2).",
+        req.method(),
+        req.uri().path()
+    ))
 }
 
 async fn method_not_allowed(req: Request) -> Response {
-    let err = ApiError::validation(format!("Metoda {} nie jest obsługiwana dla {}.", req.method(), req.uri().path()));
+    let err = ApiError::validation(format!(
+        "Metoda {} nie jest obsługiwana dla {}.",
+        req.method(),
+        req.uri().path()
+    ));
     let mut resp = err.into_response();
     *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     resp
@@ -79,9 +88,14 @@ fn unauthorized(e: JwtError) -> ApiError {
 
 // ---------------------------------------------------------------- security
 
-async fn public_keys(State(state): State<AppState>) -> ApiResult<axum::Json<Vec<wire::PublicKeyCertificate>>> {
+async fn public_keys(
+    State(state): State<AppState>,
+) -> ApiResult<axum::Json<Vec<wire::PublicKeyCertificate>>> {
     let mut out = Vec::new();
-    for usage in [KeyUsage::KsefTokenEncryption, KeyUsage::SymmetricKeyEncryption] {
+    for usage in [
+        KeyUsage::KsefTokenEncryption,
+        KeyUsage::SymmetricKeyEncryption,
+    ] {
         let k = state.key(usage);
         out.push(wire::PublicKeyCertificate {
             certificate: STANDARD.encode(k.certificate_der()),
@@ -91,8 +105,12 @@ async fn public_keys(State(state): State<AppState>) -> ApiResult<axum::Json<Vec<
             valid_to: k.valid_to(),
             usage: vec![
                 match usage {
-                    KeyUsage::KsefTokenEncryption => wire::PublicKeyCertificateUsage::KsefTokenEncryption,
-                    KeyUsage::SymmetricKeyEncryption => wire::PublicKeyCertificateUsage::SymmetricKeyEncryption,
+                    KeyUsage::KsefTokenEncryption => {
+                        wire::PublicKeyCertificateUsage::KsefTokenEncryption
+                    }
+                    KeyUsage::SymmetricKeyEncryption => {
+                        wire::PublicKeyCertificateUsage::SymmetricKeyEncryption
+                    }
                 }
                 .into(),
             ],
@@ -116,7 +134,9 @@ async fn challenge(
     }))
 }
 
-fn init_response(init: auth::AuthInit) -> (StatusCode, axum::Json<wire::AuthenticationInitResponse>) {
+fn init_response(
+    init: auth::AuthInit,
+) -> (StatusCode, axum::Json<wire::AuthenticationInitResponse>) {
     (
         StatusCode::ACCEPTED,
         axum::Json(wire::AuthenticationInitResponse {
@@ -156,18 +176,37 @@ async fn xades_signature(
     if !(mime == "application/xml" || mime == "text/xml" || mime.ends_with("+xml")) {
         return Err(ApiError::UnsupportedMediaType(format!(
             "Oczekiwano Content-Type: application/xml z podpisanym dokumentem AuthTokenRequest, otrzymano {:?}.",
-            if mime.is_empty() { "(brak)" } else { mime.as_str() }
+            if mime.is_empty() {
+                "(brak)"
+            } else {
+                mime.as_str()
+            }
         )));
     }
-    let query: HashMap<String, String> = form_pairs(raw.as_deref().unwrap_or("")).into_iter().collect();
-    let verify_chain = match query.get("verifyCertificateChain").map(|s| s.to_ascii_lowercase()) {
+    let query: HashMap<String, String> = form_pairs(raw.as_deref().unwrap_or(""))
+        .into_iter()
+        .collect();
+    let verify_chain = match query
+        .get("verifyCertificateChain")
+        .map(|s| s.to_ascii_lowercase())
+    {
         None => false,
         Some(v) if v == "true" => true,
         Some(v) if v == "false" => false,
-        Some(v) => return Err(ApiError::validation(format!("verifyCertificateChain: oczekiwano true/false, podano {v:?}."))),
+        Some(v) => {
+            return Err(ApiError::validation(format!(
+                "verifyCertificateChain: oczekiwano true/false, podano {v:?}."
+            )));
+        }
     };
     let body = body_bytes(req, &state).await?;
-    let init = auth::xades_signature(&state, &body, verify_chain, has_feature(&headers, "enforce-xades-compliance")).await?;
+    let init = auth::xades_signature(
+        &state,
+        &body,
+        verify_chain,
+        has_feature(&headers, "enforce-xades-compliance"),
+    )
+    .await?;
     Ok(init_response(init))
 }
 
@@ -175,7 +214,11 @@ async fn ksef_token(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<wire::InitTokenAuthenticationRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let context = parse_context(req.context_identifier.r#type.as_str(), &req.context_identifier.value, "contextIdentifier")?;
+    let context = parse_context(
+        req.context_identifier.r#type.as_str(),
+        &req.context_identifier.value,
+        "contextIdentifier",
+    )?;
     let encrypted = STANDARD
         .decode(req.encrypted_token.expose_secret().trim())
         .map_err(|_| ApiError::validation("encryptedToken: oczekiwano danych w Base64."))?;
@@ -206,9 +249,15 @@ async fn ksef_token(
 }
 
 fn validate_ip_policy(p: &StoredIpPolicy) -> ApiResult<()> {
-    for (name, list) in [("ip4Addresses", &p.ip4_addresses), ("ip4Ranges", &p.ip4_ranges), ("ip4Masks", &p.ip4_masks)] {
+    for (name, list) in [
+        ("ip4Addresses", &p.ip4_addresses),
+        ("ip4Ranges", &p.ip4_ranges),
+        ("ip4Masks", &p.ip4_masks),
+    ] {
         if list.len() > 10 {
-            return Err(ApiError::validation(format!("authorizationPolicy.allowedIps.{name}: najwyżej 10 pozycji.")));
+            return Err(ApiError::validation(format!(
+                "authorizationPolicy.allowedIps.{name}: najwyżej 10 pozycji."
+            )));
         }
     }
     ksef_xades::auth_request::AuthorizationPolicy {
@@ -221,16 +270,22 @@ fn validate_ip_policy(p: &StoredIpPolicy) -> ApiResult<()> {
 }
 
 fn parse_context(kind: &str, value: &str, field: &str) -> ApiResult<ContextIdentifier> {
-    let kind: ContextIdentifierType =
-        kind.parse().map_err(|e| ApiError::validation(format!("{field}.type: {e}")))?;
-    ContextIdentifier::parse(kind, value).map_err(|e| ApiError::validation(format!("{field}.value: {e}")))
+    let kind: ContextIdentifierType = kind
+        .parse()
+        .map_err(|e| ApiError::validation(format!("{field}.type: {e}")))?;
+    ContextIdentifier::parse(kind, value)
+        .map_err(|e| ApiError::validation(format!("{field}.value: {e}")))
 }
 
 fn status_info(s: &auth::AuthStatus) -> wire::StatusInfo {
     wire::StatusInfo {
         code: i32::from(s.code),
         description: s.description.to_string(),
-        details: if s.details.is_empty() { None } else { Some(s.details.clone()) },
+        details: if s.details.is_empty() {
+            None
+        } else {
+            Some(s.details.clone())
+        },
     }
 }
 
@@ -247,7 +302,10 @@ async fn auth_status(
     Bearer(token): Bearer,
     ApiPath(reference): ApiPath,
 ) -> ApiResult<axum::Json<wire::AuthenticationOperationStatusResponse>> {
-    let claims = state.jwt().verify(&token, &[TokenType::AuthenticationToken]).map_err(unauthorized)?;
+    let claims = state
+        .jwt()
+        .verify(&token, &[TokenType::AuthenticationToken])
+        .map_err(unauthorized)?;
     let op = auth::operation_status(&state, &claims, &reference).await?;
     let status = op.status_at(state.now());
     Ok(axum::Json(wire::AuthenticationOperationStatusResponse {
@@ -265,12 +323,23 @@ async fn redeem(
     State(state): State<AppState>,
     Bearer(token): Bearer,
 ) -> ApiResult<axum::Json<wire::AuthenticationTokensResponse>> {
-    let claims = state.jwt().verify(&token, &[TokenType::AuthenticationToken]).map_err(unauthorized)?;
+    let claims = state
+        .jwt()
+        .verify(&token, &[TokenType::AuthenticationToken])
+        .map_err(unauthorized)?;
     let issued = auth::redeem(&state, &claims).await?;
-    let (refresh, refresh_until) = issued.refresh.ok_or_else(|| ApiError::internal("redeem without refresh token"))?;
+    let (refresh, refresh_until) = issued
+        .refresh
+        .ok_or_else(|| ApiError::internal("redeem without refresh token"))?;
     Ok(axum::Json(wire::AuthenticationTokensResponse {
-        access_token: wire::TokenInfo { token: issued.access_token.into(), valid_until: issued.access_valid_until },
-        refresh_token: wire::TokenInfo { token: refresh.into(), valid_until: refresh_until },
+        access_token: wire::TokenInfo {
+            token: issued.access_token.into(),
+            valid_until: issued.access_valid_until,
+        },
+        refresh_token: wire::TokenInfo {
+            token: refresh.into(),
+            valid_until: refresh_until,
+        },
     }))
 }
 
@@ -278,10 +347,16 @@ async fn refresh(
     State(state): State<AppState>,
     Bearer(token): Bearer,
 ) -> ApiResult<axum::Json<wire::AuthenticationTokenRefreshResponse>> {
-    let claims = state.jwt().verify(&token, &[TokenType::RefreshToken]).map_err(unauthorized)?;
+    let claims = state
+        .jwt()
+        .verify(&token, &[TokenType::RefreshToken])
+        .map_err(unauthorized)?;
     let issued = auth::refresh(&state, &claims).await?;
     Ok(axum::Json(wire::AuthenticationTokenRefreshResponse {
-        access_token: wire::TokenInfo { token: issued.access_token.into(), valid_until: issued.access_valid_until },
+        access_token: wire::TokenInfo {
+            token: issued.access_token.into(),
+            valid_until: issued.access_valid_until,
+        },
     }))
 }
 
@@ -291,25 +366,45 @@ struct Session {
     op: AuthOperation,
 }
 
-async fn session(state: &AppState, token: &str, ip: std::net::IpAddr, types: &[TokenType]) -> ApiResult<Session> {
+async fn session(
+    state: &AppState,
+    token: &str,
+    ip: std::net::IpAddr,
+    types: &[TokenType],
+) -> ApiResult<Session> {
     let claims = state.jwt().verify(token, types).map_err(unauthorized)?;
     let op = auth::load_operation(state, &claims.arn)
         .await?
-        .ok_or_else(|| ApiError::Unauthorized("Sesja uwierzytelnienia tego tokenu nie istnieje.".into()))?;
+        .ok_or_else(|| {
+            ApiError::Unauthorized("Sesja uwierzytelnienia tego tokenu nie istnieje.".into())
+        })?;
     auth::check_ip(&op, ip)?;
     Ok(Session { claims, op })
 }
 
 impl Session {
     fn caller(&self) -> ApiResult<Caller> {
-        let context = self.op.context.clone().ok_or_else(|| ApiError::internal("session without context"))?;
-        let subject = self.op.subject.clone().ok_or_else(|| ApiError::internal("session without subject"))?;
+        let context = self
+            .op
+            .context
+            .clone()
+            .ok_or_else(|| ApiError::internal("session without context"))?;
+        let subject = self
+            .op
+            .subject
+            .clone()
+            .ok_or_else(|| ApiError::internal("session without subject"))?;
         Ok(Caller {
             context,
             subject,
             method: self.op.method.method,
             ksef_token_ref: self.op.ksef_token_ref.clone(),
-            permissions: self.claims.per.iter().filter_map(|p| p.parse::<Permission>().ok()).collect(),
+            permissions: self
+                .claims
+                .per
+                .iter()
+                .filter_map(|p| p.parse::<Permission>().ok())
+                .collect(),
         })
     }
 }
@@ -322,7 +417,9 @@ async fn list_sessions(
     headers: HeaderMap,
 ) -> ApiResult<axum::Json<wire::AuthenticationListResponse>> {
     let s = session(&state, &token, ip, &[TokenType::ContextToken]).await?;
-    let query: HashMap<String, String> = form_pairs(raw.as_deref().unwrap_or("")).into_iter().collect();
+    let query: HashMap<String, String> = form_pairs(raw.as_deref().unwrap_or(""))
+        .into_iter()
+        .collect();
     let size = page_size(query.get("pageSize").map(String::as_str), 10, 100, 10)?;
     let offset = decode_continuation(&headers)?;
     let (ops, more) = auth::list_sessions(&state, &s.claims, offset as i64, size as i64).await?;
@@ -352,7 +449,13 @@ async fn revoke_current_session(
     Bearer(token): Bearer,
     ClientIp(ip): ClientIp,
 ) -> ApiResult<StatusCode> {
-    let s = session(&state, &token, ip, &[TokenType::ContextToken, TokenType::RefreshToken]).await?;
+    let s = session(
+        &state,
+        &token,
+        ip,
+        &[TokenType::ContextToken, TokenType::RefreshToken],
+    )
+    .await?;
     auth::revoke_session(&state, &s.claims, &s.claims.arn.clone()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -400,7 +503,10 @@ async fn generate_token(
     let caller = s.caller()?;
     let mut perms = Vec::new();
     for p in &req.permissions {
-        perms.push(p.require("permissions").map_err(|e| ApiError::validation(e.to_string()))?);
+        perms.push(
+            p.require("permissions")
+                .map_err(|e| ApiError::validation(e.to_string()))?,
+        );
     }
     let (reference, token) = tokens::generate(&state, &caller, perms, &req.description).await?;
     Ok((
@@ -425,14 +531,16 @@ async fn list_tokens(
     let mut size = None;
     for (k, v) in form_pairs(raw.as_deref().unwrap_or("")) {
         match k.as_str() {
-            "status" => filter
-                .statuses
-                .push(v.parse::<TokenStatus>().map_err(|e| ApiError::validation(format!("status: {e}")))?),
+            "status" => filter.statuses.push(
+                v.parse::<TokenStatus>()
+                    .map_err(|e| ApiError::validation(format!("status: {e}")))?,
+            ),
             "description" => filter.description = Some(min3("description", v)?),
             "authorIdentifier" => filter.author_identifier = Some(min3("authorIdentifier", v)?),
             "authorIdentifierType" => {
-                let kind: SubjectIdentifierKind =
-                    v.parse().map_err(|e| ApiError::validation(format!("authorIdentifierType: {e}")))?;
+                let kind: SubjectIdentifierKind = v
+                    .parse()
+                    .map_err(|e| ApiError::validation(format!("authorIdentifierType: {e}")))?;
                 filter.author_identifier_type = Some(kind.as_str().to_string());
             }
             "pageSize" => size = Some(v),
@@ -450,7 +558,9 @@ async fn list_tokens(
 
 fn min3(field: &str, v: String) -> ApiResult<String> {
     if v.chars().count() < 3 {
-        Err(ApiError::validation(format!("{field}: wymagane co najmniej 3 znaki.")))
+        Err(ApiError::validation(format!(
+            "{field}: wymagane co najmniej 3 znaki."
+        )))
     } else {
         Ok(v)
     }
@@ -458,7 +568,9 @@ fn min3(field: &str, v: String) -> ApiResult<String> {
 
 /// Decodes `a=1&a=2` query strings keeping repeated keys (digest §2.1: arrays by repetition).
 fn form_pairs(raw: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw.as_bytes()).into_owned().collect()
+    form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 async fn get_token(
@@ -486,7 +598,8 @@ async fn revoke_token(
 // ---------------------------------------------------------------- testdata
 
 fn nip(field: &str, v: &str) -> ApiResult<Nip> {
-    v.parse().map_err(|e| ApiError::validation(format!("{field}: {e}")))
+    v.parse()
+        .map_err(|e| ApiError::validation(format!("{field}: {e}")))
 }
 
 async fn td_subject(
@@ -496,10 +609,20 @@ async fn td_subject(
     let subject = nip("subjectNip", &req.subject_nip)?;
     let mut subunits = Vec::new();
     for (i, u) in req.subunits.unwrap_or_default().iter().enumerate() {
-        subunits.push((nip(&format!("subunits[{i}].subjectNip"), &u.subject_nip)?, u.description.clone()));
+        subunits.push((
+            nip(&format!("subunits[{i}].subjectNip"), &u.subject_nip)?,
+            u.description.clone(),
+        ));
     }
-    testdata::create_subject(&state, &subject, req.subject_type.as_str(), &req.description, &subunits, req.created_date)
-        .await?;
+    testdata::create_subject(
+        &state,
+        &subject,
+        req.subject_type.as_str(),
+        &req.description,
+        &subunits,
+        req.created_date,
+    )
+    .await?;
     Ok(StatusCode::OK)
 }
 
@@ -516,9 +639,20 @@ async fn td_person(
     ApiJson(req): ApiJson<wire::PersonCreateRequest>,
 ) -> ApiResult<StatusCode> {
     let n = nip("nip", &req.nip)?;
-    let p: Pesel = req.pesel.parse().map_err(|e| ApiError::validation(format!("pesel: {e}")))?;
-    testdata::create_person(&state, &n, &p, req.is_bailiff, req.is_deceased, &req.description, req.created_date)
-        .await?;
+    let p: Pesel = req
+        .pesel
+        .parse()
+        .map_err(|e| ApiError::validation(format!("pesel: {e}")))?;
+    testdata::create_person(
+        &state,
+        &n,
+        &p,
+        req.is_bailiff,
+        req.is_deceased,
+        &req.description,
+        req.created_date,
+    )
+    .await?;
     Ok(StatusCode::OK)
 }
 
@@ -531,24 +665,32 @@ async fn td_person_remove(
 }
 
 fn authorized(kind: &str, value: &str) -> ApiResult<SubjectIdentifier> {
-    let kind: SubjectIdentifierKind =
-        kind.parse().map_err(|e| ApiError::validation(format!("authorizedIdentifier.type: {e}")))?;
-    SubjectIdentifier::parse(kind, value).map_err(|e| ApiError::validation(format!("authorizedIdentifier.value: {e}")))
+    let kind: SubjectIdentifierKind = kind
+        .parse()
+        .map_err(|e| ApiError::validation(format!("authorizedIdentifier.type: {e}")))?;
+    SubjectIdentifier::parse(kind, value)
+        .map_err(|e| ApiError::validation(format!("authorizedIdentifier.value: {e}")))
 }
 
 async fn td_permissions(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<wire::TestDataPermissionsGrantRequest>,
 ) -> ApiResult<StatusCode> {
-    let ctx = parse_context(req.context_identifier.r#type.as_str(), &req.context_identifier.value, "contextIdentifier")?;
-    let who = authorized(req.authorized_identifier.r#type.as_str(), &req.authorized_identifier.value)?;
+    let ctx = parse_context(
+        req.context_identifier.r#type.as_str(),
+        &req.context_identifier.value,
+        "contextIdentifier",
+    )?;
+    let who = authorized(
+        req.authorized_identifier.r#type.as_str(),
+        &req.authorized_identifier.value,
+    )?;
     let mut perms = Vec::new();
     for (i, p) in req.permissions.iter().enumerate() {
-        let perm: Permission = p
-            .permission_type
-            .as_str()
-            .parse()
-            .map_err(|e| ApiError::validation(format!("permissions[{i}].permissionType: {e}")))?;
+        let perm: Permission =
+            p.permission_type.as_str().parse().map_err(|e| {
+                ApiError::validation(format!("permissions[{i}].permissionType: {e}"))
+            })?;
         if matches!(perm, Permission::VatUeManage | Permission::PefInvoiceWrite) {
             return Err(ApiError::validation(format!(
                 "permissions[{i}].permissionType: {perm} nie może być nadane przez /testdata/permissions."
@@ -564,8 +706,15 @@ async fn td_permissions_revoke(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<wire::TestDataPermissionsRevokeRequest>,
 ) -> ApiResult<StatusCode> {
-    let ctx = parse_context(req.context_identifier.r#type.as_str(), &req.context_identifier.value, "contextIdentifier")?;
-    let who = authorized(req.authorized_identifier.r#type.as_str(), &req.authorized_identifier.value)?;
+    let ctx = parse_context(
+        req.context_identifier.r#type.as_str(),
+        &req.context_identifier.value,
+        "contextIdentifier",
+    )?;
+    let who = authorized(
+        req.authorized_identifier.r#type.as_str(),
+        &req.authorized_identifier.value,
+    )?;
     testdata::revoke_permissions(&state, &ctx, &who).await?;
     Ok(StatusCode::OK)
 }
@@ -591,7 +740,9 @@ async fn td_block(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<wire::BlockContextAuthenticationRequest>,
 ) -> ApiResult<StatusCode> {
-    let id = req.context_identifier.ok_or_else(|| ApiError::validation("contextIdentifier: pole wymagane."))?;
+    let id = req
+        .context_identifier
+        .ok_or_else(|| ApiError::validation("contextIdentifier: pole wymagane."))?;
     let ctx = parse_context(id.r#type.as_str(), &id.value, "contextIdentifier")?;
     testdata::set_blocked(&state, &ctx, true).await?;
     Ok(StatusCode::OK)
@@ -601,7 +752,9 @@ async fn td_unblock(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<wire::UnblockContextAuthenticationRequest>,
 ) -> ApiResult<StatusCode> {
-    let id = req.context_identifier.ok_or_else(|| ApiError::validation("contextIdentifier: pole wymagane."))?;
+    let id = req
+        .context_identifier
+        .ok_or_else(|| ApiError::validation("contextIdentifier: pole wymagane."))?;
     let ctx = parse_context(id.r#type.as_str(), &id.value, "contextIdentifier")?;
     testdata::set_blocked(&state, &ctx, false).await?;
     Ok(StatusCode::OK)

@@ -59,12 +59,18 @@ pub enum JwtError {
     #[error("the token is not a valid KSeF token: {0}")]
     Invalid(String),
     #[error("this endpoint needs a {expected:?}, but a {found:?} was presented")]
-    WrongType { expected: Vec<TokenType>, found: TokenType },
+    WrongType {
+        expected: Vec<TokenType>,
+        found: TokenType,
+    },
 }
 
 impl JwtKeys {
     pub fn new(secret: &[u8]) -> Self {
-        Self { enc: EncodingKey::from_secret(secret), dec: DecodingKey::from_secret(secret) }
+        Self {
+            enc: EncodingKey::from_secret(secret),
+            dec: DecodingKey::from_secret(secret),
+        }
     }
 
     /// Issues a token; returns the compact JWT and its expiry.
@@ -106,13 +112,17 @@ impl JwtKeys {
         v.set_issuer(&[ISSUER]);
         v.set_audience(&[ISSUER]);
         v.leeway = 0;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.dec, &v).map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => JwtError::Expired,
-            _ => JwtError::Invalid(e.to_string()),
-        })?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.dec, &v).map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => JwtError::Expired,
+                _ => JwtError::Invalid(e.to_string()),
+            })?;
         let claims = data.claims;
         if !expected.contains(&claims.typ) {
-            return Err(JwtError::WrongType { expected: expected.to_vec(), found: claims.typ });
+            return Err(JwtError::WrongType {
+                expected: expected.to_vec(),
+                found: claims.typ,
+            });
         }
         Ok(claims)
     }
@@ -128,21 +138,49 @@ mod tests {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
         let now = OffsetDateTime::now_utc();
         let (t, exp) = keys
-            .issue(TokenType::ContextToken, "ref", "Nip", "5265877635", "Token", vec!["InvoiceRead".into()], now,
-                Duration::from_secs(60))
+            .issue(
+                TokenType::ContextToken,
+                "ref",
+                "Nip",
+                "5265877635",
+                "Token",
+                vec!["InvoiceRead".into()],
+                now,
+                Duration::from_secs(60),
+            )
             .unwrap();
         assert!(exp > now);
         let c = keys.verify(&t, &[TokenType::ContextToken]).unwrap();
         assert_eq!(c.civ, "5265877635");
         assert_eq!(c.per, vec!["InvoiceRead".to_string()]);
-        assert!(matches!(keys.verify(&t, &[TokenType::RefreshToken]), Err(JwtError::WrongType { .. })));
+        assert!(matches!(
+            keys.verify(&t, &[TokenType::RefreshToken]),
+            Err(JwtError::WrongType { .. })
+        ));
         let other = JwtKeys::new(b"another-secret-another-secret-xx");
-        assert!(matches!(other.verify(&t, &[TokenType::ContextToken]), Err(JwtError::Invalid(_))));
+        assert!(matches!(
+            other.verify(&t, &[TokenType::ContextToken]),
+            Err(JwtError::Invalid(_))
+        ));
         let (old, _) = keys
-            .issue(TokenType::ContextToken, "r", "Nip", "1", "Token", vec![], now - Duration::from_secs(120),
-                Duration::from_secs(60))
+            .issue(
+                TokenType::ContextToken,
+                "r",
+                "Nip",
+                "1",
+                "Token",
+                vec![],
+                now - Duration::from_secs(120),
+                Duration::from_secs(60),
+            )
             .unwrap();
-        assert_eq!(keys.verify(&old, &[TokenType::ContextToken]), Err(JwtError::Expired));
-        assert!(matches!(keys.verify("garbage", &[TokenType::ContextToken]), Err(JwtError::Invalid(_))));
+        assert_eq!(
+            keys.verify(&old, &[TokenType::ContextToken]),
+            Err(JwtError::Expired)
+        );
+        assert!(matches!(
+            keys.verify("garbage", &[TokenType::ContextToken]),
+            Err(JwtError::Invalid(_))
+        ));
     }
 }

@@ -13,7 +13,10 @@ pub struct PersonLink {
 }
 
 /// The person records linked to a subject (by NIP or by PESEL).
-pub async fn person_links(pool: &SqlitePool, subject: &SubjectIdentifier) -> Result<Vec<PersonLink>, sqlx::Error> {
+pub async fn person_links(
+    pool: &SqlitePool,
+    subject: &SubjectIdentifier,
+) -> Result<Vec<PersonLink>, sqlx::Error> {
     let column = match subject {
         SubjectIdentifier::Nip(_) => "nip",
         SubjectIdentifier::Pesel(_) => "pesel",
@@ -43,7 +46,10 @@ pub async fn same_person_identifiers(
     pool: &SqlitePool,
     subject: &SubjectIdentifier,
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
-    let mut ids = vec![(subject.kind().as_str().to_string(), subject.value().to_string())];
+    let mut ids = vec![(
+        subject.kind().as_str().to_string(),
+        subject.value().to_string(),
+    )];
     for link in person_links(pool, subject).await? {
         let (t, v) = match subject {
             SubjectIdentifier::Nip(_) => ("Pesel", link.pesel),
@@ -67,9 +73,10 @@ pub async fn is_owner(
     };
     match subject {
         SubjectIdentifier::Nip(n) => Ok(n == ctx_nip),
-        SubjectIdentifier::Pesel(_) => {
-            Ok(person_links(pool, subject).await?.iter().any(|l| l.nip == ctx_nip.as_str()))
-        }
+        SubjectIdentifier::Pesel(_) => Ok(person_links(pool, subject)
+            .await?
+            .iter()
+            .any(|l| l.nip == ctx_nip.as_str())),
         SubjectIdentifier::Fingerprint(_) => Ok(false),
     }
 }
@@ -109,8 +116,13 @@ pub async fn effective_permissions(
 
 /// Owners get `EnforcementOperations` only when the context is a court bailiff (person with
 /// `isBailiff`) or an enforcement authority (test subject) — digest §7.1.
-async fn owner_has_enforcement(pool: &SqlitePool, context: &ContextIdentifier) -> Result<bool, sqlx::Error> {
-    let Some(nip) = context.nip() else { return Ok(false) };
+async fn owner_has_enforcement(
+    pool: &SqlitePool,
+    context: &ContextIdentifier,
+) -> Result<bool, sqlx::Error> {
+    let Some(nip) = context.nip() else {
+        return Ok(false);
+    };
     let bailiff: Option<i64> = sqlx::query_scalar("SELECT is_bailiff FROM persons WHERE nip = ?")
         .bind(nip.as_str())
         .fetch_optional(pool)
@@ -118,27 +130,38 @@ async fn owner_has_enforcement(pool: &SqlitePool, context: &ContextIdentifier) -
     if bailiff.unwrap_or(0) != 0 {
         return Ok(true);
     }
-    let authority: Option<String> = sqlx::query_scalar("SELECT subject_type FROM subjects WHERE nip = ?")
-        .bind(nip.as_str())
-        .fetch_optional(pool)
-        .await?;
+    let authority: Option<String> =
+        sqlx::query_scalar("SELECT subject_type FROM subjects WHERE nip = ?")
+            .bind(nip.as_str())
+            .fetch_optional(pool)
+            .await?;
     Ok(authority.as_deref() == Some("EnforcementAuthority"))
 }
 
 /// Whether authentication in this context is blocked (`/testdata/context/block`).
-pub async fn is_blocked(pool: &SqlitePool, context: &ContextIdentifier) -> Result<bool, sqlx::Error> {
-    let n: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM blocked_contexts WHERE context_type = ? AND context_value = ?")
-            .bind(context.kind().as_str())
-            .bind(context.value())
-            .fetch_one(pool)
-            .await?;
+pub async fn is_blocked(
+    pool: &SqlitePool,
+    context: &ContextIdentifier,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM blocked_contexts WHERE context_type = ? AND context_value = ?",
+    )
+    .bind(context.kind().as_str())
+    .bind(context.value())
+    .fetch_one(pool)
+    .await?;
     Ok(n > 0)
 }
 
 /// Whether the person behind `subject` is marked deceased (`/testdata/person` `isDeceased`).
-pub async fn is_deceased(pool: &SqlitePool, subject: &SubjectIdentifier) -> Result<bool, sqlx::Error> {
-    Ok(person_links(pool, subject).await?.iter().any(|l| l.is_deceased))
+pub async fn is_deceased(
+    pool: &SqlitePool,
+    subject: &SubjectIdentifier,
+) -> Result<bool, sqlx::Error> {
+    Ok(person_links(pool, subject)
+        .await?
+        .iter()
+        .any(|l| l.is_deceased))
 }
 
 /// Convenience: the NIP of a subject that is a NIP.

@@ -17,7 +17,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// An emulator running on a background task (for tests, `ksef demo` and the web app).
@@ -59,18 +61,36 @@ pub enum SpawnError {
     #[error(transparent)]
     Start(#[from] StartError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 /// Opens the state and serves on `addr` (port 0 = a random free port) in a background task.
-pub async fn spawn(config: EmulatorConfig, addr: SocketAddr) -> Result<RunningEmulator, SpawnError> {
+pub async fn spawn(
+    config: EmulatorConfig,
+    addr: SocketAddr,
+) -> Result<RunningEmulator, SpawnError> {
     let state = AppState::open(config).await?;
-    let listener =
-        TcpListener::bind(addr).await.map_err(|source| SpawnError::Bind { addr: addr.to_string(), source })?;
-    let addr = listener.local_addr().map_err(|source| SpawnError::Bind { addr: addr.to_string(), source })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| SpawnError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| SpawnError::Bind {
+        addr: addr.to_string(),
+        source,
+    })?;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(state.clone(), listener, async move {
         let _ = rx.await;
     }));
-    Ok(RunningEmulator { addr, state, stop: Some(tx), task: Some(task) })
+    Ok(RunningEmulator {
+        addr,
+        state,
+        stop: Some(tx),
+        task: Some(task),
+    })
 }

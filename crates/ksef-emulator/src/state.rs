@@ -44,7 +44,10 @@ struct Inner {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot create the data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("database {path}: {source}")]
     Database { path: String, source: sqlx::Error },
     #[error("service keys: {0}")]
@@ -54,18 +57,32 @@ pub enum StartError {
 impl AppState {
     /// Opens the database in the configured data directory, creating keys on first start.
     pub async fn open(config: EmulatorConfig) -> Result<Self, StartError> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
         let path = config.database_path();
         let pool = store::open(&path)
             .await
-            .map_err(|source| StartError::Database { path: path.display().to_string(), source })?;
-        let db_err = |source| StartError::Database { path: path.display().to_string(), source };
+            .map_err(|source| StartError::Database {
+                path: path.display().to_string(),
+                source,
+            })?;
+        let db_err = |source| StartError::Database {
+            path: path.display().to_string(),
+            source,
+        };
         let jwt_secret = jwt_secret(&pool).await.map_err(db_err)?;
         let token_key = service_key(&pool, KeyUsage::KsefTokenEncryption).await?;
         let symmetric_key = service_key(&pool, KeyUsage::SymmetricKeyEncryption).await?;
         Ok(Self {
-            inner: Arc::new(Inner { config, pool, jwt: JwtKeys::new(&jwt_secret), token_key, symmetric_key }),
+            inner: Arc::new(Inner {
+                config,
+                pool,
+                jwt: JwtKeys::new(&jwt_secret),
+                token_key,
+                symmetric_key,
+            }),
         })
     }
 
@@ -91,9 +108,10 @@ impl AppState {
 }
 
 async fn jwt_secret(pool: &SqlitePool) -> Result<Vec<u8>, sqlx::Error> {
-    if let Some(v) = sqlx::query_scalar::<_, Vec<u8>>("SELECT value FROM settings WHERE name = 'jwt_secret'")
-        .fetch_optional(pool)
-        .await?
+    if let Some(v) =
+        sqlx::query_scalar::<_, Vec<u8>>("SELECT value FROM settings WHERE name = 'jwt_secret'")
+            .fetch_optional(pool)
+            .await?
     {
         return Ok(v);
     }
@@ -102,7 +120,9 @@ async fn jwt_secret(pool: &SqlitePool) -> Result<Vec<u8>, sqlx::Error> {
         .bind(secret.to_vec())
         .execute(pool)
         .await?;
-    sqlx::query_scalar("SELECT value FROM settings WHERE name = 'jwt_secret'").fetch_one(pool).await
+    sqlx::query_scalar("SELECT value FROM settings WHERE name = 'jwt_secret'")
+        .fetch_one(pool)
+        .await
 }
 
 async fn service_key(pool: &SqlitePool, usage: KeyUsage) -> Result<ServiceKeyPair, StartError> {
@@ -113,14 +133,17 @@ async fn service_key(pool: &SqlitePool, usage: KeyUsage) -> Result<ServiceKeyPai
             .await
             .map_err(|e| StartError::Keys(e.to_string()))?;
     if let Some((pem, der)) = row {
-        return ServiceKeyPair::from_pkcs8_pem_and_cert(&pem, &der).map_err(|e| StartError::Keys(e.to_string()));
+        return ServiceKeyPair::from_pkcs8_pem_and_cert(&pem, &der)
+            .map_err(|e| StartError::Keys(e.to_string()));
     }
     let name = format!("KSeF Emulator {}", usage.as_str());
     let pair = tokio::task::spawn_blocking(move || ServiceKeyPair::generate(&name, 2 * 365))
         .await
         .map_err(|e| StartError::Keys(e.to_string()))?
         .map_err(|e| StartError::Keys(e.to_string()))?;
-    let pem = pair.to_pkcs8_pem().map_err(|e| StartError::Keys(e.to_string()))?;
+    let pem = pair
+        .to_pkcs8_pem()
+        .map_err(|e| StartError::Keys(e.to_string()))?;
     sqlx::query("INSERT INTO service_keys(usage, key_pem, certificate_der) VALUES (?, ?, ?)")
         .bind(usage.as_str())
         .bind(pem.to_string())

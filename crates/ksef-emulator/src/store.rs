@@ -119,7 +119,8 @@ pub fn ms(t: OffsetDateTime) -> i64 {
 
 /// The instant of Unix milliseconds.
 pub fn from_ms(v: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// Opens (creating if needed) the database and brings its schema up to date.
@@ -131,14 +132,20 @@ pub async fn open(path: &std::path::Path) -> Result<SqlitePool, sqlx::Error> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(std::time::Duration::from_secs(10));
-    let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(opts)
+        .await?;
     migrate(&pool).await?;
     Ok(pool)
 }
 
 async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let version: i64 = sqlx::query("PRAGMA user_version").fetch_one(&mut *tx).await?.try_get(0)?;
+    let version: i64 = sqlx::query("PRAGMA user_version")
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
     let version = usize::try_from(version).unwrap_or(0);
     if version > MIGRATIONS.len() {
         return Err(sqlx::Error::Protocol(format!(
@@ -148,8 +155,15 @@ async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         // Both statements are compile-time constants of this file, never input.
-        sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *tx).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("PRAGMA user_version = {}", i + 1))).execute(&mut *tx).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "PRAGMA user_version = {}",
+            i + 1
+        )))
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(())
@@ -165,13 +179,24 @@ mod tests {
         let path = dir.path().join("db.sqlite3");
         {
             let pool = open(&path).await.unwrap();
-            sqlx::query("INSERT INTO settings(name, value) VALUES ('x', X'01')").execute(&pool).await.unwrap();
+            sqlx::query("INSERT INTO settings(name, value) VALUES ('x', X'01')")
+                .execute(&pool)
+                .await
+                .unwrap();
             pool.close().await;
         }
         let pool = open(&path).await.unwrap();
-        let v: i64 = sqlx::query("PRAGMA user_version").fetch_one(&pool).await.unwrap().get(0);
+        let v: i64 = sqlx::query("PRAGMA user_version")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .get(0);
         assert_eq!(v as usize, MIGRATIONS.len());
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM settings").fetch_one(&pool).await.unwrap().get(0);
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM settings")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .get(0);
         assert_eq!(n, 1);
     }
 

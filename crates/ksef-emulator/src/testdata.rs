@@ -14,7 +14,9 @@ fn check_description(d: &str) -> ApiResult<()> {
     if (5..=256).contains(&n) {
         Ok(())
     } else {
-        Err(ApiError::validation(format!("description: wymagana długość 5–256 znaków, podano {n}.")))
+        Err(ApiError::validation(format!(
+            "description: wymagana długość 5–256 znaków, podano {n}."
+        )))
     }
 }
 
@@ -34,16 +36,21 @@ pub async fn create_subject(
     check_description(description)?;
     let created = ms(created.unwrap_or_else(|| state.now()));
     let mut tx = state.pool().begin().await?;
-    let r = sqlx::query("INSERT INTO subjects(nip, subject_type, description, created_ms) VALUES (?, ?, ?, ?)")
-        .bind(nip.as_str())
-        .bind(subject_type)
-        .bind(description)
-        .bind(created)
-        .execute(&mut *tx)
-        .await;
+    let r = sqlx::query(
+        "INSERT INTO subjects(nip, subject_type, description, created_ms) VALUES (?, ?, ?, ?)",
+    )
+    .bind(nip.as_str())
+    .bind(subject_type)
+    .bind(description)
+    .bind(created)
+    .execute(&mut *tx)
+    .await;
     if let Err(e) = r {
         return Err(if is_unique_violation(&e) {
-            ApiError::bad(ExceptionCode::AlreadyExists, format!("Podmiot {nip} już istnieje."))
+            ApiError::bad(
+                ExceptionCode::AlreadyExists,
+                format!("Podmiot {nip} już istnieje."),
+            )
         } else {
             e.into()
         });
@@ -62,7 +69,10 @@ pub async fn create_subject(
         .await;
         if let Err(e) = r {
             return Err(if is_unique_violation(&e) {
-                ApiError::bad(ExceptionCode::AlreadyExists, format!("Podmiot {sub} już istnieje."))
+                ApiError::bad(
+                    ExceptionCode::AlreadyExists,
+                    format!("Podmiot {sub} już istnieje."),
+                )
             } else {
                 e.into()
             });
@@ -106,9 +116,10 @@ pub async fn create_person(
     .await;
     match r {
         Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => {
-            Err(ApiError::bad(ExceptionCode::AlreadyExists, format!("Osoba z NIP {nip} już istnieje.")))
-        }
+        Err(e) if is_unique_violation(&e) => Err(ApiError::bad(
+            ExceptionCode::AlreadyExists,
+            format!("Osoba z NIP {nip} już istnieje."),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -120,7 +131,10 @@ pub async fn remove_person(state: &AppState, nip: &Nip) -> ApiResult<()> {
         .bind(nip.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM persons WHERE nip = ?").bind(nip.as_str()).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM persons WHERE nip = ?")
+        .bind(nip.as_str())
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM grants WHERE authorized_type = 'Nip' AND authorized_value = ?")
         .bind(nip.as_str())
         .execute(&mut *tx)
@@ -143,7 +157,9 @@ pub async fn grant_permissions(
     permissions: &[(Permission, String)],
 ) -> ApiResult<()> {
     if permissions.is_empty() {
-        return Err(ApiError::validation("permissions: wymagane co najmniej jedno uprawnienie."));
+        return Err(ApiError::validation(
+            "permissions: wymagane co najmniej jedno uprawnienie.",
+        ));
     }
     let mut tx = state.pool().begin().await?;
     let now = ms(state.now());
@@ -151,7 +167,14 @@ pub async fn grant_permissions(
         check_description(desc)?;
         let id: [u8; 16] = rand::random();
         let id = hex::encode(id);
-        let id = format!("{}-{}-{}-{}-{}", &id[0..8], &id[8..12], &id[12..16], &id[16..20], &id[20..32]);
+        let id = format!(
+            "{}-{}-{}-{}-{}",
+            &id[0..8],
+            &id[8..12],
+            &id[12..16],
+            &id[16..20],
+            &id[20..32]
+        );
         sqlx::query(
             "INSERT INTO grants(id, context_type, context_value, authorized_type, authorized_value, permission, \
              description, author_type, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, 'System', ?) \
@@ -192,7 +215,12 @@ pub async fn revoke_permissions(
 }
 
 /// `/testdata/attachment` and `/testdata/attachment/revoke`.
-pub async fn set_attachment(state: &AppState, nip: &Nip, allowed: bool, revoked_date: Option<String>) -> ApiResult<()> {
+pub async fn set_attachment(
+    state: &AppState,
+    nip: &Nip,
+    allowed: bool,
+    revoked_date: Option<String>,
+) -> ApiResult<()> {
     sqlx::query(
         "INSERT INTO attachment_consents(nip, allowed, revoked_date) VALUES (?, ?, ?) \
          ON CONFLICT(nip) DO UPDATE SET allowed = excluded.allowed, revoked_date = excluded.revoked_date",
@@ -206,12 +234,20 @@ pub async fn set_attachment(state: &AppState, nip: &Nip, allowed: bool, revoked_
 }
 
 /// `/testdata/context/block` and `/unblock`.
-pub async fn set_blocked(state: &AppState, context: &ContextIdentifier, blocked: bool) -> ApiResult<()> {
+pub async fn set_blocked(
+    state: &AppState,
+    context: &ContextIdentifier,
+    blocked: bool,
+) -> ApiResult<()> {
     let q = if blocked {
         "INSERT OR IGNORE INTO blocked_contexts(context_type, context_value) VALUES (?, ?)"
     } else {
         "DELETE FROM blocked_contexts WHERE context_type = ? AND context_value = ?"
     };
-    sqlx::query(q).bind(context.kind().as_str()).bind(context.value()).execute(state.pool()).await?;
+    sqlx::query(q)
+        .bind(context.kind().as_str())
+        .bind(context.value())
+        .execute(state.pool())
+        .await?;
     Ok(())
 }

@@ -2,8 +2,8 @@
 //! visibility, revocation. Only the SHA-256 of a token's secret is stored.
 
 use ksef_core::{
-    AuthenticationMethod, ContextIdentifier, ContextIdentifierType, KsefToken, Permission, PermissionSet,
-    ReferenceKind, ReferenceNumber, SubjectIdentifier, TokenPermission, TokenStatus,
+    AuthenticationMethod, ContextIdentifier, ContextIdentifierType, KsefToken, Permission,
+    PermissionSet, ReferenceKind, ReferenceNumber, SubjectIdentifier, TokenPermission, TokenStatus,
 };
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -71,16 +71,16 @@ pub async fn load(state: &AppState, reference: &str) -> ApiResult<Option<StoredT
         TokenStatus::Revoking if revoked_at.is_some_and(|t| now >= t) => Some(TokenStatus::Revoked),
         _ => None,
     };
-    if let Some(next) = next {
-        if status.can_transition_to(next) {
-            sqlx::query("UPDATE ksef_tokens SET status = ? WHERE reference_number = ? AND status = ?")
-                .bind(next.as_str())
-                .bind(reference)
-                .bind(status.as_str())
-                .execute(state.pool())
-                .await?;
-            status = next;
-        }
+    if let Some(next) = next
+        && status.can_transition_to(next)
+    {
+        sqlx::query("UPDATE ksef_tokens SET status = ? WHERE reference_number = ? AND status = ?")
+            .bind(next.as_str())
+            .bind(reference)
+            .bind(status.as_str())
+            .execute(state.pool())
+            .await?;
+        status = next;
     }
     let ctx_type: ContextIdentifierType = r
         .get::<String, _>("context_type")
@@ -107,7 +107,8 @@ pub async fn load(state: &AppState, reference: &str) -> ApiResult<Option<StoredT
         created: from_ms(r.get("created_ms")),
         last_use: r.get::<Option<i64>, _>("last_use_ms").map(from_ms),
         status,
-        status_details: serde_json::from_str(&r.get::<String, _>("status_details")).unwrap_or_default(),
+        status_details: serde_json::from_str(&r.get::<String, _>("status_details"))
+            .unwrap_or_default(),
     }))
 }
 
@@ -142,12 +143,20 @@ pub async fn generate(
         )));
     }
     if requested.is_empty() {
-        return Err(ApiError::validation("permissions: wymagane co najmniej jedno uprawnienie."));
+        return Err(ApiError::validation(
+            "permissions: wymagane co najmniej jedno uprawnienie.",
+        ));
     }
-    if !matches!(caller.context.kind(), ContextIdentifierType::Nip | ContextIdentifierType::InternalId) {
+    if !matches!(
+        caller.context.kind(),
+        ContextIdentifierType::Nip | ContextIdentifierType::InternalId
+    ) {
         return Err(ApiError::bad(
             ExceptionCode::TokenContextTypeNotAllowed,
-            format!("Aktualny typ kontekstu: {}. Dozwolone typy kontekstu: Nip, InternalId.", caller.context.kind()),
+            format!(
+                "Aktualny typ kontekstu: {}. Dozwolone typy kontekstu: Nip, InternalId.",
+                caller.context.kind()
+            ),
         ));
     }
     let mut unique: Vec<TokenPermission> = Vec::new();
@@ -196,7 +205,8 @@ pub async fn generate(
 
 /// Whether the caller sees all tokens of the context (digest §6.3).
 fn sees_all(caller: &Caller) -> bool {
-    caller.permissions.contains(Permission::CredentialsManage) || caller.permissions.contains(Permission::CredentialsRead)
+    caller.permissions.contains(Permission::CredentialsManage)
+        || caller.permissions.contains(Permission::CredentialsRead)
 }
 
 /// Whether `token` is visible to `caller`.
@@ -216,7 +226,9 @@ async fn visible(state: &AppState, caller: &Caller, token: &StoredToken) -> ApiR
 /// Authored by the caller, counting the NIP–PESEL link as the same person.
 async fn authored_by(state: &AppState, caller: &Caller, token: &StoredToken) -> ApiResult<bool> {
     let ids = permissions::same_person_identifiers(state.pool(), &caller.subject).await?;
-    Ok(ids.iter().any(|(t, v)| t == token.author.kind().as_str() && v == token.author.value()))
+    Ok(ids
+        .iter()
+        .any(|(t, v)| t == token.author.kind().as_str() && v == token.author.value()))
 }
 
 /// Filters of `GET /tokens`, validated by the handler.
@@ -246,40 +258,47 @@ pub async fn list(
     .await?;
     let mut matching = Vec::new();
     for r in refs {
-        let Some(t) = load(state, &r).await? else { continue };
+        let Some(t) = load(state, &r).await? else {
+            continue;
+        };
         if !visible(state, caller, &t).await? || !filter_matches(filter, &t) {
             continue;
         }
         matching.push(t);
     }
     let more = matching.len() > offset + page_size;
-    Ok((matching.into_iter().skip(offset).take(page_size).collect(), more))
+    Ok((
+        matching.into_iter().skip(offset).take(page_size).collect(),
+        more,
+    ))
 }
 
 fn filter_matches(f: &TokenFilter, t: &StoredToken) -> bool {
     if !f.statuses.is_empty() && !f.statuses.contains(&t.status) {
         return false;
     }
-    if let Some(d) = &f.description {
-        if !t.description.to_lowercase().contains(&d.to_lowercase()) {
-            return false;
-        }
+    if let Some(d) = &f.description
+        && !t.description.to_lowercase().contains(&d.to_lowercase())
+    {
+        return false;
     }
-    if let Some(a) = &f.author_identifier {
-        if !t.author.value().to_lowercase().contains(&a.to_lowercase()) {
-            return false;
-        }
+    if let Some(a) = &f.author_identifier
+        && !t.author.value().to_lowercase().contains(&a.to_lowercase())
+    {
+        return false;
     }
-    if let Some(k) = &f.author_identifier_type {
-        if t.author.kind().as_str() != k {
-            return false;
-        }
+    if let Some(k) = &f.author_identifier_type
+        && t.author.kind().as_str() != k
+    {
+        return false;
     }
     true
 }
 
 fn not_found(reference: &str) -> ApiError {
-    ApiError::validation(format!("Token o numerze referencyjnym {reference} nie istnieje w bieżącym kontekście."))
+    ApiError::validation(format!(
+        "Token o numerze referencyjnym {reference} nie istnieje w bieżącym kontekście."
+    ))
 }
 
 /// `GET /tokens/{ref}`.
@@ -317,7 +336,9 @@ pub async fn revoke(state: &AppState, caller: &Caller, reference: &str) -> ApiRe
     match token.status {
         TokenStatus::Revoking | TokenStatus::Revoked => return Ok(()),
         TokenStatus::Failed => {
-            return Err(ApiError::validation(format!("Token {reference} ma status Failed; nie można go unieważnić.")));
+            return Err(ApiError::validation(format!(
+                "Token {reference} ma status Failed; nie można go unieważnić."
+            )));
         }
         TokenStatus::Pending | TokenStatus::Active => {}
     }

@@ -13,19 +13,27 @@ use ksef_xades::auth_request::SubjectIdentifierType;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-async fn start(tweak: impl FnOnce(&mut EmulatorConfig)) -> (RunningEmulator, RawClient, tempfile::TempDir) {
+async fn start(
+    tweak: impl FnOnce(&mut EmulatorConfig),
+) -> (RunningEmulator, RawClient, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = EmulatorConfig::new(dir.path());
     config.auth_processing_delay = Duration::from_millis(50);
     config.token_activation_delay = Duration::from_millis(50);
     tweak(&mut config);
-    let emu = ksef_emulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let emu = ksef_emulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
     let client = RawClient::new(&emu.base_url());
     (emu, client, dir)
 }
 
 fn person(nip: &Nip) -> ksef_crypto::Credential {
-    make_test_certificate(&TestSubject::person_nip(nip.clone(), "Jan", "Kowalski"), KeyAlgorithm::EcP256).unwrap()
+    make_test_certificate(
+        &TestSubject::person_nip(nip.clone(), "Jan", "Kowalski"),
+        KeyAlgorithm::EcP256,
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -36,13 +44,22 @@ async fn signature_and_challenge_errors_have_documented_codes() {
     let cred = person(&nip);
 
     // One byte changed after signing → 9105.
-    let signed = c.signed_request(&cred, &ctx, SubjectIdentifierType::CertificateSubject).await;
-    let tampered = signed.replacen("<SubjectIdentifierType>certificateSubject", "<SubjectIdentifierType>certificateSubjecT", 1);
+    let signed = c
+        .signed_request(&cred, &ctx, SubjectIdentifierType::CertificateSubject)
+        .await;
+    let tampered = signed.replacen(
+        "<SubjectIdentifierType>certificateSubject",
+        "<SubjectIdentifierType>certificateSubjecT",
+        1,
+    );
     assert_ne!(tampered, signed);
     let a = c.post_xades(tampered.as_bytes()).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{:?}", a.body);
     assert_eq!(a.exception_code(), Some(9105), "{:?}", a.body);
-    assert_eq!(a.body["exception"]["exceptionDetailList"][0]["exceptionDescription"], "Nieprawidłowy podpis.");
+    assert_eq!(
+        a.body["exception"]["exceptionDetailList"][0]["exceptionDescription"],
+        "Nieprawidłowy podpis."
+    );
 
     // Re-indented after signing → 9105.
     let reformatted = signed.replace("\n  <", "\n    <");
@@ -58,8 +75,14 @@ async fn signature_and_challenge_errors_have_documented_codes() {
     assert_eq!(a.exception_code(), Some(21111), "{:?}", a.body);
 
     // Detached: the document reference points outside the document → 9105.
-    let signed = c.signed_request(&cred, &ctx, SubjectIdentifierType::CertificateSubject).await;
-    let detached = signed.replacen("URI=\"\"", "URI=\"http://example.com/AuthTokenRequest.xml\"", 1);
+    let signed = c
+        .signed_request(&cred, &ctx, SubjectIdentifierType::CertificateSubject)
+        .await;
+    let detached = signed.replacen(
+        "URI=\"\"",
+        "URI=\"http://example.com/AuthTokenRequest.xml\"",
+        1,
+    );
     assert_ne!(detached, signed);
     let a = c.post_xades(detached.as_bytes()).await;
     assert_eq!(a.exception_code(), Some(9105), "{:?}", a.body);
@@ -76,17 +99,33 @@ async fn signature_and_challenge_errors_have_documented_codes() {
     assert_eq!(a.exception_code(), Some(9102), "{:?}", a.body);
 
     // A challenge we never issued → 21111.
-    let forged = sign_request("20250514-CR-226FB7B000-3ACF9BE4C0-10", &cred, &ctx, SubjectIdentifierType::CertificateSubject);
+    let forged = sign_request(
+        "20250514-CR-226FB7B000-3ACF9BE4C0-10",
+        &cred,
+        &ctx,
+        SubjectIdentifierType::CertificateSubject,
+    );
     let a = c.post_xades(forged.as_bytes()).await;
     assert_eq!(a.exception_code(), Some(21111), "{:?}", a.body);
 
     // Not XML → 21001 or 9101, never 500.
     let a = c.post_xades(b"this is not xml").await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
-    assert!(matches!(a.exception_code(), Some(21001) | Some(9101)), "{:?}", a.body);
+    assert!(
+        matches!(a.exception_code(), Some(21001) | Some(9101)),
+        "{:?}",
+        a.body
+    );
 
     // Wrong content type → 415 with a legacy body.
-    let a = c.send_raw(Method::POST, "/auth/xades-signature", "application/json", b"{}".to_vec()).await;
+    let a = c
+        .send_raw(
+            Method::POST,
+            "/auth/xades-signature",
+            "application/json",
+            b"{}".to_vec(),
+        )
+        .await;
     assert_eq!(a.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(a.exception_code(), Some(21405));
 }
@@ -96,11 +135,19 @@ async fn expired_challenge_is_refused() {
     let (_emu, c, _dir) = start(|cfg| cfg.challenge_lifetime = Duration::from_millis(300)).await;
     let nip = Nip::random();
     let ctx = ContextIdentifier::Nip(nip.clone());
-    let signed = c.signed_request(&person(&nip), &ctx, SubjectIdentifierType::CertificateSubject).await;
+    let signed = c
+        .signed_request(
+            &person(&nip),
+            &ctx,
+            SubjectIdentifierType::CertificateSubject,
+        )
+        .await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     let a = c.post_xades(signed.as_bytes()).await;
     assert_eq!(a.exception_code(), Some(21111), "{:?}", a.body);
-    let detail = a.body["exception"]["exceptionDetailList"][0]["details"][0].as_str().unwrap_or_default();
+    let detail = a.body["exception"]["exceptionDetailList"][0]["details"][0]
+        .as_str()
+        .unwrap_or_default();
     assert!(detail.contains("wygasło"), "{detail}");
 }
 
@@ -118,10 +165,19 @@ async fn identity_rules() {
     assert_eq!(err["status"]["details"][0], "Brak przypisanych uprawnień");
 
     // certificateSubject with a certificate that carries no NIP/PESEL → 21406.
-    let anon = make_test_certificate(&TestSubject::Fingerprint { common_name: "Anon".into() }, KeyAlgorithm::EcP256)
-        .unwrap();
+    let anon = make_test_certificate(
+        &TestSubject::Fingerprint {
+            common_name: "Anon".into(),
+        },
+        KeyAlgorithm::EcP256,
+    )
+    .unwrap();
     let signed = c
-        .signed_request(&anon, &ContextIdentifier::Nip(other.clone()), SubjectIdentifierType::CertificateSubject)
+        .signed_request(
+            &anon,
+            &ContextIdentifier::Nip(other.clone()),
+            SubjectIdentifierType::CertificateSubject,
+        )
         .await;
     let a = c.post_xades(signed.as_bytes()).await;
     assert_eq!(a.exception_code(), Some(21406), "{:?}", a.body);
@@ -139,10 +195,16 @@ async fn identity_rules() {
         .await;
     assert_eq!(g.status, StatusCode::OK, "{:?}", g.body);
     let signed = c
-        .signed_request(&anon, &ContextIdentifier::Nip(other.clone()), SubjectIdentifierType::CertificateFingerprint)
+        .signed_request(
+            &anon,
+            &ContextIdentifier::Nip(other.clone()),
+            SubjectIdentifierType::CertificateFingerprint,
+        )
         .await;
     let init = c.post_xades(signed.as_bytes()).await;
-    c.finish_login(&init).await.expect("fingerprint login after grant");
+    c.finish_login(&init)
+        .await
+        .expect("fingerprint login after grant");
 
     // PESEL owns a NIP through /testdata/person.
     let pesel = Pesel::random();
@@ -155,13 +217,28 @@ async fn identity_rules() {
         .post("/testdata/person", None, json!({"nip":nip.as_str(),"pesel":pesel.as_str(),"isBailiff":false,"description":"Osoba testowa"}))
         .await;
     assert_eq!(again.exception_code(), Some(30001));
-    let pz = make_test_certificate(&TestSubject::person_pesel(pesel, "Anna", "Nowak"), KeyAlgorithm::Rsa2048).unwrap();
-    c.login_with_certificate(&pz, &ContextIdentifier::Nip(nip.clone())).await.expect("PESEL owner login");
+    let pz = make_test_certificate(
+        &TestSubject::person_pesel(pesel, "Anna", "Nowak"),
+        KeyAlgorithm::Rsa2048,
+    )
+    .unwrap();
+    c.login_with_certificate(&pz, &ContextIdentifier::Nip(nip.clone()))
+        .await
+        .expect("PESEL owner login");
 
     // Blocked context → 480.
-    let b = c.post("/testdata/context/block", None, json!({"contextIdentifier":{"type":"Nip","value":nip.as_str()}})).await;
+    let b = c
+        .post(
+            "/testdata/context/block",
+            None,
+            json!({"contextIdentifier":{"type":"Nip","value":nip.as_str()}}),
+        )
+        .await;
     assert_eq!(b.status, StatusCode::OK, "{:?}", b.body);
-    let err = c.login_with_certificate(&pz, &ContextIdentifier::Nip(nip)).await.expect_err("blocked");
+    let err = c
+        .login_with_certificate(&pz, &ContextIdentifier::Nip(nip))
+        .await
+        .expect_err("blocked");
     assert_eq!(err["status"]["code"], 480);
 }
 
@@ -170,7 +247,10 @@ async fn token_endpoints_and_error_formats() {
     let (_emu, c, _dir) = start(|_| {}).await;
     let nip = Nip::random();
     let ctx = ContextIdentifier::Nip(nip.clone());
-    let s = c.login_with_certificate(&person(&nip), &ctx).await.expect("login");
+    let s = c
+        .login_with_certificate(&person(&nip), &ctx)
+        .await
+        .expect("login");
 
     // No bearer → 401 Problem Details.
     let a = c.call(Method::GET, "/tokens", None, None).await;
@@ -178,20 +258,49 @@ async fn token_endpoints_and_error_formats() {
     assert_eq!(a.body["status"], 401);
     assert!(a.content_type.starts_with("application/problem+json"));
     // Refresh token where an access token is needed → 401.
-    assert_eq!(c.get("/tokens", &s.refresh_token).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        c.get("/tokens", &s.refresh_token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
     // Refresh works and is not rotated.
-    let r = c.call(Method::POST, "/auth/token/refresh", Some(&s.refresh_token), None).await;
+    let r = c
+        .call(
+            Method::POST,
+            "/auth/token/refresh",
+            Some(&s.refresh_token),
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert!(r.body["accessToken"]["token"].is_string());
     assert!(r.body.get("refreshToken").is_none());
 
     // Validation: description too short, unknown permission, malformed JSON, wrong content type.
-    let a = c.post("/tokens", Some(&s.access_token), json!({"permissions":["InvoiceRead"],"description":"abc"})).await;
+    let a = c
+        .post(
+            "/tokens",
+            Some(&s.access_token),
+            json!({"permissions":["InvoiceRead"],"description":"abc"}),
+        )
+        .await;
     assert_eq!(a.exception_code(), Some(21405), "{:?}", a.body);
-    let a = c.post("/tokens", Some(&s.access_token), json!({"permissions":["Superpower"],"description":"abcdef"})).await;
+    let a = c
+        .post(
+            "/tokens",
+            Some(&s.access_token),
+            json!({"permissions":["Superpower"],"description":"abcdef"}),
+        )
+        .await;
     assert_eq!(a.exception_code(), Some(21405), "{:?}", a.body);
-    let a = c.send_raw(Method::POST, "/tokens", "application/json", b"{\"permissions\":".to_vec()).await;
+    let a = c
+        .send_raw(
+            Method::POST,
+            "/tokens",
+            "application/json",
+            b"{\"permissions\":".to_vec(),
+        )
+        .await;
     // (no bearer on raw sends: authentication is checked first)
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
 
@@ -210,7 +319,12 @@ async fn token_endpoints_and_error_formats() {
     assert_eq!(body["errors"][0]["code"], 21405);
 
     // Unknown token reference → 400/21405, unknown auth reference → 21304.
-    let a = c.get("/tokens/20250101-EC-0000000000-0000000000-00", &s.access_token).await;
+    let a = c
+        .get(
+            "/tokens/20250101-EC-0000000000-0000000000-00",
+            &s.access_token,
+        )
+        .await;
     assert_eq!(a.exception_code(), Some(21405));
     // Malformed continuation token → 21418.
     let resp = reqwest::Client::new()
@@ -221,17 +335,33 @@ async fn token_endpoints_and_error_formats() {
         .await
         .unwrap();
     let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["exception"]["exceptionDetailList"][0]["exceptionCode"], 21418);
+    assert_eq!(
+        body["exception"]["exceptionDetailList"][0]["exceptionCode"],
+        21418
+    );
 
     // Unknown path → 404, never 500.
-    assert_eq!(c.get("/nope", &s.access_token).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        c.get("/nope", &s.access_token).await.status,
+        StatusCode::NOT_FOUND
+    );
 
     // Logout: the refresh token dies, the access token lives until exp.
     let d = c.delete("/auth/sessions/current", &s.access_token).await;
     assert_eq!(d.status, StatusCode::NO_CONTENT, "{:?}", d.body);
-    let r = c.call(Method::POST, "/auth/token/refresh", Some(&s.refresh_token), None).await;
+    let r = c
+        .call(
+            Method::POST,
+            "/auth/token/refresh",
+            Some(&s.refresh_token),
+            None,
+        )
+        .await;
     assert_eq!(r.exception_code(), Some(21301), "{:?}", r.body);
-    assert_eq!(c.get("/tokens", &s.access_token).await.status, StatusCode::OK);
+    assert_eq!(
+        c.get("/tokens", &s.access_token).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -241,7 +371,11 @@ async fn ip_policy_is_enforced() {
     let ctx = ContextIdentifier::Nip(nip.clone());
     let cred = person(&nip);
     let (challenge, _) = c.challenge().await;
-    let mut req = ksef_xades::auth_request::AuthTokenRequest::new(challenge, ctx, SubjectIdentifierType::CertificateSubject);
+    let mut req = ksef_xades::auth_request::AuthTokenRequest::new(
+        challenge,
+        ctx,
+        SubjectIdentifierType::CertificateSubject,
+    );
     req.authorization_policy = Some(ksef_xades::auth_request::AuthorizationPolicy {
         ip4_addresses: vec!["192.0.2.10".into()],
         ip4_ranges: vec![],
@@ -262,7 +396,10 @@ async fn ip_policy_is_enforced() {
 async fn malformed_input_never_yields_500() {
     let (_emu, c, _dir) = start(|cfg| cfg.max_body_bytes = 64 * 1024).await;
     let nip = Nip::random();
-    let s = c.login_with_certificate(&person(&nip), &ContextIdentifier::Nip(nip)).await.expect("login");
+    let s = c
+        .login_with_certificate(&person(&nip), &ContextIdentifier::Nip(nip))
+        .await
+        .expect("login");
     let routes: &[(Method, &str)] = &[
         (Method::POST, "/auth/challenge"),
         (Method::POST, "/auth/xades-signature"),
@@ -305,7 +442,11 @@ async fn malformed_input_never_yields_500() {
     ];
     let http = reqwest::Client::new();
     for (method, path) in routes {
-        for bearer in [None, Some(s.access_token.as_str()), Some("garbage.token.value")] {
+        for bearer in [
+            None,
+            Some(s.access_token.as_str()),
+            Some("garbage.token.value"),
+        ] {
             for (ct, body) in &bodies {
                 let mut req = http
                     .request(method.clone(), format!("{}{}", c.base_url(), path))
@@ -317,10 +458,18 @@ async fn malformed_input_never_yields_500() {
                 let resp = req.send().await.unwrap();
                 let status = resp.status();
                 let bytes = resp.bytes().await.unwrap();
-                assert!(status.as_u16() < 500, "{method} {path} ({ct}, {} bytes) → {status}", body.len());
+                assert!(
+                    status.as_u16() < 500,
+                    "{method} {path} ({ct}, {} bytes) → {status}",
+                    body.len()
+                );
                 if !status.is_success() {
                     let v: Result<serde_json::Value, _> = serde_json::from_slice(&bytes);
-                    assert!(v.is_ok(), "{method} {path} → {status} with a non-JSON body {:?}", String::from_utf8_lossy(&bytes));
+                    assert!(
+                        v.is_ok(),
+                        "{method} {path} → {status} with a non-JSON body {:?}",
+                        String::from_utf8_lossy(&bytes)
+                    );
                 }
             }
         }
@@ -333,7 +482,10 @@ async fn malformed_input_never_yields_500() {
 #[tokio::test]
 async fn third_party_signatures_verify() {
     let (_emu, c, _dir) = start(|_| {}).await;
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/third_party/samples");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/third_party/samples"
+    );
     let mut seen = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -342,12 +494,24 @@ async fn third_party_signatures_verify() {
         }
         let bytes = std::fs::read(&path).unwrap();
         let a = c.post_xades(&bytes).await;
-        assert_eq!(a.exception_code(), Some(21111), "{}: {:?}", path.display(), a.body);
+        assert_eq!(
+            a.exception_code(),
+            Some(21111),
+            "{}: {:?}",
+            path.display(),
+            a.body
+        );
         // One changed byte in the signed content turns it into 9105.
         let text = String::from_utf8(bytes).unwrap();
         let tampered = text.replacen("certificateSubject", "certificateSubjecT", 1);
         let a = c.post_xades(tampered.as_bytes()).await;
-        assert_eq!(a.exception_code(), Some(9105), "{}: {:?}", path.display(), a.body);
+        assert_eq!(
+            a.exception_code(),
+            Some(9105),
+            "{}: {:?}",
+            path.display(),
+            a.body
+        );
         seen += 1;
     }
     assert!(seen >= 2, "expected the third-party samples in {dir}");

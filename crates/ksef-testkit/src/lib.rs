@@ -52,7 +52,10 @@ pub struct RawClient {
 
 impl RawClient {
     pub fn new(base_url: &str) -> Self {
-        Self { http: reqwest::Client::new(), base: base_url.trim_end_matches('/').to_string() }
+        Self {
+            http: reqwest::Client::new(),
+            base: base_url.trim_end_matches('/').to_string(),
+        }
     }
 
     pub fn base_url(&self) -> &str {
@@ -60,7 +63,13 @@ impl RawClient {
     }
 
     /// Sends a request; `body` as JSON if given. Panics only on transport errors (tests).
-    pub async fn call(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> Answer {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(b) = bearer {
             req = req.bearer_auth(b);
@@ -72,7 +81,13 @@ impl RawClient {
     }
 
     /// Sends raw bytes with a content type.
-    pub async fn send_raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Answer {
         let req = self
             .http
             .request(method, format!("{}{}", self.base, path))
@@ -83,11 +98,19 @@ impl RawClient {
 
     async fn answer(resp: reqwest::Response) -> Answer {
         let status = resp.status();
-        let content_type =
-            resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let bytes = resp.bytes().await.expect("reading body failed");
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer { status, body, content_type }
+        Answer {
+            status,
+            body,
+            content_type,
+        }
     }
 
     pub async fn get(&self, path: &str, bearer: &str) -> Answer {
@@ -137,31 +160,55 @@ impl RawClient {
     pub async fn wait_auth(&self, reference: &str, authentication_token: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let a = self.get(&format!("/auth/{reference}"), authentication_token).await;
+            let a = self
+                .get(&format!("/auth/{reference}"), authentication_token)
+                .await;
             assert_eq!(a.status, StatusCode::OK, "auth status: {:?}", a.body);
             if a.body["status"]["code"].as_i64() != Some(100) {
                 return a.body;
             }
-            assert!(Instant::now() < deadline, "authentication still in progress after 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "authentication still in progress after 20 s"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// Completes an auth init answer (202) → waits → redeems. `Err` carries the final status body.
     pub async fn finish_login(&self, init: &Answer) -> Result<Session, Value> {
-        assert_eq!(init.status, StatusCode::ACCEPTED, "auth init: {:?}", init.body);
-        let reference = init.body["referenceNumber"].as_str().expect("referenceNumber").to_string();
-        let auth_token = init.body["authenticationToken"]["token"].as_str().expect("authenticationToken").to_string();
+        assert_eq!(
+            init.status,
+            StatusCode::ACCEPTED,
+            "auth init: {:?}",
+            init.body
+        );
+        let reference = init.body["referenceNumber"]
+            .as_str()
+            .expect("referenceNumber")
+            .to_string();
+        let auth_token = init.body["authenticationToken"]["token"]
+            .as_str()
+            .expect("authenticationToken")
+            .to_string();
         let status = self.wait_auth(&reference, &auth_token).await;
         if status["status"]["code"].as_i64() != Some(200) {
             return Err(status);
         }
-        let r = self.call(Method::POST, "/auth/token/redeem", Some(&auth_token), None).await;
+        let r = self
+            .call(Method::POST, "/auth/token/redeem", Some(&auth_token), None)
+            .await;
         assert_eq!(r.status, StatusCode::OK, "redeem: {:?}", r.body);
         Ok(Session {
             reference_number: reference,
-            access_token: r.body["accessToken"]["token"].as_str().expect("accessToken").to_string(),
-            refresh_token: r.body["refreshToken"]["token"].as_str().expect("refreshToken").to_string(),
+            access_token: r.body["accessToken"]["token"]
+                .as_str()
+                .expect("accessToken")
+                .to_string(),
+            refresh_token: r.body["refreshToken"]["token"]
+                .as_str()
+                .expect("refreshToken")
+                .to_string(),
         })
     }
 
@@ -171,22 +218,39 @@ impl RawClient {
         credential: &Credential,
         context: &ContextIdentifier,
     ) -> Result<Session, Value> {
-        let signed = self.signed_request(credential, context, SubjectIdentifierType::CertificateSubject).await;
+        let signed = self
+            .signed_request(
+                credential,
+                context,
+                SubjectIdentifierType::CertificateSubject,
+            )
+            .await;
         let init = self.post_xades(signed.as_bytes()).await;
         self.finish_login(&init).await
     }
 
     /// The certificate of the key with the given usage from `/security/public-key-certificates`.
     pub async fn public_key(&self, usage: &str) -> (Vec<u8>, String) {
-        let a = self.call(Method::GET, "/security/public-key-certificates", None, None).await;
+        let a = self
+            .call(Method::GET, "/security/public-key-certificates", None, None)
+            .await;
         assert_eq!(a.status, StatusCode::OK);
         let list = a.body.as_array().expect("array of certificates");
         let cert = list
             .iter()
-            .find(|c| c["usage"].as_array().is_some_and(|u| u.iter().any(|x| x == usage)))
+            .find(|c| {
+                c["usage"]
+                    .as_array()
+                    .is_some_and(|u| u.iter().any(|x| x == usage))
+            })
             .expect("a certificate with the usage");
-        let der = STANDARD.decode(cert["certificate"].as_str().expect("certificate")).expect("base64");
-        (der, cert["publicKeyId"].as_str().unwrap_or_default().to_string())
+        let der = STANDARD
+            .decode(cert["certificate"].as_str().expect("certificate"))
+            .expect("base64");
+        (
+            der,
+            cert["publicKeyId"].as_str().unwrap_or_default().to_string(),
+        )
     }
 
     /// `POST /auth/ksef-token` for a fresh challenge.
@@ -194,8 +258,9 @@ impl RawClient {
         let (challenge, ts) = self.challenge().await;
         let (cert, key_id) = self.public_key("KsefTokenEncryption").await;
         let plain = format!("{token}|{ts}");
-        let enc = ksef_crypto::envelope::rsa_oaep_sha256_encrypt_for_certificate(&cert, plain.as_bytes())
-            .expect("encrypt token");
+        let enc =
+            ksef_crypto::envelope::rsa_oaep_sha256_encrypt_for_certificate(&cert, plain.as_bytes())
+                .expect("encrypt token");
         self.post(
             "/auth/ksef-token",
             None,
@@ -210,21 +275,44 @@ impl RawClient {
     }
 
     /// Login with a KSeF token.
-    pub async fn login_with_token(&self, token: &str, context: &ContextIdentifier) -> Result<Session, Value> {
+    pub async fn login_with_token(
+        &self,
+        token: &str,
+        context: &ContextIdentifier,
+    ) -> Result<Session, Value> {
         let init = self.post_ksef_token(token, context).await;
         self.finish_login(&init).await
     }
 
     /// `POST /tokens` then polls `GET /tokens/{ref}` until Active. Returns (reference, token).
-    pub async fn generate_active_token(&self, access: &str, permissions: &[&str], description: &str) -> (String, String) {
-        let a = self.post("/tokens", Some(access), json!({"permissions": permissions, "description": description})).await;
+    pub async fn generate_active_token(
+        &self,
+        access: &str,
+        permissions: &[&str],
+        description: &str,
+    ) -> (String, String) {
+        let a = self
+            .post(
+                "/tokens",
+                Some(access),
+                json!({"permissions": permissions, "description": description}),
+            )
+            .await;
         assert_eq!(a.status, StatusCode::ACCEPTED, "POST /tokens: {:?}", a.body);
-        let reference = a.body["referenceNumber"].as_str().expect("referenceNumber").to_string();
+        let reference = a.body["referenceNumber"]
+            .as_str()
+            .expect("referenceNumber")
+            .to_string();
         let token = a.body["token"].as_str().expect("token").to_string();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let s = self.get(&format!("/tokens/{reference}"), access).await;
-            assert_eq!(s.status, StatusCode::OK, "GET /tokens/{reference}: {:?}", s.body);
+            assert_eq!(
+                s.status,
+                StatusCode::OK,
+                "GET /tokens/{reference}: {:?}",
+                s.body
+            );
             match s.body["status"].as_str() {
                 Some("Active") => return (reference, token),
                 Some("Pending") => {}
@@ -243,6 +331,7 @@ pub fn sign_request(
     context: &ContextIdentifier,
     subject: SubjectIdentifierType,
 ) -> String {
-    let xml = AuthTokenRequest::new(challenge, context.clone(), subject).to_xml(AuthNamespace::V2_0);
+    let xml =
+        AuthTokenRequest::new(challenge, context.clone(), subject).to_xml(AuthNamespace::V2_0);
     sign_enveloped(&xml, credential, &SignOptions::default()).expect("signing")
 }
