@@ -133,14 +133,7 @@ async fn acceptance_scenario_over_http() {
         "second redeem: {:?}",
         again.body
     );
-    let refreshed = c
-        .call(
-            Method::POST,
-            "/auth/token/refresh",
-            Some(&owner.refresh_token),
-            None,
-        )
-        .await;
+    let refreshed = c.refresh(&owner.refresh_token).await;
     assert_eq!(refreshed.status, StatusCode::OK);
     let access = refreshed.body["accessToken"]["token"]
         .as_str()
@@ -254,14 +247,7 @@ async fn state_survives_restart() {
     let (pk_after, _) = c.public_key("KsefTokenEncryption").await;
     assert_eq!(pk_before, pk_after, "keys persist");
     // The refresh token issued before the restart still works, and so does the KSeF token.
-    let r = c
-        .call(
-            Method::POST,
-            "/auth/token/refresh",
-            Some(&s.refresh_token),
-            None,
-        )
-        .await;
+    let r = c.refresh(&s.refresh_token).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let t = c
         .login_with_token(&token, &ctx)

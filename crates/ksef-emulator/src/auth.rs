@@ -271,6 +271,16 @@ pub async fn load_operation(state: &AppState, reference: &str) -> ApiResult<Opti
     }))
 }
 
+/// Loads an operation or answers 400/21304.
+async fn require_operation(state: &AppState, reference: &str) -> ApiResult<AuthOperation> {
+    load_operation(state, reference).await?.ok_or_else(|| {
+        ApiError::bad(
+            ExceptionCode::AuthenticationNotFound,
+            format!("Brak operacji uwierzytelnienia {reference}."),
+        )
+    })
+}
+
 /// A freshly issued challenge.
 pub struct Challenge {
     pub challenge: ReferenceNumber,
@@ -689,12 +699,7 @@ pub async fn operation_status(
             ),
         ));
     }
-    let op = load_operation(state, reference).await?.ok_or_else(|| {
-        ApiError::bad(
-            ExceptionCode::AuthenticationNotFound,
-            format!("Brak operacji uwierzytelnienia {reference}."),
-        )
-    })?;
+    let op = require_operation(state, reference).await?;
     // Statuses are retained for 7 days, then 410 Gone (digest §2.5).
     if state.now() - op.started > time::Duration::days(7) {
         return Err(ApiError::Gone(format!(
@@ -713,12 +718,7 @@ pub struct IssuedTokens {
 
 /// `POST /auth/token/redeem`: once, and only after status 200.
 pub async fn redeem(state: &AppState, claims: &Claims) -> ApiResult<IssuedTokens> {
-    let op = load_operation(state, &claims.arn).await?.ok_or_else(|| {
-        ApiError::bad(
-            ExceptionCode::AuthenticationNotFound,
-            format!("Brak operacji uwierzytelnienia {}.", claims.arn),
-        )
-    })?;
+    let op = require_operation(state, &claims.arn).await?;
     let now = state.now();
     let status = op.status_at(now);
     if status.code == 470 {
@@ -808,12 +808,7 @@ async fn issue_access(
 
 /// `POST /auth/token/refresh`: the refresh token is not rotated (digest §4.9).
 pub async fn refresh(state: &AppState, claims: &Claims) -> ApiResult<IssuedTokens> {
-    let op = load_operation(state, &claims.arn).await?.ok_or_else(|| {
-        ApiError::bad(
-            ExceptionCode::AuthenticationNotFound,
-            format!("Brak operacji uwierzytelnienia {}.", claims.arn),
-        )
-    })?;
+    let op = require_operation(state, &claims.arn).await?;
     let now = state.now();
     if op.revoked {
         return Err(ApiError::bad(

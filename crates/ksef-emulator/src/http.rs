@@ -664,6 +664,15 @@ async fn td_person_remove(
     Ok(StatusCode::OK)
 }
 
+/// The context and the authorized subject of a `/testdata/permissions*` request.
+fn grant_parties(
+    context: &wire::TestDataContextIdentifier,
+    who: &wire::TestDataAuthorizedIdentifier,
+) -> ApiResult<(ContextIdentifier, SubjectIdentifier)> {
+    let ctx = parse_context(context.r#type.as_str(), &context.value, "contextIdentifier")?;
+    Ok((ctx, authorized(who.r#type.as_str(), &who.value)?))
+}
+
 fn authorized(kind: &str, value: &str) -> ApiResult<SubjectIdentifier> {
     let kind: SubjectIdentifierKind = kind
         .parse()
@@ -676,15 +685,7 @@ async fn td_permissions(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<wire::TestDataPermissionsGrantRequest>,
 ) -> ApiResult<StatusCode> {
-    let ctx = parse_context(
-        req.context_identifier.r#type.as_str(),
-        &req.context_identifier.value,
-        "contextIdentifier",
-    )?;
-    let who = authorized(
-        req.authorized_identifier.r#type.as_str(),
-        &req.authorized_identifier.value,
-    )?;
+    let (ctx, who) = grant_parties(&req.context_identifier, &req.authorized_identifier)?;
     let mut perms = Vec::new();
     for (i, p) in req.permissions.iter().enumerate() {
         let perm: Permission =
@@ -706,15 +707,7 @@ async fn td_permissions_revoke(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<wire::TestDataPermissionsRevokeRequest>,
 ) -> ApiResult<StatusCode> {
-    let ctx = parse_context(
-        req.context_identifier.r#type.as_str(),
-        &req.context_identifier.value,
-        "contextIdentifier",
-    )?;
-    let who = authorized(
-        req.authorized_identifier.r#type.as_str(),
-        &req.authorized_identifier.value,
-    )?;
+    let (ctx, who) = grant_parties(&req.context_identifier, &req.authorized_identifier)?;
     testdata::revoke_permissions(&state, &ctx, &who).await?;
     Ok(StatusCode::OK)
 }
@@ -740,23 +733,24 @@ async fn td_block(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<wire::BlockContextAuthenticationRequest>,
 ) -> ApiResult<StatusCode> {
-    let id = req
-        .context_identifier
-        .ok_or_else(|| ApiError::validation("contextIdentifier: pole wymagane."))?;
-    let ctx = parse_context(id.r#type.as_str(), &id.value, "contextIdentifier")?;
-    testdata::set_blocked(&state, &ctx, true).await?;
-    Ok(StatusCode::OK)
+    set_blocked(&state, req.context_identifier, true).await
 }
 
 async fn td_unblock(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<wire::UnblockContextAuthenticationRequest>,
 ) -> ApiResult<StatusCode> {
-    let id = req
-        .context_identifier
-        .ok_or_else(|| ApiError::validation("contextIdentifier: pole wymagane."))?;
+    set_blocked(&state, req.context_identifier, false).await
+}
+
+async fn set_blocked(
+    state: &AppState,
+    id: Option<wire::TestDataAuthenticationContextIdentifier>,
+    blocked: bool,
+) -> ApiResult<StatusCode> {
+    let id = id.ok_or_else(|| ApiError::validation("contextIdentifier: pole wymagane."))?;
     let ctx = parse_context(id.r#type.as_str(), &id.value, "contextIdentifier")?;
-    testdata::set_blocked(&state, &ctx, false).await?;
+    testdata::set_blocked(state, &ctx, blocked).await?;
     Ok(StatusCode::OK)
 }
 

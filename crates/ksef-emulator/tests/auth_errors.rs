@@ -264,14 +264,7 @@ async fn token_endpoints_and_error_formats() {
     );
 
     // Refresh works and is not rotated.
-    let r = c
-        .call(
-            Method::POST,
-            "/auth/token/refresh",
-            Some(&s.refresh_token),
-            None,
-        )
-        .await;
+    let r = c.refresh(&s.refresh_token).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert!(r.body["accessToken"]["token"].is_string());
     assert!(r.body.get("refreshToken").is_none());
@@ -349,14 +342,7 @@ async fn token_endpoints_and_error_formats() {
     // Logout: the refresh token dies, the access token lives until exp.
     let d = c.delete("/auth/sessions/current", &s.access_token).await;
     assert_eq!(d.status, StatusCode::NO_CONTENT, "{:?}", d.body);
-    let r = c
-        .call(
-            Method::POST,
-            "/auth/token/refresh",
-            Some(&s.refresh_token),
-            None,
-        )
-        .await;
+    let r = c.refresh(&s.refresh_token).await;
     assert_eq!(r.exception_code(), Some(21301), "{:?}", r.body);
     assert_eq!(
         c.get("/tokens", &s.access_token).await.status,

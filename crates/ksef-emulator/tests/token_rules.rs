@@ -211,14 +211,7 @@ async fn visibility_and_revocation_by_role() {
         .delete(&format!("/tokens/{t_clerk}"), &tsess.access_token)
         .await;
     assert_eq!(a.status, StatusCode::NO_CONTENT, "{:?}", a.body);
-    let r = c
-        .call(
-            reqwest::Method::POST,
-            "/auth/token/refresh",
-            Some(&tsess.refresh_token),
-            None,
-        )
-        .await;
+    let r = c.refresh(&tsess.refresh_token).await;
     assert_eq!(r.exception_code(), Some(21301), "{:?}", r.body);
 
     // A token for another context is refused (450 "Nieprawidłowy token").

@@ -125,6 +125,17 @@ impl RawClient {
         self.call(Method::DELETE, path, Some(bearer), None).await
     }
 
+    /// `POST /auth/token/refresh` with a refresh token.
+    pub async fn refresh(&self, refresh_token: &str) -> Answer {
+        self.call(
+            Method::POST,
+            "/auth/token/refresh",
+            Some(refresh_token),
+            None,
+        )
+        .await
+    }
+
     /// `POST /auth/challenge` → (challenge, timestampMs).
     pub async fn challenge(&self) -> (String, i64) {
         let a = self.call(Method::POST, "/auth/challenge", None, None).await;
