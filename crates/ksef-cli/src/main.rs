@@ -160,6 +160,7 @@ fn run_emulator(args: EmulatorArgs) -> Result<(), String> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let data = args.data.clone().unwrap_or_else(default_data_dir);
     let mut config = EmulatorConfig::new(&data);

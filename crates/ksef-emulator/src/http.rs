@@ -61,6 +61,24 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max))
         .layer(axum::middleware::from_fn(render_errors))
+        .layer(axum::middleware::from_fn(log_requests))
+}
+
+/// One log line per request: method, path, status, duration. Never headers or bodies (tokens
+/// and signed documents stay out of logs); paths carry only reference numbers.
+async fn log_requests(req: Request, next: axum::middleware::Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    tracing::info!(
+        %method,
+        %path,
+        status = resp.status().as_u16(),
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "request"
+    );
+    resp
 }
 
 async fn not_found(req: Request) -> ApiError {
