@@ -15,7 +15,6 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use crate::codes::ExceptionCode;
 use crate::config::TrustPolicy;
 use crate::error::{ApiError, ApiResult, ForbiddenReason};
 use crate::jwt::{Claims, TokenType};
@@ -23,6 +22,7 @@ use crate::permissions;
 use crate::state::{AppState, KeyUsage};
 use crate::store::{from_ms, ms};
 use crate::tokens;
+use ksef_wire::ExceptionCode;
 
 /// Final and intermediate authentication statuses with their official descriptions (digest §4.8).
 #[derive(Debug, Clone, PartialEq, Eq)]

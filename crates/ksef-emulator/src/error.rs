@@ -14,7 +14,7 @@ use ksef_wire as wire;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::codes::ExceptionCode;
+use ksef_wire::ExceptionCode;
 
 /// 403 reason codes (digest §7.8): the shared wire enum.
 pub use ksef_wire::ForbiddenReasonCode as ForbiddenReason;

@@ -11,8 +11,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 
-use crate::codes::ExceptionCode;
 use crate::error::ApiError;
+use ksef_wire::ExceptionCode;
 
 /// The TCP peer address of the request (what KSeF calls `clientIp`).
 #[derive(Debug, Clone, Copy)]

@@ -9,7 +9,6 @@
 //! Start one in-process with [`server::spawn`], or from the command line with `ksef emulator`.
 
 pub mod auth;
-pub mod codes;
 pub mod config;
 pub mod error;
 pub mod extract;

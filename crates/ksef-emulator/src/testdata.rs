@@ -4,10 +4,10 @@
 use ksef_core::{ContextIdentifier, Nip, Permission, Pesel, SubjectIdentifier};
 use time::OffsetDateTime;
 
-use crate::codes::ExceptionCode;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::ms;
+use ksef_wire::ExceptionCode;
 
 fn check_description(d: &str) -> ApiResult<()> {
     let n = d.chars().count();

@@ -9,11 +9,11 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use crate::codes::ExceptionCode;
 use crate::error::{ApiError, ApiResult, ForbiddenReason};
 use crate::permissions;
 use crate::state::AppState;
 use crate::store::{from_ms, ms};
+use ksef_wire::ExceptionCode;
 
 /// A token as stored (never with its secret).
 #[derive(Debug, Clone)]

@@ -39,6 +39,7 @@
 //!   transparent in JSON, redacted in `Debug`.
 
 pub mod auth;
+pub mod codes;
 pub mod common;
 pub mod errors;
 pub mod ksef_time;
@@ -49,6 +50,7 @@ pub mod testdata;
 pub mod tokens;
 
 pub use auth::*;
+pub use codes::ExceptionCode;
 pub use common::{
     OpenEnum, StatusInfo, TypedIdentifier, ValidationError, WireEnum, check_length, check_range,
     headers, parse_nip, parse_pesel, require_all,

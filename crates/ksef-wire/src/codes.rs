@@ -1,4 +1,4 @@
-//! The catalogue of KSeF exception codes with their official Polish descriptions.
+//! The catalogue of KSeF exception codes (`exceptionCode`) with their official Polish descriptions.
 //!
 //! Generated from the 400-response tables of the official OpenAPI (`open-api.json`, API 2.6.0);
 //! descriptions are API values and are returned verbatim.
