@@ -1,23 +1,42 @@
-//! `ksef` — the command line of the KSeF toolkit.
+//! `ksef` — the command line of the KSeF toolkit: the accounting program's KSeF token workflow
+//! (log in with a certificate or Profil Zaufany, generate and manage KSeF tokens, keep them on
+//! program users, log in with them), the local emulator, and test certificates.
 //!
-//! Today it runs the local emulator (`ksef emulator`) and makes self-signed test certificates
-//! (`ksef cert new`); the client workflow (login, tokens, users) follows.
+//! Every command talks to one KSeF API (`--base-url` / `--env`, default: the local emulator at
+//! http://127.0.0.1:8080/v2) and one local store (`--data-dir`), also set by `KSEF_BASE_URL`,
+//! `KSEF_ENV`, `KSEF_DATA_DIR`; the store key comes from `KSEF_PASSPHRASE` or a key file.
 
-use std::net::{IpAddr, SocketAddr};
+mod app;
+mod cmd;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use ksef_emulator::{EmulatorConfig, TrustPolicy};
+use clap::{Args, Parser, Subcommand};
+use ksef_core::TokenPermission;
+
+use crate::app::{App, CliError, CliResult, Settings, print_json, show_time};
+use crate::cmd::{auth, cert, check, demo, emulator, token, user};
 
 #[derive(Parser)]
 #[command(
     name = "ksef",
     version,
-    about = "KSeF 2.0 toolkit: local emulator, certificates, client"
+    about = "KSeF 2.0 toolkit: tokens, sessions, local emulator"
 )]
 struct Cli {
+    /// KSeF API base URL ending in /v2 (wins over --env).
+    #[arg(long, global = true, env = "KSEF_BASE_URL")]
+    base_url: Option<String>,
+    /// Environment: local (the emulator at 127.0.0.1:8080), test, demo or prod.
+    #[arg(long = "env", global = true, env = "KSEF_ENV")]
+    environment: Option<String>,
+    /// Directory of the program's local store (users dictionary, settings, sessions).
+    #[arg(long, global = true, env = "KSEF_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -25,110 +44,139 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the local KSeF 2.0 emulator (API at http://HOST:PORT/v2).
-    Emulator(EmulatorArgs),
+    Emulator(emulator::EmulatorArgs),
     /// Test certificates.
     #[command(subcommand)]
     Cert(CertCommand),
-}
-
-#[derive(Args)]
-struct EmulatorArgs {
-    /// TCP port (0 = any free port; the chosen address is printed).
-    #[arg(long, default_value_t = 8080, env = "KSEF_EMULATOR_PORT")]
-    port: u16,
-    /// Address to bind. Loopback by default; the emulator is a development tool.
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: IpAddr,
-    /// Directory for the emulator's SQLite database (default: the per-user data dir).
-    #[arg(long, env = "KSEF_EMULATOR_DATA")]
-    data: Option<PathBuf>,
-    /// Milliseconds `GET /auth/{ref}` answers 100 before the final status.
-    #[arg(long, default_value_t = 300)]
-    auth_delay_ms: u64,
-    /// Milliseconds a new KSeF token stays Pending before it becomes Active.
-    #[arg(long, default_value_t = 500)]
-    token_activation_ms: u64,
-    /// Milliseconds a revoked KSeF token stays Revoking before it becomes Revoked.
-    #[arg(long, default_value_t = 0)]
-    token_revocation_ms: u64,
-    /// Access token lifetime in seconds.
-    #[arg(long, default_value_t = 900)]
-    access_token_secs: u64,
-    /// Refresh token lifetime in seconds.
-    #[arg(long, default_value_t = 7 * 24 * 3600)]
-    refresh_token_secs: u64,
-    /// Challenge lifetime in seconds.
-    #[arg(long, default_value_t = 600)]
-    challenge_secs: u64,
-    /// Require a genuine XAdES profile (SignedProperties + SigningCertificate), as DEMO/PRD.
-    #[arg(long)]
-    strict_xades: bool,
-    /// Trust only certificates issued by these CA files (PEM or DER); repeatable. Without it,
-    /// self-signed certificates are accepted, as on TEST.
-    #[arg(long = "trusted-ca", value_name = "FILE")]
-    trusted_ca: Vec<PathBuf>,
-    /// Allow sessions opened with a KSeF token to create tokens (the seed forbids it; so do we by default).
-    #[arg(long)]
-    allow_token_minting_from_token_sessions: bool,
-    /// Externally visible base URL for links the emulator hands out (e.g. behind a proxy).
-    #[arg(long)]
-    public_base_url: Option<String>,
+    /// Log in to KSeF, check signed files, show or end the session.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// KSeF tokens: generate, list, show, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The program's users dictionary (each user may hold a KSeF token).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Walk the whole seed scenario against an in-process emulator, with narration.
+    Demo,
 }
 
 #[derive(Subcommand)]
 enum CertCommand {
     /// Make a self-signed certificate for the TEST environment and the local emulator.
-    New(CertNewArgs),
+    New(cert::CertNewArgs),
 }
 
 #[derive(Args)]
-struct CertNewArgs {
-    /// NIP of a person (TINPL-…) or, with --seal, of an organisation (VATPL-…).
-    #[arg(long, conflicts_with = "pesel")]
+struct ContextArgs {
+    /// The context NIP (whose data you act on).
+    #[arg(long)]
     nip: Option<String>,
-    /// PESEL of a person (PNOPL-…).
-    #[arg(long)]
-    pesel: Option<String>,
-    /// Make an organisation seal instead of a personal certificate (needs --nip).
-    #[arg(long, requires = "nip")]
-    seal: bool,
-    /// Use an EC P-256 key instead of RSA-2048.
-    #[arg(long)]
-    ec: bool,
-    /// Given name (personal certificates).
-    #[arg(long, default_value = "Jan")]
-    given_name: String,
-    /// Surname (personal certificates).
-    #[arg(long, default_value = "Testowy")]
-    surname: String,
-    /// Organisation name (seals).
-    #[arg(long, default_value = "Firma Testowa Sp. z o.o.")]
-    organization: String,
-    /// Output file: PKCS#12 (.p12/.pfx) or, with --pem, the certificate PEM (key goes to <out>.key).
-    #[arg(long)]
-    out: PathBuf,
-    /// File holding the PKCS#12 password (first line).
-    #[arg(long)]
-    password_file: Option<PathBuf>,
-    /// Write PEM files instead of PKCS#12.
-    #[arg(long)]
-    pem: bool,
-    /// Output format of the summary.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    /// A subordinate unit's InternalId (NIP-NNNNN) instead of --nip.
+    #[arg(long, conflicts_with = "nip")]
+    internal_id: Option<String>,
 }
 
-#[derive(Clone, Copy, ValueEnum, PartialEq)]
-enum Format {
-    Text,
-    Json,
+#[derive(Subcommand)]
+enum AuthCommand {
+    /// Log in with a certificate (XAdES) or with the KSeF token of a program user (--user).
+    Login {
+        #[command(flatten)]
+        context: ContextArgs,
+        /// Certificate: PKCS#12 (.p12/.pfx) or PEM (then --key).
+        #[arg(long, conflicts_with = "user")]
+        cert: Option<PathBuf>,
+        /// PEM private key for a PEM --cert.
+        #[arg(long, requires = "cert")]
+        key: Option<PathBuf>,
+        /// File with the PKCS#12 password (first line); else KSEF_CERT_PASSWORD.
+        #[arg(long, requires = "cert")]
+        password_file: Option<PathBuf>,
+        /// Identify by certificate fingerprint instead of the NIP/PESEL in its subject.
+        #[arg(long, requires = "cert")]
+        fingerprint: bool,
+        /// Log in with the KSeF token saved on this program user.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Profil Zaufany / external signature: write the unsigned request for signing.
+    Prepare {
+        #[command(flatten)]
+        context: ContextArgs,
+        /// Folder to write AuthTokenRequest_<date_time>.xml into.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Submit the signed request (FILE, or the newest signed copy in --dir) and log in.
+    Submit {
+        /// The signed file.
+        file: Option<PathBuf>,
+        /// Folder of the prepared request; picks "<name>.xml", "<name> (1).xml", … that is signed.
+        #[arg(long, conflicts_with = "file")]
+        dir: Option<PathBuf>,
+    },
+    /// Check a signed request locally and say why KSeF would reject it.
+    Check {
+        /// The signed AuthTokenRequest file.
+        file: PathBuf,
+    },
+    /// Show the current KSeF session.
+    Status,
+    /// End the KSeF session (DELETE /auth/sessions/current).
+    Logout,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Generate a KSeF token with a subset of your permissions; shown once.
+    Generate {
+        /// Comma-separated: InvoiceRead, InvoiceWrite, CredentialsRead, CredentialsManage,
+        /// SubunitManage, EnforcementOperations, Introspection.
+        #[arg(long)]
+        permissions: String,
+        /// The token's name (5–256 characters).
+        #[arg(long)]
+        description: String,
+        /// Save the token (encrypted) on this program user.
+        #[arg(long)]
+        save_to_user: Option<String>,
+    },
+    /// List the tokens of the entity.
+    List {
+        /// Only these statuses (Pending, Active, Revoking, Revoked, Failed); repeatable or comma-separated.
+        #[arg(long)]
+        status: Vec<String>,
+    },
+    /// Show one token.
+    Show { reference: String },
+    /// Revoke a token (needs CredentialsManage).
+    Revoke { reference: String },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a program user.
+    Add { name: String },
+    /// List program users (tokens masked).
+    List,
+    /// Set a user's KSeF token, read from standard input.
+    SetToken { name: String },
+    /// Remove a program user (and its saved token).
+    Remove { name: String },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Emulator(args) => run_emulator(args),
-        Command::Cert(CertCommand::New(args)) => cert_new(args),
+        Command::Emulator(args) => emulator::run(args).map_err(CliError),
+        Command::Cert(CertCommand::New(args)) => cert::new(args, cli.json).map_err(CliError),
+        command => run_async(
+            cli.base_url,
+            cli.environment,
+            cli.data_dir,
+            cli.json,
+            command,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -139,153 +187,146 @@ fn main() -> ExitCode {
     }
 }
 
-fn default_data_dir() -> PathBuf {
-    dirs::data_local_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("ksef")
-        .join("emulator")
-}
-
-fn read_ca(path: &PathBuf) -> Result<Vec<Vec<u8>>, String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
-    ksef_crypto::certificates_from_pem_or_der(&bytes)
-        .map_err(|e| format!("CA file {}: {e}", path.display()))
-}
-
-fn run_emulator(args: EmulatorArgs) -> Result<(), String> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let data = args.data.clone().unwrap_or_else(default_data_dir);
-    let mut config = EmulatorConfig::new(&data);
-    config.auth_processing_delay = Duration::from_millis(args.auth_delay_ms);
-    config.token_activation_delay = Duration::from_millis(args.token_activation_ms);
-    config.token_revocation_delay = Duration::from_millis(args.token_revocation_ms);
-    config.access_token_lifetime = Duration::from_secs(args.access_token_secs);
-    config.refresh_token_lifetime = Duration::from_secs(args.refresh_token_secs);
-    config.challenge_lifetime = Duration::from_secs(args.challenge_secs);
-    config.strict_xades = args.strict_xades;
-    config.forbid_token_minting_from_token_sessions = !args.allow_token_minting_from_token_sessions;
-    config.public_base_url = args.public_base_url.clone();
-    if !args.trusted_ca.is_empty() {
-        let mut cas = Vec::new();
-        for path in &args.trusted_ca {
-            cas.extend(read_ca(path)?);
-        }
-        config.trust_policy = TrustPolicy::TrustedCas(cas);
-    }
+fn run_async(
+    base_url: Option<String>,
+    environment: Option<String>,
+    data_dir: Option<PathBuf>,
+    json: bool,
+    command: Command,
+) -> CliResult<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        .map_err(|e| CliError(format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async move {
-        let addr = SocketAddr::new(args.bind, args.port);
-        let running = ksef_emulator::spawn(config, addr)
-            .await
-            .map_err(|e| e.to_string())?;
-        // One machine-readable line first: tests and scripts wait for it. A closed stdout must
-        // not stop the server, so write errors are ignored.
-        {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "KSeF emulator listening on {}", running.base_url());
-            let _ = out.flush();
+        if let Command::Demo = command {
+            return demo::run().await;
         }
-        tracing::info!(data_dir = %data.display(), "emulator state");
-        tokio::signal::ctrl_c()
-            .await
-            .map_err(|e| format!("signal handler: {e}"))?;
-        eprintln!("shutting down");
-        running.shutdown().await;
-        Ok(())
+        let settings = Settings::resolve(base_url, environment, data_dir, json)?;
+        let mut app = App::new(settings)?;
+        dispatch(&mut app, command).await
     })
 }
 
-fn read_password(path: &Option<PathBuf>) -> Result<String, String> {
-    match path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| format!("cannot read password file {}: {e}", p.display()))?;
-            Ok(text.lines().next().unwrap_or("").to_string())
-        }
-        None => Err("--password-file is required for PKCS#12 output (or use --pem)".into()),
-    }
+fn parse_permissions(list: &str) -> CliResult<Vec<TokenPermission>> {
+    ksef_core::permission::parse_list::<TokenPermission>(list)
+        .map_err(|e| CliError(format!("--permissions: {e}")))
 }
 
-fn cert_new(args: CertNewArgs) -> Result<(), String> {
-    use ksef_crypto::KeyAlgorithm;
-    use ksef_crypto::testcert::{TestSubject, make_test_certificate};
-    let subject = match (&args.nip, &args.pesel, args.seal) {
-        (Some(nip), None, true) => TestSubject::Seal {
-            nip: nip.parse().map_err(|e| format!("--nip: {e}"))?,
-            organization_name: args.organization.clone(),
-            common_name: args.organization.clone(),
-        },
-        (Some(nip), None, false) => TestSubject::PersonNip {
-            nip: nip.parse().map_err(|e| format!("--nip: {e}"))?,
-            given_name: args.given_name.clone(),
-            surname: args.surname.clone(),
-            common_name: format!("{} {}", args.given_name, args.surname),
-        },
-        (None, Some(pesel), false) => TestSubject::PersonPesel {
-            pesel: pesel.parse().map_err(|e| format!("--pesel: {e}"))?,
-            given_name: args.given_name.clone(),
-            surname: args.surname.clone(),
-            common_name: format!("{} {}", args.given_name, args.surname),
-        },
-        (None, Some(_), true) => {
-            return Err("--seal needs --nip (a seal carries VATPL-<NIP>)".into());
+async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
+    match command {
+        Command::Auth(AuthCommand::Login {
+            context,
+            cert,
+            key,
+            password_file,
+            fingerprint,
+            user,
+        }) => {
+            let s = match (cert, user) {
+                (Some(cert), None) => {
+                    let ctx = auth::context_from_args(
+                        context.nip.as_deref(),
+                        context.internal_id.as_deref(),
+                    )?;
+                    let cred =
+                        auth::load_credential(&cert, key.as_deref(), password_file.as_deref())?;
+                    auth::login_with_certificate(app, ctx, &cred, fingerprint).await?
+                }
+                (None, Some(user)) => auth::login_with_user(app, &user).await?,
+                _ => {
+                    return Err(CliError(
+                        "give --cert FILE (with --nip) or --user NAME".into(),
+                    ));
+                }
+            };
+            auth::print_login(app, &s)
         }
-        _ => return Err("give --nip or --pesel".into()),
-    };
-    let alg = if args.ec {
-        KeyAlgorithm::EcP256
-    } else {
-        KeyAlgorithm::Rsa2048
-    };
-    let cred = make_test_certificate(&subject, alg).map_err(|e| e.to_string())?;
-    if args.pem {
-        let key_path = args.out.with_extension("key");
-        let cert_pem = cred.certificate_pem().map_err(|e| e.to_string())?;
-        std::fs::write(&args.out, cert_pem).map_err(|e| format!("{}: {e}", args.out.display()))?;
-        let key_pem = cred.key_pem().map_err(|e| e.to_string())?;
-        write_private(&key_path, key_pem.as_bytes())?;
-    } else {
-        let password = read_password(&args.password_file)?;
-        let p12 = cred.to_pkcs12(&password).map_err(|e| e.to_string())?;
-        write_private(&args.out, &p12)?;
+        Command::Auth(AuthCommand::Prepare { context, dir }) => {
+            let ctx =
+                auth::context_from_args(context.nip.as_deref(), context.internal_id.as_deref())?;
+            let p = auth::prepare(app, ctx, &dir).await?;
+            if app.json() {
+                return print_json(&serde_json::json!({
+                    "file": p.file, "challenge": p.challenge,
+                    "signingService": auth::SIGNING_SERVICE_URL, "deadline": show_time(p.deadline()),
+                }));
+            }
+            println!("Wrote {}", p.file.display());
+            println!("Sign it with Profil Zaufany (or a qualified signature) here:");
+            println!("  {}", auth::SIGNING_SERVICE_URL);
+            println!(
+                "save the signed file next to it, then run: ksef auth submit --dir {}",
+                dir.display()
+            );
+            println!(
+                "Deadline: {} (the challenge lives {} minutes).",
+                show_time(p.deadline()),
+                auth::CHALLENGE_LIFETIME.as_secs() / 60
+            );
+            Ok(())
+        }
+        Command::Auth(AuthCommand::Submit { file, dir }) => {
+            let s = auth::submit(app, file.as_deref(), dir.as_deref()).await?;
+            auth::print_login(app, &s)
+        }
+        Command::Auth(AuthCommand::Check { file }) => {
+            // The prepared request (for its deadline); the check itself works without a store.
+            let pending = auth::pending(app).await.ok().flatten();
+            let lines =
+                check::check_file(&file, pending.as_ref(), time::OffsetDateTime::now_utc())?;
+            let errors = lines.iter().filter(|l| l.severity == "error").count();
+            if app.json() {
+                print_json(
+                    &serde_json::json!({"file": file, "ok": errors == 0, "findings": lines}),
+                )?;
+            } else if lines.is_empty() {
+                println!(
+                    "{}: signature, document and certificate look right",
+                    file.display()
+                );
+            } else {
+                for l in &lines {
+                    match l.code {
+                        Some(c) => println!("{} [{c}]: {}", l.severity, l.message),
+                        None => println!("{}: {}", l.severity, l.message),
+                    }
+                }
+            }
+            if errors > 0 {
+                return Err(CliError(format!(
+                    "{}: {errors} problem(s) KSeF would reject",
+                    file.display()
+                )));
+            }
+            Ok(())
+        }
+        Command::Auth(AuthCommand::Status) => auth::status(app).await,
+        Command::Auth(AuthCommand::Logout) => auth::logout(app).await,
+        Command::Token(TokenCommand::Generate {
+            permissions,
+            description,
+            save_to_user,
+        }) => {
+            let perms = parse_permissions(&permissions)?;
+            let g = token::generate(app, &perms, &description, save_to_user.as_deref()).await?;
+            token::print_generated(app, &g, save_to_user.as_deref())
+        }
+        Command::Token(TokenCommand::List { status }) => {
+            let list = token::list(app, &status).await?;
+            token::print_list(app, &list)
+        }
+        Command::Token(TokenCommand::Show { reference }) => {
+            let t = token::show(app, &reference).await?;
+            token::print_one(app, &t)
+        }
+        Command::Token(TokenCommand::Revoke { reference }) => token::revoke(app, &reference).await,
+        Command::User(UserCommand::Add { name }) => user::add(app, &name).await,
+        Command::User(UserCommand::List) => user::list(app).await,
+        Command::User(UserCommand::SetToken { name }) => user::set_token(app, &name).await,
+        Command::User(UserCommand::Remove { name }) => user::remove(app, &name).await,
+        Command::Emulator(_) | Command::Cert(_) | Command::Demo => {
+            Err(CliError("unreachable command".into()))
+        }
     }
-    let fp = cred.fingerprint();
-    if args.format == Format::Json {
-        println!(
-            "{{\"file\":{:?},\"fingerprint\":\"{fp}\"}}",
-            args.out.display().to_string()
-        );
-    } else {
-        println!("wrote {} (SHA-256 fingerprint {fp})", args.out.display());
-    }
-    Ok(())
-}
-
-/// Writes a file holding private key material with mode 0600 on Unix.
-fn write_private(path: &PathBuf, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    f.write_all(bytes)
-        .map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -2,67 +2,20 @@
 //! scenario of the emulator issue, driven by a raw JSON client (as a third-party client would),
 //! plus the same scenario driven by a pinned third-party Python KSeF SDK (tests/third_party).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ksef_core::{ContextIdentifier, Nip};
 use ksef_crypto::KeyAlgorithm;
 use ksef_crypto::testcert::{TestSubject, make_test_certificate};
-use ksef_testkit::RawClient;
+use ksef_testkit::{EmulatorProcess, RawClient, first_line};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-/// The emulator process; killed on drop.
-struct EmulatorProcess {
-    child: Child,
-    base_url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_emulator(extra: &[&str]) -> EmulatorProcess {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ksef"))
-        .args(["emulator", "--port", "0", "--data"])
-        .arg(dir.path())
-        .args(["--auth-delay-ms", "150", "--token-activation-ms", "300"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start ksef emulator");
-    let line = first_line(&mut child);
-    let base_url = line
-        .trim()
-        .strip_prefix("KSeF emulator listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_string();
-    assert!(
-        base_url.starts_with("http://127.0.0.1:") && base_url.ends_with("/v2"),
-        "{base_url}"
-    );
-    EmulatorProcess {
-        child,
-        base_url,
-        _dir: dir,
-    }
-}
-
-/// Reads the "listening on" line, then keeps draining stdout on a thread so the child never
-/// blocks or dies on a full or closed pipe.
-fn first_line(child: &mut Child) -> String {
-    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("read first line");
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    line
+    let mut args = vec!["--auth-delay-ms", "150", "--token-activation-ms", "300"];
+    args.extend_from_slice(extra);
+    EmulatorProcess::start(env!("CARGO_BIN_EXE_ksef"), &args)
 }
 
 #[tokio::test]

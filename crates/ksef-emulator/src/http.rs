@@ -43,6 +43,10 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/{reference}", get(auth_status))
         .route("/tokens", post(generate_token).get(list_tokens))
         .route("/tokens/{reference}", get(get_token).delete(revoke_token))
+        .route(
+            "/permissions/query/personal/grants",
+            post(query_personal_grants),
+        )
         .route("/testdata/subject", post(td_subject))
         .route("/testdata/subject/remove", post(td_subject_remove))
         .route("/testdata/person", post(td_person))
@@ -770,6 +774,125 @@ async fn set_blocked(
     let ctx = parse_context(id.r#type.as_str(), &id.value, "contextIdentifier")?;
     testdata::set_blocked(state, &ctx, blocked).await?;
     Ok(StatusCode::OK)
+}
+
+// ---------------------------------------------------------------- permission queries
+
+/// `pageOffset` (a 0-based page index, `int32`, default 0) and `pageSize` (10–100, default 10)
+/// of the `POST /permissions/query/*` endpoints (digest §2.2); the last occurrence wins.
+fn permission_page(raw: Option<&str>) -> ApiResult<crate::permissions::Page> {
+    let mut offset = None;
+    let mut size = None;
+    for (k, v) in form_pairs(raw.unwrap_or("")) {
+        match k.as_str() {
+            "pageOffset" => offset = Some(v),
+            "pageSize" => size = Some(v),
+            _ => {}
+        }
+    }
+    let page = match offset {
+        None => 0,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| i32::try_from(*n).is_ok())
+            .ok_or_else(|| {
+                ApiError::validation(format!(
+                    "pageOffset: wymagana liczba całkowita nieujemna (numer strony od 0), podano {v:?}."
+                ))
+            })?,
+    };
+    let (min, max) = wire::PERMISSIONS_QUERY_PAGE_SIZE;
+    let size = page_size(
+        size.as_deref(),
+        min as usize,
+        max as usize,
+        wire::PERMISSIONS_QUERY_DEFAULT_PAGE_SIZE as usize,
+    )?;
+    Ok(crate::permissions::Page {
+        page,
+        size: u32::try_from(size).map_err(ApiError::internal)?,
+    })
+}
+
+/// A JSON body the OpenAPI marks optional: an empty body means `T::default()` (no filters);
+/// anything else goes through [`ApiJson`] (415 for a wrong content type, 400/21405 when
+/// malformed).
+async fn optional_json<T: serde::de::DeserializeOwned + Default>(
+    state: &AppState,
+    req: Request,
+) -> ApiResult<T> {
+    let headers = req.headers().clone();
+    let bytes = body_bytes(req, state).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let mut rebuilt = Request::new(axum::body::Body::from(bytes));
+    *rebuilt.headers_mut() = headers;
+    let ApiJson(v) =
+        <ApiJson<T> as axum::extract::FromRequest<AppState>>::from_request(rebuilt, state).await?;
+    Ok(v)
+}
+
+/// `POST /permissions/query/personal/grants` (digest §7.6): the caller's own grants in the
+/// current context. No permission is required; the bearer is checked before the body.
+async fn query_personal_grants(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    RawQuery(raw): RawQuery,
+    req: Request,
+) -> ApiResult<axum::Json<wire::QueryPersonalPermissionsResponse>> {
+    let s = session(&state, &token, ip, &[TokenType::ContextToken]).await?;
+    let caller = s.caller()?;
+    let page = permission_page(raw.as_deref())?;
+    let body: wire::PersonalPermissionsQueryRequest = optional_json(&state, req).await?;
+    let query = body
+        .validate()
+        .map_err(|e| ApiError::validation(e.to_string()))?;
+    let filter = crate::permissions::PersonalGrantFilter {
+        context: query.context,
+        permissions: query
+            .permission_types
+            .into_iter()
+            .map(Permission::from)
+            .collect(),
+        target: query.target.is_some(),
+        state: query.permission_state,
+    };
+    let (grants, has_more) = crate::permissions::personal_grants(
+        state.pool(),
+        &caller.subject,
+        &caller.context,
+        &filter,
+        page,
+    )
+    .await?;
+    let mut items = Vec::with_capacity(grants.len());
+    for g in grants {
+        let scope = wire::PersonalPermissionType::try_from(g.permission).map_err(|p| {
+            ApiError::internal(format!("grant {} has no personal scope: {p}", g.id))
+        })?;
+        items.push(wire::PersonalPermission {
+            context_identifier: wire::PersonalPermissionsContextIdentifier::from_context(
+                &g.context,
+            ),
+            authorized_identifier: Some((&g.authorized).into()),
+            target_identifier: None,
+            permission_scope: scope.into(),
+            description: g.description,
+            subject_person_details: None,
+            subject_entity_details: None,
+            permission_state: wire::PermissionState::Active.into(),
+            start_date: g.created,
+            can_delegate: false,
+            id: g.id,
+        });
+    }
+    Ok(axum::Json(wire::QueryPersonalPermissionsResponse {
+        permissions: items,
+        has_more,
+    }))
 }
 
 #[cfg(test)]

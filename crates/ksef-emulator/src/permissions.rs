@@ -1,7 +1,13 @@
-//! Who may act in which context (digest §7.2, §17): the owner rule, NIP–PESEL links and grants.
+//! Who may act in which context (digest §7.2, §17): the owner rule, NIP–PESEL links, grants,
+//! and the caller's own grants (`/permissions/query/personal/grants`, §7.6).
 
 use ksef_core::{ContextIdentifier, Nip, Permission, PermissionSet, SubjectIdentifier};
+use ksef_wire::{PermissionState, PersonalPermissionType};
 use sqlx::{Row, SqlitePool};
+use time::OffsetDateTime;
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::from_ms;
 
 /// A natural person created by `/testdata/person` (a NIP–PESEL link).
 #[derive(Debug, Clone)]
@@ -170,4 +176,107 @@ pub fn subject_nip(subject: &SubjectIdentifier) -> Option<&Nip> {
         SubjectIdentifier::Nip(n) => Some(n),
         _ => None,
     }
+}
+
+/// A grant as stored in `grants` (today created by `/testdata/permissions`, the ZAW-FA
+/// simulation; author type `System`).
+#[derive(Debug, Clone)]
+pub struct StoredGrant {
+    /// Permission id (a UUID; `PermissionId` on the wire).
+    pub id: String,
+    pub context: ContextIdentifier,
+    pub authorized: SubjectIdentifier,
+    pub permission: Permission,
+    pub description: String,
+    /// When the grant became effective (`startDate`).
+    pub created: OffsetDateTime,
+}
+
+/// Filters of `POST /permissions/query/personal/grants` that apply to our data.
+#[derive(Debug, Clone, Default)]
+pub struct PersonalGrantFilter {
+    /// Only grants of this context (`contextIdentifier`).
+    pub context: Option<ContextIdentifier>,
+    /// Only these permissions; empty = all (`permissionTypes`).
+    pub permissions: Vec<Permission>,
+    /// Whether the request asked for a particular indirect-permission target. Stored grants
+    /// are all direct, so no grant matches such a filter.
+    pub target: bool,
+    /// `permissionState` asked for; every stored grant is active.
+    pub state: Option<PermissionState>,
+}
+
+/// One page of a `pageOffset`/`pageSize` query (digest §2.2: `page` is a 0-based page index).
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub page: u32,
+    pub size: u32,
+}
+
+/// The caller's own grants in `context` (digest §7.6): grants to any identifier of the same
+/// person (the NIP–PESEL link counts). Ownership is a role, not a grant, so it never appears.
+/// Sorted by start date descending, then id ascending; only permissions of the
+/// `PersonalPermissionScope` vocabulary. Returns the page and whether more follow.
+pub async fn personal_grants(
+    pool: &SqlitePool,
+    subject: &SubjectIdentifier,
+    context: &ContextIdentifier,
+    filter: &PersonalGrantFilter,
+    page: Page,
+) -> ApiResult<(Vec<StoredGrant>, bool)> {
+    if filter.target
+        || filter.state == Some(PermissionState::Inactive)
+        || filter.context.as_ref().is_some_and(|c| c != context)
+    {
+        return Ok((Vec::new(), false));
+    }
+    // A person holds at most one grant per permission and identifier in a context (UNIQUE in
+    // `grants`), i.e. a handful of rows: filtering, sorting and paging happen here rather than
+    // in dynamically assembled SQL.
+    let mut grants = Vec::new();
+    for (t, v) in same_person_identifiers(pool, subject).await? {
+        let rows = sqlx::query(
+            "SELECT id, authorized_type, authorized_value, permission, description, created_ms \
+             FROM grants WHERE context_type = ? AND context_value = ? \
+             AND authorized_type = ? AND authorized_value = ?",
+        )
+        .bind(context.kind().as_str())
+        .bind(context.value())
+        .bind(&t)
+        .bind(&v)
+        .fetch_all(pool)
+        .await?;
+        for r in rows {
+            let name: String = r.get("permission");
+            let permission: Permission = name
+                .parse()
+                .map_err(|e| ApiError::internal(format!("stored grant permission: {e}")))?;
+            if PersonalPermissionType::try_from(permission).is_err()
+                || !(filter.permissions.is_empty() || filter.permissions.contains(&permission))
+            {
+                continue;
+            }
+            let kind = r
+                .get::<String, _>("authorized_type")
+                .parse()
+                .map_err(|e| ApiError::internal(format!("stored grant identifier type: {e}")))?;
+            let authorized =
+                SubjectIdentifier::parse(kind, &r.get::<String, _>("authorized_value"))
+                    .map_err(|e| ApiError::internal(format!("stored grant identifier: {e}")))?;
+            grants.push(StoredGrant {
+                id: r.get("id"),
+                context: context.clone(),
+                authorized,
+                permission,
+                description: r.get("description"),
+                created: from_ms(r.get("created_ms")),
+            });
+        }
+    }
+    grants.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
+    let size = page.size as usize;
+    let start = (page.page as usize).saturating_mul(size);
+    let has_more = grants.len() > start.saturating_add(size);
+    let items = grants.into_iter().skip(start).take(size).collect();
+    Ok((items, has_more))
 }

@@ -346,3 +346,61 @@ pub fn sign_request(
         AuthTokenRequest::new(challenge, context.clone(), subject).to_xml(AuthNamespace::V2_0);
     sign_enveloped(&xml, credential, &SignOptions::default()).expect("signing")
 }
+
+/// A `ksef emulator` child process on a random loopback port with its own temp data dir; killed
+/// on drop.
+pub struct EmulatorProcess {
+    child: std::process::Child,
+    pub base_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl EmulatorProcess {
+    /// Starts `<ksef_bin> emulator --port 0 --data <tmp> <extra…>` and waits for its
+    /// "listening on" line.
+    pub fn start(ksef_bin: &str, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut child = std::process::Command::new(ksef_bin)
+            .args(["emulator", "--port", "0", "--data"])
+            .arg(dir.path())
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start ksef emulator");
+        let line = first_line(&mut child);
+        let base_url = line
+            .trim()
+            .strip_prefix("KSeF emulator listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        EmulatorProcess {
+            child,
+            base_url,
+            _dir: dir,
+        }
+    }
+
+    /// Stops the process (like `kill -9`).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Reads a child's first stdout line, then keeps draining stdout on a thread so the child never
+/// blocks or dies on a full or closed pipe.
+pub fn first_line(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("read first line");
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    line
+}

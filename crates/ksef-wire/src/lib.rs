@@ -4,8 +4,8 @@
 //! Type names are the OpenAPI schema names; where the OpenAPI has several identical schemas
 //! (e.g. `TokenStatusResponse` = `QueryTokensResponseItem`, the effective/override limit
 //! pairs) or an enum that `ksef-core` already has, the schema name is a type alias.
-//! Modules: [`auth`], [`security`], [`tokens`], [`testdata`], [`limits`], [`errors`],
-//! [`common`]; everything is re-exported at the root.
+//! Modules: [`auth`], [`security`], [`tokens`], [`permissions`], [`testdata`], [`limits`],
+//! [`errors`], [`common`]; everything is re-exported at the root.
 //!
 //! # Serialization rules
 //!
@@ -44,6 +44,7 @@ pub mod common;
 pub mod errors;
 pub mod ksef_time;
 pub mod limits;
+pub mod permissions;
 pub mod secret;
 pub mod security;
 pub mod testdata;
@@ -57,6 +58,7 @@ pub use common::{
 };
 pub use errors::*;
 pub use limits::*;
+pub use permissions::*;
 pub use secret::Secret;
 pub use security::*;
 pub use testdata::*;

@@ -154,6 +154,46 @@ fn fixture_enums_are_known() {
         ksef_wire::PublicKeyCertificateUsage::KsefTokenEncryption
     );
 
+    let personal: ksef_wire::QueryPersonalPermissionsResponse = serde_json::from_value(read(
+        "QueryPersonalPermissionsResponse__post-permissions-query-personal-grants-200.json",
+    ))
+    .unwrap();
+    let p = &personal.permissions[0];
+    assert_eq!(
+        p.permission_scope,
+        ksef_wire::PersonalPermissionType::InvoiceWrite
+    );
+    assert_eq!(p.permission_state, ksef_wire::PermissionState::Active);
+    assert!(
+        p.context_identifier
+            .as_ref()
+            .unwrap()
+            .r#type
+            .known()
+            .is_some()
+    );
+    assert!(
+        p.authorized_identifier
+            .as_ref()
+            .unwrap()
+            .r#type
+            .known()
+            .is_some()
+    );
+    let query: ksef_wire::PersonalPermissionsQueryRequest = serde_json::from_value(read(
+        "PersonalPermissionsQueryRequest__post-permissions-query-personal-grants-request.json",
+    ))
+    .unwrap();
+    let valid = query.validate().unwrap();
+    assert_eq!(
+        valid.permission_types,
+        vec![ksef_wire::PersonalPermissionType::InvoiceWrite]
+    );
+    assert_eq!(
+        valid.permission_state,
+        Some(ksef_wire::PermissionState::Active)
+    );
+
     let limits: ksef_wire::EffectiveApiRateLimits =
         serde_json::from_value(read("EffectiveApiRateLimits__get-rate-limits-200.json")).unwrap();
     assert_eq!(limits, ksef_wire::EffectiveApiRateLimits::PRODUCTION);

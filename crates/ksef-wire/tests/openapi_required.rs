@@ -70,6 +70,47 @@ fn list_item(full: bool) -> AuthenticationListItem {
     }
 }
 
+fn personal_permission(full: bool) -> PersonalPermission {
+    PersonalPermission {
+        id: "0c9a72e8-f344-457f-9c16-7c640eb60242".into(),
+        context_identifier: full.then(|| {
+            TypedIdentifier::new(PersonalPermissionsContextIdentifierType::Nip, "5265877635")
+        }),
+        authorized_identifier: full
+            .then(|| TypedIdentifier::new(SubjectIdentifierKind::Pesel, "15062788702")),
+        target_identifier: full.then(|| PersonalPermissionsTargetIdentifier {
+            r#type: PersonalPermissionsTargetIdentifierType::AllPartners.into(),
+            value: None,
+        }),
+        permission_scope: PersonalPermissionType::InvoiceWrite.into(),
+        description: "Opis uprawnienia".into(),
+        subject_person_details: full.then(|| PermissionsSubjectPersonDetails {
+            subject_details_type: PersonSubjectDetailsType::PersonByFingerprintWithoutIdentifier
+                .into(),
+            first_name: "Ewa".into(),
+            last_name: "Testowa".into(),
+            person_identifier: Some(TypedIdentifier::new(
+                PersonIdentifierType::Pesel,
+                "15062788702",
+            )),
+            birth_date: Some(date!(1990 - 01 - 31)),
+            id_document: Some(IdDocument {
+                r#type: "Paszport".into(),
+                number: "AB1234567".into(),
+                country: "DE".into(),
+            }),
+        }),
+        subject_entity_details: full.then(|| PermissionsSubjectEntityDetails {
+            subject_details_type: EntitySubjectDetailsType::EntityByFingerprint.into(),
+            full_name: "Firma Testowa Sp. z o.o.".into(),
+            address: Some("ul. Testowa 1, 00-001 Warszawa".into()),
+        }),
+        permission_state: PermissionState::Active.into(),
+        start_date: T,
+        can_delegate: full,
+    }
+}
+
 fn exception(full: bool) -> ExceptionResponse {
     ExceptionResponse {
         exception: full.then(|| ExceptionInfo {
@@ -250,6 +291,22 @@ fn response_samples() -> Vec<(&'static str, Value)> {
             "EffectiveApiRateLimitValues",
             v(EffectiveApiRateLimitValues::new(1, 2, 3)),
         ),
+        (
+            "QueryPersonalPermissionsResponse",
+            v(QueryPersonalPermissionsResponse {
+                permissions: Vec::new(),
+                has_more: false,
+            }),
+        ),
+        (
+            "QueryPersonalPermissionsResponse",
+            v(QueryPersonalPermissionsResponse {
+                permissions: vec![personal_permission(false), personal_permission(true)],
+                has_more: true,
+            }),
+        ),
+        ("PersonalPermission", v(personal_permission(false))),
+        ("PersonalPermission", v(personal_permission(true))),
         ("ExceptionResponse", v(exception(false))),
         ("ExceptionResponse", v(exception(true))),
         ("ExceptionResponse", v(minimal_exception_info())),
@@ -451,6 +508,28 @@ fn request_samples() -> Vec<(&'static str, Value)> {
                 rate_limits: EffectiveApiRateLimits::PRODUCTION,
             }),
         ),
+        (
+            "PersonalPermissionsQueryRequest",
+            v(PersonalPermissionsQueryRequest::default()),
+        ),
+        (
+            "PersonalPermissionsQueryRequest",
+            v(PersonalPermissionsQueryRequest {
+                context_identifier: Some(TypedIdentifier::new(
+                    PersonalPermissionsContextIdentifierType::InternalId,
+                    "6824515772-12343",
+                )),
+                target_identifier: Some(PersonalPermissionsTargetIdentifier {
+                    r#type: PersonalPermissionsTargetIdentifierType::Nip.into(),
+                    value: Some("5265877635".into()),
+                }),
+                permission_types: Some(vec![
+                    PersonalPermissionType::VatUeManage.into(),
+                    PersonalPermissionType::InvoiceRead.into(),
+                ]),
+                permission_state: Some(PermissionState::Inactive.into()),
+            }),
+        ),
     ]
 }
 
@@ -517,6 +596,21 @@ fn checker_detects_violations() {
     let e = run("TokenStatusResponse", good.clone());
     assert!(e.iter().any(|e| e.contains("Suspended")), "{e:?}");
 
+    // Personal permissions: a missing required `canDelegate` inside the array, and a
+    // property the schema lacks (there is no `authorIdentifier` in `PersonalPermission`).
+    let mut personal = v(QueryPersonalPermissionsResponse {
+        permissions: vec![personal_permission(false)],
+        has_more: false,
+    });
+    personal["permissions"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("canDelegate");
+    personal["permissions"][0]["authorIdentifier"] = json!({"type": "System"});
+    let e = run("QueryPersonalPermissionsResponse", personal);
+    assert!(e.iter().any(|e| e.contains("canDelegate")), "{e:?}");
+    assert!(e.iter().any(|e| e.contains("authorIdentifier")), "{e:?}");
+
     // Nested: a required property inside authenticationToken (allOf + $ref).
     let e = run(
         "AuthenticationInitResponse",
@@ -544,6 +638,7 @@ fn samples_cover_every_in_scope_schema() {
         ("get", "/limits/context"),
         ("get", "/limits/subject"),
         ("get", "/rate-limits"),
+        ("post", "/permissions/query/personal/grants"),
     ]
     .into_iter()
     .map(|(m, p)| (m, p.to_owned()))

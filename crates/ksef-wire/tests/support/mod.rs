@@ -262,6 +262,9 @@ pub fn codec(name: &str) -> Option<Codec> {
         "TooManyRequestsResponse" => roundtrip::<TooManyRequestsResponse>,
         "TooManyRequestsProblemDetails" => roundtrip::<TooManyRequestsProblemDetails>,
         "StatusInfo" => roundtrip::<StatusInfo>,
+        "PersonalPermissionsQueryRequest" => roundtrip::<PersonalPermissionsQueryRequest>,
+        "QueryPersonalPermissionsResponse" => roundtrip::<QueryPersonalPermissionsResponse>,
+        "PersonalPermission" => roundtrip::<PersonalPermission>,
         _ => return None,
     })
 }

@@ -1,0 +1,122 @@
+//! `ksef cert new`: self-signed test certificates (TEST environment and the local emulator).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Args)]
+pub struct CertNewArgs {
+    /// NIP of a person (TINPL-…) or, with --seal, of an organisation (VATPL-…).
+    #[arg(long, conflicts_with = "pesel")]
+    nip: Option<String>,
+    /// PESEL of a person (PNOPL-…).
+    #[arg(long)]
+    pesel: Option<String>,
+    /// Make an organisation seal instead of a personal certificate (needs --nip).
+    #[arg(long, requires = "nip")]
+    seal: bool,
+    /// Use an EC P-256 key instead of RSA-2048.
+    #[arg(long)]
+    ec: bool,
+    /// Given name (personal certificates).
+    #[arg(long, default_value = "Jan")]
+    given_name: String,
+    /// Surname (personal certificates).
+    #[arg(long, default_value = "Testowy")]
+    surname: String,
+    /// Organisation name (seals).
+    #[arg(long, default_value = "Firma Testowa Sp. z o.o.")]
+    organization: String,
+    /// Output file: PKCS#12 (.p12/.pfx) or, with --pem, the certificate PEM (key goes to <out>.key).
+    #[arg(long)]
+    out: PathBuf,
+    /// File holding the PKCS#12 password (first line).
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    /// Write PEM files instead of PKCS#12.
+    #[arg(long)]
+    pem: bool,
+}
+
+fn read_password(path: &Option<PathBuf>) -> Result<String, String> {
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read password file {}: {e}", p.display()))?;
+            Ok(text.lines().next().unwrap_or("").to_string())
+        }
+        None => Err("--password-file is required for PKCS#12 output (or use --pem)".into()),
+    }
+}
+
+pub fn new(args: CertNewArgs, json: bool) -> Result<(), String> {
+    use ksef_crypto::KeyAlgorithm;
+    use ksef_crypto::testcert::{TestSubject, make_test_certificate};
+    let subject = match (&args.nip, &args.pesel, args.seal) {
+        (Some(nip), None, true) => TestSubject::Seal {
+            nip: nip.parse().map_err(|e| format!("--nip: {e}"))?,
+            organization_name: args.organization.clone(),
+            common_name: args.organization.clone(),
+        },
+        (Some(nip), None, false) => TestSubject::PersonNip {
+            nip: nip.parse().map_err(|e| format!("--nip: {e}"))?,
+            given_name: args.given_name.clone(),
+            surname: args.surname.clone(),
+            common_name: format!("{} {}", args.given_name, args.surname),
+        },
+        (None, Some(pesel), false) => TestSubject::PersonPesel {
+            pesel: pesel.parse().map_err(|e| format!("--pesel: {e}"))?,
+            given_name: args.given_name.clone(),
+            surname: args.surname.clone(),
+            common_name: format!("{} {}", args.given_name, args.surname),
+        },
+        (None, Some(_), true) => {
+            return Err("--seal needs --nip (a seal carries VATPL-<NIP>)".into());
+        }
+        _ => return Err("give --nip or --pesel".into()),
+    };
+    let alg = if args.ec {
+        KeyAlgorithm::EcP256
+    } else {
+        KeyAlgorithm::Rsa2048
+    };
+    let cred = make_test_certificate(&subject, alg).map_err(|e| e.to_string())?;
+    if args.pem {
+        let key_path = args.out.with_extension("key");
+        let cert_pem = cred.certificate_pem().map_err(|e| e.to_string())?;
+        std::fs::write(&args.out, cert_pem).map_err(|e| format!("{}: {e}", args.out.display()))?;
+        let key_pem = cred.key_pem().map_err(|e| e.to_string())?;
+        write_private(&key_path, key_pem.as_bytes())?;
+    } else {
+        let password = read_password(&args.password_file)?;
+        let p12 = cred.to_pkcs12(&password).map_err(|e| e.to_string())?;
+        write_private(&args.out, &p12)?;
+    }
+    let fp = cred.fingerprint();
+    if json {
+        println!(
+            "{{\"file\":{:?},\"fingerprint\":\"{fp}\"}}",
+            args.out.display().to_string()
+        );
+    } else {
+        println!("wrote {} (SHA-256 fingerprint {fp})", args.out.display());
+    }
+    Ok(())
+}
+
+/// Writes a file holding private key material with mode 0600 on Unix.
+fn write_private(path: &PathBuf, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,120 @@
+//! `ksef emulator`: runs the local KSeF 2.0 emulator.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use ksef_emulator::{EmulatorConfig, TrustPolicy};
+
+#[derive(Args)]
+pub struct EmulatorArgs {
+    /// TCP port (0 = any free port; the chosen address is printed).
+    #[arg(long, default_value_t = 8080, env = "KSEF_EMULATOR_PORT")]
+    pub port: u16,
+    /// Address to bind. Loopback by default; the emulator is a development tool.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Directory for the emulator's SQLite database (default: the per-user data dir).
+    #[arg(long, env = "KSEF_EMULATOR_DATA")]
+    data: Option<PathBuf>,
+    /// Milliseconds `GET /auth/{ref}` answers 100 before the final status.
+    #[arg(long, default_value_t = 300)]
+    auth_delay_ms: u64,
+    /// Milliseconds a new KSeF token stays Pending before it becomes Active.
+    #[arg(long, default_value_t = 500)]
+    token_activation_ms: u64,
+    /// Milliseconds a revoked KSeF token stays Revoking before it becomes Revoked.
+    #[arg(long, default_value_t = 0)]
+    token_revocation_ms: u64,
+    /// Access token lifetime in seconds.
+    #[arg(long, default_value_t = 900)]
+    access_token_secs: u64,
+    /// Refresh token lifetime in seconds.
+    #[arg(long, default_value_t = 7 * 24 * 3600)]
+    refresh_token_secs: u64,
+    /// Challenge lifetime in seconds.
+    #[arg(long, default_value_t = 600)]
+    challenge_secs: u64,
+    /// Require a genuine XAdES profile (SignedProperties + SigningCertificate), as DEMO/PRD.
+    #[arg(long)]
+    strict_xades: bool,
+    /// Trust only certificates issued by these CA files (PEM or DER); repeatable. Without it,
+    /// self-signed certificates are accepted, as on TEST.
+    #[arg(long = "trusted-ca", value_name = "FILE")]
+    trusted_ca: Vec<PathBuf>,
+    /// Allow sessions opened with a KSeF token to create tokens (the seed forbids it; so do we by default).
+    #[arg(long)]
+    allow_token_minting_from_token_sessions: bool,
+    /// Externally visible base URL for links the emulator hands out (e.g. behind a proxy).
+    #[arg(long)]
+    public_base_url: Option<String>,
+}
+
+fn default_emulator_dir() -> PathBuf {
+    dirs::data_local_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("ksef")
+        .join("emulator")
+}
+
+fn read_ca(path: &PathBuf) -> Result<Vec<Vec<u8>>, String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+    ksef_crypto::certificates_from_pem_or_der(&bytes)
+        .map_err(|e| format!("CA file {}: {e}", path.display()))
+}
+
+pub fn run(args: EmulatorArgs) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let data = args.data.clone().unwrap_or_else(default_emulator_dir);
+    let mut config = EmulatorConfig::new(&data);
+    config.auth_processing_delay = Duration::from_millis(args.auth_delay_ms);
+    config.token_activation_delay = Duration::from_millis(args.token_activation_ms);
+    config.token_revocation_delay = Duration::from_millis(args.token_revocation_ms);
+    config.access_token_lifetime = Duration::from_secs(args.access_token_secs);
+    config.refresh_token_lifetime = Duration::from_secs(args.refresh_token_secs);
+    config.challenge_lifetime = Duration::from_secs(args.challenge_secs);
+    config.strict_xades = args.strict_xades;
+    config.forbid_token_minting_from_token_sessions = !args.allow_token_minting_from_token_sessions;
+    config.public_base_url = args.public_base_url.clone();
+    if !args.trusted_ca.is_empty() {
+        let mut cas = Vec::new();
+        for path in &args.trusted_ca {
+            cas.extend(read_ca(path)?);
+        }
+        config.trust_policy = TrustPolicy::TrustedCas(cas);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    rt.block_on(async move {
+        let addr = SocketAddr::new(args.bind, args.port);
+        let running = ksef_emulator::spawn(config, addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        // One machine-readable line first: tests and scripts wait for it. A closed stdout must
+        // not stop the server, so write errors are ignored.
+        {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "KSeF emulator listening on {}", running.base_url());
+            let _ = out.flush();
+        }
+        tracing::info!(data_dir = %data.display(), "emulator state");
+        tokio::signal::ctrl_c()
+            .await
+            .map_err(|e| format!("signal handler: {e}"))?;
+        eprintln!("shutting down");
+        running.shutdown().await;
+        Ok(())
+    })
+}

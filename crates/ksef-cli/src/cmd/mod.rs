@@ -1,0 +1,9 @@
+//! One module per command group.
+
+pub mod auth;
+pub mod cert;
+pub mod check;
+pub mod demo;
+pub mod emulator;
+pub mod token;
+pub mod user;

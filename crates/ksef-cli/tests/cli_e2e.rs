@@ -1,0 +1,522 @@
+//! The `ksef` command line end to end: every invocation of the client issue against a real
+//! `ksef emulator` process on a random port, with a temporary data dir — the seed's workflow,
+//! the Profil Zaufany round trip, and bad input (clear message, non-zero exit, store untouched).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use ksef_core::{ContextIdentifier, Nip, Pesel};
+use ksef_crypto::KeyAlgorithm;
+use ksef_crypto::testcert::{TestSubject, make_test_certificate};
+use ksef_testkit::{EmulatorProcess, RawClient};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ksef");
+
+/// One program installation: a data dir and the environment that points every command at one
+/// emulator and one store.
+struct Program {
+    data: tempfile::TempDir,
+    base_url: String,
+    passphrase: String,
+}
+
+impl Program {
+    fn new(base_url: &str) -> Self {
+        Self {
+            data: tempfile::tempdir().unwrap(),
+            base_url: base_url.to_string(),
+            passphrase: "tajne hasło 123".into(),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("KSEF_BASE_URL", &self.base_url)
+            .env("KSEF_DATA_DIR", self.data.path())
+            .env("KSEF_PASSPHRASE", &self.passphrase)
+            .env_remove("KSEF_ENV");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run ksef")
+    }
+
+    fn run_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs a command that must succeed; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            out.status.success(),
+            "ksef {args:?} failed:\n{stdout}\n{stderr}"
+        );
+        stdout
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = self.ok(&a);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("ksef {a:?}: not JSON ({e}): {out}"))
+    }
+
+    /// Runs a command that must fail; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            !out.status.success(),
+            "ksef {args:?} should have failed; stdout: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(
+            stderr.starts_with("error: "),
+            "ksef {args:?}: unclear error output {stderr:?}"
+        );
+        stderr
+    }
+
+    /// Snapshot of every file in the data dir (name → bytes), to prove a failure wrote nothing.
+    fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(self.data.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_file())
+            .filter(|e| !e.file_name().to_string_lossy().ends_with("-shm"))
+            .map(|e| (e.path(), std::fs::read(e.path()).unwrap()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Files of the data dir containing `needle`.
+    fn files_containing(&self, needle: &str) -> Vec<PathBuf> {
+        std::fs::read_dir(self.data.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .filter(|p| {
+                std::fs::read(p)
+                    .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+                    .unwrap_or(false)
+            })
+            .collect()
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn seed_workflow_end_to_end() {
+    let emu = EmulatorProcess::start(
+        BIN,
+        &["--auth-delay-ms", "50", "--token-activation-ms", "200"],
+    );
+    let p = Program::new(&emu.base_url);
+    let files = tempfile::tempdir().unwrap();
+    let nip = Nip::random();
+    let pw = write(files.path(), "pw.txt", "hasło-do-p12\n");
+    let p12 = files.path().join("me.p12").display().to_string();
+
+    // Certificate and certificate login.
+    p.ok(&[
+        "cert",
+        "new",
+        "--nip",
+        nip.as_str(),
+        "--out",
+        &p12,
+        "--password-file",
+        &pw,
+    ]);
+    p.ok(&[
+        "auth",
+        "login",
+        "--nip",
+        nip.as_str(),
+        "--cert",
+        &p12,
+        "--password-file",
+        &pw,
+    ]);
+    let st = p.json(&["auth", "status"]);
+    assert_eq!(st["context"]["value"], nip.as_str());
+    assert_eq!(st["tokenSession"], false);
+
+    // Users dictionary and token generation saved on a user.
+    p.ok(&["user", "add", "Księgowa"]);
+    let g = p.json(&[
+        "token",
+        "generate",
+        "--permissions",
+        "InvoiceRead,InvoiceWrite",
+        "--description",
+        "Wystawianie faktur",
+        "--save-to-user",
+        "Księgowa",
+    ]);
+    let token = g["token"].as_str().unwrap().to_string();
+    let reference = g["referenceNumber"].as_str().unwrap().to_string();
+    assert!(token.starts_with(&reference));
+    assert_eq!(g["status"], "Active");
+    let users = p.json(&["user", "list"]);
+    let masked = users[0]["token"].as_str().unwrap();
+    assert!(
+        !masked.contains(&token) && masked.contains(&reference),
+        "{masked}"
+    );
+    // Text output is masked too.
+    assert!(!p.ok(&["user", "list"]).contains(&token));
+    // The token (and any JWT) never appears in the store's files.
+    assert!(p.files_containing(&token).is_empty());
+    assert!(p.files_containing(&token[token.len() - 64..]).is_empty());
+    assert!(
+        p.files_containing("eyJ").is_empty(),
+        "a JWT in clear text in the store"
+    );
+
+    // Listing and showing.
+    let list = p.json(&["token", "list", "--status", "Active"]);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["referenceNumber"] == reference.as_str())
+    );
+    let one = p.json(&["token", "show", &reference]);
+    assert_eq!(one["authorIdentifier"]["value"], nip.as_str());
+    assert!(p.ok(&["token", "list"]).contains(&reference));
+
+    // Token session: no minting, no browsing (the seed).
+    p.ok(&["auth", "logout"]);
+    p.fails(&["auth", "status"]);
+    p.ok(&["auth", "login", "--user", "Księgowa"]);
+    assert_eq!(p.json(&["auth", "status"])["tokenSession"], true);
+    let e = p.fails(&[
+        "token",
+        "generate",
+        "--permissions",
+        "InvoiceRead",
+        "--description",
+        "Podtoken",
+    ]);
+    assert!(e.contains("KSeF token"), "{e}");
+    let e = p.fails(&["token", "list"]);
+    assert!(e.contains("KSeF token"), "{e}");
+    p.ok(&["auth", "logout"]);
+
+    // A token pasted into a user's "Token KSeF" field via stdin.
+    p.ok(&[
+        "auth",
+        "login",
+        "--nip",
+        nip.as_str(),
+        "--cert",
+        &p12,
+        "--password-file",
+        &pw,
+    ]);
+    let g2 = p.json(&[
+        "token",
+        "generate",
+        "--permissions",
+        "InvoiceRead",
+        "--description",
+        "Odczyt faktur",
+    ]);
+    let token2 = g2["token"].as_str().unwrap().to_string();
+    p.ok(&["user", "add", "Kierownik"]);
+    let out = p.run_stdin(&["user", "set-token", "Kierownik"], &format!("{token2}\n"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(p.files_containing(&token2).is_empty());
+    let out = p.run_stdin(&["user", "set-token", "Kierownik"], "not a token\n");
+    assert!(!out.status.success());
+
+    // Revoke (owner holds CredentialsManage); the revoked token no longer logs in.
+    p.ok(&["token", "revoke", &reference]);
+    let one = p.json(&["token", "show", &reference]);
+    assert!(matches!(
+        one["status"].as_str(),
+        Some("Revoked" | "Revoking")
+    ));
+    p.ok(&["auth", "logout"]);
+    let e = p.fails(&["auth", "login", "--user", "Księgowa"]);
+    assert!(e.contains("450"), "{e}");
+    p.ok(&["user", "remove", "Kierownik"]);
+    assert_eq!(p.json(&["user", "list"]).as_array().unwrap().len(), 1);
+
+    // Wrong passphrase: clear error, nothing lost.
+    let before = p.snapshot();
+    let out = p
+        .cmd(&["user", "list"])
+        .env("KSEF_PASSPHRASE", "wrong")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("passphrase"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(before, p.snapshot());
+    assert_eq!(p.json(&["user", "list"])[0]["name"], "Księgowa");
+}
+
+#[test]
+fn profil_zaufany_round_trip_and_check() {
+    let emu = EmulatorProcess::start(BIN, &["--auth-delay-ms", "50"]);
+    let p = Program::new(&emu.base_url);
+    let dir = tempfile::tempdir().unwrap();
+    // A sole proprietor: PESEL linked to a NIP (Profil Zaufany identifies by PESEL).
+    let nip = Nip::random();
+    let pesel = Pesel::random();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = RawClient::new(&emu.base_url);
+        let a = c
+            .post("/testdata/person", None, json!({"nip": nip.as_str(), "pesel": pesel.as_str(), "isBailiff": false, "description": "Jednoosobowa firma"}))
+            .await;
+        assert_eq!(a.status.as_u16(), 200);
+    });
+    let out = p.json(&[
+        "auth",
+        "prepare",
+        "--nip",
+        nip.as_str(),
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let prepared = PathBuf::from(out["file"].as_str().unwrap());
+    let name = prepared.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(
+        name.starts_with("AuthTokenRequest_") && name.ends_with(".xml"),
+        "{name}"
+    );
+    assert!(
+        out["signingService"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://www.gov.pl/")
+    );
+
+    // Nothing signed yet → clear refusal.
+    let e = p.fails(&["auth", "submit", "--dir", dir.path().to_str().unwrap()]);
+    assert!(e.contains("no signed copy"), "{e}");
+
+    // "The signing service": the person signs; the browser saves "<name> (1).xml".
+    let person = make_test_certificate(
+        &TestSubject::person_pesel(pesel, "Jan", "Przedsiębiorca"),
+        KeyAlgorithm::Rsa2048,
+    )
+    .unwrap();
+    let unsigned = std::fs::read_to_string(&prepared).unwrap();
+    let signed =
+        ksef_xades::signature::sign_enveloped(&unsigned, &person, &Default::default()).unwrap();
+    let stem = name.trim_end_matches(".xml");
+    let signed_path = dir.path().join(format!("{stem} (1).xml"));
+    std::fs::write(&signed_path, &signed).unwrap();
+    // An unrelated, unsigned "(2)" copy is ignored.
+    std::fs::write(dir.path().join(format!("{stem} (2).xml")), &unsigned).unwrap();
+
+    // Local pre-flight: fine as is, 9105 cause named when re-indented.
+    p.ok(&["auth", "check", signed_path.to_str().unwrap()]);
+    let reformatted = dir.path().join("reformatted.xml");
+    std::fs::write(&reformatted, signed.replace("\n  <", "\n\t<")).unwrap();
+    let out = p.run(&["auth", "check", reformatted.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("9105"), "{report}");
+
+    p.ok(&["auth", "submit", "--dir", dir.path().to_str().unwrap()]);
+    let st = p.json(&["auth", "status"]);
+    assert_eq!(st["context"]["value"], nip.as_str());
+    // The owner (by the NIP–PESEL link) may mint a token.
+    p.json(&[
+        "token",
+        "generate",
+        "--permissions",
+        "InvoiceRead",
+        "--description",
+        "Token z Profilu Zaufanego",
+    ]);
+    // The same signed file cannot be used twice (single-use challenge).
+    let e = p.fails(&["auth", "submit", signed_path.to_str().unwrap()]);
+    assert!(e.contains("21111"), "{e}");
+}
+
+#[test]
+fn bad_input_is_refused_clearly_and_writes_nothing() {
+    let emu = EmulatorProcess::start(BIN, &["--auth-delay-ms", "20", "--challenge-secs", "1"]);
+    let p = Program::new(&emu.base_url);
+    let files = tempfile::tempdir().unwrap();
+    let nip = Nip::random();
+    let pw = write(files.path(), "pw.txt", "dobre-hasło\n");
+    let bad_pw = write(files.path(), "bad.txt", "złe-hasło\n");
+    let p12 = files.path().join("me.p12").display().to_string();
+    p.ok(&[
+        "cert",
+        "new",
+        "--nip",
+        nip.as_str(),
+        "--out",
+        &p12,
+        "--password-file",
+        &pw,
+        "--ec",
+    ]);
+    p.ok(&["user", "add", "Ala"]);
+    let before = p.snapshot();
+
+    let e = p.fails(&[
+        "auth",
+        "login",
+        "--nip",
+        "5265877636",
+        "--cert",
+        &p12,
+        "--password-file",
+        &pw,
+    ]);
+    assert!(
+        e.contains("--nip") && e.to_lowercase().contains("check"),
+        "{e}"
+    );
+    let e = p.fails(&[
+        "auth",
+        "login",
+        "--nip",
+        nip.as_str(),
+        "--cert",
+        &p12,
+        "--password-file",
+        &bad_pw,
+    ]);
+    assert!(e.to_lowercase().contains("password"), "{e}");
+    let e = p.fails(&[
+        "token",
+        "generate",
+        "--permissions",
+        "InvoiceRead,Superpower",
+        "--description",
+        "Wystawianie",
+    ]);
+    assert!(e.contains("Superpower"), "{e}");
+    let e = p.fails(&[
+        "token",
+        "generate",
+        "--permissions",
+        "InvoiceRead",
+        "--description",
+        "abc",
+    ]);
+    assert!(e.contains("5–256"), "{e}");
+    let garbage = write(files.path(), "garbage.xml", "<<< not xml");
+    let e = p.fails(&["auth", "submit", &garbage]);
+    assert!(e.contains("signature"), "{e}");
+    let e = p.fails(&[
+        "auth",
+        "submit",
+        files.path().join("missing.xml").to_str().unwrap(),
+    ]);
+    assert!(e.contains("cannot read"), "{e}");
+    let e = p.fails(&[
+        "cert",
+        "new",
+        "--nip",
+        "123",
+        "--out",
+        "x.p12",
+        "--password-file",
+        &pw,
+    ]);
+    assert!(e.contains("--nip"), "{e}");
+    assert_eq!(before, p.snapshot(), "a failed command changed the store");
+
+    // Expired challenge: the emulator gives 1 s here.
+    let dir = tempfile::tempdir().unwrap();
+    let out = p.json(&[
+        "auth",
+        "prepare",
+        "--nip",
+        nip.as_str(),
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let prepared = out["file"].as_str().unwrap().to_string();
+    let cred = make_test_certificate(
+        &TestSubject::person_nip(nip.clone(), "Jan", "Spóźniony"),
+        KeyAlgorithm::EcP256,
+    )
+    .unwrap();
+    let signed = ksef_xades::signature::sign_enveloped(
+        &std::fs::read_to_string(&prepared).unwrap(),
+        &cred,
+        &Default::default(),
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let signed_path = write(dir.path(), "signed.xml", &signed);
+    let e = p.fails(&["auth", "submit", &signed_path]);
+    assert!(e.contains("21111"), "{e}");
+
+    // Emulator down: the message names the URL.
+    let down = Program::new("http://127.0.0.1:9/v2");
+    let e = down.fails(&[
+        "auth",
+        "login",
+        "--nip",
+        nip.as_str(),
+        "--cert",
+        &p12,
+        "--password-file",
+        &pw,
+    ]);
+    assert!(e.contains("127.0.0.1:9"), "{e}");
+    let _ = ContextIdentifier::Nip(nip);
+}
+
+#[test]
+fn demo_walks_the_seed_scenario() {
+    let out = Command::new(BIN)
+        .arg("demo")
+        .env_remove("KSEF_BASE_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "ksef demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("behaved as the seed says"), "{stdout}");
+}

@@ -1,0 +1,742 @@
+//! [`KsefClient`]: the HTTP layer (retries, error mapping, logging) and one method per
+//! endpoint, returning the `ksef-wire` types.
+
+use std::error::Error as StdError;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ksef_core::{ContextIdentifier, SubjectIdentifierKind, TokenPermission, TokenStatus};
+use ksef_crypto::Zeroizing;
+use ksef_wire::{
+    AuthenticationChallengeResponse, AuthenticationInitResponse, AuthenticationListResponse,
+    AuthenticationOperationStatusResponse, AuthenticationTokenRefreshResponse,
+    AuthenticationTokensResponse, ExceptionCode, GenerateTokenRequest, GenerateTokenResponse,
+    InitTokenAuthenticationRequest, PublicKeyCertificate, PublicKeyCertificateUsage,
+    QueryTokensResponse, QueryTokensResponseItem, Secret, TokenStatusResponse, WireEnum, headers,
+};
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+use crate::error::KsefError;
+use crate::retry::{RetryPolicy, parse_retry_after};
+
+/// `User-Agent` of the client.
+const USER_AGENT: &str = concat!("ksef-client/", env!("CARGO_PKG_VERSION"));
+/// Default connect timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default timeout of a whole request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Safety stop for [`KsefClient::list_all_tokens`] (100 tokens a page → 100 000 tokens).
+const MAX_PAGES: usize = 1000;
+
+/// Filters of `GET /tokens` (digest §6.3). `Default` = all tokens, server page size.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenQuery {
+    /// Only these statuses (repeated `status` parameter); empty = all.
+    pub statuses: Vec<TokenStatus>,
+    /// Case-insensitive substring of the description (≥ 3 characters).
+    pub description: Option<String>,
+    /// Case-insensitive substring of the author identifier (≥ 3 characters).
+    pub author_identifier: Option<String>,
+    /// Type of the author identifier.
+    pub author_identifier_type: Option<SubjectIdentifierKind>,
+    /// Page size, 10–100 (server default 10).
+    pub page_size: Option<u32>,
+}
+
+/// A typed async client of one KSeF API base URL. Cheap to clone (the HTTP connection pool
+/// and the public-key cache are shared between clones).
+#[derive(Clone)]
+pub struct KsefClient {
+    http: reqwest::Client,
+    base: Url,
+    base_str: String,
+    retry: RetryPolicy,
+    problem_details: bool,
+    keys: Arc<Mutex<Option<Vec<PublicKeyCertificate>>>>,
+}
+
+impl std::fmt::Debug for KsefClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KsefClient")
+            .field("base_url", &self.base_str)
+            .field("retry", &self.retry)
+            .field("problem_details", &self.problem_details)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A successful HTTP answer.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// One request to send.
+struct Call<'a> {
+    method: Method,
+    url: Url,
+    bearer: Option<&'a str>,
+    body: Option<(&'static str, Vec<u8>)>,
+    continuation: Option<&'a str>,
+}
+
+impl<'a> Call<'a> {
+    fn new(method: Method, url: Url) -> Self {
+        Call {
+            method,
+            url,
+            bearer: None,
+            body: None,
+            continuation: None,
+        }
+    }
+    fn bearer(mut self, token: &'a str) -> Self {
+        self.bearer = Some(token);
+        self
+    }
+    fn json(mut self, body: Vec<u8>) -> Self {
+        self.body = Some(("application/json", body));
+        self
+    }
+    fn continuation(mut self, token: Option<&'a str>) -> Self {
+        self.continuation = token.filter(|t| !t.is_empty());
+        self
+    }
+}
+
+impl KsefClient {
+    /// A client of `base_url` (the API root ending in `/v2`, e.g.
+    /// [`Environment::base_url`](crate::Environment::base_url)). Uses rustls with the
+    /// platform's trust store for HTTPS.
+    pub fn new(base_url: &str) -> Result<Self, KsefError> {
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| {
+                KsefError::Transport(format!("cannot set up the HTTP client: {}", chain(&e)))
+            })?;
+        Self::with_http(base_url, http)
+    }
+
+    /// A client of `base_url` using a caller-configured `reqwest::Client` (proxy, timeouts,
+    /// extra root certificates…).
+    pub fn with_http(base_url: &str, http: reqwest::Client) -> Result<Self, KsefError> {
+        let trimmed = base_url.trim().trim_end_matches('/');
+        let base = Url::parse(trimmed)
+            .map_err(|e| KsefError::InvalidInput(format!("invalid base URL {trimmed:?}: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(KsefError::InvalidInput(format!(
+                "invalid base URL {trimmed:?}: expected http:// or https://"
+            )));
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(KsefError::InvalidInput(format!(
+                "invalid base URL {trimmed:?}: no query or fragment allowed"
+            )));
+        }
+        Ok(KsefClient {
+            http,
+            base,
+            base_str: trimmed.to_owned(),
+            retry: RetryPolicy::default(),
+            problem_details: false,
+            keys: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// Replaces the retry policy (429 / connection resets).
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Sends `X-Error-Format: problem-details`, so 400 and 429 come as RFC 7807 bodies. Both
+    /// formats map onto the same [`KsefError::Api`].
+    pub fn with_problem_details(mut self, on: bool) -> Self {
+        self.problem_details = on;
+        self
+    }
+
+    /// The API base URL (no trailing slash).
+    pub fn base_url(&self) -> &str {
+        &self.base_str
+    }
+
+    /// The retry policy in force.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // HTTP layer
+    // -----------------------------------------------------------------------------------------
+
+    /// `base` + path segments (each percent-encoded, so a reference number cannot escape its
+    /// path segment).
+    fn url(&self, segments: &[&str]) -> Result<Url, KsefError> {
+        let mut url = self.base.clone();
+        {
+            let mut path = url.path_segments_mut().map_err(|()| {
+                KsefError::InvalidInput(format!("base URL {} cannot take a path", self.base_str))
+            })?;
+            path.pop_if_empty();
+            path.extend(segments);
+        }
+        Ok(url)
+    }
+
+    async fn attempt(&self, call: &Call<'_>) -> Result<Answer, reqwest::Error> {
+        let mut req = self.http.request(call.method.clone(), call.url.clone());
+        if let Some(token) = call.bearer {
+            req = req.bearer_auth(token);
+        }
+        if let Some(token) = call.continuation {
+            req = req.header(headers::X_CONTINUATION_TOKEN, token);
+        }
+        if self.problem_details {
+            req = req.header(headers::X_ERROR_FORMAT, headers::PROBLEM_DETAILS);
+        }
+        req = req.header(reqwest::header::ACCEPT, "application/json");
+        if let Some((content_type, body)) = &call.body {
+            req = req.header(CONTENT_TYPE, *content_type).body(body.clone());
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await?.to_vec();
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Sends a call with the retry policy; non-2xx answers become [`KsefError::Api`].
+    async fn send(&self, call: Call<'_>) -> Result<Answer, KsefError> {
+        let mut retries_429 = 0u32;
+        let mut waited = Duration::ZERO;
+        let mut reset_retried = false;
+        loop {
+            let answer = match self.attempt(&call).await {
+                Ok(a) => a,
+                Err(e) => {
+                    if call.method == Method::GET
+                        && self.retry.retry_get_on_connection_reset
+                        && !reset_retried
+                        && is_connection_reset(&e)
+                    {
+                        reset_retried = true;
+                        tracing::debug!(method = %call.method, path = call.url.path(), "connection reset, retrying once");
+                        continue;
+                    }
+                    return Err(transport_error(&call, e));
+                }
+            };
+            tracing::debug!(
+                method = %call.method,
+                path = call.url.path(),
+                status = answer.status.as_u16(),
+                "KSeF call"
+            );
+            if answer.status == StatusCode::TOO_MANY_REQUESTS {
+                let wait = answer
+                    .headers
+                    .get(headers::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()))
+                    .unwrap_or(self.retry.default_wait);
+                if retries_429 < self.retry.max_retries_on_429
+                    && waited + wait <= self.retry.max_total_wait
+                {
+                    retries_429 += 1;
+                    waited += wait;
+                    tracing::debug!(
+                        method = %call.method,
+                        path = call.url.path(),
+                        wait_ms = wait.as_millis() as u64,
+                        "429, retrying after Retry-After"
+                    );
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            }
+            if answer.status.is_success() {
+                return Ok(answer);
+            }
+            return Err(KsefError::from_response(
+                answer.status.as_u16(),
+                &answer.body,
+            ));
+        }
+    }
+
+    async fn send_json<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        call: Call<'_>,
+    ) -> Result<T, KsefError> {
+        let answer = self.send(call).await?;
+        decode(what, &answer.body)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Public keys
+    // -----------------------------------------------------------------------------------------
+
+    /// `GET /security/public-key-certificates` (no auth). Also refreshes the key cache used by
+    /// [`submit_ksef_token`](Self::submit_ksef_token).
+    pub async fn public_key_certificates(&self) -> Result<Vec<PublicKeyCertificate>, KsefError> {
+        let url = self.url(&["security", "public-key-certificates"])?;
+        let keys: Vec<PublicKeyCertificate> = self
+            .send_json(
+                "GET /security/public-key-certificates response",
+                Call::new(Method::GET, url),
+            )
+            .await?;
+        *self.keys.lock().unwrap_or_else(PoisonError::into_inner) = Some(keys.clone());
+        Ok(keys)
+    }
+
+    /// Forgets the cached public keys (the next token login downloads them again).
+    pub fn invalidate_public_keys(&self) {
+        *self.keys.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The certificate to encrypt with for `usage`, valid now, with the latest `validFrom`
+    /// (digest §3.1). Uses the cache when it has such a certificate, downloads otherwise.
+    pub async fn public_key_for(
+        &self,
+        usage: PublicKeyCertificateUsage,
+    ) -> Result<PublicKeyCertificate, KsefError> {
+        let now = OffsetDateTime::now_utc();
+        let cached = self
+            .keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_deref()
+            .and_then(|keys| PublicKeyCertificate::select(keys, usage, now).cloned());
+        if let Some(cert) = cached {
+            return Ok(cert);
+        }
+        let keys = self.public_key_certificates().await?;
+        PublicKeyCertificate::select(&keys, usage, now)
+            .cloned()
+            .ok_or_else(|| KsefError::Decode {
+                what: "GET /security/public-key-certificates response".into(),
+                message: format!(
+                    "no certificate with usage {} is valid now",
+                    usage.wire_name()
+                ),
+            })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Authentication
+    // -----------------------------------------------------------------------------------------
+
+    /// `POST /auth/challenge` (no auth).
+    pub async fn challenge(&self) -> Result<AuthenticationChallengeResponse, KsefError> {
+        let url = self.url(&["auth", "challenge"])?;
+        self.send_json(
+            "POST /auth/challenge response",
+            Call::new(Method::POST, url),
+        )
+        .await
+    }
+
+    /// `POST /auth/xades-signature` with a signed `AuthTokenRequest`, sent byte for byte.
+    /// `verify_certificate_chain`: `Some(true)` makes TEST check the chain like PRD; `None`
+    /// leaves the parameter out.
+    pub async fn submit_xades(
+        &self,
+        signed_xml: &[u8],
+        verify_certificate_chain: Option<bool>,
+    ) -> Result<AuthenticationInitResponse, KsefError> {
+        let mut url = self.url(&["auth", "xades-signature"])?;
+        if let Some(verify) = verify_certificate_chain {
+            url.query_pairs_mut().append_pair(
+                "verifyCertificateChain",
+                if verify { "true" } else { "false" },
+            );
+        }
+        let mut call = Call::new(Method::POST, url);
+        call.body = Some(("application/xml", signed_xml.to_vec()));
+        self.send_json("POST /auth/xades-signature response", call)
+            .await
+    }
+
+    /// `POST /auth/ksef-token`: takes a fresh challenge, encrypts `token|timestampMs` with
+    /// RSA-OAEP-SHA-256 for the current `KsefTokenEncryption` key (cached, never pinned) and
+    /// sends its `publicKeyId`. On 400/21470 (unknown key id: the keys rotated) it downloads
+    /// the keys again and retries once.
+    pub async fn submit_ksef_token(
+        &self,
+        token: &str,
+        context: &ContextIdentifier,
+    ) -> Result<AuthenticationInitResponse, KsefError> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(KsefError::InvalidInput("the KSeF token is empty".into()));
+        }
+        match self.submit_ksef_token_once(token, context).await {
+            Err(e) if e.is_exception(ExceptionCode::UnknownPublicKey) => {
+                tracing::debug!("21470: public key withdrawn, downloading the keys again");
+                self.invalidate_public_keys();
+                self.submit_ksef_token_once(token, context).await
+            }
+            other => other,
+        }
+    }
+
+    async fn submit_ksef_token_once(
+        &self,
+        token: &str,
+        context: &ContextIdentifier,
+    ) -> Result<AuthenticationInitResponse, KsefError> {
+        let key = self
+            .public_key_for(PublicKeyCertificateUsage::KsefTokenEncryption)
+            .await?;
+        let cert_der = BASE64
+            .decode(key.certificate.trim())
+            .map_err(|e| KsefError::Decode {
+                what: "public key certificate".into(),
+                message: format!("certificate is not Base64: {e}"),
+            })?;
+        let challenge = self.challenge().await?;
+        let plaintext = Zeroizing::new(format!("{token}|{}", challenge.timestamp_ms));
+        let encrypted = ksef_crypto::envelope::rsa_oaep_sha256_encrypt_for_certificate(
+            &cert_der,
+            plaintext.as_bytes(),
+        )
+        .map_err(|e| KsefError::Crypto(format!("encrypting the KSeF token: {e}")))?;
+        let request = InitTokenAuthenticationRequest {
+            challenge: challenge.challenge,
+            context_identifier: context.into(),
+            encrypted_token: Secret::new(BASE64.encode(encrypted)),
+            public_key_id: Some(key.public_key_id),
+            authorization_policy: None,
+        };
+        let url = self.url(&["auth", "ksef-token"])?;
+        self.send_json(
+            "POST /auth/ksef-token response",
+            Call::new(Method::POST, url).json(to_json(&request)?),
+        )
+        .await
+    }
+
+    /// `GET /auth/{referenceNumber}` with the authenticationToken.
+    pub async fn auth_status(
+        &self,
+        reference: &str,
+        authentication_token: &str,
+    ) -> Result<AuthenticationOperationStatusResponse, KsefError> {
+        let url = self.url(&["auth", reference])?;
+        self.send_json(
+            "GET /auth/{referenceNumber} response",
+            Call::new(Method::GET, url).bearer(authentication_token),
+        )
+        .await
+    }
+
+    /// `POST /auth/token/redeem` with the authenticationToken (allowed once).
+    pub async fn redeem(
+        &self,
+        authentication_token: &str,
+    ) -> Result<AuthenticationTokensResponse, KsefError> {
+        let url = self.url(&["auth", "token", "redeem"])?;
+        self.send_json(
+            "POST /auth/token/redeem response",
+            Call::new(Method::POST, url).bearer(authentication_token),
+        )
+        .await
+    }
+
+    /// `POST /auth/token/refresh` with the refresh token → a new access token.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+    ) -> Result<AuthenticationTokenRefreshResponse, KsefError> {
+        let url = self.url(&["auth", "token", "refresh"])?;
+        self.send_json(
+            "POST /auth/token/refresh response",
+            Call::new(Method::POST, url).bearer(refresh_token),
+        )
+        .await
+    }
+
+    /// `GET /auth/sessions`: one page of the context's authentication sessions.
+    pub async fn auth_sessions(
+        &self,
+        access_token: &str,
+        continuation: Option<&str>,
+    ) -> Result<AuthenticationListResponse, KsefError> {
+        let url = self.url(&["auth", "sessions"])?;
+        self.send_json(
+            "GET /auth/sessions response",
+            Call::new(Method::GET, url)
+                .bearer(access_token)
+                .continuation(continuation),
+        )
+        .await
+    }
+
+    /// `DELETE /auth/sessions/current` with the access or refresh token: revokes the session
+    /// (its refresh token stops working; issued access tokens live until they expire).
+    pub async fn logout(&self, access_or_refresh_token: &str) -> Result<(), KsefError> {
+        let url = self.url(&["auth", "sessions", "current"])?;
+        self.send(Call::new(Method::DELETE, url).bearer(access_or_refresh_token))
+            .await
+            .map(drop)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // KSeF tokens
+    // -----------------------------------------------------------------------------------------
+
+    /// `POST /tokens` → reference number and the token (returned only once). The request is
+    /// checked locally first (description 5–256 characters, at least one permission).
+    pub async fn generate_token(
+        &self,
+        access_token: &str,
+        permissions: &[TokenPermission],
+        description: &str,
+    ) -> Result<GenerateTokenResponse, KsefError> {
+        if permissions.is_empty() {
+            return Err(KsefError::InvalidInput(
+                "a KSeF token needs at least one permission".into(),
+            ));
+        }
+        let request = GenerateTokenRequest::new(permissions, description);
+        request
+            .validate()
+            .map_err(|e| KsefError::InvalidInput(e.to_string()))?;
+        let url = self.url(&["tokens"])?;
+        self.send_json(
+            "POST /tokens response",
+            Call::new(Method::POST, url)
+                .bearer(access_token)
+                .json(to_json(&request)?),
+        )
+        .await
+    }
+
+    /// `GET /tokens`: one page of tokens matching `query`.
+    pub async fn list_tokens(
+        &self,
+        access_token: &str,
+        query: &TokenQuery,
+        continuation: Option<&str>,
+    ) -> Result<QueryTokensResponse, KsefError> {
+        let mut url = self.url(&["tokens"])?;
+        {
+            let mut q = url.query_pairs_mut();
+            for status in &query.statuses {
+                q.append_pair("status", status.as_str());
+            }
+            if let Some(d) = &query.description {
+                q.append_pair("description", d);
+            }
+            if let Some(a) = &query.author_identifier {
+                q.append_pair("authorIdentifier", a);
+            }
+            if let Some(t) = query.author_identifier_type {
+                q.append_pair("authorIdentifierType", t.as_str());
+            }
+            if let Some(n) = query.page_size {
+                q.append_pair("pageSize", &n.to_string());
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        self.send_json(
+            "GET /tokens response",
+            Call::new(Method::GET, url)
+                .bearer(access_token)
+                .continuation(continuation),
+        )
+        .await
+    }
+
+    /// Every token matching `query`, following `x-continuation-token` page after page.
+    pub async fn list_all_tokens(
+        &self,
+        access_token: &str,
+        query: &TokenQuery,
+    ) -> Result<Vec<QueryTokensResponseItem>, KsefError> {
+        let mut all = Vec::new();
+        let mut continuation: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page = self
+                .list_tokens(access_token, query, continuation.as_deref())
+                .await?;
+            all.extend(page.tokens);
+            match page.continuation_token.filter(|t| !t.is_empty()) {
+                Some(next) if Some(&next) == continuation.as_ref() => {
+                    return Err(KsefError::Decode {
+                        what: "GET /tokens response".into(),
+                        message: "the server returned the same continuation token twice".into(),
+                    });
+                }
+                Some(next) => continuation = Some(next),
+                None => return Ok(all),
+            }
+        }
+        Err(KsefError::Decode {
+            what: "GET /tokens response".into(),
+            message: format!("more than {MAX_PAGES} pages; narrow the query"),
+        })
+    }
+
+    /// `GET /tokens/{referenceNumber}`.
+    pub async fn token_status(
+        &self,
+        access_token: &str,
+        reference: &str,
+    ) -> Result<TokenStatusResponse, KsefError> {
+        let url = self.url(&["tokens", reference])?;
+        self.send_json(
+            "GET /tokens/{referenceNumber} response",
+            Call::new(Method::GET, url).bearer(access_token),
+        )
+        .await
+    }
+
+    /// `DELETE /tokens/{referenceNumber}` (asynchronous: Active → Revoking → Revoked).
+    pub async fn revoke_token(&self, access_token: &str, reference: &str) -> Result<(), KsefError> {
+        let url = self.url(&["tokens", reference])?;
+        self.send(Call::new(Method::DELETE, url).bearer(access_token))
+            .await
+            .map(drop)
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, KsefError> {
+    serde_json::to_vec(value)
+        .map_err(|e| KsefError::InvalidInput(format!("cannot encode JSON: {e}")))
+}
+
+/// Decodes a JSON body. The message never quotes string values of the body (they may be
+/// tokens): serde quotes values in `"…"`, which are blanked out.
+fn decode<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, KsefError> {
+    serde_json::from_slice(body).map_err(|e| KsefError::Decode {
+        what: what.to_owned(),
+        message: redact_quoted(&e.to_string()),
+    })
+}
+
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for c in message.chars() {
+        if c == '"' {
+            if inside {
+                out.push_str("…\"");
+            } else {
+                out.push('"');
+            }
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The `Display` of an error and all its sources, `: `-separated, without repetitions.
+pub(crate) fn chain(e: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}
+
+fn transport_error(call: &Call<'_>, e: reqwest::Error) -> KsefError {
+    // The URL holds no secret (tokens travel in headers), so it is named in full.
+    let url = &call.url;
+    let e = e.without_url();
+    if e.is_timeout() {
+        return KsefError::Transport(format!(
+            "{} {url}: no answer in time ({})",
+            call.method,
+            chain(&e)
+        ));
+    }
+    KsefError::Transport(format!(
+        "cannot reach {url} ({} request): {}",
+        call.method,
+        chain(&e)
+    ))
+}
+
+/// Whether the connection was reset/closed under the request (worth one retry for a GET).
+fn is_connection_reset(e: &reqwest::Error) -> bool {
+    use std::io::ErrorKind;
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::BrokenPipe
+                    | ErrorKind::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        // hyper reports a peer that closed a kept-alive connection without an io::Error.
+        if err
+            .to_string()
+            .contains("connection closed before message completed")
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_segment_encoded() {
+        let c = KsefClient::new("http://127.0.0.1:1/v2/").unwrap();
+        assert_eq!(c.base_url(), "http://127.0.0.1:1/v2");
+        let u = c.url(&["tokens", "../auth/x?y"]).unwrap();
+        assert_eq!(u.as_str(), "http://127.0.0.1:1/v2/tokens/..%2Fauth%2Fx%3Fy");
+        assert!(KsefClient::new("ftp://x/v2").is_err());
+        assert!(KsefClient::new("not a url").is_err());
+        assert!(KsefClient::new("https://h/v2?x=1").is_err());
+    }
+
+    #[test]
+    fn decode_errors_do_not_quote_values() {
+        let err = decode::<AuthenticationTokensResponse>(
+            "redeem",
+            br#"{"accessToken": {"token": 5, "validUntil": "x"}, "refreshToken": "eyJsecret"}"#,
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("eyJ"), "{err}");
+        assert_eq!(
+            redact_quoted(r#"invalid type: string "abc", expected"#),
+            "invalid type: string \"…\", expected"
+        );
+    }
+}

@@ -1,0 +1,49 @@
+//! `ksef-client` — a typed async client of the KSeF API 2.0.
+//!
+//! This crate owns the client side of the HTTP conversation with KSeF (the local emulator or
+//! TEST/DEMO/PRD): one method per endpoint on [`KsefClient`] returning the shared `ksef-wire`
+//! types, the login flows (signed file, certificate + key, KSeF token), waiting for the
+//! asynchronous operations, the storable [`Session`] with automatic refresh, HTTP 429 handling
+//! ([`RetryPolicy`]) and the mapping of both KSeF error body formats onto one [`KsefError`].
+//!
+//! Covered endpoints (digest §3–§4, §6): `GET /security/public-key-certificates`,
+//! `POST /auth/challenge`, `POST /auth/xades-signature`, `POST /auth/ksef-token`,
+//! `GET /auth/{ref}`, `POST /auth/token/redeem`, `POST /auth/token/refresh`,
+//! `GET /auth/sessions`, `DELETE /auth/sessions/current`, `POST /tokens`, `GET /tokens`,
+//! `GET /tokens/{ref}`, `DELETE /tokens/{ref}`.
+//!
+//! # Secrets
+//! Tokens travel only in `Authorization` headers and are held in [`ksef_wire::Secret`], whose
+//! `Debug` is redacted. Logging (`tracing`, debug level) records method, path and status only;
+//! decode errors never quote string values of a response.
+//!
+//! # TLS
+//! HTTPS uses reqwest's `rustls` feature: rustls with the **aws-lc-rs** provider and
+//! **rustls-platform-verifier** (the operating system's trust store). Why not `ring`: reqwest
+//! 0.13 has no ring feature; its only provider-less option (`rustls-no-provider`) makes *every*
+//! `reqwest::Client` built in a binary or test that links this crate panic unless a process-wide
+//! rustls provider was installed first (Cargo unifies reqwest's features across the workspace),
+//! which would break the other crates' plain-HTTP test clients. Why the platform verifier and
+//! not webpki-roots: MF's hosts use a public CA, and the OS store also honours roots that
+//! companies add for TLS-inspecting proxies and gets CA updates with the OS; it needs the
+//! `ca-certificates` package on minimal Linux images. A custom `reqwest::Client` can be passed
+//! with [`KsefClient::with_http`].
+
+mod client;
+mod environment;
+mod error;
+mod flows;
+mod retry;
+mod session;
+
+pub use client::{KsefClient, TokenQuery};
+pub use environment::Environment;
+pub use error::KsefError;
+pub use flows::{DEFAULT_AUTH_DEADLINE, REFRESH_MARGIN};
+pub use retry::{RetryPolicy, parse_retry_after};
+pub use session::Session;
+
+/// Re-exported for convenience: the wire types this client returns.
+pub use ksef_wire;
+/// Re-exported so callers can name the signing subject type without depending on `ksef-xades`.
+pub use ksef_xades::auth_request::SubjectIdentifierType;

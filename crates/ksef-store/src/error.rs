@@ -1,0 +1,125 @@
+//! The store's error type. No variant carries a secret (tokens, session JSON, passphrases,
+//! keys): only names, paths, counts and the underlying library errors, which never see
+//! plaintext (secrets are bound as parameters, never spliced into SQL).
+
+use std::path::PathBuf;
+
+use ksef_core::KsefTokenError;
+
+/// Everything that can go wrong in [`Store`](crate::Store).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A file or directory of the data dir could not be read/created.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done ("create the data directory", "read the key file", …).
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// SQLite reported an error.
+    #[error("local database error: {0}")]
+    Database(#[from] sqlx::Error),
+
+    /// The database was written by a newer version of this program.
+    #[error(
+        "the local database {} has schema version {found}, but this program only knows versions up to \
+         {supported}; upgrade the program (the database was not modified)",
+        path.display()
+    )]
+    SchemaTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+
+    /// The passphrase or key file does not decrypt this store's key check value.
+    #[error("the passphrase (or key file) does not match this store")]
+    WrongKey,
+
+    /// The store is protected by a passphrase, but none was given.
+    #[error(
+        "the local store {} is protected by a passphrase; set KSEF_PASSPHRASE",
+        path.display()
+    )]
+    PassphraseRequired { path: PathBuf },
+
+    /// A passphrase was given, but the store is protected by its key file.
+    #[error(
+        "the local store is protected by the key file {}, not by a passphrase; unset KSEF_PASSPHRASE \
+         (switching a store from key file to passphrase is not supported)",
+        key_file.display()
+    )]
+    PassphraseNotUsed { key_file: PathBuf },
+
+    /// The passphrase is empty (or only whitespace).
+    #[error("the passphrase (KSEF_PASSPHRASE) is empty")]
+    EmptyPassphrase,
+
+    /// The store is protected by a key file that no longer exists.
+    #[error(
+        "the key file {} of this store is missing; without it the stored KSeF tokens and sessions \
+         cannot be decrypted (restore it from a backup)",
+        path.display()
+    )]
+    KeyFileMissing { path: PathBuf },
+
+    /// The key file can be read by group or others.
+    #[error(
+        "refusing to use the key file {}: it is accessible by group/others (mode {mode:03o}); \
+         run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    )]
+    KeyFileInsecure { path: PathBuf, mode: u32 },
+
+    /// The key file exists but is not a 32-byte regular file.
+    #[error("the key file {} is invalid: {reason}", path.display())]
+    KeyFileInvalid { path: PathBuf, reason: String },
+
+    /// The store's own metadata is damaged (not a secret mismatch).
+    #[error("the local store is damaged: {0}")]
+    Corrupt(String),
+
+    /// A stored encrypted value failed authentication although the key is right: the value
+    /// was altered or copied from another row.
+    #[error(
+        "the stored {what} failed its integrity check (altered, or copied from another row); \
+         clear it and set it again"
+    )]
+    Integrity { what: String },
+
+    /// A user name is empty, too long or contains control characters.
+    #[error("invalid user name: {0}")]
+    InvalidUserName(String),
+
+    /// A user with this name (compared case-insensitively) already exists.
+    #[error("user {name:?} already exists")]
+    UserExists { name: String },
+
+    /// No user with this name.
+    #[error("no user named {name:?}")]
+    UnknownUser { name: String },
+
+    /// The text is not a KSeF token (`<reference>|<contextType>-<contextValue>|<64 hex>`).
+    #[error("not a valid KSeF token: {0}")]
+    InvalidToken(#[source] KsefTokenError),
+
+    /// A setting key is empty, too long or contains control characters.
+    #[error("invalid setting key {0:?}: use 1–128 printable characters")]
+    InvalidSettingKey(String),
+
+    /// A session base URL is empty or contains control characters.
+    #[error("invalid base URL for a session: must be non-empty and printable")]
+    InvalidBaseUrl,
+
+    /// Encryption failed (not expected in practice; AES-GCM only fails on absurd sizes).
+    #[error("encryption failed")]
+    Encrypt,
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

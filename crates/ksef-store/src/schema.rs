@@ -1,0 +1,54 @@
+//! Schema migrations, versioned with SQLite's `PRAGMA user_version` (hand-written like the
+//! emulator's: this list is the whole history; `sqlx::migrate!` would need the macros feature).
+
+/// Ordered schema migrations; index + 1 = the `user_version` after applying it.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // v1: encryption metadata, users (with sealed KSeF tokens), settings, sessions.
+    r#"
+    CREATE TABLE encryption (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        key_source TEXT NOT NULL CHECK (key_source IN ('passphrase', 'keyfile')),
+        kdf TEXT,
+        kdf_version INTEGER,
+        kdf_m_cost INTEGER,
+        kdf_t_cost INTEGER,
+        kdf_p_cost INTEGER,
+        kdf_salt BLOB,
+        key_check BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        token_reference TEXT,
+        token_context TEXT,
+        token_tail TEXT,
+        token_set_at TEXT,
+        token_sealed BLOB,
+        CHECK ((token_sealed IS NULL) = (token_reference IS NULL))
+    );
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        base_url TEXT PRIMARY KEY,
+        context TEXT NOT NULL,
+        method TEXT NOT NULL,
+        reference_number TEXT NOT NULL,
+        access_valid_until TEXT NOT NULL,
+        refresh_valid_until TEXT NOT NULL,
+        via_user TEXT,
+        saved_at TEXT NOT NULL,
+        session_sealed BLOB NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub(crate) fn current_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
