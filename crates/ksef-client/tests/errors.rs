@@ -150,6 +150,76 @@ async fn transport_error_names_the_url() {
         )),
         "{err}"
     );
+    // HTTPS is built in: a TLS handshake with a plain-HTTP server fails as a transport error
+    // naming the URL (without a TLS backend reqwest would refuse the scheme instead).
+    let emu = common::emulator().await;
+    let tls_url = format!("https://{}/v2", emu.emulator.addr);
+    let err = KsefClient::new(&tls_url)
+        .unwrap()
+        .challenge()
+        .await
+        .unwrap_err();
+    let KsefError::Transport(message) = &err else {
+        panic!("expected Transport, got {err:?}")
+    };
+    assert!(
+        message.contains(&format!("{tls_url}/auth/challenge")),
+        "{message}"
+    );
+}
+
+/// A raw HTTP/1.1 server that drops the first `drops` connections without answering, then
+/// answers every request with `200 []`. Returns the base URL and the connection count.
+async fn flaky_server(drops: u32) -> (String, Arc<AtomicU32>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let conns = Arc::new(AtomicU32::new(0));
+    let counter = conns.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let mut buf = vec![0u8; 8192];
+            let _ = sock.read(&mut buf).await;
+            if n < drops {
+                drop(sock); // closed without an answer
+                continue;
+            }
+            let _ = sock
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n[]")
+                .await;
+        }
+    });
+    (format!("http://{addr}/v2"), conns)
+}
+
+#[tokio::test]
+async fn get_is_retried_once_after_a_dropped_connection() {
+    let (url, conns) = flaky_server(1).await;
+    let client = KsefClient::new(&url).unwrap();
+    let keys = client.public_key_certificates().await.unwrap();
+    assert!(keys.is_empty());
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+
+    // Only once: two drops in a row fail the GET.
+    let (url, conns) = flaky_server(2).await;
+    let err = KsefClient::new(&url)
+        .unwrap()
+        .public_key_certificates()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KsefError::Transport(_)), "{err:?}");
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+
+    // POST is not idempotent: never retried.
+    let (url, conns) = flaky_server(1).await;
+    let err = KsefClient::new(&url)
+        .unwrap()
+        .challenge()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KsefError::Transport(_)), "{err:?}");
+    assert_eq!(conns.load(Ordering::SeqCst), 1);
 }
 
 fn challenge_json() -> serde_json::Value {
@@ -189,7 +259,11 @@ async fn rate_limited_server(retry_after: &'static str, limit: u32) -> (String, 
 #[tokio::test]
 async fn retry_after_is_honoured() {
     let (url, hits) = rate_limited_server("1", 1).await;
-    let client = KsefClient::new(&url).unwrap();
+    // No default wait: any delay comes from the Retry-After header.
+    let client = KsefClient::new(&url).unwrap().with_retry_policy(RetryPolicy {
+        default_wait: Duration::ZERO,
+        ..RetryPolicy::default()
+    });
     let started = Instant::now();
     let c = client.challenge().await.unwrap();
     let elapsed = started.elapsed();
@@ -338,7 +412,7 @@ async fn unknown_public_key_21470_refetches_keys_and_retries_once() {
     assert_eq!(proxy.token_posts.load(Ordering::SeqCst), 2);
     assert_eq!(proxy.key_downloads.load(Ordering::SeqCst), 2);
 
-    // A second 21470 is not retried again: keys are cached now, one POST per login.
+    // The refetched keys are cached: the next login downloads nothing and posts once.
     let again = client
         .login_with_ksef_token(generated.token.expose_secret(), &co.context)
         .await
