@@ -113,7 +113,7 @@ async fn exception_and_problem_details_bodies_map_to_api_errors() {
     assert!(err.to_string().contains("401"), "{err}");
 
     // 400 from the XAdES endpoint with a tampered document (signature no longer matches).
-    let tampered = signed.replace(co.nip.as_str(), &ksef_core::Nip::random().to_string());
+    let tampered = signed.replace(co.nip.as_str(), ksef_core::Nip::random().as_str());
     let err = legacy
         .submit_xades(tampered.as_bytes(), None)
         .await

@@ -815,9 +815,10 @@ fn permission_page(raw: Option<&str>) -> ApiResult<crate::permissions::Page> {
     })
 }
 
-/// A JSON body the OpenAPI marks optional: an empty body means `T::default()` (no filters);
-/// anything else goes through [`ApiJson`] (415 for a wrong content type, 400/21405 when
-/// malformed).
+/// A JSON object body the OpenAPI marks optional: an empty body means `T::default()` (no
+/// filters); anything else goes through [`ApiJson`] (415 for a wrong content type, 400/21405
+/// when malformed). Non-objects are rejected explicitly: serde's derived `Deserialize` would
+/// accept `[]` as a struct whose fields all default.
 async fn optional_json<T: serde::de::DeserializeOwned + Default>(
     state: &AppState,
     req: Request,
@@ -830,8 +831,16 @@ async fn optional_json<T: serde::de::DeserializeOwned + Default>(
     let mut rebuilt = Request::new(axum::body::Body::from(bytes));
     *rebuilt.headers_mut() = headers;
     let ApiJson(v) =
-        <ApiJson<T> as axum::extract::FromRequest<AppState>>::from_request(rebuilt, state).await?;
-    Ok(v)
+        <ApiJson<serde_json::Value> as axum::extract::FromRequest<AppState>>::from_request(
+            rebuilt, state,
+        )
+        .await?;
+    if !v.is_object() {
+        return Err(ApiError::validation(
+            "Nieprawidłowy JSON: oczekiwano obiektu JSON.",
+        ));
+    }
+    serde_json::from_value(v).map_err(|e| ApiError::validation(format!("Nieprawidłowy JSON: {e}")))
 }
 
 /// `POST /permissions/query/personal/grants` (digest §7.6): the caller's own grants in the

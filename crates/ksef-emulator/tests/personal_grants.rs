@@ -77,10 +77,7 @@ fn items(a: &Answer) -> Vec<Value> {
     let list = a.body["permissions"].as_array().expect("permissions array");
     for p in list {
         for f in REQUIRED {
-            assert!(
-                p.get(f).is_some_and(|v| !v.is_null()),
-                "missing {f} in {p}"
-            );
+            assert!(p.get(f).is_some_and(|v| !v.is_null()), "missing {f} in {p}");
         }
     }
     list.clone()
@@ -214,7 +211,14 @@ async fn linked_person_paging_and_filters() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     grant(&c, &company, "Nip", person_nip.as_str(), &to_nip).await;
     // Someone else's grant in the same context never shows.
-    grant(&c, &company, "Pesel", Pesel::random().as_str(), &["InvoiceRead"]).await;
+    grant(
+        &c,
+        &company,
+        "Pesel",
+        Pesel::random().as_str(),
+        &["InvoiceRead"],
+    )
+    .await;
 
     // Logged in with the PESEL: grants to either identifier, page by page.
     let s = login(

@@ -13,7 +13,8 @@ use zeroize::Zeroizing;
 /// A valid token (NIP context) and one with an InternalId context.
 const TOKEN_A: &str = "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|919f704466624ce29cd5ac7b65ded5e7cccc112eee314f2aaa76e02cd16df7b9";
 const TOKEN_B: &str = "20251010-EC-1DCE3E3000-12ECB5B36E-45|internalId-5265877635-12346|0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-const FAKE_JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJrc2VmLXN0b3JlLXRlc3QifQ.c2lnbmF0dXJlLW5vdC1yZWFs";
+const FAKE_JWT: &str =
+    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJrc2VmLXN0b3JlLXRlc3QifQ.c2lnbmF0dXJlLW5vdC1yZWFs";
 
 fn pass(s: &str) -> Option<Zeroizing<String>> {
     Some(Zeroizing::new(s.to_owned()))
@@ -105,7 +106,10 @@ async fn users_round_trip() {
 
     store.add_user("  Zofia Kowalska ").await.unwrap();
     store.add_user("anna").await.unwrap();
-    store.set_user_token("ZOFIA KOWALSKA", TOKEN_A).await.unwrap();
+    store
+        .set_user_token("ZOFIA KOWALSKA", TOKEN_A)
+        .await
+        .unwrap();
 
     let users = store.list_users().await.unwrap();
     let names: Vec<_> = users.iter().map(|u| u.name.as_str()).collect();
@@ -123,10 +127,20 @@ async fn users_round_trip() {
     );
     assert_eq!(z.token_context.as_deref(), Some("nip-5265877635"));
     let set_at = z.token_set_at.unwrap();
-    assert!((time::OffsetDateTime::now_utc() - set_at).whole_seconds().abs() < 60);
+    assert!(
+        (time::OffsetDateTime::now_utc() - set_at)
+            .whole_seconds()
+            .abs()
+            < 60
+    );
 
     assert_eq!(
-        store.user_token("zofia kowalska").await.unwrap().as_deref().map(String::as_str),
+        store
+            .user_token("zofia kowalska")
+            .await
+            .unwrap()
+            .as_deref()
+            .map(String::as_str),
         Some(TOKEN_A)
     );
     assert!(store.user_token("anna").await.unwrap().is_none());
@@ -137,16 +151,27 @@ async fn users_round_trip() {
         .await
         .unwrap();
     assert_eq!(
-        store.user_token("Zofia Kowalska").await.unwrap().unwrap().as_str(),
+        store
+            .user_token("Zofia Kowalska")
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
         TOKEN_B
     );
     let z = store.list_users().await.unwrap().remove(1);
-    assert_eq!(z.token_context.as_deref(), Some("internalId-5265877635-12346"));
+    assert_eq!(
+        z.token_context.as_deref(),
+        Some("internalId-5265877635-12346")
+    );
     assert!(z.token_masked.unwrap().ends_with("|…cdef"));
 
     let random = random_token();
     store.set_user_token("anna", &random).await.unwrap();
-    assert_eq!(store.user_token("anna").await.unwrap().unwrap().as_str(), random);
+    assert_eq!(
+        store.user_token("anna").await.unwrap().unwrap().as_str(),
+        random
+    );
 
     store.clear_user_token("Zofia Kowalska").await.unwrap();
     assert!(store.user_token("Zofia Kowalska").await.unwrap().is_none());
@@ -185,13 +210,19 @@ async fn user_names_unique_case_insensitively_and_validated() {
     store.add_user("Łukasz").await.unwrap();
     for dup in ["łukasz", "ŁUKASZ", "  łUKASZ  "] {
         let err = store.add_user(dup).await.unwrap_err();
-        assert!(matches!(&err, StoreError::UserExists { name } if name == dup.trim()), "{err:?}");
+        assert!(
+            matches!(&err, StoreError::UserExists { name } if name == dup.trim()),
+            "{err:?}"
+        );
     }
     assert!(store.user_token("ŁUKASZ").await.unwrap().is_none());
 
     for bad in ["", "   ", "a\u{7}b", &"x".repeat(65)] {
         let err = store.add_user(bad).await.unwrap_err();
-        assert!(matches!(err, StoreError::InvalidUserName(_)), "{bad:?}: {err:?}");
+        assert!(
+            matches!(err, StoreError::InvalidUserName(_)),
+            "{bad:?}: {err:?}"
+        );
     }
     store.add_user(&"ż".repeat(64)).await.unwrap();
     assert_eq!(store.list_users().await.unwrap().len(), 2);
@@ -222,7 +253,10 @@ async fn invalid_token_text_refused() {
     ];
     for text in &bad {
         let err = store.set_user_token("anna", text).await.unwrap_err();
-        assert!(matches!(err, StoreError::InvalidToken(_)), "{text:?}: {err:?}");
+        assert!(
+            matches!(err, StoreError::InvalidToken(_)),
+            "{text:?}: {err:?}"
+        );
         // The message never echoes the secret.
         assert!(!err.to_string().contains(secret) && !format!("{err:?}").contains(secret));
     }
@@ -236,7 +270,10 @@ async fn settings_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), None).await.unwrap();
     assert_eq!(store.setting("base_url").await.unwrap(), None);
-    store.set_setting("base_url", "https://ksef-test.mf.gov.pl/api/v2").await.unwrap();
+    store
+        .set_setting("base_url", "https://ksef-test.mf.gov.pl/api/v2")
+        .await
+        .unwrap();
     store.set_setting("env", "test").await.unwrap();
     store.set_setting("env", "demo").await.unwrap();
     assert_eq!(store.setting("env").await.unwrap().as_deref(), Some("demo"));
@@ -250,7 +287,10 @@ async fn settings_round_trip() {
     assert_eq!(
         store.settings().await.unwrap(),
         vec![
-            ("base_url".to_owned(), "https://ksef-test.mf.gov.pl/api/v2".to_owned()),
+            (
+                "base_url".to_owned(),
+                "https://ksef-test.mf.gov.pl/api/v2".to_owned()
+            ),
             ("env".to_owned(), "demo".to_owned()),
         ]
     );
@@ -263,14 +303,20 @@ async fn settings_round_trip() {
 #[tokio::test]
 async fn sessions_round_trip() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), pass("correct horse")).await.unwrap();
+    let store = Store::open(dir.path(), pass("correct horse"))
+        .await
+        .unwrap();
     let url = "https://ksef-test.mf.gov.pl/api/v2";
     assert!(store.load_session(url).await.unwrap().is_none());
 
     let json = session_json(FAKE_JWT);
     let s1 = summary("20251125-AU-0000000001-0000000001-01", Some("anna"));
     store.save_session(url, &json, s1.clone()).await.unwrap();
-    let (got, sum) = store.load_session(&format!("{url}/")).await.unwrap().unwrap();
+    let (got, sum) = store
+        .load_session(&format!("{url}/"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.as_str(), json);
     assert_eq!(sum, s1);
 
@@ -285,13 +331,19 @@ async fn sessions_round_trip() {
         .unwrap();
     store.close().await;
 
-    let store = Store::open(dir.path(), pass("correct horse")).await.unwrap();
+    let store = Store::open(dir.path(), pass("correct horse"))
+        .await
+        .unwrap();
     let (got, sum) = store.load_session(url).await.unwrap().unwrap();
     assert_eq!((got.as_str(), sum), (json2.as_str(), s2));
     assert!(store.clear_session(url).await.unwrap());
     assert!(!store.clear_session(url).await.unwrap());
     assert!(store.load_session(url).await.unwrap().is_none());
-    let (got, _) = store.load_session("http://127.0.0.1:8080").await.unwrap().unwrap();
+    let (got, _) = store
+        .load_session("http://127.0.0.1:8080")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.as_str(), json);
     store.close().await;
 }
@@ -306,7 +358,11 @@ async fn fill_with_secrets(store: &Store, extra_token: &str) {
     store.set_user_token("ewa", TOKEN_B).await.unwrap();
     store.clear_user_token("ewa").await.unwrap();
     store
-        .save_session("https://ksef.mf.gov.pl/api/v2", &session_json(FAKE_JWT), summary("r1", Some("anna")))
+        .save_session(
+            "https://ksef.mf.gov.pl/api/v2",
+            &session_json(FAKE_JWT),
+            summary("r1", Some("anna")),
+        )
         .await
         .unwrap();
     store.set_setting("env", "prod").await.unwrap();
@@ -342,8 +398,14 @@ async fn check_no_plaintext(passphrase: Option<Zeroizing<String>>) {
     assert!(db.windows(reference.len()).any(|w| w == reference));
 
     let store = Store::open(dir.path(), passphrase).await.unwrap();
-    assert_eq!(store.user_token("anna").await.unwrap().unwrap().as_str(), TOKEN_A);
-    assert_eq!(store.user_token("jan").await.unwrap().unwrap().as_str(), extra);
+    assert_eq!(
+        store.user_token("anna").await.unwrap().unwrap().as_str(),
+        TOKEN_A
+    );
+    assert_eq!(
+        store.user_token("jan").await.unwrap().unwrap().as_str(),
+        extra
+    );
     store.close().await;
 }
 
@@ -382,18 +444,27 @@ async fn wrong_passphrase_is_refused_and_nothing_changes() {
     assert!(!dir.path().join(KEY_FILE_NAME).exists());
     let before = snapshot(dir.path());
 
-    let err = Store::open(dir.path(), pass("wrong one")).await.unwrap_err();
+    let err = Store::open(dir.path(), pass("wrong one"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::WrongKey), "{err:?}");
     assert_eq!(
         err.to_string(),
         "the passphrase (or key file) does not match this store"
     );
     assert!(!format!("{err:?}").contains("wrong one"));
-    assert_eq!(snapshot(dir.path()), before, "a failed open modified the data dir");
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "a failed open modified the data dir"
+    );
 
     // Without a passphrase: told to set one; no key file is created.
     let err = Store::open(dir.path(), None).await.unwrap_err();
-    assert!(matches!(err, StoreError::PassphraseRequired { .. }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::PassphraseRequired { .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("KSEF_PASSPHRASE"));
     assert_eq!(snapshot(dir.path()), before);
 
@@ -402,9 +473,18 @@ async fn wrong_passphrase_is_refused_and_nothing_changes() {
 
     // The right passphrase still opens everything.
     let store = Store::open(dir.path(), pass("right one")).await.unwrap();
-    assert_eq!(store.user_token("anna").await.unwrap().unwrap().as_str(), TOKEN_A);
     assert_eq!(
-        store.load_session("https://ksef.mf.gov.pl/api/v2").await.unwrap().unwrap().0.as_str(),
+        store.user_token("anna").await.unwrap().unwrap().as_str(),
+        TOKEN_A
+    );
+    assert_eq!(
+        store
+            .load_session("https://ksef.mf.gov.pl/api/v2")
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .as_str(),
         session_json(FAKE_JWT)
     );
     store.close().await;
@@ -432,7 +512,10 @@ async fn wrong_key_file_is_refused_and_nothing_changes() {
     std::fs::write(&key, &original_key).unwrap();
     let before = snapshot(dir.path());
     let err = Store::open(dir.path(), pass("anything")).await.unwrap_err();
-    assert!(matches!(err, StoreError::PassphraseNotUsed { .. }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::PassphraseNotUsed { .. }),
+        "{err:?}"
+    );
     assert_eq!(snapshot(dir.path()), before);
 
     // Truncated key file.
@@ -446,9 +529,18 @@ async fn wrong_key_file_is_refused_and_nothing_changes() {
     assert!(matches!(err, StoreError::KeyFileMissing { .. }), "{err:?}");
     assert!(!key.exists());
 
+    // Restored from a backup (a new file gets the umask's mode: must be made private).
     std::fs::write(&key, &original_key).unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), None).await,
+        Err(StoreError::KeyFileInsecure { .. })
+    ));
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     let store = Store::open(dir.path(), None).await.unwrap();
-    assert_eq!(store.user_token("anna").await.unwrap().unwrap().as_str(), TOKEN_A);
+    assert_eq!(
+        store.user_token("anna").await.unwrap().unwrap().as_str(),
+        TOKEN_A
+    );
     store.close().await;
 }
 
@@ -499,8 +591,14 @@ async fn swapped_ciphertexts_are_detected() {
     store.set_user_token("ewa", TOKEN_A).await.unwrap();
     store.set_user_token("olek", TOKEN_A).await.unwrap();
     let s = summary("r1", None);
-    store.save_session("https://a.example", &session_json("eyJ.a.a"), s.clone()).await.unwrap();
-    store.save_session("https://b.example", &session_json("eyJ.b.b"), s).await.unwrap();
+    store
+        .save_session("https://a.example", &session_json("eyJ.a.a"), s.clone())
+        .await
+        .unwrap();
+    store
+        .save_session("https://b.example", &session_json("eyJ.b.b"), s)
+        .await
+        .unwrap();
     store.close().await;
 
     let db = raw(dir.path()).await;
@@ -515,7 +613,12 @@ async fn swapped_ciphertexts_are_detected() {
                 .get::<Vec<u8>, _>(0)
         }
     };
-    let (a, b, e, o) = (sealed("anna").await, sealed("jan").await, sealed("ewa").await, sealed("olek").await);
+    let (a, b, e, o) = (
+        sealed("anna").await,
+        sealed("jan").await,
+        sealed("ewa").await,
+        sealed("olek").await,
+    );
     let put = |name: &'static str, v: Vec<u8>| {
         let db = db.clone();
         async move {
@@ -545,11 +648,20 @@ async fn swapped_ciphertexts_are_detected() {
     }
     let err = store.load_session("https://b.example").await.unwrap_err();
     assert!(matches!(err, StoreError::Integrity { .. }), "{err:?}");
-    assert!(store.load_session("https://a.example").await.unwrap().is_some());
+    assert!(
+        store
+            .load_session("https://a.example")
+            .await
+            .unwrap()
+            .is_some()
+    );
     // Listing (clear columns only) still works, and the user can set the token again.
     assert_eq!(store.list_users().await.unwrap().len(), 4);
     store.set_user_token("anna", TOKEN_A).await.unwrap();
-    assert_eq!(store.user_token("anna").await.unwrap().unwrap().as_str(), TOKEN_A);
+    assert_eq!(
+        store.user_token("anna").await.unwrap().unwrap().as_str(),
+        TOKEN_A
+    );
     store.close().await;
 
     // Editing a clear column of a row also breaks its seal.
@@ -575,17 +687,33 @@ async fn migrations_are_idempotent_and_newer_schema_refused() {
         store.close().await;
     }
     let db = raw(dir.path()).await;
-    let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&db).await.unwrap();
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert_eq!(version, 1);
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM encryption").fetch_one(&db).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM encryption")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
-    sqlx::query("PRAGMA user_version = 99").execute(&db).await.unwrap();
+    sqlx::query("PRAGMA user_version = 99")
+        .execute(&db)
+        .await
+        .unwrap();
     db.close().await;
 
     let before = snapshot(dir.path());
     let err = Store::open(dir.path(), pass("pw")).await.unwrap_err();
     assert!(
-        matches!(err, StoreError::SchemaTooNew { found: 99, supported: 1, .. }),
+        matches!(
+            err,
+            StoreError::SchemaTooNew {
+                found: 99,
+                supported: 1,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("upgrade"));
