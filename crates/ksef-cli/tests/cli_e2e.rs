@@ -97,17 +97,35 @@ impl Program {
         stderr
     }
 
-    /// Snapshot of every file in the data dir (name → bytes), to prove a failure wrote nothing.
-    fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
-        let mut v: Vec<_> = std::fs::read_dir(self.data.path())
-            .unwrap()
-            .flatten()
-            .filter(|e| e.path().is_file())
-            .filter(|e| !e.file_name().to_string_lossy().ends_with("-shm"))
-            .map(|e| (e.path(), std::fs::read(e.path()).unwrap()))
-            .collect();
-        v.sort();
-        v
+    /// What the store holds (users, masked tokens, settings, session summary), read through the
+    /// store itself: a failed command must not change any of it. (File bytes are not compared:
+    /// SQLite may checkpoint its WAL on a read-only open.)
+    fn snapshot(&self) -> String {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let store = ksef_store::Store::open(
+                self.data.path(),
+                Some(ksef_crypto::Zeroizing::new(self.passphrase.clone())),
+            )
+            .await
+            .expect("open store");
+            let users: Vec<String> = store
+                .list_users()
+                .await
+                .unwrap()
+                .iter()
+                .map(|u| format!("{}|{:?}|{:?}", u.name, u.token_masked, u.token_set_at))
+                .collect();
+            let settings = store.settings().await.unwrap();
+            let session = store
+                .load_session(&self.base_url)
+                .await
+                .unwrap()
+                .map(|(_, s)| s.reference_number);
+            let out = format!("users={users:?} settings={settings:?} session={session:?}");
+            store.close().await;
+            out
+        })
     }
 
     /// Files of the data dir containing `needle`.
@@ -519,4 +537,125 @@ fn demo_walks_the_seed_scenario() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("behaved as the seed says"), "{stdout}");
+}
+
+/// A person with only CredentialsRead + InvoiceRead in a company (granted like ZAW-FA): may browse
+/// tokens, may not revoke them, may not give a token a permission she lacks — refused by the
+/// program before KSeF is called. Also covers PEM certificates and `--pesel`.
+#[test]
+fn person_with_credentials_read_only() {
+    let emu = EmulatorProcess::start(
+        BIN,
+        &["--auth-delay-ms", "20", "--token-activation-ms", "50"],
+    );
+    let owner = Program::new(&emu.base_url);
+    let clerk = Program::new(&emu.base_url);
+    let files = tempfile::tempdir().unwrap();
+    let nip = Nip::random();
+    let pesel = Pesel::random();
+    let pw = write(files.path(), "pw.txt", "x\n");
+    let owner_p12 = files.path().join("owner.p12").display().to_string();
+    owner.ok(&[
+        "cert",
+        "new",
+        "--nip",
+        nip.as_str(),
+        "--seal",
+        "--out",
+        &owner_p12,
+        "--password-file",
+        &pw,
+    ]);
+    owner.ok(&[
+        "auth",
+        "login",
+        "--nip",
+        nip.as_str(),
+        "--cert",
+        &owner_p12,
+        "--password-file",
+        &pw,
+    ]);
+    let g = owner.json(&[
+        "token",
+        "generate",
+        "--permissions",
+        "InvoiceWrite",
+        "--description",
+        "Token właściciela",
+    ]);
+    let owner_token_ref = g["referenceNumber"].as_str().unwrap().to_string();
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let a = RawClient::new(&emu.base_url)
+            .post(
+                "/testdata/permissions",
+                None,
+                json!({"contextIdentifier":{"type":"Nip","value":nip.as_str()},
+                       "authorizedIdentifier":{"type":"Pesel","value":pesel.as_str()},
+                       "permissions":[{"permissionType":"CredentialsRead","description":"Przegląd uprawnień"},
+                                      {"permissionType":"InvoiceRead","description":"Odczyt faktur"}]}),
+            )
+            .await;
+        assert_eq!(a.status.as_u16(), 200);
+    });
+    let pem = files.path().join("clerk.pem").display().to_string();
+    let key = files.path().join("clerk.key").display().to_string();
+    clerk.ok(&[
+        "cert",
+        "new",
+        "--pesel",
+        pesel.as_str(),
+        "--ec",
+        "--pem",
+        "--out",
+        &pem,
+    ]);
+    clerk.ok(&[
+        "auth",
+        "login",
+        "--nip",
+        nip.as_str(),
+        "--cert",
+        &pem,
+        "--key",
+        &key,
+    ]);
+
+    let list = clerk.json(&["token", "list"]);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["referenceNumber"] == owner_token_ref.as_str())
+    );
+    let e = clerk.fails(&["token", "revoke", &owner_token_ref]);
+    assert!(e.contains("CredentialsManage"), "{e}");
+    let e = clerk.fails(&[
+        "token",
+        "generate",
+        "--permissions",
+        "InvoiceRead,InvoiceWrite",
+        "--description",
+        "Za dużo",
+    ]);
+    assert!(
+        e.contains("InvoiceWrite") && e.contains("do not hold"),
+        "{e}"
+    );
+    // Nothing was minted by the refused call; a token within her permissions works.
+    assert_eq!(clerk.json(&["token", "list"]).as_array().unwrap().len(), 1);
+    clerk.json(&[
+        "token",
+        "generate",
+        "--permissions",
+        "InvoiceRead",
+        "--description",
+        "Odczyt faktur",
+    ]);
+    assert_eq!(clerk.json(&["token", "list"]).as_array().unwrap().len(), 2);
+    // The owner's token is still Active.
+    let shown = owner.json(&["token", "show", &owner_token_ref]);
+    assert_eq!(shown["status"], "Active");
 }

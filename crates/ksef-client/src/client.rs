@@ -13,7 +13,8 @@ use ksef_wire::{
     AuthenticationChallengeResponse, AuthenticationInitResponse, AuthenticationListResponse,
     AuthenticationOperationStatusResponse, AuthenticationTokenRefreshResponse,
     AuthenticationTokensResponse, ExceptionCode, GenerateTokenRequest, GenerateTokenResponse,
-    InitTokenAuthenticationRequest, PublicKeyCertificate, PublicKeyCertificateUsage,
+    InitTokenAuthenticationRequest, PersonalPermission, PersonalPermissionsQueryRequest,
+    PublicKeyCertificate, PublicKeyCertificateUsage, QueryPersonalPermissionsResponse,
     QueryTokensResponse, QueryTokensResponseItem, Secret, TokenStatusResponse, WireEnum, headers,
 };
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
@@ -495,6 +496,54 @@ impl KsefClient {
         self.send(Call::new(Method::DELETE, url).bearer(access_or_refresh_token))
             .await
             .map(drop)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Permissions
+    // -----------------------------------------------------------------------------------------
+
+    /// `POST /permissions/query/personal/grants`: one page (0-based `page_offset`) of the caller's
+    /// own permissions in the current context. The owner role is never listed (digest §7.2).
+    pub async fn personal_permissions(
+        &self,
+        access_token: &str,
+        query: &PersonalPermissionsQueryRequest,
+        page_offset: u32,
+        page_size: u32,
+    ) -> Result<QueryPersonalPermissionsResponse, KsefError> {
+        let mut url = self.url(&["permissions", "query", "personal", "grants"])?;
+        url.query_pairs_mut()
+            .append_pair("pageOffset", &page_offset.to_string())
+            .append_pair("pageSize", &page_size.to_string());
+        self.send_json(
+            "POST /permissions/query/personal/grants response",
+            Call::new(Method::POST, url)
+                .bearer(access_token)
+                .json(to_json(query)?),
+        )
+        .await
+    }
+
+    /// Every page of [`Self::personal_permissions`].
+    pub async fn all_personal_permissions(
+        &self,
+        access_token: &str,
+        query: &PersonalPermissionsQueryRequest,
+    ) -> Result<Vec<PersonalPermission>, KsefError> {
+        let mut all = Vec::new();
+        for page in 0..MAX_PAGES as u32 {
+            let r = self
+                .personal_permissions(access_token, query, page, 100)
+                .await?;
+            all.extend(r.permissions);
+            if !r.has_more {
+                return Ok(all);
+            }
+        }
+        Err(KsefError::Decode {
+            what: "POST /permissions/query/personal/grants response".into(),
+            message: format!("more than {MAX_PAGES} pages"),
+        })
     }
 
     // -----------------------------------------------------------------------------------------

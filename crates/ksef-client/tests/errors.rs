@@ -260,10 +260,12 @@ async fn rate_limited_server(retry_after: &'static str, limit: u32) -> (String, 
 async fn retry_after_is_honoured() {
     let (url, hits) = rate_limited_server("1", 1).await;
     // No default wait: any delay comes from the Retry-After header.
-    let client = KsefClient::new(&url).unwrap().with_retry_policy(RetryPolicy {
-        default_wait: Duration::ZERO,
-        ..RetryPolicy::default()
-    });
+    let client = KsefClient::new(&url)
+        .unwrap()
+        .with_retry_policy(RetryPolicy {
+            default_wait: Duration::ZERO,
+            ..RetryPolicy::default()
+        });
     let started = Instant::now();
     let c = client.challenge().await.unwrap();
     let elapsed = started.elapsed();

@@ -92,6 +92,46 @@ fn subject_of(
     (subject, perms)
 }
 
+/// The permissions the subject holds in the session's context, as far as the API lets us know:
+/// owner by certificate NIP → every owner permission; else the personal grants
+/// (`POST /permissions/query/personal/grants`). Authentication succeeds only for an owner or a
+/// holder of some grant, so an empty list means an owner through the NIP–PESEL link. `None` when
+/// the query fails: then KSeF decides (26001).
+async fn discover_permissions(
+    app: &App,
+    s: &ksef_client::Session,
+    owner: Option<Vec<String>>,
+) -> Option<Vec<String>> {
+    if owner.is_some() {
+        return owner;
+    }
+    let query = ksef_wire::PersonalPermissionsQueryRequest::default();
+    let grants = app
+        .client
+        .all_personal_permissions(s.access_token.expose_secret(), &query)
+        .await
+        .ok()?;
+    let in_context: Vec<String> = grants
+        .iter()
+        .filter(|g| {
+            g.context_identifier
+                .as_ref()
+                .is_none_or(|c| c.value == s.context.value())
+        })
+        .map(|g| g.permission_scope.as_str().to_string())
+        .collect();
+    if in_context.is_empty() {
+        Some(
+            PermissionSet::owner(false)
+                .iter()
+                .map(|p| p.as_str().to_string())
+                .collect(),
+        )
+    } else {
+        Some(in_context)
+    }
+}
+
 /// `ksef auth login --nip N --cert FILE`.
 pub async fn login_with_certificate(
     app: &mut App,
@@ -108,7 +148,8 @@ pub async fn login_with_certificate(
         .client
         .login_with_credential(cred, &context, subject_type)
         .await?;
-    let (subject, permissions) = subject_of(&cred.certificate_der, &context);
+    let (subject, owner) = subject_of(&cred.certificate_der, &context);
+    let permissions = discover_permissions(app, &session, owner).await;
     let stored = StoredSession {
         session,
         subject,
@@ -318,7 +359,8 @@ pub async fn submit(
     let cert = ksef_xades::signature::verify_enveloped(&bytes, &Default::default())
         .map(|v| v.signer_certificate_der)
         .unwrap_or_default();
-    let (subject, permissions) = subject_of(&cert, &request.context);
+    let (subject, owner) = subject_of(&cert, &request.context);
+    let permissions = discover_permissions(app, &session, owner).await;
     let stored = StoredSession {
         session,
         subject,
