@@ -218,6 +218,16 @@ fn seed_workflow_end_to_end() {
         p.files_containing("eyJ").is_empty(),
         "a JWT in clear text in the store"
     );
+    // Nor does any log: the emulator logs every request, never a token.
+    let log = emu.log();
+    assert!(
+        log.contains("/v2/tokens"),
+        "the emulator log is empty: {log}"
+    );
+    assert!(
+        !log.contains(&token[token.len() - 64..]) && !log.contains("eyJ"),
+        "a secret in the emulator log"
+    );
 
     // Listing and showing.
     let list = p.json(&["token", "list", "--status", "Active"]);
@@ -271,6 +281,12 @@ fn seed_workflow_end_to_end() {
     let token2 = g2["token"].as_str().unwrap().to_string();
     p.ok(&["user", "add", "Kierownik"]);
     let out = p.run_stdin(&["user", "set-token", "Kierownik"], &format!("{token2}\n"));
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!printed.contains(&token2), "set-token echoed the token");
     assert!(
         out.status.success(),
         "{}",

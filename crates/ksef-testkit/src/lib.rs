@@ -360,12 +360,13 @@ impl EmulatorProcess {
     /// "listening on" line.
     pub fn start(ksef_bin: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let log = std::fs::File::create(dir.path().join("emulator.log")).expect("log file");
         let mut child = std::process::Command::new(ksef_bin)
             .args(["emulator", "--port", "0", "--data"])
             .arg(dir.path())
             .args(extra)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start ksef emulator");
         let line = first_line(&mut child);
@@ -379,6 +380,11 @@ impl EmulatorProcess {
             base_url,
             _dir: dir,
         }
+    }
+
+    /// Everything the emulator logged (its stderr) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("emulator.log")).unwrap_or_default()
     }
 
     /// Stops the process (like `kill -9`).
