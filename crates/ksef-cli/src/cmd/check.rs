@@ -51,17 +51,18 @@ pub fn check_file(
     )
     .ok()
     .map(|v| v.signer_certificate_der);
-    if let (Some(req), Some(cert)) = (&request, &signer) {
-        if let Ok(info) = inspect_certificate(cert) {
-            if let Err(e) = info.check_validity(now) {
-                lines.push(CheckLine {
-                    severity: "error",
-                    code: None,
-                    message: format!("certificate: {e} (status 460)"),
-                });
-            }
-            if req.subject_identifier_type == SubjectIdentifierType::CertificateSubject {
-                match (&req.context, &info.nip, &info.pesel) {
+    if let (Some(req), Some(cert)) = (&request, &signer)
+        && let Ok(info) = inspect_certificate(cert)
+    {
+        if let Err(e) = info.check_validity(now) {
+            lines.push(CheckLine {
+                severity: "error",
+                code: None,
+                message: format!("certificate: {e} (status 460)"),
+            });
+        }
+        if req.subject_identifier_type == SubjectIdentifierType::CertificateSubject {
+            match (&req.context, &info.nip, &info.pesel) {
                     (_, None, None) => lines.push(CheckLine {
                         severity: "error",
                         code: Some(21406),
@@ -79,21 +80,21 @@ pub fn check_file(
                     }),
                     _ => {}
                 }
-            }
         }
     }
-    if let (Some(req), Some(p)) = (&request, pending) {
-        if p.challenge == req.challenge && now > p.deadline() {
-            lines.push(CheckLine {
-                severity: "error",
-                code: Some(21111),
-                message: format!(
-                    "the challenge {} expired at {}; prepare a new request (`ksef auth prepare`)",
-                    p.challenge,
-                    show_time(p.deadline())
-                ),
-            });
-        }
+    if let (Some(req), Some(p)) = (&request, pending)
+        && p.challenge == req.challenge
+        && now > p.deadline()
+    {
+        lines.push(CheckLine {
+            severity: "error",
+            code: Some(21111),
+            message: format!(
+                "the challenge {} expired at {}; prepare a new request (`ksef auth prepare`)",
+                p.challenge,
+                show_time(p.deadline())
+            ),
+        });
     }
     Ok(lines)
 }

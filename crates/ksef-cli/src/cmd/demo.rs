@@ -45,10 +45,10 @@ fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::Path
         let p = e.path();
         if p.is_dir() {
             hits.extend(files_containing(&p, needle));
-        } else if let Ok(bytes) = std::fs::read(&p) {
-            if bytes.windows(needle.len()).any(|w| w == needle) {
-                hits.push(p);
-            }
+        } else if let Ok(bytes) = std::fs::read(&p)
+            && bytes.windows(needle.len()).any(|w| w == needle)
+        {
+            hits.push(p);
         }
     }
     hits

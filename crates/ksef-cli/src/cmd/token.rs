@@ -166,8 +166,8 @@ pub fn print_list(app: &App, tokens: &[QueryTokensResponseItem]) -> CliResult<()
         return Ok(());
     }
     println!(
-        "{:<36}  {:<9}  {:<26}  {:<30}  {:<24}  {:<23}  {}",
-        "REFERENCE", "STATUS", "AUTHOR", "PERMISSIONS", "CREATED", "LAST USE", "DESCRIPTION"
+        "{:<36}  {:<9}  {:<26}  {:<30}  {:<24}  {:<23}  DESCRIPTION",
+        "REFERENCE", "STATUS", "AUTHOR", "PERMISSIONS", "CREATED", "LAST USE"
     );
     for t in tokens {
         println!(
@@ -229,14 +229,14 @@ pub fn print_one(app: &App, t: &QueryTokensResponseItem) -> CliResult<()> {
 pub async fn revoke(app: &mut App, reference: &str) -> CliResult<()> {
     let s = app.session().await?;
     refuse_token_session(&s, "revoking KSeF tokens")?;
-    if let Some(have) = held(&s) {
-        if !have.contains(&Permission::CredentialsManage) {
-            return Err(CliError(
-                "revoking tokens needs the CredentialsManage permission (zarządzanie uprawnieniami), \
+    if let Some(have) = held(&s)
+        && !have.contains(&Permission::CredentialsManage)
+    {
+        return Err(CliError(
+            "revoking tokens needs the CredentialsManage permission (zarządzanie uprawnieniami), \
                  which you do not hold in this context"
-                    .into(),
-            ));
-        }
+                .into(),
+        ));
     }
     app.client
         .revoke_token(s.session.access_token.expose_secret(), reference)

@@ -37,7 +37,7 @@ pub async fn list(app: &mut App) -> CliResult<()> {
         println!("no program users; add one with `ksef user add NAME`");
         return Ok(());
     }
-    println!("{:<24}  {}", "USER", "TOKEN KSeF");
+    println!("{:<24}  TOKEN KSeF", "USER");
     for u in users {
         println!(
             "{:<24}  {}",
