@@ -16,7 +16,8 @@ use clap::{Args, Parser, Subcommand};
 use ksef_core::TokenPermission;
 
 use crate::app::{App, CliError, CliResult, Settings, print_json, show_time};
-use crate::cmd::{auth, cert, check, demo, emulator, token, user};
+use crate::cmd::{auth, cert, demo, emulator, token, user};
+use ksef_program::check;
 
 #[derive(Parser)]
 #[command(
@@ -320,7 +321,9 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
             let t = token::show(app, &reference).await?;
             token::print_one(app, &t)
         }
-        Command::Token(TokenCommand::Revoke { reference }) => token::revoke(app, &reference).await,
+        Command::Token(TokenCommand::Revoke { reference }) => {
+            token::revoke_and_print(app, &reference).await
+        }
         Command::User(UserCommand::Add { name }) => user::add(app, &name).await,
         Command::User(UserCommand::List) => user::list(app).await,
         Command::User(UserCommand::SetToken { name }) => user::set_token(app, &name).await,

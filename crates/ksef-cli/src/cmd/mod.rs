@@ -2,7 +2,6 @@
 
 pub mod auth;
 pub mod cert;
-pub mod check;
 pub mod demo;
 pub mod emulator;
 pub mod token;

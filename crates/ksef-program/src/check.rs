@@ -11,8 +11,8 @@ use ksef_xades::signature::{VerifyOptions, verify_enveloped};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::app::{CliError, CliResult, show_time};
-use crate::cmd::auth::PendingRequest;
+use crate::auth::PendingRequest;
+use crate::{ProgramError, ProgramResult, show_time};
 
 /// One line of the report.
 #[derive(Debug, Serialize)]
@@ -27,9 +27,9 @@ pub fn check_file(
     path: &Path,
     pending: Option<&PendingRequest>,
     now: OffsetDateTime,
-) -> CliResult<Vec<CheckLine>> {
+) -> ProgramResult<Vec<CheckLine>> {
     let bytes = std::fs::read(path)
-        .map_err(|e| CliError(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| ProgramError(format!("cannot read {}: {e}", path.display())))?;
     let mut lines: Vec<CheckLine> = diagnose(&bytes)
         .into_iter()
         .map(|f| CheckLine {

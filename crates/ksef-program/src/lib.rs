@@ -1,0 +1,240 @@
+//! `ksef-program` — the accounting program's KSeF workflow, shared by the command line and the
+//! web app: where to talk (base URL) and keep state (data dir, store), the stored KSeF session,
+//! logging in (certificate, Profil Zaufany round trip, a program user's KSeF token), generating,
+//! listing and revoking tokens with the seed's rules checked before KSeF is called, and the local
+//! pre-flight of signed files. One error type with a clear message. No printing.
+
+pub mod auth;
+pub mod check;
+pub mod tokens;
+
+use std::path::{Path, PathBuf};
+
+use ksef_client::{Environment, KsefClient, KsefError, Session};
+use ksef_store::{SessionSummary, Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+/// A failure of a program operation: one clear message for the user.
+#[derive(Debug)]
+pub struct ProgramError(pub String);
+
+impl std::fmt::Display for ProgramError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for ProgramError {
+    fn from(s: String) -> Self {
+        ProgramError(s)
+    }
+}
+impl From<&str> for ProgramError {
+    fn from(s: &str) -> Self {
+        ProgramError(s.to_string())
+    }
+}
+impl From<KsefError> for ProgramError {
+    fn from(e: KsefError) -> Self {
+        ProgramError(format!("KSeF: {e}"))
+    }
+}
+impl From<StoreError> for ProgramError {
+    fn from(e: StoreError) -> Self {
+        ProgramError(format!("local store: {e}"))
+    }
+}
+impl From<ksef_crypto::CryptoError> for ProgramError {
+    fn from(e: ksef_crypto::CryptoError) -> Self {
+        ProgramError(e.to_string())
+    }
+}
+
+pub type ProgramResult<T> = Result<T, ProgramError>;
+
+/// Global options after resolution.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub base_url: String,
+    pub data_dir: PathBuf,
+    pub json: bool,
+}
+
+impl Settings {
+    /// `--base-url` wins over `--env`; both can come from the environment (clap `env`).
+    pub fn resolve(
+        base_url: Option<String>,
+        env: Option<String>,
+        data_dir: Option<PathBuf>,
+        json: bool,
+    ) -> ProgramResult<Self> {
+        let base_url = match (base_url, env) {
+            (Some(url), _) => normalise_base_url(&url)?,
+            (None, Some(env)) => env
+                .parse::<Environment>()
+                .map_err(|e| ProgramError(format!("--env: {e}")))?
+                .base_url()
+                .to_string(),
+            (None, None) => Environment::Local.base_url().to_string(),
+        };
+        let data_dir = data_dir.unwrap_or_else(default_data_dir);
+        Ok(Self {
+            base_url,
+            data_dir,
+            json,
+        })
+    }
+}
+
+fn normalise_base_url(url: &str) -> ProgramResult<String> {
+    let url = url.trim().trim_end_matches('/');
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ProgramError(format!(
+            "--base-url {url:?}: expected an http:// or https:// URL ending in /v2, e.g. http://127.0.0.1:8080/v2"
+        )));
+    }
+    Ok(url.to_string())
+}
+
+/// The per-user data directory of the program (`…/ksef`).
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_local_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("ksef")
+}
+
+/// The store key source: `KSEF_PASSPHRASE` if set (Argon2id), else a key file beside the database.
+pub fn passphrase() -> Option<ksef_crypto::Zeroizing<String>> {
+    std::env::var("KSEF_PASSPHRASE")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(ksef_crypto::Zeroizing::new)
+}
+
+/// Everything a command needs.
+pub struct App {
+    pub settings: Settings,
+    pub client: KsefClient,
+    store: Option<Store>,
+}
+
+/// What we keep of a KSeF session: the client's session plus what we learned at login.
+#[derive(Serialize, Deserialize)]
+pub struct StoredSession {
+    pub session: Session,
+    /// The authenticated subject as `Type:value` (e.g. `Nip:5265877635`), when known.
+    pub subject: Option<String>,
+    /// The program user whose token opened the session (token sessions).
+    pub via_user: Option<String>,
+    /// Permissions known to be held in the context (`None` = unknown: let KSeF decide).
+    pub permissions: Option<Vec<String>>,
+}
+
+impl App {
+    pub fn new(settings: Settings) -> ProgramResult<Self> {
+        let client = KsefClient::new(&settings.base_url)?;
+        Ok(Self {
+            settings,
+            client,
+            store: None,
+        })
+    }
+
+    pub fn json(&self) -> bool {
+        self.settings.json
+    }
+
+    /// Opens the local store on first use.
+    pub async fn store(&mut self) -> ProgramResult<&Store> {
+        if self.store.is_none() {
+            let store = Store::open(&self.settings.data_dir, passphrase()).await?;
+            self.store = Some(store);
+        }
+        self.store
+            .as_ref()
+            .ok_or_else(|| ProgramError("store not open".into()))
+    }
+
+    /// The stored session for this base URL, with a fresh access token.
+    pub async fn session(&mut self) -> ProgramResult<StoredSession> {
+        let base = self.settings.base_url.clone();
+        let Some((json, _summary)) = self.store().await?.load_session(&base).await? else {
+            return Err(ProgramError(format!(
+                "no KSeF session for {base}: log in first (`ksef auth login --nip … --cert …`, \
+                 `ksef auth prepare`/`submit`, or `ksef auth login --user NAME`)"
+            )));
+        };
+        let mut stored: StoredSession = serde_json::from_str(&json).map_err(|e| {
+            ProgramError(format!(
+                "the stored session is unreadable ({e}); log in again"
+            ))
+        })?;
+        let now = time::OffsetDateTime::now_utc();
+        if stored.session.refresh_valid_until <= now {
+            self.store().await?.clear_session(&base).await?;
+            return Err(ProgramError(
+                "the KSeF session has expired; log in again".into(),
+            ));
+        }
+        if self.client.ensure_fresh(&mut stored.session).await? {
+            self.save_session(&stored).await?;
+        }
+        Ok(stored)
+    }
+
+    pub async fn save_session(&mut self, stored: &StoredSession) -> ProgramResult<()> {
+        let base = self.settings.base_url.clone();
+        let json = serde_json::to_string(stored)
+            .map_err(|e| ProgramError(format!("cannot serialise the session: {e}")))?;
+        let summary = SessionSummary {
+            context: format!(
+                "{}:{}",
+                stored.session.context.kind(),
+                stored.session.context.value()
+            ),
+            method: stored
+                .session
+                .authentication_method
+                .clone()
+                .unwrap_or_default(),
+            reference_number: stored.session.reference_number.clone(),
+            access_valid_until: stored.session.access_valid_until,
+            refresh_valid_until: stored.session.refresh_valid_until,
+            via_user: stored.via_user.clone(),
+        };
+        self.store()
+            .await?
+            .save_session(&base, &json, summary)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn clear_session(&mut self) -> ProgramResult<()> {
+        let base = self.settings.base_url.clone();
+        self.store().await?.clear_session(&base).await?;
+        Ok(())
+    }
+}
+
+/// Reads the first line of a password file.
+pub fn read_password_file(path: &Path) -> ProgramResult<ksef_crypto::Zeroizing<String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ProgramError(format!("cannot read password file {}: {e}", path.display())))?;
+    Ok(ksef_crypto::Zeroizing::new(
+        text.lines().next().unwrap_or("").to_string(),
+    ))
+}
+
+/// KSeF timestamps for people: local-ish UTC without fractions.
+pub fn show_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}

@@ -1,0 +1,160 @@
+//! KSeF tokens: generate (with the seed's rules checked before KSeF is called), list, show,
+//! revoke. Token management needs a session opened by certificate or Profil Zaufany.
+
+use std::time::Duration;
+
+use ksef_client::TokenQuery;
+use ksef_core::{Permission, TokenPermission, TokenStatus};
+use ksef_wire::QueryTokensResponseItem;
+
+use crate::{App, ProgramError, ProgramResult, StoredSession};
+
+/// The seed: "Sesja z tokenem nie może generować kolejnych podtokenów" / cannot browse tokens.
+fn refuse_token_session(s: &StoredSession, what: &str) -> ProgramResult<()> {
+    if s.session.is_token_session() {
+        return Err(ProgramError(format!(
+            "{what} is not possible in a session opened with a KSeF token (Sesja z tokenem nie może {}). \
+             Log in with a certificate or Profil Zaufany: `ksef auth login --nip … --cert …` or `ksef auth prepare`.",
+            if what.starts_with("generating") {
+                "generować kolejnych tokenów"
+            } else {
+                "przeglądać ani usuwać tokenów"
+            }
+        )));
+    }
+    Ok(())
+}
+
+fn held(s: &StoredSession) -> Option<Vec<Permission>> {
+    s.permissions
+        .as_ref()
+        .map(|v| v.iter().filter_map(|p| p.parse().ok()).collect())
+}
+
+/// Outcome of `token generate`.
+pub struct Generated {
+    pub reference_number: String,
+    pub token: ksef_crypto::Zeroizing<String>,
+}
+
+/// `ksef token generate`: checks locally, mints, waits for Active, optionally saves on a user.
+pub async fn generate(
+    app: &mut App,
+    permissions: &[TokenPermission],
+    description: &str,
+    save_to_user: Option<&str>,
+) -> ProgramResult<Generated> {
+    let len = description.chars().count();
+    if !(5..=256).contains(&len) {
+        return Err(ProgramError(format!(
+            "--description must have 5–256 characters (has {len})"
+        )));
+    }
+    if permissions.is_empty() {
+        return Err(ProgramError(
+            "--permissions: give at least one permission".into(),
+        ));
+    }
+    if let Some(user) = save_to_user {
+        let users = app.store().await?.list_users().await?;
+        if !users.iter().any(|u| u.name.eq_ignore_ascii_case(user)) {
+            return Err(ProgramError(format!(
+                "program user {user:?} does not exist; add it with `ksef user add {user}`"
+            )));
+        }
+    }
+    let s = app.session().await?;
+    refuse_token_session(&s, "generating a KSeF token")?;
+    if let Some(have) = held(&s) {
+        let missing: Vec<&str> = permissions
+            .iter()
+            .filter(|p| !have.contains(&Permission::from(**p)))
+            .map(|p| p.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ProgramError(format!(
+                "you do not hold {} in this context; a token can carry only permissions you have \
+                 (Nie można nadać tokenowi uprawnień których nie posiadasz)",
+                missing.join(", ")
+            )));
+        }
+    }
+    let access = s.session.access_token.expose_secret().clone();
+    let created = app
+        .client
+        .generate_token(&access, permissions, description)
+        .await?;
+    let reference = created.reference_number.clone();
+    let token = ksef_crypto::Zeroizing::new(created.token.expose_secret().clone());
+    app.client
+        .wait_token_active(&access, &reference, Duration::from_secs(120))
+        .await?;
+    if let Some(user) = save_to_user {
+        app.store().await?.set_user_token(user, &token).await?;
+    }
+    Ok(Generated {
+        reference_number: reference,
+        token,
+    })
+}
+
+fn parse_statuses(statuses: &[String]) -> ProgramResult<Vec<TokenStatus>> {
+    statuses
+        .iter()
+        .flat_map(|s| s.split(','))
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim()
+                .parse::<TokenStatus>()
+                .map_err(|e| ProgramError(format!("--status: {e}")))
+        })
+        .collect()
+}
+
+/// `ksef token list`.
+pub async fn list(
+    app: &mut App,
+    statuses: &[String],
+) -> ProgramResult<Vec<QueryTokensResponseItem>> {
+    let statuses = parse_statuses(statuses)?;
+    let s = app.session().await?;
+    refuse_token_session(&s, "browsing KSeF tokens")?;
+    let query = TokenQuery {
+        statuses,
+        ..TokenQuery::default()
+    };
+    Ok(app
+        .client
+        .list_all_tokens(s.session.access_token.expose_secret(), &query)
+        .await?)
+}
+
+/// `ksef token show REF`.
+pub async fn show(app: &mut App, reference: &str) -> ProgramResult<QueryTokensResponseItem> {
+    let s = app.session().await?;
+    refuse_token_session(&s, "browsing KSeF tokens")?;
+    Ok(app
+        .client
+        .token_status(s.session.access_token.expose_secret(), reference)
+        .await?)
+}
+
+/// `ksef token revoke REF`: only with CredentialsManage (the seed: "Usuwanie tokenów jest jedynie
+/// możliwe dla użytkowników, którzy mają w KSeF uprawnienie zarządzania uprawnieniami").
+pub async fn revoke(app: &mut App, reference: &str) -> ProgramResult<()> {
+    let s = app.session().await?;
+    refuse_token_session(&s, "revoking KSeF tokens")?;
+    if let Some(have) = held(&s)
+        && !have.contains(&Permission::CredentialsManage)
+    {
+        return Err(ProgramError(
+            "revoking tokens needs the CredentialsManage permission (zarządzanie uprawnieniami), \
+                 which you do not hold in this context"
+                .into(),
+        ));
+    }
+    app.client
+        .revoke_token(s.session.access_token.expose_secret(), reference)
+        .await?;
+    Ok(())
+}
