@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace on a fresh Debian machine: installs the system tools the tests
-# use as oracles (xmlsec1, xmllint, openssl) and the pinned third-party Python KSeF client, then
-# `cargo test`. Safe to re-run; installs only what is missing.
+# use as oracles (xmlsec1, xmllint, openssl), the browser of the web app's tests (chromium,
+# chromium-driver) and the pinned third-party Python KSeF client, then `cargo test`.
+# Safe to re-run; installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,9 @@ need_apt=()
 command -v xmlsec1 >/dev/null 2>&1 || need_apt+=(xmlsec1)
 command -v xmllint >/dev/null 2>&1 || need_apt+=(libxml2-utils)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# The web app's browser tests (crates/ksef-web/tests/browser*.rs) drive headless Chromium.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

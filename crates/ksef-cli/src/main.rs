@@ -60,6 +60,16 @@ enum Command {
     User(UserCommand),
     /// Walk the whole seed scenario against an in-process emulator, with narration.
     Demo,
+    /// Serve the local web app (Generuj token KSeF, Tokeny KSeF, Użytkownicy) on 127.0.0.1.
+    Ui {
+        /// Port on 127.0.0.1 (0 = a free port).
+        #[arg(long, default_value_t = 8765)]
+        port: u16,
+        /// Do not start the embedded emulator; use the environment chosen in the settings
+        /// (or --env / --base-url).
+        #[arg(long)]
+        no_emulator: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -171,6 +181,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Emulator(args) => emulator::run(args).map_err(CliError),
         Command::Cert(CertCommand::New(args)) => cert::new(args, cli.json).map_err(CliError),
+        Command::Ui { port, no_emulator } => run_ui(
+            cli.base_url,
+            cli.environment,
+            cli.data_dir,
+            port,
+            no_emulator,
+        ),
         command => run_async(
             cli.base_url,
             cli.environment,
@@ -206,6 +223,63 @@ fn run_async(
         let settings = Settings::resolve(base_url, environment, data_dir, json)?;
         let mut app = App::new(settings)?;
         dispatch(&mut app, command).await
+    })
+}
+
+/// `ksef ui`: the web app until Ctrl+C; the first stdout line is its address.
+fn run_ui(
+    base_url: Option<String>,
+    environment: Option<String>,
+    data_dir: Option<PathBuf>,
+    port: u16,
+    no_emulator: bool,
+) -> CliResult<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let data_dir = data_dir.unwrap_or_else(ksef_program::default_data_dir);
+    let mut config = ksef_web::WebConfig::new(&data_dir);
+    config.addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    if no_emulator {
+        config.emulator = None;
+    }
+    if let Some(url) = base_url {
+        config.local_base_url = url.trim_end_matches('/').to_string();
+    }
+    if let Some(env) = environment {
+        config.environment = Some(env.parse().map_err(|e| CliError(format!("--env: {e}")))?);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async move {
+        let web = ksef_web::serve(config)
+            .await
+            .map_err(|e| CliError(e.to_string()))?;
+        {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "KSeF web app: {}", web.base_url());
+            if let Some(emu) = &web.emulator_base_url {
+                let _ = writeln!(
+                    out,
+                    "embedded KSeF emulator: {emu} (data in {})",
+                    data_dir.join("emulator").display()
+                );
+            }
+            let _ = out.flush();
+        }
+        tokio::signal::ctrl_c()
+            .await
+            .map_err(|e| CliError(format!("signal handler: {e}")))?;
+        eprintln!("shutting down");
+        web.shutdown().await;
+        Ok(())
     })
 }
 
@@ -328,7 +402,7 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
         Command::User(UserCommand::List) => user::list(app).await,
         Command::User(UserCommand::SetToken { name }) => user::set_token(app, &name).await,
         Command::User(UserCommand::Remove { name }) => user::remove(app, &name).await,
-        Command::Emulator(_) | Command::Cert(_) | Command::Demo => {
+        Command::Emulator(_) | Command::Cert(_) | Command::Demo | Command::Ui { .. } => {
             Err(CliError("unreachable command".into()))
         }
     }

@@ -98,6 +98,10 @@ pub enum CryptoError {
     #[error("certificate was not issued by the given issuer: {0}")]
     NotIssuedBy(String),
 
+    /// The certificate meant to issue others is not a CA certificate.
+    #[error("not a certificate authority: {0}")]
+    NotCertificateAuthority(String),
+
     /// Invalid input to a test-certificate builder (e.g. a bad NIP).
     #[error("invalid test certificate subject: {0}")]
     InvalidSubject(String),

@@ -6,6 +6,8 @@
 //! * [`Credential`] — a signing identity loaded from PKCS#12 or PEM, written back as PKCS#12;
 //! * [`envelope`] — RSA-OAEP-SHA-256, AES-256-CBC/PKCS#7, SHA-256/Base64 (digest §3.2);
 //! * [`testcert`] — self-signed test certificates as KSeF TEST accepts them (digest §5.2);
+//! * [`ca`] — a minimal CA: self-signed CA certificates and certificates issued by them
+//!   (the emulator's simulated Profil Zaufany, chain-trust tests);
 //! * [`service`] — the emulator's own RSA key pairs and certificates (digest §3.1, §20);
 //! * [`identity`] — who a certificate identifies (NIP, PESEL, seal; digest §4.5) and
 //!   certificate checks (validity, issuer signature).
@@ -18,6 +20,7 @@ mod error;
 mod key;
 mod pem;
 
+pub mod ca;
 pub mod envelope;
 pub mod identity;
 pub mod service;

@@ -199,15 +199,7 @@ pub(crate) fn self_signed_der(
     not_after: OffsetDateTime,
     key_encipherment: bool,
 ) -> Result<Vec<u8>> {
-    let alg = key.algorithm()?;
-    let sig_alg: &'static rcgen::SignatureAlgorithm = if alg.is_rsa() {
-        &rcgen::PKCS_RSA_SHA256
-    } else {
-        &rcgen::PKCS_ECDSA_P256_SHA256
-    };
-    let pem = key.to_pkcs8_pem()?;
-    let key_pair = KeyPair::from_pkcs8_pem_and_sign_algo(&pem, sig_alg)
-        .map_err(|e| CryptoError::CertificateGeneration(format!("loading key into rcgen: {e}")))?;
+    let key_pair = rcgen_key_pair(key)?;
 
     let mut params = CertificateParams::default();
     params.distinguished_name = dn;
@@ -225,6 +217,20 @@ pub(crate) fn self_signed_der(
         .self_signed(&key_pair)
         .map_err(|e| CryptoError::CertificateGeneration(e.to_string()))?;
     Ok(cert.der().to_vec())
+}
+
+/// The key as an rcgen `KeyPair` that signs with sha256WithRSAEncryption (RSA) or
+/// ecdsa-with-SHA256 (EC P-256) (shared with [`crate::ca`]).
+pub(crate) fn rcgen_key_pair(key: &PrivateKey) -> Result<KeyPair> {
+    let alg = key.algorithm()?;
+    let sig_alg: &'static rcgen::SignatureAlgorithm = if alg.is_rsa() {
+        &rcgen::PKCS_RSA_SHA256
+    } else {
+        &rcgen::PKCS_ECDSA_P256_SHA256
+    };
+    let pem = key.to_pkcs8_pem()?;
+    KeyPair::from_pkcs8_pem_and_sign_algo(&pem, sig_alg)
+        .map_err(|e| CryptoError::CertificateGeneration(format!("loading key into rcgen: {e}")))
 }
 
 /// rcgen `DistinguishedName` from `(dotted OID, value)` pairs, in order.
@@ -260,7 +266,7 @@ pub(crate) fn distinguished_name(attributes: &[(String, String)]) -> Result<Dist
 }
 
 /// 16 random bytes, positive (top bit clear) and with a non-zero first byte.
-fn random_serial() -> [u8; 16] {
+pub(crate) fn random_serial() -> [u8; 16] {
     use rand::Rng as _;
     let mut s = [0u8; 16];
     rand::rng().fill_bytes(&mut s);
@@ -268,7 +274,7 @@ fn random_serial() -> [u8; 16] {
     s
 }
 
-fn truncate_to_seconds(t: OffsetDateTime) -> OffsetDateTime {
+pub(crate) fn truncate_to_seconds(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(0).unwrap_or(t)
 }
 

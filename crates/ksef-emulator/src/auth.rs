@@ -141,8 +141,11 @@ impl MethodInfo {
             display_name: "Token KSeF",
         }
     }
-    fn for_certificate(info: &CertificateInfo) -> Self {
+    /// `issued_by_trusted_profile`: the certificate was issued by the emulator's simulated
+    /// Profil Zaufany CA (see [`issued_by_trusted_profile`]).
+    fn for_certificate(info: &CertificateInfo, issued_by_trusted_profile: bool) -> Self {
         match info.kind {
+            CertificateKind::Person if issued_by_trusted_profile => Self::trusted_profile(),
             CertificateKind::Seal => Self {
                 method: AuthenticationMethod::QualifiedSeal,
                 code: "xades.qualified-seal",
@@ -153,6 +156,14 @@ impl MethodInfo {
                 code: "xades.qualified-signature",
                 display_name: "Podpis kwalifikowany",
             },
+        }
+    }
+    /// A Profil Zaufany signature (digest §4.5: method `TrustedProfile`).
+    pub fn trusted_profile() -> Self {
+        Self {
+            method: AuthenticationMethod::TrustedProfile,
+            code: "xades.trusted-profile",
+            display_name: "Profil zaufany",
         }
     }
     pub fn category(&self) -> AuthenticationMethodCategory {
@@ -514,12 +525,14 @@ pub async fn xades_signature(
         }
     };
 
-    let method = MethodInfo::for_certificate(&info);
+    let trusted_profile = issued_by_trusted_profile(state, &verified.signer_certificate_der);
+    let method = MethodInfo::for_certificate(&info, trusted_profile);
     let status = match certificate_trust(
         state,
         &info,
         &verified.signer_certificate_der,
         verify_certificate_chain,
+        trusted_profile,
     ) {
         Some(failure) => failure,
         None => authorization_outcome(state, &subject, context, None).await?,
@@ -557,15 +570,33 @@ fn check_key_strength(info: &CertificateInfo) -> ApiResult<()> {
     }
 }
 
+/// Whether `der` was issued (signed) by the emulator's simulated Profil Zaufany CA, and that
+/// simulation is enabled. The CA certificate itself does not count (it is not a signer).
+pub fn issued_by_trusted_profile(state: &AppState, der: &[u8]) -> bool {
+    if !state.config().simulated_trusted_profile {
+        return false;
+    }
+    let ca = &state.trusted_profile_ca().certificate_der;
+    der != ca.as_slice() && ksef_crypto::identity::verify_issued_by(der, ca).is_ok()
+}
+
 /// Certificate validity and trust (asynchronous in KSeF → status 460). `None` = fine.
+///
+/// Certificates of the simulated Profil Zaufany (`trusted_profile`) are trusted under every
+/// policy, also with `verifyCertificateChain=true`: the emulator trusts its own CA the way
+/// KSeF trusts the real Profil Zaufany seal.
 fn certificate_trust(
     state: &AppState,
     info: &CertificateInfo,
     der: &[u8],
     verify_chain: bool,
+    trusted_profile: bool,
 ) -> Option<AuthStatus> {
     if info.check_validity(state.now()).is_err() {
         return Some(AuthStatus::certificate("Nieważny certyfikat"));
+    }
+    if trusted_profile {
+        return None;
     }
     match &state.config().trust_policy {
         TrustPolicy::AcceptSelfSigned if !verify_chain => None,

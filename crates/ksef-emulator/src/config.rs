@@ -50,6 +50,14 @@ pub struct EmulatorConfig {
     pub forbid_token_minting_from_token_sessions: bool,
     /// Maximum accepted request body (bytes) for JSON and XML endpoints.
     pub max_body_bytes: usize,
+    /// The simulated Profil Zaufany signing service (`/symulator-podpisu`, outside the API):
+    /// when on, the page is served and signatures whose certificate was issued by the
+    /// emulator's "trusted profile" CA are trusted in every [`TrustPolicy`] (also with
+    /// `verifyCertificateChain=true`) and authenticate as `TrustedProfile`. On by default.
+    pub simulated_trusted_profile: bool,
+    /// Lifetime of the person certificate the simulated signing service issues for each
+    /// signature (short-lived; the challenge itself lives 10 minutes).
+    pub simulated_trusted_profile_certificate_lifetime: Duration,
 }
 
 impl EmulatorConfig {
@@ -69,6 +77,8 @@ impl EmulatorConfig {
             strict_xades: false,
             forbid_token_minting_from_token_sessions: true,
             max_body_bytes: 1024 * 1024,
+            simulated_trusted_profile: true,
+            simulated_trusted_profile_certificate_lifetime: Duration::from_secs(60 * 60),
         }
     }
 

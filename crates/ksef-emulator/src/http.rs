@@ -23,6 +23,7 @@ use crate::extract::{
     page_size,
 };
 use crate::jwt::{Claims, JwtError, TokenType};
+use crate::signing_service;
 use crate::state::{AppState, KeyUsage};
 use crate::testdata;
 use crate::tokens::{self, Caller, StoredToken, TokenFilter};
@@ -59,9 +60,18 @@ pub fn router(state: AppState) -> Router {
         .route("/testdata/context/unblock", post(td_unblock))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
+        .with_state(state.clone());
     Router::new()
         .nest("/v2", api)
+        // Not part of the KSeF API: the simulated Profil Zaufany signing service.
+        .route(
+            signing_service::PATH,
+            signing_service::page_routes(state.clone()),
+        )
+        .route(
+            signing_service::CA_PEM_PATH,
+            signing_service::ca_routes(state.clone()),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max))
         .layer(axum::middleware::from_fn(render_errors))

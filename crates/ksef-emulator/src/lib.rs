@@ -6,6 +6,9 @@
 //! authentication (§4), KSeF tokens (§6), test data (§17) and the error formats (§16) of the
 //! digest. The wire types come from `ksef-wire`, identifiers and rules from `ksef-core`.
 //!
+//! Outside the API it also serves a clearly labelled simulation of the Profil Zaufany signing
+//! service ([`signing_service`], `/symulator-podpisu`), so the PZ login works offline.
+//!
 //! Start one in-process with [`server::spawn`], or from the command line with `ksef emulator`.
 
 pub mod auth;
@@ -16,6 +19,7 @@ pub mod http;
 pub mod jwt;
 pub mod permissions;
 pub mod server;
+pub mod signing_service;
 pub mod state;
 pub mod store;
 pub mod testdata;

@@ -1,8 +1,10 @@
-//! Shared state of a running emulator: configuration, database, signing keys.
+//! Shared state of a running emulator: configuration, database, signing keys, and the CA of
+//! the simulated Profil Zaufany signing service.
 
 use std::sync::Arc;
 
 use ksef_crypto::service::ServiceKeyPair;
+use ksef_crypto::{Credential, PrivateKey};
 use sqlx::SqlitePool;
 use time::OffsetDateTime;
 
@@ -38,6 +40,7 @@ struct Inner {
     jwt: JwtKeys,
     token_key: ServiceKeyPair,
     symmetric_key: ServiceKeyPair,
+    trusted_profile_ca: Credential,
 }
 
 /// Errors while starting the emulator.
@@ -75,6 +78,7 @@ impl AppState {
         let jwt_secret = jwt_secret(&pool).await.map_err(db_err)?;
         let token_key = service_key(&pool, KeyUsage::KsefTokenEncryption).await?;
         let symmetric_key = service_key(&pool, KeyUsage::SymmetricKeyEncryption).await?;
+        let trusted_profile_ca = trusted_profile_ca(&pool).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -82,6 +86,7 @@ impl AppState {
                 jwt: JwtKeys::new(&jwt_secret),
                 token_key,
                 symmetric_key,
+                trusted_profile_ca,
             }),
         })
     }
@@ -100,6 +105,11 @@ impl AppState {
             KeyUsage::KsefTokenEncryption => &self.inner.token_key,
             KeyUsage::SymmetricKeyEncryption => &self.inner.symmetric_key,
         }
+    }
+    /// The CA of the simulated Profil Zaufany signing service (see [`crate::signing_service`]).
+    /// Its key never leaves the emulator.
+    pub fn trusted_profile_ca(&self) -> &Credential {
+        &self.inner.trusted_profile_ca
     }
     /// The current time (one place, so a test clock can be added later).
     pub fn now(&self) -> OffsetDateTime {
@@ -152,4 +162,61 @@ async fn service_key(pool: &SqlitePool, usage: KeyUsage) -> Result<ServiceKeyPai
         .await
         .map_err(|e| StartError::Keys(e.to_string()))?;
     Ok(pair)
+}
+
+/// `service_keys.usage` of the simulated Profil Zaufany CA.
+const TRUSTED_PROFILE_CA_USAGE: &str = "TrustedProfileCa";
+
+/// Loads the simulated Profil Zaufany CA, creating it on first start and renewing it when it
+/// expires within a day. Kept in `service_keys` next to the emulator's other keys.
+async fn trusted_profile_ca(pool: &SqlitePool) -> Result<Credential, StartError> {
+    let keys = |e: &dyn std::fmt::Display| StartError::Keys(format!("trusted profile CA: {e}"));
+    let load = || async {
+        sqlx::query_as::<_, (String, Vec<u8>)>(
+            "SELECT key_pem, certificate_der FROM service_keys WHERE usage = ?",
+        )
+        .bind(TRUSTED_PROFILE_CA_USAGE)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| keys(&e))
+    };
+    let restore = |pem: &str, der: Vec<u8>| -> Result<Credential, StartError> {
+        let key = PrivateKey::from_pem(pem).map_err(|e| keys(&e))?;
+        Credential::new(key, der, Vec::new()).map_err(|e| keys(&e))
+    };
+    if let Some((pem, der)) = load().await? {
+        let ca = restore(&pem, der.clone())?;
+        let info = ca.info().map_err(|e| keys(&e))?;
+        if info.not_after > OffsetDateTime::now_utc() + time::Duration::days(1) {
+            return Ok(ca);
+        }
+        // Nearly expired: replace it (only if nobody else has already).
+        sqlx::query("DELETE FROM service_keys WHERE usage = ? AND certificate_der = ?")
+            .bind(TRUSTED_PROFILE_CA_USAGE)
+            .bind(der)
+            .execute(pool)
+            .await
+            .map_err(|e| keys(&e))?;
+    }
+    let ca = tokio::task::spawn_blocking(crate::signing_service::make_trusted_profile_ca)
+        .await
+        .map_err(|e| keys(&e))?
+        .map_err(|e| keys(&e))?;
+    let pem = ca.key_pem().map_err(|e| keys(&e))?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO service_keys(usage, key_pem, certificate_der) VALUES (?, ?, ?)",
+    )
+    .bind(TRUSTED_PROFILE_CA_USAGE)
+    .bind(pem.as_str())
+    .bind(ca.certificate_der.clone())
+    .execute(pool)
+    .await
+    .map_err(|e| keys(&e))?;
+    // Another process may have won the race: use what is stored.
+    match load().await? {
+        Some((pem, der)) => restore(&pem, der),
+        None => Err(StartError::Keys(
+            "trusted profile CA: not stored after insert".into(),
+        )),
+    }
 }

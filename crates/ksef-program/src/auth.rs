@@ -49,11 +49,9 @@ pub fn load_credential(
     let bytes = std::fs::read(cert)
         .map_err(|e| ProgramError(format!("cannot read {}: {e}", cert.display())))?;
     if let Some(key) = key {
-        let key_pem = std::fs::read_to_string(key)
+        let key_pem = std::fs::read(key)
             .map_err(|e| ProgramError(format!("cannot read {}: {e}", key.display())))?;
-        let cert_pem = String::from_utf8(bytes)
-            .map_err(|_| ProgramError(format!("{} is not a PEM file", cert.display())))?;
-        return Credential::from_pem(&key_pem, &cert_pem)
+        return credential_from_bytes(&bytes, Some(&key_pem), "")
             .map_err(|e| ProgramError(format!("{}: {e}", cert.display())));
     }
     let password = match password_file {
@@ -62,8 +60,30 @@ pub fn load_credential(
             ksef_crypto::Zeroizing::new(std::env::var("KSEF_CERT_PASSWORD").unwrap_or_default())
         }
     };
-    Credential::from_pkcs12(&bytes, &password)
+    credential_from_bytes(&bytes, None, &password)
         .map_err(|e| ProgramError(format!("{}: {e}", cert.display())))
+}
+
+/// Loads a signing credential from bytes (an upload): PKCS#12 with `password`, or a PEM
+/// certificate with a PEM key (`key_pem`, or a key inside the same PEM file).
+pub fn credential_from_bytes(
+    cert: &[u8],
+    key_pem: Option<&[u8]>,
+    password: &str,
+) -> ProgramResult<Credential> {
+    let looks_pem =
+        cert.starts_with(b"-----") || String::from_utf8_lossy(cert).contains("-----BEGIN ");
+    if key_pem.is_some() || looks_pem {
+        let cert_pem = std::str::from_utf8(cert)
+            .map_err(|_| ProgramError("the certificate is not a PEM file".into()))?;
+        let key_pem = match key_pem {
+            Some(k) => std::str::from_utf8(k)
+                .map_err(|_| ProgramError("the key is not a PEM file".into()))?,
+            None => cert_pem,
+        };
+        return Credential::from_pem(key_pem, cert_pem).map_err(ProgramError::from);
+    }
+    Credential::from_pkcs12(cert, password).map_err(ProgramError::from)
 }
 
 /// What the login learned about the subject: `Type:value` and the permissions known to be held.
@@ -212,14 +232,21 @@ pub async fn pending(app: &mut App) -> ProgramResult<Option<PendingRequest>> {
         .and_then(|j| serde_json::from_str(&j).ok()))
 }
 
-/// `ksef auth prepare --nip N --dir D`: writes `D/AuthTokenRequest_<dd-mm-yyyy_HH_MM_SS>.xml`.
-pub async fn prepare(
+/// An unsigned `AuthTokenRequest` for a fresh challenge, not yet written anywhere.
+pub struct PreparedRequest {
+    /// `AuthTokenRequest_<dd-mm-yyyy_HH_MM_SS>.xml`.
+    pub file_name: String,
+    /// The document to sign.
+    pub xml: String,
+    /// What to remember until the signed copy comes back (`file` = `file_name`).
+    pub pending: PendingRequest,
+}
+
+/// Asks KSeF for a challenge and builds the unsigned request (the web app offers it for download).
+pub async fn prepare_request(
     app: &mut App,
     context: ContextIdentifier,
-    dir: &Path,
-) -> ProgramResult<PendingRequest> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| ProgramError(format!("cannot create {}: {e}", dir.display())))?;
+) -> ProgramResult<PreparedRequest> {
     let challenge = app.client.challenge().await?;
     let xml = AuthTokenRequest::new(
         challenge.challenge.clone(),
@@ -229,7 +256,7 @@ pub async fn prepare(
     .to_xml(AuthNamespace::V2_0);
     // UTC: the `time` crate cannot read the local offset safely in a multi-threaded process.
     let now = OffsetDateTime::now_utc();
-    let name = format!(
+    let file_name = format!(
         "AuthTokenRequest_{:02}-{:02}-{:04}_{:02}_{:02}_{:02}.xml",
         now.day(),
         u8::from(now.month()),
@@ -238,14 +265,34 @@ pub async fn prepare(
         now.minute(),
         now.second()
     );
-    let file = dir.join(name);
-    std::fs::write(&file, xml)
-        .map_err(|e| ProgramError(format!("cannot write {}: {e}", file.display())))?;
     let pending = PendingRequest {
-        file,
+        file: PathBuf::from(&file_name),
         challenge: challenge.challenge,
         timestamp_ms: challenge.timestamp_ms,
         base_url: app.settings.base_url.clone(),
+    };
+    Ok(PreparedRequest {
+        file_name,
+        xml,
+        pending,
+    })
+}
+
+/// `ksef auth prepare --nip N --dir D`: writes `D/AuthTokenRequest_<dd-mm-yyyy_HH_MM_SS>.xml`.
+pub async fn prepare(
+    app: &mut App,
+    context: ContextIdentifier,
+    dir: &Path,
+) -> ProgramResult<PendingRequest> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| ProgramError(format!("cannot create {}: {e}", dir.display())))?;
+    let prepared = prepare_request(app, context).await?;
+    let file = dir.join(&prepared.file_name);
+    std::fs::write(&file, &prepared.xml)
+        .map_err(|e| ProgramError(format!("cannot write {}: {e}", file.display())))?;
+    let pending = PendingRequest {
+        file,
+        ..prepared.pending
     };
     let json = serde_json::to_string(&pending).map_err(|e| ProgramError(e.to_string()))?;
     app.store().await?.set_setting(PENDING_KEY, &json).await?;
@@ -327,34 +374,39 @@ pub async fn submit(
     };
     let bytes = std::fs::read(&path)
         .map_err(|e| ProgramError(format!("cannot read {}: {e}", path.display())))?;
-    if !has_signature(&bytes) {
-        return Err(ProgramError(format!(
-            "{} carries no XML signature; sign it first",
-            path.display()
-        )));
+    let stored = submit_signed(app, &bytes, pending.as_ref())
+        .await
+        .map_err(|e| ProgramError(format!("{}: {e}", path.display())))?;
+    app.store().await?.remove_setting(PENDING_KEY).await?;
+    Ok(stored)
+}
+
+/// Logs in with a signed `AuthTokenRequest` (bytes, e.g. an upload). With the `pending` request
+/// of the same challenge, an expired challenge is refused before KSeF is called.
+pub async fn submit_signed(
+    app: &mut App,
+    bytes: &[u8],
+    pending: Option<&PendingRequest>,
+) -> ProgramResult<StoredSession> {
+    if !has_signature(bytes) {
+        return Err(ProgramError(
+            "the file carries no XML signature; sign it first".into(),
+        ));
     }
-    let (request, _) = AuthTokenRequest::parse(&bytes).map_err(|e| {
-        ProgramError(format!(
-            "{} is not a valid AuthTokenRequest: {e}",
-            path.display()
-        ))
-    })?;
-    if let Some(p) = pending
-        .as_ref()
-        .filter(|p| p.challenge == request.challenge)
-    {
+    let (request, _) = AuthTokenRequest::parse(bytes)
+        .map_err(|e| ProgramError(format!("not a valid AuthTokenRequest: {e}")))?;
+    if let Some(p) = pending.filter(|p| p.challenge == request.challenge) {
         let now = OffsetDateTime::now_utc();
         if now > p.deadline() {
             return Err(ProgramError(format!(
-                "the challenge of {} expired at {} (KSeF gives {} minutes to sign); run `ksef auth prepare` again",
-                path.display(),
+                "the challenge expired at {} (KSeF gives {} minutes to sign); prepare a new request",
                 show_time(p.deadline()),
                 CHALLENGE_LIFETIME.as_secs() / 60
             )));
         }
     }
-    let session = app.client.login_with_signed_request(&bytes, None).await?;
-    let cert = ksef_xades::signature::verify_enveloped(&bytes, &Default::default())
+    let session = app.client.login_with_signed_request(bytes, None).await?;
+    let cert = ksef_xades::signature::verify_enveloped(bytes, &Default::default())
         .map(|v| v.signer_certificate_der)
         .unwrap_or_default();
     let (subject, owner) = subject_of(&cert, &request.context);
@@ -366,7 +418,6 @@ pub async fn submit(
         permissions,
     };
     app.save_session(&stored).await?;
-    app.store().await?.remove_setting(PENDING_KEY).await?;
     Ok(stored)
 }
 

@@ -116,6 +116,9 @@ pub struct App {
     pub settings: Settings,
     pub client: KsefClient,
     store: Option<Store>,
+    /// `Some` = the KSeF session lives in this value only (the web app: one per browser
+    /// session), never in the store; the inner value is the session's JSON.
+    memory_session: Option<Option<ksef_crypto::Zeroizing<String>>>,
 }
 
 /// What we keep of a KSeF session: the client's session plus what we learned at login.
@@ -137,7 +140,57 @@ impl App {
             settings,
             client,
             store: None,
+            memory_session: None,
         })
+    }
+
+    /// Uses an already open store (shared with other `App`s; the store is cheap to clone).
+    pub fn with_store(mut self, store: Store) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Keeps the KSeF session in this value only instead of the store (the web app keeps one
+    /// `App` per browser session; closing it ends nothing else).
+    pub fn with_session_in_memory(mut self) -> Self {
+        self.memory_session = Some(None);
+        self
+    }
+
+    /// A fresh `App` on the same API, store and settings whose session lives in memory only
+    /// (for short side sessions, e.g. checking a program user's token).
+    pub fn side_app(&self) -> Self {
+        Self {
+            settings: self.settings.clone(),
+            client: self.client.clone(),
+            store: self.store.clone(),
+            memory_session: Some(None),
+        }
+    }
+
+    /// The JSON of the current session, from memory or the store.
+    async fn load_session_json(&mut self) -> ProgramResult<Option<ksef_crypto::Zeroizing<String>>> {
+        if let Some(mem) = &self.memory_session {
+            return Ok(mem.clone());
+        }
+        let base = self.settings.base_url.clone();
+        Ok(self
+            .store()
+            .await?
+            .load_session(&base)
+            .await?
+            .map(|(json, _)| json))
+    }
+
+    /// The current session if there is a usable one (`None` when not logged in or expired).
+    pub async fn current_session(&mut self) -> ProgramResult<Option<StoredSession>> {
+        if self.load_session_json().await?.is_none() {
+            return Ok(None);
+        }
+        match self.session().await {
+            Ok(s) => Ok(Some(s)),
+            Err(_) => Ok(None),
+        }
     }
 
     pub fn json(&self) -> bool {
@@ -158,7 +211,7 @@ impl App {
     /// The stored session for this base URL, with a fresh access token.
     pub async fn session(&mut self) -> ProgramResult<StoredSession> {
         let base = self.settings.base_url.clone();
-        let Some((json, _summary)) = self.store().await?.load_session(&base).await? else {
+        let Some(json) = self.load_session_json().await? else {
             return Err(ProgramError(format!(
                 "no KSeF session for {base}: log in first (`ksef auth login --nip … --cert …`, \
                  `ksef auth prepare`/`submit`, or `ksef auth login --user NAME`)"
@@ -171,7 +224,7 @@ impl App {
         })?;
         let now = time::OffsetDateTime::now_utc();
         if stored.session.refresh_valid_until <= now {
-            self.store().await?.clear_session(&base).await?;
+            self.clear_session().await?;
             return Err(ProgramError(
                 "the KSeF session has expired; log in again".into(),
             ));
@@ -186,6 +239,10 @@ impl App {
         let base = self.settings.base_url.clone();
         let json = serde_json::to_string(stored)
             .map_err(|e| ProgramError(format!("cannot serialise the session: {e}")))?;
+        if let Some(mem) = &mut self.memory_session {
+            *mem = Some(ksef_crypto::Zeroizing::new(json));
+            return Ok(());
+        }
         let summary = SessionSummary {
             context: format!(
                 "{}:{}",
@@ -210,6 +267,10 @@ impl App {
     }
 
     pub async fn clear_session(&mut self) -> ProgramResult<()> {
+        if let Some(mem) = &mut self.memory_session {
+            *mem = None;
+            return Ok(());
+        }
         let base = self.settings.base_url.clone();
         self.store().await?.clear_session(&base).await?;
         Ok(())

@@ -31,6 +31,108 @@ fn held(s: &StoredSession) -> Option<Vec<Permission>> {
         .map(|v| v.iter().filter_map(|p| p.parse().ok()).collect())
 }
 
+/// The permissions known to be held in the session's context (`None` = unknown: KSeF decides).
+pub fn held_permissions(s: &StoredSession) -> Option<Vec<Permission>> {
+    held(s)
+}
+
+/// Why a session may not generate tokens (the seed's rule), or `None` if it may.
+pub fn generate_refusal(s: &StoredSession) -> Option<ProgramError> {
+    refuse_token_session(s, "generating a KSeF token").err()
+}
+
+/// Why a session may not browse tokens (token session), or `None` if it may.
+pub fn browse_refusal(s: &StoredSession) -> Option<ProgramError> {
+    refuse_token_session(s, "browsing KSeF tokens").err()
+}
+
+/// One token permission as offered on "Nadaj uprawnienia KSeF".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferedPermission {
+    pub permission: TokenPermission,
+    /// Held in the session's context (or unknown, then KSeF decides).
+    pub held: bool,
+}
+
+/// Every token permission, marked held or not for this session.
+pub fn offered_permissions(s: &StoredSession) -> Vec<OfferedPermission> {
+    let have = held(s);
+    TokenPermission::ALL
+        .iter()
+        .map(|p| OfferedPermission {
+            permission: *p,
+            held: have
+                .as_ref()
+                .is_none_or(|h| h.contains(&Permission::from(*p))),
+        })
+        .collect()
+}
+
+/// Whether the session may browse tokens (CredentialsRead or CredentialsManage; `true` when
+/// the held permissions are unknown — then KSeF decides).
+pub fn can_browse(s: &StoredSession) -> bool {
+    held(s).is_none_or(|h| {
+        h.contains(&Permission::CredentialsRead) || h.contains(&Permission::CredentialsManage)
+    })
+}
+
+/// Whether the session may revoke tokens (CredentialsManage; `true` when unknown).
+pub fn can_revoke(s: &StoredSession) -> bool {
+    held(s).is_none_or(|h| h.contains(&Permission::CredentialsManage))
+}
+
+/// What a program user's KSeF token gives, read in a token session of its own.
+#[derive(Debug, Clone)]
+pub struct TokenCheck {
+    pub reference_number: String,
+    pub context: String,
+    pub status: String,
+    pub permissions: Vec<String>,
+    pub description: String,
+}
+
+/// Opens a token session with the token saved on `user` (beside the caller's own session,
+/// which stays untouched), reads the token's permissions (`GET /tokens/{ref}`, visible to the
+/// token's own session) and ends that session.
+pub async fn check_user_token(app: &App, user: &str) -> ProgramResult<TokenCheck> {
+    let mut side = app.side_app();
+    let s = crate::auth::login_with_user(&mut side, user).await?;
+    let token = side
+        .store()
+        .await?
+        .user_token(user)
+        .await?
+        .unwrap_or_default();
+    let reference = token
+        .parse::<ksef_core::KsefToken>()
+        .map(|t| t.reference_number().to_string())
+        .map_err(|e| {
+            ProgramError(format!(
+                "the token saved on {user:?} is not a KSeF token: {e}"
+            ))
+        })?;
+    let access = s.session.access_token.expose_secret().clone();
+    let result = side.client.token_status(&access, &reference).await;
+    let _ = side.client.logout(&access).await;
+    side.clear_session().await?;
+    let t = result?;
+    Ok(TokenCheck {
+        reference_number: t.reference_number,
+        context: format!(
+            "{}:{}",
+            t.context_identifier.r#type.as_str(),
+            t.context_identifier.value
+        ),
+        status: t.status.as_str().to_string(),
+        permissions: t
+            .requested_permissions
+            .iter()
+            .map(|p| p.as_str().to_string())
+            .collect(),
+        description: t.description,
+    })
+}
+
 /// Outcome of `token generate`.
 pub struct Generated {
     pub reference_number: String,

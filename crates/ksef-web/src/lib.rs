@@ -1,0 +1,234 @@
+//! `ksef-web` — the accounting program's KSeF screens as a local web app: Konfiguracja › KSeF ›
+//! Generuj token KSeF (certificate or Profil Zaufany login, Nadaj uprawnienia KSeF, Dodaj, Zapisz),
+//! Tokeny KSeF, Użytkownicy and the environment settings. Server-rendered HTML (askama), a little
+//! progressive JavaScript, CSRF-protected forms, loopback only. The workflow itself lives in
+//! `ksef-program`; this crate is a thin front end over it.
+
+mod errors;
+mod forms;
+mod handlers;
+mod pages;
+mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use ksef_emulator::{EmulatorConfig, RunningEmulator};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Default upload cap (certificates, signed requests).
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 1024 * 1024;
+
+/// How to start the web app.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// The program's data dir (store: users dictionary, settings).
+    pub data_dir: PathBuf,
+    /// Where to listen; must be a loopback address (port 0 = a free port).
+    pub addr: SocketAddr,
+    /// `Some` = run this in-process emulator (on 127.0.0.1, a free port) and use it for the
+    /// environment "local"; `None` = use the environment chosen in the settings.
+    pub emulator: Option<EmulatorConfig>,
+    /// Upload size cap in bytes (per file).
+    pub max_upload_bytes: usize,
+    /// What the environment "local" means when no emulator is embedded.
+    pub local_base_url: String,
+    /// If set, saved as the chosen environment at start (else the settings page's choice stays).
+    pub environment: Option<ksef_client::Environment>,
+}
+
+impl WebConfig {
+    /// Defaults: 127.0.0.1 on a free port, an embedded emulator in `<data_dir>/emulator`, 1 MiB uploads.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        Self {
+            emulator: Some(EmulatorConfig::new(data_dir.join("emulator"))),
+            data_dir,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            local_base_url: ksef_client::Environment::Local.base_url().to_string(),
+            environment: None,
+        }
+    }
+}
+
+/// Errors while starting the web app.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("the web app binds to loopback only; {0} is not a loopback address")]
+    NotLoopback(SocketAddr),
+    #[error("cannot start the embedded KSeF emulator: {0}")]
+    Emulator(#[from] ksef_emulator::server::SpawnError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the program's store in {dir}: {message}")]
+    Store { dir: PathBuf, message: String },
+}
+
+/// A running web app (and its embedded emulator, if any).
+pub struct RunningWeb {
+    /// The address the web app listens on.
+    pub addr: SocketAddr,
+    /// The embedded emulator's API base URL (`http://127.0.0.1:PORT/v2`), if one runs.
+    pub emulator_base_url: Option<String>,
+    emulator: Option<RunningEmulator>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningWeb {
+    /// `http://127.0.0.1:PORT/`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// The embedded emulator's simulated signing service page (`http://127.0.0.1:PORT/symulator-podpisu`).
+    pub fn signing_simulator_url(&self) -> Option<String> {
+        self.emulator
+            .as_ref()
+            .map(|e| format!("http://{}/symulator-podpisu", e.addr))
+    }
+
+    /// The embedded emulator (tests may reach its state directly).
+    pub fn emulator(&self) -> Option<&RunningEmulator> {
+        self.emulator.as_ref()
+    }
+
+    /// Stops serving, waits for in-flight requests, stops the emulator.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        if let Some(e) = self.emulator.take() {
+            e.shutdown().await;
+        }
+    }
+}
+
+impl Drop for RunningWeb {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Starts the web app (and the embedded emulator) on background tasks.
+pub async fn serve(config: WebConfig) -> Result<RunningWeb, WebError> {
+    if !config.addr.ip().is_loopback() {
+        return Err(WebError::NotLoopback(config.addr));
+    }
+    let store = ksef_store::Store::open(&config.data_dir, ksef_program::passphrase())
+        .await
+        .map_err(|e| WebError::Store {
+            dir: config.data_dir.clone(),
+            message: e.to_string(),
+        })?;
+    if let Some(env) = config.environment {
+        store
+            .set_setting(state::ENVIRONMENT_SETTING, env.name())
+            .await
+            .map_err(|e| WebError::Store {
+                dir: config.data_dir.clone(),
+                message: e.to_string(),
+            })?;
+    }
+    let emulator = match &config.emulator {
+        Some(c) => {
+            Some(ksef_emulator::spawn(c.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await?)
+        }
+        None => None,
+    };
+    let emulator_base_url = emulator.as_ref().map(|e| e.base_url());
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| WebError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| WebError::Bind {
+        addr: config.addr,
+        source,
+    })?;
+    let embedded = emulator.as_ref().map(|e| state::EmbeddedEmulator {
+        base_url: e.base_url(),
+        signing_url: format!("http://{}/symulator-podpisu", e.addr),
+    });
+    let shared = Arc::new(state::Shared::new(
+        store,
+        config.data_dir.clone(),
+        embedded,
+        config.local_base_url.clone(),
+        config.max_upload_bytes,
+        addr.port(),
+    ));
+    let router = router(shared, config.max_upload_bytes);
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(RunningWeb {
+        addr,
+        emulator_base_url,
+        emulator,
+        stop: Some(tx),
+        task: Some(task),
+    })
+}
+
+/// The routes (paths are the contract's: crates/ksef-web/DOM-CONTRACT.md).
+fn router(shared: state::SharedState, max_upload: usize) -> Router {
+    use handlers as h;
+    // Multipart bodies: a few files under the per-file cap plus small fields; anything bigger
+    // is cut off by axum. Parts above the per-file cap are drained and reported clearly.
+    let upload_limit =
+        DefaultBodyLimit::max(max_upload.saturating_mul(4).saturating_add(64 * 1024));
+    Router::new()
+        .route("/", get(h::index))
+        .route("/static/app.js", get(h::static_js))
+        .route("/static/app.css", get(h::static_css))
+        .route("/biezacy-uzytkownik", post(h::set_current_user))
+        .route("/sesja/zamknij", post(h::close_session))
+        .route(
+            "/logowanie/certyfikat",
+            post(h::login_certificate).layer(upload_limit),
+        )
+        .route("/logowanie/token", post(h::login_token))
+        .route("/logowanie/pz", post(h::pz_prepare).get(h::pz_step2))
+        .route("/logowanie/pz/plik", get(h::pz_download))
+        .route(
+            "/logowanie/pz/podpisany",
+            post(h::pz_submit).layer(upload_limit),
+        )
+        .route("/generuj", get(h::generate_page).post(h::generate_submit))
+        .route("/generuj/zapisz", post(h::generate_save))
+        .route("/tokeny", get(h::tokens_page))
+        .route("/tokeny/{reference}/usun", post(h::token_revoke))
+        .route("/uzytkownicy", get(h::users_page).post(h::user_add))
+        .route("/uzytkownicy/{name}", get(h::user_page).post(h::user_save))
+        .route("/uzytkownicy/{name}/sprawdz", post(h::user_check))
+        .route("/uzytkownicy/{name}/usun", post(h::user_remove))
+        .route("/ustawienia", get(h::settings_page).post(h::settings_save))
+        .fallback(h::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            state::guard,
+        ))
+        .with_state(shared)
+}

@@ -1,0 +1,278 @@
+//! The templates (askama, auto-escaped) and the layout every page shares.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use ksef_client::Environment;
+use ksef_program::{StoredSession, show_time};
+
+use crate::state::{Shared, WebSession, internal_error};
+
+/// What the layout shows (menu, current user, KSeF session banner, messages).
+pub struct Layout {
+    pub title: String,
+    pub section: &'static str,
+    pub csrf: String,
+    pub path: String,
+    /// (name, selected).
+    pub users: Vec<(String, bool)>,
+    pub ksef: Option<Banner>,
+    pub flash: Option<String>,
+    pub error: Option<String>,
+    pub env_label: String,
+    pub base_url: String,
+}
+
+/// The KSeF session banner.
+pub struct Banner {
+    pub context: String,
+    pub method: String,
+    pub token_session: bool,
+    pub via_user: Option<String>,
+    pub subject: Option<String>,
+    pub valid_until: String,
+}
+
+impl Banner {
+    pub fn of(s: &StoredSession) -> Self {
+        Self {
+            context: format!("{} {}", s.session.context.kind(), s.session.context.value()),
+            method: method_label(s.session.authentication_method.as_deref()),
+            token_session: s.session.is_token_session(),
+            via_user: s.via_user.clone(),
+            subject: s.subject.clone(),
+            valid_until: show_time(s.session.refresh_valid_until),
+        }
+    }
+}
+
+fn method_label(m: Option<&str>) -> String {
+    match m {
+        Some("Token") => "token KSeF".into(),
+        Some("TrustedProfile") => "Profil Zaufany".into(),
+        Some("QualifiedSignature") | Some("PersonalSignature") => "podpis (certyfikat)".into(),
+        Some("QualifiedSeal") => "pieczęć (certyfikat)".into(),
+        Some(other) => other.to_string(),
+        None => "?".into(),
+    }
+}
+
+/// Display name of an environment.
+pub fn env_label(env: Environment, embedded: bool) -> String {
+    match env {
+        Environment::Local if embedded => "Lokalny emulator (offline)".into(),
+        Environment::Local => "Lokalny emulator".into(),
+        Environment::Test => "TEST".into(),
+        Environment::Demo => "DEMO".into(),
+        Environment::Prod => "PRD".into(),
+    }
+}
+
+/// The effective current program user: the chosen one if it still exists, else the first.
+pub fn effective_user(ws: &WebSession, users: &[String]) -> Option<String> {
+    ws.current_user
+        .as_ref()
+        .filter(|u| users.iter().any(|n| n == *u))
+        .cloned()
+        .or_else(|| users.first().cloned())
+}
+
+/// Builds the layout; takes the pending messages (shown once).
+pub async fn layout(
+    sh: &Shared,
+    ws: &mut WebSession,
+    title: &str,
+    section: &'static str,
+    path: &str,
+) -> Layout {
+    let names: Vec<String> = sh
+        .store
+        .list_users()
+        .await
+        .map(|u| u.into_iter().map(|u| u.name).collect())
+        .unwrap_or_default();
+    let current = effective_user(ws, &names);
+    let users = names
+        .into_iter()
+        .map(|n| {
+            let sel = current.as_deref() == Some(n.as_str());
+            (n, sel)
+        })
+        .collect();
+    let ksef = ws
+        .app
+        .current_session()
+        .await
+        .ok()
+        .flatten()
+        .map(|s| Banner::of(&s));
+    let env = sh.environment().await;
+    Layout {
+        title: title.to_string(),
+        section,
+        csrf: ws.csrf().to_string(),
+        path: path.to_string(),
+        users,
+        ksef,
+        flash: ws.flash.take(),
+        error: ws.error.take(),
+        env_label: env_label(env, sh.emulator.is_some()),
+        base_url: ws.app.settings.base_url.clone(),
+    }
+}
+
+/// Renders a template (200).
+pub fn render<T: Template>(t: &T) -> Response {
+    render_status(StatusCode::OK, t)
+}
+
+/// Renders a template with a status.
+pub fn render_status<T: Template>(status: StatusCode, t: &T) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!("template error: {e}");
+            internal_error("Nie można wyświetlić strony (błąd szablonu).")
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub l: Layout,
+    pub heading: String,
+    pub intro: String,
+    pub return_to: String,
+    pub nip: String,
+    pub max_upload: String,
+    /// Program users holding a KSeF token (for a token session).
+    pub token_users: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pz_step2.html")]
+pub struct PzStep2Page {
+    pub l: Layout,
+    pub file_name: String,
+    pub signed_hint: String,
+    pub signing_url: String,
+    pub signing_label: String,
+    pub deadline_ms: i64,
+    pub deadline: String,
+    pub time_left: String,
+}
+
+#[derive(Template)]
+#[template(path = "refusal.html")]
+pub struct RefusalPage {
+    pub l: Layout,
+    pub heading: String,
+    pub message: String,
+    pub show_close_hint: bool,
+}
+
+/// One checkbox of "Nadaj uprawnienia KSeF".
+pub struct PermissionBox {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub held: bool,
+    pub checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "grant.html")]
+pub struct GrantPage {
+    pub l: Layout,
+    pub description: String,
+    pub context: String,
+    pub permissions: Vec<PermissionBox>,
+}
+
+#[derive(Template)]
+#[template(path = "token_result.html")]
+pub struct TokenResultPage {
+    pub l: Layout,
+    pub reference: String,
+    pub token: String,
+    pub save_for: String,
+}
+
+/// One row of the tokens table.
+pub struct TokenRow {
+    pub reference: String,
+    pub description: String,
+    pub author: String,
+    pub permissions: String,
+    pub status: String,
+    pub created: String,
+    pub last_use: String,
+    pub revocable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+pub struct TokensPage {
+    pub l: Layout,
+    /// (value, label).
+    pub statuses: Vec<(&'static str, &'static str)>,
+    pub status: String,
+    pub tokens: Vec<TokenRow>,
+    pub can_revoke: bool,
+}
+
+/// One row of the users table.
+pub struct UserRow {
+    pub name: String,
+    pub path: String,
+    pub masked: String,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+pub struct UsersPage {
+    pub l: Layout,
+    pub users: Vec<UserRow>,
+}
+
+#[derive(Template)]
+#[template(path = "user_edit.html")]
+pub struct UserEditPage {
+    pub l: Layout,
+    pub name: String,
+    pub path: String,
+    pub placeholder: String,
+    pub has_token: bool,
+    pub check: Option<ksef_program::tokens::TokenCheck>,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+pub struct SettingsPage {
+    pub l: Layout,
+    pub environments: Vec<(&'static str, String)>,
+    pub current: &'static str,
+    pub base_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub l: Layout,
+    pub heading: String,
+    pub back: String,
+}
+
+/// Polish label of a token permission.
+pub fn permission_label(p: &str) -> &'static str {
+    match p {
+        "InvoiceRead" => "przeglądanie faktur",
+        "InvoiceWrite" => "wystawianie faktur",
+        "CredentialsRead" => "odczyt uprawnień",
+        "CredentialsManage" => "zarządzanie uprawnieniami",
+        "SubunitManage" => "zarządzanie jednostkami podrzędnymi",
+        "EnforcementOperations" => "operacje egzekucyjne",
+        "Introspection" => "przeglądanie historii sesji (introspekcja)",
+        _ => "",
+    }
+}
