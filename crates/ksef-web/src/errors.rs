@@ -113,6 +113,21 @@ fn polish_local(msg: &str) -> String {
     format!("Operacja nie powiodła się: {m}")
 }
 
+/// The message shown for a failure of the local store.
+pub fn polish_store(e: &ksef_store::StoreError) -> String {
+    use ksef_store::StoreError as E;
+    match e {
+        E::InvalidUserName(why) => format!("Nieprawidłowa nazwa użytkownika: {why}."),
+        E::UserExists { name } => format!("Użytkownik „{name}” już istnieje."),
+        E::UnknownUser { name } => format!("Nie ma użytkownika „{name}”."),
+        E::InvalidToken(_) => {
+            "To nie jest poprawny token KSeF (oczekiwano: numer referencyjny|kontekst|sekret)."
+                .into()
+        }
+        other => format!("Błąd lokalnej bazy programu: {other}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,20 +199,5 @@ mod tests {
                 .starts_with("Użytkownik nie ma")
         );
         assert!(polish_message("something odd").starts_with("Operacja nie powiodła się"));
-    }
-}
-
-/// The message shown for a failure of the local store.
-pub fn polish_store(e: &ksef_store::StoreError) -> String {
-    use ksef_store::StoreError as E;
-    match e {
-        E::InvalidUserName(why) => format!("Nieprawidłowa nazwa użytkownika: {why}."),
-        E::UserExists { name } => format!("Użytkownik „{name}” już istnieje."),
-        E::UnknownUser { name } => format!("Nie ma użytkownika „{name}”."),
-        E::InvalidToken(_) => {
-            "To nie jest poprawny token KSeF (oczekiwano: numer referencyjny|kontekst|sekret)."
-                .into()
-        }
-        other => format!("Błąd lokalnej bazy programu: {other}"),
     }
 }
