@@ -317,25 +317,30 @@ pub async fn login_certificate(
     };
     drop(password);
     ws.generated = None;
-    match auth::login_with_certificate(&mut ws.app, context, &cred, false).await {
+    let result = auth::login_with_certificate(&mut ws.app, context, &cred, false).await;
+    login_outcome(&sh, &mut ws, &return_to, result, "certyfikatem").await
+}
+
+/// Flash + redirect after a successful login, the login page with the error otherwise.
+async fn login_outcome(
+    sh: &Shared,
+    ws: &mut WebSession,
+    return_to: &str,
+    result: ksef_program::ProgramResult<StoredSession>,
+    how: &str,
+) -> Response {
+    match result {
         Ok(s) => {
             ws.flash = Some(format!(
-                "Zalogowano do KSeF certyfikatem (kontekst {} {}).",
+                "Zalogowano do KSeF {how} (kontekst {} {}).",
                 s.session.context.kind(),
                 s.session.context.value()
             ));
-            see_other(&return_to)
+            see_other(return_to)
         }
         Err(e) => {
             let m = polish(&e);
-            login_error(
-                &sh,
-                &mut ws,
-                &return_to,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                m,
-            )
-            .await
+            login_error(sh, ws, return_to, StatusCode::UNPROCESSABLE_ENTITY, m).await
         }
     }
 }
@@ -352,27 +357,9 @@ pub async fn login_token(
     let return_to = safe_return_to(&f.text("return_to"));
     let user = f.text("user");
     ws.generated = None;
-    match auth::login_with_user(&mut ws.app, &user).await {
-        Ok(s) => {
-            ws.flash = Some(format!(
-                "Zalogowano do KSeF tokenem użytkownika „{user}” (kontekst {} {}).",
-                s.session.context.kind(),
-                s.session.context.value()
-            ));
-            see_other(&return_to)
-        }
-        Err(e) => {
-            let m = polish(&e);
-            login_error(
-                &sh,
-                &mut ws,
-                &return_to,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                m,
-            )
-            .await
-        }
-    }
+    let result = auth::login_with_user(&mut ws.app, &user).await;
+    let how = format!("tokenem użytkownika „{user}”");
+    login_outcome(&sh, &mut ws, &return_to, result, &how).await
 }
 
 pub async fn pz_prepare(
