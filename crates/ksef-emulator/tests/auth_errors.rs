@@ -1,47 +1,25 @@
 //! Authentication edge cases over real HTTP against an in-process emulator: every refusal must be
 //! the documented code and body (digest §4, §16).
 
-use std::net::SocketAddr;
+mod common;
+
 use std::time::Duration;
 
+use common::{person_cert, start};
 use ksef_core::{ContextIdentifier, Nip, Pesel};
 use ksef_crypto::KeyAlgorithm;
 use ksef_crypto::testcert::{TestSubject, make_test_certificate};
-use ksef_emulator::{EmulatorConfig, RunningEmulator};
-use ksef_testkit::{RawClient, sign_request};
+use ksef_testkit::sign_request;
 use ksef_xades::auth_request::SubjectIdentifierType;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-
-async fn start(
-    tweak: impl FnOnce(&mut EmulatorConfig),
-) -> (RunningEmulator, RawClient, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = EmulatorConfig::new(dir.path());
-    config.auth_processing_delay = Duration::from_millis(50);
-    config.token_activation_delay = Duration::from_millis(50);
-    tweak(&mut config);
-    let emu = ksef_emulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let client = RawClient::new(&emu.base_url());
-    (emu, client, dir)
-}
-
-fn person(nip: &Nip) -> ksef_crypto::Credential {
-    make_test_certificate(
-        &TestSubject::person_nip(nip.clone(), "Jan", "Kowalski"),
-        KeyAlgorithm::EcP256,
-    )
-    .unwrap()
-}
 
 #[tokio::test]
 async fn signature_and_challenge_errors_have_documented_codes() {
     let (_emu, c, _dir) = start(|_| {}).await;
     let nip = Nip::random();
     let ctx = ContextIdentifier::Nip(nip.clone());
-    let cred = person(&nip);
+    let cred = person_cert(&nip);
 
     // One byte changed after signing → 9105.
     let signed = c
@@ -137,7 +115,7 @@ async fn expired_challenge_is_refused() {
     let ctx = ContextIdentifier::Nip(nip.clone());
     let signed = c
         .signed_request(
-            &person(&nip),
+            &person_cert(&nip),
             &ctx,
             SubjectIdentifierType::CertificateSubject,
         )
@@ -158,7 +136,7 @@ async fn identity_rules() {
     let mine = Nip::random();
     let other = Nip::random();
     let err = c
-        .login_with_certificate(&person(&mine), &ContextIdentifier::Nip(other.clone()))
+        .login_with_certificate(&person_cert(&mine), &ContextIdentifier::Nip(other.clone()))
         .await
         .expect_err("must not authenticate");
     assert_eq!(err["status"]["code"], 415, "{err:?}");
@@ -248,7 +226,7 @@ async fn token_endpoints_and_error_formats() {
     let nip = Nip::random();
     let ctx = ContextIdentifier::Nip(nip.clone());
     let s = c
-        .login_with_certificate(&person(&nip), &ctx)
+        .login_with_certificate(&person_cert(&nip), &ctx)
         .await
         .expect("login");
 
@@ -355,7 +333,7 @@ async fn ip_policy_is_enforced() {
     let (_emu, c, _dir) = start(|_| {}).await;
     let nip = Nip::random();
     let ctx = ContextIdentifier::Nip(nip.clone());
-    let cred = person(&nip);
+    let cred = person_cert(&nip);
     let (challenge, _) = c.challenge().await;
     let mut req = ksef_xades::auth_request::AuthTokenRequest::new(
         challenge,
@@ -383,7 +361,7 @@ async fn malformed_input_never_yields_500() {
     let (_emu, c, _dir) = start(|cfg| cfg.max_body_bytes = 64 * 1024).await;
     let nip = Nip::random();
     let s = c
-        .login_with_certificate(&person(&nip), &ContextIdentifier::Nip(nip))
+        .login_with_certificate(&person_cert(&nip), &ContextIdentifier::Nip(nip))
         .await
         .expect("login");
     let routes: &[(Method, &str)] = &[

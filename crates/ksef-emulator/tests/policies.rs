@@ -1,42 +1,17 @@
 //! The emulator's switches and policies over real HTTP: certificate trust (460), strict XAdES,
 //! certificate validity, public key ids (21470), authentication sessions and their revocation.
 
-use std::net::SocketAddr;
-use std::time::Duration;
+mod common;
 
+use common::{person_cert, start};
 use ksef_core::{ContextIdentifier, Nip};
 use ksef_crypto::KeyAlgorithm;
-use ksef_crypto::testcert::{
-    TestSubject, make_test_certificate, make_test_certificate_with_validity,
-};
-use ksef_emulator::{EmulatorConfig, RunningEmulator, TrustPolicy};
-use ksef_testkit::RawClient;
+use ksef_crypto::testcert::{TestSubject, make_test_certificate_with_validity};
+use ksef_emulator::TrustPolicy;
 use ksef_xades::auth_request::{AuthNamespace, AuthTokenRequest, SubjectIdentifierType};
 use ksef_xades::signature::{SignOptions, sign_enveloped};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-
-async fn start(
-    tweak: impl FnOnce(&mut EmulatorConfig),
-) -> (RunningEmulator, RawClient, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = EmulatorConfig::new(dir.path());
-    config.auth_processing_delay = Duration::from_millis(10);
-    tweak(&mut config);
-    let emu = ksef_emulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let client = RawClient::new(&emu.base_url());
-    (emu, client, dir)
-}
-
-fn owner_cert(nip: &Nip) -> ksef_crypto::Credential {
-    make_test_certificate(
-        &TestSubject::person_nip(nip.clone(), "Jan", "Nowak"),
-        KeyAlgorithm::EcP256,
-    )
-    .unwrap()
-}
 
 #[tokio::test]
 async fn chain_verification_and_trusted_cas() {
@@ -46,7 +21,7 @@ async fn chain_verification_and_trusted_cas() {
     let ctx = ContextIdentifier::Nip(nip.clone());
     let signed = c
         .signed_request(
-            &owner_cert(&nip),
+            &person_cert(&nip),
             &ctx,
             SubjectIdentifierType::CertificateSubject,
         )
@@ -71,7 +46,7 @@ async fn chain_verification_and_trusted_cas() {
     // A malformed switch value is a 400, not a silent default.
     let signed = c
         .signed_request(
-            &owner_cert(&nip),
+            &person_cert(&nip),
             &ctx,
             SubjectIdentifierType::CertificateSubject,
         )
@@ -87,11 +62,11 @@ async fn chain_verification_and_trusted_cas() {
     assert_eq!(a.exception_code(), Some(21405));
 
     // Strict trust: only certificates issued by a configured CA.
-    let some_ca = owner_cert(&Nip::random()).certificate_der;
+    let some_ca = person_cert(&Nip::random()).certificate_der;
     let (_emu, c, _dir) =
         start(move |cfg| cfg.trust_policy = TrustPolicy::TrustedCas(vec![some_ca])).await;
     let err = c
-        .login_with_certificate(&owner_cert(&nip), &ctx)
+        .login_with_certificate(&person_cert(&nip), &ctx)
         .await
         .expect_err("untrusted");
     assert_eq!(err["status"]["code"], 460);
@@ -121,7 +96,7 @@ async fn expired_certificate_is_refused_with_460() {
 async fn strict_xades_requires_signed_properties() {
     let nip = Nip::random();
     let ctx = ContextIdentifier::Nip(nip.clone());
-    let cred = owner_cert(&nip);
+    let cred = person_cert(&nip);
     let plain_dsig = |challenge: &str| {
         let xml = AuthTokenRequest::new(
             challenge,
@@ -204,7 +179,7 @@ async fn authentication_sessions_list_and_revoke() {
     let (_emu, c, _dir) = start(|_| {}).await;
     let nip = Nip::random();
     let ctx = ContextIdentifier::Nip(nip.clone());
-    let cred = owner_cert(&nip);
+    let cred = person_cert(&nip);
     let first = c.login_with_certificate(&cred, &ctx).await.unwrap();
     let second = c.login_with_certificate(&cred, &ctx).await.unwrap();
     let list = c.get("/auth/sessions", &second.access_token).await;
@@ -244,7 +219,7 @@ async fn authentication_sessions_list_and_revoke() {
     // A session of another context cannot be revoked from here.
     let other = Nip::random();
     let foreign = c
-        .login_with_certificate(&owner_cert(&other), &ContextIdentifier::Nip(other))
+        .login_with_certificate(&person_cert(&other), &ContextIdentifier::Nip(other))
         .await
         .unwrap();
     let d = c
