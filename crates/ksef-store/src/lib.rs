@@ -313,20 +313,12 @@ impl Store {
 
     /// Removes the user's KSeF token (the user stays).
     pub async fn clear_user_token(&self, name: &str) -> Result<()> {
-        let trimmed = name.trim();
-        let res = sqlx::query(
+        self.on_existing_user(
             "UPDATE users SET token_reference = NULL, token_context = NULL, token_tail = NULL, \
              token_set_at = NULL, token_sealed = NULL WHERE name_key = ?",
+            name,
         )
-        .bind(name_key(trimmed))
-        .execute(&self.pool)
-        .await?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::UnknownUser {
-                name: trimmed.into(),
-            });
-        }
-        Ok(())
+        .await
     }
 
     /// The user's KSeF token in clear, or `None` if the user has none.
@@ -367,8 +359,14 @@ impl Store {
 
     /// Removes a user (and its token).
     pub async fn remove_user(&self, name: &str) -> Result<()> {
+        self.on_existing_user("DELETE FROM users WHERE name_key = ?", name)
+            .await
+    }
+
+    /// Runs `sql` (one `name_key = ?` parameter) on the user's row; `UnknownUser` if none.
+    async fn on_existing_user(&self, sql: &'static str, name: &str) -> Result<()> {
         let trimmed = name.trim();
-        let res = sqlx::query("DELETE FROM users WHERE name_key = ?")
+        let res = sqlx::query(sql)
             .bind(name_key(trimmed))
             .execute(&self.pool)
             .await?;
