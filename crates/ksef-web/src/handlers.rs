@@ -48,6 +48,14 @@ macro_rules! lock_or_return {
             Err(r) => return r,
         }
     };
+    // POST handlers of url-encoded forms: also refuse a missing or wrong CSRF token (403).
+    ($sh:expr, $h:expr, csrf = $token:expr) => {{
+        let ws = lock_or_return!($sh, $h);
+        if !ws.csrf_ok($token) {
+            return csrf_forbidden();
+        }
+        ws
+    }};
 }
 
 fn see_other(path: &str) -> Response {
@@ -124,10 +132,7 @@ pub async fn set_current_user(
     Extension(h): Extension<SessionHandle>,
     Form(f): Form<Fields>,
 ) -> Response {
-    let mut ws = lock_or_return!(sh, h);
-    if !ws.csrf_ok(f.get("csrf")) {
-        return csrf_forbidden();
-    }
+    let mut ws = lock_or_return!(sh, h, csrf = f.get("csrf"));
     let name = f.text("name");
     let names = user_names(&sh).await;
     if names.contains(&name) {
@@ -144,10 +149,7 @@ pub async fn close_session(
     Extension(h): Extension<SessionHandle>,
     Form(f): Form<Fields>,
 ) -> Response {
-    let mut ws = lock_or_return!(sh, h);
-    if !ws.csrf_ok(f.get("csrf")) {
-        return csrf_forbidden();
-    }
+    let mut ws = lock_or_return!(sh, h, csrf = f.get("csrf"));
     ws.generated = None;
     if session_of(&mut ws).await.is_none() {
         let _ = ws.app.clear_session().await;
@@ -350,10 +352,7 @@ pub async fn login_token(
     Extension(h): Extension<SessionHandle>,
     Form(f): Form<Fields>,
 ) -> Response {
-    let mut ws = lock_or_return!(sh, h);
-    if !ws.csrf_ok(f.get("csrf")) {
-        return csrf_forbidden();
-    }
+    let mut ws = lock_or_return!(sh, h, csrf = f.get("csrf"));
     let return_to = safe_return_to(&f.text("return_to"));
     let user = f.text("user");
     ws.generated = None;
@@ -367,10 +366,7 @@ pub async fn pz_prepare(
     Extension(h): Extension<SessionHandle>,
     Form(f): Form<Fields>,
 ) -> Response {
-    let mut ws = lock_or_return!(sh, h);
-    if !ws.csrf_ok(f.get("csrf")) {
-        return csrf_forbidden();
-    }
+    let mut ws = lock_or_return!(sh, h, csrf = f.get("csrf"));
     let return_to = safe_return_to(&f.text("return_to"));
     let nip = f.text("nip");
     ws.last_nip = nip.clone();
@@ -616,10 +612,7 @@ pub async fn generate_submit(
     Extension(h): Extension<SessionHandle>,
     Form(f): Form<Fields>,
 ) -> Response {
-    let mut ws = lock_or_return!(sh, h);
-    if !ws.csrf_ok(f.get("csrf")) {
-        return csrf_forbidden();
-    }
+    let mut ws = lock_or_return!(sh, h, csrf = f.get("csrf"));
     ws.generated = None;
     let Some(s) = session_of(&mut ws).await else {
         ws.error = Some(SESSION_GONE.into());
@@ -739,10 +732,7 @@ pub async fn generate_save(
     Extension(h): Extension<SessionHandle>,
     Form(f): Form<Fields>,
 ) -> Response {
-    let mut ws = lock_or_return!(sh, h);
-    if !ws.csrf_ok(f.get("csrf")) {
-        return csrf_forbidden();
-    }
+    let mut ws = lock_or_return!(sh, h, csrf = f.get("csrf"));
     let Some(g) = ws.generated.take() else {
         ws.error = Some(
             "Nie ma tokenu do zapisania: token jest pokazywany tylko raz. Wygeneruj nowy albo wklej zachowany token \
@@ -886,10 +876,7 @@ pub async fn token_revoke(
     Path(reference): Path<String>,
     Form(f): Form<Fields>,
 ) -> Response {
-    let mut ws = lock_or_return!(sh, h);
-    if !ws.csrf_ok(f.get("csrf")) {
-        return csrf_forbidden();
-    }
+    let mut ws = lock_or_return!(sh, h, csrf = f.get("csrf"));
     let Some(s) = session_of(&mut ws).await else {
         ws.error = Some(SESSION_GONE.into());
         return see_other("/tokeny");
@@ -943,10 +930,7 @@ pub async fn user_add(
     Extension(h): Extension<SessionHandle>,
     Form(f): Form<Fields>,
 ) -> Response {
-    let mut ws = lock_or_return!(sh, h);
-    if !ws.csrf_ok(f.get("csrf")) {
-        return csrf_forbidden();
-    }
+    let mut ws = lock_or_return!(sh, h, csrf = f.get("csrf"));
     let name = f.text("name");
     if name.is_empty() {
         ws.error = Some("Podaj nazwę użytkownika.".into());
@@ -1012,10 +996,7 @@ pub async fn user_save(
     Path(name): Path<String>,
     Form(f): Form<Fields>,
 ) -> Response {
-    let mut ws = lock_or_return!(sh, h);
-    if !ws.csrf_ok(f.get("csrf")) {
-        return csrf_forbidden();
-    }
+    let mut ws = lock_or_return!(sh, h, csrf = f.get("csrf"));
     let token = ksef_crypto::Zeroizing::new(f.text("token"));
     if token.is_empty() {
         ws.flash = Some("Nie zmieniono tokenu.".into());
@@ -1046,10 +1027,7 @@ pub async fn user_check(
     Path(name): Path<String>,
     Form(f): Form<Fields>,
 ) -> Response {
-    let mut ws = lock_or_return!(sh, h);
-    if !ws.csrf_ok(f.get("csrf")) {
-        return csrf_forbidden();
-    }
+    let mut ws = lock_or_return!(sh, h, csrf = f.get("csrf"));
     match tokens::check_user_token(&ws.app, &name).await {
         Ok(c) => {
             ws.flash = Some(format!(
@@ -1071,10 +1049,7 @@ pub async fn user_remove(
     Path(name): Path<String>,
     Form(f): Form<Fields>,
 ) -> Response {
-    let mut ws = lock_or_return!(sh, h);
-    if !ws.csrf_ok(f.get("csrf")) {
-        return csrf_forbidden();
-    }
+    let mut ws = lock_or_return!(sh, h, csrf = f.get("csrf"));
     match sh.store.remove_user(&name).await {
         Ok(()) => {
             if ws.current_user.as_deref() == Some(name.as_str()) {
@@ -1121,10 +1096,7 @@ pub async fn settings_save(
     Extension(h): Extension<SessionHandle>,
     Form(f): Form<Fields>,
 ) -> Response {
-    let mut ws = lock_or_return!(sh, h);
-    if !ws.csrf_ok(f.get("csrf")) {
-        return csrf_forbidden();
-    }
+    let mut ws = lock_or_return!(sh, h, csrf = f.get("csrf"));
     let Ok(env) = f.text("environment").parse::<Environment>() else {
         ws.error = Some("Nieznane środowisko KSeF.".into());
         return see_other("/ustawienia");
