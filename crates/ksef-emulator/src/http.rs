@@ -58,11 +58,15 @@ pub fn router(state: AppState) -> Router {
         .route("/testdata/attachment/revoke", post(td_attachment_revoke))
         .route("/testdata/context/block", post(td_block))
         .route("/testdata/context/unblock", post(td_unblock))
+        .merge(crate::sessions::routes())
+        .merge(crate::retrieval::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());
     Router::new()
         .nest("/v2", api)
+        // Not part of the KSeF API: pre-signed upload/download links (batch parts, UPO, exports).
+        .merge(crate::storage::routes(state.clone()))
         // Not part of the KSeF API: the simulated Profil Zaufany signing service.
         .route(
             signing_service::PATH,
@@ -393,12 +397,12 @@ async fn refresh(
 }
 
 /// An authenticated access-token session: verified JWT, its operation, IP policy checked.
-struct Session {
-    claims: Claims,
-    op: AuthOperation,
+pub(crate) struct Session {
+    pub(crate) claims: Claims,
+    pub(crate) op: AuthOperation,
 }
 
-async fn session(
+pub(crate) async fn session(
     state: &AppState,
     token: &str,
     ip: std::net::IpAddr,
@@ -415,7 +419,7 @@ async fn session(
 }
 
 impl Session {
-    fn caller(&self) -> ApiResult<Caller> {
+    pub(crate) fn caller(&self) -> ApiResult<Caller> {
         let context = self
             .op
             .context

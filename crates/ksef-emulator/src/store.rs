@@ -110,6 +110,132 @@ const MIGRATIONS: &[&str] = &[
         revoked_date TEXT
     );
     "#,
+    // v2: online and batch sessions, invoices, UPO, exports (digest §8–§12).
+    r#"
+    CREATE TABLE sessions (
+        reference_number TEXT PRIMARY KEY,
+        session_type TEXT NOT NULL,              -- 'Online' | 'Batch'
+        context_type TEXT NOT NULL,
+        context_value TEXT NOT NULL,
+        subject_type TEXT NOT NULL,              -- who opened it (the authenticated subject)
+        subject_value TEXT NOT NULL,
+        auth_reference TEXT NOT NULL,            -- the authentication operation (UPO Uwierzytelnienie)
+        ksef_token_ref TEXT,                     -- set when the session was opened with a KSeF token
+        form_system_code TEXT NOT NULL,
+        form_schema_version TEXT NOT NULL,
+        form_value TEXT NOT NULL,
+        symmetric_key BLOB,                      -- AES-256 key; NULL when RSA-OAEP unwrapping failed (→ 415)
+        iv BLOB NOT NULL,
+        offline_mode INTEGER NOT NULL DEFAULT 0,
+        status_code INTEGER NOT NULL,
+        status_description TEXT NOT NULL,
+        status_details TEXT NOT NULL DEFAULT '[]',
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        closed_ms INTEGER,
+        valid_until_ms INTEGER NOT NULL,
+        batch_file TEXT,                         -- JSON of the declared batchFile (batch only)
+        upo_reference TEXT,                      -- reference number of the session UPO page, once generated
+        upo_xml BLOB,
+        next_ordinal INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX sessions_context ON sessions(context_type, context_value, session_type, created_ms);
+    CREATE TABLE batch_parts (
+        session_ref TEXT NOT NULL,
+        ordinal INTEGER NOT NULL,
+        declared_size INTEGER NOT NULL,
+        declared_hash TEXT NOT NULL,
+        uploaded_size INTEGER,
+        uploaded_hash TEXT,
+        PRIMARY KEY (session_ref, ordinal)
+    );
+    CREATE TABLE session_invoices (
+        reference_number TEXT PRIMARY KEY,
+        session_ref TEXT NOT NULL,
+        ordinal INTEGER NOT NULL,
+        file_name TEXT,
+        invoice_hash TEXT NOT NULL,
+        invoice_size INTEGER NOT NULL,
+        encrypted_content BLOB,                  -- online: queued ciphertext, dropped once final
+        offline_mode INTEGER NOT NULL DEFAULT 0,
+        hash_of_corrected_invoice TEXT,
+        status_code INTEGER NOT NULL,
+        status_description TEXT NOT NULL,
+        status_details TEXT NOT NULL DEFAULT '[]',
+        status_extensions TEXT,
+        invoice_number TEXT,
+        ksef_number TEXT UNIQUE,
+        invoicing_ms INTEGER NOT NULL,
+        acquisition_ms INTEGER,
+        permanent_storage_ms INTEGER,
+        upo_xml BLOB,
+        UNIQUE (session_ref, ordinal)
+    );
+    CREATE INDEX session_invoices_session ON session_invoices(session_ref, ordinal);
+    CREATE INDEX session_invoices_pending ON session_invoices(status_code) WHERE status_code < 200;
+    -- Accepted invoices: the exact bytes and the metadata of POST /invoices/query/metadata.
+    CREATE TABLE invoices (
+        ksef_number TEXT PRIMARY KEY,
+        session_ref TEXT NOT NULL,
+        invoice_ref TEXT NOT NULL,
+        context_type TEXT NOT NULL,
+        context_value TEXT NOT NULL,
+        content BLOB NOT NULL,
+        invoice_hash TEXT NOT NULL,
+        invoice_size INTEGER NOT NULL,
+        form_system_code TEXT NOT NULL,
+        form_schema_version TEXT NOT NULL,
+        form_value TEXT NOT NULL,
+        invoice_number TEXT NOT NULL,
+        invoice_type TEXT NOT NULL,              -- API name: Vat, Kor, Zal, …
+        rodzaj_faktury TEXT NOT NULL,            -- as in the XML: VAT, KOR, … (duplicate key)
+        issue_date TEXT NOT NULL,                -- P_1, YYYY-MM-DD
+        invoicing_ms INTEGER NOT NULL,
+        acquisition_ms INTEGER NOT NULL,
+        permanent_storage_ms INTEGER NOT NULL,
+        seller_nip TEXT NOT NULL,
+        seller_name TEXT,
+        buyer_id_type TEXT NOT NULL,             -- Nip | VatUe | Other | None
+        buyer_id_value TEXT,
+        buyer_name TEXT,
+        net_amount REAL,
+        gross_amount REAL,
+        vat_amount REAL,
+        currency TEXT NOT NULL,
+        invoicing_mode TEXT NOT NULL,            -- Online | Offline
+        is_self_invoicing INTEGER NOT NULL,
+        has_attachment INTEGER NOT NULL,
+        hash_of_corrected_invoice TEXT,
+        third_subjects TEXT NOT NULL DEFAULT '[]',   -- JSON, wire shape
+        authorized_subject TEXT                      -- JSON, wire shape
+    );
+    CREATE UNIQUE INDEX invoices_duplicate ON invoices(seller_nip, rodzaj_faktury, invoice_number);
+    CREATE INDEX invoices_storage ON invoices(permanent_storage_ms);
+    -- Who may see an invoice, by subject type: Subject1 seller NIP, Subject2 buyer NIP,
+    -- Subject3 Podmiot3 identifiers, SubjectAuthorized PodmiotUpowazniony NIP.
+    CREATE TABLE invoice_parties (
+        ksef_number TEXT NOT NULL,
+        subject_type TEXT NOT NULL,
+        identifier TEXT NOT NULL,
+        PRIMARY KEY (subject_type, identifier, ksef_number)
+    );
+    CREATE TABLE exports (
+        reference_number TEXT PRIMARY KEY,
+        context_type TEXT NOT NULL,
+        context_value TEXT NOT NULL,
+        subject_type TEXT NOT NULL,
+        request TEXT NOT NULL,                   -- JSON of the filters and options
+        symmetric_key BLOB,
+        iv BLOB NOT NULL,
+        status_code INTEGER NOT NULL,
+        status_description TEXT NOT NULL,
+        status_details TEXT NOT NULL DEFAULT '[]',
+        created_ms INTEGER NOT NULL,
+        completed_ms INTEGER,
+        package TEXT                             -- JSON of the package description (parts on disk)
+    );
+    CREATE INDEX exports_context ON exports(context_type, context_value, subject_type, status_code);
+    "#,
 ];
 
 /// Unix milliseconds of an instant.
@@ -129,7 +255,9 @@ pub async fn open(path: &std::path::Path) -> Result<SqlitePool, sqlx::Error> {
     let opts = SqliteConnectOptions::from_str(&url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
+        // FULL: every commit is fsynced, so an invoice reported as accepted survives a crash
+        // of the machine, not only of the process (issue 6).
+        .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(std::time::Duration::from_secs(10));
     let pool = SqlitePoolOptions::new()
