@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Build dependencies (libxml2 for the invoice XSD validation).
+scripts/setup.sh
+
 need_apt=()
 command -v xmlsec1 >/dev/null 2>&1 || need_apt+=(xmlsec1)
 command -v xmllint >/dev/null 2>&1 || need_apt+=(libxml2-utils)

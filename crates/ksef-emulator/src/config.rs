@@ -58,6 +58,13 @@ pub struct EmulatorConfig {
     /// Lifetime of the person certificate the simulated signing service issues for each
     /// signature (short-lived; the challenge itself lives 10 minutes).
     pub simulated_trusted_profile_certificate_lifetime: Duration,
+    /// Lifetime of online and batch sessions (`validUntil`); after it an open online session is
+    /// closed automatically and an unclosed batch session is cancelled (440). Digest §8.1: 12 h.
+    pub session_lifetime: Duration,
+    /// Upload window per batch part: `numberOfParts × this`, from the opening (§9.3: 20 min).
+    pub batch_part_window: Duration,
+    /// Lifetime of pre-signed download links (UPO, export parts).
+    pub download_link_lifetime: Duration,
 }
 
 impl EmulatorConfig {
@@ -79,6 +86,9 @@ impl EmulatorConfig {
             max_body_bytes: 1024 * 1024,
             simulated_trusted_profile: true,
             simulated_trusted_profile_certificate_lifetime: Duration::from_secs(60 * 60),
+            session_lifetime: Duration::from_secs(12 * 3600),
+            batch_part_window: Duration::from_secs(20 * 60),
+            download_link_lifetime: Duration::from_secs(60 * 60),
         }
     }
 

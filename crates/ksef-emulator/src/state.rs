@@ -41,6 +41,11 @@ struct Inner {
     token_key: ServiceKeyPair,
     symmetric_key: ServiceKeyPair,
     trusted_profile_ca: Credential,
+    /// HMAC key of pre-signed storage links (derived from the JWT secret, so links survive restarts).
+    link_key: [u8; 32],
+    /// Serialises the commits that assign `permanentStorageDate`, so the HWM read under the same
+    /// lock is a true high-water mark (digest §12.4).
+    storage_writer: tokio::sync::Mutex<()>,
 }
 
 /// Errors while starting the emulator.
@@ -84,6 +89,14 @@ impl AppState {
                 config,
                 pool,
                 jwt: JwtKeys::new(&jwt_secret),
+                link_key: {
+                    use sha2::Digest;
+                    let mut h = sha2::Sha256::new();
+                    h.update(b"ksef-emulator pre-signed links\0");
+                    h.update(&jwt_secret);
+                    h.finalize().into()
+                },
+                storage_writer: tokio::sync::Mutex::new(()),
                 token_key,
                 symmetric_key,
                 trusted_profile_ca,
@@ -110,6 +123,14 @@ impl AppState {
     /// Its key never leaves the emulator.
     pub fn trusted_profile_ca(&self) -> &Credential {
         &self.inner.trusted_profile_ca
+    }
+    /// Key of the HMAC that signs pre-signed storage links ([`crate::storage`]).
+    pub fn link_key(&self) -> &[u8; 32] {
+        &self.inner.link_key
+    }
+    /// The lock under which invoices are committed as permanently stored and the HWM is read.
+    pub fn storage_writer(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.storage_writer
     }
     /// The current time (one place, so a test clock can be added later).
     pub fn now(&self) -> OffsetDateTime {

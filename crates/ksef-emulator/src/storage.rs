@@ -1,12 +1,360 @@
 //! The emulator's blob storage: files under the data directory and the pre-signed links
 //! (outside `/v2`, no bearer token) through which batch parts are uploaded and UPOs and export
-//! parts are downloaded.
+//! parts are downloaded — the emulator's stand-in for KSeF's Azure storage (digest §9.3, §10.2,
+//! §12.3).
+//!
+//! A link is `{base}/storage/{path}?exp={unix seconds}&sig={hex HMAC-SHA256}` where the HMAC
+//! covers `METHOD path exp` with [`AppState::link_key`]. An expired or forged link answers 403,
+//! like an expired SAS. Paths:
+//! - `PUT  /storage/batch/{sessionRef}/{ordinal}` — one encrypted batch part; 201.
+//! - `GET  /storage/upo/session/{sessionRef}/{upoRef}` — a session UPO page.
+//! - `GET  /storage/upo/invoice/{invoiceRef}` — one invoice's UPO.
+//! - `GET  /storage/export/{exportRef}/{ordinal}` — one encrypted export part.
+//!
+//! Downloads carry `x-ms-meta-hash` (SHA-256, Base64, of the bytes served).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path as AxPath, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, KeyInit, Mac};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
 
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::store;
+
+/// Largest accepted batch part: 100 MB before encryption plus one AES block of padding (§9.1).
+pub const MAX_PART_BYTES: u64 = 100_000_000 + 16;
+
+/// The externally visible base URL (`http://host:port`) for links handed out in a response to
+/// a request with these headers.
+pub fn public_base(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(base) = &state.config().public_base_url {
+        return base.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+        })
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+fn signature(state: &AppState, method: &str, path: &str, exp: i64) -> String {
+    // `new_from_slice` only fails for key sizes HMAC cannot take; 32 bytes is always fine.
+    let mut mac = match <Hmac<Sha256> as KeyInit>::new_from_slice(state.link_key()) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    mac.update(method.as_bytes());
+    mac.update(b" ");
+    mac.update(path.as_bytes());
+    mac.update(b" ");
+    mac.update(exp.to_string().as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// A pre-signed link for `method` on `/storage/{path}`, valid for `ttl`. Returns the absolute URL
+/// and its expiry.
+pub fn presign(
+    state: &AppState,
+    base: &str,
+    method: &str,
+    path: &str,
+    ttl: Duration,
+) -> (String, OffsetDateTime) {
+    let expires = state.now() + ttl;
+    presign_until(state, base, method, path, expires)
+}
+
+/// A pre-signed link valid until `expires`.
+pub fn presign_until(
+    state: &AppState,
+    base: &str,
+    method: &str,
+    path: &str,
+    expires: OffsetDateTime,
+) -> (String, OffsetDateTime) {
+    let exp = expires.unix_timestamp();
+    let sig = signature(state, method, path, exp);
+    (
+        format!("{base}/storage/{path}?exp={exp}&sig={sig}"),
+        OffsetDateTime::from_unix_timestamp(exp).unwrap_or(expires),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct LinkQuery {
+    exp: Option<String>,
+    sig: Option<String>,
+}
+
+fn check_link(state: &AppState, method: &str, path: &str, q: &LinkQuery) -> ApiResult<()> {
+    let forbidden = |d: &str| ApiError::forbidden(
+        crate::error::ForbiddenReason::InsufficientResourceAccess,
+        d.to_string(),
+        serde_json::json!({}),
+    );
+    let (Some(exp), Some(sig)) = (&q.exp, &q.sig) else {
+        return Err(forbidden("Link bez podpisu (brak parametrów exp/sig)."));
+    };
+    let exp: i64 = exp
+        .parse()
+        .map_err(|_| forbidden("Nieprawidłowy parametr exp linku."))?;
+    let expected = signature(state, method, path, exp);
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        expected.as_bytes(),
+        sig.as_bytes(),
+    )) {
+        return Err(forbidden("Nieprawidłowy podpis linku."));
+    }
+    if state.now().unix_timestamp() > exp {
+        return Err(forbidden("Link wygasł."));
+    }
+    Ok(())
+}
+
+/// `data_dir/blobs/{relative}`; `relative` is built by this crate from reference numbers and
+/// ordinals only (never from raw client input).
+pub fn blob_path(state: &AppState, relative: &str) -> PathBuf {
+    state.config().data_dir.join("blobs").join(relative)
+}
+
+/// Writes `bytes` to `path` so that, once this returns, the file survives a crash: a temporary
+/// file is written and fsynced, renamed into place, and the directory is fsynced.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("blob path without a directory"))?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension("part-tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    sync_dir(dir)
+}
+
+/// Fsyncs a directory (makes a rename or a new file in it durable).
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
 
 /// Routes outside `/v2` owned by this module.
 pub fn routes(state: AppState) -> Router {
-    Router::new().with_state(state)
+    Router::new()
+        .route(
+            "/storage/batch/{session}/{ordinal}",
+            put(upload_part).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/storage/upo/session/{session}/{upo}", get(session_upo))
+        .route("/storage/upo/invoice/{invoice}", get(invoice_upo))
+        .route("/storage/export/{export}/{ordinal}", get(export_part))
+        .with_state(state)
+}
+
+fn safe_segment(s: &str) -> ApiResult<&str> {
+    if !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        Ok(s)
+    } else {
+        Err(ApiError::validation(format!(
+            "Nieprawidłowy segment ścieżki: {s:?}"
+        )))
+    }
+}
+
+/// The file of one uploaded batch part.
+pub fn batch_part_path(state: &AppState, session: &str, ordinal: u32) -> PathBuf {
+    blob_path(state, &format!("batch/{session}/{ordinal:03}.aes"))
+}
+
+async fn upload_part(
+    State(state): State<AppState>,
+    AxPath((session, ordinal)): AxPath<(String, String)>,
+    Query(q): Query<LinkQuery>,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    let session = safe_segment(&session)?.to_string();
+    let ordinal: u32 = ordinal
+        .parse()
+        .map_err(|_| ApiError::validation("Nieprawidłowy numer części."))?;
+    check_link(&state, "PUT", &format!("batch/{session}/{ordinal}"), &q)?;
+    // The upload window: numberOfParts × 20 minutes from the opening (§9.3), and only while
+    // the session is still open (status 100).
+    let row = sqlx::query_as::<_, (i64, i64, i64)>(
+        "SELECT s.status_code, s.created_ms, (SELECT COUNT(*) FROM batch_parts p WHERE p.session_ref = s.reference_number) \
+         FROM sessions s JOIN batch_parts bp ON bp.session_ref = s.reference_number \
+         WHERE s.reference_number = ? AND bp.ordinal = ?",
+    )
+    .bind(&session)
+    .bind(ordinal)
+    .fetch_optional(state.pool())
+    .await?;
+    let Some((status, created_ms, parts)) = row else {
+        return Err(ApiError::validation(
+            "Nie zadeklarowano takiej części paczki.",
+        ));
+    };
+    let forbidden = |d: &str| {
+        ApiError::forbidden(
+            crate::error::ForbiddenReason::InsufficientResourceAccess,
+            d.to_string(),
+            serde_json::json!({}),
+        )
+    };
+    if status != 100 {
+        return Err(forbidden(
+            "Sesja wsadowa nie przyjmuje już części (status inny niż 100).",
+        ));
+    }
+    let window_ms = parts.max(1) * state.config().batch_part_window.as_millis() as i64;
+    if store::ms(state.now()) > created_ms + window_ms {
+        return Err(forbidden("Upłynął czas na przesłanie części paczki."));
+    }
+
+    // Stream the body to a temporary file, hashing as it goes, so memory stays flat.
+    let path = batch_part_path(&state, &session, ordinal);
+    let tmp = path.with_extension("upload-tmp");
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(ApiError::internal)?;
+    }
+    let mut file = tokio::fs::File::create(&tmp)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut body = body;
+    let result: ApiResult<()> = async {
+        use tokio::io::AsyncWriteExt;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| ApiError::validation(format!("Błąd odczytu treści: {e}")))?;
+            if let Ok(data) = frame.into_data() {
+                size += data.len() as u64;
+                if size > MAX_PART_BYTES {
+                    return Err(ApiError::validation(format!(
+                        "Część paczki przekracza {MAX_PART_BYTES} bajtów."
+                    )));
+                }
+                hasher.update(&data);
+                file.write_all(&data).await.map_err(ApiError::internal)?;
+            }
+        }
+        file.sync_all().await.map_err(ApiError::internal)?;
+        Ok(())
+    }
+    .await;
+    drop(file);
+    if let Err(e) = result {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(e);
+    }
+    tokio::fs::rename(&tmp, &path)
+        .await
+        .map_err(ApiError::internal)?;
+    if let Some(dir) = path.parent() {
+        let dir = dir.to_path_buf();
+        tokio::task::spawn_blocking(move || sync_dir(&dir))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+    }
+    let hash = STANDARD.encode(hasher.finalize());
+    sqlx::query(
+        "UPDATE batch_parts SET uploaded_size = ?, uploaded_hash = ? WHERE session_ref = ? AND ordinal = ?",
+    )
+    .bind(size as i64)
+    .bind(&hash)
+    .bind(&session)
+    .bind(ordinal)
+    .execute(state.pool())
+    .await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// A download response with `x-ms-meta-hash`.
+pub fn blob_response(bytes: Vec<u8>, content_type: &'static str) -> Response {
+    let hash = STANDARD.encode(Sha256::digest(&bytes));
+    let mut resp = (StatusCode::OK, bytes).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&hash) {
+        resp.headers_mut().insert("x-ms-meta-hash", v);
+    }
+    resp
+}
+
+fn not_found(what: &str) -> ApiError {
+    ApiError::NotFound(format!("Nie znaleziono: {what}."))
+}
+
+async fn session_upo(
+    State(state): State<AppState>,
+    AxPath((session, upo)): AxPath<(String, String)>,
+    Query(q): Query<LinkQuery>,
+) -> ApiResult<Response> {
+    let (session, upo) = (safe_segment(&session)?, safe_segment(&upo)?);
+    check_link(&state, "GET", &format!("upo/session/{session}/{upo}"), &q)?;
+    match crate::sessions::session_upo_document(&state, session, upo).await? {
+        Some(xml) => Ok(blob_response(xml, "application/xml")),
+        None => Err(not_found("UPO sesji")),
+    }
+}
+
+async fn invoice_upo(
+    State(state): State<AppState>,
+    AxPath(invoice): AxPath<String>,
+    Query(q): Query<LinkQuery>,
+) -> ApiResult<Response> {
+    let invoice = safe_segment(&invoice)?;
+    check_link(&state, "GET", &format!("upo/invoice/{invoice}"), &q)?;
+    match crate::sessions::invoice_upo_document(&state, invoice).await? {
+        Some(xml) => Ok(blob_response(xml, "application/xml")),
+        None => Err(not_found("UPO faktury")),
+    }
+}
+
+/// The file of one encrypted export part.
+pub fn export_part_path(state: &AppState, export: &str, ordinal: u32) -> PathBuf {
+    blob_path(state, &format!("export/{export}/{ordinal:03}.aes"))
+}
+
+async fn export_part(
+    State(state): State<AppState>,
+    AxPath((export, ordinal)): AxPath<(String, String)>,
+    Query(q): Query<LinkQuery>,
+) -> ApiResult<Response> {
+    let export = safe_segment(&export)?;
+    let ordinal: u32 = ordinal
+        .parse()
+        .map_err(|_| ApiError::validation("Nieprawidłowy numer części."))?;
+    check_link(&state, "GET", &format!("export/{export}/{ordinal}"), &q)?;
+    let path = export_part_path(&state, export, ordinal);
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => Ok(blob_response(bytes, "application/octet-stream")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found("część eksportu")),
+        Err(e) => Err(ApiError::internal(e)),
+    }
 }
