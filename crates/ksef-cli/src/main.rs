@@ -1,6 +1,7 @@
 //! `ksef` — the command line of the KSeF toolkit: the accounting program's KSeF token workflow
 //! (log in with a certificate or Profil Zaufany, generate and manage KSeF tokens, keep them on
-//! program users, log in with them), the local emulator, and test certificates.
+//! program users, log in with them), invoices (validate, send online or in batches, UPOs,
+//! sessions, queries, downloads, incremental sync), the local emulator, and test certificates.
 //!
 //! Every command talks to one KSeF API (`--base-url` / `--env`, default: the local emulator at
 //! http://127.0.0.1:8080/v2) and one local store (`--data-dir`), also set by `KSEF_BASE_URL`,
@@ -16,14 +17,14 @@ use clap::{Args, Parser, Subcommand};
 use ksef_core::TokenPermission;
 
 use crate::app::{App, CliError, CliResult, Settings, print_json, show_time};
-use crate::cmd::{auth, cert, demo, emulator, token, user};
+use crate::cmd::{auth, cert, demo, emulator, invoice, session, sync, token, upo, user};
 use ksef_program::check;
 
 #[derive(Parser)]
 #[command(
     name = "ksef",
     version,
-    about = "KSeF 2.0 toolkit: tokens, sessions, local emulator"
+    about = "KSeF 2.0 toolkit: invoices, tokens, sessions, local emulator"
 )]
 struct Cli {
     /// KSeF API base URL ending in /v2 (wins over --env).
@@ -58,6 +59,17 @@ enum Command {
     /// The program's users dictionary (each user may hold a KSeF token).
     #[command(subcommand)]
     User(UserCommand),
+    /// Invoices: validate locally, send (online or batch), query, download.
+    #[command(subcommand)]
+    Invoice(invoice::InvoiceCommand),
+    /// UPO (official receipts) of invoices and sessions.
+    #[command(subcommand)]
+    Upo(upo::UpoCommand),
+    /// Online and batch sessions and their invoices.
+    #[command(subcommand)]
+    Session(session::SessionCommand),
+    /// Download new invoices into a directory (incremental, resumable).
+    Sync(sync::SyncArgs),
     /// Walk the whole seed scenario against an in-process emulator, with narration.
     Demo,
     /// Serve the local web app (Generuj token KSeF, Tokeny KSeF, Użytkownicy) on 127.0.0.1.
@@ -402,6 +414,10 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
         Command::User(UserCommand::List) => user::list(app).await,
         Command::User(UserCommand::SetToken { name }) => user::set_token(app, &name).await,
         Command::User(UserCommand::Remove { name }) => user::remove(app, &name).await,
+        Command::Invoice(cmd) => invoice::run(app, cmd).await,
+        Command::Upo(cmd) => upo::run(app, cmd).await,
+        Command::Session(cmd) => session::run(app, cmd).await,
+        Command::Sync(args) => sync::run(app, args).await,
         Command::Emulator(_) | Command::Cert(_) | Command::Demo | Command::Ui { .. } => {
             Err(CliError("unreachable command".into()))
         }

@@ -72,41 +72,48 @@ impl std::fmt::Debug for KsefClient {
 }
 
 /// A successful HTTP answer.
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
 }
 
 /// One request to send.
-struct Call<'a> {
+pub(crate) struct Call<'a> {
     method: Method,
     url: Url,
     bearer: Option<&'a str>,
     body: Option<(&'static str, Vec<u8>)>,
     continuation: Option<&'a str>,
+    accept: &'static str,
 }
 
 impl<'a> Call<'a> {
-    fn new(method: Method, url: Url) -> Self {
+    pub(crate) fn new(method: Method, url: Url) -> Self {
         Call {
             method,
             url,
             bearer: None,
             body: None,
             continuation: None,
+            accept: "application/json",
         }
     }
-    fn bearer(mut self, token: &'a str) -> Self {
+    pub(crate) fn bearer(mut self, token: &'a str) -> Self {
         self.bearer = Some(token);
         self
     }
-    fn json(mut self, body: Vec<u8>) -> Self {
+    pub(crate) fn json(mut self, body: Vec<u8>) -> Self {
         self.body = Some(("application/json", body));
         self
     }
-    fn continuation(mut self, token: Option<&'a str>) -> Self {
+    pub(crate) fn continuation(mut self, token: Option<&'a str>) -> Self {
         self.continuation = token.filter(|t| !t.is_empty());
+        self
+    }
+    /// Sets the `Accept` header (default `application/json`; XML downloads).
+    pub(crate) fn accept(mut self, media_type: &'static str) -> Self {
+        self.accept = media_type;
         self
     }
 }
@@ -176,13 +183,18 @@ impl KsefClient {
         &self.retry
     }
 
+    /// The underlying HTTP client (for the pre-signed storage calls in `invoicing`).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     // -----------------------------------------------------------------------------------------
     // HTTP layer
     // -----------------------------------------------------------------------------------------
 
     /// `base` + path segments (each percent-encoded, so a reference number cannot escape its
     /// path segment).
-    fn url(&self, segments: &[&str]) -> Result<Url, KsefError> {
+    pub(crate) fn url(&self, segments: &[&str]) -> Result<Url, KsefError> {
         let mut url = self.base.clone();
         {
             let mut path = url.path_segments_mut().map_err(|()| {
@@ -205,7 +217,7 @@ impl KsefClient {
         if self.problem_details {
             req = req.header(headers::X_ERROR_FORMAT, headers::PROBLEM_DETAILS);
         }
-        req = req.header(reqwest::header::ACCEPT, "application/json");
+        req = req.header(reqwest::header::ACCEPT, call.accept);
         if let Some((content_type, body)) = &call.body {
             req = req.header(CONTENT_TYPE, *content_type).body(body.clone());
         }
@@ -221,7 +233,7 @@ impl KsefClient {
     }
 
     /// Sends a call with the retry policy; non-2xx answers become [`KsefError::Api`].
-    async fn send(&self, call: Call<'_>) -> Result<Answer, KsefError> {
+    pub(crate) async fn send(&self, call: Call<'_>) -> Result<Answer, KsefError> {
         let mut retries_429 = 0u32;
         let mut waited = Duration::ZERO;
         let mut reset_retried = false;
@@ -279,7 +291,7 @@ impl KsefClient {
         }
     }
 
-    async fn send_json<T: DeserializeOwned>(
+    pub(crate) async fn send_json<T: DeserializeOwned>(
         &self,
         what: &str,
         call: Call<'_>,
@@ -668,14 +680,14 @@ impl KsefClient {
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, KsefError> {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, KsefError> {
     serde_json::to_vec(value)
         .map_err(|e| KsefError::InvalidInput(format!("cannot encode JSON: {e}")))
 }
 
 /// Decodes a JSON body. The message never quotes string values of the body (they may be
 /// tokens): serde quotes values in `"…"`, which are blanked out.
-fn decode<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, KsefError> {
+pub(crate) fn decode<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, KsefError> {
     serde_json::from_slice(body).map_err(|e| KsefError::Decode {
         what: what.to_owned(),
         message: redact_quoted(&e.to_string()),
@@ -733,7 +745,7 @@ fn transport_error(call: &Call<'_>, e: reqwest::Error) -> KsefError {
 }
 
 /// Whether the connection was reset/closed under the request (worth one retry for a GET).
-fn is_connection_reset(e: &reqwest::Error) -> bool {
+pub(crate) fn is_connection_reset(e: &reqwest::Error) -> bool {
     use std::io::ErrorKind;
     let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
     while let Some(err) = cur {

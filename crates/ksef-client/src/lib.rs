@@ -10,7 +10,18 @@
 //! `POST /auth/challenge`, `POST /auth/xades-signature`, `POST /auth/ksef-token`,
 //! `GET /auth/{ref}`, `POST /auth/token/redeem`, `POST /auth/token/refresh`,
 //! `GET /auth/sessions`, `DELETE /auth/sessions/current`, `POST /tokens`, `GET /tokens`,
-//! `GET /tokens/{ref}`, `DELETE /tokens/{ref}`.
+//! `GET /tokens/{ref}`, `DELETE /tokens/{ref}`; sessions, invoices, UPO, retrieval and exports
+//! (digest §8–§12, module `invoicing`): `POST /sessions/online[/{ref}/invoices|/{ref}/close]`,
+//! `POST /sessions/batch[/{ref}/close]`, the pre-signed part upload and downloads,
+//! `GET /sessions[/{ref}[/invoices[/failed|/{invRef}]]]`, the three UPO GETs,
+//! `GET /invoices/ksef/{n}`, `POST /invoices/query/metadata`, `POST /invoices/exports`,
+//! `GET /invoices/exports/{ref}`, `GET /limits/context`. XML answers are [`Downloaded`].
+//!
+//! On top of the endpoint calls: [`batch`] builds batch packages (invoices streamed into a ZIP
+//! or tar.gz temp file, split binarily into ≤ 100 MB parts, each AES-encrypted by streaming,
+//! uploaded in parallel) and [`invoicing_flows`] runs the multi-step invoice flows (send online,
+//! send batch, wait for final statuses, UPOs, the incremental export-based sync into a
+//! directory), with memory use independent of the number and size of the invoices.
 //!
 //! # Secrets
 //! Tokens travel only in `Authorization` headers and are held in [`ksef_wire::Secret`], whose
@@ -29,10 +40,13 @@
 //! `ca-certificates` package on minimal Linux images. A custom `reqwest::Client` can be passed
 //! with [`KsefClient::with_http`].
 
+pub mod batch;
 mod client;
 mod environment;
 mod error;
 mod flows;
+mod invoicing;
+pub mod invoicing_flows;
 mod retry;
 mod session;
 
@@ -40,6 +54,7 @@ pub use client::{KsefClient, TokenQuery};
 pub use environment::Environment;
 pub use error::KsefError;
 pub use flows::{DEFAULT_AUTH_DEADLINE, REFRESH_MARGIN};
+pub use invoicing::Downloaded;
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use session::Session;
 

@@ -5,6 +5,8 @@
 //!   ([`sign_raw`], [`verify_raw`]);
 //! * [`Credential`] — a signing identity loaded from PKCS#12 or PEM, written back as PKCS#12;
 //! * [`envelope`] — RSA-OAEP-SHA-256, AES-256-CBC/PKCS#7, SHA-256/Base64 (digest §3.2);
+//! * [`stream`] — the same AES-256-CBC and SHA-256 as streaming writers (batch and export
+//!   parts, archives) with constant memory;
 //! * [`testcert`] — self-signed test certificates as KSeF TEST accepts them (digest §5.2);
 //! * [`ca`] — a minimal CA: self-signed CA certificates and certificates issued by them
 //!   (the emulator's simulated Profil Zaufany, chain-trust tests);
@@ -24,6 +26,7 @@ pub mod ca;
 pub mod envelope;
 pub mod identity;
 pub mod service;
+pub mod stream;
 pub mod testcert;
 
 pub use credential::{Credential, certificate_spki_der};

@@ -65,6 +65,24 @@ pub struct EmulatorConfig {
     pub batch_part_window: Duration,
     /// Lifetime of pre-signed download links (UPO, export parts).
     pub download_link_lifetime: Duration,
+    /// Invoices of a batch verified and committed together (one transaction per chunk).
+    pub processing_chunk_size: usize,
+    /// A pause after each committed batch chunk: slows processing down on purpose so tests and
+    /// demos can watch (or interrupt) a batch mid-way. Zero by default.
+    pub processing_chunk_pause: Duration,
+    /// Largest export part before encryption (§12.3: parts ≤ 50 MB).
+    pub export_part_size: u64,
+    /// Compressed size after which an export stops adding invoices and is truncated
+    /// (§12.3: 1 GB; `_metadata.json` does not count).
+    pub export_max_package_size: u64,
+    /// How long a finished export package can be downloaded (then status 210). The API does
+    /// not document it; its example shows 7 days.
+    pub export_package_lifetime: Duration,
+    /// `NazwaPodmiotuPrzyjmujacego` written into UPOs (digest §10.4; TEST's name by default).
+    pub upo_receiver_name: String,
+    /// Maximum number of invoices in one session (context limit, digest §15.3: 10 000).
+    /// Online: the next send answers 21155; batch: the session ends in 420.
+    pub session_invoice_limit: u32,
 }
 
 impl EmulatorConfig {
@@ -89,6 +107,13 @@ impl EmulatorConfig {
             session_lifetime: Duration::from_secs(12 * 3600),
             batch_part_window: Duration::from_secs(20 * 60),
             download_link_lifetime: Duration::from_secs(60 * 60),
+            processing_chunk_size: crate::sessions::engine::CHUNK,
+            processing_chunk_pause: Duration::ZERO,
+            export_part_size: 50_000_000,
+            export_max_package_size: 1_000_000_000,
+            export_package_lifetime: Duration::from_secs(7 * 24 * 3600),
+            upo_receiver_name: "Ministerstwo Finansów - środowisko testowe (TE)".to_string(),
+            session_invoice_limit: 10_000,
         }
     }
 

@@ -16,10 +16,19 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    // Session processing runs while the server serves: it resumes unfinished work now and is
+    // aborted when serving ends (an interrupted transaction rolls back; the next start resumes).
+    state.sessions().start(&state);
+    // Exports still in progress when the emulator stopped are rebuilt.
+    if let Err(e) = crate::retrieval::resume(&state).await {
+        tracing::error!(error = %e, "resuming exports");
+    }
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    state.sessions().stop().await;
+    result
 }
 
 /// An emulator running on a background task (for tests, `ksef demo` and the web app).

@@ -46,6 +46,8 @@ struct Inner {
     /// Serialises the commits that assign `permanentStorageDate`, so the HWM read under the same
     /// lock is a true high-water mark (digest §12.4).
     storage_writer: tokio::sync::Mutex<()>,
+    /// Background processing of online and batch sessions ([`crate::sessions`]).
+    sessions: crate::sessions::Engine,
 }
 
 /// Errors while starting the emulator.
@@ -97,6 +99,7 @@ impl AppState {
                     h.finalize().into()
                 },
                 storage_writer: tokio::sync::Mutex::new(()),
+                sessions: crate::sessions::Engine::default(),
                 token_key,
                 symmetric_key,
                 trusted_profile_ca,
@@ -131,6 +134,10 @@ impl AppState {
     /// The lock under which invoices are committed as permanently stored and the HWM is read.
     pub fn storage_writer(&self) -> &tokio::sync::Mutex<()> {
         &self.inner.storage_writer
+    }
+    /// The session processor (verification of invoices, batch packages, UPO generation).
+    pub fn sessions(&self) -> &crate::sessions::Engine {
+        &self.inner.sessions
     }
     /// The current time (one place, so a test clock can be added later).
     pub fn now(&self) -> OffsetDateTime {

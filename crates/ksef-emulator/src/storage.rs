@@ -106,11 +106,13 @@ struct LinkQuery {
 }
 
 fn check_link(state: &AppState, method: &str, path: &str, q: &LinkQuery) -> ApiResult<()> {
-    let forbidden = |d: &str| ApiError::forbidden(
-        crate::error::ForbiddenReason::InsufficientResourceAccess,
-        d.to_string(),
-        serde_json::json!({}),
-    );
+    let forbidden = |d: &str| {
+        ApiError::forbidden(
+            crate::error::ForbiddenReason::InsufficientResourceAccess,
+            d.to_string(),
+            serde_json::json!({}),
+        )
+    };
     let (Some(exp), Some(sig)) = (&q.exp, &q.sig) else {
         return Err(forbidden("Link bez podpisu (brak parametrów exp/sig)."));
     };
@@ -172,10 +174,7 @@ pub fn routes(state: AppState) -> Router {
 }
 
 fn safe_segment(s: &str) -> ApiResult<&str> {
-    if !s.is_empty()
-        && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
+    if !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
         Ok(s)
     } else {
         Err(ApiError::validation(format!(
@@ -250,7 +249,8 @@ async fn upload_part(
     let result: ApiResult<()> = async {
         use tokio::io::AsyncWriteExt;
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| ApiError::validation(format!("Błąd odczytu treści: {e}")))?;
+            let frame =
+                frame.map_err(|e| ApiError::validation(format!("Błąd odczytu treści: {e}")))?;
             if let Ok(data) = frame.into_data() {
                 size += data.len() as u64;
                 if size > MAX_PART_BYTES {

@@ -35,7 +35,7 @@ pub async fn create_subject(
 ) -> ApiResult<()> {
     check_description(description)?;
     let created = ms(created.unwrap_or_else(|| state.now()));
-    let mut tx = state.pool().begin().await?;
+    let mut tx = state.pool().begin_with("BEGIN IMMEDIATE").await?;
     let r = sqlx::query(
         "INSERT INTO subjects(nip, subject_type, description, created_ms) VALUES (?, ?, ?, ?)",
     )
@@ -126,7 +126,7 @@ pub async fn create_person(
 
 /// `/testdata/person/remove`: the person and all their permissions.
 pub async fn remove_person(state: &AppState, nip: &Nip) -> ApiResult<()> {
-    let mut tx = state.pool().begin().await?;
+    let mut tx = state.pool().begin_with("BEGIN IMMEDIATE").await?;
     let pesel: Option<String> = sqlx::query_scalar("SELECT pesel FROM persons WHERE nip = ?")
         .bind(nip.as_str())
         .fetch_optional(&mut *tx)
@@ -161,7 +161,7 @@ pub async fn grant_permissions(
             "permissions: wymagane co najmniej jedno uprawnienie.",
         ));
     }
-    let mut tx = state.pool().begin().await?;
+    let mut tx = state.pool().begin_with("BEGIN IMMEDIATE").await?;
     let now = ms(state.now());
     for (p, desc) in permissions {
         check_description(desc)?;

@@ -151,3 +151,54 @@ impl fmt::Display for FormCode {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triples_round_trip() {
+        for f in FormCode::ALL {
+            assert_eq!(
+                FormCode::from_parts(f.system_code(), f.schema_version(), f.value()),
+                Some(f)
+            );
+        }
+        assert_eq!(FormCode::from_parts("FA(3)", "1-0E", "FA"), None);
+        assert_eq!(FormCode::from_parts("FA (3)", "1-0F", "FA"), None);
+        assert_eq!(FormCode::from_parts("FA (3)", "1-0E", "PEF"), None);
+    }
+
+    #[test]
+    fn structure_names_and_batch() {
+        assert_eq!(FormCode::Fa3.structure_name(), "Schemat_FA(3)_v1-0E.xsd");
+        assert_eq!(FormCode::Fa2.structure_name(), "Schemat_FA(2)_v1-0E.xsd");
+        assert_eq!(
+            FormCode::FaRr1.structure_name(),
+            "Schemat_FA_RR(1)_v1-1E.xsd"
+        );
+        assert_eq!(FormCode::Pef3.structure_name(), "Schemat_PEF(3)_v2-1.xsd");
+        assert_eq!(
+            FormCode::PefKor3.structure_name(),
+            "Schemat_PEF_KOR(3)_v2-1.xsd"
+        );
+        let batch: Vec<_> = FormCode::ALL
+            .into_iter()
+            .filter(|f| f.allowed_in_batch())
+            .collect();
+        assert_eq!(batch, [FormCode::Fa2, FormCode::Fa3, FormCode::FaRr1]);
+    }
+
+    #[test]
+    fn detect_prefers_header_then_namespace() {
+        let fa3 = format!(
+            "<Faktura xmlns=\"{NS_FA3}\"><Naglowek><KodFormularza kodSystemowy=\"FA (3)\" wersjaSchemy=\"1-0E\">FA</KodFormularza></Naglowek></Faktura>"
+        );
+        assert_eq!(FormCode::detect(fa3.as_bytes()), Some(FormCode::Fa3));
+        let bare = format!("<Faktura xmlns=\"{NS_FA_RR1}\"/>");
+        assert_eq!(FormCode::detect(bare.as_bytes()), Some(FormCode::FaRr1));
+        let credit = format!("<cn:CreditNote xmlns:cn=\"{NS_UBL_CREDIT_NOTE}\"/>");
+        assert_eq!(FormCode::detect(credit.as_bytes()), Some(FormCode::PefKor3));
+        assert_eq!(FormCode::detect(b"<Invoice/>"), None);
+    }
+}

@@ -2,10 +2,12 @@
 //! web app: where to talk (base URL) and keep state (data dir, store), the stored KSeF session,
 //! logging in (certificate, Profil Zaufany round trip, a program user's KSeF token), generating,
 //! listing and revoking tokens with the seed's rules checked before KSeF is called, and the local
-//! pre-flight of signed files. One error type with a clear message. No printing.
+//! pre-flight of signed files; invoices (local validation, sending, UPOs, sessions, queries,
+//! downloads, sync — [`invoices`]). One error type with a clear message. No printing.
 
 pub mod auth;
 pub mod check;
+pub mod invoices;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};

@@ -5,6 +5,8 @@
 //! documented field names), so a wire-type mistake shared by our client and emulator cannot hide.
 //! Helpers build and sign real `AuthTokenRequest` documents and RSA-OAEP-encrypt KSeF tokens.
 
+pub mod invoices;
+
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -352,7 +354,8 @@ pub fn sign_request(
 pub struct EmulatorProcess {
     child: std::process::Child,
     pub base_url: String,
-    _dir: tempfile::TempDir,
+    log_path: std::path::PathBuf,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl EmulatorProcess {
@@ -360,10 +363,24 @@ impl EmulatorProcess {
     /// "listening on" line.
     pub fn start(ksef_bin: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let log = std::fs::File::create(dir.path().join("emulator.log")).expect("log file");
+        let mut emulator = Self::start_in(ksef_bin, dir.path(), extra);
+        emulator._dir = Some(dir);
+        emulator
+    }
+
+    /// Like [`EmulatorProcess::start`] with a data directory the caller owns (it outlives the
+    /// process, e.g. to restart an emulator on the same state after a `kill -9`). The log is
+    /// appended to `<data_dir>/emulator.log`.
+    pub fn start_in(ksef_bin: &str, data_dir: &std::path::Path, extra: &[&str]) -> Self {
+        let log_path = data_dir.join("emulator.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("log file");
         let mut child = std::process::Command::new(ksef_bin)
             .args(["emulator", "--port", "0", "--data"])
-            .arg(dir.path())
+            .arg(data_dir)
             .args(extra)
             .stdout(std::process::Stdio::piped())
             .stderr(log)
@@ -378,13 +395,19 @@ impl EmulatorProcess {
         EmulatorProcess {
             child,
             base_url,
-            _dir: dir,
+            log_path,
+            _dir: None,
         }
     }
 
     /// Everything the emulator logged (its stderr) so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("emulator.log")).unwrap_or_default()
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// The process id (e.g. to read its peak memory from `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Stops the process (like `kill -9`).

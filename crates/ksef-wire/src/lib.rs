@@ -5,7 +5,7 @@
 //! (e.g. `TokenStatusResponse` = `QueryTokensResponseItem`, the effective/override limit
 //! pairs) or an enum that `ksef-core` already has, the schema name is a type alias.
 //! Modules: [`auth`], [`security`], [`tokens`], [`permissions`], [`testdata`], [`limits`],
-//! [`errors`], [`common`]; everything is re-exported at the root.
+//! [`sessions`], [`invoices`], [`errors`], [`common`]; everything is re-exported at the root.
 //!
 //! # Serialization rules
 //!
@@ -35,18 +35,21 @@
 //!   `2025-07-11T12:23:56.0154302+00:00`; any ISO-8601 variant accepted); dates are
 //!   `time::Date` (`YYYY-MM-DD`).
 //! * **Secrets** (JWTs in [`TokenInfo`], the KSeF token in [`GenerateTokenResponse`],
-//!   `encryptedToken` in [`InitTokenAuthenticationRequest`]) are [`Secret<String>`]:
+//!   `encryptedToken` in [`InitTokenAuthenticationRequest`], `encryptedSymmetricKey` in
+//!   [`EncryptionInfo`]) are [`Secret<String>`]:
 //!   transparent in JSON, redacted in `Debug`.
 
 pub mod auth;
 pub mod codes;
 pub mod common;
 pub mod errors;
+pub mod invoices;
 pub mod ksef_time;
 pub mod limits;
 pub mod permissions;
 pub mod secret;
 pub mod security;
+pub mod sessions;
 pub mod testdata;
 pub mod tokens;
 
@@ -57,9 +60,11 @@ pub use common::{
     headers, parse_nip, parse_pesel, require_all,
 };
 pub use errors::*;
+pub use invoices::*;
 pub use limits::*;
 pub use permissions::*;
 pub use secret::Secret;
 pub use security::*;
+pub use sessions::*;
 pub use testdata::*;
 pub use tokens::*;

@@ -141,6 +141,19 @@ fn security_map() -> Map<String, Value> {
 
 /// (schema name, sample JSON) for every response schema, minimal and full.
 fn response_samples() -> Vec<(&'static str, Value)> {
+    let mut out = base_response_samples();
+    out.extend(invoicing_response_samples());
+    out
+}
+
+/// (schema name, sample JSON) for every request schema, minimal and full.
+fn request_samples() -> Vec<(&'static str, Value)> {
+    let mut out = base_request_samples();
+    out.extend(invoicing_request_samples());
+    out
+}
+
+fn base_response_samples() -> Vec<(&'static str, Value)> {
     let cert = PublicKeyCertificate {
         certificate: "MIIB".into(),
         certificate_id: "35k6IVMTxUPZKQdg4Fbx36T5/v3aoJK5hIY7sS7mt3U=".into(),
@@ -364,8 +377,7 @@ fn response_samples() -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// (schema name, sample JSON) for every request schema, minimal and full.
-fn request_samples() -> Vec<(&'static str, Value)> {
+fn base_request_samples() -> Vec<(&'static str, Value)> {
     let ctx = TypedIdentifier::new(ContextIdentifierType::Nip, "5265877635");
     let init = |full: bool| InitTokenAuthenticationRequest {
         challenge: "20250625-CR-2FDC223000-C2BFC98A9C-4E".into(),
@@ -533,6 +545,322 @@ fn request_samples() -> Vec<(&'static str, Value)> {
     ]
 }
 
+// ---------------------------------------------------------------------------------------------
+// Sessions and invoices
+// ---------------------------------------------------------------------------------------------
+
+const HASH: &str = "mkht+3m5trnfxlTYhq3QFn74LkEO69MFNlsMAkCDSPA=";
+const KSEF_NUMBER: &str = "5265877635-20250626-010080DD2B5E-26";
+
+fn form_code() -> FormCode {
+    FormCode::new("FA (3)", "1-0E", "FA")
+}
+
+fn encryption(full: bool) -> EncryptionInfo {
+    EncryptionInfo {
+        encrypted_symmetric_key: Secret::from("c2VjcmV0S2V5"),
+        initialization_vector: "OmtDQdl6vkOI1GLKZSjgEg==".into(),
+        public_key_id: full.then(|| "tmtCidSRzR4fvNpLU5hMOM6FzamxJf0BBR8IkXIAwsY=".into()),
+    }
+}
+
+fn invoice_status(full: bool) -> SessionInvoiceStatusResponse {
+    SessionInvoiceStatusResponse {
+        ordinal_number: 1,
+        invoice_number: full.then(|| "FA/1/2025".into()),
+        ksef_number: full.then(|| KSEF_NUMBER.into()),
+        reference_number: "20250918-EE-2F15D39000-242207E5C4-1B".into(),
+        invoice_hash: HASH.into(),
+        invoice_file_name: full.then(|| "invoice1.xml".into()),
+        acquisition_date: full.then_some(T),
+        invoicing_date: T,
+        permanent_storage_date: full.then_some(T),
+        upo_download_url: full.then(|| "https://h/storage/upo?sig=x".into()),
+        upo_download_url_expiration_date: full.then_some(T),
+        invoicing_mode: full.then_some(InvoicingMode::Offline.into()),
+        status: if full {
+            InvoiceStatusInfo::new(440, "Duplikat faktury")
+                .with_details(["Duplikat faktury."])
+                .with_extension("originalKsefNumber", KSEF_NUMBER)
+        } else {
+            InvoiceStatusInfo::new(200, "Sukces")
+        },
+    }
+}
+
+fn session_item(full: bool) -> SessionsQueryResponseItem {
+    SessionsQueryResponseItem {
+        reference_number: "20250925-SO-2F67776000-97273B191A-65".into(),
+        status: StatusInfo::new(200, "Sesja interaktywna przetworzona pomyślnie"),
+        date_created: T,
+        date_updated: T,
+        valid_until: full.then_some(T),
+        total_invoice_count: 2,
+        successful_invoice_count: 2,
+        failed_invoice_count: 0,
+    }
+}
+
+fn upo_page() -> UpoPageResponse {
+    UpoPageResponse {
+        reference_number: "20250918-EU-2EBD6FA000-242EB9B66D-43".into(),
+        download_url: "https://h/storage/upo_00.xml?sig=x".into(),
+        download_url_expiration_date: T,
+    }
+}
+
+fn session_status(full: bool) -> SessionStatusResponse {
+    SessionStatusResponse {
+        status: StatusInfo::new(100, "Sesja interaktywna otwarta"),
+        date_created: T,
+        date_updated: T,
+        valid_until: full.then_some(T),
+        upo: full.then(|| UpoResponse {
+            pages: vec![upo_page()],
+        }),
+        invoice_count: full.then_some(10),
+        successful_invoice_count: full.then_some(8),
+        failed_invoice_count: full.then_some(2),
+    }
+}
+
+fn metadata(full: bool) -> InvoiceMetadata {
+    InvoiceMetadata {
+        ksef_number: KSEF_NUMBER.into(),
+        invoice_number: "FA/1/2025".into(),
+        issue_date: date!(2025 - 08 - 27),
+        invoicing_date: T,
+        acquisition_date: T,
+        permanent_storage_date: T,
+        seller: InvoiceMetadataSeller {
+            nip: "5265877635".into(),
+            name: full.then(|| "Sprzedawca".into()),
+        },
+        buyer: InvoiceMetadataBuyer {
+            identifier: InvoiceMetadataBuyerIdentifier::new(
+                if full {
+                    BuyerIdentifierType::Nip
+                } else {
+                    BuyerIdentifierType::None
+                },
+                full.then(|| "7352765225".into()),
+            ),
+            name: full.then(|| "Nabywca".into()),
+        },
+        net_amount: 100.0,
+        gross_amount: 123.0,
+        vat_amount: 23.0,
+        currency: "PLN".into(),
+        invoicing_mode: InvoicingMode::Online.into(),
+        invoice_type: InvoiceType::Vat.into(),
+        form_code: form_code(),
+        is_self_invoicing: full,
+        has_attachment: full,
+        invoice_hash: HASH.into(),
+        hash_of_corrected_invoice: full.then(|| HASH.into()),
+        third_subjects: full.then(|| {
+            vec![InvoiceMetadataThirdSubject {
+                identifier: InvoiceMetadataThirdSubjectIdentifier {
+                    r#type: ThirdSubjectIdentifierType::InternalId.into(),
+                    value: Some("5265877635-12345".into()),
+                },
+                name: Some("Wystawca".into()),
+                role: 4,
+            }]
+        }),
+        authorized_subject: full.then(|| InvoiceMetadataAuthorizedSubject {
+            nip: "7762811692".into(),
+            name: Some("Komornik".into()),
+            role: 2,
+        }),
+    }
+}
+
+fn package_part() -> InvoicePackagePart {
+    InvoicePackagePart {
+        ordinal_number: 1,
+        part_name: "20250925-EH-2D2C11B000-E9C9ED8340-EE-001.zip.aes".into(),
+        method: "GET".into(),
+        url: "https://h/storage/part?sig=x".into(),
+        part_size: 100,
+        part_hash: HASH.into(),
+        encrypted_part_size: 112,
+        encrypted_part_hash: HASH.into(),
+        expiration_date: T,
+    }
+}
+
+fn export_status(full: bool) -> InvoiceExportStatusResponse {
+    InvoiceExportStatusResponse {
+        status: StatusInfo::new(200, "Eksport faktur zakończony sukcesem"),
+        completed_date: full.then_some(T),
+        package_expiration_date: full.then_some(T),
+        package: full.then(|| InvoicePackage {
+            invoice_count: 1,
+            size: 100,
+            parts: vec![package_part()],
+            is_truncated: true,
+            last_issue_date: Some(date!(2025 - 08 - 27)),
+            last_invoicing_date: Some(T),
+            last_permanent_storage_date: Some(T),
+            permanent_storage_hwm_date: Some(T),
+        }),
+    }
+}
+
+fn filters(full: bool) -> InvoiceQueryFilters {
+    let mut f = InvoiceQueryFilters::new(
+        InvoiceQuerySubjectType::Subject2,
+        InvoiceQueryDateRange::new(InvoiceQueryDateType::PermanentStorage, T, None),
+    );
+    if full {
+        f.date_range.to = Some(T);
+        f.date_range.restrict_to_permanent_storage_hwm_date = Some(true);
+        f.ksef_number = Some(KSEF_NUMBER.into());
+        f.invoice_number = Some("FA/1/2025".into());
+        f.amount = Some(InvoiceQueryAmount {
+            r#type: AmountType::Brutto.into(),
+            from: Some(-10.5),
+            to: Some(250.0),
+        });
+        f.seller_nip = Some("5265877635".into());
+        f.buyer_identifier = Some(InvoiceQueryBuyerIdentifier::new(
+            BuyerIdentifierType::VatUe,
+            Some("DE123456789".into()),
+        ));
+        f.currency_codes = Some(vec!["PLN".into(), "EUR".into()]);
+        f.invoicing_mode = Some(InvoicingMode::Online.into());
+        f.is_self_invoicing = Some(false);
+        f.form_type = Some(InvoiceQueryFormType::FaRr.into());
+        f.invoice_types = Some(vec![InvoiceType::KorVatRr.into(), InvoiceType::Vat.into()]);
+        f.has_attachment = Some(true);
+    }
+    f
+}
+
+fn invoicing_response_samples() -> Vec<(&'static str, Value)> {
+    let mut out = vec![
+        (
+            "OpenOnlineSessionResponse",
+            v(OpenOnlineSessionResponse {
+                reference_number: "20250625-SO-2C3E6C8000-B675CF5D68-07".into(),
+                valid_until: T,
+            }),
+        ),
+        (
+            "SendInvoiceResponse",
+            v(SendInvoiceResponse {
+                reference_number: "20250625-EE-319D7EE000-B67F415CDC-2C".into(),
+            }),
+        ),
+        (
+            "OpenBatchSessionResponse",
+            v(OpenBatchSessionResponse {
+                reference_number: "20250626-SB-213D593000-4DE10D80A5-E9".into(),
+                part_upload_requests: vec![PartUploadRequest {
+                    ordinal_number: 1,
+                    method: "PUT".into(),
+                    url: "https://h/storage/batch-parts/1?sig=x".into(),
+                    headers: [("x-ms-blob-type".to_owned(), "BlockBlob".to_owned())].into(),
+                }],
+            }),
+        ),
+        (
+            "ExportInvoicesResponse",
+            v(ExportInvoicesResponse {
+                reference_number: "20251010-EH-1B6C9EB000-4B15D3AEB9-89".into(),
+            }),
+        ),
+        ("UpoPageResponse", v(upo_page())),
+        ("InvoicePackagePart", v(package_part())),
+    ];
+    for full in [false, true] {
+        out.extend([
+            (
+                "SessionsQueryResponse",
+                v(SessionsQueryResponse {
+                    continuation_token: full.then(|| "W3siY29t".into()),
+                    sessions: vec![session_item(full)],
+                }),
+            ),
+            ("SessionsQueryResponseItem", v(session_item(full))),
+            ("SessionStatusResponse", v(session_status(full))),
+            (
+                "SessionInvoicesResponse",
+                v(SessionInvoicesResponse {
+                    continuation_token: full.then(|| "W34i".into()),
+                    invoices: vec![invoice_status(full)],
+                }),
+            ),
+            ("SessionInvoiceStatusResponse", v(invoice_status(full))),
+            ("InvoiceStatusInfo", v(invoice_status(full).status)),
+            (
+                "QueryInvoicesMetadataResponse",
+                v(QueryInvoicesMetadataResponse {
+                    has_more: full,
+                    is_truncated: full,
+                    permanent_storage_hwm_date: full.then_some(T),
+                    invoices: vec![metadata(full)],
+                }),
+            ),
+            ("InvoiceMetadata", v(metadata(full))),
+            ("InvoiceExportStatusResponse", v(export_status(full))),
+        ]);
+    }
+    out
+}
+
+fn invoicing_request_samples() -> Vec<(&'static str, Value)> {
+    let send = |full: bool| SendInvoiceRequest {
+        invoice_hash: HASH.into(),
+        invoice_size: 6480,
+        encrypted_invoice_hash: HASH.into(),
+        encrypted_invoice_size: 6496,
+        encrypted_invoice_content: "AAAA".into(),
+        offline_mode: full,
+        hash_of_corrected_invoice: full.then(|| HASH.into()),
+    };
+    let batch = |full: bool| OpenBatchSessionRequest {
+        form_code: form_code(),
+        batch_file: BatchFileInfo {
+            file_size: 16037,
+            file_hash: HASH.into(),
+            compression_type: full.then_some(CompressionType::TarGz.into()),
+            file_parts: vec![BatchFilePartInfo {
+                ordinal_number: 1,
+                file_size: 16048,
+                file_hash: HASH.into(),
+            }],
+        },
+        encryption: encryption(full),
+        offline_mode: full,
+    };
+    let export = |full: bool| InvoiceExportRequest {
+        encryption: encryption(full),
+        only_metadata: full,
+        filters: filters(full),
+        compression_type: full.then_some(CompressionType::Zip.into()),
+    };
+    let mut out = Vec::new();
+    for full in [false, true] {
+        out.extend([
+            (
+                "OpenOnlineSessionRequest",
+                v(OpenOnlineSessionRequest {
+                    form_code: form_code(),
+                    encryption: encryption(full),
+                }),
+            ),
+            ("EncryptionInfo", v(encryption(full))),
+            ("SendInvoiceRequest", v(send(full))),
+            ("OpenBatchSessionRequest", v(batch(full))),
+            ("InvoiceQueryFilters", v(filters(full))),
+            ("InvoiceExportRequest", v(export(full))),
+        ]);
+    }
+    out
+}
+
 fn check_samples(samples: Vec<(&'static str, Value)>) {
     let spec = spec();
     let mut failures = Vec::new();
@@ -639,6 +967,35 @@ fn samples_cover_every_in_scope_schema() {
         ("get", "/limits/subject"),
         ("get", "/rate-limits"),
         ("post", "/permissions/query/personal/grants"),
+        ("post", "/sessions/online"),
+        ("post", "/sessions/online/{referenceNumber}/invoices"),
+        ("post", "/sessions/online/{referenceNumber}/close"),
+        ("post", "/sessions/batch"),
+        ("post", "/sessions/batch/{referenceNumber}/close"),
+        ("get", "/sessions"),
+        ("get", "/sessions/{referenceNumber}"),
+        ("get", "/sessions/{referenceNumber}/invoices"),
+        ("get", "/sessions/{referenceNumber}/invoices/failed"),
+        (
+            "get",
+            "/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}",
+        ),
+        (
+            "get",
+            "/sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo",
+        ),
+        (
+            "get",
+            "/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}/upo",
+        ),
+        (
+            "get",
+            "/sessions/{referenceNumber}/upo/{upoReferenceNumber}",
+        ),
+        ("get", "/invoices/ksef/{ksefNumber}"),
+        ("post", "/invoices/query/metadata"),
+        ("post", "/invoices/exports"),
+        ("get", "/invoices/exports/{referenceNumber}"),
     ]
     .into_iter()
     .map(|(m, p)| (m, p.to_owned()))

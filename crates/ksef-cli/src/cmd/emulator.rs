@@ -46,6 +46,13 @@ pub struct EmulatorArgs {
     /// Allow sessions opened with a KSeF token to create tokens (the seed forbids it; so do we by default).
     #[arg(long)]
     allow_token_minting_from_token_sessions: bool,
+    /// Invoices of a batch verified and committed per transaction.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    processing_chunk_size: u32,
+    /// Milliseconds to pause after each committed batch chunk (slows processing down on purpose,
+    /// to watch or interrupt a batch mid-way).
+    #[arg(long, default_value_t = 0)]
+    processing_chunk_pause_ms: u64,
     /// Externally visible base URL for links the emulator hands out (e.g. behind a proxy).
     #[arg(long)]
     public_base_url: Option<String>,
@@ -78,6 +85,8 @@ pub fn run(args: EmulatorArgs) -> Result<(), String> {
     let mut config = EmulatorConfig::new(&data);
     config.auth_processing_delay = Duration::from_millis(args.auth_delay_ms);
     config.token_activation_delay = Duration::from_millis(args.token_activation_ms);
+    config.processing_chunk_size = args.processing_chunk_size as usize;
+    config.processing_chunk_pause = Duration::from_millis(args.processing_chunk_pause_ms);
     config.token_revocation_delay = Duration::from_millis(args.token_revocation_ms);
     config.access_token_lifetime = Duration::from_secs(args.access_token_secs);
     config.refresh_token_lifetime = Duration::from_secs(args.refresh_token_secs);

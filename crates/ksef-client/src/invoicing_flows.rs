@@ -1,0 +1,788 @@
+//! Invoice flows on top of the session/invoice endpoint calls (digest §8–§10, §12):
+//!
+//! * [`send_online`] — one online session for many invoices: fresh AES key wrapped for the
+//!   `SymmetricKeyEncryption` key, each invoice hashed, encrypted and sent, the session closed,
+//!   then every status waited for until final;
+//! * [`send_batch`] — the same through a batch session: package ([`crate::batch`]), encrypted
+//!   parts uploaded in parallel, close, wait;
+//! * [`wait_for_session`] — polling with backoff until the session and all its invoices are
+//!   final;
+//! * [`invoice_upo`] / [`session_upos`] — UPO documents;
+//! * [`sync`] — incremental download of the invoices of a context through exports (§12.4).
+//!
+//! Each flow takes the [`Session`] mutably: the access token is refreshed when it is about to
+//! expire (long batches outlive an access token); the caller stores the session again after.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ksef_crypto::Zeroizing;
+use ksef_wire::{
+    EncryptionInfo, ExceptionCode, FormCode, InvoiceStatusInfo, OpenBatchSessionRequest,
+    OpenOnlineSessionRequest, PublicKeyCertificateUsage, Secret, SendInvoiceRequest,
+    SessionInvoiceStatusResponse, SessionStatusResponse,
+};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::batch::{self, BatchPackage, Compression, PackageOptions};
+use crate::client::KsefClient;
+use crate::error::KsefError;
+use crate::session::Session;
+
+pub mod sync;
+
+pub use sync::{SyncOptions, SyncReport, SyncSubjectReport, sync};
+
+/// Session status codes that mean "not finished yet" (digest §8.4, §9.5).
+const SESSION_IN_PROGRESS: [i32; 3] = [100, 150, 170];
+/// Invoice status codes below this are not final (100 queued, 150 processing).
+const INVOICE_FINAL_FROM: i32 = 200;
+/// Invoice status "accepted, KSeF number assigned".
+pub const INVOICE_ACCEPTED: i32 = 200;
+/// Page size used to list a session's invoices.
+const INVOICE_PAGE_SIZE: u32 = 1000;
+/// Safety stop for paginated listings.
+const MAX_PAGES: usize = 10_000;
+/// Default wait for a session to finish processing.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(30 * 60);
+
+/// Where a long operation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Preparing: files read and encrypted (online) or packed (batch).
+    Preparing { done: u64, total: u64 },
+    /// Online: invoices sent.
+    Sending { done: u64, total: u64 },
+    /// Batch: encrypted bytes uploaded.
+    Uploading { done: u64, total: u64 },
+    /// Waiting for KSeF: invoices with a final status.
+    Processing { done: u64, total: u64 },
+    /// Sync: invoices of an export package written (new + already present).
+    Downloading { done: u64, total: u64 },
+}
+
+/// A progress callback (called from any task; must be cheap).
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// A progress callback that ignores everything.
+pub fn no_progress() -> ProgressFn {
+    Arc::new(|_| {})
+}
+
+/// Options of [`send_online`] and [`send_batch`].
+#[derive(Clone)]
+pub struct SendOptions {
+    /// Declare the invoices as issued offline (`offlineMode`).
+    pub offline_mode: bool,
+    /// How long to wait for final statuses after closing the session.
+    pub wait: Duration,
+    /// Batch: archive format.
+    pub compression: Compression,
+    /// Batch: package limits (part size etc.).
+    pub package: PackageOptions,
+    /// Batch: parts uploaded at once.
+    pub upload_concurrency: usize,
+    /// Batch: where the archive and the encrypted parts are written (default: the system
+    /// temporary directory).
+    pub temp_dir: Option<PathBuf>,
+    /// Progress reports.
+    pub progress: ProgressFn,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        SendOptions {
+            offline_mode: false,
+            wait: DEFAULT_WAIT,
+            compression: Compression::Zip,
+            package: PackageOptions::default(),
+            upload_concurrency: batch::DEFAULT_UPLOAD_CONCURRENCY,
+            temp_dir: None,
+            progress: no_progress(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SendOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendOptions")
+            .field("offline_mode", &self.offline_mode)
+            .field("wait", &self.wait)
+            .field("compression", &self.compression)
+            .field("package", &self.package)
+            .field("upload_concurrency", &self.upload_concurrency)
+            .field("temp_dir", &self.temp_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What became of one invoice file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvoiceOutcome {
+    /// The file sent.
+    pub file: PathBuf,
+    /// Its name (inside the batch archive: `invoiceFileName`).
+    pub name: String,
+    /// SHA-256 of the file, Base64.
+    pub invoice_hash: String,
+    /// Reference number of the invoice in the session, once KSeF gave one.
+    pub reference_number: Option<String>,
+    /// KSeF number, when accepted.
+    pub ksef_number: Option<String>,
+    /// `P_2` as KSeF read it.
+    pub invoice_number: Option<String>,
+    /// Final status code (200 = accepted); `None` = KSeF reported no status (not sent, or the
+    /// session failed as a whole).
+    pub status_code: Option<i32>,
+    /// Status description (or why there is none).
+    pub status_description: String,
+    /// Status details (validator output etc.).
+    pub details: Vec<String>,
+    /// Status extensions (e.g. `originalKsefNumber` of a duplicate).
+    pub extensions: BTreeMap<String, String>,
+}
+
+impl InvoiceOutcome {
+    fn new(file: PathBuf, name: String, invoice_hash: String) -> Self {
+        InvoiceOutcome {
+            file,
+            name,
+            invoice_hash,
+            reference_number: None,
+            ksef_number: None,
+            invoice_number: None,
+            status_code: None,
+            status_description: "KSeF reported no status for this invoice".into(),
+            details: Vec::new(),
+            extensions: BTreeMap::new(),
+        }
+    }
+
+    /// Accepted with a KSeF number.
+    pub fn accepted(&self) -> bool {
+        self.status_code == Some(INVOICE_ACCEPTED) && self.ksef_number.is_some()
+    }
+
+    fn apply(&mut self, s: &SessionInvoiceStatusResponse) {
+        self.reference_number = Some(s.reference_number.clone());
+        self.ksef_number = s.ksef_number.clone();
+        self.invoice_number = s.invoice_number.clone();
+        apply_status(self, &s.status);
+    }
+}
+
+fn apply_status(o: &mut InvoiceOutcome, st: &InvoiceStatusInfo) {
+    o.status_code = Some(st.code);
+    o.status_description = st.description.clone();
+    o.details = st.details.clone().unwrap_or_default();
+    o.extensions = st.extensions.clone().unwrap_or_default();
+}
+
+/// The result of a send flow.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendReport {
+    /// Reference number of the session.
+    pub session_reference: String,
+    /// `Online` or `Batch`.
+    pub session_kind: &'static str,
+    /// Final session status code (200 = processed).
+    pub session_status_code: i32,
+    /// Its description.
+    pub session_status_description: String,
+    /// Its details.
+    pub session_status_details: Vec<String>,
+    /// Batch: how many encrypted parts the package was uploaded in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_parts: Option<usize>,
+    /// One entry per file, in the order given.
+    pub invoices: Vec<InvoiceOutcome>,
+}
+
+impl SendReport {
+    /// Invoices accepted.
+    pub fn accepted(&self) -> usize {
+        self.invoices.iter().filter(|i| i.accepted()).count()
+    }
+
+    /// Invoices not accepted.
+    pub fn failed(&self) -> usize {
+        self.invoices.len() - self.accepted()
+    }
+}
+
+/// A fresh access token of `session` (refreshed when it expires within a minute).
+pub(crate) async fn access_token(
+    client: &KsefClient,
+    session: &mut Session,
+) -> Result<Zeroizing<String>, KsefError> {
+    client.ensure_fresh(session).await?;
+    Ok(Zeroizing::new(
+        session.access_token.expose_secret().to_string(),
+    ))
+}
+
+/// A session/export AES key with its `EncryptionInfo` (key wrapped with RSA-OAEP for the MF
+/// `SymmetricKeyEncryption` certificate). The raw key never leaves this value.
+pub struct SymmetricKey {
+    key: Zeroizing<[u8; 32]>,
+    iv: [u8; 16],
+    info: EncryptionInfo,
+}
+
+impl std::fmt::Debug for SymmetricKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SymmetricKey").finish_non_exhaustive()
+    }
+}
+
+impl SymmetricKey {
+    /// A fresh random key and IV, wrapped for the current `SymmetricKeyEncryption` key.
+    pub async fn generate(client: &KsefClient) -> Result<Self, KsefError> {
+        let cert = client
+            .public_key_for(PublicKeyCertificateUsage::SymmetricKeyEncryption)
+            .await?;
+        let der = BASE64
+            .decode(cert.certificate.trim())
+            .map_err(|e| KsefError::Decode {
+                what: "public key certificate".into(),
+                message: format!("certificate is not Base64: {e}"),
+            })?;
+        let key = Zeroizing::new(ksef_crypto::envelope::random_aes_key());
+        let iv = ksef_crypto::envelope::random_iv();
+        let wrapped =
+            ksef_crypto::envelope::rsa_oaep_sha256_encrypt_for_certificate(&der, &key[..])
+                .map_err(|e| KsefError::Crypto(format!("wrapping the session key: {e}")))?;
+        Ok(SymmetricKey {
+            info: EncryptionInfo {
+                encrypted_symmetric_key: Secret::new(BASE64.encode(wrapped)),
+                initialization_vector: BASE64.encode(iv),
+                public_key_id: Some(cert.public_key_id),
+            },
+            key,
+            iv,
+        })
+    }
+
+    /// The `encryption` object of the request.
+    pub fn info(&self) -> &EncryptionInfo {
+        &self.info
+    }
+
+    /// AES-256-CBC of a whole buffer (online invoices).
+    pub fn encrypt(&self, plain: &[u8]) -> Vec<u8> {
+        ksef_crypto::envelope::aes256_cbc_encrypt(&self.key, &self.iv, plain)
+    }
+
+    pub(crate) fn key(&self) -> &[u8; 32] {
+        &self.key
+    }
+
+    pub(crate) fn iv(&self) -> &[u8; 16] {
+        &self.iv
+    }
+}
+
+/// Runs `$open` (an expression that may use `$key`, a fresh [`SymmetricKey`]) and yields
+/// `Result<(SymmetricKey, T), KsefError>`; on 400/21470 (the public key was withdrawn) it
+/// downloads the keys again and retries once with a new key.
+///
+/// A macro, not a function taking an async closure: the futures of `AsyncFnMut` closures are
+/// not provably `Send`, which made `send_online`/`send_batch`/`sync` impossible to
+/// `tokio::spawn`.
+macro_rules! with_fresh_key {
+    ($client:expr, |$key:ident| $open:expr) => {{
+        let mut retried = false;
+        loop {
+            let $key = $crate::invoicing_flows::SymmetricKey::generate($client).await?;
+            match $open {
+                Ok(v) => break Ok::<_, $crate::KsefError>(($key, v)),
+                Err(e)
+                    if !retried
+                        && e.is_exception($crate::ksef_wire::ExceptionCode::UnknownPublicKey) =>
+                {
+                    tracing::debug!("21470: public key withdrawn, downloading the keys again");
+                    $client.invalidate_public_keys();
+                    retried = true;
+                }
+                Err(e) => break Err(e),
+            }
+        }
+    }};
+}
+pub(crate) use with_fresh_key;
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// Sends `files` in one online session with form code `form`, closes it and waits until every
+/// invoice has a final status. A file that cannot be read stops everything before the session
+/// is opened; a send that KSeF refuses (400) is recorded on that file and the others go on.
+pub async fn send_online(
+    client: &KsefClient,
+    session: &mut Session,
+    form: &FormCode,
+    files: &[PathBuf],
+    options: &SendOptions,
+) -> Result<SendReport, KsefError> {
+    if files.is_empty() {
+        return Err(KsefError::InvalidInput("no invoice files to send".into()));
+    }
+    // Read sizes first: a missing file is an input error before anything is opened in KSeF.
+    for f in files {
+        let meta = tokio::fs::metadata(f)
+            .await
+            .map_err(|e| KsefError::InvalidInput(format!("cannot read {}: {e}", f.display())))?;
+        if !meta.is_file() {
+            return Err(KsefError::InvalidInput(format!(
+                "{} is not a regular file",
+                f.display()
+            )));
+        }
+    }
+    let progress = options.progress.clone();
+    let total = files.len() as u64;
+    let token = access_token(client, session).await?;
+    let (key, opened) = with_fresh_key!(client, |key| async {
+        let req = OpenOnlineSessionRequest {
+            form_code: form.clone(),
+            encryption: key.info().clone(),
+        };
+        client.open_online_session(&token, &req).await
+    }
+    .await)?;
+    let session_ref = opened.reference_number;
+    tracing::debug!(session = %session_ref, invoices = files.len(), "online session opened");
+
+    let mut outcomes: Vec<InvoiceOutcome> = Vec::with_capacity(files.len());
+    let mut by_reference: HashMap<String, usize> = HashMap::new();
+    let mut fatal: Option<KsefError> = None;
+    for (i, path) in files.iter().enumerate() {
+        let name = file_name(path);
+        if let Some(e) = &fatal {
+            let mut o = InvoiceOutcome::new(path.clone(), name, String::new());
+            o.status_description = format!("not sent: {e}");
+            outcomes.push(o);
+            continue;
+        }
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|e| KsefError::InvalidInput(format!("cannot read {}: {e}", path.display())));
+        let bytes = match bytes {
+            Ok(b) => b,
+            Err(e) => {
+                let mut o = InvoiceOutcome::new(path.clone(), name, String::new());
+                o.status_description = format!("not sent: {e}");
+                outcomes.push(o);
+                continue;
+            }
+        };
+        let hash = ksef_crypto::envelope::sha256_base64(&bytes);
+        let encrypted = key.encrypt(&bytes);
+        let request = SendInvoiceRequest {
+            invoice_hash: hash.clone(),
+            invoice_size: bytes.len() as u64,
+            encrypted_invoice_hash: ksef_crypto::envelope::sha256_base64(&encrypted),
+            encrypted_invoice_size: encrypted.len() as u64,
+            encrypted_invoice_content: BASE64.encode(&encrypted),
+            offline_mode: options.offline_mode,
+            hash_of_corrected_invoice: None,
+        };
+        drop(encrypted);
+        drop(bytes);
+        let mut o = InvoiceOutcome::new(path.clone(), name, hash);
+        let token = access_token(client, session).await?;
+        match client.send_invoice(&token, &session_ref, &request).await {
+            Ok(r) => {
+                by_reference.insert(r.reference_number.clone(), i);
+                o.reference_number = Some(r.reference_number);
+                o.status_description = "sent, waiting for KSeF".into();
+            }
+            Err(e) => {
+                o.status_description = format!("not accepted for processing: {e}");
+                if let KsefError::Api { code, .. } = &e {
+                    o.details = code.map(|c| vec![format!("code {c}")]).unwrap_or_default();
+                }
+                // A 400 concerns this invoice; anything else (auth, transport, 5xx, session
+                // closed) ends the sending.
+                let session_gone = e.is_exception(ExceptionCode::SessionNotFound)
+                    || e.is_exception(ExceptionCode::SessionStatusForbidsOperation);
+                if e.http_status() != Some(400) || session_gone {
+                    fatal = Some(e);
+                }
+            }
+        }
+        outcomes.push(o);
+        progress(Progress::Sending {
+            done: i as u64 + 1,
+            total,
+        });
+    }
+
+    let token = access_token(client, session).await?;
+    client.close_online_session(&token, &session_ref).await?;
+    drop(token);
+    let sent = by_reference.len() as u64;
+    let (status, statuses) =
+        wait_for_session(client, session, &session_ref, sent, options.wait, &progress).await?;
+    for s in &statuses {
+        if let Some(&i) = by_reference.get(&s.reference_number) {
+            outcomes[i].apply(s);
+        }
+    }
+    Ok(report(&session_ref, "Online", &status, outcomes))
+}
+
+fn report(
+    session_ref: &str,
+    kind: &'static str,
+    status: &SessionStatusResponse,
+    mut invoices: Vec<InvoiceOutcome>,
+) -> SendReport {
+    if status.status.code != 200 {
+        for o in invoices.iter_mut().filter(|o| o.status_code.is_none()) {
+            o.details.push(format!(
+                "session {session_ref} ended with status {} {}",
+                status.status.code, status.status.description
+            ));
+        }
+    }
+    SendReport {
+        session_reference: session_ref.to_string(),
+        session_kind: kind,
+        session_status_code: status.status.code,
+        session_status_description: status.status.description.clone(),
+        session_status_details: status.status.details.clone().unwrap_or_default(),
+        batch_parts: None,
+        invoices,
+    }
+}
+
+/// Packs `files` (blocking, on a worker thread), opens a batch session with form code `form`,
+/// uploads the encrypted parts in parallel, closes the session and waits until every invoice
+/// has a final status.
+pub async fn send_batch(
+    client: &KsefClient,
+    session: &mut Session,
+    form: &FormCode,
+    files: &[PathBuf],
+    options: &SendOptions,
+) -> Result<SendReport, KsefError> {
+    let progress = options.progress.clone();
+    let temp_dir = options.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let list = files.to_vec();
+    let compression = options.compression;
+    let limits = options.package.clone();
+    let dir = temp_dir.clone();
+    progress(Progress::Preparing {
+        done: 0,
+        total: files.len() as u64,
+    });
+    let package = tokio::task::spawn_blocking(move || {
+        BatchPackage::build_with(&list, compression, &dir, &limits)
+    })
+    .await
+    .map_err(|e| KsefError::InvalidInput(format!("packing the batch failed: {e}")))??;
+    let package = Arc::new(package);
+    progress(Progress::Preparing {
+        done: files.len() as u64,
+        total: files.len() as u64,
+    });
+
+    let token = access_token(client, session).await?;
+    let offline = options.offline_mode;
+    // The parts are encrypted with the key that goes into the open request, so the key is made
+    // first and the package encrypted for it (again after a 21470 retry).
+    let mut encrypted_for_key: Option<batch::EncryptedParts> = None;
+    let (_key, opened) = with_fresh_key!(client, |key| async {
+        let pkg = package.clone();
+        let dir = temp_dir.clone();
+        let (k, iv) = (Zeroizing::new(*key.key()), *key.iv());
+        let parts = tokio::task::spawn_blocking(move || pkg.encrypt(&k, &iv, &dir))
+            .await
+            .map_err(|e| KsefError::InvalidInput(format!("encrypting the batch failed: {e}")))??;
+        let req = OpenBatchSessionRequest {
+            form_code: form.clone(),
+            batch_file: package.batch_file_info(&parts),
+            encryption: key.info().clone(),
+            offline_mode: offline,
+        };
+        encrypted_for_key = Some(parts);
+        client.open_batch_session(&token, &req).await
+    }
+    .await)?;
+    let parts = encrypted_for_key.ok_or_else(|| {
+        KsefError::InvalidInput("internal error: the batch parts were not encrypted".into())
+    })?;
+    let session_ref = opened.reference_number.clone();
+    tracing::debug!(session = %session_ref, parts = parts.parts.len(), "batch session opened");
+
+    let total_bytes = parts.total_size();
+    let done_bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let on_bytes = {
+        let progress = progress.clone();
+        let done_bytes = done_bytes.clone();
+        Arc::new(move |n: u64| {
+            let done = done_bytes.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+            progress(Progress::Uploading {
+                done,
+                total: total_bytes,
+            });
+        })
+    };
+    progress(Progress::Uploading {
+        done: 0,
+        total: total_bytes,
+    });
+    batch::upload_parts(
+        client,
+        &parts,
+        &opened.part_upload_requests,
+        options.upload_concurrency,
+        on_bytes,
+    )
+    .await?;
+    let part_count = parts.parts.len();
+    drop(parts);
+
+    let token = access_token(client, session).await?;
+    client.close_batch_session(&token, &session_ref).await?;
+    drop(token);
+    let (status, statuses) = wait_for_session(
+        client,
+        session,
+        &session_ref,
+        files.len() as u64,
+        options.wait,
+        &progress,
+    )
+    .await?;
+
+    let mut outcomes: Vec<InvoiceOutcome> = package
+        .files()
+        .iter()
+        .map(|f| InvoiceOutcome::new(f.path.clone(), f.name.clone(), f.hash.clone()))
+        .collect();
+    let index_by_name: HashMap<&str, usize> = package
+        .files()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.as_str(), i))
+        .collect();
+    let mut unmatched = Vec::new();
+    for s in &statuses {
+        let by_name = s
+            .invoice_file_name
+            .as_deref()
+            .and_then(|n| index_by_name.get(n).copied());
+        match by_name {
+            Some(i) => outcomes[i].apply(s),
+            None => unmatched.push(s),
+        }
+    }
+    // Fallback: statuses without a (known) file name, matched by hash.
+    for s in unmatched {
+        if let Some(o) = outcomes
+            .iter_mut()
+            .find(|o| o.status_code.is_none() && o.invoice_hash == s.invoice_hash)
+        {
+            o.apply(s);
+        }
+    }
+    let mut report = report(&session_ref, "Batch", &status, outcomes);
+    report.batch_parts = Some(part_count);
+    Ok(report)
+}
+
+/// Backoff for status polling: 250 ms doubling up to 5 s.
+struct Poll {
+    next: Duration,
+    started: Instant,
+    deadline: Duration,
+}
+
+impl Poll {
+    fn new(deadline: Duration) -> Self {
+        Poll {
+            next: Duration::from_millis(250),
+            started: Instant::now(),
+            deadline,
+        }
+    }
+
+    async fn wait(&mut self) -> bool {
+        let elapsed = self.started.elapsed();
+        if elapsed >= self.deadline {
+            return false;
+        }
+        tokio::time::sleep(self.next.min(self.deadline - elapsed)).await;
+        self.next = (self.next * 2).min(Duration::from_secs(5));
+        true
+    }
+}
+
+/// Polls `GET /sessions/{ref}` until the session is final (not 100/150/170), then lists all its
+/// invoices until each has a final status (≥ 200). `expected` is the number of invoices sent
+/// (for progress). Returns the final session status and every invoice status.
+pub async fn wait_for_session(
+    client: &KsefClient,
+    session: &mut Session,
+    session_ref: &str,
+    expected: u64,
+    deadline: Duration,
+    progress: &ProgressFn,
+) -> Result<(SessionStatusResponse, Vec<SessionInvoiceStatusResponse>), KsefError> {
+    let mut poll = Poll::new(deadline);
+    let status = loop {
+        let token = access_token(client, session).await?;
+        let status = client.session_status(&token, session_ref).await?;
+        let done = u64::from(status.successful_invoice_count.unwrap_or(0))
+            + u64::from(status.failed_invoice_count.unwrap_or(0));
+        progress(Progress::Processing {
+            done,
+            total: expected.max(done),
+        });
+        if !SESSION_IN_PROGRESS.contains(&status.status.code) {
+            break status;
+        }
+        if !poll.wait().await {
+            return Err(KsefError::Timeout {
+                what: format!(
+                    "session {session_ref} to finish processing (status {} {})",
+                    status.status.code, status.status.description
+                ),
+                waited: poll.started.elapsed(),
+            });
+        }
+    };
+    loop {
+        let invoices = all_session_invoices(client, session, session_ref).await?;
+        let pending = invoices
+            .iter()
+            .filter(|s| s.status.code < INVOICE_FINAL_FROM)
+            .count();
+        let total = invoices.len() as u64;
+        progress(Progress::Processing {
+            done: total - pending as u64,
+            total: expected.max(total),
+        });
+        if pending == 0 {
+            return Ok((status, invoices));
+        }
+        if !poll.wait().await {
+            return Err(KsefError::Timeout {
+                what: format!(
+                    "{pending} invoice(s) of session {session_ref} to get a final status"
+                ),
+                waited: poll.started.elapsed(),
+            });
+        }
+    }
+}
+
+/// Every invoice status of a session (`GET /sessions/{ref}/invoices`, all pages).
+pub async fn all_session_invoices(
+    client: &KsefClient,
+    session: &mut Session,
+    session_ref: &str,
+) -> Result<Vec<SessionInvoiceStatusResponse>, KsefError> {
+    let mut all = Vec::new();
+    let mut continuation: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let token = access_token(client, session).await?;
+        let page = client
+            .session_invoices(
+                &token,
+                session_ref,
+                Some(INVOICE_PAGE_SIZE),
+                continuation.as_deref(),
+            )
+            .await?;
+        all.extend(page.invoices);
+        match page.continuation_token.filter(|t| !t.is_empty()) {
+            Some(next) if Some(&next) == continuation.as_ref() => {
+                return Err(KsefError::Decode {
+                    what: "GET /sessions/{ref}/invoices response".into(),
+                    message: "the server returned the same continuation token twice".into(),
+                });
+            }
+            Some(next) => continuation = Some(next),
+            None => return Ok(all),
+        }
+    }
+    Err(KsefError::Decode {
+        what: "GET /sessions/{ref}/invoices response".into(),
+        message: format!("more than {MAX_PAGES} pages"),
+    })
+}
+
+/// Which invoice's UPO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvoiceRef {
+    /// The invoice reference number in the session.
+    Reference(String),
+    /// The KSeF number.
+    KsefNumber(String),
+}
+
+/// The UPO XML of one invoice of a session.
+pub async fn invoice_upo(
+    client: &KsefClient,
+    session: &mut Session,
+    session_ref: &str,
+    invoice: &InvoiceRef,
+) -> Result<Vec<u8>, KsefError> {
+    let token = access_token(client, session).await?;
+    let doc = match invoice {
+        InvoiceRef::Reference(r) => {
+            client
+                .invoice_upo_by_reference(&token, session_ref, r)
+                .await?
+        }
+        InvoiceRef::KsefNumber(n) => {
+            client
+                .invoice_upo_by_ksef_number(&token, session_ref, n)
+                .await?
+        }
+    };
+    doc.verify_hash("invoice UPO")?;
+    Ok(doc.into_bytes())
+}
+
+/// The session UPO pages `(upoReferenceNumber, XML)`, in order. Fails when the session has no
+/// UPO yet (still open or processing).
+pub async fn session_upos(
+    client: &KsefClient,
+    session: &mut Session,
+    session_ref: &str,
+) -> Result<Vec<(String, Vec<u8>)>, KsefError> {
+    let token = access_token(client, session).await?;
+    let status = client.session_status(&token, session_ref).await?;
+    let pages = status.upo.map(|u| u.pages).unwrap_or_default();
+    if pages.is_empty() {
+        return Err(KsefError::InvalidInput(format!(
+            "session {session_ref} has no UPO yet (status {} {}); a UPO is issued once the \
+             session is closed and processed",
+            status.status.code, status.status.description
+        )));
+    }
+    let mut out = Vec::with_capacity(pages.len());
+    for page in pages {
+        let token = access_token(client, session).await?;
+        let doc = client
+            .session_upo(&token, session_ref, &page.reference_number)
+            .await?;
+        doc.verify_hash("session UPO")?;
+        out.push((page.reference_number, doc.into_bytes()));
+    }
+    Ok(out)
+}

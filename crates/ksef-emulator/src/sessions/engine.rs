@@ -1,0 +1,889 @@
+//! The processing engine: verification of invoices on blocking threads, duplicate detection,
+//! KSeF numbers, the transactional commit of results, the online processor loop and the final
+//! statuses of sessions (digest §10.3, §11, §20).
+//!
+//! Verification ([`verify_all`]) fans a chunk of invoices out over
+//! `std::thread::available_parallelism()` blocking tasks (`ksef_invoice::verify` keeps its
+//! compiled schemas per thread). A chunk is then committed ([`commit`]) in ONE transaction
+//! while holding [`AppState::storage_writer`]: one query finds duplicates already stored, the
+//! KSeF numbers and dates are assigned (`invoicingDate ≤ acquisitionDate <
+//! permanentStorageDate`, the latter read under the lock), and every row is written with
+//! multi-row `INSERT`s.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ksef_core::{ContextIdentifier, KsefNumber, Nip};
+use ksef_invoice::{FormCode, InvoiceFacts};
+use ksef_wire as wire;
+use sha2::{Digest, Sha256};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::model::{self, Kind};
+use super::upo;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{from_ms, ms};
+
+/// Invoices per verification/commit chunk.
+pub const CHUNK: usize = 500;
+/// Largest invoice without an attachment (digest §11).
+pub const MAX_PLAIN_INVOICE: usize = 1_000_000;
+/// Largest invoice with an attachment.
+pub const MAX_INVOICE_WITH_ATTACHMENT: usize = 3_000_000;
+
+/// What the invoices of one session are checked against.
+#[derive(Debug)]
+pub struct Rules {
+    pub session_ref: String,
+    pub kind: Kind,
+    pub form: FormCode,
+    pub context_type: String,
+    pub context_value: String,
+    /// The NIP of the context (Podmiot1 must carry it, else 410).
+    pub context_nip: Option<String>,
+    /// The context's NIP has the attachment consent (§11).
+    pub attachment_consent: bool,
+}
+
+impl Rules {
+    pub async fn for_session(state: &AppState, s: &model::SessionRow) -> ApiResult<Rules> {
+        let context_nip = s
+            .context_type
+            .parse()
+            .ok()
+            .and_then(|t| ContextIdentifier::parse(t, &s.context_value).ok())
+            .and_then(|c| c.nip())
+            .map(|n: Nip| n.as_str().to_string());
+        let attachment_consent = match &context_nip {
+            Some(nip) => sqlx::query_scalar::<_, i64>(
+                "SELECT allowed FROM attachment_consents WHERE nip = ?",
+            )
+            .bind(nip)
+            .fetch_optional(state.pool())
+            .await?
+            .is_some_and(|a| a != 0),
+            None => false,
+        };
+        Ok(Rules {
+            session_ref: s.reference.clone(),
+            kind: s.kind,
+            form: s.form,
+            context_type: s.context_type.clone(),
+            context_value: s.context_value.clone(),
+            context_nip,
+            attachment_consent,
+        })
+    }
+}
+
+/// Why an invoice was rejected.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub code: i64,
+    pub details: Vec<String>,
+    pub extensions: Option<BTreeMap<String, String>>,
+    /// P_2, when it could be read.
+    pub invoice_number: Option<String>,
+}
+
+impl Rejection {
+    pub fn new(code: i64, detail: impl Into<String>) -> Self {
+        Rejection {
+            code,
+            details: vec![detail.into()],
+            extensions: None,
+            invoice_number: None,
+        }
+    }
+}
+
+/// The bytes of one invoice to verify.
+pub enum Input {
+    /// Plaintext (batch: unpacked from the archive).
+    Plain(Vec<u8>),
+    /// Online: the queued ciphertext and the session key (`None` = key unusable).
+    Encrypted {
+        ciphertext: Vec<u8>,
+        key: Option<[u8; 32]>,
+        iv: [u8; 16],
+    },
+    /// Could not even be read (e.g. a damaged archive entry), with what was read.
+    Failed(Rejection, Vec<u8>),
+}
+
+/// One invoice entering verification.
+pub struct Work {
+    pub rules: Arc<Rules>,
+    pub reference: String,
+    pub ordinal: i64,
+    pub file_name: Option<String>,
+    pub invoicing_ms: i64,
+    pub offline: bool,
+    pub hash_of_corrected: Option<String>,
+    /// Online: the declared (and, where possible, already checked) hash and size.
+    pub declared: Option<(String, i64)>,
+    pub input: Input,
+}
+
+/// The verdict on one invoice.
+pub enum Outcome {
+    Accepted {
+        facts: Box<InvoiceFacts>,
+        content: Vec<u8>,
+    },
+    Rejected(Rejection),
+}
+
+/// One verified invoice, ready to commit.
+pub struct Judged {
+    pub rules: Arc<Rules>,
+    pub reference: String,
+    pub ordinal: i64,
+    pub file_name: Option<String>,
+    pub invoicing_ms: i64,
+    pub offline: bool,
+    pub hash_of_corrected: Option<String>,
+    pub hash: String,
+    pub size: i64,
+    pub outcome: Outcome,
+}
+
+fn b64_sha256(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(data))
+}
+
+/// Verifies one invoice (CPU only; runs on a blocking thread).
+pub fn judge(work: Work, today: time::Date) -> Judged {
+    let Work {
+        rules,
+        reference,
+        ordinal,
+        file_name,
+        invoicing_ms,
+        offline,
+        hash_of_corrected,
+        declared,
+        input,
+    } = work;
+    let (bytes, early) = match input {
+        Input::Plain(b) => (b, None),
+        Input::Failed(r, b) => (b, Some(r)),
+        Input::Encrypted {
+            ciphertext,
+            key,
+            iv,
+        } => match key {
+            None => (
+                Vec::new(),
+                Some(Rejection::new(
+                    405,
+                    "Klucz symetryczny sesji jest nieczytelny; faktury nie można odszyfrować.",
+                )),
+            ),
+            Some(key) => match ksef_crypto::envelope::aes256_cbc_decrypt(&key, &iv, &ciphertext) {
+                Ok(plain) => (plain, None),
+                Err(_) => (
+                    Vec::new(),
+                    Some(Rejection::new(
+                        435,
+                        "Nie można odszyfrować faktury kluczem i wektorem IV sesji (AES-256-CBC, PKCS#7).",
+                    )),
+                ),
+            },
+        },
+    };
+    let (hash, size) = match (&declared, &early) {
+        // The declared values were checked when the ciphertext could be decrypted; when it
+        // cannot, they are all there is.
+        (Some((h, s)), Some(_)) => (h.clone(), *s),
+        _ => (b64_sha256(&bytes), bytes.len() as i64),
+    };
+    let outcome = match early {
+        Some(r) => Outcome::Rejected(r),
+        None => check(&rules, &bytes, hash_of_corrected.is_some(), today),
+    };
+    let outcome = match outcome {
+        Outcome::Accepted { facts, .. } => Outcome::Accepted {
+            facts,
+            content: bytes,
+        },
+        r => r,
+    };
+    Judged {
+        rules,
+        reference,
+        ordinal,
+        file_name,
+        invoicing_ms,
+        offline,
+        hash_of_corrected,
+        hash,
+        size,
+        outcome,
+    }
+}
+
+/// The rules of digest §11 for one invoice's bytes (except duplicates, checked at commit).
+fn check(rules: &Rules, bytes: &[u8], technical_correction: bool, today: time::Date) -> Outcome {
+    let reject = |code: i64, detail: String, number: Option<String>| {
+        Outcome::Rejected(Rejection {
+            code,
+            details: vec![detail],
+            extensions: None,
+            invoice_number: number,
+        })
+    };
+    if bytes.len() > MAX_INVOICE_WITH_ATTACHMENT {
+        return reject(
+            430,
+            format!(
+                "Rozmiar faktury ({} B) przekracza dopuszczalne {MAX_INVOICE_WITH_ATTACHMENT} B.",
+                bytes.len()
+            ),
+            None,
+        );
+    }
+    let facts = match ksef_invoice::verify(rules.form, bytes) {
+        Ok(f) => f,
+        Err(e) => {
+            let number = ksef_invoice::extract_facts(rules.form, bytes)
+                .ok()
+                .map(|f| f.invoice_number);
+            return Outcome::Rejected(Rejection {
+                code: i64::from(e.status_code()),
+                details: e.details(),
+                extensions: None,
+                invoice_number: number,
+            });
+        }
+    };
+    let number = Some(facts.invoice_number.clone());
+    if bytes.len() > MAX_PLAIN_INVOICE && !facts.has_attachment {
+        return reject(
+            430,
+            format!(
+                "Rozmiar faktury bez załącznika ({} B) przekracza dopuszczalne {MAX_PLAIN_INVOICE} B.",
+                bytes.len()
+            ),
+            number,
+        );
+    }
+    if rules.context_nip.as_deref() != Some(facts.seller_nip.as_str()) {
+        return reject(
+            410,
+            format!(
+                "Podmiot uwierzytelniony w kontekście {}:{} nie jest uprawniony do wystawienia faktury w imieniu sprzedawcy o NIP {} (Podmiot1).",
+                rules.context_type, rules.context_value, facts.seller_nip
+            ),
+            number,
+        );
+    }
+    if facts.issue_date > today {
+        return reject(
+            450,
+            format!(
+                "Data wystawienia faktury (P_1) {} jest późniejsza niż data jej przyjęcia {}.",
+                facts.issue_date, today
+            ),
+            number,
+        );
+    }
+    if facts.has_attachment {
+        if rules.kind == Kind::Online && !technical_correction {
+            return reject(
+                415,
+                "Faktura z załącznikiem może zostać przesłana tylko w sesji wsadowej (poza korektą techniczną).".into(),
+                number,
+            );
+        }
+        if !rules.attachment_consent {
+            return reject(
+                415,
+                "Podmiot nie ma zgody na wystawianie faktur z załącznikiem.".into(),
+                number,
+            );
+        }
+    }
+    Outcome::Accepted {
+        facts: Box::new(facts),
+        content: Vec::new(),
+    }
+}
+
+/// Verifies a chunk on `available_parallelism()` blocking threads; results keep input order.
+pub async fn verify_all(works: Vec<Work>, today: time::Date) -> ApiResult<Vec<Judged>> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(1);
+    let per = works.len().div_ceil(threads).max(1);
+    let mut handles = Vec::new();
+    let mut works = works;
+    while !works.is_empty() {
+        let rest = works.split_off(per.min(works.len()));
+        let slice = std::mem::replace(&mut works, rest);
+        handles.push(tokio::task::spawn_blocking(move || {
+            slice
+                .into_iter()
+                .map(|w| judge(w, today))
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut out = Vec::new();
+    for h in handles {
+        out.extend(h.await.map_err(ApiError::internal)?);
+    }
+    Ok(out)
+}
+
+/// How the results are written: batch invoices get new `session_invoices` rows; online
+/// invoices update the queued rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitMode {
+    Insert,
+    Update,
+}
+
+type DupKey = (String, String, String);
+
+fn dup_key(f: &InvoiceFacts) -> DupKey {
+    (
+        f.seller_nip.clone(),
+        f.rodzaj_faktury.clone(),
+        f.invoice_number.clone(),
+    )
+}
+
+fn duplicate(number: &str, original_session: &str, original_ksef: &str) -> Rejection {
+    let mut ext = BTreeMap::new();
+    ext.insert(
+        "originalSessionReferenceNumber".to_string(),
+        original_session.to_string(),
+    );
+    ext.insert("originalKsefNumber".to_string(), original_ksef.to_string());
+    Rejection {
+        code: 440,
+        details: vec![format!(
+            "Duplikat faktury. Faktura o numerze KSeF: {original_ksef} została już prawidłowo przesłana do systemu w sesji: {original_session}"
+        )],
+        extensions: Some(ext),
+        invoice_number: Some(number.to_string()),
+    }
+}
+
+/// Stored duplicates of `keys`: key → (KSeF number, session reference).
+async fn stored_duplicates(
+    conn: &mut sqlx::SqliteConnection,
+    keys: &[DupKey],
+) -> ApiResult<HashMap<DupKey, (String, String)>> {
+    let mut found = HashMap::new();
+    for part in keys.chunks(1000) {
+        // `k CROSS JOIN invoices` keeps the keys as the outer loop, so each one is a lookup in
+        // the unique index (a row-value `IN (VALUES …)` would scan the whole table).
+        let mut qb = QueryBuilder::<Sqlite>::new("WITH k(a, b, c) AS (");
+        qb.push_values(part, |mut b, k| {
+            b.push_bind(k.0.clone())
+                .push_bind(k.1.clone())
+                .push_bind(k.2.clone());
+        });
+        qb.push(
+            ") SELECT i.seller_nip, i.rodzaj_faktury, i.invoice_number, i.ksef_number, i.session_ref \
+             FROM k CROSS JOIN invoices i \
+             ON i.seller_nip = k.a AND i.rodzaj_faktury = k.b AND i.invoice_number = k.c",
+        );
+        for r in qb.build().fetch_all(&mut *conn).await? {
+            found.insert(
+                (r.get(0), r.get(1), r.get(2)),
+                (r.get::<String, _>(3), r.get::<String, _>(4)),
+            );
+        }
+    }
+    Ok(found)
+}
+
+/// Counts of a committed chunk.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Committed {
+    pub accepted: usize,
+    pub rejected: usize,
+}
+
+/// A result ready to be written.
+struct Final<'a> {
+    j: &'a Judged,
+    code: i64,
+    details: Vec<String>,
+    extensions: Option<String>,
+    invoice_number: Option<String>,
+    ksef: Option<String>,
+}
+
+/// Connection settings for the bulk commits: a page cache large enough for a whole chunk (no
+/// spilling of dirty pages mid-transaction) and no automatic checkpoint inside the writer lock
+/// ([`checkpoint`] runs after the work instead). Restored before the connection goes back to
+/// the pool.
+const BULK_PRAGMAS: [&str; 2] = [
+    "PRAGMA cache_size = -65536",
+    "PRAGMA wal_autocheckpoint = 0",
+];
+const DEFAULT_PRAGMAS: [&str; 2] = [
+    "PRAGMA cache_size = -2000",
+    "PRAGMA wal_autocheckpoint = 1000",
+];
+
+/// Commits one chunk of verified invoices (see the module documentation).
+pub async fn commit(
+    state: &AppState,
+    judged: Vec<Judged>,
+    mode: CommitMode,
+) -> ApiResult<Committed> {
+    if judged.is_empty() {
+        return Ok(Committed::default());
+    }
+    let _writer = state.storage_writer().lock().await;
+    let mut conn = state.pool().acquire().await?;
+    for p in BULK_PRAGMAS {
+        sqlx::query(p).execute(&mut *conn).await?;
+    }
+    let result = commit_locked(state, &mut conn, &judged, mode).await;
+    for p in DEFAULT_PRAGMAS {
+        if sqlx::query(p).execute(&mut *conn).await.is_err() {
+            // Never hand a connection with the bulk settings back to the pool.
+            conn.close_on_drop();
+            break;
+        }
+    }
+    result
+}
+
+/// Moves the write-ahead log into the database file (after bulk commits; outside the lock).
+pub async fn checkpoint(state: &AppState) {
+    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        .execute(state.pool())
+        .await
+    {
+        tracing::warn!(error = %e, "WAL checkpoint failed");
+    }
+}
+
+async fn commit_locked(
+    state: &AppState,
+    conn: &mut sqlx::SqliteConnection,
+    judged: &[Judged],
+    mode: CommitMode,
+) -> ApiResult<Committed> {
+    // IMMEDIATE: this transaction reads (duplicates) before it writes; a deferred one would fail
+    // with SQLITE_BUSY_SNAPSHOT when another connection commits in between.
+    let mut tx = sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await?;
+    let keys: Vec<DupKey> = judged
+        .iter()
+        .filter_map(|j| match &j.outcome {
+            Outcome::Accepted { facts, .. } => Some(dup_key(facts)),
+            Outcome::Rejected(_) => None,
+        })
+        .collect();
+    let stored = stored_duplicates(&mut tx, &keys).await?;
+
+    let acquisition = ms(state.now());
+    let mut seen: HashMap<DupKey, (String, String)> = HashMap::new();
+    let mut finals: Vec<Final<'_>> = Vec::with_capacity(judged.len());
+    let mut counts = Committed::default();
+    for j in judged {
+        match &j.outcome {
+            Outcome::Rejected(r) => {
+                counts.rejected += 1;
+                finals.push(rejected(j, r));
+            }
+            Outcome::Accepted { facts, .. } => {
+                let key = dup_key(facts);
+                if let Some((ksef, session)) = stored.get(&key).or_else(|| seen.get(&key)) {
+                    counts.rejected += 1;
+                    let r = duplicate(&facts.invoice_number, session, ksef);
+                    finals.push(rejected(j, &r));
+                    continue;
+                }
+                let nip: Nip = facts.seller_nip.parse().map_err(|e| {
+                    ApiError::internal(format!(
+                        "accepted invoice with seller NIP {:?}: {e}",
+                        facts.seller_nip
+                    ))
+                })?;
+                let date = model::warsaw_date(from_ms(j.invoicing_ms));
+                let ksef = KsefNumber::generate(&nip, date).to_string();
+                seen.insert(key, (ksef.clone(), j.rules.session_ref.clone()));
+                counts.accepted += 1;
+                finals.push(Final {
+                    j,
+                    code: 200,
+                    details: Vec::new(),
+                    extensions: None,
+                    invoice_number: Some(facts.invoice_number.clone()),
+                    ksef: Some(ksef),
+                });
+            }
+        }
+    }
+    // Permanent storage: now, under the writer lock, and strictly after the acquisition.
+    let permanent = ms(state.now()).max(acquisition + 1);
+    match mode {
+        CommitMode::Insert => {
+            insert_session_invoices(&mut tx, &finals, acquisition, permanent).await?
+        }
+        CommitMode::Update => {
+            update_session_invoices(&mut tx, &finals, acquisition, permanent).await?
+        }
+    }
+    insert_invoices(&mut tx, &finals, acquisition, permanent).await?;
+    tx.commit().await?;
+    Ok(counts)
+}
+
+fn rejected<'a>(j: &'a Judged, r: &Rejection) -> Final<'a> {
+    Final {
+        j,
+        code: r.code,
+        details: r.details.clone(),
+        extensions: r
+            .extensions
+            .as_ref()
+            .and_then(|e| serde_json::to_string(e).ok()),
+        invoice_number: r.invoice_number.clone(),
+        ksef: None,
+    }
+}
+
+async fn insert_session_invoices(
+    tx: &mut sqlx::SqliteConnection,
+    finals: &[Final<'_>],
+    acquisition: i64,
+    permanent: i64,
+) -> ApiResult<()> {
+    for part in finals.chunks(CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO session_invoices(reference_number, session_ref, ordinal, file_name, invoice_hash, \
+             invoice_size, offline_mode, hash_of_corrected_invoice, status_code, status_description, \
+             status_details, status_extensions, invoice_number, ksef_number, invoicing_ms, acquisition_ms, \
+             permanent_storage_ms) ",
+        );
+        qb.push_values(part, |mut b, f| {
+            let ok = f.ksef.is_some();
+            b.push_bind(f.j.reference.clone())
+                .push_bind(f.j.rules.session_ref.clone())
+                .push_bind(f.j.ordinal)
+                .push_bind(f.j.file_name.clone())
+                .push_bind(f.j.hash.clone())
+                .push_bind(f.j.size)
+                .push_bind(i64::from(f.j.offline))
+                .push_bind(f.j.hash_of_corrected.clone())
+                .push_bind(f.code)
+                .push_bind(model::invoice_description(f.code))
+                .push_bind(model::details_json(&f.details))
+                .push_bind(f.extensions.clone())
+                .push_bind(f.invoice_number.clone())
+                .push_bind(f.ksef.clone())
+                .push_bind(f.j.invoicing_ms)
+                .push_bind(ok.then_some(acquisition))
+                .push_bind(ok.then_some(permanent));
+        });
+        qb.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+async fn update_session_invoices(
+    tx: &mut sqlx::SqliteConnection,
+    finals: &[Final<'_>],
+    acquisition: i64,
+    permanent: i64,
+) -> ApiResult<()> {
+    for f in finals {
+        let ok = f.ksef.is_some();
+        sqlx::query(
+            "UPDATE session_invoices SET status_code = ?, status_description = ?, status_details = ?, \
+             status_extensions = ?, invoice_number = ?, ksef_number = ?, acquisition_ms = ?, \
+             permanent_storage_ms = ?, encrypted_content = NULL \
+             WHERE reference_number = ? AND status_code < 200",
+        )
+        .bind(f.code)
+        .bind(model::invoice_description(f.code))
+        .bind(model::details_json(&f.details))
+        .bind(f.extensions.clone())
+        .bind(f.invoice_number.clone())
+        .bind(f.ksef.clone())
+        .bind(ok.then_some(acquisition))
+        .bind(ok.then_some(permanent))
+        .bind(&f.j.reference)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+fn third_subjects_json(f: &InvoiceFacts) -> String {
+    let list: Vec<wire::InvoiceMetadataThirdSubject> = f
+        .third_subjects
+        .iter()
+        .map(|t| wire::InvoiceMetadataThirdSubject {
+            identifier: wire::InvoiceMetadataThirdSubjectIdentifier {
+                r#type: wire::OpenEnum::from_wire(t.identifier_type),
+                value: t.identifier.clone(),
+            },
+            name: t.name.clone(),
+            role: t.role,
+        })
+        .collect();
+    serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())
+}
+
+fn authorized_subject_json(f: &InvoiceFacts) -> Option<String> {
+    f.authorized_subject.as_ref().and_then(|a| {
+        serde_json::to_string(&wire::InvoiceMetadataAuthorizedSubject {
+            nip: a.nip.clone(),
+            name: a.name.clone(),
+            role: a.role,
+        })
+        .ok()
+    })
+}
+
+/// Rows of `invoices` (33 columns: at most ~990 rows per statement) and `invoice_parties`.
+async fn insert_invoices(
+    tx: &mut sqlx::SqliteConnection,
+    finals: &[Final<'_>],
+    acquisition: i64,
+    permanent: i64,
+) -> ApiResult<()> {
+    let accepted: Vec<(&Final<'_>, &InvoiceFacts, &Vec<u8>, &str)> = finals
+        .iter()
+        .filter_map(|f| match (&f.j.outcome, &f.ksef) {
+            (Outcome::Accepted { facts, content }, Some(k)) => {
+                Some((f, facts.as_ref(), content, k.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    for part in accepted.chunks(CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO invoices(ksef_number, session_ref, invoice_ref, context_type, context_value, content, \
+             invoice_hash, invoice_size, form_system_code, form_schema_version, form_value, invoice_number, \
+             invoice_type, rodzaj_faktury, issue_date, invoicing_ms, acquisition_ms, permanent_storage_ms, \
+             seller_nip, seller_name, buyer_id_type, buyer_id_value, buyer_name, net_amount, gross_amount, \
+             vat_amount, currency, invoicing_mode, is_self_invoicing, has_attachment, \
+             hash_of_corrected_invoice, third_subjects, authorized_subject) ",
+        );
+        qb.push_values(part, |mut b, (f, facts, content, ksef)| {
+            let r = &f.j.rules;
+            b.push_bind(ksef.to_string())
+                .push_bind(r.session_ref.clone())
+                .push_bind(f.j.reference.clone())
+                .push_bind(r.context_type.clone())
+                .push_bind(r.context_value.clone())
+                .push_bind(content.as_slice().to_vec())
+                .push_bind(f.j.hash.clone())
+                .push_bind(f.j.size)
+                .push_bind(r.form.system_code())
+                .push_bind(r.form.schema_version())
+                .push_bind(r.form.value())
+                .push_bind(facts.invoice_number.clone())
+                .push_bind(facts.invoice_type)
+                .push_bind(facts.rodzaj_faktury.clone())
+                .push_bind(facts.issue_date.to_string())
+                .push_bind(f.j.invoicing_ms)
+                .push_bind(acquisition)
+                .push_bind(permanent)
+                .push_bind(facts.seller_nip.clone())
+                .push_bind(facts.seller_name.clone())
+                .push_bind(facts.buyer.identifier_type)
+                .push_bind(facts.buyer.identifier.clone())
+                .push_bind(facts.buyer.name.clone())
+                .push_bind(facts.net_amount)
+                .push_bind(facts.gross_amount)
+                .push_bind(facts.vat_amount)
+                .push_bind(facts.currency.clone())
+                .push_bind(if f.j.offline { "Offline" } else { "Online" })
+                .push_bind(i64::from(facts.is_self_invoicing))
+                .push_bind(i64::from(facts.has_attachment))
+                .push_bind(f.j.hash_of_corrected.clone())
+                .push_bind(third_subjects_json(facts))
+                .push_bind(authorized_subject_json(facts));
+        });
+        qb.build().execute(&mut *tx).await?;
+    }
+
+    let mut parties: Vec<(&str, &'static str, &str)> = Vec::new();
+    for (_, facts, _, ksef) in &accepted {
+        parties.push((ksef, "Subject1", facts.seller_nip.as_str()));
+        if facts.buyer.identifier_type == "Nip"
+            && let Some(n) = &facts.buyer.identifier
+        {
+            parties.push((ksef, "Subject2", n.as_str()));
+        }
+        for t in &facts.third_subjects {
+            if let Some(id) = &t.identifier {
+                parties.push((ksef, "Subject3", id.as_str()));
+            }
+        }
+        if let Some(a) = &facts.authorized_subject {
+            parties.push((ksef, "SubjectAuthorized", a.nip.as_str()));
+        }
+    }
+    for part in parties.chunks(3000) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT OR IGNORE INTO invoice_parties(ksef_number, subject_type, identifier) ",
+        );
+        qb.push_values(part, |mut b, (k, t, id)| {
+            b.push_bind(k.to_string())
+                .push_bind(*t)
+                .push_bind(id.to_string());
+        });
+        qb.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- online processing
+
+/// The online processor: verifies queued invoices, closes expired sessions and finalises
+/// closed ones. Woken by sends and closes; also ticks once a second.
+pub async fn online_loop(state: AppState) {
+    loop {
+        if let Err(e) = online_pass(&state).await {
+            tracing::error!(error = %e, "online session processing failed; retrying");
+        }
+        tokio::select! {
+            _ = state.sessions().woken() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+async fn online_pass(state: &AppState) -> ApiResult<()> {
+    model::expire_due(state, None).await?;
+    // Per session: its rules, AES key and IV.
+    type SessionCrypto = (Arc<Rules>, Option<[u8; 32]>, [u8; 16]);
+    let mut rules: HashMap<String, SessionCrypto> = HashMap::new();
+    let mut processed = false;
+    loop {
+        let rows = sqlx::query(
+            "SELECT reference_number, session_ref, ordinal, invoice_hash, invoice_size, encrypted_content, \
+             offline_mode, hash_of_corrected_invoice, invoicing_ms \
+             FROM session_invoices WHERE status_code < 200 ORDER BY invoicing_ms LIMIT ?",
+        )
+        .bind(CHUNK as i64)
+        .fetch_all(state.pool())
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut works = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let session_ref: String = r.get("session_ref");
+            if !rules.contains_key(&session_ref) {
+                let s = model::load(state, &session_ref).await?.ok_or_else(|| {
+                    ApiError::internal(format!("invoice of unknown session {session_ref}"))
+                })?;
+                let r = Rules::for_session(state, &s).await?;
+                rules.insert(session_ref.clone(), (Arc::new(r), s.symmetric_key, s.iv));
+            }
+            let (rule, key, iv) = rules
+                .get(&session_ref)
+                .ok_or_else(|| ApiError::internal("rules just inserted"))?;
+            works.push(Work {
+                rules: rule.clone(),
+                reference: r.get("reference_number"),
+                ordinal: r.get("ordinal"),
+                file_name: None,
+                invoicing_ms: r.get("invoicing_ms"),
+                offline: r.get::<i64, _>("offline_mode") != 0,
+                hash_of_corrected: r.get("hash_of_corrected_invoice"),
+                declared: Some((r.get("invoice_hash"), r.get("invoice_size"))),
+                input: Input::Encrypted {
+                    ciphertext: r
+                        .get::<Option<Vec<u8>>, _>("encrypted_content")
+                        .unwrap_or_default(),
+                    key: *key,
+                    iv: *iv,
+                },
+            });
+        }
+        let today = model::warsaw_date(state.now());
+        let judged = verify_all(works, today).await?;
+        commit(state, judged, CommitMode::Update).await?;
+        processed = true;
+    }
+    if processed {
+        checkpoint(state).await;
+    }
+    finalize_closed_online(state).await
+}
+
+/// Online sessions in 170 whose invoices are all final get their final status and UPO.
+async fn finalize_closed_online(state: &AppState) -> ApiResult<()> {
+    let refs: Vec<String> = sqlx::query_scalar(
+        "SELECT s.reference_number FROM sessions s WHERE s.session_type = 'Online' AND s.status_code = 170 \
+         AND NOT EXISTS (SELECT 1 FROM session_invoices si WHERE si.session_ref = s.reference_number AND si.status_code < 200)",
+    )
+    .fetch_all(state.pool())
+    .await?;
+    for r in refs {
+        finalize(state, &r, Kind::Online, 170).await?;
+    }
+    Ok(())
+}
+
+/// Invoice counts of a session: (total, accepted, rejected).
+pub async fn counts(state: &AppState, session: &str) -> ApiResult<(i64, i64, i64)> {
+    let r = sqlx::query(
+        "SELECT COUNT(*), COALESCE(SUM(status_code = 200), 0), COALESCE(SUM(status_code >= 300), 0) \
+         FROM session_invoices WHERE session_ref = ?",
+    )
+    .bind(session)
+    .fetch_one(state.pool())
+    .await?;
+    Ok((r.get(0), r.get(1), r.get(2)))
+}
+
+/// Final status of a session whose invoices are all processed: 200 with the session UPO when
+/// at least one invoice was accepted, 445 when none was, 440 when nothing was sent.
+pub async fn finalize(state: &AppState, reference: &str, kind: Kind, from: i64) -> ApiResult<()> {
+    let (total, accepted, _) = counts(state, reference).await?;
+    if total == 0 {
+        model::set_status(
+            state,
+            reference,
+            kind,
+            &[from],
+            440,
+            &[model::DETAIL_NO_INVOICES],
+        )
+        .await?;
+        return Ok(());
+    }
+    if accepted == 0 {
+        model::set_status(state, reference, kind, &[from], 445, &[]).await?;
+        return Ok(());
+    }
+    let Some(session) = model::load(state, reference).await? else {
+        return Ok(());
+    };
+    let (upo_ref, xml) = upo::render_session(state, &session).await?;
+    let now = ms(state.now());
+    sqlx::query(
+        "UPDATE sessions SET status_code = 200, status_description = ?, status_details = '[]', \
+         updated_ms = ?, closed_ms = COALESCE(closed_ms, ?), upo_reference = ?, upo_xml = ? \
+         WHERE reference_number = ? AND status_code = ?",
+    )
+    .bind(model::session_description(kind, 200))
+    .bind(now)
+    .bind(now)
+    .bind(upo_ref)
+    .bind(xml.into_bytes())
+    .bind(reference)
+    .bind(from)
+    .execute(state.pool())
+    .await?;
+    Ok(())
+}

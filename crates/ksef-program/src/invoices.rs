@@ -1,0 +1,819 @@
+//! Invoices: local validation (XSD), sending (one online session, or batch), UPOs, sessions,
+//! metadata queries, downloads and the incremental sync into a directory — the workflow shared
+//! by the CLI and the web app. Every KSeF call uses the stored session of [`App`] (refreshed as
+//! needed and stored again after).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ksef_client::batch::{Compression, PackageOptions};
+use ksef_client::invoicing_flows::{
+    self, InvoiceRef, ProgressFn, SendOptions, SendReport, SyncOptions, SyncReport,
+};
+use ksef_core::Permission;
+use ksef_invoice::FormCode;
+use ksef_wire::{
+    CommonSessionStatus, InvoiceMetadata, InvoiceQueryDateRange, InvoiceQueryDateType,
+    InvoiceQueryFilters, InvoiceQuerySubjectType, SessionInvoiceStatusResponse,
+    SessionStatusResponse, SessionType, SessionsQuery, SessionsQueryResponseItem, SortOrder,
+    WireEnum,
+};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::{App, ProgramError, ProgramResult, StoredSession};
+
+/// Most files one `send` takes (KSeF: 10 000 invoices per session).
+pub const MAX_FILES: usize = 10_000;
+
+// ---------------------------------------------------------------------------------------------
+// Input: files and form codes
+// ---------------------------------------------------------------------------------------------
+
+/// The invoice files named on the command line: a file as is, a directory = all its `*.xml`
+/// files (not recursive, sorted by name). A missing path is an error naming it.
+pub fn collect_files(inputs: &[PathBuf]) -> ProgramResult<Vec<PathBuf>> {
+    if inputs.is_empty() {
+        return Err("give at least one invoice FILE or DIRECTORY".into());
+    }
+    let mut out = Vec::new();
+    for input in inputs {
+        let meta = std::fs::metadata(input)
+            .map_err(|e| ProgramError(format!("cannot read {}: {e}", input.display())))?;
+        if meta.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
+                .map_err(|e| ProgramError(format!("cannot read {}: {e}", input.display())))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.is_file()
+                        && p.extension()
+                            .and_then(|x| x.to_str())
+                            .is_some_and(|x| x.eq_ignore_ascii_case("xml"))
+                })
+                .collect();
+            if found.is_empty() {
+                return Err(ProgramError(format!(
+                    "{} has no *.xml files",
+                    input.display()
+                )));
+            }
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(input.clone());
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
+    if out.len() > MAX_FILES {
+        return Err(ProgramError(format!(
+            "{} invoice files; KSeF takes at most {MAX_FILES} per session",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// Parses a `--form` value: `FA3`, `FA2`, `FA_RR`, `PEF`, `PEF_KOR` (also `FA (3)`, `FA(3)`,
+/// `FA_RR1`, `PEF3`, `PEF_KOR3`; case-insensitive).
+pub fn parse_form(s: &str) -> ProgramResult<FormCode> {
+    let norm: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '(' && *c != ')')
+        .collect::<String>()
+        .to_ascii_uppercase();
+    match norm.as_str() {
+        "FA3" => Ok(FormCode::Fa3),
+        "FA2" => Ok(FormCode::Fa2),
+        "FA_RR" | "FA_RR1" | "FARR" | "FARR1" => Ok(FormCode::FaRr1),
+        "PEF" | "PEF3" => Ok(FormCode::Pef3),
+        "PEF_KOR" | "PEF_KOR3" | "PEFKOR" | "PEFKOR3" => Ok(FormCode::PefKor3),
+        _ => Err(ProgramError(format!(
+            "--form {s:?}: expected FA3, FA2, FA_RR, PEF or PEF_KOR"
+        ))),
+    }
+}
+
+/// A short name of a form code (`FA (3)`).
+pub fn form_name(form: FormCode) -> &'static str {
+    form.system_code()
+}
+
+/// The wire `formCode` of a form.
+pub fn wire_form(form: FormCode) -> ksef_wire::FormCode {
+    ksef_wire::FormCode::new(form.system_code(), form.schema_version(), form.value())
+}
+
+/// The local check of one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileCheck {
+    pub file: PathBuf,
+    /// The form code used (given or detected), e.g. `FA (3)`.
+    pub form: Option<String>,
+    pub ok: bool,
+    /// Why not: a summary line, then one line per problem (`line N: message` for XSD).
+    pub errors: Vec<String>,
+    #[serde(skip)]
+    pub form_code: Option<FormCode>,
+}
+
+/// Why a file's form code cannot be told.
+fn undetectable(bytes: &[u8]) -> Vec<String> {
+    if let Err(e) = ksef_invoice::bytes::check(bytes) {
+        let mut v = vec![e.to_string()];
+        v.extend(e.details().into_iter().skip(1));
+        return v;
+    }
+    if let Ok(text) = std::str::from_utf8(bytes)
+        && let Err(e) = ksef_invoice::schema::parse(text)
+    {
+        return vec![e.to_string()];
+    }
+    vec![
+        "cannot tell the form code: no <KodFormularza kodSystemowy=… wersjaSchemy=…> of a \
+         supported form and no PEF root element; give --form"
+            .into(),
+    ]
+}
+
+/// Checks one file locally: readable, form code given or detected, byte rules, well-formed,
+/// valid against the form's XSD (`schema = false`: only the form code is determined).
+pub fn check_file(path: &Path, form: Option<FormCode>, schema: bool) -> FileCheck {
+    let mut check = FileCheck {
+        file: path.to_path_buf(),
+        form: None,
+        ok: false,
+        errors: Vec::new(),
+        form_code: None,
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            check.errors.push(format!("cannot read the file: {e}"));
+            return check;
+        }
+    };
+    let form = match form.or_else(|| FormCode::detect(&bytes)) {
+        Some(f) => f,
+        None => {
+            check.errors = undetectable(&bytes);
+            return check;
+        }
+    };
+    check.form = Some(form_name(form).to_string());
+    check.form_code = Some(form);
+    if schema && let Err(e) = ksef_invoice::validate_schema(form, &bytes) {
+        check.errors.push(e.to_string());
+        if let ksef_invoice::InvoiceError::Schema(lines) = &e {
+            check.errors.extend(lines.iter().cloned());
+        }
+        return check;
+    }
+    check.ok = true;
+    check
+}
+
+/// [`check_file`] for many files, in parallel (one worker per CPU), results in input order.
+pub fn check_files(files: &[PathBuf], form: Option<FormCode>, schema: bool) -> Vec<FileCheck> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<Option<FileCheck>> = vec![None; files.len()];
+    let chunks: Vec<Vec<(usize, FileCheck)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(path) = files.get(i) else { break };
+                        done.push((i, check_file(path, form, schema)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (i, c) in chunks.into_iter().flatten() {
+        results[i] = Some(c);
+    }
+    results
+        .into_iter()
+        .zip(files)
+        .map(|(r, f)| {
+            r.unwrap_or_else(|| FileCheck {
+                file: f.clone(),
+                form: None,
+                ok: false,
+                errors: vec!["the check did not run (a worker thread failed)".into()],
+                form_code: None,
+            })
+        })
+        .collect()
+}
+
+/// `ksef invoice validate`: the local checks, off the async runtime.
+pub async fn validate(inputs: &[PathBuf], form: Option<FormCode>) -> ProgramResult<Vec<FileCheck>> {
+    let files = collect_files(inputs)?;
+    tokio::task::spawn_blocking(move || check_files(&files, form, true))
+        .await
+        .map_err(|e| ProgramError(format!("validation failed: {e}")))
+}
+
+/// The one-paragraph refusal listing the files that failed the local checks.
+pub fn refusal(checks: &[FileCheck]) -> Option<ProgramError> {
+    let bad: Vec<&FileCheck> = checks.iter().filter(|c| !c.ok).collect();
+    if bad.is_empty() {
+        return None;
+    }
+    let mut msg = format!(
+        "{} of {} invoice file(s) failed the local check; nothing was sent:",
+        bad.len(),
+        checks.len()
+    );
+    for c in bad {
+        msg.push_str(&format!(
+            "\n  {}: {}",
+            c.file.display(),
+            c.errors.join("\n    ")
+        ));
+    }
+    Some(ProgramError(msg))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+// ---------------------------------------------------------------------------------------------
+
+/// What `send` should do.
+#[derive(Clone)]
+pub struct SendRequest {
+    /// Files and directories.
+    pub inputs: Vec<PathBuf>,
+    /// Through a batch session instead of an online one.
+    pub batch: bool,
+    /// Declare the invoices offline-issued.
+    pub offline: bool,
+    /// Form code for every file; `None` = detect per file.
+    pub form: Option<FormCode>,
+    /// Run the local XSD check first (on by default; off only for tests of KSeF's own checks).
+    pub validate: bool,
+    /// Batch archive format.
+    pub compression: Compression,
+    /// Batch part size (default 100 MB; smaller for tests).
+    pub part_size: Option<u64>,
+    /// Progress reports.
+    pub progress: ProgressFn,
+}
+
+impl SendRequest {
+    pub fn new(inputs: Vec<PathBuf>) -> Self {
+        SendRequest {
+            inputs,
+            batch: false,
+            offline: false,
+            form: None,
+            validate: true,
+            compression: Compression::Zip,
+            part_size: None,
+            progress: invoicing_flows::no_progress(),
+        }
+    }
+}
+
+/// Refuses early when the session is known not to hold a permission any of `needed`.
+fn require_any(s: &StoredSession, needed: &[Permission], what: &str) -> ProgramResult<()> {
+    let Some(held) = s.permissions.as_ref().filter(|_| !needed.is_empty()) else {
+        return Ok(());
+    };
+    if needed.iter().any(|p| held.iter().any(|h| h == p.as_str())) {
+        return Ok(());
+    }
+    Err(ProgramError(format!(
+        "{what} needs the {} permission in this context, which the current session does not \
+         hold (held: {})",
+        needed
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(" or "),
+        if held.is_empty() {
+            "none".to_string()
+        } else {
+            held.join(", ")
+        }
+    )))
+}
+
+const WRITE_PERMISSIONS: [Permission; 3] = [
+    Permission::InvoiceWrite,
+    Permission::PefInvoiceWrite,
+    Permission::EnforcementOperations,
+];
+const READ_PERMISSIONS: [Permission; 1] = [Permission::InvoiceRead];
+
+/// Runs `f` with the stored session (refreshed as needed) and stores it again afterwards, also
+/// when `f` failed (a refreshed token is worth keeping).
+async fn with_stored<T>(
+    app: &mut App,
+    needed: &[Permission],
+    what: &str,
+    f: impl AsyncFnOnce(
+        &ksef_client::KsefClient,
+        &mut ksef_client::Session,
+    ) -> Result<T, ksef_client::KsefError>,
+) -> ProgramResult<T> {
+    let mut stored = app.session().await?;
+    require_any(&stored, needed, what)?;
+    let before =
+        ksef_crypto::Zeroizing::new(stored.session.access_token.expose_secret().to_string());
+    let client = app.client.clone();
+    let result = f(&client, &mut stored.session).await;
+    if *stored.session.access_token.expose_secret() != *before {
+        app.save_session(&stored).await?;
+    }
+    result.map_err(ProgramError::from)
+}
+
+/// `ksef invoice send`: local checks of every file first (nothing is sent if one fails), then
+/// one session per form code (online: one session for all invoices of a form; batch: one
+/// package per form), waiting for the final statuses.
+pub async fn send(app: &mut App, req: SendRequest) -> ProgramResult<Vec<SendReport>> {
+    let files = collect_files(&req.inputs)?;
+    let form = req.form;
+    let schema = req.validate;
+    let list = files.clone();
+    let checks = tokio::task::spawn_blocking(move || check_files(&list, form, schema))
+        .await
+        .map_err(|e| ProgramError(format!("validation failed: {e}")))?;
+    if req.batch
+        && let Some(f) = checks
+            .iter()
+            .filter_map(|c| c.form_code)
+            .find(|f| !f.allowed_in_batch())
+    {
+        return Err(ProgramError(format!(
+            "{} invoices cannot be sent in a batch session (KSeF takes FA (2), FA (3) and FA_RR (1) \
+             in batches); send them without --batch",
+            form_name(f)
+        )));
+    }
+    if let Some(e) = refusal(&checks) {
+        return Err(e);
+    }
+    // Group by form code, keeping the input order inside each group.
+    let mut groups: Vec<(FormCode, Vec<PathBuf>)> = Vec::new();
+    for c in &checks {
+        let Some(f) = c.form_code else { continue };
+        match groups.iter_mut().find(|(g, _)| *g == f) {
+            Some((_, v)) => v.push(c.file.clone()),
+            None => groups.push((f, vec![c.file.clone()])),
+        }
+    }
+    let mut options = SendOptions {
+        offline_mode: req.offline,
+        compression: req.compression,
+        progress: req.progress.clone(),
+        ..SendOptions::default()
+    };
+    if let Some(size) = req.part_size {
+        options.package = PackageOptions {
+            max_part_size: size.max(1),
+            ..PackageOptions::default()
+        };
+    }
+    let mut reports = Vec::new();
+    for (form, group) in groups {
+        let wire = wire_form(form);
+        let opts = options.clone();
+        let report = if req.batch {
+            with_stored(app, &WRITE_PERMISSIONS, "sending invoices", async |c, s| {
+                invoicing_flows::send_batch(c, s, &wire, &group, &opts).await
+            })
+            .await?
+        } else {
+            with_stored(app, &WRITE_PERMISSIONS, "sending invoices", async |c, s| {
+                invoicing_flows::send_online(c, s, &wire, &group, &opts).await
+            })
+            .await?
+        };
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+// ---------------------------------------------------------------------------------------------
+// UPO
+// ---------------------------------------------------------------------------------------------
+
+/// One UPO document.
+pub struct UpoDocument {
+    /// UPO reference number (session UPO pages) or the invoice reference / KSeF number.
+    pub name: String,
+    pub xml: Vec<u8>,
+}
+
+/// `ksef upo get`: an invoice's UPO (by reference or KSeF number), else the session UPO pages.
+pub async fn upo(
+    app: &mut App,
+    session_ref: &str,
+    invoice: Option<InvoiceRef>,
+) -> ProgramResult<Vec<UpoDocument>> {
+    let session_ref = session_ref.trim().to_string();
+    if session_ref.is_empty() {
+        return Err("--session: give the session reference number".into());
+    }
+    with_stored(app, &[], "downloading a UPO", async |c, s| match &invoice {
+        Some(inv) => {
+            let xml = invoicing_flows::invoice_upo(c, s, &session_ref, inv).await?;
+            let name = match inv {
+                InvoiceRef::Reference(r) | InvoiceRef::KsefNumber(r) => r.clone(),
+            };
+            Ok(vec![UpoDocument { name, xml }])
+        }
+        None => Ok(invoicing_flows::session_upos(c, s, &session_ref)
+            .await?
+            .into_iter()
+            .map(|(name, xml)| UpoDocument { name, xml })
+            .collect()),
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions
+// ---------------------------------------------------------------------------------------------
+
+/// Parses `--type online|batch`.
+pub fn parse_session_type(s: &str) -> ProgramResult<SessionType> {
+    match s.to_ascii_lowercase().as_str() {
+        "online" => Ok(SessionType::Online),
+        "batch" => Ok(SessionType::Batch),
+        _ => Err(ProgramError(format!(
+            "--type {s:?}: expected online or batch"
+        ))),
+    }
+}
+
+/// Parses `--status` values (`InProgress`, `Succeeded`, `Failed`, `Cancelled`; comma-separated
+/// or repeated, case-insensitive).
+pub fn parse_session_statuses(values: &[String]) -> ProgramResult<Vec<CommonSessionStatus>> {
+    let mut out = Vec::new();
+    for v in values.iter().flat_map(|v| v.split(',')) {
+        let v = v.trim();
+        if v.is_empty() {
+            continue;
+        }
+        let found = CommonSessionStatus::VALUES
+            .iter()
+            .find(|s| s.wire_name().eq_ignore_ascii_case(v))
+            .ok_or_else(|| {
+                ProgramError(format!(
+                    "--status {v:?}: expected InProgress, Succeeded, Failed or Cancelled"
+                ))
+            })?;
+        out.push(*found);
+    }
+    Ok(out)
+}
+
+/// `ksef session list`: the sessions of one type (newest first), at most `limit`.
+pub async fn list_sessions(
+    app: &mut App,
+    session_type: SessionType,
+    statuses: Vec<CommonSessionStatus>,
+    limit: usize,
+) -> ProgramResult<Vec<SessionsQueryResponseItem>> {
+    let mut query = SessionsQuery::new(session_type);
+    query.statuses = statuses;
+    query.page_size = Some(limit.clamp(10, 1000) as u32);
+    with_stored(app, &[], "listing sessions", async |c, s| {
+        let mut all = Vec::new();
+        let mut continuation: Option<String> = None;
+        loop {
+            c.ensure_fresh(s).await?;
+            let token = ksef_crypto::Zeroizing::new(s.access_token.expose_secret().to_string());
+            let page = c
+                .list_sessions(&token, &query, continuation.as_deref())
+                .await?;
+            all.extend(page.sessions);
+            match page.continuation_token.filter(|t| !t.is_empty()) {
+                Some(next) if all.len() < limit && Some(&next) != continuation.as_ref() => {
+                    continuation = Some(next)
+                }
+                _ => break,
+            }
+        }
+        all.truncate(limit);
+        Ok(all)
+    })
+    .await
+}
+
+/// `ksef session show REF`: the status and every invoice of a session.
+pub async fn show_session(
+    app: &mut App,
+    session_ref: &str,
+) -> ProgramResult<(SessionStatusResponse, Vec<SessionInvoiceStatusResponse>)> {
+    let session_ref = session_ref.trim().to_string();
+    with_stored(app, &[], "showing a session", async |c, s| {
+        c.ensure_fresh(s).await?;
+        let token = ksef_crypto::Zeroizing::new(s.access_token.expose_secret().to_string());
+        let status = c.session_status(&token, &session_ref).await?;
+        let invoices = invoicing_flows::all_session_invoices(c, s, &session_ref).await?;
+        Ok((status, invoices))
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retrieval
+// ---------------------------------------------------------------------------------------------
+
+/// Parses `--subject-type` (`Subject1`, `Subject2`, `Subject3`, `SubjectAuthorized`; also
+/// `1`, `2`, `3`, `seller`, `buyer`).
+pub fn parse_subject_type(s: &str) -> ProgramResult<InvoiceQuerySubjectType> {
+    let v = s.trim().to_ascii_lowercase();
+    let found = match v.as_str() {
+        "1" | "seller" | "issued" => Some(InvoiceQuerySubjectType::Subject1),
+        "2" | "buyer" | "received" => Some(InvoiceQuerySubjectType::Subject2),
+        "3" => Some(InvoiceQuerySubjectType::Subject3),
+        "authorized" => Some(InvoiceQuerySubjectType::SubjectAuthorized),
+        _ => InvoiceQuerySubjectType::VALUES
+            .iter()
+            .find(|t| t.wire_name().eq_ignore_ascii_case(&v))
+            .copied(),
+    };
+    found.ok_or_else(|| {
+        ProgramError(format!(
+            "--subject-type {s:?}: expected Subject1 (seller), Subject2 (buyer), Subject3 or \
+             SubjectAuthorized"
+        ))
+    })
+}
+
+/// Parses `--date-type` (`Issue`, `Invoicing`, `PermanentStorage`).
+pub fn parse_date_type(s: &str) -> ProgramResult<InvoiceQueryDateType> {
+    InvoiceQueryDateType::VALUES
+        .iter()
+        .find(|t| t.wire_name().eq_ignore_ascii_case(s.trim()))
+        .copied()
+        .ok_or_else(|| {
+            ProgramError(format!(
+                "--date-type {s:?}: expected Issue, Invoicing or PermanentStorage"
+            ))
+        })
+}
+
+/// Parses a date or timestamp: `YYYY-MM-DD` (start of that day, UTC) or RFC 3339.
+pub fn parse_when(flag: &str, s: &str) -> ProgramResult<OffsetDateTime> {
+    let s = s.trim();
+    if let Ok(t) = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+        return Ok(t);
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, fmt)
+        .map(|d| d.midnight().assume_utc())
+        .map_err(|_| {
+            ProgramError(format!(
+                "{flag} {s:?}: expected a date YYYY-MM-DD or a timestamp like 2025-08-28T09:22:13Z"
+            ))
+        })
+}
+
+/// What `ksef invoice query` asks.
+#[derive(Debug, Clone)]
+pub struct QueryRequest {
+    pub subject_type: InvoiceQuerySubjectType,
+    pub date_type: InvoiceQueryDateType,
+    pub from: OffsetDateTime,
+    pub to: Option<OffsetDateTime>,
+    /// 10–250.
+    pub page_size: u32,
+    /// Stop after this many rows.
+    pub limit: usize,
+}
+
+/// The rows of a metadata query.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryResult {
+    pub invoices: Vec<InvoiceMetadata>,
+    /// More rows exist than `limit` let through.
+    pub more: bool,
+    #[serde(with = "ksef_wire::ksef_time::option")]
+    pub permanent_storage_hwm_date: Option<OffsetDateTime>,
+}
+
+/// `ksef invoice query`: every page (ascending by the date type), following `hasMore` and
+/// `isTruncated` (digest §12.2), up to `limit` rows.
+pub async fn query(app: &mut App, req: &QueryRequest) -> ProgramResult<QueryResult> {
+    if let Some(to) = req.to
+        && to < req.from
+    {
+        return Err("--to is before --from".into());
+    }
+    let to = req.to.unwrap_or_else(OffsetDateTime::now_utc);
+    if !ksef_wire::within_three_months(req.from, to) {
+        return Err(ProgramError(
+            "the date range is longer than 3 months, which KSeF does not accept; narrow --from/--to"
+                .into(),
+        ));
+    }
+    if !(10..=250).contains(&req.page_size) {
+        return Err("--page-size: KSeF takes 10 to 250".into());
+    }
+    let req = req.clone();
+    with_stored(app, &READ_PERMISSIONS, "querying invoices", async |c, s| {
+        let mut from = req.from;
+        let mut page_offset = 0u32;
+        let mut out = QueryResult {
+            invoices: Vec::new(),
+            more: false,
+            permanent_storage_hwm_date: None,
+        };
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let range = InvoiceQueryDateRange::new(req.date_type, from, req.to);
+            let filters = InvoiceQueryFilters::new(req.subject_type, range);
+            c.ensure_fresh(s).await?;
+            let token = ksef_crypto::Zeroizing::new(s.access_token.expose_secret().to_string());
+            let page = c
+                .query_invoice_metadata(
+                    &token,
+                    &filters,
+                    SortOrder::Asc,
+                    page_offset,
+                    req.page_size,
+                )
+                .await?;
+            out.permanent_storage_hwm_date = page.permanent_storage_hwm_date;
+            let last_date = page.invoices.last().map(|m| date_of(m, req.date_type));
+            for m in page.invoices {
+                if out.invoices.len() >= req.limit {
+                    out.more = true;
+                    return Ok(out);
+                }
+                if seen.insert(m.ksef_number.clone()) {
+                    out.invoices.push(m);
+                }
+            }
+            if !page.has_more {
+                return Ok(out);
+            }
+            if page.is_truncated {
+                match last_date {
+                    Some(d) if d > from => {
+                        from = d;
+                        page_offset = 0;
+                    }
+                    _ => page_offset += 1,
+                }
+            } else {
+                page_offset += 1;
+            }
+        }
+    })
+    .await
+}
+
+fn date_of(m: &InvoiceMetadata, t: InvoiceQueryDateType) -> OffsetDateTime {
+    match t {
+        InvoiceQueryDateType::Issue => m.issue_date.midnight().assume_utc(),
+        InvoiceQueryDateType::Invoicing => m.invoicing_date,
+        InvoiceQueryDateType::PermanentStorage => m.permanent_storage_date,
+    }
+}
+
+/// `ksef invoice download NUMBER`: the invoice XML exactly as stored in KSeF.
+pub async fn download(app: &mut App, ksef_number: &str) -> ProgramResult<Vec<u8>> {
+    let number = ksef_number.trim().to_string();
+    if number.is_empty() {
+        return Err("give the KSeF number of the invoice".into());
+    }
+    with_stored(
+        app,
+        &READ_PERMISSIONS,
+        "downloading invoices",
+        async |c, s| {
+            c.ensure_fresh(s).await?;
+            let token = ksef_crypto::Zeroizing::new(s.access_token.expose_secret().to_string());
+            let doc = c.get_invoice(&token, &number).await?;
+            doc.verify_hash("GET /invoices/ksef/{ksefNumber}")?;
+            Ok(doc.into_bytes())
+        },
+    )
+    .await
+}
+
+/// `ksef sync --dir D`: the incremental download (see
+/// [`ksef_client::invoicing_flows::sync`]).
+pub async fn sync(
+    app: &mut App,
+    dir: &Path,
+    subject_types: Vec<InvoiceQuerySubjectType>,
+    since: Option<OffsetDateTime>,
+    compression: Compression,
+    progress: ProgressFn,
+) -> ProgramResult<SyncReport> {
+    let mut options = SyncOptions {
+        since,
+        compression,
+        progress,
+        ..SyncOptions::default()
+    };
+    if !subject_types.is_empty() {
+        options.subject_types = subject_types;
+    }
+    let dir = dir.to_path_buf();
+    with_stored(
+        app,
+        &READ_PERMISSIONS,
+        "synchronising invoices",
+        async |c, s| invoicing_flows::sync(c, s, &dir, &options).await,
+    )
+    .await
+}
+
+/// Writes `bytes` to `path` atomically (temporary file beside it, then rename).
+pub fn write_file(path: &Path, bytes: &[u8]) -> ProgramResult<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = dir.join(format!(
+        ".{}.part",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "ksef".into())
+    ));
+    std::fs::write(&tmp, bytes)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            ProgramError(format!("cannot write {}: {e}", path.display()))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_names() {
+        assert_eq!(parse_form("FA3").unwrap(), FormCode::Fa3);
+        assert_eq!(parse_form("fa (2)").unwrap(), FormCode::Fa2);
+        assert_eq!(parse_form("FA_RR").unwrap(), FormCode::FaRr1);
+        assert_eq!(parse_form("PEF").unwrap(), FormCode::Pef3);
+        assert_eq!(parse_form("pef_kor").unwrap(), FormCode::PefKor3);
+        assert!(parse_form("FA4").is_err());
+    }
+
+    #[test]
+    fn subject_and_dates() {
+        assert_eq!(
+            parse_subject_type("subject2").unwrap(),
+            InvoiceQuerySubjectType::Subject2
+        );
+        assert_eq!(
+            parse_subject_type("seller").unwrap(),
+            InvoiceQuerySubjectType::Subject1
+        );
+        assert!(parse_subject_type("Subject9").is_err());
+        assert_eq!(
+            parse_when("--from", "2025-08-28").unwrap(),
+            time::macros::datetime!(2025-08-28 0:00 UTC)
+        );
+        assert!(parse_when("--from", "28.08.2025").is_err());
+        assert_eq!(
+            parse_session_statuses(&["succeeded,Failed".into()]).unwrap(),
+            vec![CommonSessionStatus::Succeeded, CommonSessionStatus::Failed]
+        );
+    }
+
+    #[test]
+    fn files_and_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.xml"), "x").unwrap();
+        std::fs::write(dir.path().join("a.XML"), "x").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
+        let got = collect_files(&[dir.path().to_path_buf()]).unwrap();
+        let names: Vec<_> = got
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["a.XML", "b.xml"]);
+        let e = collect_files(&[dir.path().join("missing.xml")]).unwrap_err();
+        assert!(e.0.contains("missing.xml"), "{e}");
+        let checks = check_files(&got, None, true);
+        assert!(checks.iter().all(|c| !c.ok));
+        assert!(refusal(&checks).unwrap().0.contains("nothing was sent"));
+    }
+}
