@@ -99,16 +99,21 @@ fn run_one(n: usize) {
             .login_with_credential(&seal, &context, SubjectIdentifierType::CertificateSubject)
             .await
             .expect("login");
-        let marks: Arc<Mutex<(Option<Instant>, Option<Instant>)>> =
-            Arc::new(Mutex::new((None, None)));
+        // (first upload report, first processing report) with the client's peak RSS then.
+        type Mark = Option<(Instant, u64)>;
+        let marks: Arc<Mutex<(Mark, Mark)>> = Arc::new(Mutex::new((None, None)));
         let m = marks.clone();
         let options = SendOptions {
             progress: Arc::new(move |p| {
                 let now = Instant::now();
                 if let Ok(mut g) = m.lock() {
                     match p {
-                        Progress::Uploading { .. } if g.0.is_none() => g.0 = Some(now),
-                        Progress::Processing { .. } if g.1.is_none() => g.1 = Some(now),
+                        Progress::Uploading { .. } if g.0.is_none() => {
+                            g.0 = Some((now, vm_hwm_kb("self")))
+                        }
+                        Progress::Processing { .. } if g.1.is_none() => {
+                            g.1 = Some((now, vm_hwm_kb("self")))
+                        }
                         _ => {}
                     }
                 }
@@ -137,8 +142,8 @@ fn run_one(n: usize) {
         let upo = upo_start.elapsed();
         assert!(!upos.is_empty());
         let (up, proc_start) = *marks.lock().expect("marks");
-        let up = up.unwrap_or(start);
-        let proc_start = proc_start.unwrap_or(up);
+        let (up, rss_packed) = up.unwrap_or((start, 0));
+        let (proc_start, rss_uploaded) = proc_start.unwrap_or((up, 0));
         let build = up - start;
         let upload = proc_start - up;
         let processing = done - proc_start;
@@ -154,6 +159,38 @@ fn run_one(n: usize) {
             secs(done - start + upo),
             vm_hwm_kb("self") / 1024,
             vm_hwm_kb(&emulator.pid().to_string()) / 1024,
+        );
+        // The emulator's own figure: its log line "batch session processed … ms=…".
+        let log = emulator.log();
+        let line = log
+            .lines()
+            .rev()
+            .find(|l| l.contains("batch session processed"))
+            .unwrap_or_default();
+        let field = |name: &str| -> Option<f64> {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(name))
+                .and_then(|v| v.parse().ok())
+        };
+        if let Some(ms) = field("ms=") {
+            println!(
+                "{:>8}   emulator: close → all {n} final in {:.2} s = {:.0} invoices/s \
+                 (decrypt+unzip {:.0} ms, verify wait {:.0} ms, commits {:.0} ms)",
+                "",
+                ms / 1e3,
+                n as f64 / (ms / 1e3),
+                field("assemble_ms=").unwrap_or(0.0) + field("survey_ms=").unwrap_or(0.0),
+                field("wait_verify_ms=").unwrap_or(0.0),
+                field("commit_ms=").unwrap_or(0.0),
+            );
+        }
+        println!(
+            "{:>8}   client peak RSS after packing+encryption {} MB, after upload {} MB, at the end \
+             (all {n} statuses and the report in memory) {} MB",
+            "",
+            rss_packed / 1024,
+            rss_uploaded / 1024,
+            vm_hwm_kb("self") / 1024,
         );
     });
 }

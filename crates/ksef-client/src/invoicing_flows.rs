@@ -603,7 +603,10 @@ pub async fn send_batch(
     Ok(report)
 }
 
-/// Backoff for status polling: 250 ms doubling up to 5 s.
+/// Backoff for status polling: 250 ms doubling up to 1 s during the first minute (most sessions
+/// finish within seconds, so the result is seen promptly), then up to 5 s. Stays within the
+/// `sessionMisc` limits of digest §15.1 (120/min, 1 200/h): ≤ 60 calls in the first minute, then
+/// ≤ 12 per minute.
 struct Poll {
     next: Duration,
     started: Instant,
@@ -625,7 +628,12 @@ impl Poll {
             return false;
         }
         tokio::time::sleep(self.next.min(self.deadline - elapsed)).await;
-        self.next = (self.next * 2).min(Duration::from_secs(5));
+        let cap = if self.started.elapsed() < Duration::from_secs(60) {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(5)
+        };
+        self.next = (self.next * 2).min(cap);
         true
     }
 }
