@@ -36,7 +36,7 @@ use crate::session::Session;
 
 pub mod sync;
 
-pub use sync::{SyncOptions, SyncReport, SyncSubjectReport, sync};
+pub use sync::{SyncOptions, SyncReport, SyncSubjectReport, sync, write_atomically};
 
 /// Session status codes that mean "not finished yet" (digest §8.4, §9.5).
 const SESSION_IN_PROGRESS: [i32; 3] = [100, 150, 170];

@@ -234,13 +234,19 @@ async fn upload_part(
 
     // Stream the body to a temporary file, hashing as it goes, so memory stays flat.
     let path = batch_part_path(&state, &session, ordinal);
-    let tmp = path.with_extension("upload-tmp");
+    // A unique name per upload: a retried or concurrent PUT of the same part must not write
+    // into a file another (possibly abandoned) upload still writes to.
+    let nonce: [u8; 8] = rand::random();
+    let tmp = path.with_extension(format!("{}.upload-tmp", hex::encode(nonce)));
     if let Some(dir) = path.parent() {
         tokio::fs::create_dir_all(dir)
             .await
             .map_err(ApiError::internal)?;
     }
-    let mut file = tokio::fs::File::create(&tmp)
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
         .await
         .map_err(ApiError::internal)?;
     let mut hasher = Sha256::new();
@@ -271,6 +277,20 @@ async fn upload_part(
         let _ = tokio::fs::remove_file(&tmp).await;
         return Err(e);
     }
+    // The session may have been closed while the bytes streamed in: then the part files are
+    // being processed and must not change.
+    let still_open: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM sessions WHERE reference_number = ? AND status_code = 100",
+    )
+    .bind(&session)
+    .fetch_optional(state.pool())
+    .await?;
+    if still_open.is_none() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(forbidden(
+            "Sesja wsadowa nie przyjmuje już części (zamknięta w trakcie przesyłania).",
+        ));
+    }
     tokio::fs::rename(&tmp, &path)
         .await
         .map_err(ApiError::internal)?;
@@ -282,15 +302,24 @@ async fn upload_part(
             .map_err(ApiError::internal)?;
     }
     let hash = STANDARD.encode(hasher.finalize());
-    sqlx::query(
-        "UPDATE batch_parts SET uploaded_size = ?, uploaded_hash = ? WHERE session_ref = ? AND ordinal = ?",
+    // Recorded only while the session is still open: an upload that finishes after the close
+    // (or the cancellation) is refused like one that starts then.
+    let updated = sqlx::query(
+        "UPDATE batch_parts SET uploaded_size = ?, uploaded_hash = ? WHERE session_ref = ? AND ordinal = ? \
+         AND EXISTS (SELECT 1 FROM sessions WHERE reference_number = ? AND status_code = 100)",
     )
-    .bind(size as i64)
+    .bind(i64::try_from(size).unwrap_or(i64::MAX))
     .bind(&hash)
     .bind(&session)
     .bind(ordinal)
+    .bind(&session)
     .execute(state.pool())
     .await?;
+    if updated.rows_affected() == 0 {
+        return Err(forbidden(
+            "Sesja wsadowa nie przyjmuje już części (zamknięta w trakcie przesyłania).",
+        ));
+    }
     Ok(StatusCode::CREATED)
 }
 

@@ -236,6 +236,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX exports_context ON exports(context_type, context_value, subject_type, status_code);
     "#,
+    // v3: a session's AES key is kept only while the session still needs it (final status ≥ 200
+    // drops it, whichever code path sets the status).
+    r#"
+    UPDATE sessions SET symmetric_key = NULL WHERE status_code >= 200;
+    CREATE TRIGGER sessions_drop_key_when_final
+    AFTER UPDATE OF status_code ON sessions
+    WHEN NEW.status_code >= 200 AND NEW.symmetric_key IS NOT NULL
+    BEGIN
+        UPDATE sessions SET symmetric_key = NULL WHERE reference_number = NEW.reference_number;
+    END;
+    "#,
 ];
 
 /// Unix milliseconds of an instant.

@@ -113,6 +113,18 @@ async fn tar_gz_package_is_accepted() {
 }
 
 #[tokio::test]
+async fn gzip_bomb_is_refused_with_430() {
+    let env = start(|_| {}).await;
+    // 120 MB of zeros packs to ~120 KB; the emulator lets a tar.gz inflate to at most
+    // max(200 × its size, 64 MB), so this one fails as a broken archive instead of being read.
+    let bomb = tar_gz(&[("zeros.xml".to_string(), vec![0u8; 120 << 20])]);
+    assert!(bomb.len() < 1 << 20, "{}", bomb.len());
+    let session = send_batch(&env, &bomb, 1, Some("TarGz")).await;
+    let st = wait_session(&env, &session).await;
+    assert_eq!(st["status"]["code"], 430, "{st}");
+}
+
+#[tokio::test]
 async fn offline_batch_marks_invoices_offline() {
     let env = start(|_| {}).await;
     let files = invoices(&env, "OFF", 3);

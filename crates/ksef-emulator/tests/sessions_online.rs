@@ -118,6 +118,14 @@ async fn accepted_flow(f: (&str, &str, &str), xml: fn(&str, &str) -> Vec<u8>) {
     assert_eq!(st["invoiceCount"], 1);
     assert_eq!(st["successfulInvoiceCount"], 1);
     assert_eq!(st["failedInvoiceCount"], 0);
+    // A final session no longer keeps its AES key.
+    let key: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT symmetric_key FROM sessions WHERE reference_number = ?")
+            .bind(&session)
+            .fetch_one(env.pool())
+            .await
+            .unwrap();
+    assert!(key.is_none(), "the key of a final session is still stored");
     let page = &st["upo"]["pages"][0];
     let session_upo = check_upo_download(&env, page["downloadUrl"].as_str().unwrap()).await;
     let text = String::from_utf8(session_upo.clone()).unwrap();

@@ -744,22 +744,10 @@ pub async fn sync(
 
 /// Writes `bytes` to `path` atomically (temporary file beside it, then rename).
 pub fn write_file(path: &Path, bytes: &[u8]) -> ProgramResult<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = dir.join(format!(
-        ".{}.part",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "ksef".into())
-    ));
-    std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            ProgramError(format!("cannot write {}: {e}", path.display()))
-        })
+    // Durable as well as atomic: a UPO is a legal receipt and must survive a crash right after
+    // the command said it was saved.
+    ksef_client::invoicing_flows::write_atomically(path, bytes)
+        .map_err(|e| ProgramError(format!("cannot write {}: {e}", path.display())))
 }
 
 #[cfg(test)]

@@ -523,6 +523,21 @@ impl InvoiceQueryFilters {
                 check_length(&p("buyerIdentifier.value"), v, 0, 50)?;
             }
         }
+        // Each value becomes one SQL parameter on the emulator side; a list longer than the
+        // set of distinct values it may contain can only be a mistake (or an attack).
+        if let Some(codes) = &self.currency_codes
+            && codes.len() > CURRENCY_CODES.len()
+        {
+            return Err(invalid(
+                p("currencyCodes"),
+                format!("at most {} values", CURRENCY_CODES.len()),
+            ));
+        }
+        if let Some(types) = &self.invoice_types
+            && types.len() > 32
+        {
+            return Err(invalid(p("invoiceTypes"), "at most 32 values"));
+        }
         if let Some(codes) = &self.currency_codes {
             for (i, c) in codes.iter().enumerate() {
                 if !is_currency_code(c) {

@@ -73,13 +73,21 @@ pub fn format(dt: OffsetDateTime) -> String {
     out
 }
 
-/// Parses any RFC 3339 / ISO-8601 date-time; a missing offset means UTC.
+/// Years a parsed date-time may have: far enough from the `time` crate's limits (±9999) that
+/// offset and calendar arithmetic on it cannot overflow (such arithmetic panics instead of
+/// failing). Year 1 stays: the official examples use .NET's `0001-01-01T00:00:00+00:00`.
+pub const SUPPORTED_YEARS: std::ops::RangeInclusive<i32> = 1..=9000;
+
+/// Parses any RFC 3339 / ISO-8601 date-time; a missing offset means UTC. Years outside
+/// [`SUPPORTED_YEARS`] are refused.
 pub fn parse(s: &str) -> Result<OffsetDateTime, TimestampError> {
     let s = s.trim();
     OffsetDateTime::parse(s, &Rfc3339)
         .or_else(|_| OffsetDateTime::parse(s, &Iso8601::DEFAULT))
         .or_else(|_| PrimitiveDateTime::parse(s, &Iso8601::DEFAULT).map(|p| p.assume_utc()))
-        .map_err(|_| TimestampError {
+        .ok()
+        .filter(|dt| SUPPORTED_YEARS.contains(&dt.year()))
+        .ok_or_else(|| TimestampError {
             value: s.to_owned(),
         })
 }
@@ -230,6 +238,19 @@ pub mod date {
 mod tests {
     use super::*;
     use time::macros::{date, datetime};
+
+    #[test]
+    fn extreme_years_are_refused_not_panicking_later() {
+        for s in [
+            "9999-12-31T23:30:00Z",
+            "9999-12-31T23:30:00-05:00",
+            "9001-01-01T00:00:00Z",
+        ] {
+            assert!(parse(s).is_err(), "{s}");
+        }
+        assert!(parse("0001-01-01T00:00:00+00:00").is_ok());
+        assert!(parse("2026-11-25T10:00:00+01:00").is_ok());
+    }
 
     #[test]
     fn formats_like_ksef() {

@@ -175,10 +175,13 @@ pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> V
 /// Checks a `Sha256HashBase64` value: 44 Base64 characters ending in `=`.
 pub fn check_sha256_base64(field: &str, value: &str) -> Result<(), ValidationError> {
     check_length(field, value, 44, 44)?;
-    let body_ok = value[..43]
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
-    if body_ok && value.ends_with('=') {
+    // Bytes, not a `str` slice: 44 characters need not be 44 bytes (a slice could panic).
+    let bytes = value.as_bytes();
+    let body_ok = bytes.len() == 44
+        && bytes[..43]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+    if body_ok && bytes[43] == b'=' {
         Ok(())
     } else {
         Err(invalid(field, format!("{value:?} is not a Base64 SHA-256")))
@@ -768,6 +771,21 @@ pub struct SessionInvoicesResponse {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn sha256_check_takes_characters_and_bytes_apart() {
+        // 44 characters, 45 bytes: must be refused, not panic on a char boundary.
+        let tricky = format!("{}ą=", "A".repeat(42));
+        assert_eq!(tricky.chars().count(), 44);
+        assert!(check_sha256_base64("invoiceHash", &tricky).is_err());
+        assert!(
+            check_sha256_base64(
+                "invoiceHash",
+                "EbrK4cOSjW4hEpJaHU71YXSOZZmqP5++dK9nLgTzgV4="
+            )
+            .is_ok()
+        );
+    }
 
     #[test]
     fn send_invoice_validation() {

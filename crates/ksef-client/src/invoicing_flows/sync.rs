@@ -189,12 +189,14 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename, fsync
-/// of the directory.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), KsefError> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| KsefError::InvalidInput(format!("{} has no parent", path.display())))?;
+/// Writes `bytes` to `path` atomically and durably: a uniquely named temp file in the same
+/// directory, fsync, rename, fsync of the directory. A relative path without a directory is
+/// written in the current directory.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), KsefError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     let mut tmp = NamedTempFile::with_prefix_in(".ksef-tmp-", dir)
         .map_err(|e| io_error(format!("cannot write in {}", dir.display()), e))?;
     tmp.write_all(bytes)

@@ -553,6 +553,40 @@ fn assemble(
     Ok((size, STANDARD.encode(h.finalize())))
 }
 
+/// A reader that fails once more than `left` bytes came through: bounds how far a gzip stream
+/// may inflate (a small "gzip bomb" must not keep the emulator busy for hours).
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
+            std::io::Error::other("archiwum po rozpakowaniu przekracza dopuszczalny rozmiar")
+        })?;
+        Ok(n)
+    }
+}
+
+/// How many bytes a tar.gz of `compressed` bytes may inflate to: 200× (real invoice XML packs
+/// 10–30×), at least 64 MB.
+fn inflate_cap(compressed: u64) -> u64 {
+    compressed.saturating_mul(200).max(64 << 20)
+}
+
+/// The tar stream of a tar.gz file, inflation bounded by [`inflate_cap`].
+fn tar_gz(
+    file: std::fs::File,
+) -> std::io::Result<tar::Archive<Capped<flate2::read::GzDecoder<BufReader<std::fs::File>>>>> {
+    let cap = inflate_cap(file.metadata()?.len());
+    Ok(tar::Archive::new(Capped {
+        inner: flate2::read::GzDecoder::new(BufReader::new(file)),
+        left: cap,
+    }))
+}
+
 /// Counts the invoice files of the archive, reading its whole structure (a damaged archive is
 /// detected here, before anything is committed).
 fn survey(path: &Path, compression: Compression) -> Result<u64, String> {
@@ -584,8 +618,7 @@ fn survey(path: &Path, compression: Compression) -> Result<u64, String> {
             Ok(n)
         }
         Compression::TarGz => {
-            let gz = flate2::read::GzDecoder::new(BufReader::new(file));
-            let mut tar = tar::Archive::new(gz);
+            let mut tar = tar_gz(file).map_err(|e| e.to_string())?;
             let mut n = 0u64;
             for e in tar.entries().map_err(|e| e.to_string())? {
                 let e = e.map_err(|e| e.to_string())?;
@@ -700,8 +733,7 @@ fn read_entries(
                 }
             }
             Compression::TarGz => {
-                let gz = flate2::read::GzDecoder::new(BufReader::new(file));
-                let mut tar = tar::Archive::new(gz);
+                let mut tar = tar_gz(file).map_err(|e| e.to_string())?;
                 for e in tar.entries().map_err(|e| e.to_string())? {
                     let mut e = e.map_err(|e| e.to_string())?;
                     if !e.header().entry_type().is_file() {

@@ -71,8 +71,8 @@ pub const DETAIL_UPLOAD_TIMEOUT: &str = "Przekroczono czas wysyłki";
 /// Details of a session cancelled because it had no invoices.
 pub const DETAIL_NO_INVOICES: &str = "Nie przesłano faktur";
 
-/// One row of `sessions` (without the UPO bytes).
-#[derive(Debug, Clone)]
+/// One row of `sessions` (without the UPO bytes). `Debug` leaves the AES key out.
+#[derive(Clone)]
 pub struct SessionRow {
     pub reference: String,
     pub kind: Kind,
@@ -95,6 +95,19 @@ pub struct SessionRow {
     pub valid_until_ms: i64,
     pub batch_file: Option<String>,
     pub upo_reference: Option<String>,
+}
+
+impl std::fmt::Debug for SessionRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRow")
+            .field("reference", &self.reference)
+            .field("kind", &self.kind)
+            .field("context_value", &self.context_value)
+            .field("form", &self.form)
+            .field("has_key", &self.symmetric_key.is_some())
+            .field("status_code", &self.status_code)
+            .finish_non_exhaustive()
+    }
 }
 
 pub const SESSION_COLUMNS: &str = "reference_number, session_type, context_type, context_value, \
