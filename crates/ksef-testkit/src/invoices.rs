@@ -29,12 +29,17 @@ pub const DEFAULT_DUE_DATE: &str = "2025-10-01";
 /// KSeF number used for `#ksef_number#` (PEF correction template).
 pub const DEFAULT_KSEF_NUMBER: &str = "5265877635-20250916-0200A0D6723E-C2";
 
-/// The `/work/shared` directory (override with `KSEF_SHARED_DIR`).
+/// The `shared` directory next to the repository (override with `KSEF_SHARED_DIR`): the first
+/// `shared/ksef/spec` found walking up from this crate, else `/work/shared`.
 pub fn shared_dir() -> PathBuf {
-    match std::env::var_os("KSEF_SHARED_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+    if let Some(dir) = std::env::var_os("KSEF_SHARED_DIR") {
+        return PathBuf::from(dir);
     }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|a| a.join("shared"))
+        .find(|s| s.join("ksef/spec").is_dir())
+        .unwrap_or_else(|| PathBuf::from("/work/shared"))
 }
 
 /// Directory of the C# client's invoice templates.
