@@ -295,8 +295,10 @@ async fn upload_part(
         .await
         .map_err(ApiError::internal)?;
     if let Some(dir) = path.parent() {
-        let dir = dir.to_path_buf();
-        tokio::task::spawn_blocking(move || sync_dir(&dir))
+        // The part's directory and the two above it (`blobs/batch/{ref}` may be new, and so may
+        // `blobs/batch`): each new directory entry is durable only once its parent is fsynced.
+        let dirs: Vec<PathBuf> = dir.ancestors().take(3).map(Path::to_path_buf).collect();
+        tokio::task::spawn_blocking(move || dirs.iter().try_for_each(|d| sync_dir(d)))
             .await
             .map_err(ApiError::internal)?
             .map_err(ApiError::internal)?;
