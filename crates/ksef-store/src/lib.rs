@@ -134,6 +134,11 @@ impl Store {
         create_data_dir(data_dir)?;
         let db_path = data_dir.join(DB_FILE_NAME);
         let key_path = data_dir.join(KEY_FILE_NAME);
+        // An unusable key file (e.g. readable by others) is refused before the database is
+        // touched at all, so the refusal leaves the data directory exactly as it was.
+        if passphrase.is_none() && key_path.exists() {
+            keys::read_key_file(&key_path)?;
+        }
         create_db_file(&db_path)?;
 
         let opts = SqliteConnectOptions::new()
