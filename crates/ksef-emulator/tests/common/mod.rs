@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use ksef_core::Nip;
+use ksef_core::{ContextIdentifier, Nip};
 use ksef_crypto::KeyAlgorithm;
 use ksef_crypto::testcert::{TestSubject, make_test_certificate};
 use ksef_emulator::{EmulatorConfig, RunningEmulator};
@@ -33,4 +33,52 @@ pub fn person_cert(nip: &Nip) -> ksef_crypto::Credential {
         KeyAlgorithm::EcP256,
     )
     .unwrap()
+}
+
+/// A running emulator, a raw client and the access token of the owner of `nip` (the setup of
+/// the `sessions_*` and `retrieval_*` tests).
+#[allow(dead_code)]
+pub struct Env {
+    pub emu: RunningEmulator,
+    pub client: RawClient,
+    pub dir: tempfile::TempDir,
+    pub nip: Nip,
+    pub access: String,
+}
+
+#[allow(dead_code)]
+impl Env {
+    pub fn pool(&self) -> &sqlx::SqlitePool {
+        self.emu.state.pool()
+    }
+}
+
+/// Starts an emulator (after `tweak`) and logs in as the owner of a fresh NIP.
+#[allow(dead_code)]
+pub async fn start_with_owner(tweak: impl FnOnce(&mut EmulatorConfig)) -> Env {
+    let (emu, client, dir) = start(tweak).await;
+    let nip = Nip::random();
+    let access = owner_login(&client, &nip).await;
+    Env {
+        emu,
+        client,
+        dir,
+        nip,
+        access,
+    }
+}
+
+/// Access token of the owner of `nip` (company seal carrying the NIP).
+#[allow(dead_code)]
+pub async fn owner_login(client: &RawClient, nip: &Nip) -> String {
+    let cert = make_test_certificate(
+        &TestSubject::seal(nip.clone(), "Firma Testowa Sp. z o.o."),
+        KeyAlgorithm::EcP256,
+    )
+    .unwrap();
+    client
+        .login_with_certificate(&cert, &ContextIdentifier::Nip(nip.clone()))
+        .await
+        .expect("owner login")
+        .access_token
 }

@@ -11,7 +11,6 @@ use base64::engine::general_purpose::STANDARD;
 use ksef_core::{ContextIdentifier, KsefNumber, Nip, Pesel};
 use ksef_crypto::KeyAlgorithm;
 use ksef_crypto::testcert::{TestSubject, make_test_certificate};
-use ksef_emulator::{EmulatorConfig, RunningEmulator};
 use ksef_testkit::RawClient;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -21,48 +20,8 @@ use time::{Date, OffsetDateTime};
 #[path = "../common/mod.rs"]
 mod common;
 
-/// A running emulator, a raw client and the access token of the owner of `nip`.
-pub struct Env {
-    pub emu: RunningEmulator,
-    pub client: RawClient,
-    pub dir: tempfile::TempDir,
-    pub nip: Nip,
-    pub access: String,
-}
-
-impl Env {
-    pub fn pool(&self) -> &sqlx::SqlitePool {
-        self.emu.state.pool()
-    }
-}
-
-/// Starts an emulator (after `tweak`) and logs in as the owner of a fresh NIP.
-pub async fn start(tweak: impl FnOnce(&mut EmulatorConfig)) -> Env {
-    let (emu, client, dir) = common::start(tweak).await;
-    let nip = Nip::random();
-    let access = owner_login(&client, &nip).await;
-    Env {
-        emu,
-        client,
-        dir,
-        nip,
-        access,
-    }
-}
-
-/// Access token of the owner of `nip` (company seal carrying the NIP).
-pub async fn owner_login(client: &RawClient, nip: &Nip) -> String {
-    let cert = make_test_certificate(
-        &TestSubject::seal(nip.clone(), "Firma Testowa Sp. z o.o."),
-        KeyAlgorithm::EcP256,
-    )
-    .unwrap();
-    client
-        .login_with_certificate(&cert, &ContextIdentifier::Nip(nip.clone()))
-        .await
-        .expect("owner login")
-        .access_token
-}
+#[allow(unused_imports)]
+pub use common::{Env, owner_login, start_with_owner as start};
 
 /// Access token of a person who holds only `permissions` in the context of `nip`.
 pub async fn person_login(client: &RawClient, nip: &Nip, permissions: &[&str]) -> String {

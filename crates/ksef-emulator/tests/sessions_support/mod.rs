@@ -10,12 +10,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use ksef_core::{ContextIdentifier, Nip};
-use ksef_crypto::KeyAlgorithm;
 use ksef_crypto::envelope::{
     aes256_cbc_encrypt, rsa_oaep_sha256_encrypt_for_certificate, sha256_base64,
 };
-use ksef_crypto::testcert::{TestSubject, make_test_certificate};
 use ksef_emulator::{EmulatorConfig, RunningEmulator};
 use ksef_testkit::{Answer, RawClient};
 use reqwest::{Method, StatusCode};
@@ -31,48 +28,8 @@ pub async fn start_emulator(
     common::start(tweak).await
 }
 
-/// A running emulator, a raw client and the access token of the owner of `nip`.
-pub struct Env {
-    pub emu: RunningEmulator,
-    pub client: RawClient,
-    pub dir: tempfile::TempDir,
-    pub nip: Nip,
-    pub access: String,
-}
-
-impl Env {
-    pub fn pool(&self) -> &sqlx::SqlitePool {
-        self.emu.state.pool()
-    }
-}
-
-/// Starts an emulator (after `tweak`) and logs in as the owner of a fresh NIP.
-pub async fn start(tweak: impl FnOnce(&mut EmulatorConfig)) -> Env {
-    let (emu, client, dir) = common::start(tweak).await;
-    let nip = Nip::random();
-    let access = owner_login(&client, &nip).await;
-    Env {
-        emu,
-        client,
-        dir,
-        nip,
-        access,
-    }
-}
-
-/// Access token of the owner of `nip` (company seal carrying the NIP).
-pub async fn owner_login(client: &RawClient, nip: &Nip) -> String {
-    let cert = make_test_certificate(
-        &TestSubject::seal(nip.clone(), "Firma Testowa Sp. z o.o."),
-        KeyAlgorithm::EcP256,
-    )
-    .unwrap();
-    client
-        .login_with_certificate(&cert, &ContextIdentifier::Nip(nip.clone()))
-        .await
-        .expect("owner login")
-        .access_token
-}
+#[allow(unused_imports)]
+pub use common::{Env, owner_login, start_with_owner as start};
 
 pub const FA3: (&str, &str, &str) = ("FA (3)", "1-0E", "FA");
 pub const FA2: (&str, &str, &str) = ("FA (2)", "1-0E", "FA");
