@@ -350,6 +350,39 @@ fn upo_not_found(detail: String) -> ApiError {
     ApiError::bad(ExceptionCode::UpoNotFound, detail)
 }
 
+/// How a UPO request names the invoice.
+enum InvoiceKey {
+    Reference,
+    KsefNumber,
+}
+
+/// The UPO of an invoice of `session`, named by its reference or KSeF number; `None` when the
+/// session has no such invoice or the invoice has no UPO.
+async fn invoice_upo_in_session(
+    state: &AppState,
+    session: &str,
+    key: InvoiceKey,
+    value: &str,
+) -> ApiResult<Option<Vec<u8>>> {
+    let sql = match key {
+        InvoiceKey::Reference => {
+            "SELECT reference_number FROM session_invoices WHERE reference_number = ? AND session_ref = ?"
+        }
+        InvoiceKey::KsefNumber => {
+            "SELECT reference_number FROM session_invoices WHERE ksef_number = ? AND session_ref = ?"
+        }
+    };
+    let invoice: Option<String> = sqlx::query_scalar(sql)
+        .bind(value)
+        .bind(session)
+        .fetch_optional(state.pool())
+        .await?;
+    match invoice {
+        Some(i) => super::upo::invoice_document(state, &i).await,
+        None => Ok(None),
+    }
+}
+
 /// `GET /sessions/{ref}/invoices/{invoiceRef}/upo` → application/xml + `x-ms-meta-hash`.
 pub async fn invoice_upo_by_reference(
     State(state): State<AppState>,
@@ -359,17 +392,7 @@ pub async fn invoice_upo_by_reference(
 ) -> ApiResult<Response> {
     let who = authorize(&state, &token, ip, READ).await?;
     let s = model::load_visible(&state, &who.caller, &reference, None).await?;
-    let belongs: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM session_invoices WHERE reference_number = ? AND session_ref = ?",
-    )
-    .bind(&invoice)
-    .bind(&s.reference)
-    .fetch_optional(state.pool())
-    .await?;
-    let doc = match belongs {
-        Some(_) => super::upo::invoice_document(&state, &invoice).await?,
-        None => None,
-    };
+    let doc = invoice_upo_in_session(&state, &s.reference, InvoiceKey::Reference, &invoice).await?;
     doc.map(|xml| storage::blob_response(xml, "application/xml"))
         .ok_or_else(|| {
             upo_not_found(format!(
@@ -387,17 +410,7 @@ pub async fn invoice_upo_by_ksef_number(
 ) -> ApiResult<Response> {
     let who = authorize(&state, &token, ip, READ).await?;
     let s = model::load_visible(&state, &who.caller, &reference, None).await?;
-    let invoice: Option<String> = sqlx::query_scalar(
-        "SELECT reference_number FROM session_invoices WHERE ksef_number = ? AND session_ref = ?",
-    )
-    .bind(&ksef)
-    .bind(&s.reference)
-    .fetch_optional(state.pool())
-    .await?;
-    let doc = match invoice {
-        Some(i) => super::upo::invoice_document(&state, &i).await?,
-        None => None,
-    };
+    let doc = invoice_upo_in_session(&state, &s.reference, InvoiceKey::KsefNumber, &ksef).await?;
     doc.map(|xml| storage::blob_response(xml, "application/xml"))
         .ok_or_else(|| {
             upo_not_found(format!(
