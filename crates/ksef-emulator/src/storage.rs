@@ -105,14 +105,16 @@ struct LinkQuery {
     sig: Option<String>,
 }
 
+/// 403 for a storage request the link does not (or no longer) allow, like an expired SAS.
+fn forbidden(detail: &str) -> ApiError {
+    ApiError::forbidden(
+        crate::error::ForbiddenReason::InsufficientResourceAccess,
+        detail.to_string(),
+        serde_json::json!({}),
+    )
+}
+
 fn check_link(state: &AppState, method: &str, path: &str, q: &LinkQuery) -> ApiResult<()> {
-    let forbidden = |d: &str| {
-        ApiError::forbidden(
-            crate::error::ForbiddenReason::InsufficientResourceAccess,
-            d.to_string(),
-            serde_json::json!({}),
-        )
-    };
     let (Some(exp), Some(sig)) = (&q.exp, &q.sig) else {
         return Err(forbidden("Link bez podpisu (brak parametrów exp/sig)."));
     };
@@ -214,13 +216,6 @@ async fn upload_part(
         return Err(ApiError::validation(
             "Nie zadeklarowano takiej części paczki.",
         ));
-    };
-    let forbidden = |d: &str| {
-        ApiError::forbidden(
-            crate::error::ForbiddenReason::InsufficientResourceAccess,
-            d.to_string(),
-            serde_json::json!({}),
-        )
     };
     if status != 100 {
         return Err(forbidden(
