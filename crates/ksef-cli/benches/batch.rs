@@ -3,7 +3,7 @@
 //! Starts the release `ksef emulator` as a child process on a random loopback port, logs in with
 //! a test seal certificate (owner of a random NIP), writes N copies of the official ~3.3 KB FA(3)
 //! template (unique invoice numbers) to a temp dir and sends them as ONE batch session with the
-//! library flow the CLI uses (`ksef_client::invoicing_flows::send_batch`). Prints, per size:
+//! library flow the CLI uses (`ksef_client::invoicing_flows::send_batch_to`). Prints, per size:
 //! - build + encrypt: from the start until the first part upload begins (streamed ZIP, split,
 //!   AES-256-CBC);
 //! - upload: until the session is closed (parts PUT in parallel);
@@ -15,7 +15,8 @@
 //!
 //! Each size runs in its own child process of this binary, so the client's peak RSS is that
 //! size's alone: equal figures for 1 000 and 10 000 invoices show memory independent of the batch
-//! size. Sizes: `BATCH_BENCH_SIZES=1000,10000` (default).
+//! size. Sizes: `BATCH_BENCH_SIZES=1000,5000,10000` (default; KSeF takes at most 10 000 invoices
+//! per session).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -48,7 +49,12 @@ fn main() {
         run_one(n);
         return;
     }
-    let sizes = std::env::var("BATCH_BENCH_SIZES").unwrap_or_else(|_| "1000,10000".into());
+    if let Ok(n) = std::env::var("BATCH_BENCH_CLI_CHILD") {
+        let n: usize = n.parse().expect("BATCH_BENCH_CLI_CHILD is a number");
+        run_cli(n);
+        return;
+    }
+    let sizes = std::env::var("BATCH_BENCH_SIZES").unwrap_or_else(|_| "1000,5000,10000".into());
     println!(
         "{:>7} | {:>10} | {:>8} | {:>10} | {:>10} | {:>7} | {:>8} | {:>12} | {:>12}",
         "invoices",
@@ -58,8 +64,12 @@ fn main() {
         "emu inv/s",
         "UPO",
         "total",
-        "client RSS",
+        "client RSS*",
         "emulator RSS"
+    );
+    println!(
+        "* client RSS: peak until every status was final and handed over (the session UPO, one \
+         XML document for the whole session, is fetched after; see the detail line)"
     );
     let exe = std::env::current_exe().expect("own path");
     for n in sizes.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -69,6 +79,124 @@ fn main() {
             .expect("run bench child");
         assert!(status.success(), "bench for {n} invoices failed");
     }
+    let cli_sizes =
+        std::env::var("BATCH_BENCH_CLI_SIZES").unwrap_or_else(|_| "1000,10000,25000".into());
+    println!();
+    println!(
+        "the `ksef` binary as the client: ksef invoice send DIR --batch --json (local XSD check, \
+         sessions of at most 10 000, rows streamed to stdout)"
+    );
+    println!(
+        "{:>8} | {:>8} | {:>8} | {:>12}",
+        "invoices", "sessions", "total", "ksef peak RSS"
+    );
+    for n in cli_sizes
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let status = std::process::Command::new(&exe)
+            .env("BATCH_BENCH_CLI_CHILD", n)
+            .status()
+            .expect("run bench child");
+        assert!(status.success(), "CLI bench for {n} invoices failed");
+    }
+}
+
+/// Runs the `ksef` binary (logged in with a fresh certificate) on `n` invoices in one directory,
+/// sampling its peak RSS (VmHWM only grows, so the last sample before exit is the peak).
+fn run_cli(n: usize) {
+    let emulator = EmulatorProcess::start(env!("CARGO_BIN_EXE_ksef"), &[]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let invoices = dir.path().join("invoices");
+    std::fs::create_dir_all(&invoices).expect("invoice dir");
+    let nip = Nip::random();
+    for i in 0..n {
+        let xml = ksef_testkit::invoices::fa3(nip.as_str(), &format!("CLI-BENCH/{i}"));
+        std::fs::write(invoices.join(format!("fa3-{i:05}.xml")), xml).expect("write invoice");
+    }
+    let ksef = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ksef"));
+        c.args(args)
+            .env("KSEF_BASE_URL", &emulator.base_url)
+            .env("KSEF_DATA_DIR", &data)
+            .env("KSEF_PASSPHRASE", "bench")
+            .env_remove("KSEF_ENV");
+        c
+    };
+    let pw = dir.path().join("pw.txt");
+    std::fs::write(&pw, "bench\n").expect("password file");
+    let p12 = dir.path().join("owner.p12");
+    let (p12, pw) = (p12.to_str().expect("utf-8"), pw.to_str().expect("utf-8"));
+    for args in [
+        vec![
+            "cert",
+            "new",
+            "--nip",
+            nip.as_str(),
+            "--out",
+            p12,
+            "--password-file",
+            pw,
+        ],
+        vec![
+            "auth",
+            "login",
+            "--nip",
+            nip.as_str(),
+            "--cert",
+            p12,
+            "--password-file",
+            pw,
+        ],
+    ] {
+        let out = ksef(&args).output().expect("run ksef");
+        assert!(
+            out.status.success(),
+            "ksef {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let report = dir.path().join("report.json");
+    let start = Instant::now();
+    let mut child = ksef(&[
+        "invoice",
+        "send",
+        invoices.to_str().expect("utf-8"),
+        "--batch",
+        "--json",
+    ])
+    .stdout(std::fs::File::create(&report).expect("report file"))
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("run ksef invoice send");
+    let pid = child.id().to_string();
+    let mut peak = 0;
+    let status = loop {
+        peak = peak.max(vm_hwm_kb(&pid));
+        if let Some(status) = child.try_wait().expect("wait for ksef") {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let total = start.elapsed();
+    assert!(status.success(), "ksef invoice send failed");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("JSON report");
+    assert_eq!(
+        v["accepted"].as_u64(),
+        Some(n as u64),
+        "every invoice accepted"
+    );
+    let sessions = v["sessions"].as_array().map(Vec::len).unwrap_or(0);
+    println!(
+        "{:>8} | {:>8} | {:>6.2} s | {:>9} MB",
+        n,
+        sessions,
+        total.as_secs_f64(),
+        peak / 1024
+    );
 }
 
 fn run_one(n: usize) {
@@ -126,17 +254,28 @@ fn run_one(n: usize) {
             value: "FA".into(),
         };
         let start = Instant::now();
-        let report = invoicing_flows::send_batch(&client, &mut session, &form, &files, &options)
-            .await
-            .expect("batch send");
+        // The outcomes are counted as they arrive, like the CLI prints them: nothing per
+        // invoice is kept by the flow.
+        let mut with_ksef_number = 0usize;
+        let summary = invoicing_flows::send_batch_to(
+            &client,
+            &mut session,
+            &form,
+            &files,
+            &options,
+            &mut |o| with_ksef_number += usize::from(o.ksef_number.is_some()),
+        )
+        .await
+        .expect("batch send");
         let done = Instant::now();
+        let rss_sent = vm_hwm_kb("self");
         assert_eq!(
-            report.accepted(),
-            n,
+            summary.accepted, n,
             "every benchmark invoice must be accepted"
         );
+        assert_eq!(with_ksef_number, n);
         let upo_start = Instant::now();
-        let upos = invoicing_flows::session_upos(&client, &mut session, &report.session_reference)
+        let upos = invoicing_flows::session_upos(&client, &mut session, &summary.session_reference)
             .await
             .expect("session UPO");
         let upo = upo_start.elapsed();
@@ -157,7 +296,7 @@ fn run_one(n: usize) {
             n as f64 / processing.as_secs_f64(),
             secs(upo),
             secs(done - start + upo),
-            vm_hwm_kb("self") / 1024,
+            rss_sent / 1024,
             vm_hwm_kb(&emulator.pid().to_string()) / 1024,
         );
         // The emulator's own figure: its log line "batch session processed … ms=…".
@@ -185,11 +324,13 @@ fn run_one(n: usize) {
             );
         }
         println!(
-            "{:>8}   client peak RSS after packing+encryption {} MB, after upload {} MB, at the end \
-             (all {n} statuses and the report in memory) {} MB",
+            "{:>8}   client peak RSS after packing+encryption {} MB, after upload {} MB, when all \
+             {n} statuses were streamed to the caller {} MB, after fetching the session UPO \
+             (one XML document for the whole session) {} MB",
             "",
             rss_packed / 1024,
             rss_uploaded / 1024,
+            rss_sent / 1024,
             vm_hwm_kb("self") / 1024,
         );
     });

@@ -128,7 +128,7 @@ async fn kill_9_during_batch_processing_loses_no_accepted_invoice() {
     let emulator = EmulatorProcess::start_in(KSEF, data.path(), &[]);
     let client = KsefClient::new(&emulator.base_url).unwrap();
     let mut session = login(&client, &nip, &seal).await;
-    let (status, after) = invoicing_flows::wait_for_session(
+    let status = invoicing_flows::wait_for_session(
         &client,
         &mut session,
         &session_ref,
@@ -138,6 +138,9 @@ async fn kill_9_during_batch_processing_loses_no_accepted_invoice() {
     )
     .await
     .expect("the interrupted batch resumes and finishes");
+    let after = invoicing_flows::all_session_invoices(&client, &mut session, &session_ref)
+        .await
+        .unwrap();
     assert_eq!(
         status.status.code,
         200,

@@ -564,3 +564,90 @@ fn bad_input_is_refused_and_nothing_is_sent() {
     let log = emu.log();
     assert!(!log.contains("eyJ"), "a JWT in the emulator log");
 }
+
+/// More files than one session takes are sent in several sessions (`--session-size` stands in
+/// for KSeF's 10 000), the table and the JSON document are written as the outcomes arrive, and
+/// every file appears exactly once.
+#[test]
+fn many_files_are_split_into_sessions() {
+    let emu = emulator();
+    let p = Program::new(&emu.base_url);
+    let files = tempfile::tempdir().unwrap();
+    let nip = Nip::random();
+    p.login_owner(&nip, files.path());
+    let online = files.path().join("online");
+    std::fs::create_dir(&online).unwrap();
+    for i in 0..7 {
+        write(
+            &online,
+            &format!("o{i}.xml"),
+            &invoices::fa3(nip.as_str(), &format!("SPLIT-O-{i}")),
+        );
+    }
+    let before = session_count(&p);
+    let table = p.ok(&["invoice", "send", s(&online), "--session-size", "3"]);
+    assert!(table.contains("7 invoices in 3 sessions"), "{table}");
+    assert_eq!(table.matches("FILE ").count(), 1, "one header: {table}");
+    let session_lines: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("session "))
+        .collect();
+    assert_eq!(session_lines.len(), 3, "{table}");
+    assert!(
+        session_lines[0].ends_with("3 accepted, 0 not accepted"),
+        "{table}"
+    );
+    assert!(
+        session_lines[2].ends_with("1 accepted, 0 not accepted"),
+        "{table}"
+    );
+    for i in 0..7 {
+        let name = format!("o{i}.xml");
+        let rows: Vec<&str> = table.lines().filter(|l| l.contains(&name)).collect();
+        assert_eq!(rows.len(), 1, "{name}: {table}");
+        assert!(rows[0].contains("200 "), "{}", rows[0]);
+    }
+    assert_eq!(session_count(&p), before + 3);
+
+    let batch = files.path().join("batch");
+    std::fs::create_dir(&batch).unwrap();
+    for i in 0..5 {
+        write(
+            &batch,
+            &format!("b{i}.xml"),
+            &invoices::fa3(nip.as_str(), &format!("SPLIT-B-{i}")),
+        );
+    }
+    // The first invoice again: a duplicate in the second session, so one fails.
+    write(&batch, "b5.xml", &invoices::fa3(nip.as_str(), "SPLIT-B-0"));
+    let out = p.run(&[
+        "invoice",
+        "send",
+        s(&batch),
+        "--batch",
+        "--session-size",
+        "3",
+        "--json",
+    ]);
+    assert!(!out.status.success(), "a duplicate → non-zero exit");
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(report["accepted"], 5);
+    assert_eq!(report["failed"], 1);
+    let sessions = report["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    for s in sessions {
+        assert_eq!(s["sessionKind"], "Batch");
+        assert_eq!(s["invoices"].as_array().unwrap().len(), 3);
+    }
+    assert_eq!(sessions[1]["failed"], 1);
+    let all = outcomes(&report);
+    let names: HashSet<&str> = all.iter().filter_map(|o| o["name"].as_str()).collect();
+    assert_eq!(names.len(), 6, "every file exactly once: {names:?}");
+    let dup = all.iter().find(|o| o["name"] == "b5.xml").unwrap();
+    assert_eq!(dup["statusCode"], 440, "{dup:#}");
+
+    // Bad --session-size values are named.
+    let (_, err) = p.fails(&["invoice", "send", s(&online), "--session-size", "0"]);
+    assert!(err.contains("--session-size"), "{err}");
+}

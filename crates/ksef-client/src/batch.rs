@@ -17,6 +17,8 @@ use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use ksef_crypto::stream::{CbcEncryptWriter, Digested, HashingReader, HashingWriter};
 use ksef_wire::{BatchFileInfo, BatchFilePartInfo, CompressionType, PartUploadRequest};
 use tempfile::NamedTempFile;
@@ -99,17 +101,32 @@ impl Default for PackageOptions {
     }
 }
 
-/// One invoice file in a package.
+/// One invoice file in a package. Kept small (path, size, raw digest): a package of 10 000
+/// invoices holds about 10 000 × (path + 40) bytes of bookkeeping and nothing of the contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackagedFile {
-    /// Where it was read from.
+    /// Where it was read from; its file name is the name inside the archive.
     pub path: PathBuf,
-    /// Its name inside the archive (the file name; KSeF reports it as `invoiceFileName`).
-    pub name: String,
     /// Size in bytes.
     pub size: u64,
+    /// SHA-256 of the file.
+    pub sha256: [u8; 32],
+}
+
+impl PackagedFile {
+    /// Its name inside the archive (KSeF reports it as `invoiceFileName`).
+    pub fn name(&self) -> &str {
+        // Checked to be valid UTF-8 when the package was built.
+        self.path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+    }
+
     /// SHA-256, Base64 (KSeF reports it as `invoiceHash`).
-    pub hash: String,
+    pub fn hash(&self) -> String {
+        BASE64.encode(self.sha256)
+    }
 }
 
 /// One binary slice of the archive.
@@ -128,8 +145,8 @@ pub struct PartRange {
 pub struct BatchPackage {
     compression: Compression,
     files: Vec<PackagedFile>,
-    by_hash: HashMap<String, Vec<usize>>,
-    by_name: HashMap<String, usize>,
+    /// Indices of `files` sorted by name (names are unique), for lookups by `invoiceFileName`.
+    by_name: Vec<u32>,
     archive: NamedTempFile,
     digest: Digested,
     parts: Vec<PartRange>,
@@ -174,6 +191,36 @@ fn archive_name(path: &Path) -> Result<String, KsefError> {
     Ok(name.to_string())
 }
 
+/// Indices of `files` sorted by archive name; two files with one name are refused (names
+/// inside an archive must be unique, and KSeF reports statuses by name).
+fn sorted_by_name(files: &[PathBuf]) -> Result<Vec<u32>, KsefError> {
+    let name = |i: u32| {
+        files[i as usize]
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+    };
+    let count = u32::try_from(files.len())
+        .map_err(|_| KsefError::InvalidInput("too many files for one package".into()))?;
+    let mut order: Vec<u32> = (0..count).collect();
+    order.sort_unstable_by(|&a, &b| name(a).cmp(name(b)).then(a.cmp(&b)));
+    if let Some(w) = order.windows(2).find(|w| name(w[0]) == name(w[1])) {
+        return Err(KsefError::InvalidInput(format!(
+            "two invoice files have the same name {:?} ({} and {}); names inside a batch \
+             archive must be unique",
+            name(w[0]),
+            files[w[0] as usize].display(),
+            files[w[1] as usize].display()
+        )));
+    }
+    Ok(order)
+}
+
+/// A Base64 SHA-256 as raw bytes (`None` when it is not one).
+pub(crate) fn decode_sha256(hash: &str) -> Option<[u8; 32]> {
+    BASE64.decode(hash).ok()?.try_into().ok()
+}
+
 impl BatchPackage {
     /// Streams `files` into a `compression` archive in `temp_dir`, with the API's limits.
     pub fn build(
@@ -203,21 +250,10 @@ impl BatchPackage {
                 options.max_invoices
             )));
         }
-        let mut by_name: HashMap<String, usize> = HashMap::new();
-        let mut names = Vec::with_capacity(files.len());
-        for (i, path) in files.iter().enumerate() {
-            let name = archive_name(path)?;
-            if let Some(&other) = by_name.get(&name) {
-                return Err(KsefError::InvalidInput(format!(
-                    "two invoice files have the same name {name:?} ({} and {}); names inside a \
-                     batch archive must be unique",
-                    files[other].display(),
-                    path.display()
-                )));
-            }
-            by_name.insert(name.clone(), i);
-            names.push(name);
+        for path in files {
+            archive_name(path)?;
         }
+        let by_name = sorted_by_name(files)?;
         let archive = NamedTempFile::with_prefix_in("ksef-batch-", temp_dir).map_err(|e| {
             io_err(
                 format!("cannot create a temporary file in {}", temp_dir.display()),
@@ -230,8 +266,8 @@ impl BatchPackage {
             .map_err(|e| io_err("temporary archive", e))?;
         let sink = HashingWriter::new(BufWriter::with_capacity(IO_BUFFER, out));
         let (packaged, sink) = match compression {
-            Compression::Zip => write_zip(files, &names, sink, options.compression_level)?,
-            Compression::TarGz => write_tar_gz(files, &names, sink, options.compression_level)?,
+            Compression::Zip => write_zip(files, sink, options.compression_level)?,
+            Compression::TarGz => write_tar_gz(files, sink, options.compression_level)?,
         };
         let (buffered, digest) = sink.finish();
         let file = buffered
@@ -255,14 +291,9 @@ impl BatchPackage {
                 options.max_parts
             )));
         }
-        let mut by_hash: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, f) in packaged.iter().enumerate() {
-            by_hash.entry(f.hash.clone()).or_default().push(i);
-        }
         Ok(BatchPackage {
             compression,
             files: packaged,
-            by_hash,
             by_name,
             archive,
             digest,
@@ -282,22 +313,30 @@ impl BatchPackage {
 
     /// The files with this SHA-256 (Base64) — usually one.
     pub fn files_by_hash(&self, hash: &str) -> Vec<&PackagedFile> {
-        self.by_hash
-            .get(hash)
-            .map(|v| v.iter().map(|&i| &self.files[i]).collect())
-            .unwrap_or_default()
+        let Some(digest) = decode_sha256(hash) else {
+            return Vec::new();
+        };
+        self.files.iter().filter(|f| f.sha256 == digest).collect()
+    }
+
+    /// The index in [`files`](Self::files) of the file with this name inside the archive.
+    pub fn index_by_name(&self, name: &str) -> Option<usize> {
+        self.by_name
+            .binary_search_by(|&i| self.files[i as usize].name().cmp(name))
+            .ok()
+            .map(|k| self.by_name[k] as usize)
     }
 
     /// The file with this name inside the archive.
     pub fn file_by_name(&self, name: &str) -> Option<&PackagedFile> {
-        self.by_name.get(name).map(|&i| &self.files[i])
+        self.index_by_name(name).map(|i| &self.files[i])
     }
 
     /// Hash → file name of every invoice (digest §9.1 step 1).
     pub fn hash_map(&self) -> BTreeMap<String, Vec<String>> {
         let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for f in &self.files {
-            m.entry(f.hash.clone()).or_default().push(f.name.clone());
+            m.entry(f.hash()).or_default().push(f.name().to_string());
         }
         m
     }
@@ -441,7 +480,6 @@ type Sink = HashingWriter<BufWriter<File>>;
 
 fn write_zip(
     files: &[PathBuf],
-    names: &[String],
     sink: Sink,
     level: u32,
 ) -> Result<(Vec<PackagedFile>, Sink), KsefError> {
@@ -453,15 +491,15 @@ fn write_zip(
         .compression_level(Some(i64::from(level.clamp(1, 9))))
         .large_file(false);
     let mut packaged = Vec::with_capacity(files.len());
-    for (path, name) in files.iter().zip(names) {
+    for path in files {
         let size = file_size(path)?;
-        zip.start_file(name.as_str(), options).map_err(zip_err)?;
+        zip.start_file(archive_name(path)?, options)
+            .map_err(zip_err)?;
         let digest = copy_hashed(path, size, &mut zip)?;
         packaged.push(PackagedFile {
             path: path.clone(),
-            name: name.clone(),
             size,
-            hash: digest.sha256_base64(),
+            sha256: digest.sha256,
         });
     }
     let stream = zip.finish().map_err(zip_err)?;
@@ -470,7 +508,6 @@ fn write_zip(
 
 fn write_tar_gz(
     files: &[PathBuf],
-    names: &[String],
     sink: Sink,
     level: u32,
 ) -> Result<(Vec<PackagedFile>, Sink), KsefError> {
@@ -479,8 +516,9 @@ fn write_tar_gz(
     let mut tar = tar::Builder::new(gz);
     tar.mode(tar::HeaderMode::Deterministic);
     let mut packaged = Vec::with_capacity(files.len());
-    for (path, name) in files.iter().zip(names) {
+    for path in files {
         let size = file_size(path)?;
+        let name = archive_name(path)?;
         let mut header = tar::Header::new_ustar();
         header.set_size(size);
         header.set_mode(0o644);
@@ -490,7 +528,7 @@ fn write_tar_gz(
         let file =
             File::open(path).map_err(|e| io_err(format!("cannot read {}", path.display()), e))?;
         let mut reader = HashingReader::new(file.take(size));
-        tar.append_data(&mut header, name, &mut reader)
+        tar.append_data(&mut header, &name, &mut reader)
             .map_err(|e| io_err(format!("cannot add {} to the archive", path.display()), e))?;
         let (_, digest) = reader.finish();
         if digest.size != size {
@@ -501,9 +539,8 @@ fn write_tar_gz(
         }
         packaged.push(PackagedFile {
             path: path.clone(),
-            name: name.clone(),
             size,
-            hash: digest.sha256_base64(),
+            sha256: digest.sha256,
         });
     }
     let gz = tar.into_inner().map_err(tar_err)?;
@@ -668,8 +705,9 @@ mod tests {
         assert!(pkg.parts().iter().all(|p| p.len <= 20_000));
         for f in pkg.files() {
             let bytes = std::fs::read(&f.path).unwrap();
-            assert_eq!(f.hash, sha256_base64(&bytes));
-            assert_eq!(pkg.files_by_hash(&f.hash)[0].name, f.name);
+            assert_eq!(f.hash(), sha256_base64(&bytes));
+            assert_eq!(pkg.files_by_hash(&f.hash())[0].name(), f.name());
+            assert_eq!(pkg.file_by_name(f.name()), Some(f));
         }
 
         let key = [5u8; 32];
@@ -717,7 +755,7 @@ mod tests {
         }
         assert_eq!(found.len(), 40);
         for f in pkg.files() {
-            assert_eq!(found[&f.name], std::fs::read(&f.path).unwrap());
+            assert_eq!(found[f.name()], std::fs::read(&f.path).unwrap());
         }
         let path = pkg.archive_path().to_path_buf();
         let part_path = enc.parts[0].path().to_path_buf();

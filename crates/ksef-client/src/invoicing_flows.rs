@@ -184,10 +184,11 @@ fn apply_status(o: &mut InvoiceOutcome, st: &InvoiceStatusInfo) {
     o.extensions = st.extensions.clone().unwrap_or_default();
 }
 
-/// The result of a send flow.
+/// The result of a send flow, without the per-invoice rows (those went to the caller's
+/// [`OutcomeSink`] as they became known).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SendReport {
+pub struct SendSummary {
     /// Reference number of the session.
     pub session_reference: String,
     /// `Online` or `Batch`.
@@ -201,7 +202,21 @@ pub struct SendReport {
     /// Batch: how many encrypted parts the package was uploaded in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_parts: Option<usize>,
-    /// One entry per file, in the order given.
+    /// Invoices accepted (a KSeF number assigned).
+    pub accepted: usize,
+    /// Invoices not accepted (refused, failed, or not reported at all).
+    pub failed: usize,
+}
+
+/// The result of a send flow with every invoice's outcome ([`send_online`], [`send_batch`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendReport {
+    /// The session and the counts.
+    #[serde(flatten)]
+    pub summary: SendSummary,
+    /// One entry per file: first the files KSeF never took (in the order given), then the
+    /// invoices in the order KSeF reports them (their ordinal in the session).
     pub invoices: Vec<InvoiceOutcome>,
 }
 
@@ -215,6 +230,71 @@ impl SendReport {
     pub fn failed(&self) -> usize {
         self.invoices.len() - self.accepted()
     }
+}
+
+/// Receives each invoice's outcome as soon as it is final, so that a caller can print or
+/// store it and the flow keeps no per-invoice results: memory stays flat however many invoices
+/// a session holds.
+pub type OutcomeSink<'a> = &'a mut (dyn FnMut(InvoiceOutcome) + Send);
+
+/// Counts what went through a sink, for the [`SendSummary`].
+struct Tally<'a, 'b> {
+    sink: &'a mut OutcomeSink<'b>,
+    accepted: usize,
+    failed: usize,
+}
+
+impl<'a, 'b> Tally<'a, 'b> {
+    fn new(sink: &'a mut OutcomeSink<'b>) -> Self {
+        Tally {
+            sink,
+            accepted: 0,
+            failed: 0,
+        }
+    }
+
+    fn emit(&mut self, outcome: InvoiceOutcome) {
+        if outcome.accepted() {
+            self.accepted += 1;
+        } else {
+            self.failed += 1;
+        }
+        (self.sink)(outcome);
+    }
+
+    fn summary(
+        &self,
+        session_ref: &str,
+        kind: &'static str,
+        status: &SessionStatusResponse,
+        batch_parts: Option<usize>,
+    ) -> SendSummary {
+        SendSummary {
+            session_reference: session_ref.to_string(),
+            session_kind: kind,
+            session_status_code: status.status.code,
+            session_status_description: status.status.description.clone(),
+            session_status_details: status.status.details.clone().unwrap_or_default(),
+            batch_parts,
+            accepted: self.accepted,
+            failed: self.failed,
+        }
+    }
+}
+
+/// Marks an invoice KSeF gave no status for, naming the session's end when it failed.
+fn unreported(
+    mut o: InvoiceOutcome,
+    session_ref: &str,
+    status: &SessionStatusResponse,
+) -> InvoiceOutcome {
+    if status.status.code != 200 {
+        o.details.push(format!(
+            "session {session_ref} ended with status {} {}",
+            status.status.code, status.status.description
+        ));
+    }
+    o
 }
 
 /// A fresh access token of `session` (refreshed when it expires within a minute).
@@ -325,8 +405,8 @@ fn file_name(path: &Path) -> String {
 }
 
 /// Sends `files` in one online session with form code `form`, closes it and waits until every
-/// invoice has a final status. A file that cannot be read stops everything before the session
-/// is opened; a send that KSeF refuses (400) is recorded on that file and the others go on.
+/// invoice has a final status; returns every outcome. For many invoices prefer
+/// [`send_online_to`], which hands the outcomes over as they come.
 pub async fn send_online(
     client: &KsefClient,
     session: &mut Session,
@@ -334,6 +414,25 @@ pub async fn send_online(
     files: &[PathBuf],
     options: &SendOptions,
 ) -> Result<SendReport, KsefError> {
+    let mut invoices = Vec::with_capacity(files.len());
+    let summary = send_online_to(client, session, form, files, options, &mut |o| {
+        invoices.push(o)
+    })
+    .await?;
+    Ok(SendReport { summary, invoices })
+}
+
+/// [`send_online`] handing each outcome to `sink` once it is final. A file that cannot be read
+/// stops everything before the session is opened; a send that KSeF refuses (400) is recorded on
+/// that file and the others go on.
+pub async fn send_online_to(
+    client: &KsefClient,
+    session: &mut Session,
+    form: &FormCode,
+    files: &[PathBuf],
+    options: &SendOptions,
+    mut sink: OutcomeSink<'_>,
+) -> Result<SendSummary, KsefError> {
     if files.is_empty() {
         return Err(KsefError::InvalidInput("no invoice files to send".into()));
     }
@@ -363,15 +462,17 @@ pub async fn send_online(
     let session_ref = opened.reference_number;
     tracing::debug!(session = %session_ref, invoices = files.len(), "online session opened");
 
-    let mut outcomes: Vec<InvoiceOutcome> = Vec::with_capacity(files.len());
-    let mut by_reference: HashMap<String, usize> = HashMap::new();
+    let mut tally = Tally::new(&mut sink);
+    // Invoice reference → (file index, SHA-256): all that is kept per invoice until its
+    // status arrives.
+    let mut sent: HashMap<String, (usize, [u8; 32])> = HashMap::new();
     let mut fatal: Option<KsefError> = None;
     for (i, path) in files.iter().enumerate() {
         let name = file_name(path);
         if let Some(e) = &fatal {
             let mut o = InvoiceOutcome::new(path.clone(), name, String::new());
             o.status_description = format!("not sent: {e}");
-            outcomes.push(o);
+            tally.emit(o);
             continue;
         }
         let bytes = tokio::fs::read(path)
@@ -382,11 +483,12 @@ pub async fn send_online(
             Err(e) => {
                 let mut o = InvoiceOutcome::new(path.clone(), name, String::new());
                 o.status_description = format!("not sent: {e}");
-                outcomes.push(o);
+                tally.emit(o);
                 continue;
             }
         };
-        let hash = ksef_crypto::envelope::sha256_base64(&bytes);
+        let digest = ksef_crypto::sha256(&bytes);
+        let hash = BASE64.encode(digest);
         let encrypted = key.encrypt(&bytes);
         let request = SendInvoiceRequest {
             invoice_hash: hash.clone(),
@@ -399,15 +501,13 @@ pub async fn send_online(
         };
         drop(encrypted);
         drop(bytes);
-        let mut o = InvoiceOutcome::new(path.clone(), name, hash);
         let token = access_token(client, session).await?;
         match client.send_invoice(&token, &session_ref, &request).await {
             Ok(r) => {
-                by_reference.insert(r.reference_number.clone(), i);
-                o.reference_number = Some(r.reference_number);
-                o.status_description = "sent, waiting for KSeF".into();
+                sent.insert(r.reference_number, (i, digest));
             }
             Err(e) => {
+                let mut o = InvoiceOutcome::new(path.clone(), name, hash);
                 o.status_description = format!("not accepted for processing: {e}");
                 if let KsefError::Api { code, .. } = &e {
                     o.details = code.map(|c| vec![format!("code {c}")]).unwrap_or_default();
@@ -419,9 +519,9 @@ pub async fn send_online(
                 if e.http_status() != Some(400) || session_gone {
                     fatal = Some(e);
                 }
+                tally.emit(o);
             }
         }
-        outcomes.push(o);
         progress(Progress::Sending {
             done: i as u64 + 1,
             total,
@@ -431,45 +531,38 @@ pub async fn send_online(
     let token = access_token(client, session).await?;
     client.close_online_session(&token, &session_ref).await?;
     drop(token);
-    let sent = by_reference.len() as u64;
-    let (status, statuses) =
-        wait_for_session(client, session, &session_ref, sent, options.wait, &progress).await?;
-    for s in &statuses {
-        if let Some(&i) = by_reference.get(&s.reference_number) {
-            outcomes[i].apply(s);
+    let status = wait_for_session(
+        client,
+        session,
+        &session_ref,
+        sent.len() as u64,
+        options.wait,
+        &progress,
+    )
+    .await?;
+    for_each_session_invoice(client, session, &session_ref, |s| {
+        if let Some((i, _)) = sent.remove(&s.reference_number) {
+            let path = &files[i];
+            let mut o = InvoiceOutcome::new(path.clone(), file_name(path), String::new());
+            o.apply(&s);
+            tally.emit(o);
         }
+    })
+    .await?;
+    let mut missing: Vec<(String, (usize, [u8; 32]))> = sent.into_iter().collect();
+    missing.sort_by_key(|(_, (i, _))| *i);
+    for (reference, (i, digest)) in missing {
+        let path = &files[i];
+        let mut o = InvoiceOutcome::new(path.clone(), file_name(path), BASE64.encode(digest));
+        o.reference_number = Some(reference);
+        tally.emit(unreported(o, &session_ref, &status));
     }
-    Ok(report(&session_ref, "Online", &status, outcomes))
-}
-
-fn report(
-    session_ref: &str,
-    kind: &'static str,
-    status: &SessionStatusResponse,
-    mut invoices: Vec<InvoiceOutcome>,
-) -> SendReport {
-    if status.status.code != 200 {
-        for o in invoices.iter_mut().filter(|o| o.status_code.is_none()) {
-            o.details.push(format!(
-                "session {session_ref} ended with status {} {}",
-                status.status.code, status.status.description
-            ));
-        }
-    }
-    SendReport {
-        session_reference: session_ref.to_string(),
-        session_kind: kind,
-        session_status_code: status.status.code,
-        session_status_description: status.status.description.clone(),
-        session_status_details: status.status.details.clone().unwrap_or_default(),
-        batch_parts: None,
-        invoices,
-    }
+    Ok(tally.summary(&session_ref, "Online", &status, None))
 }
 
 /// Packs `files` (blocking, on a worker thread), opens a batch session with form code `form`,
 /// uploads the encrypted parts in parallel, closes the session and waits until every invoice
-/// has a final status.
+/// has a final status; returns every outcome. For many invoices prefer [`send_batch_to`].
 pub async fn send_batch(
     client: &KsefClient,
     session: &mut Session,
@@ -477,6 +570,25 @@ pub async fn send_batch(
     files: &[PathBuf],
     options: &SendOptions,
 ) -> Result<SendReport, KsefError> {
+    let mut invoices = Vec::with_capacity(files.len());
+    let summary = send_batch_to(client, session, form, files, options, &mut |o| {
+        invoices.push(o)
+    })
+    .await?;
+    Ok(SendReport { summary, invoices })
+}
+
+/// [`send_batch`] handing each outcome to `sink` once it is final. Per invoice only the
+/// package's bookkeeping is kept (path, size, SHA-256, a name index, a flag): no statuses are
+/// collected, so memory does not grow with what KSeF reports.
+pub async fn send_batch_to(
+    client: &KsefClient,
+    session: &mut Session,
+    form: &FormCode,
+    files: &[PathBuf],
+    options: &SendOptions,
+    mut sink: OutcomeSink<'_>,
+) -> Result<SendSummary, KsefError> {
     let progress = options.progress.clone();
     let temp_dir = options.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let list = files.to_vec();
@@ -557,7 +669,7 @@ pub async fn send_batch(
     let token = access_token(client, session).await?;
     client.close_batch_session(&token, &session_ref).await?;
     drop(token);
-    let (status, statuses) = wait_for_session(
+    let status = wait_for_session(
         client,
         session,
         &session_ref,
@@ -567,40 +679,55 @@ pub async fn send_batch(
     )
     .await?;
 
-    let mut outcomes: Vec<InvoiceOutcome> = package
-        .files()
-        .iter()
-        .map(|f| InvoiceOutcome::new(f.path.clone(), f.name.clone(), f.hash.clone()))
-        .collect();
-    let index_by_name: HashMap<&str, usize> = package
-        .files()
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.name.as_str(), i))
-        .collect();
-    let mut unmatched = Vec::new();
-    for s in &statuses {
+    let packaged = package.files();
+    let outcome = |i: usize| {
+        let f = &packaged[i];
+        InvoiceOutcome::new(f.path.clone(), f.name().to_string(), f.hash())
+    };
+    let mut tally = Tally::new(&mut sink);
+    let mut reported = vec![false; packaged.len()];
+    // Statuses without a (known) file name: matched by hash once all named ones are placed.
+    // KSeF names every batch invoice, so this stays empty in practice.
+    let mut unnamed = Vec::new();
+    for_each_session_invoice(client, session, &session_ref, |s| {
         let by_name = s
             .invoice_file_name
             .as_deref()
-            .and_then(|n| index_by_name.get(n).copied());
+            .and_then(|n| package.index_by_name(n))
+            .filter(|&i| !reported[i]);
         match by_name {
-            Some(i) => outcomes[i].apply(s),
-            None => unmatched.push(s),
+            Some(i) => {
+                reported[i] = true;
+                let mut o = outcome(i);
+                o.apply(&s);
+                tally.emit(o);
+            }
+            None => unnamed.push(s),
+        }
+    })
+    .await?;
+    for s in unnamed {
+        let digest = batch::decode_sha256(&s.invoice_hash);
+        let found =
+            (0..packaged.len()).find(|&i| !reported[i] && Some(packaged[i].sha256) == digest);
+        match found {
+            Some(i) => {
+                reported[i] = true;
+                let mut o = outcome(i);
+                o.apply(&s);
+                tally.emit(o);
+            }
+            None => tracing::warn!(
+                session = %session_ref,
+                invoice = %s.reference_number,
+                "KSeF reported an invoice that matches no file of the package"
+            ),
         }
     }
-    // Fallback: statuses without a (known) file name, matched by hash.
-    for s in unmatched {
-        if let Some(o) = outcomes
-            .iter_mut()
-            .find(|o| o.status_code.is_none() && o.invoice_hash == s.invoice_hash)
-        {
-            o.apply(s);
-        }
+    for i in (0..packaged.len()).filter(|&i| !reported[i]) {
+        tally.emit(unreported(outcome(i), &session_ref, &status));
     }
-    let mut report = report(&session_ref, "Batch", &status, outcomes);
-    report.batch_parts = Some(part_count);
-    Ok(report)
+    Ok(tally.summary(&session_ref, "Batch", &status, Some(part_count)))
 }
 
 /// Backoff for status polling: 250 ms doubling up to 1 s during the first minute (most sessions
@@ -638,9 +765,10 @@ impl Poll {
     }
 }
 
-/// Polls `GET /sessions/{ref}` until the session is final (not 100/150/170), then lists all its
-/// invoices until each has a final status (≥ 200). `expected` is the number of invoices sent
-/// (for progress). Returns the final session status and every invoice status.
+/// Polls `GET /sessions/{ref}` until the session is final (not 100/150/170), then until each
+/// of its invoices has a final status (≥ 200), and returns the final session status. `expected`
+/// is the number of invoices sent (for progress). The statuses themselves are read afterwards
+/// with [`for_each_session_invoice`]; while waiting only counts are kept.
 pub async fn wait_for_session(
     client: &KsefClient,
     session: &mut Session,
@@ -648,7 +776,7 @@ pub async fn wait_for_session(
     expected: u64,
     deadline: Duration,
     progress: &ProgressFn,
-) -> Result<(SessionStatusResponse, Vec<SessionInvoiceStatusResponse>), KsefError> {
+) -> Result<SessionStatusResponse, KsefError> {
     let mut poll = Poll::new(deadline);
     let status = loop {
         let token = access_token(client, session).await?;
@@ -672,19 +800,31 @@ pub async fn wait_for_session(
             });
         }
     };
+    // The counts of a final session usually settle it: every invoice is either successful or
+    // failed. Otherwise (counts absent or behind) the invoice list is read until none is pending.
+    if let (Some(all), Some(ok), Some(failed)) = (
+        status.invoice_count,
+        status.successful_invoice_count,
+        status.failed_invoice_count,
+    ) && u64::from(ok) + u64::from(failed) >= u64::from(all)
+    {
+        return Ok(status);
+    }
     loop {
-        let invoices = all_session_invoices(client, session, session_ref).await?;
-        let pending = invoices
-            .iter()
-            .filter(|s| s.status.code < INVOICE_FINAL_FROM)
-            .count();
-        let total = invoices.len() as u64;
+        let (mut total, mut pending) = (0u64, 0u64);
+        for_each_session_invoice(client, session, session_ref, |s| {
+            total += 1;
+            if s.status.code < INVOICE_FINAL_FROM {
+                pending += 1;
+            }
+        })
+        .await?;
         progress(Progress::Processing {
-            done: total - pending as u64,
+            done: total - pending,
             total: expected.max(total),
         });
         if pending == 0 {
-            return Ok((status, invoices));
+            return Ok(status);
         }
         if !poll.wait().await {
             return Err(KsefError::Timeout {
@@ -704,6 +844,18 @@ pub async fn all_session_invoices(
     session_ref: &str,
 ) -> Result<Vec<SessionInvoiceStatusResponse>, KsefError> {
     let mut all = Vec::new();
+    for_each_session_invoice(client, session, session_ref, |s| all.push(s)).await?;
+    Ok(all)
+}
+
+/// Hands every invoice status of a session to `f`, page by page (`GET /sessions/{ref}/invoices`
+/// with continuation tokens); one page is held at a time.
+pub async fn for_each_session_invoice(
+    client: &KsefClient,
+    session: &mut Session,
+    session_ref: &str,
+    mut f: impl FnMut(SessionInvoiceStatusResponse) + Send,
+) -> Result<(), KsefError> {
     let mut continuation: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let token = access_token(client, session).await?;
@@ -715,7 +867,7 @@ pub async fn all_session_invoices(
                 continuation.as_deref(),
             )
             .await?;
-        all.extend(page.invoices);
+        page.invoices.into_iter().for_each(&mut f);
         match page.continuation_token.filter(|t| !t.is_empty()) {
             Some(next) if Some(&next) == continuation.as_ref() => {
                 return Err(KsefError::Decode {
@@ -724,7 +876,7 @@ pub async fn all_session_invoices(
                 });
             }
             Some(next) => continuation = Some(next),
-            None => return Ok(all),
+            None => return Ok(()),
         }
     }
     Err(KsefError::Decode {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ksef_client::batch::{Compression, PackageOptions};
 use ksef_client::invoicing_flows::{
-    self, InvoiceRef, ProgressFn, SendOptions, SendReport, SyncOptions, SyncReport,
+    self, InvoiceOutcome, InvoiceRef, ProgressFn, SendOptions, SendSummary, SyncOptions, SyncReport,
 };
 use ksef_core::Permission;
 use ksef_invoice::FormCode;
@@ -23,8 +23,9 @@ use time::OffsetDateTime;
 
 use crate::{App, ProgramError, ProgramResult, StoredSession};
 
-/// Most files one `send` takes (KSeF: 10 000 invoices per session).
-pub const MAX_FILES: usize = 10_000;
+/// Most invoices in one session (KSeF: 10 000, digest §9.1); [`send`] splits larger sets into
+/// several sessions.
+pub const MAX_PER_SESSION: usize = 10_000;
 
 // ---------------------------------------------------------------------------------------------
 // Input: files and form codes
@@ -65,12 +66,6 @@ pub fn collect_files(inputs: &[PathBuf]) -> ProgramResult<Vec<PathBuf>> {
     }
     let mut seen = std::collections::HashSet::new();
     out.retain(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
-    if out.len() > MAX_FILES {
-        return Err(ProgramError(format!(
-            "{} invoice files; KSeF takes at most {MAX_FILES} per session",
-            out.len()
-        )));
-    }
     Ok(out)
 }
 
@@ -174,15 +169,19 @@ pub fn check_file(path: &Path, form: Option<FormCode>, schema: bool) -> FileChec
     check
 }
 
-/// [`check_file`] for many files, in parallel (one worker per CPU), results in input order.
-pub fn check_files(files: &[PathBuf], form: Option<FormCode>, schema: bool) -> Vec<FileCheck> {
+/// `f` of every file, in parallel (one worker per CPU), results in input order; `failed` stands
+/// in for a result whose worker thread died.
+fn par_map<T: Send>(
+    files: &[PathBuf],
+    f: impl Fn(&Path) -> T + Sync,
+    failed: impl Fn(&Path) -> T,
+) -> Vec<T> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(files.len().max(1));
     let next = AtomicUsize::new(0);
-    let mut results: Vec<Option<FileCheck>> = vec![None; files.len()];
-    let chunks: Vec<Vec<(usize, FileCheck)>> = std::thread::scope(|s| {
+    let chunks: Vec<Vec<(usize, T)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| {
@@ -190,7 +189,7 @@ pub fn check_files(files: &[PathBuf], form: Option<FormCode>, schema: bool) -> V
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(path) = files.get(i) else { break };
-                        done.push((i, check_file(path, form, schema)));
+                        done.push((i, f(path)));
                     }
                     done
                 })
@@ -201,22 +200,60 @@ pub fn check_files(files: &[PathBuf], form: Option<FormCode>, schema: bool) -> V
             .map(|h| h.join().unwrap_or_default())
             .collect()
     });
+    let mut results: Vec<Option<T>> = std::iter::repeat_with(|| None).take(files.len()).collect();
     for (i, c) in chunks.into_iter().flatten() {
         results[i] = Some(c);
     }
     results
         .into_iter()
         .zip(files)
-        .map(|(r, f)| {
-            r.unwrap_or_else(|| FileCheck {
-                file: f.clone(),
-                form: None,
-                ok: false,
-                errors: vec!["the check did not run (a worker thread failed)".into()],
-                form_code: None,
-            })
-        })
+        .map(|(r, path)| r.unwrap_or_else(|| failed(path)))
         .collect()
+}
+
+fn worker_failed(path: &Path) -> FileCheck {
+    FileCheck {
+        file: path.to_path_buf(),
+        form: None,
+        ok: false,
+        errors: vec!["the check did not run (a worker thread failed)".into()],
+        form_code: None,
+    }
+}
+
+/// [`check_file`] for many files, in parallel (one worker per CPU), results in input order.
+pub fn check_files(files: &[PathBuf], form: Option<FormCode>, schema: bool) -> Vec<FileCheck> {
+    par_map(files, |p| check_file(p, form, schema), worker_failed)
+}
+
+/// The form code of every file (input order), or the checks of the files that failed — the
+/// lean variant of [`check_files`] for sending: a passing file costs one byte, not a
+/// [`FileCheck`].
+pub fn check_forms(
+    files: &[PathBuf],
+    form: Option<FormCode>,
+    schema: bool,
+) -> Result<Vec<FormCode>, Vec<FileCheck>> {
+    // Boxed failures keep a passing file at 16 bytes while the checks run.
+    let results: Vec<Result<FormCode, Box<FileCheck>>> = par_map(
+        files,
+        |p| {
+            let c = check_file(p, form, schema);
+            match c.form_code {
+                Some(f) if c.ok => Ok(f),
+                _ => Err(Box::new(c)),
+            }
+        },
+        |p| Err(Box::new(worker_failed(p))),
+    );
+    if results.iter().all(Result::is_ok) {
+        Ok(results.into_iter().filter_map(Result::ok).collect())
+    } else {
+        Err(results
+            .into_iter()
+            .filter_map(|r| r.err().map(|c| *c))
+            .collect())
+    }
 }
 
 /// `ksef invoice validate`: the local checks, off the async runtime.
@@ -227,16 +264,16 @@ pub async fn validate(inputs: &[PathBuf], form: Option<FormCode>) -> ProgramResu
         .map_err(|e| ProgramError(format!("validation failed: {e}")))
 }
 
-/// The one-paragraph refusal listing the files that failed the local checks.
-pub fn refusal(checks: &[FileCheck]) -> Option<ProgramError> {
+/// The one-paragraph refusal listing the files that failed the local checks (`total`: how many
+/// files were checked).
+pub fn refusal(checks: &[FileCheck], total: usize) -> Option<ProgramError> {
     let bad: Vec<&FileCheck> = checks.iter().filter(|c| !c.ok).collect();
     if bad.is_empty() {
         return None;
     }
     let mut msg = format!(
-        "{} of {} invoice file(s) failed the local check; nothing was sent:",
+        "{} of {total} invoice file(s) failed the local check; nothing was sent:",
         bad.len(),
-        checks.len()
     );
     for c in bad {
         msg.push_str(&format!(
@@ -269,6 +306,8 @@ pub struct SendRequest {
     pub compression: Compression,
     /// Batch part size (default 100 MB; smaller for tests).
     pub part_size: Option<u64>,
+    /// Invoices per session (default and most: [`MAX_PER_SESSION`]; smaller for tests).
+    pub session_size: Option<usize>,
     /// Progress reports.
     pub progress: ProgressFn,
 }
@@ -283,6 +322,7 @@ impl SendRequest {
             validate: true,
             compression: Compression::Zip,
             part_size: None,
+            session_size: None,
             progress: invoicing_flows::no_progress(),
         }
     }
@@ -342,41 +382,94 @@ async fn with_stored<T>(
     result.map_err(ProgramError::from)
 }
 
+/// What [`send`] reports while it works.
+#[derive(Debug)]
+pub enum SendEvent {
+    /// Every file passed the local checks; this many sessions will be opened.
+    Planned {
+        files: usize,
+        sessions: usize,
+        /// Length of the longest file path, in characters (for aligned tables).
+        longest_path: usize,
+    },
+    /// One invoice's final outcome.
+    Outcome(InvoiceOutcome),
+    /// A session is done (all its outcomes were reported before this).
+    SessionDone(SendSummary),
+}
+
+/// The sum of a [`send`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SendTotals {
+    pub sessions: usize,
+    pub accepted: usize,
+    pub failed: usize,
+}
+
 /// `ksef invoice send`: local checks of every file first (nothing is sent if one fails), then
-/// one session per form code (online: one session for all invoices of a form; batch: one
-/// package per form), waiting for the final statuses.
-pub async fn send(app: &mut App, req: SendRequest) -> ProgramResult<Vec<SendReport>> {
+/// sessions of at most [`MAX_PER_SESSION`] invoices of one form code each (online: many
+/// invoices per session; batch: one package per session), waiting for the final statuses.
+/// Outcomes go to `on_event` as they arrive, so memory does not grow with the number of
+/// invoices.
+pub async fn send(
+    app: &mut App,
+    req: SendRequest,
+    on_event: &mut (dyn FnMut(SendEvent) + Send),
+) -> ProgramResult<SendTotals> {
     let files = collect_files(&req.inputs)?;
     let form = req.form;
     let schema = req.validate;
-    let list = files.clone();
-    let checks = tokio::task::spawn_blocking(move || check_files(&list, form, schema))
-        .await
-        .map_err(|e| ProgramError(format!("validation failed: {e}")))?;
+    let total = files.len();
+    let (files, forms) = tokio::task::spawn_blocking(move || {
+        let forms = check_forms(&files, form, schema);
+        (files, forms)
+    })
+    .await
+    .map_err(|e| ProgramError(format!("validation failed: {e}")))?;
+    let forms = match forms {
+        Ok(f) => f,
+        Err(failed) => {
+            return Err(refusal(&failed, total).unwrap_or_else(|| {
+                ProgramError("the local check failed; nothing was sent".into())
+            }));
+        }
+    };
     if req.batch
-        && let Some(f) = checks
-            .iter()
-            .filter_map(|c| c.form_code)
-            .find(|f| !f.allowed_in_batch())
+        && let Some(f) = forms.iter().find(|f| !f.allowed_in_batch())
     {
         return Err(ProgramError(format!(
             "{} invoices cannot be sent in a batch session (KSeF takes FA (2), FA (3) and FA_RR (1) \
              in batches); send them without --batch",
-            form_name(f)
+            form_name(*f)
         )));
     }
-    if let Some(e) = refusal(&checks) {
-        return Err(e);
-    }
-    // Group by form code, keeping the input order inside each group.
+    let longest_path = files
+        .iter()
+        .map(|f| f.display().to_string().chars().count())
+        .max()
+        .unwrap_or(0);
+    // Group by form code, keeping the input order inside each group (the paths are moved,
+    // not copied), then cut each group into sessions.
     let mut groups: Vec<(FormCode, Vec<PathBuf>)> = Vec::new();
-    for c in &checks {
-        let Some(f) = c.form_code else { continue };
+    for (file, f) in files.into_iter().zip(forms) {
         match groups.iter_mut().find(|(g, _)| *g == f) {
-            Some((_, v)) => v.push(c.file.clone()),
-            None => groups.push((f, vec![c.file.clone()])),
+            Some((_, v)) => v.push(file),
+            None => groups.push((f, vec![file])),
         }
     }
+    let per_session = req
+        .session_size
+        .unwrap_or(MAX_PER_SESSION)
+        .clamp(1, MAX_PER_SESSION);
+    let sessions: usize = groups
+        .iter()
+        .map(|(_, g)| g.len().div_ceil(per_session))
+        .sum();
+    on_event(SendEvent::Planned {
+        files: total,
+        sessions,
+        longest_path,
+    });
     let mut options = SendOptions {
         offline_mode: req.offline,
         compression: req.compression,
@@ -389,24 +482,26 @@ pub async fn send(app: &mut App, req: SendRequest) -> ProgramResult<Vec<SendRepo
             ..PackageOptions::default()
         };
     }
-    let mut reports = Vec::new();
+    let mut totals = SendTotals::default();
     for (form, group) in groups {
         let wire = wire_form(form);
-        let opts = options.clone();
-        let report = if req.batch {
-            with_stored(app, &WRITE_PERMISSIONS, "sending invoices", async |c, s| {
-                invoicing_flows::send_batch(c, s, &wire, &group, &opts).await
+        for chunk in group.chunks(per_session) {
+            let mut sink = |o: InvoiceOutcome| on_event(SendEvent::Outcome(o));
+            let summary = with_stored(app, &WRITE_PERMISSIONS, "sending invoices", async |c, s| {
+                if req.batch {
+                    invoicing_flows::send_batch_to(c, s, &wire, chunk, &options, &mut sink).await
+                } else {
+                    invoicing_flows::send_online_to(c, s, &wire, chunk, &options, &mut sink).await
+                }
             })
-            .await?
-        } else {
-            with_stored(app, &WRITE_PERMISSIONS, "sending invoices", async |c, s| {
-                invoicing_flows::send_online(c, s, &wire, &group, &opts).await
-            })
-            .await?
-        };
-        reports.push(report);
+            .await?;
+            totals.sessions += 1;
+            totals.accepted += summary.accepted;
+            totals.failed += summary.failed;
+            on_event(SendEvent::SessionDone(summary));
+        }
     }
-    Ok(reports)
+    Ok(totals)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -802,6 +897,13 @@ mod tests {
         assert!(e.0.contains("missing.xml"), "{e}");
         let checks = check_files(&got, None, true);
         assert!(checks.iter().all(|c| !c.ok));
-        assert!(refusal(&checks).unwrap().0.contains("nothing was sent"));
+        let msg = refusal(&checks, 2).unwrap().0;
+        assert!(msg.starts_with("2 of 2 invoice file(s)"), "{msg}");
+        assert!(
+            msg.contains("a.XML") && msg.contains("nothing was sent"),
+            "{msg}"
+        );
+        let failed = check_forms(&got, None, true).unwrap_err();
+        assert_eq!(failed, checks, "the lean check reports the same failures");
     }
 }

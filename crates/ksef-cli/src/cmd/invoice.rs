@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use ksef_client::invoicing_flows::{InvoiceOutcome, SendReport};
-use ksef_program::invoices::{self, FileCheck, QueryRequest, SendRequest};
+use ksef_client::invoicing_flows::InvoiceOutcome;
+use ksef_program::invoices::{self, FileCheck, QueryRequest, SendEvent, SendRequest, SendTotals};
 use ksef_wire::{InvoiceMetadata, InvoiceQueryDateType};
 
 use crate::app::{App, CliError, CliResult, print_json};
@@ -59,6 +59,9 @@ pub struct SendArgs {
     /// Batch part size in bytes before encryption (default 100 MB).
     #[arg(long, hide = true, requires = "batch")]
     part_size: Option<u64>,
+    /// Invoices per session (at most 10 000, the default); more files are sent in several sessions.
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    session_size: Option<u64>,
 }
 
 #[derive(Args)]
@@ -141,73 +144,209 @@ async fn send(app: &mut App, args: SendArgs) -> CliResult<()> {
         .parse()
         .map_err(|e| CliError(format!("--compression: {e}")))?;
     req.part_size = args.part_size;
+    req.session_size = args.session_size.map(|n| n as usize);
     let bar = Bar::new();
     req.progress = bar.callback();
-    let result = invoices::send(app, req).await;
-    bar.finish();
-    let reports = result?;
-    let total: usize = reports.iter().map(|r| r.invoices.len()).sum();
-    let accepted: usize = reports.iter().map(SendReport::accepted).sum();
-    if app.json() {
-        print_json(&serde_json::json!({
-            "sessions": reports,
-            "accepted": accepted,
-            "failed": total - accepted,
-        }))?;
+    // Rows are written as KSeF reports them: nothing per invoice is kept here.
+    let mut out = if app.json() {
+        Output::Json(JsonStream::default())
     } else {
-        print_reports(&reports);
-    }
-    if accepted < total {
+        Output::Table(TableStream::default())
+    };
+    let result = invoices::send(app, req, &mut |event| {
+        bar.suspend(|| out.event(event));
+    })
+    .await;
+    bar.finish();
+    out.finish(&result);
+    let totals = result?;
+    if totals.failed > 0 {
         return Err(CliError(format!(
-            "{} of {total} invoice(s) were not accepted by KSeF",
-            total - accepted
+            "{} of {} invoice(s) were not accepted by KSeF",
+            totals.failed,
+            totals.accepted + totals.failed
         )));
     }
     Ok(())
+}
+
+/// How `invoice send` prints.
+enum Output {
+    Table(TableStream),
+    Json(JsonStream),
+}
+
+impl Output {
+    fn event(&mut self, event: SendEvent) {
+        let mut stdout = std::io::stdout().lock();
+        let written = match self {
+            Output::Table(t) => t.event(&mut stdout, event),
+            Output::Json(j) => j.event(&mut stdout, event),
+        };
+        // A closed stdout (e.g. `| head`) must not stop the sending.
+        let _ = written.and_then(|_| stdout.flush());
+    }
+
+    fn finish(&mut self, result: &CliResult<SendTotals>) {
+        let mut stdout = std::io::stdout().lock();
+        let written = match self {
+            Output::Table(_) => Ok(()),
+            Output::Json(j) => j.finish(&mut stdout, result),
+        };
+        let _ = written.and_then(|_| stdout.flush());
+    }
+}
+
+/// The result table, one row per invoice as it arrives, a summary line per session.
+#[derive(Default)]
+struct TableStream {
+    width: usize,
+}
+
+impl TableStream {
+    fn event(&mut self, out: &mut impl Write, event: SendEvent) -> std::io::Result<()> {
+        let width = self.width;
+        match event {
+            SendEvent::Planned {
+                longest_path,
+                sessions,
+                files,
+            } => {
+                self.width = longest_path.clamp(4, 60);
+                if sessions > 1 {
+                    writeln!(
+                        out,
+                        "{files} invoices in {sessions} sessions (KSeF takes at most {} per session)",
+                        invoices::MAX_PER_SESSION
+                    )?;
+                }
+                let width = self.width;
+                writeln!(out, "{:<width$}  {:<38}  KSEF NUMBER", "FILE", "STATUS")
+            }
+            SendEvent::Outcome(o) => {
+                writeln!(
+                    out,
+                    "{:<width$}  {:<38}  {}",
+                    o.file.display(),
+                    truncate(&status_text(&o), 38),
+                    o.ksef_number.as_deref().unwrap_or("-")
+                )?;
+                if !o.accepted() {
+                    for d in &o.details {
+                        writeln!(out, "{:<width$}    {d}", "")?;
+                    }
+                }
+                Ok(())
+            }
+            SendEvent::SessionDone(s) => writeln!(
+                out,
+                "session {} ({}): {} {}; {} accepted, {} not accepted",
+                s.session_reference,
+                s.session_kind,
+                s.session_status_code,
+                s.session_status_description,
+                s.accepted,
+                s.failed
+            ),
+        }
+    }
+}
+
+/// `--json`: one document, written as it grows —
+/// `{"sessions": [{"invoices": [...], "sessionReference": ..., ...}], "accepted": N,
+/// "failed": M}` (plus `"error"` when the sending stopped on an error).
+#[derive(Default)]
+struct JsonStream {
+    started: bool,
+    sessions: usize,
+    in_session: bool,
+    outcomes: usize,
+}
+
+impl JsonStream {
+    fn start(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        if !self.started {
+            self.started = true;
+            write!(out, "{{\n  \"sessions\": [")?;
+        }
+        Ok(())
+    }
+
+    fn open_session(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        self.start(out)?;
+        if !self.in_session {
+            self.in_session = true;
+            self.outcomes = 0;
+            let sep = if self.sessions > 0 { "," } else { "" };
+            write!(out, "{sep}\n    {{\n      \"invoices\": [")?;
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, out: &mut impl Write, event: SendEvent) -> std::io::Result<()> {
+        match event {
+            SendEvent::Planned { .. } => self.start(out),
+            SendEvent::Outcome(o) => {
+                self.open_session(out)?;
+                let sep = if self.outcomes > 0 { "," } else { "" };
+                self.outcomes += 1;
+                write!(out, "{sep}\n        {}", json_line(&o))
+            }
+            SendEvent::SessionDone(summary) => {
+                self.open_session(out)?;
+                let end = if self.outcomes > 0 { "\n      " } else { "" };
+                write!(out, "{end}]")?;
+                if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&summary) {
+                    for (k, v) in fields {
+                        write!(out, ",\n      {}: {}", json_line(&k), json_line(&v))?;
+                    }
+                }
+                write!(out, "\n    }}")?;
+                self.in_session = false;
+                self.sessions += 1;
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(
+        &mut self,
+        out: &mut impl Write,
+        result: &CliResult<SendTotals>,
+    ) -> std::io::Result<()> {
+        if !self.started {
+            // Refused before anything was planned: the error goes to stderr alone.
+            return Ok(());
+        }
+        if self.in_session {
+            write!(out, "\n      ]\n    }}")?;
+        }
+        let end = if self.sessions > 0 || self.in_session {
+            "\n  "
+        } else {
+            ""
+        };
+        write!(out, "{end}]")?;
+        match result {
+            Ok(t) => write!(
+                out,
+                ",\n  \"accepted\": {},\n  \"failed\": {}",
+                t.accepted, t.failed
+            )?,
+            Err(e) => write!(out, ",\n  \"error\": {}", json_line(&e.0))?,
+        }
+        writeln!(out, "\n}}")
+    }
+}
+
+fn json_line<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
 fn status_text(o: &InvoiceOutcome) -> String {
     match o.status_code {
         Some(code) => format!("{code} {}", o.status_description),
         None => o.status_description.clone(),
-    }
-}
-
-fn print_reports(reports: &[SendReport]) {
-    let mut out = std::io::stdout().lock();
-    for r in reports {
-        let width = r
-            .invoices
-            .iter()
-            .map(|o| o.file.display().to_string().chars().count())
-            .max()
-            .unwrap_or(4)
-            .clamp(4, 60);
-        let _ = writeln!(out, "{:<width$}  {:<38}  KSEF NUMBER", "FILE", "STATUS");
-        for o in &r.invoices {
-            let _ = writeln!(
-                out,
-                "{:<width$}  {:<38}  {}",
-                o.file.display(),
-                truncate(&status_text(o), 38),
-                o.ksef_number.as_deref().unwrap_or("-")
-            );
-            if !o.accepted() {
-                for d in &o.details {
-                    let _ = writeln!(out, "{:<width$}    {d}", "");
-                }
-            }
-        }
-        let _ = writeln!(
-            out,
-            "session {} ({}): {} {}; {} accepted, {} not accepted",
-            r.session_reference,
-            r.session_kind,
-            r.session_status_code,
-            r.session_status_description,
-            r.accepted(),
-            r.failed()
-        );
     }
 }
 

@@ -54,6 +54,11 @@ impl Bar {
         })
     }
 
+    /// Runs `f` (which prints) with the bar hidden, so rows and bar do not mix.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.bar.suspend(f)
+    }
+
     /// Removes the bar from the terminal.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
