@@ -87,8 +87,8 @@ fn main() {
          sessions of at most 10 000, rows streamed to stdout)"
     );
     println!(
-        "{:>8} | {:>8} | {:>8} | {:>12}",
-        "invoices", "sessions", "total", "ksef peak RSS"
+        "{:>8} | {:>8} | {:>8} | {:>12} | {}",
+        "invoices", "sessions", "total", "ksef peak RSS", "ksef sync --dir (all of them back)"
     );
     for n in cli_sizes
         .split(',')
@@ -190,12 +190,29 @@ fn run_cli(n: usize) {
         "every invoice accepted"
     );
     let sessions = v["sessions"].as_array().map(Vec::len).unwrap_or(0);
+    // Then the other direction: `ksef sync` downloads them all (export, decrypt, unpack, one
+    // flush to disk per package).
+    let target = dir.path().join("sync");
+    let sync_start = Instant::now();
+    let out = ksef(&["sync", "--dir", target.to_str().expect("utf-8")])
+        .output()
+        .expect("run ksef sync");
+    let sync_time = sync_start.elapsed();
+    assert!(
+        out.status.success(),
+        "ksef sync: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let synced = count_xml(&target);
+    assert_eq!(synced, n, "ksef sync downloaded every invoice");
     println!(
-        "{:>8} | {:>8} | {:>6.2} s | {:>9} MB",
+        "{:>8} | {:>8} | {:>6.2} s | {:>9} MB | {:>6.2} s = {:>5.0} invoices/s",
         n,
         sessions,
         total.as_secs_f64(),
-        peak / 1024
+        peak / 1024,
+        sync_time.as_secs_f64(),
+        n as f64 / sync_time.as_secs_f64()
     );
 }
 
@@ -334,4 +351,23 @@ fn run_one(n: usize) {
             vm_hwm_kb("self") / 1024,
         );
     });
+}
+
+/// `*.xml` files under `dir`, recursively.
+fn count_xml(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .map(|p| {
+                    if p.is_dir() {
+                        count_xml(&p)
+                    } else {
+                        usize::from(p.extension().is_some_and(|x| x == "xml"))
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }

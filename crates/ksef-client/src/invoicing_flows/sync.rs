@@ -504,7 +504,7 @@ async fn download_package(
             Compression::Zip => unpack_zip(file, &subject_dir, total, &progress),
             Compression::TarGz => unpack_tar_gz(file, &subject_dir, total, &progress),
         }?;
-        sync_dir(&subject_dir);
+        flush_to_disk(&subject_dir)?;
         drop(archive);
         Ok(counts)
     })
@@ -629,8 +629,41 @@ fn entry_ksef_number(name: &str) -> Result<Option<String>, KsefError> {
     Ok(Some(stem.to_string()))
 }
 
-/// Writes one invoice into `dir/{ksef}.xml` unless it is there; returns whether it was new.
-/// The content is hashed while written and compared with `expected_hash` (when known).
+/// Makes everything written into `dir` durable before the checkpoint moves past it. On Linux
+/// one `syncfs` flushes the filesystem (every invoice file of the package and the directory
+/// entries) — far cheaper than an fsync per file, which [`store_invoice`] does on other
+/// platforms. A failure here fails the sync, so the checkpoint stays where it was.
+fn flush_to_disk(dir: &Path) -> Result<(), KsefError> {
+    #[cfg(target_os = "linux")]
+    {
+        let d =
+            File::open(dir).map_err(|e| io_error(format!("cannot open {}", dir.display()), e))?;
+        rustix::fs::syncfs(&d).map_err(|e| {
+            io_error(
+                format!("cannot flush {} to disk", dir.display()),
+                io::Error::from(e),
+            )
+        })?;
+    }
+    #[cfg(not(target_os = "linux"))]
+    sync_dir(dir);
+    Ok(())
+}
+
+/// SHA-256 (Base64) of a file already in the directory; `None` when it cannot be read.
+fn file_hash(path: &Path) -> Option<String> {
+    let file = File::open(path).ok()?;
+    let digest = ksef_crypto::stream::digest_reader(BufReader::new(file)).ok()?;
+    Some(digest.sha256_base64())
+}
+
+/// Writes one invoice into `dir/{ksef}.xml`; returns whether the file is new (or replaced a
+/// damaged copy) as opposed to already present with the same content. The content is hashed
+/// while written and compared with `expected_hash` (when known).
+///
+/// A file already there is kept only if its content is identical: files are not fsynced one by
+/// one (see [`flush_to_disk`]), so after a crash a file may exist with partial content — the
+/// checkpoint did not move, the next run unpacks the same package and repairs it here.
 fn store_invoice(
     dir: &Path,
     ksef: &str,
@@ -638,9 +671,6 @@ fn store_invoice(
     expected_hash: Option<&str>,
 ) -> Result<bool, KsefError> {
     let target = dir.join(format!("{ksef}.xml"));
-    if target.exists() {
-        return Ok(false);
-    }
     let tmp = NamedTempFile::with_prefix_in(".ksef-tmp-", dir)
         .map_err(|e| io_error(format!("cannot write in {}", dir.display()), e))?;
     let out = tmp
@@ -653,18 +683,31 @@ fn store_invoice(
     let file = buffered
         .into_inner()
         .map_err(|e| io_error(format!("writing {ksef}.xml"), e.error()))?;
+    let hash = digest.sha256_base64();
     if let Some(h) = expected_hash
-        && h != digest.sha256_base64()
+        && h != hash
     {
         return Err(KsefError::InvalidInput(format!(
             "{ksef}.xml in the export package does not match its invoiceHash"
         )));
     }
-    file.sync_all()
-        .map_err(|e| io_error(format!("writing {ksef}.xml"), e))?;
+    if !cfg!(target_os = "linux") {
+        file.sync_all()
+            .map_err(|e| io_error(format!("writing {ksef}.xml"), e))?;
+    }
+    drop(file);
+    if target.exists() {
+        if file_hash(&target).as_deref() == Some(hash.as_str()) {
+            return Ok(false);
+        }
+        tracing::warn!(file = %target.display(), "replacing a damaged copy of an invoice");
+        tmp.persist(&target)
+            .map_err(|e| io_error(format!("cannot write {}", target.display()), e.error))?;
+        return Ok(true);
+    }
     match tmp.persist_noclobber(&target) {
         Ok(_) => Ok(true),
-        // Someone (another run) put it there meanwhile: same KSeF number, same invoice.
+        // Another run put it there meanwhile: same KSeF number, same invoice.
         Err(e) if target.exists() => {
             drop(e);
             Ok(false)
@@ -795,6 +838,14 @@ mod tests {
         assert!(store_invoice(dir.path(), "N-1", body, Some(&hash)).unwrap());
         assert!(!store_invoice(dir.path(), "N-1", body, Some(&hash)).unwrap());
         assert_eq!(std::fs::read(dir.path().join("N-1.xml")).unwrap(), body);
+        // A partial copy left by a crash (the checkpoint did not move) is repaired.
+        std::fs::write(dir.path().join("N-1.xml"), b"<Fakt").unwrap();
+        assert!(store_invoice(dir.path(), "N-1", body, Some(&hash)).unwrap());
+        assert_eq!(std::fs::read(dir.path().join("N-1.xml")).unwrap(), body);
+        std::fs::write(dir.path().join("N-1.xml"), b"").unwrap();
+        assert!(store_invoice(dir.path(), "N-1", body, None).unwrap());
+        assert_eq!(std::fs::read(dir.path().join("N-1.xml")).unwrap(), body);
+        flush_to_disk(dir.path()).unwrap();
         assert!(store_invoice(dir.path(), "N-2", body, Some("AAAA")).is_err());
         assert!(!dir.path().join("N-2.xml").exists());
         // No temporary file is left behind.
