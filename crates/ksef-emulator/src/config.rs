@@ -67,6 +67,9 @@ pub struct EmulatorConfig {
     pub download_link_lifetime: Duration,
     /// Invoices of a batch verified and committed together (one transaction per chunk).
     pub processing_chunk_size: usize,
+    /// Largest total size (plaintext bytes; online: ciphertext) of the invoices verified and
+    /// committed together, batch and online; an invoice larger than this forms a chunk alone.
+    pub processing_chunk_bytes: usize,
     /// A pause after each committed batch chunk: slows processing down on purpose so tests and
     /// demos can watch (or interrupt) a batch mid-way. Zero by default.
     pub processing_chunk_pause: Duration,
@@ -108,6 +111,7 @@ impl EmulatorConfig {
             batch_part_window: Duration::from_secs(20 * 60),
             download_link_lifetime: Duration::from_secs(60 * 60),
             processing_chunk_size: crate::sessions::engine::CHUNK,
+            processing_chunk_bytes: crate::sessions::engine::CHUNK_BYTES,
             processing_chunk_pause: Duration::ZERO,
             export_part_size: 50_000_000,
             export_max_package_size: 1_000_000_000,

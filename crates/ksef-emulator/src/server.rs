@@ -16,6 +16,9 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Leftovers of earlier runs (abandoned uploads, parts of sessions cancelled before
+    // processing): removed before any request or session processing can touch the files.
+    crate::storage::sweep(&state).await;
     // Session processing runs while the server serves: it resumes unfinished work now and is
     // aborted when serving ends (an interrupted transaction rolls back; the next start resumes).
     state.sessions().start(&state);
@@ -28,6 +31,8 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     state.sessions().stop().await;
+    // Export builds end too (an interrupted one stays in status 100; the next start rebuilds).
+    crate::retrieval::stop(&state).await;
     result
 }
 

@@ -2,6 +2,7 @@
 //! the simulated Profil Zaufany signing service.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use ksef_crypto::service::ServiceKeyPair;
 use ksef_crypto::{Credential, PrivateKey};
@@ -46,6 +47,13 @@ struct Inner {
     /// Serialises the commits that assign `permanentStorageDate`, so the HWM read under the same
     /// lock is a true high-water mark (digest §12.4).
     storage_writer: tokio::sync::Mutex<()>,
+    /// The last `permanentStorageDate` assigned and the last HWM reported (digest §12.4), kept
+    /// monotonic across wall-clock steps; only changed while [`Self::storage_writer`] is held.
+    storage_clock: std::sync::Mutex<crate::retrieval::StorageClock>,
+    /// Offset (ms) added to the wall clock by [`AppState::now`] (tests step the clock with it).
+    clock_offset_ms: AtomicI64,
+    /// Export packages being built in the background ([`crate::retrieval`]).
+    exports: crate::retrieval::ExportBuilds,
     /// Background processing of online and batch sessions ([`crate::sessions`]).
     sessions: crate::sessions::Engine,
 }
@@ -86,6 +94,9 @@ impl AppState {
         let token_key = service_key(&pool, KeyUsage::KsefTokenEncryption).await?;
         let symmetric_key = service_key(&pool, KeyUsage::SymmetricKeyEncryption).await?;
         let trusted_profile_ca = trusted_profile_ca(&pool).await?;
+        let storage_clock = crate::retrieval::StorageClock::load(&pool)
+            .await
+            .map_err(db_err)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -99,6 +110,9 @@ impl AppState {
                     h.finalize().into()
                 },
                 storage_writer: tokio::sync::Mutex::new(()),
+                storage_clock: std::sync::Mutex::new(storage_clock),
+                clock_offset_ms: AtomicI64::new(0),
+                exports: crate::retrieval::ExportBuilds::default(),
                 sessions: crate::sessions::Engine::default(),
                 token_key,
                 symmetric_key,
@@ -135,13 +149,41 @@ impl AppState {
     pub fn storage_writer(&self) -> &tokio::sync::Mutex<()> {
         &self.inner.storage_writer
     }
+    /// The monotonic permanent-storage clock (see [`crate::retrieval::StorageClock`]). Lock it
+    /// only briefly and only while holding [`Self::storage_writer`].
+    pub fn storage_clock(&self) -> std::sync::MutexGuard<'_, crate::retrieval::StorageClock> {
+        self.inner
+            .storage_clock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+    /// The `permanent_storage_ms` of invoices committed now whose acquisition time is
+    /// `acquisition_ms`: strictly after the acquisition, after every earlier permanent-storage
+    /// time and after every HWM already reported, even when the wall clock has stepped back
+    /// (digest §12.4). Call only while holding [`Self::storage_writer`], in the commit.
+    pub fn next_permanent_storage_ms(&self, acquisition_ms: i64) -> i64 {
+        let now = crate::store::ms(self.now());
+        self.storage_clock().next_permanent(now, acquisition_ms)
+    }
+    /// Export packages being built in the background.
+    pub fn exports(&self) -> &crate::retrieval::ExportBuilds {
+        &self.inner.exports
+    }
     /// The session processor (verification of invoices, batch packages, UPO generation).
     pub fn sessions(&self) -> &crate::sessions::Engine {
         &self.inner.sessions
     }
-    /// The current time (one place, so a test clock can be added later).
+    /// The current time: the wall clock plus the offset set by [`Self::step_clock`].
     pub fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+        let offset = self.inner.clock_offset_ms.load(Ordering::Relaxed);
+        OffsetDateTime::now_utc() + time::Duration::milliseconds(offset)
+    }
+    /// Steps the emulator's clock by `by` (negative = back), like an NTP correction of the
+    /// host's wall clock. For tests of clock-dependent behaviour; not reachable over HTTP.
+    #[doc(hidden)]
+    pub fn step_clock(&self, by: time::Duration) {
+        let ms = i64::try_from(by.whole_milliseconds()).unwrap_or(0);
+        self.inner.clock_offset_ms.fetch_add(ms, Ordering::Relaxed);
     }
 }
 

@@ -12,6 +12,12 @@
 //! - `GET  /storage/export/{exportRef}/{ordinal}` — one encrypted export part.
 //!
 //! Downloads carry `x-ms-meta-hash` (SHA-256, Base64, of the bytes served).
+//!
+//! Files: `blobs/batch/{sessionRef}/{ordinal:03}.aes` (each upload is first written to a unique
+//! `….upload-tmp` file, then renamed), `blobs/export/{exportRef}/{ordinal:03}.aes`. New
+//! directories are fsynced up to the data directory ([`create_dir_durably`]). At start,
+//! [`sweep`] removes what earlier runs left behind (abandoned upload temp files, the parts of
+//! batch sessions that ended without processing, files of failed or expired exports).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -162,6 +168,29 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// Fsyncs `dir` and each of its ancestors up to and including the data directory, so that
+/// directories just created under it are durable (a new directory entry is durable only once
+/// its parent is fsynced). A `dir` outside the data directory is only fsynced itself.
+pub fn sync_dirs_up_to_data_dir(state: &AppState, dir: &Path) -> std::io::Result<()> {
+    let root = &state.config().data_dir;
+    if !dir.starts_with(root) {
+        return sync_dir(dir);
+    }
+    for d in dir.ancestors() {
+        sync_dir(d)?;
+        if d == root.as_path() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Creates `dir` (and missing parents) under the data directory durably (blocking).
+pub fn create_dir_durably(state: &AppState, dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    sync_dirs_up_to_data_dir(state, dir)
+}
+
 /// Routes outside `/v2` owned by this module.
 pub fn routes(state: AppState) -> Router {
     Router::new()
@@ -232,7 +261,7 @@ async fn upload_part(
     // A unique name per upload: a retried or concurrent PUT of the same part must not write
     // into a file another (possibly abandoned) upload still writes to.
     let nonce: [u8; 8] = rand::random();
-    let tmp = path.with_extension(format!("{}.upload-tmp", hex::encode(nonce)));
+    let tmp = path.with_extension(format!("{}{UPLOAD_TMP_SUFFIX}", hex::encode(nonce)));
     if let Some(dir) = path.parent() {
         tokio::fs::create_dir_all(dir)
             .await
@@ -290,10 +319,11 @@ async fn upload_part(
         .await
         .map_err(ApiError::internal)?;
     if let Some(dir) = path.parent() {
-        // The part's directory and the two above it (`blobs/batch/{ref}` may be new, and so may
-        // `blobs/batch`): each new directory entry is durable only once its parent is fsynced.
-        let dirs: Vec<PathBuf> = dir.ancestors().take(3).map(Path::to_path_buf).collect();
-        tokio::task::spawn_blocking(move || dirs.iter().try_for_each(|d| sync_dir(d)))
+        // The part's directory and those above it up to the data directory (`blobs/batch/{ref}`
+        // may be new, and so may `blobs/batch` and `blobs`).
+        let dir = dir.to_path_buf();
+        let sync_state = state.clone();
+        tokio::task::spawn_blocking(move || sync_dirs_up_to_data_dir(&sync_state, &dir))
             .await
             .map_err(ApiError::internal)?
             .map_err(ApiError::internal)?;
@@ -382,5 +412,150 @@ async fn export_part(
         Ok(bytes) => Ok(blob_response(bytes, "application/octet-stream")),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found("część eksportu")),
         Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+/// Suffix of the temporary file of one upload in progress ([`upload_part`]).
+const UPLOAD_TMP_SUFFIX: &str = ".upload-tmp";
+
+/// What [`sweep`] removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Abandoned upload temp files.
+    pub upload_temp_files: usize,
+    /// Directories of batch sessions in a final status (cancelled before processing, or whose
+    /// processing could not clean up).
+    pub batch_dirs: usize,
+    /// Directories of exports that failed or expired.
+    pub export_dirs: usize,
+}
+
+/// Removes at start what earlier runs left behind in `blobs/`. Must run before the server
+/// accepts requests and before session processing starts (like the resumption of batch sessions
+/// and exports, it assumes one emulator process per data directory):
+///
+/// * every `….upload-tmp` file — no upload is in flight yet, so each belongs to an upload
+///   that ended with its process;
+/// * the directory of each batch session in a final status (≥ 200: cancelled, e.g. 440 when
+///   the upload window passed, or failed/processed without the usual cleanup). Sessions still
+///   open (100) or being processed (150) keep their parts; a directory whose session is not in
+///   the database is left alone;
+/// * the directory of each export whose package is gone or was never built (status other than
+///   100, being rebuilt by [`crate::retrieval::resume`], and 200).
+///
+/// Errors are logged, never fatal: a leftover file only costs disk space.
+pub async fn sweep(state: &AppState) -> Swept {
+    let mut swept = Swept::default();
+    for (session, dir) in subdirectories(&blob_path(state, "batch")).await {
+        let status: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(
+            "SELECT status_code FROM sessions WHERE reference_number = ? AND session_type = 'Batch'",
+        )
+        .bind(&session)
+        .fetch_optional(state.pool())
+        .await;
+        match status {
+            Ok(Some(code)) if code >= 200 => {
+                if remove_tree(&dir).await {
+                    swept.batch_dirs += 1;
+                }
+            }
+            Ok(_) => swept.upload_temp_files += remove_upload_temp_files(&dir).await,
+            Err(e) => {
+                tracing::warn!(session = %session, error = %e, "blob sweep: cannot read the session")
+            }
+        }
+    }
+    for (export, dir) in subdirectories(&blob_path(state, "export")).await {
+        let status: Result<Option<i64>, sqlx::Error> =
+            sqlx::query_scalar("SELECT status_code FROM exports WHERE reference_number = ?")
+                .bind(&export)
+                .fetch_optional(state.pool())
+                .await;
+        match status {
+            Ok(Some(code)) if code != 100 && code != 200 => {
+                if remove_tree(&dir).await {
+                    swept.export_dirs += 1;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(export = %export, error = %e, "blob sweep: cannot read the export")
+            }
+        }
+    }
+    if swept != Swept::default() {
+        tracing::info!(
+            upload_temp_files = swept.upload_temp_files,
+            batch_dirs = swept.batch_dirs,
+            export_dirs = swept.export_dirs,
+            "removed leftover blob files"
+        );
+    }
+    swept
+}
+
+/// The subdirectories of `dir` named like a reference number, as (name, path).
+async fn subdirectories(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return out,
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "blob sweep: cannot list");
+            return out;
+        }
+    };
+    loop {
+        let entry = match entries.next_entry().await {
+            Ok(Some(entry)) => entry,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "blob sweep: cannot list");
+                break;
+            }
+        };
+        let is_dir = entry.file_type().await.is_ok_and(|t| t.is_dir());
+        if let (true, Some(name)) = (is_dir, entry.file_name().to_str())
+            && safe_segment(name).is_ok()
+        {
+            out.push((name.to_string(), entry.path()));
+        }
+    }
+    out
+}
+
+/// Removes the `….upload-tmp` files directly in `dir`; returns how many.
+async fn remove_upload_temp_files(dir: &Path) -> usize {
+    let mut removed = 0;
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
+        return 0;
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let is_file = entry.file_type().await.is_ok_and(|t| t.is_file());
+        let is_tmp = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.ends_with(UPLOAD_TMP_SUFFIX));
+        if is_file && is_tmp {
+            match tokio::fs::remove_file(entry.path()).await {
+                Ok(()) => removed += 1,
+                Err(e) => tracing::warn!(file = %entry.path().display(), error = %e,
+                    "blob sweep: cannot remove an upload temp file"),
+            }
+        }
+    }
+    removed
+}
+
+/// Removes a directory tree; `true` when it was removed.
+async fn remove_tree(dir: &Path) -> bool {
+    match tokio::fs::remove_dir_all(dir).await {
+        Ok(()) => true,
+        Err(e) => {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(dir = %dir.display(), error = %e, "blob sweep: cannot remove");
+            }
+            false
+        }
     }
 }

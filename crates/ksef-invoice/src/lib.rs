@@ -7,7 +7,9 @@
 //!   embedded in the binary and materialised once per process to a private directory with the
 //!   remote base-types import mapped to the local copy ([`schema`]);
 //! * XSD validation through libxml2 (`libxml` crate): documents parsed with `recover = false`
-//!   and no network access, schemas compiled once per thread;
+//!   and no network access, schemas compiled once per thread. A failure of the verifier itself
+//!   (materialising or compiling the XSDs) is [`InvoiceError::Internal`], never a verdict, and
+//!   is not cached: the next call tries again;
 //! * the byte-level rules of digest §11 (UTF-8 without BOM, no other declared encoding, no
 //!   processing instructions, no W3C-discouraged characters) ([`bytes`]);
 //! * [`InvoiceFacts`] extraction with roxmltree ([`facts`]);
@@ -25,7 +27,8 @@ pub mod upo;
 pub use facts::{AuthorizedSubject, InvoiceFacts, Party, ThirdSubject};
 pub use form::FormCode;
 
-/// Why an invoice was rejected. Every variant carries human-readable detail (Polish/English).
+/// Why an invoice was rejected — or, for [`InvoiceError::Internal`], why it could not be
+/// judged at all. Every variant carries human-readable detail (Polish/English).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvoiceError {
     /// BOM, non-UTF-8 declaration or bytes, processing instruction, discouraged character.
@@ -40,17 +43,31 @@ pub enum InvoiceError {
     /// Facts missing or unreadable.
     #[error("błąd semantyki dokumentu / invoice content error: {0}")]
     Semantic(String),
+    /// The verifier itself failed (the XSDs could not be materialised or compiled): NOT a
+    /// verdict on the document, which may well be valid. Check [`InvoiceError::is_internal`]
+    /// before recording a rejection; a later call may succeed (failures are not cached).
+    #[error("błąd wewnętrzny weryfikatora / internal verifier error: {0}")]
+    Internal(String),
 }
 
 impl InvoiceError {
     /// KSeF invoice status code: 430 (file verification failed) or 450 (semantic error).
+    /// [`InvoiceError::Internal`] answers 500: it is no invoice status (see
+    /// [`InvoiceError::is_internal`]).
     pub fn status_code(&self) -> u16 {
         match self {
             InvoiceError::Encoding(_)
             | InvoiceError::NotWellFormed(_)
             | InvoiceError::Schema(_) => 430,
             InvoiceError::Semantic(_) => 450,
+            InvoiceError::Internal(_) => 500,
         }
+    }
+
+    /// `true` when the verifier failed rather than the document ([`InvoiceError::Internal`]):
+    /// the invoice must not be given a verdict (retry later instead).
+    pub fn is_internal(&self) -> bool {
+        matches!(self, InvoiceError::Internal(_))
     }
 
     /// Detail lines for `status.details` of the API.
@@ -58,7 +75,8 @@ impl InvoiceError {
         match self {
             InvoiceError::Encoding(d)
             | InvoiceError::NotWellFormed(d)
-            | InvoiceError::Semantic(d) => d.lines().map(str::to_string).collect(),
+            | InvoiceError::Semantic(d)
+            | InvoiceError::Internal(d) => d.lines().map(str::to_string).collect(),
             InvoiceError::Schema(lines) => lines.clone(),
         }
     }

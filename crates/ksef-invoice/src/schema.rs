@@ -10,11 +10,15 @@
 //!
 //! libxml2 schema and validation contexts are `!Send`: each thread compiles the schemas it uses
 //! once (`thread_local!`, ~10 ms for FA, ~150 ms for PEF) and keeps them.
+//!
+//! Only successes are kept: a failed materialisation or compilation is reported as
+//! [`InvoiceError::Internal`] (a failure of the verifier, not of the document) and tried again
+//! on the next call.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use libxml::error::{StructuredError, XmlErrorLevel};
 use libxml::parser::{Parser, ParserOptions, XmlParseFailure};
@@ -131,13 +135,31 @@ fn content_hash() -> String {
     hex::encode(&h.finalize()[..8])
 }
 
-/// The directory holding the materialised schemas (created on first use, once per process).
+/// The directory holding the materialised schemas (created on first successful use, once per
+/// process; a failure is returned and tried again on the next call).
 pub fn schema_dir() -> Result<&'static Path, String> {
-    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    DIR.get_or_init(materialise)
-        .as_ref()
-        .map(PathBuf::as_path)
-        .map_err(Clone::clone)
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    static INIT: Mutex<()> = Mutex::new(());
+    cache_success(&DIR, &INIT, materialise).map(PathBuf::as_path)
+}
+
+/// The value in `cell`, made by `make` if there is none yet. Only a success is stored: after a
+/// failure the next call runs `make` again. `init` serialises the attempts.
+fn cache_success<'a, T>(
+    cell: &'a OnceLock<T>,
+    init: &Mutex<()>,
+    make: impl FnOnce() -> Result<T, String>,
+) -> Result<&'a T, String> {
+    if let Some(v) = cell.get() {
+        return Ok(v);
+    }
+    // A poisoned lock only means another attempt panicked; the cell is still consistent.
+    let _guard = init.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(v) = cell.get() {
+        return Ok(v);
+    }
+    let v = make()?;
+    Ok(cell.get_or_init(|| v))
 }
 
 fn materialise() -> Result<PathBuf, String> {
@@ -253,7 +275,10 @@ pub fn warm_up(kind: SchemaKind) -> Result<(), String> {
 }
 
 fn compile(kind: SchemaKind) -> Result<SchemaValidationContext, String> {
-    let dir = schema_dir()?;
+    compile_in(schema_dir()?, kind)
+}
+
+fn compile_in(dir: &Path, kind: SchemaKind) -> Result<SchemaValidationContext, String> {
     let path = dir.join(kind.main_file());
     let path_str = path
         .to_str()
@@ -270,6 +295,16 @@ fn compile(kind: SchemaKind) -> Result<SchemaValidationContext, String> {
 
 fn with_schema<R>(
     kind: SchemaKind,
+    f: impl FnOnce(&mut SchemaValidationContext) -> R,
+) -> Result<R, String> {
+    with_schema_compiled_by(kind, compile, f)
+}
+
+/// [`with_schema`] with the compiler as a parameter (tests inject failures). A failed compile
+/// leaves the slot empty, so the next call compiles again.
+fn with_schema_compiled_by<R>(
+    kind: SchemaKind,
+    compile: impl FnOnce(SchemaKind) -> Result<SchemaValidationContext, String>,
     f: impl FnOnce(&mut SchemaValidationContext) -> R,
 ) -> Result<R, String> {
     COMPILED.with(|cell| {
@@ -330,19 +365,28 @@ pub fn parse(text: &str) -> Result<Document, InvoiceError> {
 /// Most error lines kept in one [`InvoiceError::Schema`].
 pub const MAX_SCHEMA_LINES: usize = 50;
 
-/// Validates a parsed document; `Err` holds one "line N: message" per libxml2 error.
+/// Validates a parsed document; `Err(Schema)` holds one "line N: message" per libxml2 error.
+/// A schema that cannot be materialised or compiled is `Err(Internal)` — no verdict on `doc`.
 pub fn validate_doc(kind: SchemaKind, doc: &Document) -> Result<(), InvoiceError> {
-    let outcome = with_schema(kind, |ctx| {
+    validate_doc_compiled_by(kind, doc, compile)
+}
+
+fn validate_doc_compiled_by(
+    kind: SchemaKind,
+    doc: &Document,
+    compile: impl FnOnce(SchemaKind) -> Result<SchemaValidationContext, String>,
+) -> Result<(), InvoiceError> {
+    let outcome = with_schema_compiled_by(kind, compile, |ctx| {
         let _ = ctx.drain_errors();
         let result = ctx.validate_document(doc);
         let _ = ctx.drain_errors();
         result
     })
     .map_err(|e| {
-        InvoiceError::Schema(vec![format!(
-            "internal error: the XSD {} could not be loaded: {e}",
+        InvoiceError::Internal(format!(
+            "the XSD {} could not be loaded: {e}",
             kind.main_file()
-        )])
+        ))
     })?;
     match outcome {
         Ok(()) => Ok(()),
@@ -408,4 +452,74 @@ fn format_error_in(e: &StructuredError, kind: SchemaKind) -> String {
         out = out.replace(&format!("{{{ns}}}"), "");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NIP: &str = "5265877635";
+
+    fn doc(xml: &[u8]) -> Document {
+        parse(std::str::from_utf8(xml).unwrap()).unwrap()
+    }
+
+    fn broken(_: SchemaKind) -> Result<SchemaValidationContext, String> {
+        Err("injected compile failure".to_string())
+    }
+
+    #[test]
+    fn compile_failure_is_internal_and_not_cached() {
+        // Each test runs on its own thread, so this thread's compiled schemas start empty.
+        let kind = SchemaKind::Form(FormCode::Fa3);
+        let valid = doc(&ksef_testkit::invoices::fa3(NIP, "INT-1"));
+        let invalid = doc(&ksef_testkit::invoices::broken_schema(NIP, "INT-2"));
+        for d in [&valid, &invalid] {
+            let e = validate_doc_compiled_by(kind, d, broken).unwrap_err();
+            assert!(e.is_internal(), "{e:?}");
+            assert!(e.to_string().contains("injected compile failure"), "{e}");
+        }
+        // The failure was not kept: the next call compiles the real schema and judges.
+        assert_eq!(validate_doc(kind, &valid), Ok(()));
+        let e = validate_doc(kind, &invalid).unwrap_err();
+        assert!(matches!(e, InvoiceError::Schema(_)), "{e:?}");
+        assert_eq!(e.status_code(), 430);
+        // Once compiled, the context is reused (the injected compiler is not called again).
+        assert_eq!(validate_doc_compiled_by(kind, &valid, broken), Ok(()));
+    }
+
+    #[test]
+    fn missing_schema_file_fails_to_compile() {
+        let empty = tempfile::tempdir().unwrap();
+        let e = compile_in(empty.path(), SchemaKind::Form(FormCode::Fa2)).err();
+        assert!(
+            e.as_deref()
+                .is_some_and(|e| e.contains("schema file missing")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn only_a_success_is_cached() {
+        let cell = OnceLock::new();
+        let init = Mutex::new(());
+        let mut calls = 0;
+        let mut attempt = |ok: bool| {
+            cache_success(&cell, &init, || {
+                calls += 1;
+                if ok {
+                    Ok(calls)
+                } else {
+                    Err(format!("failure {calls}"))
+                }
+            })
+            .copied()
+        };
+        assert_eq!(attempt(false), Err("failure 1".to_string()));
+        assert_eq!(attempt(false), Err("failure 2".to_string()));
+        assert_eq!(attempt(true), Ok(3));
+        // Cached now: `make` is not run again, failing or not.
+        assert_eq!(attempt(false), Ok(3));
+        assert_eq!(calls, 3);
+    }
 }

@@ -9,12 +9,21 @@
 //! The state lives in the `exports` table, so statuses survive a restart; exports still in
 //! status 100 at startup are rebuilt by [`resume`]. The AES key is stored only while the
 //! export is being built.
+//!
+//! Builds are tasks of the running server ([`ExportBuilds`]): [`stop`] (called when
+//! [`crate::server::serve`] ends) cancels them and waits until none is left, also inside the
+//! blocking writer, which checks for cancellation between invoices and between parts. A
+//! cancelled build records nothing: the export stays in status 100 and is rebuilt from scratch
+//! by the next start. Directories created for a package are fsynced up to the data directory.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -38,10 +47,55 @@ use ksef_wire::ExceptionCode;
 const STATUS_RETENTION: time::Duration = time::Duration::days(7);
 /// Concurrent exports per context (digest §12.3).
 const MAX_RUNNING: i64 = 10;
-/// Packages built at once by this process (bounds disk and CPU use, not an API rule).
-static BUILDS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-/// Exports being built by this process (so a second [`resume`] does not start a twin).
-static BUILDING: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+/// Packages built at once by one emulator (bounds disk and CPU use, not an API rule).
+const PARALLEL_BUILDS: usize = 2;
+
+/// The export builds of one running emulator ([`AppState::exports`]).
+pub struct ExportBuilds {
+    /// At most [`PARALLEL_BUILDS`] builds write at once.
+    permits: tokio::sync::Semaphore,
+    /// Exports being built (so a second [`resume`] does not start a twin).
+    running: Mutex<BTreeSet<String>>,
+    /// The build tasks; `stopped` is set (under this lock) by [`stop`].
+    tasks: Mutex<JoinSet<()>>,
+    /// `true` once [`stop`] was called: builds end as soon as they can, recording nothing.
+    stopped: watch::Sender<bool>,
+}
+
+impl Default for ExportBuilds {
+    fn default() -> Self {
+        Self {
+            permits: tokio::sync::Semaphore::new(PARALLEL_BUILDS),
+            running: Mutex::new(BTreeSet::new()),
+            tasks: Mutex::new(JoinSet::new()),
+            stopped: watch::Sender::new(false),
+        }
+    }
+}
+
+impl ExportBuilds {
+    /// How many builds are running (or waiting for a permit).
+    pub fn running(&self) -> usize {
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    fn is_stopped(&self) -> bool {
+        *self.stopped.borrow()
+    }
+}
+
+/// Stops every export build and waits until all have ended (at server shutdown). Builds
+/// interrupted here leave their exports in status 100 for [`resume`] at the next start; later
+/// calls to start a build do nothing.
+pub async fn stop(state: &AppState) {
+    let builds = state.exports();
+    let mut tasks = {
+        let mut t = builds.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        builds.stopped.send_replace(true);
+        std::mem::take(&mut *t)
+    };
+    while tasks.join_next().await.is_some() {}
+}
 
 const IN_PROGRESS: &str = "Eksport faktur w toku";
 const DONE: &str = "Eksport faktur zakończony sukcesem";
@@ -123,7 +177,7 @@ pub async fn start(
         wire::CompressionType::TarGz => Compression::TarGz,
     };
     let now = state.now();
-    let filter = Filter::from_wire(&req.filters, "filters", now)?;
+    let filter = Filter::from_wire(&req.filters, "filters", super::storage_now(state))?;
     let service_key = state.key(KeyUsage::SymmetricKeyEncryption);
     if let Some(id) = &req.encryption.public_key_id
         && id != service_key.public_key_id()
@@ -248,6 +302,8 @@ fn export_dir(state: &AppState, reference: &str) -> PathBuf {
 enum BuildError {
     /// `from` after the HWM with `restrictToPermanentStorageHwmDate` (status 420).
     BeyondHwm,
+    /// The server is stopping ([`stop`]): nothing is recorded, the next start rebuilds.
+    Cancelled,
     /// Anything else (status 500); the message is logged, never shown.
     Failed(String),
 }
@@ -258,57 +314,86 @@ impl<E: std::fmt::Display> From<E> for BuildError {
     }
 }
 
-/// Starts building `reference` in the background unless this process already is.
+/// Starts building `reference` in the background unless this emulator already is (or is
+/// stopping: then the export stays in status 100 for the next start).
 fn spawn_build(state: AppState, reference: String) -> bool {
+    let builds = state.exports();
+    let mut tasks = builds.tasks.lock().unwrap_or_else(|p| p.into_inner());
+    if builds.is_stopped() {
+        return false;
+    }
     {
-        let mut set = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
+        let mut set = builds.running.lock().unwrap_or_else(|p| p.into_inner());
         if !set.insert(reference.clone()) {
             return false;
         }
     }
-    tokio::spawn(async move {
-        let outcome = match BUILDS.acquire().await {
-            Ok(_permit) => build(&state, &reference).await,
-            Err(e) => Err(BuildError::Failed(e.to_string())),
-        };
-        let (code, description, details, package) = match outcome {
-            Ok(p) => (200, DONE.to_string(), Vec::new(), Some(p)),
-            Err(BuildError::BeyondHwm) => (
-                420,
-                BEYOND_HWM.to_string(),
-                vec![BEYOND_HWM_DETAIL.to_string()],
-                None,
-            ),
-            Err(BuildError::Failed(msg)) => {
-                tracing::error!(export = %reference, error = %msg, "building the export package failed");
-                (500, "Nieznany błąd (500)".to_string(), Vec::new(), None)
-            }
-        };
-        if package.is_none() {
-            remove_dir(&export_dir(&state, &reference));
-        }
-        let result = sqlx::query(
-            "UPDATE exports SET status_code = ?, status_description = ?, status_details = ?, \
-             completed_ms = ?, package = ?, symmetric_key = NULL \
-             WHERE reference_number = ? AND status_code = 100",
-        )
-        .bind(code)
-        .bind(description)
-        .bind(serde_json::to_string(&details).unwrap_or_else(|_| "[]".into()))
-        .bind(ms(state.now()))
-        .bind(package.and_then(|p| serde_json::to_string(&p).ok()))
-        .bind(&reference)
-        .execute(state.pool())
-        .await;
-        if let Err(e) = result {
-            tracing::error!(export = %reference, error = %e, "cannot record the export status");
-        }
-        BUILDING
+    // Reap finished tasks so the set does not grow without bound.
+    while tasks.try_join_next().is_some() {}
+    let task_state = state.clone();
+    tasks.spawn(async move {
+        run_build(&task_state, &reference).await;
+        task_state
+            .exports()
+            .running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&reference);
     });
     true
+}
+
+/// Builds one export and records the outcome (unless cancelled by [`stop`]).
+async fn run_build(state: &AppState, reference: &str) {
+    let builds = state.exports();
+    let mut stopped = builds.stopped.subscribe();
+    // Waiting for a permit (and, in `build`, the database work before the blocking writer) is
+    // dropped as soon as the server stops; the writer checks `stopped` and ends on its own.
+    let permit = tokio::select! {
+        p = builds.permits.acquire() => p.map_err(|e| BuildError::Failed(e.to_string())),
+        _ = stopped.wait_for(|s| *s) => Err(BuildError::Cancelled),
+    };
+    let outcome = match permit {
+        Ok(_permit) => build(state, reference, &stopped).await,
+        Err(e) => Err(e),
+    };
+    let (code, description, details, package) = match outcome {
+        Ok(p) => (200, DONE.to_string(), Vec::new(), Some(p)),
+        Err(BuildError::Cancelled) => {
+            tracing::info!(export = %reference, "export build stopped; it resumes at the next start");
+            remove_dir(&export_dir(state, reference));
+            return;
+        }
+        Err(BuildError::BeyondHwm) => (
+            420,
+            BEYOND_HWM.to_string(),
+            vec![BEYOND_HWM_DETAIL.to_string()],
+            None,
+        ),
+        Err(BuildError::Failed(msg)) => {
+            tracing::error!(export = %reference, error = %msg, "building the export package failed");
+            (500, "Nieznany błąd (500)".to_string(), Vec::new(), None)
+        }
+    };
+    if package.is_none() {
+        remove_dir(&export_dir(state, reference));
+    }
+    let result = sqlx::query(
+        "UPDATE exports SET status_code = ?, status_description = ?, status_details = ?, \
+         completed_ms = ?, package = ?, symmetric_key = NULL \
+         WHERE reference_number = ? AND status_code = 100",
+    )
+    .bind(code)
+    .bind(description)
+    .bind(serde_json::to_string(&details).unwrap_or_else(|_| "[]".into()))
+    .bind(ms(state.now()))
+    .bind(package.and_then(|p| serde_json::to_string(&p).ok()))
+    .bind(reference)
+    .execute(state.pool())
+    .await;
+    if let Err(e) = result {
+        tracing::error!(export = %reference, error = %e, "cannot record the export status");
+    }
 }
 
 fn remove_dir(dir: &Path) {
@@ -319,69 +404,97 @@ fn remove_dir(dir: &Path) {
     }
 }
 
-async fn build(state: &AppState, reference: &str) -> Result<StoredPackage, BuildError> {
-    let row = sqlx::query(
+/// Builds the package of `reference`. The database work before the blocking writer may be
+/// dropped at any await; the writer is awaited to its end (it stops early on `stopped`).
+async fn build(
+    state: &AppState,
+    reference: &str,
+    stopped: &watch::Receiver<bool>,
+) -> Result<StoredPackage, BuildError> {
+    // The database work, dropped at once when the server stops (the HWM may wait for a long
+    // commit).
+    let prepare = async {
+        let row = sqlx::query(
         "SELECT request, symmetric_key, iv, context_value FROM exports WHERE reference_number = ?",
     )
     .bind(reference)
     .fetch_one(state.pool())
     .await?;
-    let request: StoredRequest = serde_json::from_str(&row.try_get::<String, _>("request")?)?;
-    let key: [u8; 32] = row
-        .try_get::<Option<Vec<u8>>, _>("symmetric_key")?
-        .and_then(|k| k.try_into().ok())
-        .ok_or_else(|| BuildError::Failed("no stored AES key".into()))?;
-    let iv: [u8; 16] = row
-        .try_get::<Vec<u8>, _>("iv")?
-        .try_into()
-        .map_err(|_| BuildError::Failed("stored IV is not 16 bytes".into()))?;
-    let identifier: String = row.try_get("context_value")?;
-    let filter = request.filter;
-
-    let (hwm_ms, upper) = if filter.date_type == DateType::PermanentStorage {
-        let h = ms(super::hwm(state).await);
-        if filter.restricts_to_hwm() && filter.from_ms > h {
-            return Err(BuildError::BeyondHwm);
-        }
-        let upper = if filter.restricts_to_hwm() {
-            h
+        let request: StoredRequest = serde_json::from_str(&row.try_get::<String, _>("request")?)?;
+        let key: [u8; 32] = row
+            .try_get::<Option<Vec<u8>>, _>("symmetric_key")?
+            .and_then(|k| k.try_into().ok())
+            .ok_or_else(|| BuildError::Failed("no stored AES key".into()))?;
+        let iv: [u8; 16] = row
+            .try_get::<Vec<u8>, _>("iv")?
+            .try_into()
+            .map_err(|_| BuildError::Failed("stored IV is not 16 bytes".into()))?;
+        let identifier: String = row.try_get("context_value")?;
+        let filter = request.filter;
+        let (hwm_ms, upper) = if filter.date_type == DateType::PermanentStorage {
+            let h = ms(super::hwm(state)
+                .await
+                .map_err(|e| BuildError::Failed(e.to_string()))?);
+            if filter.restricts_to_hwm() && filter.from_ms > h {
+                return Err(BuildError::BeyondHwm);
+            }
+            let upper = if filter.restricts_to_hwm() {
+                h
+            } else {
+                i64::MAX
+            };
+            (Some(h.min(filter.to_ms)), upper)
         } else {
-            i64::MAX
+            (None, i64::MAX)
         };
-        (Some(h.min(filter.to_ms)), upper)
-    } else {
-        (None, i64::MAX)
+
+        // Metadata of the candidates, ascending, one past the count limit.
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS}"));
+        filter.push_from_where(&mut qb, &identifier, upper);
+        filter.push_order(&mut qb, false);
+        qb.push(" LIMIT ");
+        qb.push_bind(MAX_RESULTS + 1);
+        let mut candidates = Vec::new();
+        for r in qb.build().fetch_all(state.pool()).await? {
+            let size: i64 = r.try_get("invoice_size")?;
+            candidates.push((from_row(&r)?, u64::try_from(size).unwrap_or(0)));
+        }
+        let matched = candidates.len();
+        candidates.truncate(MAX_RESULTS as usize);
+        Ok::<_, BuildError>((
+            request.only_metadata,
+            request.compression,
+            key,
+            iv,
+            filter,
+            hwm_ms,
+            candidates,
+            matched,
+        ))
+    };
+    let mut stop = stopped.clone();
+    let (only_metadata, compression, key, iv, filter, hwm_ms, candidates, matched) = tokio::select! {
+        r = prepare => r?,
+        _ = stop.wait_for(|s| *s) => return Err(BuildError::Cancelled),
     };
 
-    // Metadata of the candidates, ascending, one past the count limit.
-    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS}"));
-    filter.push_from_where(&mut qb, &identifier, upper);
-    filter.push_order(&mut qb, false);
-    qb.push(" LIMIT ");
-    qb.push_bind(MAX_RESULTS + 1);
-    let mut candidates = Vec::new();
-    for r in qb.build().fetch_all(state.pool()).await? {
-        let size: i64 = r.try_get("invoice_size")?;
-        candidates.push((from_row(&r)?, u64::try_from(size).unwrap_or(0)));
-    }
-    let matched = candidates.len();
-    candidates.truncate(MAX_RESULTS as usize);
-
-    let dir = export_dir(state, reference);
-    remove_dir(&dir);
-    std::fs::create_dir_all(&dir)?;
     let job = Job {
         state: state.clone(),
         handle: tokio::runtime::Handle::current(),
         reference: reference.to_string(),
-        dir: dir.clone(),
-        only_metadata: request.only_metadata,
-        compression: request.compression,
+        dir: export_dir(state, reference),
+        stopped: stopped.clone(),
+        only_metadata,
+        compression,
         max_package: state.config().export_max_package_size,
         part_size: state.config().export_part_size.max(16),
         key,
         iv,
     };
+    if *stopped.borrow() {
+        return Err(BuildError::Cancelled);
+    }
+    // Not raced against `stopped`: dropping this await would leave the writer running.
     let (included, size, parts) = tokio::task::spawn_blocking(move || job.run(&candidates))
         .await
         .map_err(|e| BuildError::Failed(format!("package writer: {e}")))??;
@@ -414,6 +527,8 @@ struct Job {
     handle: tokio::runtime::Handle,
     reference: String,
     dir: PathBuf,
+    /// Set when the server stops: the writer ends with [`BuildError::Cancelled`].
+    stopped: watch::Receiver<bool>,
     only_metadata: bool,
     compression: Compression,
     max_package: u64,
@@ -429,12 +544,25 @@ type Built = (Vec<wire::InvoiceMetadata>, u64, Vec<StoredPart>);
 
 impl Job {
     fn run(self, candidates: &[(wire::InvoiceMetadata, u64)]) -> Result<Built, BuildError> {
+        // A fresh directory (an interrupted earlier build may have left files), durable up to
+        // the data directory: each new directory entry needs its parent fsynced.
+        remove_dir(&self.dir);
+        storage::create_dir_durably(&self.state, &self.dir)?;
         let archive = self.dir.join("package.tmp");
         let (included, size) = self.write_archive(&archive, candidates)?;
         let parts = self.write_parts(&archive, size)?;
         std::fs::remove_file(&archive)?;
         storage::sync_dir(&self.dir)?;
         Ok((included, size, parts))
+    }
+
+    /// [`BuildError::Cancelled`] once the server is stopping.
+    fn check_stopped(&self) -> Result<(), BuildError> {
+        if *self.stopped.borrow() {
+            Err(BuildError::Cancelled)
+        } else {
+            Ok(())
+        }
     }
 
     /// Writes the archive; returns the metadata of the invoices it holds and its size.
@@ -471,11 +599,13 @@ impl Job {
                 }
                 let (batch, tail) = rest.split_at(n);
                 rest = tail;
+                self.check_stopped()?;
                 let mut contents = self.handle.block_on(fetch_contents(
                     self.state.pool(),
                     batch.iter().map(|(m, _)| m.ksef_number.clone()).collect(),
                 ))?;
                 for (m, _) in batch {
+                    self.check_stopped()?;
                     // The size limit counts compressed data already written (§12.3).
                     if !included.is_empty()
                         && written.load(std::sync::atomic::Ordering::Relaxed) >= self.max_package
@@ -511,6 +641,7 @@ impl Job {
         let mut input = io::BufReader::new(File::open(archive)?);
         let mut parts = Vec::new();
         for ordinal in 1..=u32::try_from(count)? {
+            self.check_stopped()?;
             let path = storage::export_part_path(&self.state, &self.reference, ordinal);
             let tmp = path.with_extension("aes-tmp");
             let file = BufWriter::new(File::create(&tmp)?);

@@ -101,7 +101,7 @@ pub async fn query(
     page: &Page,
 ) -> ApiResult<wire::QueryInvoicesMetadataResponse> {
     let (hwm, upper) = if filter.date_type == DateType::PermanentStorage {
-        let h = super::hwm(state).await;
+        let h = super::hwm(state).await?;
         if filter.restricts_to_hwm() && filter.from_ms > ms(h) {
             return Err(ApiError::bad(
                 ExceptionCode::DateRangeBeyondHwm,

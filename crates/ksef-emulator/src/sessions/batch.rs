@@ -5,8 +5,13 @@
 //! invoices, 440 empty), then verify every file on its own in chunks (see [`super::engine`]).
 //!
 //! The decrypted archive goes to a scratch file next to the parts, so memory stays bounded by
-//! one part plus one chunk of invoices. Ordinals are the positions of the files in the archive,
+//! one part plus one chunk of invoices (a chunk is bounded by `processing_chunk_size` invoices
+//! and `processing_chunk_bytes` bytes). Ordinals are the positions of the files in the archive,
 //! which makes a restart resume exactly after the last committed chunk.
+//!
+//! When the XSD engine fails (not the invoices; [`engine::Outcome::Deferred`]) the session is
+//! not failed: what was verified before is committed, the session stays in 150 and the same
+//! task resumes it after a back-off, exactly like a restart would.
 
 use std::collections::HashSet;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -24,7 +29,9 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use tokio::sync::mpsc;
 
-use super::engine::{self, CommitMode, Input, MAX_INVOICE_WITH_ATTACHMENT, Rejection, Rules, Work};
+use super::engine::{
+    self, Chunker, CommitMode, Deferral, Input, MAX_INVOICE_WITH_ATTACHMENT, Rejection, Rules, Work,
+};
 use super::model::{self, DETAIL_NO_INVOICES, DETAIL_UPLOAD_TIMEOUT, Kind};
 use super::online::{form_code, json_body, unwrap_key};
 use super::{BATCH_WRITE, authorize};
@@ -258,12 +265,50 @@ pub async fn resume_all(state: &AppState) -> ApiResult<()> {
     Ok(())
 }
 
+/// First and longest wait before a package whose verification was deferred is resumed.
+const RESUME_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+const RESUME_AFTER_MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How [`run`] ended without an internal error.
+enum Flow {
+    /// The session has its final status (or needed no processing).
+    Done,
+    /// The verifier failed on an invoice: committed up to it, the session is still in 150.
+    Deferred(Deferral),
+}
+
 /// Processes one closed package to its final status. An internal failure ends the session in
 /// 500; an abort (shutdown) leaves it in 150 for the next start.
+///
+/// A failure of the XSD engine is different: it says nothing about the package, and the
+/// resumable processing (ordinals already committed are skipped) makes a retry safe and cheap.
+/// So the session is neither failed with 430 for its invoices nor ended in 500: it stays in 150
+/// and this task resumes it after a back-off (1 s doubling to 60 s) until the engine works again
+/// (or the emulator stops; the next start resumes it then).
 pub async fn process(state: &AppState, reference: &str) {
     let started = std::time::Instant::now();
     let mut t = Timings::default();
-    match run(state, reference, &mut t).await {
+    let mut wait = RESUME_AFTER;
+    let outcome = loop {
+        match run(state, reference, &mut t).await {
+            Ok(Flow::Deferred(d)) => {
+                tracing::error!(
+                    session = reference,
+                    ordinal = d.ordinal,
+                    deferred = d.count,
+                    error = %d.error,
+                    retry_in_ms = wait.as_millis() as u64,
+                    "invoice verification failed inside the emulator (XSD engine), not because of \
+                     the invoice: no verdict given, the batch session stays in 150 and is resumed"
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(RESUME_AFTER_MAX);
+            }
+            Ok(Flow::Done) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    match outcome {
         Ok(()) => tracing::info!(
             session = reference,
             ms = started.elapsed().as_secs_f64() * 1e3,
@@ -300,10 +345,10 @@ async fn cleanup(state: &AppState, reference: &str) {
 }
 
 /// Ends the session with a package-level status and removes its files.
-async fn fail(state: &AppState, reference: &str, code: i64, details: &[&str]) -> ApiResult<()> {
+async fn fail(state: &AppState, reference: &str, code: i64, details: &[&str]) -> ApiResult<Flow> {
     model::set_status(state, reference, Kind::Batch, &[150], code, details).await?;
     cleanup(state, reference).await;
-    Ok(())
+    Ok(Flow::Done)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,12 +370,12 @@ struct Timings {
     finalize: std::time::Duration,
 }
 
-async fn run(state: &AppState, reference: &str, t: &mut Timings) -> ApiResult<()> {
+async fn run(state: &AppState, reference: &str, t: &mut Timings) -> ApiResult<Flow> {
     let Some(session) = model::load(state, reference).await? else {
-        return Ok(());
+        return Ok(Flow::Done);
     };
     if session.status_code != 150 {
-        return Ok(());
+        return Ok(Flow::Done);
     }
     let Some(key) = session.symmetric_key else {
         return fail(state, reference, 415, &[
@@ -446,11 +491,13 @@ async fn run(state: &AppState, reference: &str, t: &mut Timings) -> ApiResult<()
     let rules = Arc::new(Rules::for_session(state, &session).await?);
     let (tx, mut rx) = mpsc::channel::<Result<Vec<Entry>, String>>(2);
     let path = archive.clone();
-    let chunk_size = state.config().processing_chunk_size.max(1);
+    let chunker = Chunker::new(
+        state.config().processing_chunk_size,
+        state.config().processing_chunk_bytes,
+    );
     let pause = state.config().processing_chunk_pause;
-    let reader = tokio::task::spawn_blocking(move || {
-        read_entries(&path, compression, &done, chunk_size, &tx)
-    });
+    let reader =
+        tokio::task::spawn_blocking(move || read_entries(&path, compression, &done, chunker, &tx));
     let mut pending: Option<tokio::task::JoinHandle<ApiResult<Vec<engine::Judged>>>> = None;
     loop {
         let clock = std::time::Instant::now();
@@ -486,15 +533,19 @@ async fn run(state: &AppState, reference: &str, t: &mut Timings) -> ApiResult<()
         let today = model::warsaw_date(now);
         let next = tokio::spawn(engine::verify_all(works, today));
         if let Some(prev) = pending.take() {
-            commit_chunk(state, prev, t).await?;
+            if let Some(d) = commit_chunk(state, prev, t).await? {
+                return Ok(deferred(d, next, rx, reader).await);
+            }
             if !pause.is_zero() {
                 tokio::time::sleep(pause).await;
             }
         }
         pending = Some(next);
     }
-    if let Some(prev) = pending.take() {
-        commit_chunk(state, prev, t).await?;
+    if let Some(prev) = pending.take()
+        && let Some(d) = commit_chunk(state, prev, t).await?
+    {
+        return Ok(Flow::Deferred(d));
     }
     reader.await.map_err(ApiError::internal)?;
 
@@ -503,21 +554,37 @@ async fn run(state: &AppState, reference: &str, t: &mut Timings) -> ApiResult<()
     t.finalize = clock.elapsed();
     engine::checkpoint(state).await;
     cleanup(state, reference).await;
-    Ok(())
+    Ok(Flow::Done)
 }
 
+/// Stops the processing after a deferral: the verification running ahead is abandoned and the
+/// archive reader is stopped (its next send fails once the receiver is gone).
+async fn deferred(
+    d: Deferral,
+    verifying: tokio::task::JoinHandle<ApiResult<Vec<engine::Judged>>>,
+    rx: mpsc::Receiver<Result<Vec<Entry>, String>>,
+    reader: tokio::task::JoinHandle<()>,
+) -> Flow {
+    verifying.abort();
+    drop(rx);
+    let _ = reader.await;
+    Flow::Deferred(d)
+}
+
+/// Commits a verified chunk up to its first deferred invoice (see [`engine::split_deferred`]).
 async fn commit_chunk(
     state: &AppState,
     verifying: tokio::task::JoinHandle<ApiResult<Vec<engine::Judged>>>,
     t: &mut Timings,
-) -> ApiResult<()> {
+) -> ApiResult<Option<Deferral>> {
     let clock = std::time::Instant::now();
     let judged = verifying.await.map_err(ApiError::internal)??;
     t.verify += clock.elapsed();
+    let (ready, deferral) = engine::split_deferred(judged);
     let clock = std::time::Instant::now();
-    engine::commit(state, judged, CommitMode::Insert).await?;
+    engine::commit(state, ready, CommitMode::Insert).await?;
     t.commit += clock.elapsed();
-    Ok(())
+    Ok(deferral)
 }
 
 enum Assemble {
@@ -660,22 +727,25 @@ fn read_limited(r: &mut impl Read) -> Result<Input, std::io::Error> {
     Ok(Input::Plain(buf))
 }
 
-/// Streams the archive's files in chunks of `chunk_size` to `tx` (blocking thread).
+/// Bytes an entry holds in memory (what the chunk's byte bound counts).
+fn entry_bytes(e: &Entry) -> usize {
+    match &e.input {
+        Input::Plain(b) | Input::Failed(_, b) => b.len(),
+        Input::Encrypted { ciphertext, .. } => ciphertext.len(),
+    }
+}
+
+/// Streams the archive's files to `tx` in the chunks `chunker` forms (blocking thread).
 fn read_entries(
     path: &Path,
     compression: Compression,
     done: &HashSet<i64>,
-    chunk_size: usize,
+    mut chunker: Chunker<Entry>,
     tx: &mpsc::Sender<Result<Vec<Entry>, String>>,
 ) {
-    let mut chunk: Vec<Entry> = Vec::with_capacity(chunk_size);
-    let push = |chunk: &mut Vec<Entry>, e: Entry| -> bool {
-        chunk.push(e);
-        if chunk.len() >= chunk_size {
-            let full = std::mem::replace(chunk, Vec::with_capacity(chunk_size));
-            return tx.blocking_send(Ok(full)).is_ok();
-        }
-        true
+    let mut push = |e: Entry| -> bool {
+        let size = entry_bytes(&e);
+        chunker.push(e, size, |full| tx.blocking_send(Ok(full)).is_ok())
     };
     let result: Result<(), String> = (|| {
         let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
@@ -727,7 +797,7 @@ fn read_entries(
                             ),
                         },
                     };
-                    if !push(&mut chunk, entry) {
+                    if !push(entry) {
                         return Ok(());
                     }
                 }
@@ -753,14 +823,11 @@ fn read_entries(
                     } else {
                         read_limited(&mut e).map_err(|e| e.to_string())?
                     };
-                    if !push(
-                        &mut chunk,
-                        Entry {
-                            ordinal,
-                            name,
-                            input,
-                        },
-                    ) {
+                    if !push(Entry {
+                        ordinal,
+                        name,
+                        input,
+                    }) {
                         return Ok(());
                     }
                 }
@@ -770,8 +837,8 @@ fn read_entries(
     })();
     match result {
         Ok(()) => {
-            if !chunk.is_empty() {
-                let _ = tx.blocking_send(Ok(chunk));
+            if let Some(last) = chunker.finish() {
+                let _ = tx.blocking_send(Ok(last));
             }
         }
         Err(e) => {

@@ -9,15 +9,30 @@
 //! KSeF numbers and dates are assigned (`invoicingDate ≤ acquisitionDate <
 //! permanentStorageDate`, the latter read under the lock), and every row is written with
 //! multi-row `INSERT`s.
+//!
+//! A chunk is bounded by count ([`CHUNK`], `processing_chunk_size` for batches) AND by the total
+//! size of its invoices (`processing_chunk_bytes`, [`CHUNK_BYTES`] by default; see
+//! [`Chunker`]), so memory and the size of one transaction stay bounded even for 3 MB invoices.
+//!
+//! When the verifier itself fails ([`ksef_invoice::InvoiceError::Internal`]: the XSDs could not
+//! be materialised or compiled), the invoice gets no verdict: it is [`Outcome::Deferred`], the
+//! chunk is committed only up to the first deferred invoice ([`split_deferred`]) and the rest
+//! is retried later — online invoices stay in status 100 for a later pass, a batch session stays
+//! in 150 and is resumed (see [`super::batch::process`]).
+//!
+//! The online pass ([`online_loop`]) isolates sessions: a session whose invoices cannot be
+//! processed (its row unreadable, its chunk failing to commit) is logged with its reference and
+//! skipped for the rest of the pass, and the other sessions go on.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ksef_core::{ContextIdentifier, KsefNumber, Nip};
-use ksef_invoice::{FormCode, InvoiceFacts};
+use ksef_invoice::{FormCode, InvoiceError, InvoiceFacts};
 use ksef_wire as wire;
 use sha2::{Digest, Sha256};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::model::{self, Kind};
@@ -28,6 +43,8 @@ use crate::store::{from_ms, ms};
 
 /// Invoices per verification/commit chunk.
 pub const CHUNK: usize = 500;
+/// Default bound on the total plaintext bytes of one chunk (`processing_chunk_bytes`).
+pub const CHUNK_BYTES: usize = 64 << 20;
 /// Largest invoice without an attachment (digest §11).
 pub const MAX_PLAIN_INVOICE: usize = 1_000_000;
 /// Largest invoice with an attachment.
@@ -134,6 +151,8 @@ pub enum Outcome {
         content: Vec<u8>,
     },
     Rejected(Rejection),
+    /// No verdict: the verifier failed (not the invoice). Never committed; retried later.
+    Deferred(String),
 }
 
 /// One verified invoice, ready to commit.
@@ -228,6 +247,23 @@ pub fn judge(work: Work, today: time::Date) -> Judged {
 
 /// The rules of digest §11 for one invoice's bytes (except duplicates, checked at commit).
 fn check(rules: &Rules, bytes: &[u8], technical_correction: bool, today: time::Date) -> Outcome {
+    check_with(
+        rules,
+        bytes,
+        technical_correction,
+        today,
+        ksef_invoice::verify,
+    )
+}
+
+/// [`check`] with the verifier as a parameter (tests inject verifier failures).
+fn check_with(
+    rules: &Rules,
+    bytes: &[u8],
+    technical_correction: bool,
+    today: time::Date,
+    verify: impl FnOnce(FormCode, &[u8]) -> Result<InvoiceFacts, InvoiceError>,
+) -> Outcome {
     let reject = |code: i64, detail: String, number: Option<String>| {
         Outcome::Rejected(Rejection {
             code,
@@ -246,8 +282,11 @@ fn check(rules: &Rules, bytes: &[u8], technical_correction: bool, today: time::D
             None,
         );
     }
-    let facts = match ksef_invoice::verify(rules.form, bytes) {
+    let facts = match verify(rules.form, bytes) {
         Ok(f) => f,
+        // The XSD engine broke: no verdict on this invoice (logged by whoever handles the
+        // deferral, once per chunk).
+        Err(e) if e.is_internal() => return Outcome::Deferred(e.to_string()),
         Err(e) => {
             let number = ksef_invoice::extract_facts(rules.form, bytes)
                 .ok()
@@ -313,6 +352,122 @@ fn check(rules: &Rules, bytes: &[u8], technical_correction: bool, today: time::D
     }
 }
 
+/// An invoice left unverified (the verifier failed earlier on the same thread).
+fn deferred(work: Work, error: String) -> Judged {
+    Judged {
+        rules: work.rules,
+        reference: work.reference,
+        ordinal: work.ordinal,
+        file_name: work.file_name,
+        invoicing_ms: work.invoicing_ms,
+        offline: work.offline,
+        hash_of_corrected: work.hash_of_corrected,
+        hash: String::new(),
+        size: 0,
+        outcome: Outcome::Deferred(error),
+    }
+}
+
+/// Invoices of a chunk left without a verdict (the verifier failed), from the first one on.
+#[derive(Debug)]
+pub struct Deferral {
+    /// The session and the invoice (reference, ordinal) of the first deferred invoice.
+    pub session_ref: String,
+    pub invoice_ref: String,
+    pub ordinal: i64,
+    /// How many invoices of the chunk were deferred (the first one and all after it).
+    pub count: usize,
+    pub error: String,
+}
+
+/// Splits a verified chunk at its first [`Outcome::Deferred`] invoice: the part before it can
+/// be committed; it and everything after it wait for a retry (so the invoices keep their order
+/// — which matters for duplicates — when they are committed later).
+pub fn split_deferred(mut judged: Vec<Judged>) -> (Vec<Judged>, Option<Deferral>) {
+    let Some(i) = judged
+        .iter()
+        .position(|j| matches!(j.outcome, Outcome::Deferred(_)))
+    else {
+        return (judged, None);
+    };
+    let rest = judged.split_off(i);
+    let deferral = rest.first().map(|j| Deferral {
+        session_ref: j.rules.session_ref.clone(),
+        invoice_ref: j.reference.clone(),
+        ordinal: j.ordinal,
+        count: rest.len(),
+        error: match &j.outcome {
+            Outcome::Deferred(e) => e.clone(),
+            _ => String::new(),
+        },
+    });
+    (judged, deferral)
+}
+
+/// Groups items into chunks of at most `max_count` items and `max_bytes` bytes in total; an
+/// item larger than `max_bytes` forms a chunk alone.
+pub struct Chunker<T> {
+    max_count: usize,
+    max_bytes: usize,
+    items: Vec<T>,
+    bytes: usize,
+}
+
+impl<T> Chunker<T> {
+    pub fn new(max_count: usize, max_bytes: usize) -> Self {
+        Chunker {
+            max_count: max_count.max(1),
+            max_bytes: max_bytes.max(1),
+            items: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Adds an item of `size` bytes; every chunk completed by it is handed to `emit` (at most
+    /// two: the chunk the item did not fit into, and the item's own when it fills it). Returns
+    /// `false` as soon as `emit` does (the consumer is gone).
+    pub fn push(&mut self, item: T, size: usize, mut emit: impl FnMut(Vec<T>) -> bool) -> bool {
+        if !self.items.is_empty() && self.bytes.saturating_add(size) > self.max_bytes {
+            let full = self.take();
+            if !emit(full) {
+                return false;
+            }
+        }
+        self.items.push(item);
+        self.bytes = self.bytes.saturating_add(size);
+        if self.items.len() >= self.max_count || self.bytes >= self.max_bytes {
+            let full = self.take();
+            return emit(full);
+        }
+        true
+    }
+
+    /// The last, incomplete chunk (`None` when empty).
+    pub fn finish(mut self) -> Option<Vec<T>> {
+        (!self.items.is_empty()).then(|| self.take())
+    }
+
+    fn take(&mut self) -> Vec<T> {
+        self.bytes = 0;
+        std::mem::take(&mut self.items)
+    }
+}
+
+/// How many of `sizes` (in order) form the first chunk under the bounds of [`Chunker`].
+pub fn first_chunk_len(sizes: &[usize], max_count: usize, max_bytes: usize) -> usize {
+    let mut chunker = Chunker::new(max_count, max_bytes);
+    let mut first = None;
+    for &size in sizes {
+        if !chunker.push((), size, |c| {
+            first = Some(c.len());
+            false
+        }) {
+            break;
+        }
+    }
+    first.unwrap_or_else(|| chunker.finish().map_or(0, |c| c.len()))
+}
+
 /// Verifies a chunk on `available_parallelism()` blocking threads; results keep input order.
 pub async fn verify_all(works: Vec<Work>, today: time::Date) -> ApiResult<Vec<Judged>> {
     let threads = std::thread::available_parallelism()
@@ -326,9 +481,22 @@ pub async fn verify_all(works: Vec<Work>, today: time::Date) -> ApiResult<Vec<Ju
         let rest = works.split_off(per.min(works.len()));
         let slice = std::mem::replace(&mut works, rest);
         handles.push(tokio::task::spawn_blocking(move || {
+            // Once the verifier failed on this thread the rest of the slice is deferred
+            // without trying again (it would fail the same way, and each attempt may cost a
+            // schema compilation); a later pass retries.
+            let mut broken: Option<String> = None;
             slice
                 .into_iter()
-                .map(|w| judge(w, today))
+                .map(|w| match &broken {
+                    Some(e) => deferred(w, e.clone()),
+                    None => {
+                        let j = judge(w, today);
+                        if let Outcome::Deferred(e) = &j.outcome {
+                            broken = Some(e.clone());
+                        }
+                        j
+                    }
+                })
                 .collect::<Vec<_>>()
         }));
     }
@@ -482,7 +650,7 @@ async fn commit_locked(
         .iter()
         .filter_map(|j| match &j.outcome {
             Outcome::Accepted { facts, .. } => Some(dup_key(facts)),
-            Outcome::Rejected(_) => None,
+            Outcome::Rejected(_) | Outcome::Deferred(_) => None,
         })
         .collect();
     let stored = stored_duplicates(&mut tx, &keys).await?;
@@ -493,6 +661,9 @@ async fn commit_locked(
     let mut counts = Committed::default();
     for j in judged {
         match &j.outcome {
+            // No verdict is ever written for it (callers commit only up to the first one, see
+            // [`split_deferred`]; skipping here keeps that true whatever they pass).
+            Outcome::Deferred(_) => {}
             Outcome::Rejected(r) => {
                 counts.rejected += 1;
                 finals.push(rejected(j, r));
@@ -527,7 +698,7 @@ async fn commit_locked(
         }
     }
     // Permanent storage: now, under the writer lock, and strictly after the acquisition.
-    let permanent = ms(state.now()).max(acquisition + 1);
+    let permanent = state.next_permanent_storage_ms(acquisition);
     match mode {
         CommitMode::Insert => {
             insert_session_invoices(&mut tx, &finals, acquisition, permanent).await?
@@ -760,59 +931,105 @@ pub async fn online_loop(state: AppState) {
     }
 }
 
+/// Per session: its rules, AES key and IV.
+type SessionCrypto = (Arc<Rules>, Option<[u8; 32]>, [u8; 16]);
+
+/// What one verified-and-committed group of online invoices did.
+#[derive(Debug, Default, Clone, Copy)]
+struct Step {
+    committed: usize,
+    /// The verifier failed: the rest waits (in status 100) for a later pass.
+    deferred: bool,
+}
+
+/// One pass over the queued online invoices. Only the global queries end it with an error; a
+/// failing session is logged and skipped for the rest of the pass (see the module docs).
 async fn online_pass(state: &AppState) -> ApiResult<()> {
-    model::expire_due(state, None).await?;
-    // Per session: its rules, AES key and IV.
-    type SessionCrypto = (Arc<Rules>, Option<[u8; 32]>, [u8; 16]);
-    let mut rules: HashMap<String, SessionCrypto> = HashMap::new();
+    if let Err(e) = model::expire_due(state, None).await {
+        tracing::error!(error = %e, "closing expired sessions failed; continuing");
+    }
+    let mut sessions: HashMap<String, SessionCrypto> = HashMap::new();
+    let mut skipped: HashSet<String> = HashSet::new();
     let mut processed = false;
     loop {
-        let rows = sqlx::query(
-            "SELECT reference_number, session_ref, ordinal, invoice_hash, invoice_size, encrypted_content, \
-             offline_mode, hash_of_corrected_invoice, invoicing_ms \
-             FROM session_invoices WHERE status_code < 200 ORDER BY invoicing_ms LIMIT ?",
-        )
-        .bind(CHUNK as i64)
-        .fetch_all(state.pool())
-        .await?;
+        let rows = next_online_chunk(state, &skipped).await?;
         if rows.is_empty() {
             break;
         }
-        let mut works = Vec::with_capacity(rows.len());
+        let mut order: Vec<String> = Vec::new();
         for r in &rows {
             let session_ref: String = r.get("session_ref");
-            if !rules.contains_key(&session_ref) {
-                let s = model::load(state, &session_ref).await?.ok_or_else(|| {
-                    ApiError::internal(format!("invoice of unknown session {session_ref}"))
-                })?;
-                let r = Rules::for_session(state, &s).await?;
-                rules.insert(session_ref.clone(), (Arc::new(r), s.symmetric_key, s.iv));
+            if !order.contains(&session_ref) {
+                order.push(session_ref);
             }
-            let (rule, key, iv) = rules
-                .get(&session_ref)
-                .ok_or_else(|| ApiError::internal("rules just inserted"))?;
-            works.push(Work {
-                rules: rule.clone(),
-                reference: r.get("reference_number"),
-                ordinal: r.get("ordinal"),
-                file_name: None,
-                invoicing_ms: r.get("invoicing_ms"),
-                offline: r.get::<i64, _>("offline_mode") != 0,
-                hash_of_corrected: r.get("hash_of_corrected_invoice"),
-                declared: Some((r.get("invoice_hash"), r.get("invoice_size"))),
-                input: Input::Encrypted {
-                    ciphertext: r
-                        .get::<Option<Vec<u8>>, _>("encrypted_content")
-                        .unwrap_or_default(),
-                    key: *key,
-                    iv: *iv,
-                },
-            });
         }
-        let today = model::warsaw_date(state.now());
-        let judged = verify_all(works, today).await?;
-        commit(state, judged, CommitMode::Update).await?;
-        processed = true;
+        for session_ref in &order {
+            if sessions.contains_key(session_ref) {
+                continue;
+            }
+            match session_crypto(state, session_ref).await {
+                Ok(c) => {
+                    sessions.insert(session_ref.clone(), c);
+                }
+                Err(e) => {
+                    tracing::error!(session = %session_ref, error = %e,
+                        "cannot load the online session of queued invoices; skipped in this pass");
+                    skipped.insert(session_ref.clone());
+                }
+            }
+        }
+        order.retain(|s| !skipped.contains(s));
+        let rows: Vec<&SqliteRow> = rows
+            .iter()
+            .filter(|r| !skipped.contains(&r.get::<String, _>("session_ref")))
+            .collect();
+        if rows.is_empty() {
+            continue; // the next query leaves the skipped sessions out
+        }
+        let step = match online_step(state, &rows, &sessions).await {
+            Ok(step) => step,
+            Err(e) if order.len() == 1 => {
+                tracing::error!(session = %order[0], error = %e,
+                    "online session processing failed; skipped in this pass");
+                skipped.extend(order);
+                Step::default()
+            }
+            Err(e) => {
+                // Nothing of the chunk was written (one transaction): retry it session by
+                // session, so only the failing session is left behind.
+                tracing::warn!(error = %e, sessions = order.len(),
+                    "online chunk failed; processing its sessions one by one");
+                let mut total = Step::default();
+                for session_ref in order {
+                    let part: Vec<&SqliteRow> = rows
+                        .iter()
+                        .copied()
+                        .filter(|r| r.get::<String, _>("session_ref") == session_ref)
+                        .collect();
+                    match online_step(state, &part, &sessions).await {
+                        Ok(step) => {
+                            total.committed += step.committed;
+                            total.deferred |= step.deferred;
+                        }
+                        Err(e) => {
+                            tracing::error!(session = %session_ref, error = %e,
+                                "online session processing failed; skipped in this pass");
+                            skipped.insert(session_ref);
+                        }
+                    }
+                    if total.deferred {
+                        break;
+                    }
+                }
+                total
+            }
+        };
+        processed |= step.committed > 0;
+        if step.deferred {
+            // The verifier is broken (logged by `online_step`): stop here; the invoices stay
+            // queued (100) and the next pass, a second from now, tries again.
+            break;
+        }
     }
     if processed {
         checkpoint(state).await;
@@ -820,7 +1037,109 @@ async fn online_pass(state: &AppState) -> ApiResult<()> {
     finalize_closed_online(state).await
 }
 
-/// Online sessions in 170 whose invoices are all final get their final status and UPO.
+/// The next queued online invoices (oldest first, sessions in `skipped` left out), at most
+/// [`CHUNK`] of them and `processing_chunk_bytes` of ciphertext (at least one).
+async fn next_online_chunk(
+    state: &AppState,
+    skipped: &HashSet<String>,
+) -> ApiResult<Vec<SqliteRow>> {
+    let pending = |columns: &str| {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {columns} FROM session_invoices WHERE status_code < 200"
+        ));
+        if !skipped.is_empty() {
+            qb.push(" AND session_ref NOT IN (");
+            let mut list = qb.separated(", ");
+            for s in skipped {
+                list.push_bind(s.clone());
+            }
+            qb.push(")");
+        }
+        qb
+    };
+    // Sizes first (length() of a BLOB does not read it), then the content of the chunk only.
+    let mut qb = pending("reference_number, COALESCE(length(encrypted_content), 0)");
+    qb.push(" ORDER BY invoicing_ms, reference_number LIMIT ")
+        .push_bind(CHUNK as i64);
+    let sizes: Vec<(String, i64)> = qb.build_query_as().fetch_all(state.pool()).await?;
+    let bytes: Vec<usize> = sizes
+        .iter()
+        .map(|(_, n)| usize::try_from(*n).unwrap_or(usize::MAX))
+        .collect();
+    let take = first_chunk_len(&bytes, CHUNK, state.config().processing_chunk_bytes);
+    if take == 0 {
+        return Ok(Vec::new());
+    }
+    let mut qb = pending(
+        "reference_number, session_ref, ordinal, invoice_hash, invoice_size, encrypted_content, \
+         offline_mode, hash_of_corrected_invoice, invoicing_ms",
+    );
+    qb.push(" AND reference_number IN (");
+    let mut list = qb.separated(", ");
+    for (r, _) in &sizes[..take] {
+        list.push_bind(r.clone());
+    }
+    qb.push(") ORDER BY invoicing_ms, reference_number");
+    Ok(qb.build().fetch_all(state.pool()).await?)
+}
+
+async fn session_crypto(state: &AppState, session_ref: &str) -> ApiResult<SessionCrypto> {
+    let s = model::load(state, session_ref)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("invoice of unknown session {session_ref}")))?;
+    let r = Rules::for_session(state, &s).await?;
+    Ok((Arc::new(r), s.symmetric_key, s.iv))
+}
+
+/// Verifies and commits queued online invoices (in one transaction); a deferral is logged.
+async fn online_step(
+    state: &AppState,
+    rows: &[&SqliteRow],
+    sessions: &HashMap<String, SessionCrypto>,
+) -> ApiResult<Step> {
+    let mut works = Vec::with_capacity(rows.len());
+    for r in rows {
+        let session_ref: String = r.get("session_ref");
+        let (rule, key, iv) = sessions
+            .get(&session_ref)
+            .ok_or_else(|| ApiError::internal(format!("session {session_ref} not loaded")))?;
+        works.push(Work {
+            rules: rule.clone(),
+            reference: r.get("reference_number"),
+            ordinal: r.get("ordinal"),
+            file_name: None,
+            invoicing_ms: r.get("invoicing_ms"),
+            offline: r.get::<i64, _>("offline_mode") != 0,
+            hash_of_corrected: r.get("hash_of_corrected_invoice"),
+            declared: Some((r.get("invoice_hash"), r.get("invoice_size"))),
+            input: Input::Encrypted {
+                ciphertext: r
+                    .get::<Option<Vec<u8>>, _>("encrypted_content")
+                    .unwrap_or_default(),
+                key: *key,
+                iv: *iv,
+            },
+        });
+    }
+    let today = model::warsaw_date(state.now());
+    let judged = verify_all(works, today).await?;
+    let (ready, deferral) = split_deferred(judged);
+    let committed = ready.len();
+    commit(state, ready, CommitMode::Update).await?;
+    if let Some(d) = &deferral {
+        tracing::error!(session = %d.session_ref, invoice = %d.invoice_ref, deferred = d.count,
+            error = %d.error,
+            "invoice verification failed inside the emulator (XSD engine), not because of the \
+             invoice: no verdict given, the invoices stay queued (100) and are retried");
+    }
+    Ok(Step {
+        committed,
+        deferred: deferral.is_some(),
+    })
+}
+
+/// Online sessions in 170 whose invoices are all final get their final status and UPO; a
+/// session that fails is logged and left in 170 for the next pass.
 async fn finalize_closed_online(state: &AppState) -> ApiResult<()> {
     let refs: Vec<String> = sqlx::query_scalar(
         "SELECT s.reference_number FROM sessions s WHERE s.session_type = 'Online' AND s.status_code = 170 \
@@ -829,7 +1148,9 @@ async fn finalize_closed_online(state: &AppState) -> ApiResult<()> {
     .fetch_all(state.pool())
     .await?;
     for r in refs {
-        finalize(state, &r, Kind::Online, 170).await?;
+        if let Err(e) = finalize(state, &r, Kind::Online, 170).await {
+            tracing::error!(session = %r, error = %e, "cannot finalise the online session; retrying in a later pass");
+        }
     }
     Ok(())
 }
@@ -886,4 +1207,144 @@ pub async fn finalize(state: &AppState, reference: &str, kind: Kind, from: i64) 
     .execute(state.pool())
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> Arc<Rules> {
+        Arc::new(Rules {
+            session_ref: "S-1".into(),
+            kind: Kind::Online,
+            form: FormCode::Fa3,
+            context_type: "Nip".into(),
+            context_value: "5265877635".into(),
+            context_nip: Some("5265877635".into()),
+            attachment_consent: false,
+        })
+    }
+
+    fn today() -> time::Date {
+        time::Date::from_calendar_date(2025, time::Month::January, 1).unwrap()
+    }
+
+    #[test]
+    fn verifier_failure_is_no_verdict() {
+        let internal = |_: FormCode, _: &[u8]| {
+            Err(InvoiceError::Internal(
+                "the XSD could not be loaded".to_string(),
+            ))
+        };
+        match check_with(&rules(), b"<Faktura/>", false, today(), internal) {
+            Outcome::Deferred(e) => assert!(e.contains("could not be loaded"), "{e}"),
+            Outcome::Rejected(r) => panic!("a verdict: {r:?}"),
+            Outcome::Accepted { .. } => panic!("accepted"),
+        }
+        // An invalid invoice still is a verdict (430).
+        let invalid =
+            |_: FormCode, _: &[u8]| Err(InvoiceError::Schema(vec!["line 1: bad".to_string()]));
+        match check_with(&rules(), b"<Faktura/>", false, today(), invalid) {
+            Outcome::Rejected(r) => {
+                assert_eq!(r.code, 430);
+                assert_eq!(r.details, vec!["line 1: bad".to_string()]);
+            }
+            _ => panic!("not rejected"),
+        }
+    }
+
+    fn judged(ordinal: i64, outcome: Outcome) -> Judged {
+        Judged {
+            rules: rules(),
+            reference: format!("I-{ordinal}"),
+            ordinal,
+            file_name: None,
+            invoicing_ms: 0,
+            offline: false,
+            hash_of_corrected: None,
+            hash: String::new(),
+            size: 0,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn chunk_is_committed_up_to_the_first_deferred_invoice() {
+        let rejected = || Outcome::Rejected(Rejection::new(430, "bad"));
+        let (ready, none) = split_deferred(vec![judged(1, rejected()), judged(2, rejected())]);
+        assert_eq!(ready.len(), 2);
+        assert!(none.is_none());
+
+        let chunk = vec![
+            judged(1, rejected()),
+            judged(2, Outcome::Deferred("engine broke".into())),
+            judged(3, rejected()),
+            judged(4, Outcome::Deferred("engine broke".into())),
+        ];
+        let (ready, deferral) = split_deferred(chunk);
+        assert_eq!(ready.iter().map(|j| j.ordinal).collect::<Vec<_>>(), [1]);
+        let d = deferral.expect("deferral");
+        assert_eq!((d.ordinal, d.count), (2, 3));
+        assert_eq!(d.invoice_ref, "I-2");
+        assert_eq!(d.session_ref, "S-1");
+        assert_eq!(d.error, "engine broke");
+    }
+
+    /// The chunks `sizes` form under the bounds (item = its index).
+    fn chunks(sizes: &[usize], max_count: usize, max_bytes: usize) -> Vec<Vec<usize>> {
+        let mut out = Vec::new();
+        let mut c = Chunker::new(max_count, max_bytes);
+        for (i, &size) in sizes.iter().enumerate() {
+            assert!(c.push(i, size, |chunk| {
+                out.push(chunk);
+                true
+            }));
+        }
+        out.extend(c.finish());
+        out
+    }
+
+    #[test]
+    fn chunks_are_bounded_by_count_and_bytes() {
+        // Count only.
+        assert_eq!(
+            chunks(&[1, 1, 1, 1, 1], 2, 100),
+            vec![vec![0, 1], vec![2, 3], vec![4]]
+        );
+        // Bytes: 40 + 40 fit in 100, the third would not.
+        assert_eq!(
+            chunks(&[40, 40, 40, 40, 40], 10, 100),
+            vec![vec![0, 1], vec![2, 3], vec![4]]
+        );
+        // Exactly the bound closes a chunk.
+        assert_eq!(chunks(&[50, 50, 10], 10, 100), vec![vec![0, 1], vec![2]]);
+        // An item larger than the bound forms a chunk alone.
+        assert_eq!(
+            chunks(&[10, 250, 10, 10], 10, 100),
+            vec![vec![0], vec![1], vec![2, 3]]
+        );
+        assert_eq!(chunks(&[250], 10, 100), vec![vec![0]]);
+        assert_eq!(chunks(&[], 10, 100), Vec::<Vec<usize>>::new());
+        // No chunk over either bound, nothing lost, order kept.
+        let sizes: Vec<usize> = (0..1000).map(|i| (i * 37) % 101).collect();
+        let all = chunks(&sizes, 7, 300);
+        assert!(all.iter().all(|c| !c.is_empty() && c.len() <= 7));
+        assert!(
+            all.iter()
+                .all(|c| c.len() == 1 || c.iter().map(|&i| sizes[i]).sum::<usize>() <= 300)
+        );
+        assert_eq!(
+            all.into_iter().flatten().collect::<Vec<_>>(),
+            (0..1000).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn first_chunk_of_queued_invoices() {
+        assert_eq!(first_chunk_len(&[], 500, 100), 0);
+        assert_eq!(first_chunk_len(&[10, 10], 500, 100), 2);
+        assert_eq!(first_chunk_len(&[60, 60, 60], 500, 100), 1);
+        assert_eq!(first_chunk_len(&[500, 1], 500, 100), 1);
+        assert_eq!(first_chunk_len(&[1; 10], 3, 100), 3);
+    }
 }
