@@ -87,8 +87,8 @@ fn main() {
          sessions of at most 10 000, rows streamed to stdout)"
     );
     println!(
-        "{:>8} | {:>8} | {:>8} | {:>12} | {}",
-        "invoices", "sessions", "total", "ksef peak RSS", "ksef sync --dir (all of them back)"
+        "{:>8} | {:>8} | {:>8} | {:>12} | ksef sync --dir (all of them back)",
+        "invoices", "sessions", "total", "ksef peak RSS"
     );
     for n in cli_sizes
         .split(',')

@@ -235,8 +235,11 @@ fn online_batch_upo_query_download_and_sync() {
         "-o",
         s(&session_upo),
     ]);
-    ksef_invoice::upo::validate(&std::fs::read(&session_upo).unwrap())
-        .expect("the session UPO validates");
+    let streamed = std::fs::read(&session_upo).unwrap();
+    ksef_invoice::upo::validate(&streamed).expect("the session UPO validates");
+    // The file (streamed to disk) holds exactly what the buffered download prints.
+    let printed = p.ok(&["upo", "get", "--session", &fa3_session]);
+    assert_eq!(printed.as_bytes(), [&streamed[..], b"\n"].concat());
 
     // --- session list / show.
     let list = p.json(&["session", "list", "--type", "online"]);

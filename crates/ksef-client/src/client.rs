@@ -206,7 +206,7 @@ impl KsefClient {
         Ok(url)
     }
 
-    async fn attempt(&self, call: &Call<'_>) -> Result<Answer, reqwest::Error> {
+    fn request(&self, call: &Call<'_>) -> reqwest::RequestBuilder {
         let mut req = self.http.request(call.method.clone(), call.url.clone());
         if let Some(token) = call.bearer {
             req = req.bearer_auth(token);
@@ -221,7 +221,11 @@ impl KsefClient {
         if let Some((content_type, body)) = &call.body {
             req = req.header(CONTENT_TYPE, *content_type).body(body.clone());
         }
-        let resp = req.send().await?;
+        req
+    }
+
+    async fn attempt(&self, call: &Call<'_>) -> Result<Answer, reqwest::Error> {
+        let resp = self.request(call).send().await?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = resp.bytes().await?.to_vec();
@@ -230,6 +234,76 @@ impl KsefClient {
             headers,
             body,
         })
+    }
+
+    /// How long to wait before retrying a 429 answer, if the policy allows another retry
+    /// (counted in `retries` / `waited`).
+    fn wait_for_429(
+        &self,
+        call: &Call<'_>,
+        headers: &reqwest::header::HeaderMap,
+        retries: &mut u32,
+        waited: &mut Duration,
+    ) -> Option<Duration> {
+        let wait = headers
+            .get(headers::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()))
+            .unwrap_or(self.retry.default_wait);
+        if *retries < self.retry.max_retries_on_429 && *waited + wait <= self.retry.max_total_wait {
+            *retries += 1;
+            *waited += wait;
+            tracing::debug!(
+                method = %call.method,
+                path = call.url.path(),
+                wait_ms = wait.as_millis() as u64,
+                "429, retrying after Retry-After"
+            );
+            return Some(wait);
+        }
+        None
+    }
+
+    /// [`send`](Self::send) for large answers: the same retry policy, but a 2xx response is
+    /// returned unread, for the caller to stream. Error answers are read (they are small) and
+    /// become [`KsefError::Api`].
+    pub(crate) async fn send_streaming(
+        &self,
+        call: Call<'_>,
+    ) -> Result<reqwest::Response, KsefError> {
+        let (mut retries_429, mut waited) = (0u32, Duration::ZERO);
+        let mut reset_retried = false;
+        loop {
+            let resp = match self.request(&call).send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    if call.method == Method::GET
+                        && self.retry.retry_get_on_connection_reset
+                        && !reset_retried
+                        && is_connection_reset(&e)
+                    {
+                        reset_retried = true;
+                        continue;
+                    }
+                    return Err(transport_error(&call, e));
+                }
+            };
+            let status = resp.status();
+            tracing::debug!(method = %call.method, path = call.url.path(),
+                status = status.as_u16(), "KSeF call (streamed)");
+            if status.is_success() {
+                return Ok(resp);
+            }
+            if status == StatusCode::TOO_MANY_REQUESTS
+                && let Some(wait) =
+                    self.wait_for_429(&call, resp.headers(), &mut retries_429, &mut waited)
+            {
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let body = resp.bytes().await.map_err(|e| transport_error(&call, e))?;
+            return Err(KsefError::from_response(status.as_u16(), &body));
+        }
     }
 
     /// Sends a call with the retry policy; non-2xx answers become [`KsefError::Api`].
@@ -259,27 +333,12 @@ impl KsefClient {
                 status = answer.status.as_u16(),
                 "KSeF call"
             );
-            if answer.status == StatusCode::TOO_MANY_REQUESTS {
-                let wait = answer
-                    .headers
-                    .get(headers::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_retry_after(v, SystemTime::now()))
-                    .unwrap_or(self.retry.default_wait);
-                if retries_429 < self.retry.max_retries_on_429
-                    && waited + wait <= self.retry.max_total_wait
-                {
-                    retries_429 += 1;
-                    waited += wait;
-                    tracing::debug!(
-                        method = %call.method,
-                        path = call.url.path(),
-                        wait_ms = wait.as_millis() as u64,
-                        "429, retrying after Retry-After"
-                    );
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
+            if answer.status == StatusCode::TOO_MANY_REQUESTS
+                && let Some(wait) =
+                    self.wait_for_429(&call, &answer.headers, &mut retries_429, &mut waited)
+            {
+                tokio::time::sleep(wait).await;
+                continue;
             }
             if answer.status.is_success() {
                 return Ok(answer);

@@ -12,6 +12,7 @@
 //! Pre-signed URLs carry their signature in the query; error messages and logs name them
 //! without the query.
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use ksef_wire::{
@@ -457,6 +458,70 @@ impl KsefClient {
             "upo",
         ])?;
         self.download_xml(access_token, url).await
+    }
+
+    /// `GET` of an XML document streamed into `out` (constant memory), hashed on the way and
+    /// checked against `x-ms-meta-hash` when the server sent one (`what` names the document in
+    /// the error). Returns the number of bytes written.
+    pub(crate) async fn download_xml_to(
+        &self,
+        access_token: &str,
+        url: Url,
+        what: &str,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<u64, KsefError> {
+        let mut resp = self
+            .send_streaming(
+                Call::new(Method::GET, url)
+                    .bearer(access_token)
+                    .accept(ACCEPT_XML),
+            )
+            .await?;
+        let expected = resp
+            .headers()
+            .get(X_MS_META_HASH)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        let mut hashing = ksef_crypto::stream::HashingWriter::new(out);
+        while let Some(chunk) = resp.chunk().await.map_err(|e| {
+            KsefError::Transport(format!(
+                "downloading the {what}: {}",
+                crate::client::chain(&e.without_url())
+            ))
+        })? {
+            hashing
+                .write_all(&chunk)
+                .map_err(|e| KsefError::InvalidInput(format!("cannot write the {what}: {e}")))?;
+        }
+        let (_, digest) = hashing.finish();
+        if let Some(expected) = expected
+            && digest.sha256_base64() != expected
+        {
+            return Err(KsefError::Decode {
+                what: what.to_owned(),
+                message: format!(
+                    "the {} bytes received hash to {}, but {X_MS_META_HASH} says {expected}",
+                    digest.size,
+                    digest.sha256_base64()
+                ),
+            });
+        }
+        Ok(digest.size)
+    }
+
+    /// [`session_upo`](Self::session_upo) streamed into `out`; see
+    /// [`download_xml_to`](Self::download_xml_to).
+    pub async fn session_upo_to(
+        &self,
+        access_token: &str,
+        session_reference: &str,
+        upo_reference: &str,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<u64, KsefError> {
+        let url = self.url(&["sessions", session_reference, "upo", upo_reference])?;
+        self.download_xml_to(access_token, url, "session UPO", out)
+            .await
     }
 
     /// `GET /sessions/{referenceNumber}/upo/{upoReferenceNumber}`: one session UPO page (XML).

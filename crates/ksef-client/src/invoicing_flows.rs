@@ -925,6 +925,23 @@ pub async fn session_upos(
     session: &mut Session,
     session_ref: &str,
 ) -> Result<Vec<(String, Vec<u8>)>, KsefError> {
+    let pages = session_upo_pages(client, session, session_ref).await?;
+    let mut out = Vec::with_capacity(pages.len());
+    for upo_ref in pages {
+        let token = access_token(client, session).await?;
+        let doc = client.session_upo(&token, session_ref, &upo_ref).await?;
+        doc.verify_hash("session UPO")?;
+        out.push((upo_ref, doc.into_bytes()));
+    }
+    Ok(out)
+}
+
+/// The UPO reference numbers of a closed and processed session, in order.
+async fn session_upo_pages(
+    client: &KsefClient,
+    session: &mut Session,
+    session_ref: &str,
+) -> Result<Vec<String>, KsefError> {
     let token = access_token(client, session).await?;
     let status = client.session_status(&token, session_ref).await?;
     let pages = status.upo.map(|u| u.pages).unwrap_or_default();
@@ -935,14 +952,50 @@ pub async fn session_upos(
             status.status.code, status.status.description
         )));
     }
+    Ok(pages.into_iter().map(|p| p.reference_number).collect())
+}
+
+/// The session UPO pages written to files, streamed (a session UPO of 10 000 invoices is a
+/// 5 MB document): page `i` (1-based) goes to `path_for(i)`, through a temporary file in the
+/// same directory that is hash-checked against `x-ms-meta-hash`, fsynced and renamed into
+/// place. Returns `(upoReferenceNumber, file, bytes)` per page. Fails when the session has no
+/// UPO yet.
+pub async fn session_upos_to_files(
+    client: &KsefClient,
+    session: &mut Session,
+    session_ref: &str,
+    path_for: impl Fn(usize) -> PathBuf,
+) -> Result<Vec<(String, PathBuf, u64)>, KsefError> {
+    let pages = session_upo_pages(client, session, session_ref).await?;
     let mut out = Vec::with_capacity(pages.len());
-    for page in pages {
+    for (i, upo_ref) in pages.into_iter().enumerate() {
+        let target = path_for(i + 1);
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut tmp = tempfile::NamedTempFile::with_prefix_in(".ksef-tmp-", &dir).map_err(|e| {
+            KsefError::InvalidInput(format!("cannot write in {}: {e}", dir.display()))
+        })?;
         let token = access_token(client, session).await?;
-        let doc = client
-            .session_upo(&token, session_ref, &page.reference_number)
-            .await?;
-        doc.verify_hash("session UPO")?;
-        out.push((page.reference_number, doc.into_bytes()));
+        let size = {
+            let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+            let size = client
+                .session_upo_to(&token, session_ref, &upo_ref, &mut w)
+                .await?;
+            std::io::Write::flush(&mut w).map_err(|e| {
+                KsefError::InvalidInput(format!("cannot write {}: {e}", target.display()))
+            })?;
+            size
+        };
+        tmp.as_file().sync_all().map_err(|e| {
+            KsefError::InvalidInput(format!("cannot write {}: {e}", target.display()))
+        })?;
+        tmp.persist(&target).map_err(|e| {
+            KsefError::InvalidInput(format!("cannot write {}: {e}", target.display()))
+        })?;
+        sync::sync_parent(&target);
+        out.push((upo_ref, target, size));
     }
     Ok(out)
 }

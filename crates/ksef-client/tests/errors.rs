@@ -423,3 +423,106 @@ async fn unknown_public_key_21470_refetches_keys_and_retries_once() {
     assert_eq!(proxy.token_posts.load(Ordering::SeqCst), 3);
     assert_eq!(proxy.key_downloads.load(Ordering::SeqCst), 2);
 }
+
+/// A streamed UPO download is hash-checked against `x-ms-meta-hash` like a buffered one, a 429
+/// before it is retried per `Retry-After`, and an error answer becomes `KsefError::Api`. A test
+/// double serves the document (the emulator's hashes are always right).
+#[tokio::test]
+async fn streamed_downloads_are_hash_checked_and_retried() {
+    let doc = "<Potwierdzenie>…</Potwierdzenie>".repeat(2000);
+    let good = ksef_crypto::envelope::sha256_base64(doc.as_bytes());
+    let calls = Arc::new(AtomicU32::new(0));
+    let state = (doc.clone(), good.clone(), calls.clone());
+    let app = Router::new()
+        .fallback(
+            async |State((doc, good, calls)): State<(String, String, Arc<AtomicU32>)>,
+                   req: Request|
+                   -> Response {
+                let path = req.uri().path().to_owned();
+                if path.ends_with("/upo/UPO-GOOD") {
+                    // The first call is throttled.
+                    if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                        let mut r = (
+                            StatusCode::TOO_MANY_REQUESTS,
+                            axum::Json(json!({"status": {"code": 429,
+                                "description": "Too Many Requests", "details": []}})),
+                        )
+                            .into_response();
+                        r.headers_mut()
+                            .insert("retry-after", HeaderValue::from_static("1"));
+                        return r;
+                    }
+                    let mut r = Response::new(Body::from(doc));
+                    r.headers_mut()
+                        .insert("x-ms-meta-hash", HeaderValue::from_str(&good).unwrap());
+                    return r;
+                }
+                if path.ends_with("/upo/UPO-BAD") {
+                    let mut r = Response::new(Body::from(doc));
+                    r.headers_mut().insert(
+                        "x-ms-meta-hash",
+                        HeaderValue::from_static("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+                    );
+                    return r;
+                }
+                (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(json!({"exception": {"exceptionDetailList": [{
+                        "exceptionCode": 21405, "exceptionDescription": "Błąd walidacji danych wejściowych.",
+                        "details": ["upoReferenceNumber"]}],
+                        "referenceNumber": null, "serviceCode": "x", "serviceCtx": "srvABCDA",
+                        "serviceName": "Undefined", "timestamp": "2025-10-11T12:23:56.0154302"}})),
+                )
+                    .into_response()
+            },
+        )
+        .with_state(state);
+    let client = KsefClient::new(&serve(app).await).unwrap();
+
+    let mut out = Vec::new();
+    let started = Instant::now();
+    let n = client
+        .session_upo_to(
+            "token",
+            "20250625-SO-2C3E6C8000-B675CF5D68-07",
+            "UPO-GOOD",
+            &mut out,
+        )
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "Retry-After was honoured"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(n as usize, doc.len());
+    assert_eq!(out, doc.as_bytes());
+
+    let mut out = Vec::new();
+    let e = client
+        .session_upo_to(
+            "token",
+            "20250625-SO-2C3E6C8000-B675CF5D68-07",
+            "UPO-BAD",
+            &mut out,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, KsefError::Decode { message, .. } if message.contains("x-ms-meta-hash")),
+        "{e:?}"
+    );
+
+    let mut out = Vec::new();
+    let e = client
+        .session_upo_to(
+            "token",
+            "20250625-SO-2C3E6C8000-B675CF5D68-07",
+            "UPO-NONE",
+            &mut out,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(api(&e).1, Some(21405));
+    assert!(out.is_empty());
+}

@@ -542,6 +542,27 @@ pub async fn upo(
     .await
 }
 
+/// `ksef upo get --session REF -o FILE`: the session UPO pages streamed into files (`path_for`
+/// gives the file of page 1, 2, …); returns `(upoReferenceNumber, file)` per page.
+pub async fn session_upo_files(
+    app: &mut App,
+    session_ref: &str,
+    path_for: impl Fn(usize) -> PathBuf + Send,
+) -> ProgramResult<Vec<(String, PathBuf)>> {
+    let session_ref = session_ref.trim().to_string();
+    if session_ref.is_empty() {
+        return Err("--session: give the session reference number".into());
+    }
+    with_stored(app, &[], "downloading a UPO", async |c, s| {
+        let written = invoicing_flows::session_upos_to_files(c, s, &session_ref, &path_for).await?;
+        Ok(written
+            .into_iter()
+            .map(|(name, file, _)| (name, file))
+            .collect())
+    })
+    .await
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sessions
 // ---------------------------------------------------------------------------------------------

@@ -41,6 +41,21 @@ pub async fn run(app: &mut App, cmd: UpoCommand) -> CliResult<()> {
         (None, Some(n)) => Some(InvoiceRef::KsefNumber(n.trim().to_string())),
         (None, None) => None,
     };
+    // A session UPO written to files is streamed (it lists every invoice of the session).
+    if which.is_none()
+        && let Some(path) = &output
+    {
+        let first = path.clone();
+        let written = invoices::session_upo_files(app, &session, move |page| {
+            if page == 1 {
+                first.clone()
+            } else {
+                numbered(&first, page)
+            }
+        })
+        .await?;
+        return report_written(app, written);
+    }
     let docs = invoices::upo(app, &session, which).await?;
     let Some(path) = output else {
         let mut out = std::io::stdout().lock();
@@ -59,13 +74,22 @@ pub async fn run(app: &mut App, cmd: UpoCommand) -> CliResult<()> {
             numbered(&path, i + 1)
         };
         invoices::write_file(&target, &d.xml)?;
-        written.push(serde_json::json!({"upo": d.name, "file": target}));
-        if !app.json() {
-            println!("UPO {} written to {}", d.name, target.display());
-        }
+        written.push((d.name.clone(), target));
     }
+    report_written(app, written)
+}
+
+/// Prints which UPO went to which file.
+fn report_written(app: &App, written: Vec<(String, PathBuf)>) -> CliResult<()> {
     if app.json() {
-        print_json(&written)?;
+        let list: Vec<_> = written
+            .iter()
+            .map(|(name, file)| serde_json::json!({"upo": name, "file": file}))
+            .collect();
+        return print_json(&list);
+    }
+    for (name, file) in &written {
+        println!("UPO {name} written to {}", file.display());
     }
     Ok(())
 }

@@ -189,6 +189,14 @@ fn sync_dir(dir: &Path) {
     }
 }
 
+/// fsync of the directory holding `path` (after a rename into it).
+pub(crate) fn sync_parent(path: &Path) {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => sync_dir(d),
+        _ => sync_dir(Path::new(".")),
+    }
+}
+
 /// Writes `bytes` to `path` atomically and durably: a uniquely named temp file in the same
 /// directory, fsync, rename, fsync of the directory. A relative path without a directory is
 /// written in the current directory.
