@@ -236,6 +236,20 @@ impl KsefClient {
         })
     }
 
+    /// Whether a transport error is retried: a GET whose connection was reset, once.
+    fn retry_reset(&self, call: &Call<'_>, e: &reqwest::Error, retried: &mut bool) -> bool {
+        if call.method == Method::GET
+            && self.retry.retry_get_on_connection_reset
+            && !*retried
+            && is_connection_reset(e)
+        {
+            *retried = true;
+            tracing::debug!(method = %call.method, path = call.url.path(), "connection reset, retrying once");
+            return true;
+        }
+        false
+    }
+
     /// How long to wait before retrying a 429 answer, if the policy allows another retry
     /// (counted in `retries` / `waited`).
     fn wait_for_429(
@@ -277,12 +291,7 @@ impl KsefClient {
             let resp = match self.request(&call).send().await {
                 Ok(r) => r,
                 Err(e) => {
-                    if call.method == Method::GET
-                        && self.retry.retry_get_on_connection_reset
-                        && !reset_retried
-                        && is_connection_reset(&e)
-                    {
-                        reset_retried = true;
+                    if self.retry_reset(&call, &e, &mut reset_retried) {
                         continue;
                     }
                     return Err(transport_error(&call, e));
@@ -315,13 +324,7 @@ impl KsefClient {
             let answer = match self.attempt(&call).await {
                 Ok(a) => a,
                 Err(e) => {
-                    if call.method == Method::GET
-                        && self.retry.retry_get_on_connection_reset
-                        && !reset_retried
-                        && is_connection_reset(&e)
-                    {
-                        reset_retried = true;
-                        tracing::debug!(method = %call.method, path = call.url.path(), "connection reset, retrying once");
+                    if self.retry_reset(&call, &e, &mut reset_retried) {
                         continue;
                     }
                     return Err(transport_error(&call, e));
