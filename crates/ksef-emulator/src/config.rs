@@ -86,6 +86,11 @@ pub struct EmulatorConfig {
     /// Maximum number of invoices in one session (context limit, digest §15.3: 10 000).
     /// Online: the next send answers 21155; batch: the session ends in 420.
     pub session_invoice_limit: u32,
+    /// Enforce the API rate limits of digest §15.1 (production values) for every caller.
+    /// Off by default: a local emulator runs in tight test loops. `POST /testdata/rate-limits`
+    /// (or `…/production`) switches them on for the caller's context regardless (see
+    /// [`crate::limits`]).
+    pub rate_limits: bool,
 }
 
 impl EmulatorConfig {
@@ -118,6 +123,7 @@ impl EmulatorConfig {
             export_package_lifetime: Duration::from_secs(7 * 24 * 3600),
             upo_receiver_name: "Ministerstwo Finansów - środowisko testowe (TE)".to_string(),
             session_invoice_limit: 10_000,
+            rate_limits: false,
         }
     }
 

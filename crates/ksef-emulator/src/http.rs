@@ -60,8 +60,15 @@ pub fn router(state: AppState) -> Router {
         .route("/testdata/context/unblock", post(td_unblock))
         .merge(crate::sessions::routes())
         .merge(crate::retrieval::routes())
+        .merge(crate::permissions_api::routes())
+        .merge(crate::limits::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Rate limits (digest §15.1); after every route so all are counted.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::rate_limit,
+        ))
         .with_state(state.clone());
     Router::new()
         .nest("/v2", api)
@@ -794,7 +801,7 @@ async fn set_blocked(
 
 /// `pageOffset` (a 0-based page index, `int32`, default 0) and `pageSize` (10–100, default 10)
 /// of the `POST /permissions/query/*` endpoints (digest §2.2); the last occurrence wins.
-fn permission_page(raw: Option<&str>) -> ApiResult<crate::permissions::Page> {
+pub(crate) fn permission_page(raw: Option<&str>) -> ApiResult<crate::permissions::Page> {
     let mut offset = None;
     let mut size = None;
     for (k, v) in form_pairs(raw.unwrap_or("")) {
@@ -833,7 +840,7 @@ fn permission_page(raw: Option<&str>) -> ApiResult<crate::permissions::Page> {
 /// filters); anything else goes through [`ApiJson`] (415 for a wrong content type, 400/21405
 /// when malformed). Non-objects are rejected explicitly: serde's derived `Deserialize` would
 /// accept `[]` as a struct whose fields all default.
-async fn optional_json<T: serde::de::DeserializeOwned + Default>(
+pub(crate) async fn optional_json<T: serde::de::DeserializeOwned + Default>(
     state: &AppState,
     req: Request,
 ) -> ApiResult<T> {

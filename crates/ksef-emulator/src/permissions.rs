@@ -1,5 +1,10 @@
 //! Who may act in which context (digest §7.2, §17): the owner rule, NIP–PESEL links, grants,
 //! and the caller's own grants (`/permissions/query/personal/grants`, §7.6).
+//!
+//! The permission-management API (§7.3–§7.7, handlers in [`crate::permissions_api`]) writes person
+//! and entity grants to the same `grants` table, so [`effective_permissions`] sees them at the next
+//! login. A grant/revoke is applied when requested; its operation reports 100 for
+//! [`OPERATION_DELAY`], then the final status (the "ready at" model of token activation).
 
 use ksef_core::{ContextIdentifier, Nip, Permission, PermissionSet, SubjectIdentifier};
 use ksef_wire::{PermissionState, PersonalPermissionType};
@@ -7,7 +12,7 @@ use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::from_ms;
+use crate::store::{from_ms, ms};
 
 /// A natural person created by `/testdata/person` (a NIP–PESEL link).
 #[derive(Debug, Clone)]
@@ -279,4 +284,749 @@ pub async fn personal_grants(
     let has_more = grants.len() > start.saturating_add(size);
     let items = grants.into_iter().skip(start).take(size).collect();
     Ok((items, has_more))
+}
+
+// ---------------------------------------------------------------- permission-management API
+
+/// How long a grant/revoke operation reports 100 before its final status (digest §7.5: the
+/// operation is asynchronous and "becomes 200 quickly"). Like token activation, the state is a
+/// "ready at" instant resolved when read.
+pub const OPERATION_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
+/// How long an operation status stays readable (digest §7.5: 30 days, then 410).
+pub const OPERATION_RETENTION: time::Duration = time::Duration::days(30);
+
+/// A new permission id: a UUID (36 characters, `PermissionId`).
+fn new_permission_id() -> String {
+    let id = hex::encode(rand::random::<[u8; 16]>());
+    format!(
+        "{}-{}-{}-{}-{}",
+        &id[0..8],
+        &id[8..12],
+        &id[12..16],
+        &id[16..20],
+        &id[20..32]
+    )
+}
+
+/// The final status of a permission operation (digest §7.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationStatus {
+    pub code: i32,
+    pub description: String,
+    pub details: Vec<String>,
+}
+
+impl OperationStatus {
+    fn accepted() -> Self {
+        Self::new(100, "Operacja przyjęta do realizacji", Vec::new())
+    }
+    fn success() -> Self {
+        Self::new(200, "Operacja zakończona sukcesem", Vec::new())
+    }
+    fn failed(detail: impl Into<String>) -> Self {
+        Self::new(
+            400,
+            "Operacja zakończona niepowodzeniem",
+            vec![detail.into()],
+        )
+    }
+    fn role_mismatch(detail: impl Into<String>) -> Self {
+        Self::new(
+            430,
+            "Kontekst identyfikatora nie odpowiada wymaganej roli lub uprawnieniom",
+            vec![detail.into()],
+        )
+    }
+    fn new(code: i32, description: &str, details: Vec<String>) -> Self {
+        OperationStatus {
+            code,
+            description: description.to_string(),
+            details,
+        }
+    }
+}
+
+async fn record_operation(
+    tx: &mut sqlx::SqliteConnection,
+    now: OffsetDateTime,
+    context: &ContextIdentifier,
+    operation: &str,
+    outcome: &OperationStatus,
+) -> ApiResult<String> {
+    let reference =
+        ksef_core::ReferenceNumber::generate(ksef_core::ReferenceKind::PermissionOperation, now)
+            .to_string();
+    sqlx::query(
+        "INSERT INTO permission_operations(reference_number, context_type, context_value, operation, \
+         created_ms, ready_ms, final_code, final_description, final_details) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&reference)
+    .bind(context.kind().as_str())
+    .bind(context.value())
+    .bind(operation)
+    .bind(ms(now))
+    .bind(ms(now + OPERATION_DELAY))
+    .bind(outcome.code)
+    .bind(&outcome.description)
+    .bind(serde_json::to_string(&outcome.details).map_err(ApiError::internal)?)
+    .execute(tx)
+    .await?;
+    Ok(reference)
+}
+
+/// `POST /permissions/persons/grants` (digest §7.3): grants `permissions` in `context` to
+/// `subject`, made by `author`. The grant is written to `grants` — the table
+/// [`effective_permissions`] reads and `/testdata/permissions` writes — so the next login of
+/// the subject carries it. Granting a permission the subject already holds is ignored (digest
+/// §7.5 allows ignoring duplicates). `EnforcementOperations` needs a context with the role
+/// EnforcementAuthority or CourtBailiff, otherwise the operation ends with 430 and nothing is
+/// granted. Returns the operation's reference number.
+pub async fn grant_person_permissions(
+    pool: &SqlitePool,
+    now: OffsetDateTime,
+    context: &ContextIdentifier,
+    author: &SubjectIdentifier,
+    grant: &ksef_wire::ValidPersonPermissionsGrant,
+) -> ApiResult<String> {
+    let wants_enforcement = grant
+        .permissions
+        .contains(&ksef_wire::PersonPermissionType::EnforcementOperations);
+    let outcome = if wants_enforcement && !owner_has_enforcement(pool, context).await? {
+        OperationStatus::role_mismatch(
+            "Uprawnienie EnforcementOperations może być nadane tylko w kontekście podmiotu z rolą \
+             EnforcementAuthority lub CourtBailiff.",
+        )
+    } else {
+        OperationStatus::success()
+    };
+    let details = serde_json::to_string(&grant.details).map_err(ApiError::internal)?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    if outcome.code == 200 {
+        for p in &grant.permissions {
+            insert_grant(
+                &mut tx,
+                NewGrant {
+                    now,
+                    context,
+                    authorized: &grant.subject,
+                    permission: Permission::from(*p),
+                    description: &grant.description,
+                    author,
+                    kind: "Person",
+                    can_delegate: false,
+                    person_details: Some(&details),
+                    entity_details: None,
+                },
+            )
+            .await?;
+        }
+    }
+    let reference = record_operation(&mut tx, now, context, "Grant", &outcome).await?;
+    tx.commit().await?;
+    Ok(reference)
+}
+
+/// One row for [`insert_grant`].
+struct NewGrant<'a> {
+    now: OffsetDateTime,
+    context: &'a ContextIdentifier,
+    authorized: &'a SubjectIdentifier,
+    permission: Permission,
+    description: &'a str,
+    author: &'a SubjectIdentifier,
+    /// `Person` or `Entity`.
+    kind: &'a str,
+    can_delegate: bool,
+    person_details: Option<&'a str>,
+    entity_details: Option<&'a str>,
+}
+
+/// Inserts a grant; one the authorized identifier already holds is left as it is.
+async fn insert_grant(tx: &mut sqlx::SqliteConnection, g: NewGrant<'_>) -> ApiResult<()> {
+    sqlx::query(
+        "INSERT INTO grants(id, context_type, context_value, authorized_type, authorized_value, \
+         permission, description, author_type, author_value, created_ms, subject_details, \
+         grant_kind, can_delegate, entity_details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT(context_type, context_value, authorized_type, authorized_value, permission) \
+         DO NOTHING",
+    )
+    .bind(new_permission_id())
+    .bind(g.context.kind().as_str())
+    .bind(g.context.value())
+    .bind(g.authorized.kind().as_str())
+    .bind(g.authorized.value())
+    .bind(g.permission.as_str())
+    .bind(g.description)
+    .bind(g.author.kind().as_str())
+    .bind(g.author.value())
+    .bind(ms(g.now))
+    .bind(g.person_details)
+    .bind(g.kind)
+    .bind(i64::from(g.can_delegate))
+    .bind(g.entity_details)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// `POST /permissions/entities/grants` (digest §7.3): lets the entity `grant.subject` handle the
+/// invoices of `context` (InvoiceRead/InvoiceWrite, optionally delegable). Stored in `grants`
+/// for the entity's NIP, so the entity's next login in `context` carries them. Returns the
+/// operation's reference number.
+pub async fn grant_entity_permissions(
+    pool: &SqlitePool,
+    now: OffsetDateTime,
+    context: &ContextIdentifier,
+    author: &SubjectIdentifier,
+    grant: &ksef_wire::ValidEntityPermissionsGrant,
+) -> ApiResult<String> {
+    let details = serde_json::to_string(&grant.details).map_err(ApiError::internal)?;
+    let authorized = SubjectIdentifier::Nip(grant.subject.clone());
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    for (p, can_delegate) in &grant.permissions {
+        insert_grant(
+            &mut tx,
+            NewGrant {
+                now,
+                context,
+                authorized: &authorized,
+                permission: Permission::from(*p),
+                description: &grant.description,
+                author,
+                kind: "Entity",
+                can_delegate: *can_delegate,
+                person_details: None,
+                entity_details: Some(&details),
+            },
+        )
+        .await?;
+    }
+    let reference =
+        record_operation(&mut tx, now, context, "Grant", &OperationStatus::success()).await?;
+    tx.commit().await?;
+    Ok(reference)
+}
+
+/// A grant received by an entity (`POST /permissions/query/entities/grants`).
+#[derive(Debug, Clone)]
+pub struct ReceivedEntityGrant {
+    pub grant: StoredGrant,
+    pub can_delegate: bool,
+}
+
+/// `POST /permissions/query/entities/grants` (digest §7.6): InvoiceRead/InvoiceWrite the entity
+/// of `context` (its NIP) received from other entities, optionally only from `from`. Sorted by
+/// start date descending, then id ascending.
+pub async fn received_entity_grants(
+    pool: &SqlitePool,
+    context: &ContextIdentifier,
+    from: Option<&ContextIdentifier>,
+    page: Page,
+) -> ApiResult<(Vec<ReceivedEntityGrant>, bool)> {
+    let Some(nip) = context.nip() else {
+        return Ok((Vec::new(), false));
+    };
+    let rows = sqlx::query(
+        "SELECT id, context_type, context_value, permission, description, created_ms, can_delegate \
+         FROM grants WHERE grant_kind = 'Entity' AND authorized_type = 'Nip' AND authorized_value = ? \
+         ORDER BY created_ms DESC, id ASC",
+    )
+    .bind(nip.as_str())
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let kind = r
+            .get::<String, _>("context_type")
+            .parse()
+            .map_err(|e| ApiError::internal(format!("stored context type: {e}")))?;
+        let grantor = ContextIdentifier::parse(kind, &r.get::<String, _>("context_value"))
+            .map_err(|e| ApiError::internal(format!("stored context: {e}")))?;
+        if from.is_some_and(|f| *f != grantor) {
+            continue;
+        }
+        let permission: Permission = r
+            .get::<String, _>("permission")
+            .parse()
+            .map_err(|e| ApiError::internal(format!("stored grant permission: {e}")))?;
+        out.push(ReceivedEntityGrant {
+            grant: StoredGrant {
+                id: r.get("id"),
+                context: grantor,
+                authorized: SubjectIdentifier::Nip(nip.clone()),
+                permission,
+                description: r.get("description"),
+                created: from_ms(r.get("created_ms")),
+            },
+            can_delegate: r.get::<i64, _>("can_delegate") != 0,
+        });
+    }
+    let size = page.size as usize;
+    let start = (page.page as usize).saturating_mul(size);
+    let has_more = out.len() > start.saturating_add(size);
+    Ok((out.into_iter().skip(start).take(size).collect(), has_more))
+}
+
+/// `DELETE /permissions/common/grants/{permissionId}` (digest §7.4): removes the grant with this
+/// id in `context`. An id that names no grant of this context is accepted (202) and the
+/// operation ends with 400, as the real service validates asynchronously.
+pub async fn revoke_grant(
+    pool: &SqlitePool,
+    now: OffsetDateTime,
+    context: &ContextIdentifier,
+    permission_id: &str,
+) -> ApiResult<String> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let removed =
+        sqlx::query("DELETE FROM grants WHERE id = ? AND context_type = ? AND context_value = ?")
+            .bind(permission_id)
+            .bind(context.kind().as_str())
+            .bind(context.value())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    let outcome = if removed > 0 {
+        OperationStatus::success()
+    } else {
+        OperationStatus::failed(format!(
+            "Uprawnienie {permission_id} nie istnieje w bieżącym kontekście."
+        ))
+    };
+    let reference = record_operation(&mut tx, now, context, "Revoke", &outcome).await?;
+    tx.commit().await?;
+    Ok(reference)
+}
+
+/// `GET /permissions/operations/{referenceNumber}` (digest §7.5): 100 until the operation is
+/// ready, then its final status. Only operations of `context` are visible; an unknown one is a
+/// 400/21405, one older than the retention period a 410.
+pub async fn operation_status(
+    pool: &SqlitePool,
+    now: OffsetDateTime,
+    context: &ContextIdentifier,
+    reference: &str,
+) -> ApiResult<OperationStatus> {
+    let row = sqlx::query(
+        "SELECT created_ms, ready_ms, final_code, final_description, final_details \
+         FROM permission_operations WHERE reference_number = ? AND context_type = ? AND context_value = ?",
+    )
+    .bind(reference)
+    .bind(context.kind().as_str())
+    .bind(context.value())
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| {
+        ApiError::validation(format!(
+            "Operacja o numerze referencyjnym {reference} nie istnieje w bieżącym kontekście."
+        ))
+    })?;
+    if from_ms(row.get("created_ms")) + OPERATION_RETENTION < now {
+        return Err(ApiError::Gone(format!(
+            "Status operacji {reference} nie jest już dostępny (przechowywany 30 dni)."
+        )));
+    }
+    if ms(now) < row.get::<i64, _>("ready_ms") {
+        return Ok(OperationStatus::accepted());
+    }
+    Ok(OperationStatus {
+        code: row.get::<i64, _>("final_code") as i32,
+        description: row.get("final_description"),
+        details: serde_json::from_str(&row.get::<String, _>("final_details")).unwrap_or_default(),
+    })
+}
+
+/// Who made a stored grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantAuthor {
+    /// ZAW-FA (`/testdata/permissions`).
+    System,
+    Subject(SubjectIdentifier),
+}
+
+/// A grant as listed by `POST /permissions/query/persons/grants`.
+#[derive(Debug, Clone)]
+pub struct PersonGrant {
+    pub grant: StoredGrant,
+    pub author: GrantAuthor,
+    /// The data of the person given when granting (`None` for ZAW-FA and entity grants).
+    pub subject_details: Option<ksef_wire::PermissionsSubjectPersonDetails>,
+    /// The data of the entity (entity grants only).
+    pub entity_details: Option<ksef_wire::PermissionsSubjectEntityDetails>,
+    pub can_delegate: bool,
+}
+
+/// Filters of `POST /permissions/query/persons/grants` (digest §7.6).
+#[derive(Debug, Clone, Default)]
+pub struct PersonGrantFilter {
+    /// `PermissionsGrantedInCurrentContext`: only grants made by the caller (any identifier of
+    /// the same person); otherwise every grant in force in the context.
+    pub granted_by_caller: bool,
+    pub author: Option<GrantAuthor>,
+    pub authorized: Option<SubjectIdentifier>,
+    pub context: Option<ContextIdentifier>,
+    /// Whether an indirect-permission target was asked for; stored grants are all direct.
+    pub target: bool,
+    pub state: Option<PermissionState>,
+    /// Empty = all.
+    pub permissions: Vec<Permission>,
+}
+
+fn parse_subject(kind: &str, value: &str) -> ApiResult<SubjectIdentifier> {
+    let kind = kind
+        .parse()
+        .map_err(|e| ApiError::internal(format!("stored identifier type: {e}")))?;
+    SubjectIdentifier::parse(kind, value)
+        .map_err(|e| ApiError::internal(format!("stored identifier: {e}")))
+}
+
+/// `POST /permissions/query/persons/grants`: person grants of `context` (only the
+/// `PersonPermissionScope` vocabulary), sorted by start date descending, then id ascending.
+/// Returns the page and whether more follow.
+pub async fn person_grants(
+    pool: &SqlitePool,
+    caller: &SubjectIdentifier,
+    context: &ContextIdentifier,
+    filter: &PersonGrantFilter,
+    page: Page,
+) -> ApiResult<(Vec<PersonGrant>, bool)> {
+    if filter.target
+        || filter.state == Some(PermissionState::Inactive)
+        || filter.context.as_ref().is_some_and(|c| c != context)
+    {
+        return Ok((Vec::new(), false));
+    }
+    let caller_ids = if filter.granted_by_caller {
+        same_person_identifiers(pool, caller).await?
+    } else {
+        Vec::new()
+    };
+    let rows = sqlx::query(
+        "SELECT id, authorized_type, authorized_value, permission, description, author_type, \
+         author_value, created_ms, subject_details, entity_details, can_delegate FROM grants \
+         WHERE context_type = ? AND context_value = ? ORDER BY created_ms DESC, id ASC",
+    )
+    .bind(context.kind().as_str())
+    .bind(context.value())
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let Ok(permission) = r.get::<String, _>("permission").parse::<Permission>() else {
+            continue;
+        };
+        if ksef_wire::PersonPermissionType::try_from(permission).is_err()
+            || !(filter.permissions.is_empty() || filter.permissions.contains(&permission))
+        {
+            continue;
+        }
+        let author_type: String = r.get("author_type");
+        let author_value: Option<String> = r.get("author_value");
+        let author = match (author_type.as_str(), author_value) {
+            ("System", _) | (_, None) => GrantAuthor::System,
+            (t, Some(v)) => GrantAuthor::Subject(parse_subject(t, &v)?),
+        };
+        if filter.granted_by_caller
+            && !matches!(&author, GrantAuthor::Subject(a)
+                if caller_ids.iter().any(|(t, v)| t == a.kind().as_str() && v == a.value()))
+        {
+            continue;
+        }
+        if filter.author.as_ref().is_some_and(|a| *a != author) {
+            continue;
+        }
+        let authorized = parse_subject(
+            &r.get::<String, _>("authorized_type"),
+            &r.get::<String, _>("authorized_value"),
+        )?;
+        if filter.authorized.as_ref().is_some_and(|a| *a != authorized) {
+            continue;
+        }
+        let subject_details = r
+            .get::<Option<String>, _>("subject_details")
+            .and_then(|s| serde_json::from_str(&s).ok());
+        out.push(PersonGrant {
+            grant: StoredGrant {
+                id: r.get("id"),
+                context: context.clone(),
+                authorized,
+                permission,
+                description: r.get("description"),
+                created: from_ms(r.get("created_ms")),
+            },
+            author,
+            subject_details,
+            entity_details: r
+                .get::<Option<String>, _>("entity_details")
+                .and_then(|s| serde_json::from_str(&s).ok()),
+            can_delegate: r.get::<i64, _>("can_delegate") != 0,
+        });
+    }
+    let size = page.size as usize;
+    let start = (page.page as usize).saturating_mul(size);
+    let has_more = out.len() > start.saturating_add(size);
+    Ok((out.into_iter().skip(start).take(size).collect(), has_more))
+}
+
+/// `GET /permissions/attachments/status` (digest §7.7): the consent of the context's NIP as set
+/// by `/testdata/attachment*`; `revokedDate` is the end date given on revocation (midnight UTC).
+pub async fn attachment_status(
+    pool: &SqlitePool,
+    context: &ContextIdentifier,
+) -> ApiResult<(bool, Option<OffsetDateTime>)> {
+    let Some(nip) = context.nip() else {
+        return Ok((false, None));
+    };
+    let row = sqlx::query("SELECT allowed, revoked_date FROM attachment_consents WHERE nip = ?")
+        .bind(nip.as_str())
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else {
+        return Ok((false, None));
+    };
+    let revoked = match row.get::<Option<String>, _>("revoked_date") {
+        Some(d) => {
+            let fmt = time::macros::format_description!("[year]-[month]-[day]");
+            let date = time::Date::parse(&d, fmt)
+                .map_err(|e| ApiError::internal(format!("stored attachment end date: {e}")))?;
+            Some(date.midnight().assume_utc())
+        }
+        None => None,
+    };
+    Ok((row.get::<i64, _>("allowed") != 0, revoked))
+}
+
+/// One role of a context (`GET /permissions/query/entities/roles`).
+#[derive(Debug, Clone)]
+pub struct ContextRole {
+    pub role: ksef_wire::EntityRoleType,
+    pub parent: Option<String>,
+    pub description: String,
+    pub start: OffsetDateTime,
+}
+
+/// The roles of the context's NIP (digest §7.6), from the test data: a court bailiff person
+/// (`/testdata/person` with `isBailiff`), and test subjects (`/testdata/subject`: enforcement
+/// authority, JST / VAT group and their members). Sorted by start date descending.
+pub async fn context_roles(
+    pool: &SqlitePool,
+    context: &ContextIdentifier,
+) -> ApiResult<Vec<ContextRole>> {
+    use ksef_wire::EntityRoleType as R;
+    let Some(nip) = context.nip() else {
+        return Ok(Vec::new());
+    };
+    let mut roles = Vec::new();
+    let bailiff = sqlx::query(
+        "SELECT description, created_ms FROM persons WHERE nip = ? AND is_bailiff != 0",
+    )
+    .bind(nip.as_str())
+    .fetch_optional(pool)
+    .await?;
+    if let Some(r) = bailiff {
+        roles.push(ContextRole {
+            role: R::CourtBailiff,
+            parent: None,
+            description: r.get("description"),
+            start: from_ms(r.get("created_ms")),
+        });
+    }
+    let subject = sqlx::query(
+        "SELECT subject_type, description, parent_nip, created_ms FROM subjects WHERE nip = ?",
+    )
+    .bind(nip.as_str())
+    .fetch_optional(pool)
+    .await?;
+    if let Some(r) = subject {
+        let role = match r.get::<String, _>("subject_type").as_str() {
+            "EnforcementAuthority" => Some(R::EnforcementAuthority),
+            "JST" => Some(R::LocalGovernmentUnit),
+            "JSTMember" => Some(R::LocalGovernmentSubUnit),
+            "VatGroup" => Some(R::VatGroupUnit),
+            "VatGroupMember" => Some(R::VatGroupSubUnit),
+            _ => None,
+        };
+        if let Some(role) = role {
+            roles.push(ContextRole {
+                role,
+                parent: r.get("parent_nip"),
+                description: r.get("description"),
+                start: from_ms(r.get("created_ms")),
+            });
+        }
+    }
+    roles.sort_by_key(|r| std::cmp::Reverse(r.start));
+    Ok(roles)
+}
+
+/// `POST /permissions/authorizations/grants` (digest §7.3): an entity-level permission of the
+/// context's entity (its NIP) for `grant.subject`. Only a NIP context can authorize; in any
+/// other context the operation ends with 450. Duplicates are ignored.
+pub async fn grant_authorization(
+    pool: &SqlitePool,
+    now: OffsetDateTime,
+    context: &ContextIdentifier,
+    author: &SubjectIdentifier,
+    grant: &ksef_wire::ValidEntityAuthorizationGrant,
+) -> ApiResult<String> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let outcome = match context {
+        ContextIdentifier::Nip(nip) => {
+            sqlx::query(
+                "INSERT INTO authorization_grants(id, authorizing_nip, authorized_type, authorized_value, \
+                 permission, description, full_name, author_type, author_value, created_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT(authorizing_nip, authorized_type, authorized_value, permission) DO NOTHING",
+            )
+            .bind(new_permission_id())
+            .bind(nip.as_str())
+            .bind(grant.subject.kind().as_str())
+            .bind(grant.subject.value())
+            .bind(grant.permission.as_str())
+            .bind(&grant.description)
+            .bind(&grant.full_name)
+            .bind(author.kind().as_str())
+            .bind(author.value())
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+            OperationStatus::success()
+        }
+        other => OperationStatus::new(
+            450,
+            "Operacja niedozwolona dla wskazanego identyfikatora lub jego typu",
+            vec![format!(
+                "Uprawnienia podmiotowe nadaje tylko podmiot w kontekście Nip (bieżący: {}).",
+                other.kind()
+            )],
+        ),
+    };
+    let reference = record_operation(&mut tx, now, context, "Grant", &outcome).await?;
+    tx.commit().await?;
+    Ok(reference)
+}
+
+/// `DELETE /permissions/authorizations/grants/{permissionId}` (digest §7.4): removes an
+/// entity-level permission granted by the context's entity; an unknown id makes the operation
+/// end with 400.
+pub async fn revoke_authorization(
+    pool: &SqlitePool,
+    now: OffsetDateTime,
+    context: &ContextIdentifier,
+    permission_id: &str,
+) -> ApiResult<String> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let removed = match context.nip() {
+        Some(nip) => {
+            sqlx::query("DELETE FROM authorization_grants WHERE id = ? AND authorizing_nip = ?")
+                .bind(permission_id)
+                .bind(nip.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        }
+        None => 0,
+    };
+    let outcome = if removed > 0 {
+        OperationStatus::success()
+    } else {
+        OperationStatus::failed(format!(
+            "Uprawnienie podmiotowe {permission_id} nie istnieje w bieżącym kontekście."
+        ))
+    };
+    let reference = record_operation(&mut tx, now, context, "Revoke", &outcome).await?;
+    tx.commit().await?;
+    Ok(reference)
+}
+
+/// A stored entity-level authorization.
+#[derive(Debug, Clone)]
+pub struct StoredAuthorization {
+    pub id: String,
+    pub authorizing: Nip,
+    pub authorized: ContextIdentifier,
+    pub permission: ksef_wire::EntityAuthorizationPermissionType,
+    pub description: String,
+    pub full_name: String,
+    pub author: SubjectIdentifier,
+    pub created: OffsetDateTime,
+}
+
+/// `POST /permissions/query/authorizations/grants` (digest §7.6): the authorizations the
+/// context's entity granted (`received = false`) or received, filtered; sorted by start date
+/// descending, then id ascending.
+pub async fn authorizations(
+    pool: &SqlitePool,
+    context: &ContextIdentifier,
+    query: &ksef_wire::ValidEntityAuthorizationQuery,
+    page: Page,
+) -> ApiResult<(Vec<StoredAuthorization>, bool)> {
+    use ksef_wire::WireEnum;
+    let rows = match query.query_type {
+        ksef_wire::QueryType::Granted => {
+            let Some(nip) = context.nip() else {
+                return Ok((Vec::new(), false));
+            };
+            sqlx::query(
+                "SELECT * FROM authorization_grants WHERE authorizing_nip = ? \
+                 ORDER BY created_ms DESC, id ASC",
+            )
+            .bind(nip.as_str())
+            .fetch_all(pool)
+            .await?
+        }
+        ksef_wire::QueryType::Received => sqlx::query(
+            "SELECT * FROM authorization_grants WHERE authorized_type = ? AND authorized_value = ? \
+                 ORDER BY created_ms DESC, id ASC",
+        )
+        .bind(context.kind().as_str())
+        .bind(context.value())
+        .fetch_all(pool)
+        .await?,
+    };
+    let mut out = Vec::new();
+    for r in rows {
+        let internal = |what: &str, e: &dyn std::fmt::Display| {
+            ApiError::internal(format!("stored authorization {what}: {e}"))
+        };
+        let authorizing: Nip = r
+            .get::<String, _>("authorizing_nip")
+            .parse()
+            .map_err(|e| internal("grantor", &e))?;
+        let kind = r
+            .get::<String, _>("authorized_type")
+            .parse()
+            .map_err(|e| internal("type", &e))?;
+        let authorized = ContextIdentifier::parse(kind, &r.get::<String, _>("authorized_value"))
+            .map_err(|e| internal("entity", &e))?;
+        let name: String = r.get("permission");
+        let permission = ksef_wire::EntityAuthorizationPermissionType::from_wire_name(&name)
+            .ok_or_else(|| internal("permission", &name))?;
+        if query
+            .authorizing
+            .as_ref()
+            .is_some_and(|a| *a != authorizing)
+            || query.authorized.as_ref().is_some_and(|a| *a != authorized)
+            || !(query.permission_types.is_empty() || query.permission_types.contains(&permission))
+        {
+            continue;
+        }
+        out.push(StoredAuthorization {
+            id: r.get("id"),
+            authorizing,
+            authorized,
+            permission,
+            description: r.get("description"),
+            full_name: r.get("full_name"),
+            author: parse_subject(
+                &r.get::<String, _>("author_type"),
+                &r.get::<String, _>("author_value"),
+            )?,
+            created: from_ms(r.get("created_ms")),
+        });
+    }
+    let size = page.size as usize;
+    let start = (page.page as usize).saturating_mul(size);
+    let has_more = out.len() > start.saturating_add(size);
+    Ok((out.into_iter().skip(start).take(size).collect(), has_more))
 }

@@ -56,6 +56,8 @@ struct Inner {
     exports: crate::retrieval::ExportBuilds,
     /// Background processing of online and batch sessions ([`crate::sessions`]).
     sessions: crate::sessions::Engine,
+    /// API rate limits: per-context overrides and sliding windows ([`crate::limits`]).
+    rate_limits: crate::limits::RateLimiter,
 }
 
 /// Errors while starting the emulator.
@@ -114,6 +116,7 @@ impl AppState {
                 clock_offset_ms: AtomicI64::new(0),
                 exports: crate::retrieval::ExportBuilds::default(),
                 sessions: crate::sessions::Engine::default(),
+                rate_limits: crate::limits::RateLimiter::default(),
                 token_key,
                 symmetric_key,
                 trusted_profile_ca,
@@ -172,6 +175,10 @@ impl AppState {
     /// The session processor (verification of invoices, batch packages, UPO generation).
     pub fn sessions(&self) -> &crate::sessions::Engine {
         &self.inner.sessions
+    }
+    /// API rate limits (digest §15.1, [`crate::limits`]).
+    pub fn rate_limits(&self) -> &crate::limits::RateLimiter {
+        &self.inner.rate_limits
     }
     /// The current time: the wall clock plus the offset set by [`Self::step_clock`].
     pub fn now(&self) -> OffsetDateTime {

@@ -247,6 +247,41 @@ const MIGRATIONS: &[&str] = &[
         UPDATE sessions SET symmetric_key = NULL WHERE reference_number = NEW.reference_number;
     END;
     "#,
+    // v4: the permission-management API (digest §7.3–§7.5): person/entity data and kind of a
+    // grant, entity-level authorizations, and the asynchronous grant/revoke operations.
+    r#"
+    ALTER TABLE grants ADD COLUMN subject_details TEXT;     -- JSON, PermissionsSubjectPersonDetails
+    ALTER TABLE grants ADD COLUMN grant_kind TEXT NOT NULL DEFAULT 'Person';  -- 'Person' | 'Entity'
+    ALTER TABLE grants ADD COLUMN can_delegate INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE grants ADD COLUMN entity_details TEXT;      -- JSON, PermissionsSubjectEntityDetails
+    CREATE INDEX grants_authorized ON grants(authorized_type, authorized_value, grant_kind);
+    CREATE INDEX grants_context ON grants(context_type, context_value, created_ms);
+    -- Entity-level authorizations (SelfInvoicing, RRInvoicing, TaxRepresentative, PefInvoicing).
+    CREATE TABLE authorization_grants (
+        id TEXT PRIMARY KEY,
+        authorizing_nip TEXT NOT NULL,
+        authorized_type TEXT NOT NULL,           -- 'Nip' | 'PeppolId'
+        authorized_value TEXT NOT NULL,
+        permission TEXT NOT NULL,
+        description TEXT NOT NULL,
+        full_name TEXT NOT NULL,
+        author_type TEXT NOT NULL,
+        author_value TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        UNIQUE(authorizing_nip, authorized_type, authorized_value, permission)
+    );
+    CREATE TABLE permission_operations (
+        reference_number TEXT PRIMARY KEY,
+        context_type TEXT NOT NULL,
+        context_value TEXT NOT NULL,
+        operation TEXT NOT NULL,                 -- 'Grant' | 'Revoke'
+        created_ms INTEGER NOT NULL,
+        ready_ms INTEGER NOT NULL,               -- status 100 until then, the final status after
+        final_code INTEGER NOT NULL,
+        final_description TEXT NOT NULL,
+        final_details TEXT NOT NULL DEFAULT '[]'
+    );
+    "#,
 ];
 
 /// Unix milliseconds of an instant.

@@ -53,6 +53,10 @@ pub struct EmulatorArgs {
     /// to watch or interrupt a batch mid-way).
     #[arg(long, default_value_t = 0)]
     processing_chunk_pause_ms: u64,
+    /// Enforce the KSeF API rate limits (production values, HTTP 429 with Retry-After) for
+    /// every caller. Off by default; POST /testdata/rate-limits switches them on per context.
+    #[arg(long)]
+    rate_limits: bool,
     /// Externally visible base URL for links the emulator hands out (e.g. behind a proxy).
     #[arg(long)]
     public_base_url: Option<String>,
@@ -92,6 +96,7 @@ pub fn run(args: EmulatorArgs) -> Result<(), String> {
     config.refresh_token_lifetime = Duration::from_secs(args.refresh_token_secs);
     config.challenge_lifetime = Duration::from_secs(args.challenge_secs);
     config.strict_xades = args.strict_xades;
+    config.rate_limits = args.rate_limits;
     config.forbid_token_minting_from_token_sessions = !args.allow_token_minting_from_token_sessions;
     config.public_base_url = args.public_base_url.clone();
     if !args.trusted_ca.is_empty() {

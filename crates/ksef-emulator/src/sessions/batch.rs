@@ -29,9 +29,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use tokio::sync::mpsc;
 
-use super::engine::{
-    self, Chunker, CommitMode, Deferral, Input, MAX_INVOICE_WITH_ATTACHMENT, Rejection, Rules, Work,
-};
+use super::engine::{self, Chunker, CommitMode, Deferral, Input, Rejection, Rules, Work};
 use super::model::{self, DETAIL_NO_INVOICES, DETAIL_UPLOAD_TIMEOUT, Kind};
 use super::online::{form_code, json_body, unwrap_key};
 use super::{BATCH_WRITE, authorize};
@@ -471,7 +469,16 @@ async fn run(state: &AppState, reference: &str, t: &mut Timings) -> ApiResult<Fl
             return fail(state, reference, 430, &[&d]).await;
         }
     };
-    let limit = u64::from(state.config().session_invoice_limit);
+    let limit = u64::from(
+        crate::limits::session_limits(
+            state,
+            &session.context_type,
+            &session.context_value,
+            Kind::Batch,
+        )
+        .await?
+        .max_invoices,
+    );
     if count > limit {
         let d = format!("Paczka zawiera {count} plików faktur; limit sesji to {limit}.");
         return fail(state, reference, 420, &[&d]).await;
@@ -496,8 +503,10 @@ async fn run(state: &AppState, reference: &str, t: &mut Timings) -> ApiResult<Fl
         state.config().processing_chunk_bytes,
     );
     let pause = state.config().processing_chunk_pause;
-    let reader =
-        tokio::task::spawn_blocking(move || read_entries(&path, compression, &done, chunker, &tx));
+    let cap = rules.max_invoice_with_attachment;
+    let reader = tokio::task::spawn_blocking(move || {
+        read_entries(&path, compression, &done, chunker, &tx, cap)
+    });
     let mut pending: Option<tokio::task::JoinHandle<ApiResult<Vec<engine::Judged>>>> = None;
     loop {
         let clock = std::time::Instant::now();
@@ -708,21 +717,19 @@ struct Entry {
     input: Input,
 }
 
-fn too_large(size: u64) -> Rejection {
+fn too_large(size: u64, cap: usize) -> Rejection {
     Rejection::new(
         430,
-        format!(
-            "Rozmiar pliku ({size} B) przekracza dopuszczalne {MAX_INVOICE_WITH_ATTACHMENT} B."
-        ),
+        format!("Rozmiar pliku ({size} B) przekracza dopuszczalne {cap} B."),
     )
 }
 
-fn read_limited(r: &mut impl Read) -> Result<Input, std::io::Error> {
+/// Reads one file of at most `cap` bytes (the context's limit for invoices with attachments).
+fn read_limited(r: &mut impl Read, cap: usize) -> Result<Input, std::io::Error> {
     let mut buf = Vec::new();
-    r.take(MAX_INVOICE_WITH_ATTACHMENT as u64 + 1)
-        .read_to_end(&mut buf)?;
-    if buf.len() > MAX_INVOICE_WITH_ATTACHMENT {
-        return Ok(Input::Failed(too_large(buf.len() as u64), Vec::new()));
+    r.take(cap as u64 + 1).read_to_end(&mut buf)?;
+    if buf.len() > cap {
+        return Ok(Input::Failed(too_large(buf.len() as u64, cap), Vec::new()));
     }
     Ok(Input::Plain(buf))
 }
@@ -742,6 +749,7 @@ fn read_entries(
     done: &HashSet<i64>,
     mut chunker: Chunker<Entry>,
     tx: &mpsc::Sender<Result<Vec<Entry>, String>>,
+    cap: usize,
 ) {
     let mut push = |e: Entry| -> bool {
         let size = entry_bytes(&e);
@@ -766,10 +774,10 @@ fn read_entries(
                     let entry = match zip.by_index(i) {
                         Ok(mut f) => {
                             let name = f.name().to_string();
-                            let input = if f.size() > MAX_INVOICE_WITH_ATTACHMENT as u64 {
-                                Input::Failed(too_large(f.size()), Vec::new())
+                            let input = if f.size() > cap as u64 {
+                                Input::Failed(too_large(f.size(), cap), Vec::new())
                             } else {
-                                read_limited(&mut f).unwrap_or_else(|e| {
+                                read_limited(&mut f, cap).unwrap_or_else(|e| {
                                     Input::Failed(
                                         Rejection::new(
                                             430,
@@ -818,10 +826,10 @@ fn read_entries(
                         .map(|p| p.to_string_lossy().into_owned())
                         .unwrap_or_else(|_| format!("#{ordinal}"));
                     let size = e.header().size().unwrap_or(0);
-                    let input = if size > MAX_INVOICE_WITH_ATTACHMENT as u64 {
-                        Input::Failed(too_large(size), Vec::new())
+                    let input = if size > cap as u64 {
+                        Input::Failed(too_large(size, cap), Vec::new())
                     } else {
-                        read_limited(&mut e).map_err(|e| e.to_string())?
+                        read_limited(&mut e, cap).map_err(|e| e.to_string())?
                     };
                     if !push(Entry {
                         ordinal,

@@ -62,6 +62,10 @@ pub struct Rules {
     pub context_nip: Option<String>,
     /// The context's NIP has the attachment consent (§11).
     pub attachment_consent: bool,
+    /// Largest invoice without / with an attachment in this session (the context's limits,
+    /// digest §15.3; defaults [`MAX_PLAIN_INVOICE`], [`MAX_INVOICE_WITH_ATTACHMENT`]).
+    pub max_plain_invoice: usize,
+    pub max_invoice_with_attachment: usize,
 }
 
 impl Rules {
@@ -83,6 +87,8 @@ impl Rules {
             .is_some_and(|a| a != 0),
             None => false,
         };
+        let limits =
+            crate::limits::session_limits(state, &s.context_type, &s.context_value, s.kind).await?;
         Ok(Rules {
             session_ref: s.reference.clone(),
             kind: s.kind,
@@ -91,6 +97,10 @@ impl Rules {
             context_value: s.context_value.clone(),
             context_nip,
             attachment_consent,
+            max_plain_invoice: crate::limits::mb_bytes(limits.max_invoice_size_in_mb),
+            max_invoice_with_attachment: crate::limits::mb_bytes(
+                limits.max_invoice_with_attachment_size_in_mb,
+            ),
         })
     }
 }
@@ -272,12 +282,13 @@ fn check_with(
             invoice_number: number,
         })
     };
-    if bytes.len() > MAX_INVOICE_WITH_ATTACHMENT {
+    if bytes.len() > rules.max_invoice_with_attachment {
         return reject(
             430,
             format!(
-                "Rozmiar faktury ({} B) przekracza dopuszczalne {MAX_INVOICE_WITH_ATTACHMENT} B.",
-                bytes.len()
+                "Rozmiar faktury ({} B) przekracza dopuszczalne {} B.",
+                bytes.len(),
+                rules.max_invoice_with_attachment
             ),
             None,
         );
@@ -300,12 +311,13 @@ fn check_with(
         }
     };
     let number = Some(facts.invoice_number.clone());
-    if bytes.len() > MAX_PLAIN_INVOICE && !facts.has_attachment {
+    if bytes.len() > rules.max_plain_invoice && !facts.has_attachment {
         return reject(
             430,
             format!(
-                "Rozmiar faktury bez załącznika ({} B) przekracza dopuszczalne {MAX_PLAIN_INVOICE} B.",
-                bytes.len()
+                "Rozmiar faktury bez załącznika ({} B) przekracza dopuszczalne {} B.",
+                bytes.len(),
+                rules.max_plain_invoice
             ),
             number,
         );
@@ -1222,6 +1234,8 @@ mod tests {
             context_value: "5265877635".into(),
             context_nip: Some("5265877635".into()),
             attachment_consent: false,
+            max_plain_invoice: MAX_PLAIN_INVOICE,
+            max_invoice_with_attachment: MAX_INVOICE_WITH_ATTACHMENT,
         })
     }
 

@@ -187,9 +187,19 @@ pub async fn send_invoice(
     if session.status_code != 100 {
         return Err(status_forbids_send(session.status_code));
     }
-    if body.invoice_size > MAX_INVOICE_BYTES {
+    // The context's limits (digest §15.3): the count here, the sizes when verified (430).
+    let limits = crate::limits::session_limits(
+        &state,
+        &session.context_type,
+        &session.context_value,
+        Kind::Online,
+    )
+    .await?;
+    let max_bytes = MAX_INVOICE_BYTES
+        .max(crate::limits::mb_bytes(limits.max_invoice_with_attachment_size_in_mb) as u64);
+    if body.invoice_size > max_bytes {
         return Err(ApiError::validation(format!(
-            "invoiceSize: {} B przekracza największy dopuszczalny rozmiar faktury ({MAX_INVOICE_BYTES} B).",
+            "invoiceSize: {} B przekracza największy dopuszczalny rozmiar faktury ({max_bytes} B).",
             body.invoice_size
         )));
     }
@@ -247,7 +257,7 @@ pub async fn send_invoice(
     )
     .bind(ms(now))
     .bind(&session.reference)
-    .bind(i64::from(state.config().session_invoice_limit))
+    .bind(i64::from(limits.max_invoices))
     .fetch_optional(&mut *tx)
     .await?;
     let Some(ordinal) = ordinal else {
@@ -262,7 +272,7 @@ pub async fn send_invoice(
             ExceptionCode::SessionInvoiceLimit,
             format!(
                 "Sesja o numerze referencyjnym {reference} osiągnęła dozwolony limit liczby faktur {}.",
-                state.config().session_invoice_limit
+                limits.max_invoices
             ),
         ));
     };

@@ -1,0 +1,929 @@
+//! Limits (digest §15): context session limits, subject certificate limits and API rate limits.
+//!
+//! Endpoints (all require an access token, no permission; 401/403 as every protected endpoint):
+//! - `GET /limits/context`: the effective session limits of the caller's context;
+//! - `GET /limits/subject`: the effective certificate limits of the caller's subject;
+//! - `GET /rate-limits`: the effective API rate limits of the caller's context;
+//! - `POST`/`DELETE /testdata/limits/context/session`: override / restore the session limits of
+//!   the caller's context (bounds of §15.3, 400/21405 outside them);
+//! - `POST`/`DELETE /testdata/limits/subject/certificate`: override / restore the certificate
+//!   limits of the caller's subject;
+//! - `POST /testdata/rate-limits`, `DELETE /testdata/rate-limits`,
+//!   `POST /testdata/rate-limits/production`: rate limits of the caller's context.
+//!
+//! Session and subject overrides are stored in the `settings` table (they survive restarts);
+//! the session limits are read by the session code ([`session_limits`]): the invoice size
+//! rules (430) and the invoice count (online 21155, batch 420). The defaults are the
+//! documented values (1 MB, 3 MB; `maxInvoices` = [`crate::EmulatorConfig::session_invoice_limit`],
+//! 10 000 by default).
+//!
+//! # Rate limiting
+//!
+//! [`rate_limit`] is a middleware on the API routes. It counts requests in sliding windows
+//! (last 1 s, 60 s, 3600 s; all three apply) per (context, client IP, group) for requests with
+//! a valid access token, grouped as in the table of §15.1 (`other`: one counter per endpoint),
+//! and per client IP (60 req/s) for the public endpoints and for requests without a valid
+//! access token. Pre-signed links (batch part uploads, downloads) are outside the API routes
+//! and never limited. An excess answers 429 with `Retry-After: <seconds>` (the time until the
+//! exceeded window has room again) and the `TooManyRequestsResponse` body, or
+//! `TooManyRequestsProblemDetails` with `X-Error-Format: problem-details`. Rejected requests
+//! are not counted.
+//!
+//! Enforcement is a local choice (digest §15 marks it as such): a local emulator runs in tight
+//! test loops, so it is **off by default**. It is on
+//! - for every caller when [`crate::EmulatorConfig::rate_limits`] is set (`ksef emulator
+//!   --rate-limits`), with the production values;
+//! - for one context after `POST /testdata/rate-limits` (its custom values) or
+//!   `POST /testdata/rate-limits/production` (the production values) in that context — the
+//!   OpenAPI scopes these overrides to the current context, so other contexts are unaffected;
+//!   `DELETE /testdata/rate-limits` restores the production values and the configured on/off.
+//!
+//! Rate-limit overrides and windows live in memory ([`RateLimiter`]); a restart forgets them.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+use ksef_wire as wire;
+use ksef_wire::{
+    EffectiveApiRateLimitValues, EffectiveApiRateLimits, EffectiveContextLimits,
+    EffectiveSubjectLimits, SessionContextLimits,
+};
+use time::OffsetDateTime;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Bearer, ClientIp};
+use crate::http::Session;
+use crate::jwt::TokenType;
+use crate::sessions::model::Kind;
+use crate::state::AppState;
+
+/// Routes under `/v2` owned by this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/limits/context", get(get_context_limits))
+        .route("/limits/subject", get(get_subject_limits))
+        .route("/rate-limits", get(get_rate_limits))
+        .route(
+            "/testdata/limits/context/session",
+            post(set_context_limits).delete(reset_context_limits),
+        )
+        .route(
+            "/testdata/limits/subject/certificate",
+            post(set_subject_limits).delete(reset_subject_limits),
+        )
+        .route(
+            "/testdata/rate-limits",
+            post(set_rate_limits).delete(reset_rate_limits),
+        )
+        .route(
+            "/testdata/rate-limits/production",
+            post(set_production_rate_limits),
+        )
+}
+
+// ---------------------------------------------------------------- handlers
+
+async fn access(state: &AppState, token: &str, ip: IpAddr) -> ApiResult<Session> {
+    crate::http::session(state, token, ip, &[TokenType::ContextToken]).await
+}
+
+/// `Type:value` of the caller's context, as sessions store it.
+fn context_key(s: &Session) -> ApiResult<String> {
+    let c = s.caller()?;
+    Ok(format!(
+        "{}:{}",
+        c.context.kind().as_str(),
+        c.context.value()
+    ))
+}
+
+/// `Type:value` of the context of a token's claims (the rate-limit key).
+fn claims_context(c: &crate::jwt::Claims) -> String {
+    format!("{}:{}", c.cit, c.civ)
+}
+
+async fn get_context_limits(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+) -> ApiResult<axum::Json<EffectiveContextLimits>> {
+    let s = access(&state, &token, ip).await?;
+    Ok(axum::Json(context_limits(&state, &context_key(&s)?).await?))
+}
+
+async fn set_context_limits(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<wire::SetSessionLimitsRequest>,
+) -> ApiResult<StatusCode> {
+    let s = access(&state, &token, ip).await?;
+    req.validate()
+        .map_err(|e| ApiError::validation(e.to_string()))?;
+    let limits = EffectiveContextLimits {
+        online_session: req.online_session,
+        batch_session: req.batch_session,
+    };
+    put_setting(&state, &context_setting(&context_key(&s)?), &limits).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn reset_context_limits(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+) -> ApiResult<StatusCode> {
+    let s = access(&state, &token, ip).await?;
+    delete_setting(&state, &context_setting(&context_key(&s)?)).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn get_subject_limits(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+) -> ApiResult<axum::Json<EffectiveSubjectLimits>> {
+    let s = access(&state, &token, ip).await?;
+    let key = subject_setting(&s)?;
+    Ok(axum::Json(
+        get_setting(&state, &key).await?.unwrap_or_default(),
+    ))
+}
+
+async fn set_subject_limits(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<wire::SetSubjectLimitsRequest>,
+) -> ApiResult<StatusCode> {
+    let s = access(&state, &token, ip).await?;
+    req.validate()
+        .map_err(|e| ApiError::validation(e.to_string()))?;
+    let limits = subject_override(&req);
+    put_setting(&state, &subject_setting(&s)?, &limits).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn reset_subject_limits(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+) -> ApiResult<StatusCode> {
+    let s = access(&state, &token, ip).await?;
+    delete_setting(&state, &subject_setting(&s)?).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn get_rate_limits(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+) -> ApiResult<axum::Json<EffectiveApiRateLimits>> {
+    let s = access(&state, &token, ip).await?;
+    Ok(axum::Json(
+        state.rate_limits().effective(&claims_context(&s.claims)),
+    ))
+}
+
+async fn set_rate_limits(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<wire::SetRateLimitsRequest>,
+) -> ApiResult<StatusCode> {
+    let s = access(&state, &token, ip).await?;
+    validate_rate_limits(&req.rate_limits)?;
+    state
+        .rate_limits()
+        .set_override(&claims_context(&s.claims), req.rate_limits);
+    Ok(StatusCode::OK)
+}
+
+async fn reset_rate_limits(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+) -> ApiResult<StatusCode> {
+    let s = access(&state, &token, ip).await?;
+    state
+        .rate_limits()
+        .clear_override(&claims_context(&s.claims));
+    Ok(StatusCode::OK)
+}
+
+async fn set_production_rate_limits(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+) -> ApiResult<StatusCode> {
+    let s = access(&state, &token, ip).await?;
+    state.rate_limits().set_override(
+        &claims_context(&s.claims),
+        EffectiveApiRateLimits::PRODUCTION,
+    );
+    Ok(StatusCode::OK)
+}
+
+// ---------------------------------------------------------------- session and subject limits
+
+fn context_setting(context: &str) -> String {
+    format!("limits.context_session:{context}")
+}
+
+fn subject_setting(s: &Session) -> ApiResult<String> {
+    let c = s.caller()?;
+    Ok(format!(
+        "limits.subject_certificate:{}:{}",
+        c.subject.kind().as_str(),
+        c.subject.value()
+    ))
+}
+
+async fn get_setting<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    name: &str,
+) -> ApiResult<Option<T>> {
+    let v: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM settings WHERE name = ?")
+        .bind(name)
+        .fetch_optional(state.pool())
+        .await?;
+    // An unreadable stored value (e.g. written by another version) counts as no override.
+    Ok(v.and_then(|v| serde_json::from_slice(&v).ok()))
+}
+
+async fn put_setting<T: serde::Serialize>(
+    state: &AppState,
+    name: &str,
+    value: &T,
+) -> ApiResult<()> {
+    let bytes = serde_json::to_vec(value).map_err(ApiError::internal)?;
+    sqlx::query(
+        "INSERT INTO settings(name, value) VALUES (?, ?) \
+         ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+    )
+    .bind(name)
+    .bind(bytes)
+    .execute(state.pool())
+    .await?;
+    Ok(())
+}
+
+async fn delete_setting(state: &AppState, name: &str) -> ApiResult<()> {
+    sqlx::query("DELETE FROM settings WHERE name = ?")
+        .bind(name)
+        .execute(state.pool())
+        .await?;
+    Ok(())
+}
+
+/// The defaults: the documented values, `maxInvoices` from the configuration.
+fn default_context_limits(state: &AppState) -> EffectiveContextLimits {
+    let d = SessionContextLimits {
+        max_invoices: state.config().session_invoice_limit,
+        ..SessionContextLimits::DEFAULT
+    };
+    EffectiveContextLimits {
+        online_session: d,
+        batch_session: d,
+    }
+}
+
+/// The effective session limits of a context (`Type:value`): its override or the defaults.
+pub async fn context_limits(state: &AppState, context: &str) -> ApiResult<EffectiveContextLimits> {
+    Ok(get_setting(state, &context_setting(context))
+        .await?
+        .unwrap_or_else(|| default_context_limits(state)))
+}
+
+/// The effective limits of one kind of session in a context (the session row's
+/// `context_type`/`context_value`).
+pub async fn session_limits(
+    state: &AppState,
+    context_type: &str,
+    context_value: &str,
+    kind: Kind,
+) -> ApiResult<SessionContextLimits> {
+    let l = context_limits(state, &format!("{context_type}:{context_value}")).await?;
+    Ok(match kind {
+        Kind::Online => l.online_session,
+        Kind::Batch => l.batch_session,
+    })
+}
+
+/// Bytes of `mb` megabytes (MB = 1 000 000 bytes, digest §15.3).
+pub fn mb_bytes(mb: u32) -> usize {
+    (mb as usize).saturating_mul(1_000_000)
+}
+
+/// The effective subject limits after `POST /testdata/limits/subject/certificate`: the values
+/// given, the defaults for the parts left out.
+fn subject_override(req: &wire::SetSubjectLimitsRequest) -> EffectiveSubjectLimits {
+    let mut l = EffectiveSubjectLimits::default();
+    if let Some(max) = req.enrollment.and_then(|e| e.max_enrollments) {
+        l.enrollment = Some(wire::EnrollmentEffectiveSubjectLimits {
+            max_enrollments: Some(max),
+        });
+    }
+    if let Some(max) = req.certificate.and_then(|c| c.max_certificates) {
+        l.certificate = Some(wire::CertificateEffectiveSubjectLimits {
+            max_certificates: Some(max),
+        });
+    }
+    l
+}
+
+/// Rate-limit values are `int32` in the OpenAPI (negative ones fail deserialisation).
+fn validate_rate_limits(l: &EffectiveApiRateLimits) -> ApiResult<()> {
+    for (name, v) in groups(l) {
+        for (field, n) in [
+            ("perSecond", v.per_second),
+            ("perMinute", v.per_minute),
+            ("perHour", v.per_hour),
+        ] {
+            if i32::try_from(n).is_err() {
+                return Err(ApiError::validation(format!(
+                    "rateLimits.{name}.{field}: wartość {n} przekracza zakres int32."
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn groups(l: &EffectiveApiRateLimits) -> [(&'static str, EffectiveApiRateLimitValues); 12] {
+    [
+        ("onlineSession", l.online_session),
+        ("batchSession", l.batch_session),
+        ("invoiceSend", l.invoice_send),
+        ("invoiceStatus", l.invoice_status),
+        ("sessionList", l.session_list),
+        ("sessionInvoiceList", l.session_invoice_list),
+        ("sessionMisc", l.session_misc),
+        ("invoiceMetadata", l.invoice_metadata),
+        ("invoiceExport", l.invoice_export),
+        ("invoiceExportStatus", l.invoice_export_status),
+        ("invoiceDownload", l.invoice_download),
+        ("other", l.other),
+    ]
+}
+
+// ---------------------------------------------------------------- rate limiting
+
+/// Requests per second of a public endpoint, per client IP (digest §15.1).
+pub const PUBLIC_PER_SECOND: u32 = 60;
+
+const SECOND: Duration = Duration::from_secs(1);
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Which limit was exceeded, and when to retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exceeded {
+    /// The exceeded threshold.
+    pub limit: u32,
+    /// The window it applies to (1 s, 60 s or 3600 s).
+    pub window: Duration,
+    /// Whole seconds until the window has room again (at least 1).
+    pub retry_after_secs: u64,
+}
+
+impl Exceeded {
+    /// The documented detail line, e.g. `Przekroczono limit 20 żądań na minutę. Spróbuj
+    /// ponownie po 30 sekundach.`
+    pub fn message(&self) -> String {
+        let per = match self.window.as_secs() {
+            1 => "sekundę",
+            60 => "minutę",
+            _ => "godzinę",
+        };
+        format!(
+            "Przekroczono limit {} żądań na {per}. Spróbuj ponownie po {} sekundach.",
+            self.limit, self.retry_after_secs
+        )
+    }
+}
+
+/// The accepted requests of one counter within the last hour (oldest first): a sliding-window
+/// log checked against the 1 s, 60 s and 3600 s thresholds together.
+#[derive(Debug, Default, Clone)]
+pub struct SlidingWindow {
+    hits: VecDeque<Instant>,
+}
+
+impl SlidingWindow {
+    /// Counts a request at `now` if all three thresholds allow it; otherwise reports the
+    /// exceeded one (the longest wait when several are exceeded) and counts nothing.
+    pub fn try_acquire(
+        &mut self,
+        now: Instant,
+        limits: EffectiveApiRateLimitValues,
+    ) -> Result<(), Exceeded> {
+        while self
+            .hits
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= HOUR)
+        {
+            self.hits.pop_front();
+        }
+        let mut worst: Option<Exceeded> = None;
+        for (limit, window) in [
+            (limits.per_second, SECOND),
+            (limits.per_minute, MINUTE),
+            (limits.per_hour, HOUR),
+        ] {
+            if let Some(e) = self.exceeded(now, limit, window)
+                && worst
+                    .as_ref()
+                    .is_none_or(|w| e.retry_after_secs > w.retry_after_secs)
+            {
+                worst = Some(e);
+            }
+        }
+        match worst {
+            Some(e) => Err(e),
+            None => {
+                self.hits.push_back(now);
+                Ok(())
+            }
+        }
+    }
+
+    /// `Some` when `limit` requests were already accepted within `window` before `now`.
+    fn exceeded(&self, now: Instant, limit: u32, window: Duration) -> Option<Exceeded> {
+        let in_window = self
+            .hits
+            .iter()
+            .rev()
+            .take_while(|t| now.saturating_duration_since(**t) < window)
+            .count();
+        if in_window < limit as usize {
+            return None;
+        }
+        // Room again when the oldest hit that keeps the count at `limit` leaves the window
+        // (with limit 0: a whole window).
+        let wait = if limit == 0 {
+            window
+        } else {
+            let oldest = self.hits[self.hits.len() - limit as usize];
+            window.saturating_sub(now.saturating_duration_since(oldest))
+        };
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Some(Exceeded {
+            limit,
+            window,
+            retry_after_secs: secs.max(1),
+        })
+    }
+
+    fn is_idle(&self, now: Instant) -> bool {
+        self.hits
+            .back()
+            .is_none_or(|t| now.saturating_duration_since(*t) >= HOUR)
+    }
+}
+
+/// In-memory rate-limit state of a running emulator: per-context overrides and the windows.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    inner: Mutex<RateState>,
+}
+
+#[derive(Debug, Default)]
+struct RateState {
+    /// Context (`Type:value`) → its values; a present entry also switches enforcement on
+    /// for that context.
+    overrides: HashMap<String, EffectiveApiRateLimits>,
+    windows: HashMap<String, SlidingWindow>,
+}
+
+/// Windows kept before idle ones are swept.
+const SWEEP_AT: usize = 10_000;
+
+impl RateLimiter {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RateState> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The effective values of a context (production unless overridden).
+    pub fn effective(&self, context: &str) -> EffectiveApiRateLimits {
+        self.lock()
+            .overrides
+            .get(context)
+            .copied()
+            .unwrap_or(EffectiveApiRateLimits::PRODUCTION)
+    }
+
+    /// Sets a context's values and switches enforcement on for it.
+    pub fn set_override(&self, context: &str, limits: EffectiveApiRateLimits) {
+        self.lock().overrides.insert(context.to_string(), limits);
+    }
+
+    /// Restores the production values and the configured on/off for a context.
+    pub fn clear_override(&self, context: &str) {
+        self.lock().overrides.remove(context);
+    }
+
+    /// The values to enforce for a context, `None` when it is not limited.
+    fn enforced(&self, context: &str, configured: bool) -> Option<EffectiveApiRateLimits> {
+        let st = self.lock();
+        match st.overrides.get(context) {
+            Some(l) => Some(*l),
+            None if configured => Some(EffectiveApiRateLimits::PRODUCTION),
+            None => None,
+        }
+    }
+
+    /// Counts a request on counter `key` at `now`.
+    pub fn acquire(
+        &self,
+        key: String,
+        now: Instant,
+        limits: EffectiveApiRateLimitValues,
+    ) -> Result<(), Exceeded> {
+        let mut st = self.lock();
+        if st.windows.len() >= SWEEP_AT {
+            st.windows.retain(|_, w| !w.is_idle(now));
+        }
+        st.windows.entry(key).or_default().try_acquire(now, limits)
+    }
+}
+
+/// A group of §15.1 (the `/rate-limits` key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    OnlineSession,
+    BatchSession,
+    InvoiceSend,
+    InvoiceStatus,
+    SessionList,
+    SessionInvoiceList,
+    SessionMisc,
+    InvoiceMetadata,
+    InvoiceExport,
+    InvoiceExportStatus,
+    InvoiceDownload,
+    /// Every other protected endpoint (one counter per endpoint).
+    Other,
+    /// Public endpoints: per client IP.
+    Public,
+}
+
+impl Group {
+    /// The group of a request by method and path (see [`template`]).
+    pub fn of(method: &Method, path: &str) -> Group {
+        let t = template(path);
+        let segs: Vec<&str> = t.split('/').filter(|s| !s.is_empty()).collect();
+        let get = method == Method::GET;
+        let post = method == Method::POST;
+        match (segs.as_slice(), get, post) {
+            (["sessions", "online"], _, true) | (["sessions", "online", "*", "close"], _, true) => {
+                Group::OnlineSession
+            }
+            (["sessions", "online", "*", "invoices"], _, true) => Group::InvoiceSend,
+            (["sessions", "batch"], _, true) | (["sessions", "batch", "*", "close"], _, true) => {
+                Group::BatchSession
+            }
+            (["sessions"], true, _) => Group::SessionList,
+            (["sessions", "*", "invoices"], true, _)
+            | (["sessions", "*", "invoices", "failed"], true, _) => Group::SessionInvoiceList,
+            (["sessions", "*", "invoices", "*"], true, _) => Group::InvoiceStatus,
+            (["sessions", "*"], true, _)
+            | (["sessions", "*", "invoices", "*", "upo"], true, _)
+            | (["sessions", "*", "invoices", "ksef", "*", "upo"], true, _)
+            | (["sessions", "*", "upo", "*"], true, _) => Group::SessionMisc,
+            (["invoices", "query", "metadata"], _, true) => Group::InvoiceMetadata,
+            (["invoices", "exports"], _, true) => Group::InvoiceExport,
+            (["invoices", "exports", "*"], true, _) => Group::InvoiceExportStatus,
+            (["invoices", "ksef", "*"], true, _) => Group::InvoiceDownload,
+            (["auth", "challenge"], ..)
+            | (["auth", "xades-signature"], ..)
+            | (["auth", "ksef-token"], ..)
+            | (["auth", "token", "redeem"], ..)
+            | (["auth", "token", "refresh"], ..)
+            | (["security", "public-key-certificates"], ..)
+            | (["peppol", "query"], ..) => Group::Public,
+            (["auth", "*"], true, _) => Group::Public,
+            _ => Group::Other,
+        }
+    }
+
+    /// The values of this group ([`Group::Public`]: 60 per second, no minute/hour limit).
+    fn values(self, l: &EffectiveApiRateLimits) -> EffectiveApiRateLimitValues {
+        match self {
+            Group::OnlineSession => l.online_session,
+            Group::BatchSession => l.batch_session,
+            Group::InvoiceSend => l.invoice_send,
+            Group::InvoiceStatus => l.invoice_status,
+            Group::SessionList => l.session_list,
+            Group::SessionInvoiceList => l.session_invoice_list,
+            Group::SessionMisc => l.session_misc,
+            Group::InvoiceMetadata => l.invoice_metadata,
+            Group::InvoiceExport => l.invoice_export,
+            Group::InvoiceExportStatus => l.invoice_export_status,
+            Group::InvoiceDownload => l.invoice_download,
+            Group::Other => l.other,
+            Group::Public => public_values(),
+        }
+    }
+}
+
+/// The endpoint of a request path: without the `/v2` prefix, with every path parameter as
+/// `*`. A segment is a parameter when it is written `{…}` or contains a digit: reference
+/// numbers, NIPs, KSeF numbers, fingerprints and serial numbers do, and no literal segment
+/// of the API does (the router's matched path is not available without axum's
+/// `matched-path` feature).
+pub fn template(path: &str) -> String {
+    let path = path.strip_prefix("/v2").unwrap_or(path);
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            if s.starts_with('{') || s.bytes().any(|b| b.is_ascii_digit()) {
+                "*"
+            } else {
+                s
+            }
+        })
+        .fold(String::new(), |mut acc, s| {
+            acc.push('/');
+            acc.push_str(s);
+            acc
+        })
+}
+
+fn public_values() -> EffectiveApiRateLimitValues {
+    EffectiveApiRateLimitValues::new(PUBLIC_PER_SECOND, u32::MAX, u32::MAX)
+}
+
+fn client_ip(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// The counter and values of a request, `None` when it is not limited. Paths outside the API
+/// routes reach this too (the layer also wraps the 404 fallback) and count like `other`.
+fn counter(state: &AppState, req: &Request) -> Option<(String, EffectiveApiRateLimitValues)> {
+    let ip = client_ip(req);
+    let configured = state.config().rate_limits;
+    let group = Group::of(req.method(), req.uri().path());
+    let context = match group {
+        Group::Public => None,
+        _ => bearer(req)
+            .and_then(|t| state.jwt().verify(t, &[TokenType::ContextToken]).ok())
+            .map(|c| claims_context(&c)),
+    };
+    match context {
+        Some(ctx) => {
+            let limits = state.rate_limits().enforced(&ctx, configured)?;
+            let key = match group {
+                Group::Other => format!(
+                    "{ctx}|{ip}|other:{} {}",
+                    req.method(),
+                    template(req.uri().path())
+                ),
+                g => format!("{ctx}|{ip}|{g:?}"),
+            };
+            Some((key, group.values(&limits)))
+        }
+        // Public endpoints and requests without a valid access token (they end in 401 or
+        // are unauthenticated `/testdata/*` calls): per client IP.
+        None if configured => Some((format!("public|{ip}"), public_values())),
+        None => None,
+    }
+}
+
+/// Middleware on the API routes: the rate limits of §15.1 (see the module docs).
+pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some((key, values)) = counter(&state, &req) else {
+        return next.run(req).await;
+    };
+    match state.rate_limits().acquire(key, Instant::now(), values) {
+        Ok(()) => next.run(req).await,
+        Err(e) => too_many_requests(&req, &e),
+    }
+}
+
+/// The 429 answer in the format the request asked for.
+fn too_many_requests(req: &Request, e: &Exceeded) -> Response {
+    let problem = req
+        .headers()
+        .get("x-error-format")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("problem-details"));
+    let detail = e.message();
+    let (body, content_type) = if problem {
+        let trace: [u8; 16] = rand::random();
+        (
+            serde_json::to_vec(&wire::TooManyRequestsProblemDetails {
+                title: wire::TooManyRequestsProblemDetails::TITLE.into(),
+                status: wire::TooManyRequestsProblemDetails::STATUS,
+                // The layer sits inside `/v2`, which the nested router strips.
+                instance: format!("/v2{}", req.uri().path()),
+                detail,
+                timestamp: OffsetDateTime::now_utc(),
+                trace_id: hex::encode(trace),
+            }),
+            "application/problem+json",
+        )
+    } else {
+        (
+            serde_json::to_vec(&wire::TooManyRequestsResponse::new([detail])),
+            "application/json",
+        )
+    };
+    let mut out = Response::new(Body::from(body.unwrap_or_default()));
+    *out.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    out.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    out.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(e.retry_after_secs));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V: EffectiveApiRateLimitValues = EffectiveApiRateLimitValues::new(2, 3, 4);
+
+    #[test]
+    fn per_second_then_slides() {
+        let t0 = Instant::now();
+        let mut w = SlidingWindow::default();
+        assert!(w.try_acquire(t0, V).is_ok());
+        assert!(w.try_acquire(t0 + Duration::from_millis(100), V).is_ok());
+        let e = w
+            .try_acquire(t0 + Duration::from_millis(200), V)
+            .unwrap_err();
+        assert_eq!(e.limit, 2);
+        assert_eq!(e.window, SECOND);
+        // The first hit leaves the 1 s window at t0 + 1 s: 800 ms → rounded up to 1 s.
+        assert_eq!(e.retry_after_secs, 1);
+        // A rejected request is not counted: at t0 + 1 s one slot is free again.
+        assert!(w.try_acquire(t0 + Duration::from_secs(1), V).is_ok());
+    }
+
+    #[test]
+    fn per_minute_and_per_hour() {
+        let t0 = Instant::now();
+        let mut w = SlidingWindow::default();
+        for i in 0..3 {
+            assert!(w.try_acquire(t0 + Duration::from_secs(i * 2), V).is_ok());
+        }
+        let e = w.try_acquire(t0 + Duration::from_secs(10), V).unwrap_err();
+        assert_eq!((e.limit, e.window), (3, MINUTE));
+        assert_eq!(e.retry_after_secs, 50);
+        assert!(e.message().contains("3 żądań na minutę"), "{}", e.message());
+        assert!(e.message().contains("po 50 sekundach"), "{}", e.message());
+        // After the minute: the fourth passes, the fifth hits the hourly limit (4).
+        assert!(w.try_acquire(t0 + Duration::from_secs(61), V).is_ok());
+        let e = w.try_acquire(t0 + Duration::from_secs(130), V).unwrap_err();
+        assert_eq!((e.limit, e.window), (4, HOUR));
+        assert_eq!(e.retry_after_secs, 3600 - 130);
+        // An hour after the first hit there is room again.
+        assert!(w.try_acquire(t0 + Duration::from_secs(3600), V).is_ok());
+    }
+
+    #[test]
+    fn zero_limit_rejects_for_a_whole_window() {
+        let mut w = SlidingWindow::default();
+        let e = w
+            .try_acquire(Instant::now(), EffectiveApiRateLimitValues::new(0, 10, 10))
+            .unwrap_err();
+        assert_eq!((e.limit, e.retry_after_secs), (0, 1));
+    }
+
+    #[test]
+    fn limiter_keeps_counters_apart_and_overrides_switch_enforcement() {
+        let l = RateLimiter::default();
+        let t0 = Instant::now();
+        let one = EffectiveApiRateLimitValues::new(1, 10, 10);
+        assert!(l.acquire("a".into(), t0, one).is_ok());
+        assert!(l.acquire("a".into(), t0, one).is_err());
+        assert!(l.acquire("b".into(), t0, one).is_ok());
+        assert_eq!(l.enforced("Nip:1", false), None);
+        assert_eq!(
+            l.enforced("Nip:1", true),
+            Some(EffectiveApiRateLimits::PRODUCTION)
+        );
+        let mut custom = EffectiveApiRateLimits::PRODUCTION;
+        custom.other = one;
+        l.set_override("Nip:1", custom);
+        assert_eq!(l.enforced("Nip:1", false), Some(custom));
+        assert_eq!(l.effective("Nip:1"), custom);
+        assert_eq!(l.enforced("Nip:2", false), None);
+        l.clear_override("Nip:1");
+        assert_eq!(l.enforced("Nip:1", false), None);
+        assert_eq!(l.effective("Nip:1"), EffectiveApiRateLimits::PRODUCTION);
+    }
+
+    #[test]
+    fn groups_follow_the_table() {
+        let g = |m: Method, p: &str| Group::of(&m, p);
+        assert_eq!(g(Method::POST, "/v2/sessions/online"), Group::OnlineSession);
+        assert_eq!(
+            g(Method::POST, "/v2/sessions/online/{reference}/close"),
+            Group::OnlineSession
+        );
+        assert_eq!(
+            g(Method::POST, "/v2/sessions/online/{reference}/invoices"),
+            Group::InvoiceSend
+        );
+        assert_eq!(
+            g(Method::POST, "/sessions/batch/{reference}/close"),
+            Group::BatchSession
+        );
+        assert_eq!(g(Method::GET, "/v2/sessions"), Group::SessionList);
+        assert_eq!(g(Method::GET, "/v2/sessions/{r}"), Group::SessionMisc);
+        assert_eq!(
+            g(Method::GET, "/v2/sessions/{r}/invoices"),
+            Group::SessionInvoiceList
+        );
+        assert_eq!(
+            g(Method::GET, "/v2/sessions/{r}/invoices/failed"),
+            Group::SessionInvoiceList
+        );
+        assert_eq!(
+            g(Method::GET, "/v2/sessions/{r}/invoices/{i}"),
+            Group::InvoiceStatus
+        );
+        assert_eq!(
+            g(Method::GET, "/v2/sessions/{r}/invoices/{i}/upo"),
+            Group::SessionMisc
+        );
+        assert_eq!(
+            g(Method::GET, "/v2/sessions/{r}/invoices/ksef/{k}/upo"),
+            Group::SessionMisc
+        );
+        assert_eq!(
+            g(Method::GET, "/v2/sessions/{r}/upo/{u}"),
+            Group::SessionMisc
+        );
+        assert_eq!(
+            g(Method::POST, "/v2/invoices/query/metadata"),
+            Group::InvoiceMetadata
+        );
+        assert_eq!(
+            g(Method::POST, "/v2/invoices/exports"),
+            Group::InvoiceExport
+        );
+        assert_eq!(
+            g(Method::GET, "/v2/invoices/exports/{referenceNumber}"),
+            Group::InvoiceExportStatus
+        );
+        assert_eq!(
+            g(Method::GET, "/v2/invoices/ksef/{ksefNumber}"),
+            Group::InvoiceDownload
+        );
+        assert_eq!(g(Method::POST, "/v2/auth/challenge"), Group::Public);
+        assert_eq!(g(Method::GET, "/v2/auth/{reference}"), Group::Public);
+        assert_eq!(g(Method::POST, "/v2/auth/token/refresh"), Group::Public);
+        assert_eq!(g(Method::GET, "/v2/auth/sessions"), Group::Other);
+        assert_eq!(g(Method::GET, "/v2/limits/context"), Group::Other);
+        assert_eq!(g(Method::GET, "/v2/tokens"), Group::Other);
+        // Real paths: parameters recognised by their digits.
+        assert_eq!(
+            g(
+                Method::GET,
+                "/v2/sessions/20250625-SO-2C3E6C8000-B675CF5D68-07"
+            ),
+            Group::SessionMisc
+        );
+        assert_eq!(
+            g(
+                Method::GET,
+                "/v2/sessions/20250625-SO-2C3E6C8000-B675CF5D68-07/invoices/failed"
+            ),
+            Group::SessionInvoiceList
+        );
+        assert_eq!(
+            g(
+                Method::GET,
+                "/v2/invoices/ksef/5265877635-20250826-0100001AF629-AF"
+            ),
+            Group::InvoiceDownload
+        );
+        assert_eq!(
+            template("/v2/tokens/20250625-AU-2C3E6C8000-B675CF5D68-07"),
+            "/tokens/*"
+        );
+    }
+}

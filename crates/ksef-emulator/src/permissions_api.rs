@@ -1,0 +1,471 @@
+//! The permission-management endpoints (digest §7.3–§7.7): person and entity grants, entity-level
+//! authorizations, revocation, the operation status, the persons / entities / authorizations
+//! queries, attachment consent and the context's roles. Not here: subunit, indirect and EU-entity
+//! grants and their queries.
+//!
+//! Thin handlers: the bearer is checked first, then the required permissions
+//! (`x-required-permissions`, 403 `missing-permissions`), then the body (400/21405); the logic
+//! lives in [`crate::permissions`]. Person and entity grants go to the same `grants` table
+//! `/testdata/permissions` writes and authentication reads, so they take effect at the subject's
+//! next login. Entity-level authorizations (SelfInvoicing, …) are stored and listed; invoice
+//! validation does not consult them yet.
+
+use axum::Router;
+use axum::extract::{FromRequest, RawQuery, Request, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+use ksef_core::Permission;
+use ksef_wire as wire;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, Bearer, ClientIp};
+use crate::http::{optional_json, permission_page, session};
+use crate::jwt::TokenType;
+use crate::permissions::{self, GrantAuthor, PersonGrantFilter};
+use crate::sessions::require_any;
+use crate::state::AppState;
+use crate::tokens::Caller;
+
+/// The routes of this module (merged into the `/v2` router).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/permissions/persons/grants", post(grant_persons))
+        .route("/permissions/entities/grants", post(grant_entities))
+        .route("/permissions/query/entities/grants", post(query_entities))
+        .route(
+            "/permissions/authorizations/grants",
+            post(grant_authorizations),
+        )
+        .route(
+            "/permissions/authorizations/grants/{permission_id}",
+            delete(revoke_authorization),
+        )
+        .route(
+            "/permissions/query/authorizations/grants",
+            post(query_authorizations),
+        )
+        .route(
+            "/permissions/common/grants/{permission_id}",
+            delete(revoke_common_grant),
+        )
+        .route(
+            "/permissions/operations/{reference_number}",
+            get(operation_status),
+        )
+        .route("/permissions/query/persons/grants", post(query_persons))
+        .route("/permissions/attachments/status", get(attachments_status))
+        .route("/permissions/query/entities/roles", get(query_entity_roles))
+}
+
+/// The caller of an access token, after checking it holds one of `required` (empty = none).
+async fn caller(
+    state: &AppState,
+    token: &str,
+    ip: std::net::IpAddr,
+    required: &[Permission],
+) -> ApiResult<Caller> {
+    let s = session(state, token, ip, &[TokenType::ContextToken]).await?;
+    let caller = s.caller()?;
+    if !required.is_empty() {
+        require_any(&caller, required)?;
+    }
+    Ok(caller)
+}
+
+/// A required JSON body, read only after the authorization checks.
+async fn json_body<T: serde::de::DeserializeOwned>(state: &AppState, req: Request) -> ApiResult<T> {
+    let ApiJson(v) = ApiJson::<T>::from_request(req, state).await?;
+    Ok(v)
+}
+
+fn invalid(e: wire::ValidationError) -> ApiError {
+    ApiError::validation(e.to_string())
+}
+
+fn accepted(reference_number: String) -> impl IntoResponse {
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(wire::PermissionsOperationResponse { reference_number }),
+    )
+}
+
+/// `POST /permissions/persons/grants` → 202 `{referenceNumber}` (CredentialsManage).
+async fn grant_persons(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let caller = caller(&state, &token, ip, &[Permission::CredentialsManage]).await?;
+    let body: wire::PersonPermissionsGrantRequest = json_body(&state, req).await?;
+    let grant = body.validate().map_err(invalid)?;
+    let reference = permissions::grant_person_permissions(
+        state.pool(),
+        state.now(),
+        &caller.context,
+        &caller.subject,
+        &grant,
+    )
+    .await?;
+    Ok(accepted(reference))
+}
+
+/// `POST /permissions/entities/grants` → 202 `{referenceNumber}` (CredentialsManage).
+async fn grant_entities(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let caller = caller(&state, &token, ip, &[Permission::CredentialsManage]).await?;
+    let body: wire::EntityPermissionsGrantRequest = json_body(&state, req).await?;
+    let grant = body.validate().map_err(invalid)?;
+    let reference = permissions::grant_entity_permissions(
+        state.pool(),
+        state.now(),
+        &caller.context,
+        &caller.subject,
+        &grant,
+    )
+    .await?;
+    Ok(accepted(reference))
+}
+
+/// `POST /permissions/query/entities/grants` (CredentialsManage or CredentialsRead): invoice
+/// permissions the current context received from other entities; the body is optional.
+async fn query_entities(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    RawQuery(raw): RawQuery,
+    req: Request,
+) -> ApiResult<axum::Json<wire::QueryEntityPermissionsResponse>> {
+    let caller = caller(
+        &state,
+        &token,
+        ip,
+        &[Permission::CredentialsManage, Permission::CredentialsRead],
+    )
+    .await?;
+    let page = permission_page(raw.as_deref())?;
+    let body: wire::EntityPermissionsQueryRequest = optional_json(&state, req).await?;
+    let from = body
+        .context_identifier
+        .as_ref()
+        .map(|c| c.to_context_identifier("contextIdentifier"))
+        .transpose()
+        .map_err(invalid)?;
+    let (grants, has_more) =
+        permissions::received_entity_grants(state.pool(), &caller.context, from.as_ref(), page)
+            .await?;
+    let mut items = Vec::with_capacity(grants.len());
+    for g in grants {
+        let scope = wire::EntityPermissionType::try_from(g.grant.permission).map_err(|p| {
+            ApiError::internal(format!("entity grant {} has scope {p}", g.grant.id))
+        })?;
+        let context = wire::EntityPermissionsContextIdentifier::from_context(&g.grant.context)
+            .ok_or_else(|| ApiError::internal("entity grant in a context without NIP"))?;
+        items.push(wire::EntityPermissionItem {
+            id: g.grant.id,
+            context_identifier: context,
+            permission_scope: scope.into(),
+            description: g.grant.description,
+            start_date: g.grant.created,
+            can_delegate: g.can_delegate,
+        });
+    }
+    Ok(axum::Json(wire::QueryEntityPermissionsResponse {
+        permissions: items,
+        has_more,
+    }))
+}
+
+/// `POST /permissions/authorizations/grants` → 202 `{referenceNumber}` (CredentialsManage).
+async fn grant_authorizations(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let caller = caller(&state, &token, ip, &[Permission::CredentialsManage]).await?;
+    let body: wire::EntityAuthorizationPermissionsGrantRequest = json_body(&state, req).await?;
+    let grant = body.validate().map_err(invalid)?;
+    let reference = permissions::grant_authorization(
+        state.pool(),
+        state.now(),
+        &caller.context,
+        &caller.subject,
+        &grant,
+    )
+    .await?;
+    Ok(accepted(reference))
+}
+
+/// `DELETE /permissions/authorizations/grants/{permissionId}` → 202 (CredentialsManage).
+async fn revoke_authorization(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    ApiPath(permission_id): ApiPath,
+) -> ApiResult<impl IntoResponse> {
+    let caller = caller(&state, &token, ip, &[Permission::CredentialsManage]).await?;
+    wire::check_length("permissionId", &permission_id, 36, 36).map_err(invalid)?;
+    let reference = permissions::revoke_authorization(
+        state.pool(),
+        state.now(),
+        &caller.context,
+        &permission_id,
+    )
+    .await?;
+    Ok(accepted(reference))
+}
+
+/// `POST /permissions/query/authorizations/grants` (CredentialsManage, CredentialsRead or
+/// PefInvoiceWrite); `queryType` is required, so the body is too.
+async fn query_authorizations(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    RawQuery(raw): RawQuery,
+    req: Request,
+) -> ApiResult<axum::Json<wire::QueryEntityAuthorizationPermissionsResponse>> {
+    let caller = caller(
+        &state,
+        &token,
+        ip,
+        &[
+            Permission::CredentialsManage,
+            Permission::CredentialsRead,
+            Permission::PefInvoiceWrite,
+        ],
+    )
+    .await?;
+    let page = permission_page(raw.as_deref())?;
+    let body: wire::EntityAuthorizationPermissionsQueryRequest = json_body(&state, req).await?;
+    let query = body.validate().map_err(invalid)?;
+    let (list, has_more) =
+        permissions::authorizations(state.pool(), &caller.context, &query, page).await?;
+    let mut grants = Vec::with_capacity(list.len());
+    for a in list {
+        let authorized =
+            wire::EntityAuthorizationsAuthorizedEntityIdentifier::from_entity(&a.authorized)
+                .ok_or_else(|| ApiError::internal("authorization of a non-NIP/PeppolId entity"))?;
+        grants.push(wire::EntityAuthorizationGrant {
+            id: a.id,
+            author_identifier: Some((&a.author).into()),
+            authorized_entity_identifier: authorized,
+            authorizing_entity_identifier: wire::TypedIdentifier::new(
+                wire::EntityAuthorizationsAuthorizingEntityIdentifierType::Nip,
+                a.authorizing.as_str(),
+            ),
+            authorization_scope: a.permission.into(),
+            description: a.description,
+            subject_entity_details: Some(wire::PermissionsSubjectEntityByIdentifierDetails {
+                subject_details_type:
+                    wire::EntitySubjectByIdentifierDetailsType::EntityByIdentifier.into(),
+                full_name: a.full_name,
+            }),
+            start_date: a.created,
+        });
+    }
+    Ok(axum::Json(
+        wire::QueryEntityAuthorizationPermissionsResponse {
+            authorization_grants: grants,
+            has_more,
+        },
+    ))
+}
+
+/// `DELETE /permissions/common/grants/{permissionId}` → 202 `{referenceNumber}`
+/// (CredentialsManage, VatUeManage or SubunitManage).
+async fn revoke_common_grant(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    ApiPath(permission_id): ApiPath,
+) -> ApiResult<impl IntoResponse> {
+    let caller = caller(
+        &state,
+        &token,
+        ip,
+        &[
+            Permission::CredentialsManage,
+            Permission::VatUeManage,
+            Permission::SubunitManage,
+        ],
+    )
+    .await?;
+    wire::check_length("permissionId", &permission_id, 36, 36).map_err(invalid)?;
+    let reference =
+        permissions::revoke_grant(state.pool(), state.now(), &caller.context, &permission_id)
+            .await?;
+    Ok(accepted(reference))
+}
+
+/// `GET /permissions/operations/{referenceNumber}` (no permission required; operations of the
+/// current context only).
+async fn operation_status(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    ApiPath(reference): ApiPath,
+) -> ApiResult<axum::Json<wire::PermissionsOperationStatusResponse>> {
+    let caller = caller(&state, &token, ip, &[]).await?;
+    let reference: ksef_core::ReferenceNumber = reference
+        .parse()
+        .map_err(|e| ApiError::validation(format!("referenceNumber: {e}")))?;
+    let s = permissions::operation_status(
+        state.pool(),
+        state.now(),
+        &caller.context,
+        reference.as_str(),
+    )
+    .await?;
+    let mut status = wire::StatusInfo::new(s.code, s.description);
+    if !s.details.is_empty() {
+        status = status.with_details(s.details);
+    }
+    Ok(axum::Json(wire::PermissionsOperationStatusResponse {
+        status,
+    }))
+}
+
+/// `POST /permissions/query/persons/grants` (CredentialsManage, CredentialsRead or
+/// SubunitManage); `queryType` is required, so the body is too.
+async fn query_persons(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    RawQuery(raw): RawQuery,
+    req: Request,
+) -> ApiResult<axum::Json<wire::QueryPersonPermissionsResponse>> {
+    let caller = caller(
+        &state,
+        &token,
+        ip,
+        &[
+            Permission::CredentialsManage,
+            Permission::CredentialsRead,
+            Permission::SubunitManage,
+        ],
+    )
+    .await?;
+    let page = permission_page(raw.as_deref())?;
+    let body: wire::PersonPermissionsQueryRequest = json_body(&state, req).await?;
+    let q = body.validate().map_err(invalid)?;
+    let filter = PersonGrantFilter {
+        granted_by_caller: q.query_type
+            == wire::PersonPermissionsQueryType::PermissionsGrantedInCurrentContext,
+        author: q.author.map(|a| match a {
+            wire::PermissionAuthor::System => GrantAuthor::System,
+            wire::PermissionAuthor::Subject(s) => GrantAuthor::Subject(s),
+        }),
+        authorized: q.authorized,
+        context: q.context,
+        target: q.target.is_some(),
+        state: q.permission_state,
+        permissions: q
+            .permission_types
+            .into_iter()
+            .map(Permission::from)
+            .collect(),
+    };
+    let (grants, has_more) = permissions::person_grants(
+        state.pool(),
+        &caller.subject,
+        &caller.context,
+        &filter,
+        page,
+    )
+    .await?;
+    let mut items = Vec::with_capacity(grants.len());
+    for g in grants {
+        let scope = wire::PersonPermissionType::try_from(g.grant.permission).map_err(|p| {
+            ApiError::internal(format!("grant {} has no person scope: {p}", g.grant.id))
+        })?;
+        let author = match &g.author {
+            GrantAuthor::System => wire::PermissionAuthor::System,
+            GrantAuthor::Subject(s) => wire::PermissionAuthor::Subject(s.clone()),
+        };
+        items.push(wire::PersonPermission {
+            authorized_identifier: (&g.grant.authorized).into(),
+            context_identifier: wire::PersonPermissionsContextIdentifier::from_context(
+                &g.grant.context,
+            ),
+            target_identifier: None,
+            author_identifier: wire::PersonPermissionsAuthorIdentifier::from_author(&author),
+            permission_scope: scope.into(),
+            description: g.grant.description,
+            subject_person_details: g.subject_details,
+            subject_entity_details: g.entity_details,
+            permission_state: wire::PermissionState::Active.into(),
+            start_date: g.grant.created,
+            can_delegate: g.can_delegate,
+            id: g.grant.id,
+        });
+    }
+    Ok(axum::Json(wire::QueryPersonPermissionsResponse {
+        permissions: items,
+        has_more,
+    }))
+}
+
+/// `GET /permissions/attachments/status` (CredentialsManage or CredentialsRead).
+async fn attachments_status(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+) -> ApiResult<axum::Json<wire::CheckAttachmentPermissionStatusResponse>> {
+    let caller = caller(
+        &state,
+        &token,
+        ip,
+        &[Permission::CredentialsManage, Permission::CredentialsRead],
+    )
+    .await?;
+    let (allowed, revoked) = permissions::attachment_status(state.pool(), &caller.context).await?;
+    Ok(axum::Json(wire::CheckAttachmentPermissionStatusResponse {
+        is_attachment_allowed: allowed,
+        revoked_date: revoked,
+    }))
+}
+
+/// `GET /permissions/query/entities/roles` (CredentialsManage or CredentialsRead), paged with
+/// `pageOffset`/`pageSize`.
+async fn query_entity_roles(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<axum::Json<wire::QueryEntityRolesResponse>> {
+    let caller = caller(
+        &state,
+        &token,
+        ip,
+        &[Permission::CredentialsManage, Permission::CredentialsRead],
+    )
+    .await?;
+    let page = permission_page(raw.as_deref())?;
+    let roles = permissions::context_roles(state.pool(), &caller.context).await?;
+    let size = page.size as usize;
+    let start = (page.page as usize).saturating_mul(size);
+    let has_more = roles.len() > start.saturating_add(size);
+    let roles = roles
+        .into_iter()
+        .skip(start)
+        .take(size)
+        .map(|r| wire::EntityRole {
+            parent_entity_identifier: r.parent.map(|p| {
+                wire::TypedIdentifier::new(wire::EntityRolesParentEntityIdentifierType::Nip, p)
+            }),
+            role: r.role.into(),
+            description: r.description,
+            start_date: r.start,
+        })
+        .collect();
+    Ok(axum::Json(wire::QueryEntityRolesResponse {
+        roles,
+        has_more,
+    }))
+}
