@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use ksef_core::TokenPermission;
 
 use crate::app::{App, CliError, CliResult, Settings, print_json, show_time};
-use crate::cmd::{auth, cert, demo, emulator, invoice, session, sync, token, upo, user};
+use crate::cmd::{auth, cert, demo, emulator, invoice, limits, session, sync, token, upo, user};
 use ksef_program::check;
 
 #[derive(Parser)]
@@ -70,6 +70,8 @@ enum Command {
     Session(session::SessionCommand),
     /// Download new invoices into a directory (incremental, resumable).
     Sync(sync::SyncArgs),
+    /// Session, certificate and API rate limits of the current context.
+    Limits,
     /// Walk the whole seed scenario against an in-process emulator, with narration.
     Demo,
     /// Serve the local web app (Generuj token KSeF, Tokeny KSeF, Użytkownicy) on 127.0.0.1.
@@ -418,6 +420,7 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
         Command::Upo(cmd) => upo::run(app, cmd).await,
         Command::Session(cmd) => session::run(app, cmd).await,
         Command::Sync(args) => sync::run(app, args).await,
+        Command::Limits => limits::run(app).await,
         Command::Emulator(_) | Command::Cert(_) | Command::Demo | Command::Ui { .. } => {
             Err(CliError("unreachable command".into()))
         }

@@ -654,3 +654,37 @@ fn many_files_are_split_into_sessions() {
     let (_, err) = p.fails(&["invoice", "send", s(&online), "--session-size", "0"]);
     assert!(err.contains("--session-size"), "{err}");
 }
+
+/// `ksef limits` shows the session, subject and rate limits the emulator reports (the documented
+/// defaults), as a table and as JSON.
+#[test]
+fn limits_are_shown() {
+    let emu = emulator();
+    let p = Program::new(&emu.base_url);
+    let files = tempfile::tempdir().unwrap();
+    let (_, err) = p.fails(&["limits"]);
+    assert!(err.contains("log in"), "{err}");
+    let nip = Nip::random();
+    p.login_owner(&nip, files.path());
+    let v = p.json(&["limits"]);
+    assert_eq!(
+        v["context"]["onlineSession"]["maxInvoiceSizeInMB"], 1,
+        "{v:#}"
+    );
+    assert_eq!(v["context"]["batchSession"]["maxInvoices"], 10000, "{v:#}");
+    assert_eq!(v["rateLimits"]["invoiceSend"]["perHour"], 180, "{v:#}");
+    assert_eq!(v["rateLimits"]["sessionList"]["perSecond"], 5, "{v:#}");
+    let table = p.ok(&["limits"]);
+    assert!(
+        table.contains("online") && table.contains("10000"),
+        "{table}"
+    );
+    let send = table
+        .lines()
+        .find(|l| l.starts_with("invoiceSend"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert_eq!(
+        send.split_whitespace().collect::<Vec<_>>(),
+        ["invoiceSend", "10", "30", "180"]
+    );
+}

@@ -16,8 +16,8 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use ksef_wire::{
-    EffectiveContextLimits, ExportInvoicesResponse, InvoiceExportRequest,
-    InvoiceExportStatusResponse, InvoiceMetadataQuery, InvoiceQueryFilters,
+    EffectiveApiRateLimits, EffectiveContextLimits, EffectiveSubjectLimits, ExportInvoicesResponse,
+    InvoiceExportRequest, InvoiceExportStatusResponse, InvoiceMetadataQuery, InvoiceQueryFilters,
     OpenBatchSessionRequest, OpenBatchSessionResponse, OpenOnlineSessionRequest,
     OpenOnlineSessionResponse, PartUploadRequest, QueryInvoicesMetadataResponse,
     SendInvoiceRequest, SendInvoiceResponse, SessionInvoiceStatusResponse, SessionInvoicesResponse,
@@ -666,6 +666,33 @@ impl KsefClient {
         let url = self.url(&["limits", "context"])?;
         self.send_json(
             "GET /limits/context response",
+            Call::new(Method::GET, url).bearer(access_token),
+        )
+        .await
+    }
+
+    /// `GET /limits/subject`: the certificate limits of the authenticated subject.
+    pub async fn subject_limits(
+        &self,
+        access_token: &str,
+    ) -> Result<EffectiveSubjectLimits, KsefError> {
+        let url = self.url(&["limits", "subject"])?;
+        self.send_json(
+            "GET /limits/subject response",
+            Call::new(Method::GET, url).bearer(access_token),
+        )
+        .await
+    }
+
+    /// `GET /rate-limits`: the API rate limits in force for the current context (digest
+    /// §15.1), per endpoint group.
+    pub async fn rate_limits(
+        &self,
+        access_token: &str,
+    ) -> Result<EffectiveApiRateLimits, KsefError> {
+        let url = self.url(&["rate-limits"])?;
+        self.send_json(
+            "GET /rate-limits response",
             Call::new(Method::GET, url).bearer(access_token),
         )
         .await

@@ -2,8 +2,8 @@
 //! errors, `Retry-After` handling and the 21470 key-rotation retry.
 //!
 //! The 429 and 21470 tests use tiny axum servers written here as TEST DOUBLES for exactly that
-//! one behaviour (the emulator has no rate limiting and a fixed key); the 21470 double forwards
-//! every other request to the real emulator.
+//! one behaviour (the emulator's rate limits are off by default and its key is fixed); the
+//! 21470 double forwards every other request to the real emulator.
 
 mod common;
 

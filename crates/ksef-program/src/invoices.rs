@@ -563,6 +563,32 @@ pub async fn session_upo_files(
     .await
 }
 
+/// The limits in force for the current session (digest §15).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// `GET /limits/context`.
+    pub context: ksef_wire::EffectiveContextLimits,
+    /// `GET /limits/subject`.
+    pub subject: ksef_wire::EffectiveSubjectLimits,
+    /// `GET /rate-limits`.
+    pub rate_limits: ksef_wire::EffectiveApiRateLimits,
+}
+
+/// `ksef limits`: session, subject and API rate limits of the current context.
+pub async fn limits(app: &mut App) -> ProgramResult<Limits> {
+    with_stored(app, &[], "reading the limits", async |c, s| {
+        c.ensure_fresh(s).await?;
+        let token = ksef_crypto::Zeroizing::new(s.access_token.expose_secret().to_string());
+        Ok(Limits {
+            context: c.context_limits(&token).await?,
+            subject: c.subject_limits(&token).await?,
+            rate_limits: c.rate_limits(&token).await?,
+        })
+    })
+    .await
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sessions
 // ---------------------------------------------------------------------------------------------

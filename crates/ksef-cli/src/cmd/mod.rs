@@ -5,6 +5,7 @@ pub mod cert;
 pub mod demo;
 pub mod emulator;
 pub mod invoice;
+pub mod limits;
 pub mod progress;
 pub mod session;
 pub mod sync;
