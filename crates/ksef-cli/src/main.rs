@@ -17,7 +17,9 @@ use clap::{Args, Parser, Subcommand};
 use ksef_core::TokenPermission;
 
 use crate::app::{App, CliError, CliResult, Settings, print_json, show_time};
-use crate::cmd::{auth, cert, demo, emulator, invoice, limits, session, sync, token, upo, user};
+use crate::cmd::{
+    auth, cert, demo, emulator, invoice, limits, permission, session, sync, token, upo, user,
+};
 use ksef_program::check;
 
 #[derive(Parser)]
@@ -72,6 +74,9 @@ enum Command {
     Sync(sync::SyncArgs),
     /// Session, certificate and API rate limits of the current context.
     Limits,
+    /// Permissions of persons in the current context: grant, list, revoke.
+    #[command(subcommand)]
+    Permission(permission::PermissionCommand),
     /// Walk the whole seed scenario against an in-process emulator, with narration.
     Demo,
     /// Serve the local web app (Generuj token KSeF, Tokeny KSeF, Użytkownicy) on 127.0.0.1.
@@ -421,6 +426,7 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
         Command::Session(cmd) => session::run(app, cmd).await,
         Command::Sync(args) => sync::run(app, args).await,
         Command::Limits => limits::run(app).await,
+        Command::Permission(cmd) => permission::run(app, cmd).await,
         Command::Emulator(_) | Command::Cert(_) | Command::Demo | Command::Ui { .. } => {
             Err(CliError("unreachable command".into()))
         }

@@ -675,3 +675,124 @@ fn person_with_credentials_read_only() {
     let shown = owner.json(&["token", "show", &owner_token_ref]);
     assert_eq!(shown["status"], "Active");
 }
+
+/// The owner gives a bookkeeper CredentialsRead with `ksef permission grant` (the real
+/// `/permissions/persons/grants`, no test data): she can then log in to the company and list
+/// tokens and permissions, may not grant; after `ksef permission revoke` she cannot log in.
+#[test]
+fn permissions_granted_and_revoked_with_the_cli() {
+    let emu = EmulatorProcess::start(BIN, &["--auth-delay-ms", "20"]);
+    let owner = Program::new(&emu.base_url);
+    let clerk = Program::new(&emu.base_url);
+    let files = tempfile::tempdir().unwrap();
+    let nip = Nip::random();
+    let pesel = Pesel::random();
+    let pw = write(files.path(), "pw.txt", "x\n");
+    let owner_p12 = files.path().join("owner.p12").display().to_string();
+    let clerk_p12 = files.path().join("clerk.p12").display().to_string();
+    for (p, args) in [
+        (
+            &owner,
+            vec!["--nip", nip.as_str(), "--seal", "--out", &owner_p12],
+        ),
+        (&clerk, vec!["--pesel", pesel.as_str(), "--out", &clerk_p12]),
+    ] {
+        let mut a = vec!["cert", "new", "--password-file", &pw];
+        a.extend(args);
+        p.ok(&a);
+    }
+    let login = |p: &Program, cert: &str| {
+        p.run(&[
+            "auth",
+            "login",
+            "--nip",
+            nip.as_str(),
+            "--cert",
+            cert,
+            "--password-file",
+            &pw,
+        ])
+    };
+    assert!(login(&owner, &owner_p12).status.success());
+    // Before the grant the bookkeeper has no business in the company's context.
+    assert!(!login(&clerk, &clerk_p12).status.success());
+
+    // Bad input is named before KSeF is asked.
+    let grant = |p: &Program, who: &str, perm: &str| {
+        p.run(&[
+            "permission",
+            "grant",
+            who,
+            "--permission",
+            perm,
+            "--first-name",
+            "Anna",
+            "--last-name",
+            "Nowak",
+            "--description",
+            "Księgowa — przegląd tokenów",
+        ])
+    };
+    let out = grant(&owner, "123", "CredentialsRead");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PESEL"));
+    let out = grant(&owner, pesel.as_str(), "Owner");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown permission"));
+
+    let out = grant(&owner, pesel.as_str(), "CredentialsRead,InvoiceRead");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("granted CredentialsRead, InvoiceRead"),
+        "{stdout}"
+    );
+
+    assert!(login(&clerk, &clerk_p12).status.success());
+    clerk.ok(&["token", "list"]);
+    let listed = clerk.json(&["permission", "list"]);
+    let mine: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["authorizedIdentifier"]["value"] == pesel.as_str())
+        .collect();
+    assert_eq!(mine.len(), 2, "{listed:#}");
+    let table = owner.ok(&["permission", "list"]);
+    assert!(
+        table.contains("Anna Nowak") && table.contains("CredentialsRead"),
+        "{table}"
+    );
+    // CredentialsRead does not let her grant.
+    let out = grant(&clerk, pesel.as_str(), "InvoiceWrite");
+    assert!(!out.status.success());
+
+    let read_id = mine
+        .iter()
+        .find(|p| p["permissionScope"] == "CredentialsRead")
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .unwrap();
+    let revoked = owner.json(&["permission", "revoke", &read_id]);
+    assert_eq!(revoked["statusCode"], 200, "{revoked:#}");
+    // The id is gone: a second revocation is refused by KSeF.
+    let err = owner.fails(&["permission", "revoke", &read_id]);
+    assert!(err.contains("refused"), "{err}");
+    let after = owner.json(&["permission", "list"]);
+    assert!(
+        after
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["id"] != read_id.as_str()),
+        "{after:#}"
+    );
+    // InvoiceRead remains: she still logs in, but may no longer list permissions.
+    assert!(login(&clerk, &clerk_p12).status.success());
+    let err = clerk.fails(&["permission", "list"]);
+    assert!(
+        err.contains("403") || err.contains("CredentialsRead"),
+        "{err}"
+    );
+}

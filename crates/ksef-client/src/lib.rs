@@ -46,6 +46,7 @@ mod environment;
 mod error;
 mod flows;
 mod invoicing;
+mod permissions;
 pub mod invoicing_flows;
 mod retry;
 mod session;

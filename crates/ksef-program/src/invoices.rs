@@ -361,7 +361,7 @@ const READ_PERMISSIONS: [Permission; 1] = [Permission::InvoiceRead];
 
 /// Runs `f` with the stored session (refreshed as needed) and stores it again afterwards, also
 /// when `f` failed (a refreshed token is worth keeping).
-async fn with_stored<T>(
+pub(crate) async fn with_stored<T>(
     app: &mut App,
     needed: &[Permission],
     what: &str,

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod check;
 pub mod invoices;
+pub mod permissions;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};

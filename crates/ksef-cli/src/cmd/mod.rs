@@ -6,6 +6,7 @@ pub mod demo;
 pub mod emulator;
 pub mod invoice;
 pub mod limits;
+pub mod permission;
 pub mod progress;
 pub mod session;
 pub mod sync;

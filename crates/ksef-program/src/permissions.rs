@@ -1,0 +1,228 @@
+//! Permissions of persons in the current context (digest §7.3–§7.6): grant (the owner or a
+//! holder of CredentialsManage gives e.g. a bookkeeper CredentialsRead), list, revoke — the
+//! workflow shared by the CLI and the web app. Grants and revocations are asynchronous in
+//! KSeF; these functions wait for the operation's final status and report it.
+
+use std::time::Duration;
+
+use ksef_core::{SubjectIdentifier, SubjectIdentifierKind};
+use ksef_wire::{
+    OpenEnum, PersonDetails, PersonPermission, PersonPermissionSubjectDetails,
+    PersonPermissionType, PersonPermissionsGrantRequest, PersonPermissionsQueryRequest,
+    PersonPermissionsQueryType, PersonSubjectDetailsType, TypedIdentifier, WireEnum,
+};
+use serde::Serialize;
+
+use crate::invoices::with_stored;
+use crate::{App, ProgramError, ProgramResult};
+
+/// How long a grant or revocation may take to become final.
+const OPERATION_WAIT: Duration = Duration::from_secs(60);
+
+/// A person identified the way KSeF knows them: `PESEL` (11 digits), `NIP` (10 digits) or a
+/// certificate fingerprint (64 hex digits); checksums are checked.
+pub fn parse_person(s: &str) -> ProgramResult<SubjectIdentifier> {
+    let v = s.trim();
+    let kind = match v.len() {
+        11 => SubjectIdentifierKind::Pesel,
+        10 => SubjectIdentifierKind::Nip,
+        64 => SubjectIdentifierKind::Fingerprint,
+        _ => {
+            return Err(ProgramError(format!(
+                "{v:?}: expected a PESEL (11 digits), a NIP (10 digits) or a certificate \
+                 fingerprint (64 hex digits)"
+            )));
+        }
+    };
+    SubjectIdentifier::parse(kind, v).map_err(|e| ProgramError(format!("{v:?}: {e}")))
+}
+
+/// Parses permission names (`CredentialsRead`, `InvoiceWrite`, …; case-insensitive; also
+/// comma-separated).
+pub fn parse_permissions(values: &[String]) -> ProgramResult<Vec<PersonPermissionType>> {
+    let mut out = Vec::new();
+    for v in values.iter().flat_map(|v| v.split(',')) {
+        let v = v.trim();
+        if v.is_empty() {
+            continue;
+        }
+        let p = PersonPermissionType::VALUES
+            .iter()
+            .find(|p| p.wire_name().eq_ignore_ascii_case(v))
+            .copied()
+            .ok_or_else(|| {
+                ProgramError(format!(
+                    "unknown permission {v:?}; expected one of {}",
+                    PersonPermissionType::VALUES
+                        .iter()
+                        .map(|p| p.wire_name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    if out.is_empty() {
+        return Err("give at least one --permission".into());
+    }
+    Ok(out)
+}
+
+/// What to grant.
+#[derive(Debug, Clone)]
+pub struct GrantRequest {
+    pub person: SubjectIdentifier,
+    pub first_name: String,
+    pub last_name: String,
+    pub permissions: Vec<PersonPermissionType>,
+    pub description: String,
+}
+
+/// The final status of a grant or revocation.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationOutcome {
+    /// Reference number of the operation.
+    pub reference_number: String,
+    /// 200 = done; 4xx/5xx = refused by KSeF.
+    pub status_code: i32,
+    pub status_description: String,
+}
+
+impl OperationOutcome {
+    /// An error naming KSeF's reason unless the operation succeeded.
+    pub fn into_result(self, what: &str) -> ProgramResult<Self> {
+        if self.status_code == 200 {
+            Ok(self)
+        } else {
+            Err(ProgramError(format!(
+                "{what} was refused by KSeF: {} {} (operation {})",
+                self.status_code, self.status_description, self.reference_number
+            )))
+        }
+    }
+}
+
+/// `ksef permission grant`: grants permissions in the current context and waits for KSeF to
+/// apply them. Needs CredentialsManage (the owner has it).
+pub async fn grant(app: &mut App, req: GrantRequest) -> ProgramResult<OperationOutcome> {
+    let body = PersonPermissionsGrantRequest {
+        subject_identifier: TypedIdentifier::from(&req.person),
+        permissions: req.permissions.iter().map(|p| OpenEnum::Known(*p)).collect(),
+        description: req.description.trim().to_string(),
+        subject_details: PersonPermissionSubjectDetails {
+            subject_details_type: OpenEnum::Known(PersonSubjectDetailsType::PersonByIdentifier),
+            person_by_id: Some(PersonDetails {
+                first_name: req.first_name.trim().to_string(),
+                last_name: req.last_name.trim().to_string(),
+            }),
+            person_by_fp_with_id: None,
+            person_by_fp_no_id: None,
+        },
+    };
+    if matches!(req.person, SubjectIdentifier::Fingerprint(_)) {
+        return Err(
+            "granting to a certificate fingerprint needs the person's identity document \
+             details; grant to their PESEL or NIP instead"
+                .into(),
+        );
+    }
+    body.validate()
+        .map_err(|e| ProgramError(format!("the grant is not valid: {e}")))?;
+    let outcome = with_stored(app, &[], "granting permissions", async |c, s| {
+        c.ensure_fresh(s).await?;
+        let token = ksef_crypto::Zeroizing::new(s.access_token.expose_secret().to_string());
+        let op = c.grant_person_permissions(&token, &body).await?;
+        let status = c
+            .wait_permission_operation(&token, &op.reference_number, OPERATION_WAIT)
+            .await?;
+        Ok(OperationOutcome {
+            reference_number: op.reference_number,
+            status_code: status.status.code,
+            status_description: status.status.description,
+        })
+    })
+    .await?;
+    outcome.into_result("the grant")
+}
+
+/// `ksef permission revoke ID`: revokes a grant (ids from `ksef permission list`) and waits
+/// for KSeF to apply it.
+pub async fn revoke(app: &mut App, permission_id: &str) -> ProgramResult<OperationOutcome> {
+    let id = permission_id.trim().to_string();
+    if id.is_empty() {
+        return Err("give the permission id (see `ksef permission list`)".into());
+    }
+    let outcome = with_stored(app, &[], "revoking a permission", async |c, s| {
+        c.ensure_fresh(s).await?;
+        let token = ksef_crypto::Zeroizing::new(s.access_token.expose_secret().to_string());
+        let op = c.revoke_permission(&token, &id).await?;
+        let status = c
+            .wait_permission_operation(&token, &op.reference_number, OPERATION_WAIT)
+            .await?;
+        Ok(OperationOutcome {
+            reference_number: op.reference_number,
+            status_code: status.status.code,
+            status_description: status.status.description,
+        })
+    })
+    .await?;
+    outcome.into_result("the revocation")
+}
+
+/// `ksef permission list`: the person permissions in force in the current context, or (with
+/// `granted_here`) those granted in it. Needs CredentialsRead or CredentialsManage.
+pub async fn list(app: &mut App, granted_here: bool) -> ProgramResult<Vec<PersonPermission>> {
+    let query = PersonPermissionsQueryRequest {
+        author_identifier: None,
+        authorized_identifier: None,
+        context_identifier: None,
+        target_identifier: None,
+        permission_types: None,
+        permission_state: None,
+        query_type: OpenEnum::Known(if granted_here {
+            PersonPermissionsQueryType::PermissionsGrantedInCurrentContext
+        } else {
+            PersonPermissionsQueryType::PermissionsInCurrentContext
+        }),
+    };
+    with_stored(app, &[], "listing permissions", async |c, s| {
+        c.ensure_fresh(s).await?;
+        let token = ksef_crypto::Zeroizing::new(s.access_token.expose_secret().to_string());
+        c.all_person_permissions(&token, &query).await
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persons_and_permissions_are_parsed() {
+        assert!(matches!(
+            parse_person(" 15062788702 ").unwrap(),
+            SubjectIdentifier::Pesel(_)
+        ));
+        assert!(matches!(
+            parse_person("5265877635").unwrap(),
+            SubjectIdentifier::Nip(_)
+        ));
+        let e = parse_person("15062788703").unwrap_err().0;
+        assert!(e.contains("15062788703"), "{e}");
+        assert!(parse_person("123").unwrap_err().0.contains("PESEL"));
+        assert_eq!(
+            parse_permissions(&["credentialsread,InvoiceRead".into(), "InvoiceRead".into()])
+                .unwrap(),
+            vec![
+                PersonPermissionType::CredentialsRead,
+                PersonPermissionType::InvoiceRead
+            ]
+        );
+        let e = parse_permissions(&["Owner".into()]).unwrap_err().0;
+        assert!(e.contains("Owner") && e.contains("CredentialsRead"), "{e}");
+        assert!(parse_permissions(&[]).is_err());
+    }
+}
