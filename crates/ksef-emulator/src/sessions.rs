@@ -39,9 +39,12 @@ use crate::jwt::TokenType;
 use crate::state::AppState;
 use crate::tokens::Caller;
 
-/// Largest accepted `POST /sessions/online/{ref}/invoices` body: a 3 MB invoice (with an
-/// attachment, technical corrections only) encrypted and Base64-encoded, plus the JSON around it.
-const SEND_INVOICE_BODY_LIMIT: usize = 5 * 1024 * 1024;
+/// Largest accepted `POST /sessions/online/{ref}/invoices` body: the largest invoice a context
+/// limit may allow (`maxInvoiceWithAttachmentSizeInMB` up to 10 MB through
+/// `/testdata/limits/context/session`, digest §15.3) encrypted (+16 bytes of padding) and
+/// Base64-encoded (×4/3), plus the JSON around it. The invoice's own size limit is then
+/// checked against the context's limits.
+const SEND_INVOICE_BODY_LIMIT: usize = (10_000_000 + 16) / 3 * 4 + 64 * 1024;
 
 /// Routes under `/v2` owned by this module.
 pub fn routes() -> Router<AppState> {

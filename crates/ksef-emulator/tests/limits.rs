@@ -433,3 +433,57 @@ async fn config_flag_enforces_production_limits() {
     }
     assert!(refused);
 }
+
+/// The request body cap of `POST /sessions/online/{ref}/invoices` follows the largest invoice
+/// a context limit may allow (10 MB): with the default limits a 6 MB invoice is refused as too
+/// large (400), with `maxInvoiceWithAttachmentSizeInMB: 10` it is taken for processing (202),
+/// and a body beyond any limit is refused with 413 — never a 500.
+#[tokio::test]
+async fn large_online_invoices_follow_the_context_limits() {
+    let env = start(|_| {}).await;
+    // ~6 MB: the FA(3) template with padding whitespace before its closing tag.
+    let mut big = invoices::fa3(env.nip.as_str(), "BIG-1");
+    let close = big
+        .windows(b"</Faktura>".len())
+        .rposition(|w| w == b"</Faktura>")
+        .expect("closing tag");
+    big.splice(close..close, std::iter::repeat_n(b' ', 6_000_000));
+
+    let (session, k) = open_online(&env, FA3).await;
+    let url = format!("/sessions/online/{session}/invoices");
+    let a = env
+        .client
+        .post(&url, Some(&env.access), send_body(&k, &big))
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{:?}", a.body);
+
+    let (s, _, _) = call(
+        &env,
+        Method::POST,
+        "/testdata/limits/context/session",
+        Some(json!({
+            "onlineSession": {"maxInvoiceSizeInMB": 5, "maxInvoiceWithAttachmentSizeInMB": 10, "maxInvoices": 10000},
+            "batchSession": {"maxInvoiceSizeInMB": 1, "maxInvoiceWithAttachmentSizeInMB": 3, "maxInvoices": 10000}
+        })),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (session, k) = open_online(&env, FA3).await;
+    let inv = send(&env, &session, &k, &big).await;
+    // Taken for processing; its verdict (size over the 5 MB without attachment) comes later.
+    let item = wait_invoice(&env, &session, &inv).await;
+    assert_eq!(item["status"]["code"], 430, "{item}");
+
+    let mut huge = send_body(&k, &big);
+    huge["encryptedInvoiceContent"] = Value::String("A".repeat(15_000_000));
+    let a = env
+        .client
+        .post(
+            &format!("/sessions/online/{session}/invoices"),
+            Some(&env.access),
+            huge,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{:?}", a.body);
+}
