@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use time::OffsetDateTime;
 
+use crate::certificates::AuthenticationUse as KsefCertificateUse;
 use crate::config::TrustPolicy;
 use crate::error::{ApiError, ApiResult, ForbiddenReason};
 use crate::jwt::{Claims, TokenType};
@@ -158,6 +159,15 @@ impl MethodInfo {
             },
         }
     }
+    /// A KSeF certificate issued by the emulator (digest §4.5: method `InternalCertificate`;
+    /// the `authenticationMethodInfo` code is not documented, this one is the emulator's).
+    pub fn ksef_certificate() -> Self {
+        Self {
+            method: AuthenticationMethod::InternalCertificate,
+            code: "xades.ksef-certificate",
+            display_name: "Certyfikat KSeF",
+        }
+    }
     /// A Profil Zaufany signature (digest §4.5: method `TrustedProfile`).
     pub fn trusted_profile() -> Self {
         Self {
@@ -200,6 +210,7 @@ const KNOWN_CODES: &[(&str, &str)] = &[
     ("xades.qualified-seal", "Pieczęć kwalifikowana"),
     ("xades.qualified-signature", "Podpis kwalifikowany"),
     ("xades.trusted-profile", "Profil zaufany"),
+    ("xades.ksef-certificate", "Certyfikat KSeF"),
 ];
 
 /// One row of `auth_operations`: an authentication operation, which after redeem is the
@@ -526,16 +537,27 @@ pub async fn xades_signature(
     };
 
     let trusted_profile = issued_by_trusted_profile(state, &verified.signer_certificate_der);
-    let method = MethodInfo::for_certificate(&info, trusted_profile);
-    let status = match certificate_trust(
-        state,
-        &info,
-        &verified.signer_certificate_der,
-        verify_certificate_chain,
-        trusted_profile,
-    ) {
-        Some(failure) => failure,
-        None => authorization_outcome(state, &subject, context, None).await?,
+    // KSeF certificates issued by the emulator's own CA are trusted under every policy (like the
+    // simulated Profil Zaufany); revoked or Offline ones fail with 460.
+    let ksef_certificate =
+        crate::certificates::authentication_use(state, &verified.signer_certificate_der).await?;
+    let method = match ksef_certificate {
+        KsefCertificateUse::NotKsef => MethodInfo::for_certificate(&info, trusted_profile),
+        _ => MethodInfo::ksef_certificate(),
+    };
+    let trusted = trusted_profile || ksef_certificate == KsefCertificateUse::Usable;
+    let status = match ksef_certificate {
+        KsefCertificateUse::Refused(detail) => AuthStatus::certificate(detail),
+        _ => match certificate_trust(
+            state,
+            &info,
+            &verified.signer_certificate_der,
+            verify_certificate_chain,
+            trusted,
+        ) {
+            Some(failure) => failure,
+            None => authorization_outcome(state, &subject, context, None).await?,
+        },
     };
     insert_operation(
         state,

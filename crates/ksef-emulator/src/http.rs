@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::retrieval::routes())
         .merge(crate::permissions_api::routes())
         .merge(crate::limits::routes())
+        .merge(crate::certificates::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Rate limits (digest §15.1); after every route so all are counted.
@@ -887,7 +888,7 @@ async fn query_personal_grants(
             .into_iter()
             .map(Permission::from)
             .collect(),
-        target: query.target.is_some(),
+        target: query.target,
         state: query.permission_state,
     };
     let (grants, has_more) = crate::permissions::personal_grants(
@@ -908,7 +909,10 @@ async fn query_personal_grants(
                 &g.context,
             ),
             authorized_identifier: Some((&g.authorized).into()),
-            target_identifier: None,
+            target_identifier: g
+                .target
+                .as_ref()
+                .map(wire::PersonalPermissionsTargetIdentifier::from_target),
             permission_scope: scope.into(),
             description: g.description,
             subject_person_details: None,

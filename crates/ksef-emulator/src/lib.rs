@@ -12,6 +12,7 @@
 //! Start one in-process with [`server::spawn`], or from the command line with `ksef emulator`.
 
 pub mod auth;
+pub mod certificates;
 pub mod config;
 pub mod error;
 pub mod extract;

@@ -3,11 +3,14 @@
 //!
 //! The permission-management API (§7.3–§7.7, handlers in [`crate::permissions_api`]) writes person
 //! and entity grants to the same `grants` table, so [`effective_permissions`] sees them at the next
-//! login. A grant/revoke is applied when requested; its operation reports 100 for
-//! [`OPERATION_DELAY`], then the final status (the "ready at" model of token activation).
+//! login; subunit-administrator and EU-entity grants too (in the unit's / NipVatUe context).
+//! Indirect grants live in `indirect_grants` and count in the client's context while the client's
+//! delegable entity grant to the intermediary exists. A grant/revoke is applied when requested;
+//! its operation reports 100 for [`OPERATION_DELAY`], then the final status (the "ready at" model
+//! of token activation).
 
 use ksef_core::{ContextIdentifier, Nip, Permission, PermissionSet, SubjectIdentifier};
-use ksef_wire::{PermissionState, PersonalPermissionType};
+use ksef_wire::{PermissionState, PersonalPermissionType, PersonalPermissionsTarget};
 use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 
@@ -121,8 +124,129 @@ pub async fn effective_permissions(
                 set.insert(p);
             }
         }
+        let indirect = sqlx::query(EFFECTIVE_INDIRECT_SQL)
+            .bind(&t)
+            .bind(&v)
+            .bind(context.kind().as_str())
+            .bind(context.value())
+            .bind(context.kind().as_str())
+            .bind(context.value())
+            .fetch_all(pool)
+            .await?;
+        for r in indirect {
+            if let Ok(p) = r.get::<String, _>("permission").parse::<Permission>() {
+                set.insert(p);
+            }
+        }
     }
     Ok(set)
+}
+
+/// An indirect grant (`POST /permissions/indirect/grants`): an intermediary lets a person handle
+/// the invoices of its client (`target`) or of all its clients.
+#[derive(Debug, Clone)]
+pub struct IndirectGrant {
+    pub id: String,
+    /// The intermediary's context, where the grant was made.
+    pub intermediary: ContextIdentifier,
+    pub target: PersonalPermissionsTarget,
+    pub authorized: SubjectIdentifier,
+    pub permission: Permission,
+    pub description: String,
+    pub author: SubjectIdentifier,
+    pub subject_details: Option<ksef_wire::PermissionsSubjectPersonDetails>,
+    pub created: OffsetDateTime,
+}
+
+fn indirect_from_row(r: &sqlx::sqlite::SqliteRow) -> ApiResult<IndirectGrant> {
+    let internal = |what: &str, e: &dyn std::fmt::Display| {
+        ApiError::internal(format!("stored indirect grant {what}: {e}"))
+    };
+    let kind = r
+        .get::<String, _>("intermediary_type")
+        .parse()
+        .map_err(|e| internal("context type", &e))?;
+    let intermediary = ContextIdentifier::parse(kind, &r.get::<String, _>("intermediary_value"))
+        .map_err(|e| internal("context", &e))?;
+    let target_value: String = r.get("target_value");
+    let target = match r.get::<String, _>("target_type").as_str() {
+        "AllPartners" => PersonalPermissionsTarget::AllPartners,
+        "Nip" => PersonalPermissionsTarget::Nip(
+            target_value.parse().map_err(|e| internal("target", &e))?,
+        ),
+        "InternalId" => PersonalPermissionsTarget::InternalId(
+            target_value.parse().map_err(|e| internal("target", &e))?,
+        ),
+        other => return Err(internal("target type", &other)),
+    };
+    Ok(IndirectGrant {
+        id: r.get("id"),
+        intermediary,
+        target,
+        authorized: parse_subject(
+            &r.get::<String, _>("authorized_type"),
+            &r.get::<String, _>("authorized_value"),
+        )?,
+        permission: r
+            .get::<String, _>("permission")
+            .parse()
+            .map_err(|e| internal("permission", &e))?,
+        description: r.get("description"),
+        author: parse_subject(
+            &r.get::<String, _>("author_type"),
+            &r.get::<String, _>("author_value"),
+        )?,
+        subject_details: r
+            .get::<Option<String>, _>("subject_details")
+            .and_then(|s| serde_json::from_str(&s).ok()),
+        created: from_ms(r.get("created_ms")),
+    })
+}
+
+/// Indirect grants of (authorized type, value) in force in (context type, value) ×2; see
+/// [`effective_indirect`].
+const EFFECTIVE_INDIRECT_SQL: &str = "SELECT ig.* FROM indirect_grants ig \
+     WHERE ig.authorized_type = ? AND ig.authorized_value = ? AND ig.intermediary_type = 'Nip' \
+     AND ((ig.target_type = ? AND ig.target_value = ?) OR ig.target_type = 'AllPartners') \
+     AND EXISTS (SELECT 1 FROM grants g WHERE g.context_type = ? AND g.context_value = ? \
+         AND g.authorized_type = 'Nip' AND g.authorized_value = ig.intermediary_value \
+         AND g.permission = ig.permission AND g.grant_kind = 'Entity' AND g.can_delegate != 0)";
+
+/// The indirect grants of the identifier (`authorized_type`, `authorized_value`) that are in
+/// force in `context`: their target is `context` (selective) or `AllPartners` (general), and the
+/// entity of `context` has given the intermediary (its NIP) the same permission with
+/// `canDelegate` — withdrawing that entity grant makes the indirect one ineffective.
+pub async fn effective_indirect(
+    pool: &SqlitePool,
+    authorized_type: &str,
+    authorized_value: &str,
+    context: &ContextIdentifier,
+) -> ApiResult<Vec<IndirectGrant>> {
+    let rows = sqlx::query(EFFECTIVE_INDIRECT_SQL)
+        .bind(authorized_type)
+        .bind(authorized_value)
+        .bind(context.kind().as_str())
+        .bind(context.value())
+        .bind(context.kind().as_str())
+        .bind(context.value())
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(indirect_from_row).collect()
+}
+
+/// The indirect grants made in the intermediary's `context`.
+async fn indirect_granted_in(
+    pool: &SqlitePool,
+    context: &ContextIdentifier,
+) -> ApiResult<Vec<IndirectGrant>> {
+    let rows = sqlx::query(
+        "SELECT * FROM indirect_grants WHERE intermediary_type = ? AND intermediary_value = ?",
+    )
+    .bind(context.kind().as_str())
+    .bind(context.value())
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(indirect_from_row).collect()
 }
 
 /// Owners get `EnforcementOperations` only when the context is a court bailiff (person with
@@ -195,6 +319,8 @@ pub struct StoredGrant {
     pub description: String,
     /// When the grant became effective (`startDate`).
     pub created: OffsetDateTime,
+    /// The client of an indirect grant (`targetIdentifier`); `None` for direct grants.
+    pub target: Option<PersonalPermissionsTarget>,
 }
 
 /// Filters of `POST /permissions/query/personal/grants` that apply to our data.
@@ -204,9 +330,8 @@ pub struct PersonalGrantFilter {
     pub context: Option<ContextIdentifier>,
     /// Only these permissions; empty = all (`permissionTypes`).
     pub permissions: Vec<Permission>,
-    /// Whether the request asked for a particular indirect-permission target. Stored grants
-    /// are all direct, so no grant matches such a filter.
-    pub target: bool,
+    /// Only indirect grants with this target (`targetIdentifier`).
+    pub target: Option<PersonalPermissionsTarget>,
     /// `permissionState` asked for; every stored grant is active.
     pub state: Option<PermissionState>,
 }
@@ -229,17 +354,51 @@ pub async fn personal_grants(
     filter: &PersonalGrantFilter,
     page: Page,
 ) -> ApiResult<(Vec<StoredGrant>, bool)> {
-    if filter.target
-        || filter.state == Some(PermissionState::Inactive)
-        || filter.context.as_ref().is_some_and(|c| c != context)
-    {
+    if filter.state == Some(PermissionState::Inactive) {
         return Ok((Vec::new(), false));
     }
     // A person holds at most one grant per permission and identifier in a context (UNIQUE in
     // `grants`), i.e. a handful of rows: filtering, sorting and paging happen here rather than
     // in dynamically assembled SQL.
     let mut grants = Vec::new();
-    for (t, v) in same_person_identifiers(pool, subject).await? {
+    let wanted = |p: &Permission| filter.permissions.is_empty() || filter.permissions.contains(p);
+    let ids = same_person_identifiers(pool, subject).await?;
+    // Indirect grants: those made in this (intermediary) context and those in force here as
+    // the target; the context of both is the intermediary's.
+    let mut indirect = indirect_granted_in(pool, context).await?;
+    indirect.retain(|g| {
+        ids.iter()
+            .any(|(t, v)| t == g.authorized.kind().as_str() && v == g.authorized.value())
+    });
+    for (t, v) in &ids {
+        for g in effective_indirect(pool, t, v, context).await? {
+            if !indirect.iter().any(|i| i.id == g.id) {
+                indirect.push(g);
+            }
+        }
+    }
+    for g in indirect {
+        if !wanted(&g.permission)
+            || filter.target.as_ref().is_some_and(|t| *t != g.target)
+            || filter
+                .context
+                .as_ref()
+                .is_some_and(|c| *c != g.intermediary)
+        {
+            continue;
+        }
+        grants.push(StoredGrant {
+            id: g.id,
+            context: g.intermediary,
+            authorized: g.authorized,
+            permission: g.permission,
+            description: g.description,
+            created: g.created,
+            target: Some(g.target),
+        });
+    }
+    let direct = filter.target.is_none() && filter.context.as_ref().is_none_or(|c| c == context);
+    for (t, v) in ids.iter().filter(|_| direct) {
         let rows = sqlx::query(
             "SELECT id, authorized_type, authorized_value, permission, description, created_ms \
              FROM grants WHERE context_type = ? AND context_value = ? \
@@ -247,8 +406,8 @@ pub async fn personal_grants(
         )
         .bind(context.kind().as_str())
         .bind(context.value())
-        .bind(&t)
-        .bind(&v)
+        .bind(t)
+        .bind(v)
         .fetch_all(pool)
         .await?;
         for r in rows {
@@ -256,9 +415,7 @@ pub async fn personal_grants(
             let permission: Permission = name
                 .parse()
                 .map_err(|e| ApiError::internal(format!("stored grant permission: {e}")))?;
-            if PersonalPermissionType::try_from(permission).is_err()
-                || !(filter.permissions.is_empty() || filter.permissions.contains(&permission))
-            {
+            if PersonalPermissionType::try_from(permission).is_err() || !wanted(&permission) {
                 continue;
             }
             let kind = r
@@ -275,6 +432,7 @@ pub async fn personal_grants(
                 permission,
                 description: r.get("description"),
                 created: from_ms(r.get("created_ms")),
+                target: None,
             });
         }
     }
@@ -417,6 +575,7 @@ pub async fn grant_person_permissions(
                     can_delegate: false,
                     person_details: Some(&details),
                     entity_details: None,
+                    subunit_name: None,
                 },
             )
             .await?;
@@ -440,6 +599,8 @@ struct NewGrant<'a> {
     can_delegate: bool,
     person_details: Option<&'a str>,
     entity_details: Option<&'a str>,
+    /// Name of the unit (subunit administrator grants only).
+    subunit_name: Option<&'a str>,
 }
 
 /// Inserts a grant; one the authorized identifier already holds is left as it is.
@@ -447,7 +608,8 @@ async fn insert_grant(tx: &mut sqlx::SqliteConnection, g: NewGrant<'_>) -> ApiRe
     sqlx::query(
         "INSERT INTO grants(id, context_type, context_value, authorized_type, authorized_value, \
          permission, description, author_type, author_value, created_ms, subject_details, \
-         grant_kind, can_delegate, entity_details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         grant_kind, can_delegate, entity_details, subunit_name) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT(context_type, context_value, authorized_type, authorized_value, permission) \
          DO NOTHING",
     )
@@ -465,6 +627,7 @@ async fn insert_grant(tx: &mut sqlx::SqliteConnection, g: NewGrant<'_>) -> ApiRe
     .bind(g.kind)
     .bind(i64::from(g.can_delegate))
     .bind(g.entity_details)
+    .bind(g.subunit_name)
     .execute(tx)
     .await?;
     Ok(())
@@ -498,6 +661,7 @@ pub async fn grant_entity_permissions(
                 can_delegate: *can_delegate,
                 person_details: None,
                 entity_details: Some(&details),
+                subunit_name: None,
             },
         )
         .await?;
@@ -558,6 +722,7 @@ pub async fn received_entity_grants(
                 permission,
                 description: r.get("description"),
                 created: from_ms(r.get("created_ms")),
+                target: None,
             },
             can_delegate: r.get::<i64, _>("can_delegate") != 0,
         });
@@ -578,7 +743,7 @@ pub async fn revoke_grant(
     permission_id: &str,
 ) -> ApiResult<String> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let removed =
+    let mut removed =
         sqlx::query("DELETE FROM grants WHERE id = ? AND context_type = ? AND context_value = ?")
             .bind(permission_id)
             .bind(context.kind().as_str())
@@ -586,6 +751,33 @@ pub async fn revoke_grant(
             .execute(&mut *tx)
             .await?
             .rows_affected();
+    // Subunit-administrator and EU-entity grants live in the unit's / NipVatUe context; the
+    // parent NIP context revokes them too.
+    if let ContextIdentifier::Nip(parent) = context {
+        removed += sqlx::query(
+            "DELETE FROM grants WHERE id = ?1 AND ( \
+             (grant_kind = 'Subunit' AND context_type = 'InternalId' \
+              AND substr(context_value, 1, 10) = ?2) OR \
+             (grant_kind = 'Subunit' AND context_type = 'Nip' \
+              AND context_value IN (SELECT nip FROM subjects WHERE parent_nip = ?2)) OR \
+             (grant_kind IN ('EuAdmin', 'EuRepresentative') AND context_type = 'NipVatUe' \
+              AND substr(context_value, 1, 10) = ?2))",
+        )
+        .bind(permission_id)
+        .bind(parent.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    removed += sqlx::query(
+        "DELETE FROM indirect_grants WHERE id = ? AND intermediary_type = ? AND intermediary_value = ?",
+    )
+    .bind(permission_id)
+    .bind(context.kind().as_str())
+    .bind(context.value())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     let outcome = if removed > 0 {
         OperationStatus::success()
     } else {
@@ -665,8 +857,8 @@ pub struct PersonGrantFilter {
     pub author: Option<GrantAuthor>,
     pub authorized: Option<SubjectIdentifier>,
     pub context: Option<ContextIdentifier>,
-    /// Whether an indirect-permission target was asked for; stored grants are all direct.
-    pub target: bool,
+    /// Only indirect grants with this target (`targetIdentifier`).
+    pub target: Option<PersonalPermissionsTarget>,
     pub state: Option<PermissionState>,
     /// Empty = all.
     pub permissions: Vec<Permission>,
@@ -690,8 +882,7 @@ pub async fn person_grants(
     filter: &PersonGrantFilter,
     page: Page,
 ) -> ApiResult<(Vec<PersonGrant>, bool)> {
-    if filter.target
-        || filter.state == Some(PermissionState::Inactive)
+    if filter.state == Some(PermissionState::Inactive)
         || filter.context.as_ref().is_some_and(|c| c != context)
     {
         return Ok((Vec::new(), false));
@@ -711,7 +902,41 @@ pub async fn person_grants(
     .fetch_all(pool)
     .await?;
     let mut out = Vec::new();
-    for r in rows {
+    let by_caller = |a: &SubjectIdentifier| {
+        caller_ids
+            .iter()
+            .any(|(t, v)| t == a.kind().as_str() && v == a.value())
+    };
+    for g in indirect_granted_in(pool, context).await? {
+        let author = GrantAuthor::Subject(g.author.clone());
+        if !(filter.permissions.is_empty() || filter.permissions.contains(&g.permission))
+            || (filter.granted_by_caller && !by_caller(&g.author))
+            || filter.author.as_ref().is_some_and(|a| *a != author)
+            || filter
+                .authorized
+                .as_ref()
+                .is_some_and(|a| *a != g.authorized)
+            || filter.target.as_ref().is_some_and(|t| *t != g.target)
+        {
+            continue;
+        }
+        out.push(PersonGrant {
+            grant: StoredGrant {
+                id: g.id,
+                context: g.intermediary,
+                authorized: g.authorized,
+                permission: g.permission,
+                description: g.description,
+                created: g.created,
+                target: Some(g.target),
+            },
+            author,
+            subject_details: g.subject_details,
+            entity_details: None,
+            can_delegate: false,
+        });
+    }
+    for r in rows.iter().filter(|_| filter.target.is_none()) {
         let Ok(permission) = r.get::<String, _>("permission").parse::<Permission>() else {
             continue;
         };
@@ -726,10 +951,7 @@ pub async fn person_grants(
             ("System", _) | (_, None) => GrantAuthor::System,
             (t, Some(v)) => GrantAuthor::Subject(parse_subject(t, &v)?),
         };
-        if filter.granted_by_caller
-            && !matches!(&author, GrantAuthor::Subject(a)
-                if caller_ids.iter().any(|(t, v)| t == a.kind().as_str() && v == a.value()))
-        {
+        if filter.granted_by_caller && !matches!(&author, GrantAuthor::Subject(a) if by_caller(a)) {
             continue;
         }
         if filter.author.as_ref().is_some_and(|a| *a != author) {
@@ -753,6 +975,7 @@ pub async fn person_grants(
                 permission,
                 description: r.get("description"),
                 created: from_ms(r.get("created_ms")),
+                target: None,
             },
             author,
             subject_details,
@@ -762,6 +985,12 @@ pub async fn person_grants(
             can_delegate: r.get::<i64, _>("can_delegate") != 0,
         });
     }
+    out.sort_by(|a, b| {
+        b.grant
+            .created
+            .cmp(&a.grant.created)
+            .then_with(|| a.grant.id.cmp(&b.grant.id))
+    });
     let size = page.size as usize;
     let start = (page.page as usize).saturating_mul(size);
     let has_more = out.len() > start.saturating_add(size);
@@ -1029,4 +1258,585 @@ pub async fn authorizations(
     let start = (page.page as usize).saturating_mul(size);
     let has_more = out.len() > start.saturating_add(size);
     Ok((out.into_iter().skip(start).take(size).collect(), has_more))
+}
+
+// ------------------------------------------- subunits, indirect grants, EU entities, Peppol
+
+fn mismatch(detail: impl Into<String>) -> OperationStatus {
+    OperationStatus::new(
+        410,
+        "Podane identyfikatory są niezgodne lub pozostają w niewłaściwej relacji",
+        vec![detail.into()],
+    )
+}
+
+fn not_allowed_here(detail: impl Into<String>) -> OperationStatus {
+    OperationStatus::new(
+        450,
+        "Operacja niedozwolona dla wskazanego identyfikatora lub jego typu",
+        vec![detail.into()],
+    )
+}
+
+/// The NIP of a subordinate entity (JST unit, VAT-group member) of `parent`, if it is one.
+async fn is_subordinate_entity(pool: &SqlitePool, parent: &Nip, nip: &str) -> ApiResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM subjects WHERE nip = ? AND parent_nip = ? \
+         AND subject_type IN ('JSTMember', 'VatGroupMember')",
+    )
+    .bind(nip)
+    .bind(parent.as_str())
+    .fetch_one(pool)
+    .await?;
+    Ok(n > 0)
+}
+
+/// `POST /permissions/subunits/grants` (digest §7.3): makes `grant.subject` the administrator
+/// (CredentialsManage) of a subordinate unit (`InternalId` whose NIP is the context's) or of a
+/// subordinate entity (`Nip` of a JST unit / VAT-group member whose parent is the context).
+/// The grant lives in the unit's context, so the administrator's next login there carries it.
+/// Outside a NIP context the operation ends with 450, for a unit that is not the context's
+/// with 410.
+pub async fn grant_subunit_admin(
+    pool: &SqlitePool,
+    now: OffsetDateTime,
+    context: &ContextIdentifier,
+    author: &SubjectIdentifier,
+    grant: &ksef_wire::ValidSubunitPermissionsGrant,
+) -> ApiResult<String> {
+    let outcome = match (context, &grant.subunit) {
+        (ContextIdentifier::Nip(parent), ContextIdentifier::InternalId(id)) => {
+            if id.nip() == *parent {
+                OperationStatus::success()
+            } else {
+                mismatch(format!(
+                    "Jednostka {id} nie jest jednostką podrzędną podmiotu {parent}."
+                ))
+            }
+        }
+        (ContextIdentifier::Nip(parent), ContextIdentifier::Nip(nip)) => {
+            if is_subordinate_entity(pool, parent, nip.as_str()).await? {
+                OperationStatus::success()
+            } else {
+                mismatch(format!(
+                    "Podmiot {nip} nie jest podmiotem podrzędnym podmiotu {parent}."
+                ))
+            }
+        }
+        (ContextIdentifier::Nip(_), other) => {
+            not_allowed_here(format!("Nieobsługiwany typ jednostki {}.", other.kind()))
+        }
+        (other, _) => not_allowed_here(format!(
+            "Administratora jednostki podrzędnej nadaje się w kontekście Nip (bieżący: {}).",
+            other.kind()
+        )),
+    };
+    let details = serde_json::to_string(&grant.details).map_err(ApiError::internal)?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    if outcome.code == 200 {
+        insert_grant(
+            &mut tx,
+            NewGrant {
+                now,
+                context: &grant.subunit,
+                authorized: &grant.subject,
+                permission: Permission::CredentialsManage,
+                description: &grant.description,
+                author,
+                kind: "Subunit",
+                can_delegate: false,
+                person_details: Some(&details),
+                entity_details: None,
+                subunit_name: grant.subunit_name.as_deref(),
+            },
+        )
+        .await?;
+    }
+    let reference = record_operation(&mut tx, now, context, "Grant", &outcome).await?;
+    tx.commit().await?;
+    Ok(reference)
+}
+
+/// A subunit administrator grant (`POST /permissions/query/subunits/grants`).
+#[derive(Debug, Clone)]
+pub struct SubunitGrant {
+    pub grant: StoredGrant,
+    pub author: SubjectIdentifier,
+    pub subject_details: Option<ksef_wire::PermissionsSubjectPersonDetails>,
+    pub subunit_name: Option<String>,
+}
+
+/// `POST /permissions/query/subunits/grants` (digest §7.6): the administrator grants of the
+/// units and subordinate entities of the context's NIP, optionally of one `subunit`; sorted by
+/// start date descending, then id ascending.
+pub async fn subunit_grants(
+    pool: &SqlitePool,
+    context: &ContextIdentifier,
+    subunit: Option<&ContextIdentifier>,
+    page: Page,
+) -> ApiResult<(Vec<SubunitGrant>, bool)> {
+    let ContextIdentifier::Nip(parent) = context else {
+        return Ok((Vec::new(), false));
+    };
+    let rows = sqlx::query(
+        "SELECT * FROM grants WHERE grant_kind = 'Subunit' AND \
+         ((context_type = 'InternalId' AND substr(context_value, 1, 10) = ?) OR \
+          (context_type = 'Nip' AND context_value IN \
+             (SELECT nip FROM subjects WHERE parent_nip = ?))) \
+         ORDER BY created_ms DESC, id ASC",
+    )
+    .bind(parent.as_str())
+    .bind(parent.as_str())
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let kind = r
+            .get::<String, _>("context_type")
+            .parse()
+            .map_err(|e| ApiError::internal(format!("stored context type: {e}")))?;
+        let unit = ContextIdentifier::parse(kind, &r.get::<String, _>("context_value"))
+            .map_err(|e| ApiError::internal(format!("stored context: {e}")))?;
+        if subunit.is_some_and(|s| *s != unit) {
+            continue;
+        }
+        let author = match r.get::<Option<String>, _>("author_value") {
+            Some(v) => parse_subject(&r.get::<String, _>("author_type"), &v)?,
+            None => return Err(ApiError::internal("subunit grant without author")),
+        };
+        out.push(SubunitGrant {
+            grant: StoredGrant {
+                id: r.get("id"),
+                context: unit,
+                authorized: parse_subject(
+                    &r.get::<String, _>("authorized_type"),
+                    &r.get::<String, _>("authorized_value"),
+                )?,
+                permission: Permission::CredentialsManage,
+                description: r.get("description"),
+                created: from_ms(r.get("created_ms")),
+                target: None,
+            },
+            author,
+            subject_details: r
+                .get::<Option<String>, _>("subject_details")
+                .and_then(|s| serde_json::from_str(&s).ok()),
+            subunit_name: r.get("subunit_name"),
+        });
+    }
+    Ok(paged(out, page))
+}
+
+fn paged<T>(all: Vec<T>, page: Page) -> (Vec<T>, bool) {
+    let size = page.size as usize;
+    let start = (page.page as usize).saturating_mul(size);
+    let has_more = all.len() > start.saturating_add(size);
+    (all.into_iter().skip(start).take(size).collect(), has_more)
+}
+
+/// One subordinate entity (`POST /permissions/query/subordinate-entities/roles`).
+#[derive(Debug, Clone)]
+pub struct SubordinateRole {
+    pub nip: String,
+    pub role: ksef_wire::SubordinateEntityRoleType,
+    pub description: String,
+    pub start: OffsetDateTime,
+}
+
+/// `POST /permissions/query/subordinate-entities/roles` (digest §7.6): the JST units and
+/// VAT-group members whose parent is the context's NIP (`/testdata/subject`), optionally only
+/// `only`; sorted by start date descending, then NIP ascending.
+pub async fn subordinate_roles(
+    pool: &SqlitePool,
+    context: &ContextIdentifier,
+    only: Option<&Nip>,
+    page: Page,
+) -> ApiResult<(Vec<SubordinateRole>, bool)> {
+    let ContextIdentifier::Nip(parent) = context else {
+        return Ok((Vec::new(), false));
+    };
+    let rows = sqlx::query(
+        "SELECT nip, subject_type, description, created_ms FROM subjects WHERE parent_nip = ? \
+         ORDER BY created_ms DESC, nip ASC",
+    )
+    .bind(parent.as_str())
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let nip: String = r.get("nip");
+        let role = match r.get::<String, _>("subject_type").as_str() {
+            "JSTMember" => ksef_wire::SubordinateEntityRoleType::LocalGovernmentSubUnit,
+            "VatGroupMember" => ksef_wire::SubordinateEntityRoleType::VatGroupSubUnit,
+            _ => continue,
+        };
+        if only.is_some_and(|o| o.as_str() != nip) {
+            continue;
+        }
+        out.push(SubordinateRole {
+            nip,
+            role,
+            description: r.get("description"),
+            start: from_ms(r.get("created_ms")),
+        });
+    }
+    Ok(paged(out, page))
+}
+
+/// `POST /permissions/indirect/grants` (digest §7.3): the intermediary (the context's entity)
+/// lets `grant.subject` handle the invoices of one client (`Nip`/`InternalId` target) or of all
+/// its clients (`AllPartners`). A selective grant needs every requested permission to have been
+/// given to the intermediary by the client with `canDelegate`, else the operation ends with 420
+/// and nothing is stored. The grant takes effect in the client's context (see
+/// [`effective_indirect`]) as long as that delegable permission exists.
+pub async fn grant_indirect(
+    pool: &SqlitePool,
+    now: OffsetDateTime,
+    context: &ContextIdentifier,
+    author: &SubjectIdentifier,
+    grant: &ksef_wire::ValidIndirectPermissionsGrant,
+) -> ApiResult<String> {
+    let (target_type, target_value) = match &grant.target {
+        PersonalPermissionsTarget::Nip(n) => ("Nip", n.to_string()),
+        PersonalPermissionsTarget::InternalId(i) => ("InternalId", i.to_string()),
+        PersonalPermissionsTarget::AllPartners => ("AllPartners", String::new()),
+    };
+    let outcome = match context {
+        ContextIdentifier::Nip(intermediary) => {
+            let mut missing = Vec::new();
+            if target_type != "AllPartners" {
+                for p in &grant.permissions {
+                    let permission = Permission::from(*p);
+                    let n: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM grants WHERE context_type = ? AND context_value = ? \
+                         AND authorized_type = 'Nip' AND authorized_value = ? AND permission = ? \
+                         AND grant_kind = 'Entity' AND can_delegate != 0",
+                    )
+                    .bind(target_type)
+                    .bind(&target_value)
+                    .bind(intermediary.as_str())
+                    .bind(permission.as_str())
+                    .fetch_one(pool)
+                    .await?;
+                    if n == 0 {
+                        missing.push(permission.as_str());
+                    }
+                }
+            }
+            if missing.is_empty() {
+                OperationStatus::success()
+            } else {
+                OperationStatus::new(
+                    420,
+                    "Użyte poświadczenia nie mają uprawnień do wykonania tej operacji",
+                    vec![format!(
+                        "Klient {target_value} nie nadał pośrednikowi {intermediary} uprawnień z \
+                         możliwością dalszego przekazania: {}.",
+                        missing.join(", ")
+                    )],
+                )
+            }
+        }
+        other => not_allowed_here(format!(
+            "Uprawnienia pośrednie nadaje podmiot w kontekście Nip (bieżący: {}).",
+            other.kind()
+        )),
+    };
+    let details = serde_json::to_string(&grant.details).map_err(ApiError::internal)?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    if outcome.code == 200 {
+        for p in &grant.permissions {
+            sqlx::query(
+                "INSERT INTO indirect_grants(id, intermediary_type, intermediary_value, target_type, \
+                 target_value, authorized_type, authorized_value, permission, description, \
+                 author_type, author_value, subject_details, created_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(new_permission_id())
+            .bind(context.kind().as_str())
+            .bind(context.value())
+            .bind(target_type)
+            .bind(&target_value)
+            .bind(grant.subject.kind().as_str())
+            .bind(grant.subject.value())
+            .bind(Permission::from(*p).as_str())
+            .bind(&grant.description)
+            .bind(author.kind().as_str())
+            .bind(author.value())
+            .bind(&details)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    let reference = record_operation(&mut tx, now, context, "Grant", &outcome).await?;
+    tx.commit().await?;
+    Ok(reference)
+}
+
+/// The JSON columns of EU-entity subject details: (person, entity).
+fn eu_details_json(d: &ksef_wire::EuSubjectDetails) -> ApiResult<(Option<String>, Option<String>)> {
+    Ok(match d {
+        ksef_wire::EuSubjectDetails::Person(p) => (
+            Some(serde_json::to_string(p).map_err(ApiError::internal)?),
+            None,
+        ),
+        ksef_wire::EuSubjectDetails::Entity(e) => (
+            None,
+            Some(serde_json::to_string(e).map_err(ApiError::internal)?),
+        ),
+    })
+}
+
+/// Permissions of an EU-entity administrator (digest §7.3).
+const EU_ADMIN_PERMISSIONS: [Permission; 4] = [
+    Permission::VatUeManage,
+    Permission::InvoiceWrite,
+    Permission::InvoiceRead,
+    Permission::Introspection,
+];
+
+/// `POST /permissions/eu-entities/administration/grants` (digest §7.3): creates the composite
+/// context `{nip}-{VAT UE}` (its NIP must be the context's, else 410; only from a NIP context,
+/// else 450) and makes the fingerprint its administrator (VatUeManage, InvoiceWrite,
+/// InvoiceRead, Introspection), effective at the next login in the NipVatUe context. Granting
+/// again for an existing EU entity keeps its original name and details.
+pub async fn grant_eu_admin(
+    pool: &SqlitePool,
+    now: OffsetDateTime,
+    context: &ContextIdentifier,
+    author: &SubjectIdentifier,
+    grant: &ksef_wire::ValidEuEntityAdministrationGrant,
+) -> ApiResult<String> {
+    let outcome = match context {
+        ContextIdentifier::Nip(nip) if *nip == grant.context.nip() => OperationStatus::success(),
+        ContextIdentifier::Nip(nip) => mismatch(format!(
+            "Kontekst {} nie należy do podmiotu {nip}.",
+            grant.context
+        )),
+        other => not_allowed_here(format!(
+            "Administratora podmiotu unijnego nadaje się w kontekście Nip (bieżący: {}).",
+            other.kind()
+        )),
+    };
+    let (person, entity) = eu_details_json(&grant.details)?;
+    let eu_context = ContextIdentifier::NipVatUe(grant.context.clone());
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    if outcome.code == 200 {
+        sqlx::query(
+            "INSERT INTO eu_entities(context_value, nip, vat_ue, name, details, created_ms) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(context_value) DO NOTHING",
+        )
+        .bind(grant.context.as_str())
+        .bind(grant.context.nip().as_str())
+        .bind(grant.context.vat_ue())
+        .bind(&grant.eu_entity_name)
+        .bind(serde_json::to_string(&grant.eu_entity_details).map_err(ApiError::internal)?)
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        for p in EU_ADMIN_PERMISSIONS {
+            insert_grant(
+                &mut tx,
+                NewGrant {
+                    now,
+                    context: &eu_context,
+                    authorized: &grant.subject,
+                    permission: p,
+                    description: &grant.description,
+                    author,
+                    kind: "EuAdmin",
+                    can_delegate: false,
+                    person_details: person.as_deref(),
+                    entity_details: entity.as_deref(),
+                    subunit_name: None,
+                },
+            )
+            .await?;
+        }
+    }
+    let reference = record_operation(&mut tx, now, context, "Grant", &outcome).await?;
+    tx.commit().await?;
+    Ok(reference)
+}
+
+/// `POST /permissions/eu-entities/grants` (digest §7.3): InvoiceRead/InvoiceWrite for a
+/// representative (fingerprint) of the EU entity of the current NipVatUe context; in any other
+/// context the operation ends with 450.
+pub async fn grant_eu_representative(
+    pool: &SqlitePool,
+    now: OffsetDateTime,
+    context: &ContextIdentifier,
+    author: &SubjectIdentifier,
+    grant: &ksef_wire::ValidEuEntityPermissionsGrant,
+) -> ApiResult<String> {
+    let outcome = match context {
+        ContextIdentifier::NipVatUe(_) => OperationStatus::success(),
+        other => not_allowed_here(format!(
+            "Reprezentanta podmiotu unijnego nadaje się w kontekście NipVatUe (bieżący: {}).",
+            other.kind()
+        )),
+    };
+    let (person, entity) = eu_details_json(&grant.details)?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    if outcome.code == 200 {
+        for p in &grant.permissions {
+            insert_grant(
+                &mut tx,
+                NewGrant {
+                    now,
+                    context,
+                    authorized: &grant.subject,
+                    permission: Permission::from(*p),
+                    description: &grant.description,
+                    author,
+                    kind: "EuRepresentative",
+                    can_delegate: false,
+                    person_details: person.as_deref(),
+                    entity_details: entity.as_deref(),
+                    subunit_name: None,
+                },
+            )
+            .await?;
+        }
+    }
+    let reference = record_operation(&mut tx, now, context, "Grant", &outcome).await?;
+    tx.commit().await?;
+    Ok(reference)
+}
+
+/// An EU-entity administrator or representative grant.
+#[derive(Debug, Clone)]
+pub struct EuGrant {
+    pub id: String,
+    pub author: SubjectIdentifier,
+    pub vat_ue: String,
+    pub eu_entity_name: String,
+    pub fingerprint: String,
+    pub permission: Permission,
+    pub description: String,
+    pub person_details: Option<ksef_wire::PermissionsSubjectPersonDetails>,
+    pub entity_details: Option<ksef_wire::PermissionsSubjectEntityDetails>,
+    pub eu_entity_details: Option<ksef_wire::EuEntityDetails>,
+    pub created: OffsetDateTime,
+}
+
+/// `POST /permissions/query/eu-entities/grants` (digest §7.6): in a NIP context the grants of
+/// all its EU entities, in a NipVatUe context those of that entity; filtered, sorted by start
+/// date descending, then id ascending.
+pub async fn eu_grants(
+    pool: &SqlitePool,
+    context: &ContextIdentifier,
+    query: &ksef_wire::ValidEuEntityPermissionsQuery,
+    page: Page,
+) -> ApiResult<(Vec<EuGrant>, bool)> {
+    let nip = match context {
+        ContextIdentifier::Nip(n) => n.clone(),
+        ContextIdentifier::NipVatUe(c) => c.nip(),
+        _ => return Ok((Vec::new(), false)),
+    };
+    let rows = sqlx::query(
+        "SELECT g.*, e.vat_ue, e.name AS eu_name, e.details AS eu_details FROM grants g \
+         JOIN eu_entities e ON e.context_value = g.context_value \
+         WHERE g.context_type = 'NipVatUe' AND e.nip = ? \
+         AND g.grant_kind IN ('EuAdmin', 'EuRepresentative') \
+         ORDER BY g.created_ms DESC, g.id ASC",
+    )
+    .bind(nip.as_str())
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let context_value: String = r.get("context_value");
+        if matches!(context, ContextIdentifier::NipVatUe(c) if c.as_str() != context_value) {
+            continue;
+        }
+        let Ok(permission) = r.get::<String, _>("permission").parse::<Permission>() else {
+            continue;
+        };
+        let vat_ue: String = r.get("vat_ue");
+        let fingerprint: String = r.get("authorized_value");
+        let wanted = query.permission_types.is_empty()
+            || query
+                .permission_types
+                .iter()
+                .any(|p| Permission::from(*p) == permission);
+        if !wanted
+            || query.vat_ue.as_ref().is_some_and(|v| *v != vat_ue)
+            || query
+                .fingerprint
+                .as_ref()
+                .is_some_and(|f| *f != fingerprint)
+        {
+            continue;
+        }
+        let author = match r.get::<Option<String>, _>("author_value") {
+            Some(v) => parse_subject(&r.get::<String, _>("author_type"), &v)?,
+            None => return Err(ApiError::internal("EU-entity grant without author")),
+        };
+        out.push(EuGrant {
+            id: r.get("id"),
+            author,
+            vat_ue,
+            eu_entity_name: r.get("eu_name"),
+            fingerprint,
+            permission,
+            description: r.get("description"),
+            person_details: r
+                .get::<Option<String>, _>("subject_details")
+                .and_then(|s| serde_json::from_str(&s).ok()),
+            entity_details: r
+                .get::<Option<String>, _>("entity_details")
+                .and_then(|s| serde_json::from_str(&s).ok()),
+            eu_entity_details: serde_json::from_str(&r.get::<String, _>("eu_details")).ok(),
+            created: from_ms(r.get("created_ms")),
+        });
+    }
+    Ok(paged(out, page))
+}
+
+/// A Peppol service provider known to the emulator.
+#[derive(Debug, Clone)]
+pub struct PeppolProvider {
+    pub id: String,
+    pub name: String,
+    pub created: OffsetDateTime,
+}
+
+/// `GET /peppol/query` (digest §18): the Peppol providers the emulator knows — every PeppolId
+/// that authenticated successfully (KSeF registers a provider at its first authentication) or
+/// received an entity-level authorization (`PefInvoicing`, …). The name is the `fullName` of the
+/// earliest authorization, else `Dostawca usług Peppol {id}`; `dateCreated` is the first
+/// sighting. Sorted by `dateCreated` descending, then id ascending.
+pub async fn peppol_providers(
+    pool: &SqlitePool,
+    page: Page,
+) -> ApiResult<(Vec<PeppolProvider>, bool)> {
+    let rows = sqlx::query(
+        "SELECT p.pid AS id, MIN(p.created) AS created, \
+         (SELECT a.full_name FROM authorization_grants a WHERE a.authorized_type = 'PeppolId' \
+          AND a.authorized_value = p.pid ORDER BY a.created_ms ASC LIMIT 1) AS name FROM ( \
+           SELECT authorized_value AS pid, created_ms AS created FROM authorization_grants \
+           WHERE authorized_type = 'PeppolId' \
+           UNION ALL \
+           SELECT context_value AS pid, started_ms AS created FROM auth_operations \
+           WHERE context_type = 'PeppolId' AND final_code = 200) p \
+         GROUP BY p.pid ORDER BY created DESC, id ASC",
+    )
+    .fetch_all(pool)
+    .await?;
+    let all = rows
+        .into_iter()
+        .map(|r| {
+            let id: String = r.get("id");
+            PeppolProvider {
+                name: r
+                    .get::<Option<String>, _>("name")
+                    .unwrap_or_else(|| format!("Dostawca usług Peppol {id}")),
+                created: from_ms(r.get("created")),
+                id,
+            }
+        })
+        .collect();
+    Ok(paged(all, page))
 }

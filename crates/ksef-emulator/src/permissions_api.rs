@@ -1,13 +1,16 @@
 //! The permission-management endpoints (digest §7.3–§7.7): person and entity grants, entity-level
 //! authorizations, revocation, the operation status, the persons / entities / authorizations
-//! queries, attachment consent and the context's roles. Not here: subunit, indirect and EU-entity
-//! grants and their queries.
+//! queries, attachment consent and the context's roles; subunit administrators and subordinate
+//! entities, indirect grants (intermediary → person, for one client or all partners), EU-entity
+//! administrators and representatives (NipVatUe contexts), and the public Peppol provider list.
 //!
 //! Thin handlers: the bearer is checked first, then the required permissions
 //! (`x-required-permissions`, 403 `missing-permissions`), then the body (400/21405); the logic
 //! lives in [`crate::permissions`]. Person and entity grants go to the same `grants` table
 //! `/testdata/permissions` writes and authentication reads, so they take effect at the subject's
-//! next login. Entity-level authorizations (SelfInvoicing, …) are stored and listed; invoice
+//! next login; subunit and EU-entity grants are written there too, in the unit's / NipVatUe
+//! context. Indirect grants have their own table and take effect in the client's context while
+//! the client's delegable entity grant to the intermediary exists. Entity-level authorizations (SelfInvoicing, …) are stored and listed; invoice
 //! validation does not consult them yet.
 
 use axum::Router;
@@ -56,6 +59,23 @@ pub fn routes() -> Router<AppState> {
         .route("/permissions/query/persons/grants", post(query_persons))
         .route("/permissions/attachments/status", get(attachments_status))
         .route("/permissions/query/entities/roles", get(query_entity_roles))
+        .route("/permissions/subunits/grants", post(grant_subunits))
+        .route("/permissions/query/subunits/grants", post(query_subunits))
+        .route(
+            "/permissions/query/subordinate-entities/roles",
+            post(query_subordinate_roles),
+        )
+        .route("/permissions/indirect/grants", post(grant_indirect))
+        .route(
+            "/permissions/eu-entities/administration/grants",
+            post(grant_eu_admin),
+        )
+        .route("/permissions/eu-entities/grants", post(grant_eu_entities))
+        .route(
+            "/permissions/query/eu-entities/grants",
+            post(query_eu_entities),
+        )
+        .route("/peppol/query", get(query_peppol))
 }
 
 /// The caller of an access token, after checking it holds one of `required` (empty = none).
@@ -363,7 +383,7 @@ async fn query_persons(
         }),
         authorized: q.authorized,
         context: q.context,
-        target: q.target.is_some(),
+        target: q.target,
         state: q.permission_state,
         permissions: q
             .permission_types
@@ -393,7 +413,11 @@ async fn query_persons(
             context_identifier: wire::PersonPermissionsContextIdentifier::from_context(
                 &g.grant.context,
             ),
-            target_identifier: None,
+            target_identifier: g
+                .grant
+                .target
+                .as_ref()
+                .map(wire::PersonalPermissionsTargetIdentifier::from_target),
             author_identifier: wire::PersonPermissionsAuthorIdentifier::from_author(&author),
             permission_scope: scope.into(),
             description: g.grant.description,
@@ -466,6 +490,254 @@ async fn query_entity_roles(
         .collect();
     Ok(axum::Json(wire::QueryEntityRolesResponse {
         roles,
+        has_more,
+    }))
+}
+
+/// `POST /permissions/subunits/grants` → 202 (SubunitManage).
+async fn grant_subunits(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let caller = caller(&state, &token, ip, &[Permission::SubunitManage]).await?;
+    let body: wire::SubunitPermissionsGrantRequest = json_body(&state, req).await?;
+    let grant = body.validate().map_err(invalid)?;
+    let reference = permissions::grant_subunit_admin(
+        state.pool(),
+        state.now(),
+        &caller.context,
+        &caller.subject,
+        &grant,
+    )
+    .await?;
+    Ok(accepted(reference))
+}
+
+/// `POST /permissions/query/subunits/grants` (CredentialsManage, CredentialsRead or
+/// SubunitManage); optional body.
+async fn query_subunits(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    RawQuery(raw): RawQuery,
+    req: Request,
+) -> ApiResult<axum::Json<wire::QuerySubunitPermissionsResponse>> {
+    let caller = caller(
+        &state,
+        &token,
+        ip,
+        &[
+            Permission::CredentialsManage,
+            Permission::CredentialsRead,
+            Permission::SubunitManage,
+        ],
+    )
+    .await?;
+    let page = permission_page(raw.as_deref())?;
+    let body: wire::SubunitPermissionsQueryRequest = optional_json(&state, req).await?;
+    let subunit = body
+        .subunit_identifier
+        .as_ref()
+        .map(|s| s.to_subunit("subunitIdentifier"))
+        .transpose()
+        .map_err(invalid)?;
+    let (list, has_more) =
+        permissions::subunit_grants(state.pool(), &caller.context, subunit.as_ref(), page).await?;
+    let mut items = Vec::with_capacity(list.len());
+    for g in list {
+        let unit = wire::SubunitPermissionsSubunitIdentifier::from_subunit(&g.grant.context)
+            .ok_or_else(|| ApiError::internal("subunit grant in a context of another type"))?;
+        items.push(wire::SubunitPermission {
+            id: g.grant.id,
+            authorized_identifier: (&g.grant.authorized).into(),
+            subunit_identifier: unit,
+            author_identifier: (&g.author).into(),
+            permission_scope: wire::SubunitPermissionScope::CredentialsManage.into(),
+            description: g.grant.description,
+            subject_person_details: g.subject_details,
+            subunit_name: g.subunit_name,
+            start_date: g.grant.created,
+        });
+    }
+    Ok(axum::Json(wire::QuerySubunitPermissionsResponse {
+        permissions: items,
+        has_more,
+    }))
+}
+
+/// `POST /permissions/query/subordinate-entities/roles` (CredentialsManage, CredentialsRead or
+/// SubunitManage); optional body.
+async fn query_subordinate_roles(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    RawQuery(raw): RawQuery,
+    req: Request,
+) -> ApiResult<axum::Json<wire::QuerySubordinateEntityRolesResponse>> {
+    let caller = caller(
+        &state,
+        &token,
+        ip,
+        &[
+            Permission::CredentialsManage,
+            Permission::CredentialsRead,
+            Permission::SubunitManage,
+        ],
+    )
+    .await?;
+    let page = permission_page(raw.as_deref())?;
+    let body: wire::SubordinateEntityRolesQueryRequest = optional_json(&state, req).await?;
+    let only = body.validate().map_err(invalid)?;
+    let (roles, has_more) =
+        permissions::subordinate_roles(state.pool(), &caller.context, only.as_ref(), page).await?;
+    let roles = roles
+        .into_iter()
+        .map(|r| wire::SubordinateEntityRole {
+            subordinate_entity_identifier: wire::TypedIdentifier::new(
+                wire::EntityPermissionsSubjectIdentifierType::Nip,
+                r.nip,
+            ),
+            role: r.role.into(),
+            description: r.description,
+            start_date: r.start,
+        })
+        .collect();
+    Ok(axum::Json(wire::QuerySubordinateEntityRolesResponse {
+        roles,
+        has_more,
+    }))
+}
+
+/// `POST /permissions/indirect/grants` → 202 (CredentialsManage, in the intermediary's context).
+async fn grant_indirect(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let caller = caller(&state, &token, ip, &[Permission::CredentialsManage]).await?;
+    let body: wire::IndirectPermissionsGrantRequest = json_body(&state, req).await?;
+    let grant = body.validate().map_err(invalid)?;
+    let reference = permissions::grant_indirect(
+        state.pool(),
+        state.now(),
+        &caller.context,
+        &caller.subject,
+        &grant,
+    )
+    .await?;
+    Ok(accepted(reference))
+}
+
+/// `POST /permissions/eu-entities/administration/grants` → 202 (CredentialsManage).
+async fn grant_eu_admin(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let caller = caller(&state, &token, ip, &[Permission::CredentialsManage]).await?;
+    let body: wire::EuEntityAdministrationPermissionsGrantRequest = json_body(&state, req).await?;
+    let grant = body.validate().map_err(invalid)?;
+    let reference = permissions::grant_eu_admin(
+        state.pool(),
+        state.now(),
+        &caller.context,
+        &caller.subject,
+        &grant,
+    )
+    .await?;
+    Ok(accepted(reference))
+}
+
+/// `POST /permissions/eu-entities/grants` → 202 (VatUeManage, in a NipVatUe context).
+async fn grant_eu_entities(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let caller = caller(&state, &token, ip, &[Permission::VatUeManage]).await?;
+    let body: wire::EuEntityPermissionsGrantRequest = json_body(&state, req).await?;
+    let grant = body.validate().map_err(invalid)?;
+    let reference = permissions::grant_eu_representative(
+        state.pool(),
+        state.now(),
+        &caller.context,
+        &caller.subject,
+        &grant,
+    )
+    .await?;
+    Ok(accepted(reference))
+}
+
+/// `POST /permissions/query/eu-entities/grants` (CredentialsManage, CredentialsRead or
+/// VatUeManage); optional body.
+async fn query_eu_entities(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    RawQuery(raw): RawQuery,
+    req: Request,
+) -> ApiResult<axum::Json<wire::QueryEuEntityPermissionsResponse>> {
+    let caller = caller(
+        &state,
+        &token,
+        ip,
+        &[
+            Permission::CredentialsManage,
+            Permission::CredentialsRead,
+            Permission::VatUeManage,
+        ],
+    )
+    .await?;
+    let page = permission_page(raw.as_deref())?;
+    let body: wire::EuEntityPermissionsQueryRequest = optional_json(&state, req).await?;
+    let query = body.validate().map_err(invalid)?;
+    let (list, has_more) =
+        permissions::eu_grants(state.pool(), &caller.context, &query, page).await?;
+    let mut items = Vec::with_capacity(list.len());
+    for g in list {
+        let scope = wire::EuEntityPermissionsQueryPermissionType::try_from(g.permission)
+            .map_err(|p| ApiError::internal(format!("EU-entity grant {} has scope {p}", g.id)))?;
+        items.push(wire::EuEntityPermission {
+            id: g.id,
+            author_identifier: (&g.author).into(),
+            vat_ue_identifier: g.vat_ue,
+            eu_entity_name: g.eu_entity_name,
+            authorized_fingerprint_identifier: g.fingerprint,
+            permission_scope: scope.into(),
+            description: g.description,
+            subject_person_details: g.person_details,
+            subject_entity_details: g.entity_details,
+            eu_entity_details: g.eu_entity_details,
+            start_date: g.created,
+        });
+    }
+    Ok(axum::Json(wire::QueryEuEntityPermissionsResponse {
+        permissions: items,
+        has_more,
+    }))
+}
+
+/// `GET /peppol/query` (public, no bearer), paged with `pageOffset`/`pageSize`.
+async fn query_peppol(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<axum::Json<wire::QueryPeppolProvidersResponse>> {
+    let page = permission_page(raw.as_deref())?;
+    let (list, has_more) = permissions::peppol_providers(state.pool(), page).await?;
+    Ok(axum::Json(wire::QueryPeppolProvidersResponse {
+        peppol_providers: list
+            .into_iter()
+            .map(|p| wire::PeppolProvider {
+                id: p.id,
+                name: p.name,
+                date_created: p.created,
+            })
+            .collect(),
         has_more,
     }))
 }

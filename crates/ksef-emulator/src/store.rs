@@ -282,6 +282,74 @@ const MIGRATIONS: &[&str] = &[
         final_details TEXT NOT NULL DEFAULT '[]'
     );
     "#,
+    // v5: subunit administrators (grant_kind 'Subunit' with the unit's name), indirect grants
+    // of an intermediary for a client or all partners, EU-entity composite contexts (§7.3).
+    r#"
+    ALTER TABLE grants ADD COLUMN subunit_name TEXT;
+    CREATE TABLE indirect_grants (
+        id TEXT PRIMARY KEY,
+        intermediary_type TEXT NOT NULL,         -- the context that granted (the intermediary)
+        intermediary_value TEXT NOT NULL,
+        target_type TEXT NOT NULL,               -- 'Nip' | 'InternalId' | 'AllPartners'
+        target_value TEXT NOT NULL,              -- '' for AllPartners
+        authorized_type TEXT NOT NULL,
+        authorized_value TEXT NOT NULL,
+        permission TEXT NOT NULL,                -- 'InvoiceRead' | 'InvoiceWrite'
+        description TEXT NOT NULL,
+        author_type TEXT NOT NULL,
+        author_value TEXT NOT NULL,
+        subject_details TEXT,                    -- JSON, PermissionsSubjectPersonDetails
+        created_ms INTEGER NOT NULL,
+        UNIQUE(intermediary_type, intermediary_value, target_type, target_value,
+               authorized_type, authorized_value, permission)
+    );
+    CREATE INDEX indirect_grants_authorized ON indirect_grants(authorized_type, authorized_value);
+    CREATE TABLE eu_entities (
+        context_value TEXT PRIMARY KEY,          -- NipVatUe `{nip}-{VAT UE}`
+        nip TEXT NOT NULL,
+        vat_ue TEXT NOT NULL,
+        name TEXT NOT NULL,                      -- euEntityName
+        details TEXT NOT NULL,                   -- JSON, EuEntityDetails
+        created_ms INTEGER NOT NULL
+    );
+    "#,
+    // v6: KSeF certificates (digest §14): enrollments and the certificates issued by the
+    // emulator's own CA (its key lives in service_keys, usage 'KsefCertificatesCa').
+    r#"
+    CREATE TABLE ksef_certificate_enrollments (
+        reference_number TEXT PRIMARY KEY,
+        owner_type TEXT NOT NULL,                -- authenticated subject: 'Nip' | 'Pesel' | 'Fingerprint'
+        owner_value TEXT NOT NULL,
+        request_ms INTEGER NOT NULL,
+        ready_ms INTEGER NOT NULL,               -- status 100 until then, the final status after
+        final_code INTEGER NOT NULL,
+        final_description TEXT NOT NULL,
+        final_details TEXT NOT NULL DEFAULT '[]',
+        certificate_serial TEXT
+    );
+    CREATE INDEX ksef_certificate_enrollments_owner
+        ON ksef_certificate_enrollments(owner_type, owner_value);
+    CREATE TABLE ksef_certificates (
+        serial_number TEXT PRIMARY KEY,          -- 16 uppercase hex digits
+        owner_type TEXT NOT NULL,
+        owner_value TEXT NOT NULL,
+        name TEXT NOT NULL,
+        certificate_type TEXT NOT NULL,          -- 'Authentication' | 'Offline'
+        common_name TEXT NOT NULL,
+        certificate_der BLOB NOT NULL,
+        fingerprint TEXT NOT NULL UNIQUE,        -- SHA-256 of the DER, uppercase hex
+        public_key_sha256 TEXT NOT NULL,
+        valid_from_ms INTEGER NOT NULL,
+        valid_to_ms INTEGER NOT NULL,
+        request_ms INTEGER NOT NULL,
+        ready_ms INTEGER NOT NULL,               -- visible (retrieve/query) from then on
+        revoked_ms INTEGER,
+        revocation_reason TEXT,
+        last_use_ms INTEGER
+    );
+    CREATE INDEX ksef_certificates_owner ON ksef_certificates(owner_type, owner_value, request_ms);
+    CREATE INDEX ksef_certificates_public_key ON ksef_certificates(public_key_sha256);
+    "#,
 ];
 
 /// Unix milliseconds of an instant.

@@ -5,7 +5,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use common::{assert_400, assert_missing_permissions, items, reference, wait_operation};
+
+use std::time::Duration;
 
 use ksef_core::{ContextIdentifier, Nip, Pesel};
 use ksef_crypto::KeyAlgorithm;
@@ -36,72 +38,13 @@ async fn grant(c: &RawClient, access: &str, body: Value) -> String {
     reference(&a)
 }
 
-fn reference(a: &Answer) -> String {
-    let r = a.body["referenceNumber"].as_str().expect("referenceNumber");
-    assert_eq!(r.len(), 36, "{r}");
-    r.to_string()
-}
-
-/// Polls the operation until its code is final (≠ 100) and returns it; checks that only 100
-/// precedes it.
-async fn wait_operation(c: &RawClient, access: &str, reference: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let a = c
-            .get(&format!("/permissions/operations/{reference}"), access)
-            .await;
-        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
-        let code = a.body["status"]["code"].as_i64().expect("status.code");
-        assert!(a.body["status"]["description"].is_string(), "{:?}", a.body);
-        if code != 100 {
-            return a.body["status"].clone();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "operation still 100 after 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn person_login(c: &RawClient, pesel: &Pesel, ctx: &Nip) -> Result<Session, Value> {
-    let cert = make_test_certificate(
-        &TestSubject::person_pesel(pesel.clone(), "Adam", "Abacki"),
-        KeyAlgorithm::EcP256,
-    )
-    .unwrap();
-    c.login_with_certificate(&cert, &ContextIdentifier::Nip(ctx.clone()))
-        .await
+    common::pesel_login(c, pesel, &ContextIdentifier::Nip(ctx.clone())).await
 }
 
 async fn query(c: &RawClient, access: &str, params: &str, body: Value) -> Answer {
     c.post(&format!("{QUERY}{params}"), Some(access), body)
         .await
-}
-
-fn items(a: &Answer) -> Vec<Value> {
-    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
-    assert!(a.body["hasMore"].is_boolean(), "{:?}", a.body);
-    a.body["permissions"]
-        .as_array()
-        .expect("permissions")
-        .clone()
-}
-
-fn assert_missing_permissions(a: &Answer, required: &[&str]) {
-    assert_eq!(a.status, StatusCode::FORBIDDEN, "{:?}", a.body);
-    assert_eq!(a.reason_code(), Some("missing-permissions"), "{:?}", a.body);
-    assert_eq!(
-        a.body["security"]["requiredAnyOfPermissions"],
-        json!(required),
-        "{:?}",
-        a.body
-    );
-}
-
-fn assert_400(a: &Answer, what: &str) {
-    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{what}: {:?}", a.body);
-    assert_eq!(a.exception_code(), Some(21405), "{what}: {:?}", a.body);
 }
 
 #[tokio::test]

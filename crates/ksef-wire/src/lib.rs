@@ -40,6 +40,7 @@
 //!   transparent in JSON, redacted in `Debug`.
 
 pub mod auth;
+pub mod certificates;
 pub mod codes;
 pub mod common;
 pub mod errors;
@@ -54,6 +55,7 @@ pub mod testdata;
 pub mod tokens;
 
 pub use auth::*;
+pub use certificates::*;
 pub use codes::ExceptionCode;
 pub use common::{
     OpenEnum, StatusInfo, TypedIdentifier, ValidationError, WireEnum, check_length, check_range,

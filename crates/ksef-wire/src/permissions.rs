@@ -8,8 +8,8 @@
 //! [`ValidationError`] naming the field.
 
 use ksef_core::{
-    ContextIdentifier, ContextIdentifierType, InternalId, Nip, Permission, SubjectIdentifier,
-    SubjectIdentifierKind,
+    ContextIdentifier, ContextIdentifierType, InternalId, Nip, NipVatUe, Permission,
+    SubjectIdentifier, SubjectIdentifierKind,
 };
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -1464,6 +1464,807 @@ pub struct EntityAuthorizationGrant {
 pub struct QueryEntityAuthorizationPermissionsResponse {
     /// One page, `startDate` descending, then `id` ascending.
     pub authorization_grants: Vec<EntityAuthorizationGrant>,
+    /// Whether a next page exists.
+    pub has_more: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subunit administrators and subordinate entities (digest §7.3, §7.6)
+// ---------------------------------------------------------------------------------------------
+
+/// `SubunitPermissionsSubjectIdentifierType` (`Nip`, `Pesel`, `Fingerprint`).
+pub type SubunitPermissionsSubjectIdentifierType = SubjectIdentifierKind;
+/// `SubunitPermissionsSubjectIdentifier`: the person made administrator of the unit.
+pub type SubunitPermissionsSubjectIdentifier = TypedIdentifier<SubjectIdentifierKind>;
+/// `SubunitPermissionsAuthorizedIdentifier`: who holds an administrator grant.
+pub type SubunitPermissionsAuthorizedIdentifier = TypedIdentifier<SubjectIdentifierKind>;
+/// `SubunitPermissionsAuthorIdentifier`: who made an administrator grant.
+pub type SubunitPermissionsAuthorIdentifier = TypedIdentifier<SubjectIdentifierKind>;
+
+wire_enum! {
+    /// `SubunitPermissionsContextIdentifierType` (`InternalId`, `Nip`).
+    pub enum SubunitPermissionsContextIdentifierType {
+        /// A subordinate unit `{nip}-{5 digits}` of the current context.
+        InternalId = "InternalId",
+        /// A subordinate entity (JST unit, VAT-group member).
+        Nip = "Nip",
+    }
+}
+
+/// `SubunitPermissionsContextIdentifier`: the unit or subordinate entity.
+pub type SubunitPermissionsContextIdentifier =
+    TypedIdentifier<SubunitPermissionsContextIdentifierType>;
+/// `SubunitPermissionsSubunitIdentifierType`: the same two values.
+pub type SubunitPermissionsSubunitIdentifierType = SubunitPermissionsContextIdentifierType;
+/// `SubunitPermissionsSubunitIdentifier`.
+pub type SubunitPermissionsSubunitIdentifier = SubunitPermissionsContextIdentifier;
+
+impl TypedIdentifier<SubunitPermissionsContextIdentifierType> {
+    /// Validates type, pattern and checksum (the InternalId check digit included).
+    pub fn to_subunit(&self, field: &str) -> Result<ContextIdentifier, ValidationError> {
+        let kind = match self.r#type.require(&format!("{field}.type"))? {
+            SubunitPermissionsContextIdentifierType::InternalId => {
+                ContextIdentifierType::InternalId
+            }
+            SubunitPermissionsContextIdentifierType::Nip => ContextIdentifierType::Nip,
+        };
+        ContextIdentifier::parse(kind, &self.value).map_err(|source| ValidationError::Identifier {
+            field: format!("{field}.value"),
+            source,
+        })
+    }
+
+    /// The wire form of a NIP or InternalId context; `None` for other types.
+    pub fn from_subunit(c: &ContextIdentifier) -> Option<Self> {
+        let kind = match c.kind() {
+            ContextIdentifierType::InternalId => {
+                SubunitPermissionsContextIdentifierType::InternalId
+            }
+            ContextIdentifierType::Nip => SubunitPermissionsContextIdentifierType::Nip,
+            _ => return None,
+        };
+        Some(TypedIdentifier::new(kind, c.value()))
+    }
+}
+
+/// `SubunitPermissionsGrantRequest` (`POST /permissions/subunits/grants`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubunitPermissionsGrantRequest {
+    /// The future administrator.
+    pub subject_identifier: SubunitPermissionsSubjectIdentifier,
+    /// The unit (`InternalId`) or subordinate entity (`Nip`).
+    pub context_identifier: SubunitPermissionsContextIdentifier,
+    /// Description (5–256 characters).
+    pub description: String,
+    /// Name of the unit (5–256 characters); required for `InternalId`; skipped when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subunit_name: Option<String>,
+    /// Data of the person.
+    pub subject_details: PersonPermissionSubjectDetails,
+}
+
+/// A validated [`SubunitPermissionsGrantRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidSubunitPermissionsGrant {
+    /// `subjectIdentifier`.
+    pub subject: SubjectIdentifier,
+    /// `contextIdentifier` (`InternalId` or `Nip`).
+    pub subunit: ContextIdentifier,
+    /// `description`.
+    pub description: String,
+    /// `subunitName` (always `Some` for an `InternalId`).
+    pub subunit_name: Option<String>,
+    /// `subjectDetails`, in the shape the queries return.
+    pub details: PermissionsSubjectPersonDetails,
+}
+
+impl SubunitPermissionsGrantRequest {
+    /// Validates identifiers, lengths, `subunitName` (required for `InternalId`) and the
+    /// subject details.
+    pub fn validate(&self) -> Result<ValidSubunitPermissionsGrant, ValidationError> {
+        let subject = self
+            .subject_identifier
+            .to_subject_identifier("subjectIdentifier")?;
+        let subunit = self.context_identifier.to_subunit("contextIdentifier")?;
+        check_length("description", &self.description, 5, 256)?;
+        let name = self.subunit_name.as_deref().filter(|n| !n.is_empty());
+        match name {
+            Some(n) => check_length("subunitName", n, 5, 256)?,
+            None if subunit.kind() == ContextIdentifierType::InternalId => {
+                return Err(ValidationError::Invalid {
+                    field: "subunitName".to_owned(),
+                    message: "is required for contextIdentifier.type InternalId".to_owned(),
+                });
+            }
+            None => {}
+        }
+        let details = self
+            .subject_details
+            .validate("subjectDetails", subject.kind())?;
+        Ok(ValidSubunitPermissionsGrant {
+            subject,
+            subunit,
+            description: self.description.clone(),
+            subunit_name: name.map(str::to_owned),
+            details,
+        })
+    }
+}
+
+/// `SubunitPermissionsQueryRequest` (`POST /permissions/query/subunits/grants`); optional body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubunitPermissionsQueryRequest {
+    /// Only grants for this unit; skipped when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subunit_identifier: Option<SubunitPermissionsSubunitIdentifier>,
+}
+
+wire_enum! {
+    /// `SubunitPermissionScope` (`CredentialsManage`).
+    pub enum SubunitPermissionScope {
+        /// Administrator of the unit.
+        CredentialsManage = "CredentialsManage",
+    }
+}
+
+/// `SubunitPermission`: one administrator grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubunitPermission {
+    /// Permission id.
+    pub id: String,
+    /// The administrator.
+    pub authorized_identifier: SubunitPermissionsAuthorizedIdentifier,
+    /// The unit.
+    pub subunit_identifier: SubunitPermissionsSubunitIdentifier,
+    /// Who made the grant.
+    pub author_identifier: SubunitPermissionsAuthorIdentifier,
+    /// The permission.
+    pub permission_scope: OpenEnum<SubunitPermissionScope>,
+    /// Description (5–256 characters).
+    pub description: String,
+    /// Data of the administrator; skipped when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_person_details: Option<PermissionsSubjectPersonDetails>,
+    /// Name of the unit; skipped when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subunit_name: Option<String>,
+    /// Start of validity.
+    #[serde(with = "ksef_time")]
+    pub start_date: OffsetDateTime,
+}
+
+/// `QuerySubunitPermissionsResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuerySubunitPermissionsResponse {
+    /// One page, `startDate` descending, then `id` ascending.
+    pub permissions: Vec<SubunitPermission>,
+    /// Whether a next page exists.
+    pub has_more: bool,
+}
+
+/// `EntityPermissionsSubordinateEntityIdentifierType` (`Nip`).
+pub type EntityPermissionsSubordinateEntityIdentifierType = EntityPermissionsSubjectIdentifierType;
+/// `EntityPermissionsSubordinateEntityIdentifier`.
+pub type EntityPermissionsSubordinateEntityIdentifier =
+    TypedIdentifier<EntityPermissionsSubjectIdentifierType>;
+/// `SubordinateRoleSubordinateEntityIdentifier` (`Nip`).
+pub type SubordinateRoleSubordinateEntityIdentifier =
+    TypedIdentifier<EntityPermissionsSubjectIdentifierType>;
+
+/// `SubordinateEntityRolesQueryRequest` (`POST /permissions/query/subordinate-entities/roles`);
+/// optional body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubordinateEntityRolesQueryRequest {
+    /// Only this subordinate entity; skipped when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subordinate_entity_identifier: Option<EntityPermissionsSubordinateEntityIdentifier>,
+}
+
+impl SubordinateEntityRolesQueryRequest {
+    /// Validates the optional NIP filter.
+    pub fn validate(&self) -> Result<Option<Nip>, ValidationError> {
+        self.subordinate_entity_identifier
+            .as_ref()
+            .map(|s| {
+                s.r#type.require("subordinateEntityIdentifier.type")?;
+                parse_nip("subordinateEntityIdentifier.value", &s.value)
+            })
+            .transpose()
+    }
+}
+
+wire_enum! {
+    /// `SubordinateEntityRoleType`.
+    pub enum SubordinateEntityRoleType {
+        /// Subordinate unit of a JST.
+        LocalGovernmentSubUnit = "LocalGovernmentSubUnit",
+        /// Member of a VAT group.
+        VatGroupSubUnit = "VatGroupSubUnit",
+    }
+}
+
+/// `SubordinateEntityRole`: one subordinate entity of the current context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubordinateEntityRole {
+    /// The subordinate entity.
+    pub subordinate_entity_identifier: SubordinateRoleSubordinateEntityIdentifier,
+    /// Its role.
+    pub role: OpenEnum<SubordinateEntityRoleType>,
+    /// Description.
+    pub description: String,
+    /// Start of the role.
+    #[serde(with = "ksef_time")]
+    pub start_date: OffsetDateTime,
+}
+
+/// `QuerySubordinateEntityRolesResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuerySubordinateEntityRolesResponse {
+    /// One page of roles.
+    pub roles: Vec<SubordinateEntityRole>,
+    /// Whether a next page exists.
+    pub has_more: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Indirect grants (`POST /permissions/indirect/grants`, digest §7.3)
+// ---------------------------------------------------------------------------------------------
+
+/// `IndirectPermissionType`: the same two values as [`EntityPermissionType`].
+pub type IndirectPermissionType = EntityPermissionType;
+/// `IndirectPermissionsSubjectIdentifier` (`Nip`, `Pesel`, `Fingerprint`).
+pub type IndirectPermissionsSubjectIdentifier = TypedIdentifier<SubjectIdentifierKind>;
+/// `IndirectPermissionsTargetIdentifier` (`Nip`, `AllPartners`, `InternalId`).
+pub type IndirectPermissionsTargetIdentifier = PersonalPermissionsTargetIdentifier;
+
+/// `IndirectPermissionsGrantRequest` (`POST /permissions/indirect/grants`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndirectPermissionsGrantRequest {
+    /// The person receiving the permissions.
+    pub subject_identifier: IndirectPermissionsSubjectIdentifier,
+    /// The client (`Nip`/`InternalId`) or `AllPartners`; absent = `AllPartners`; skipped when
+    /// `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_identifier: Option<IndirectPermissionsTargetIdentifier>,
+    /// The permissions; each at most once.
+    pub permissions: Vec<OpenEnum<IndirectPermissionType>>,
+    /// Description (5–256 characters).
+    pub description: String,
+    /// Data of the person.
+    pub subject_details: PersonPermissionSubjectDetails,
+}
+
+/// A validated [`IndirectPermissionsGrantRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidIndirectPermissionsGrant {
+    /// `subjectIdentifier`.
+    pub subject: SubjectIdentifier,
+    /// `targetIdentifier` (`AllPartners` when absent).
+    pub target: PersonalPermissionsTarget,
+    /// `permissions` (non-empty, no duplicates).
+    pub permissions: Vec<IndirectPermissionType>,
+    /// `description`.
+    pub description: String,
+    /// `subjectDetails`, in the shape the queries return.
+    pub details: PermissionsSubjectPersonDetails,
+}
+
+/// Non-empty, without duplicates.
+fn distinct_permissions<E: crate::WireEnum + std::fmt::Display>(
+    values: &[OpenEnum<E>],
+) -> Result<Vec<E>, ValidationError> {
+    let permissions = require_all(values, "permissions")?;
+    if permissions.is_empty() {
+        return Err(ValidationError::Invalid {
+            field: "permissions".to_owned(),
+            message: "at least one permission is required".to_owned(),
+        });
+    }
+    for (i, p) in permissions.iter().enumerate() {
+        if permissions[..i].contains(p) {
+            return Err(ValidationError::Invalid {
+                field: format!("permissions[{i}]"),
+                message: format!("{p} occurs more than once"),
+            });
+        }
+    }
+    Ok(permissions)
+}
+
+impl IndirectPermissionsGrantRequest {
+    /// Validates identifiers, permissions, lengths and the subject details.
+    pub fn validate(&self) -> Result<ValidIndirectPermissionsGrant, ValidationError> {
+        let subject = self
+            .subject_identifier
+            .to_subject_identifier("subjectIdentifier")?;
+        let target = match &self.target_identifier {
+            Some(t) => t.validate("targetIdentifier")?,
+            None => PersonalPermissionsTarget::AllPartners,
+        };
+        let permissions = distinct_permissions(&self.permissions)?;
+        check_length("description", &self.description, 5, 256)?;
+        let details = self
+            .subject_details
+            .validate("subjectDetails", subject.kind())?;
+        Ok(ValidIndirectPermissionsGrant {
+            subject,
+            target,
+            permissions,
+            description: self.description.clone(),
+            details,
+        })
+    }
+}
+
+impl PersonalPermissionsTargetIdentifier {
+    /// The wire form of a validated target.
+    pub fn from_target(t: &PersonalPermissionsTarget) -> Self {
+        let (kind, value) = match t {
+            PersonalPermissionsTarget::Nip(n) => (
+                PersonalPermissionsTargetIdentifierType::Nip,
+                Some(n.to_string()),
+            ),
+            PersonalPermissionsTarget::InternalId(i) => (
+                PersonalPermissionsTargetIdentifierType::InternalId,
+                Some(i.to_string()),
+            ),
+            PersonalPermissionsTarget::AllPartners => {
+                (PersonalPermissionsTargetIdentifierType::AllPartners, None)
+            }
+        };
+        PersonalPermissionsTargetIdentifier {
+            r#type: kind.into(),
+            value,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// EU entities (`/permissions/eu-entities/*`, digest §7.3, §7.6)
+// ---------------------------------------------------------------------------------------------
+
+wire_enum! {
+    /// `EuEntityAdministrationPermissionsContextIdentifierType` (`NipVatUe`).
+    pub enum EuEntityAdministrationPermissionsContextIdentifierType {
+        /// `{nip}-{EU VAT number}`.
+        NipVatUe = "NipVatUe",
+    }
+}
+
+/// `EuEntityAdministrationPermissionsContextIdentifier`: the composite context to create.
+pub type EuEntityAdministrationPermissionsContextIdentifier =
+    TypedIdentifier<EuEntityAdministrationPermissionsContextIdentifierType>;
+
+wire_enum! {
+    /// `EuEntityPermissionsSubjectIdentifierType` (`Fingerprint`).
+    pub enum EuEntityPermissionsSubjectIdentifierType {
+        /// SHA-256 fingerprint of a certificate (64 hex characters).
+        Fingerprint = "Fingerprint",
+    }
+}
+
+/// `EuEntityAdministrationPermissionsSubjectIdentifierType` (`Fingerprint`).
+pub type EuEntityAdministrationPermissionsSubjectIdentifierType =
+    EuEntityPermissionsSubjectIdentifierType;
+/// `EuEntityPermissionsSubjectIdentifier`: a certificate fingerprint.
+pub type EuEntityPermissionsSubjectIdentifier =
+    TypedIdentifier<EuEntityPermissionsSubjectIdentifierType>;
+/// `EuEntityAdministrationPermissionsSubjectIdentifier`.
+pub type EuEntityAdministrationPermissionsSubjectIdentifier = EuEntityPermissionsSubjectIdentifier;
+/// `EuEntityPermissionsAuthorIdentifier` (`Nip`, `Pesel`, `Fingerprint`).
+pub type EuEntityPermissionsAuthorIdentifier = TypedIdentifier<SubjectIdentifierKind>;
+
+impl TypedIdentifier<EuEntityPermissionsSubjectIdentifierType> {
+    /// Validates the type and the fingerprint (64 hex characters, upper-cased).
+    pub fn to_fingerprint(&self, field: &str) -> Result<SubjectIdentifier, ValidationError> {
+        self.r#type.require(&format!("{field}.type"))?;
+        SubjectIdentifier::fingerprint(&self.value).map_err(|source| ValidationError::Identifier {
+            field: format!("{field}.value"),
+            source,
+        })
+    }
+}
+
+wire_enum! {
+    /// `EuEntityPermissionSubjectDetailsType`.
+    pub enum EuEntityPermissionSubjectDetailsType {
+        /// A person with a NIP or PESEL, by fingerprint.
+        PersonByFingerprintWithIdentifier = "PersonByFingerprintWithIdentifier",
+        /// A person without NIP/PESEL, by fingerprint.
+        PersonByFingerprintWithoutIdentifier = "PersonByFingerprintWithoutIdentifier",
+        /// An entity, by the fingerprint of its seal.
+        EntityByFingerprint = "EntityByFingerprint",
+    }
+}
+
+/// `EntityByFingerprintDetails` / `EuEntityDetails` / `PermissionsEuEntityDetails`: full name
+/// (≤ 100 characters) and address (≤ 512 characters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EuEntityDetails {
+    /// Full name.
+    pub full_name: String,
+    /// Address.
+    pub address: String,
+}
+
+/// `EntityByFingerprintDetails`.
+pub type EntityByFingerprintDetails = EuEntityDetails;
+
+impl EuEntityDetails {
+    fn validate(&self, field: &str) -> Result<(), ValidationError> {
+        check_length(&format!("{field}.fullName"), &self.full_name, 1, 100)?;
+        check_length(&format!("{field}.address"), &self.address, 1, 512)
+    }
+}
+
+/// `EuEntityPermissionSubjectDetails`: data of the person or entity behind a fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EuEntityPermissionSubjectDetails {
+    /// Which of the three objects carries the data.
+    pub subject_details_type: OpenEnum<EuEntityPermissionSubjectDetailsType>,
+    /// For `PersonByFingerprintWithIdentifier`; skipped when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_by_fp_with_id: Option<PersonByFingerprintWithIdentifierDetails>,
+    /// For `PersonByFingerprintWithoutIdentifier`; skipped when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_by_fp_no_id: Option<PersonByFingerprintWithoutIdentifierDetails>,
+    /// For `EntityByFingerprint`; skipped when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_by_fp: Option<EntityByFingerprintDetails>,
+}
+
+/// Validated [`EuEntityPermissionSubjectDetails`], in the shapes the queries return.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EuSubjectDetails {
+    /// `subjectPersonDetails`.
+    Person(PermissionsSubjectPersonDetails),
+    /// `subjectEntityDetails`.
+    Entity(PermissionsSubjectEntityDetails),
+}
+
+impl EuEntityPermissionSubjectDetails {
+    /// Validates the object named by `subjectDetailsType`.
+    pub fn validate(&self, field: &str) -> Result<EuSubjectDetails, ValidationError> {
+        let kind = self
+            .subject_details_type
+            .require(&format!("{field}.subjectDetailsType"))?;
+        let person = |t: PersonSubjectDetailsType| {
+            PersonPermissionSubjectDetails {
+                subject_details_type: t.into(),
+                person_by_id: None,
+                person_by_fp_with_id: self.person_by_fp_with_id.clone(),
+                person_by_fp_no_id: self.person_by_fp_no_id.clone(),
+            }
+            .validate(field, SubjectIdentifierKind::Fingerprint)
+            .map(EuSubjectDetails::Person)
+        };
+        match kind {
+            EuEntityPermissionSubjectDetailsType::PersonByFingerprintWithIdentifier => {
+                person(PersonSubjectDetailsType::PersonByFingerprintWithIdentifier)
+            }
+            EuEntityPermissionSubjectDetailsType::PersonByFingerprintWithoutIdentifier => {
+                person(PersonSubjectDetailsType::PersonByFingerprintWithoutIdentifier)
+            }
+            EuEntityPermissionSubjectDetailsType::EntityByFingerprint => {
+                let d = self
+                    .entity_by_fp
+                    .as_ref()
+                    .ok_or_else(|| ValidationError::Invalid {
+                        field: format!("{field}.entityByFp"),
+                        message: format!("is required for subjectDetailsType {kind}"),
+                    })?;
+                d.validate(&format!("{field}.entityByFp"))?;
+                Ok(EuSubjectDetails::Entity(PermissionsSubjectEntityDetails {
+                    subject_details_type: EntitySubjectDetailsType::EntityByFingerprint.into(),
+                    full_name: d.full_name.clone(),
+                    address: Some(d.address.clone()),
+                }))
+            }
+        }
+    }
+}
+
+/// `EuEntityAdministrationPermissionsGrantRequest`
+/// (`POST /permissions/eu-entities/administration/grants`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EuEntityAdministrationPermissionsGrantRequest {
+    /// The administrator's certificate fingerprint.
+    pub subject_identifier: EuEntityAdministrationPermissionsSubjectIdentifier,
+    /// The composite context `{nip}-{VAT UE}`.
+    pub context_identifier: EuEntityAdministrationPermissionsContextIdentifier,
+    /// Description (5–256 characters).
+    pub description: String,
+    /// Name of the EU entity (5–256 characters).
+    pub eu_entity_name: String,
+    /// Data of the administrator.
+    pub subject_details: EuEntityPermissionSubjectDetails,
+    /// Data of the EU entity.
+    pub eu_entity_details: EuEntityDetails,
+}
+
+/// A validated [`EuEntityAdministrationPermissionsGrantRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidEuEntityAdministrationGrant {
+    /// `subjectIdentifier` (a fingerprint).
+    pub subject: SubjectIdentifier,
+    /// `contextIdentifier`.
+    pub context: NipVatUe,
+    /// `description`.
+    pub description: String,
+    /// `euEntityName`.
+    pub eu_entity_name: String,
+    /// `subjectDetails`.
+    pub details: EuSubjectDetails,
+    /// `euEntityDetails`.
+    pub eu_entity_details: EuEntityDetails,
+}
+
+impl EuEntityAdministrationPermissionsGrantRequest {
+    /// Validates the fingerprint, the composite context (NIP checksum, VIES pattern), lengths
+    /// and the details.
+    pub fn validate(&self) -> Result<ValidEuEntityAdministrationGrant, ValidationError> {
+        let subject = self
+            .subject_identifier
+            .to_fingerprint("subjectIdentifier")?;
+        self.context_identifier
+            .r#type
+            .require("contextIdentifier.type")?;
+        let context: NipVatUe = self.context_identifier.value.parse().map_err(|source| {
+            ValidationError::Identifier {
+                field: "contextIdentifier.value".to_owned(),
+                source,
+            }
+        })?;
+        check_length("description", &self.description, 5, 256)?;
+        check_length("euEntityName", &self.eu_entity_name, 5, 256)?;
+        let details = self.subject_details.validate("subjectDetails")?;
+        self.eu_entity_details.validate("euEntityDetails")?;
+        Ok(ValidEuEntityAdministrationGrant {
+            subject,
+            context,
+            description: self.description.clone(),
+            eu_entity_name: self.eu_entity_name.clone(),
+            details,
+            eu_entity_details: self.eu_entity_details.clone(),
+        })
+    }
+}
+
+/// `EuEntityPermissionType`: the same two values as [`EntityPermissionType`].
+pub type EuEntityPermissionType = EntityPermissionType;
+
+/// `EuEntityPermissionsGrantRequest` (`POST /permissions/eu-entities/grants`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EuEntityPermissionsGrantRequest {
+    /// The representative's certificate fingerprint.
+    pub subject_identifier: EuEntityPermissionsSubjectIdentifier,
+    /// The permissions; each at most once.
+    pub permissions: Vec<OpenEnum<EuEntityPermissionType>>,
+    /// Description (5–256 characters).
+    pub description: String,
+    /// Data of the representative.
+    pub subject_details: EuEntityPermissionSubjectDetails,
+}
+
+/// A validated [`EuEntityPermissionsGrantRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidEuEntityPermissionsGrant {
+    /// `subjectIdentifier` (a fingerprint).
+    pub subject: SubjectIdentifier,
+    /// `permissions` (non-empty, no duplicates).
+    pub permissions: Vec<EuEntityPermissionType>,
+    /// `description`.
+    pub description: String,
+    /// `subjectDetails`.
+    pub details: EuSubjectDetails,
+}
+
+impl EuEntityPermissionsGrantRequest {
+    /// Validates the fingerprint, permissions, lengths and the details.
+    pub fn validate(&self) -> Result<ValidEuEntityPermissionsGrant, ValidationError> {
+        let subject = self
+            .subject_identifier
+            .to_fingerprint("subjectIdentifier")?;
+        let permissions = distinct_permissions(&self.permissions)?;
+        check_length("description", &self.description, 5, 256)?;
+        let details = self.subject_details.validate("subjectDetails")?;
+        Ok(ValidEuEntityPermissionsGrant {
+            subject,
+            permissions,
+            description: self.description.clone(),
+            details,
+        })
+    }
+}
+
+wire_enum! {
+    /// `EuEntityPermissionsQueryPermissionType`.
+    pub enum EuEntityPermissionsQueryPermissionType {
+        /// Administrator of the EU-entity context.
+        VatUeManage = "VatUeManage",
+        /// Issue invoices.
+        InvoiceWrite = "InvoiceWrite",
+        /// View invoices.
+        InvoiceRead = "InvoiceRead",
+        /// View the session history.
+        Introspection = "Introspection",
+    }
+}
+
+impl From<EuEntityPermissionsQueryPermissionType> for Permission {
+    fn from(p: EuEntityPermissionsQueryPermissionType) -> Self {
+        match p {
+            EuEntityPermissionsQueryPermissionType::VatUeManage => Permission::VatUeManage,
+            EuEntityPermissionsQueryPermissionType::InvoiceWrite => Permission::InvoiceWrite,
+            EuEntityPermissionsQueryPermissionType::InvoiceRead => Permission::InvoiceRead,
+            EuEntityPermissionsQueryPermissionType::Introspection => Permission::Introspection,
+        }
+    }
+}
+
+impl TryFrom<Permission> for EuEntityPermissionsQueryPermissionType {
+    /// Any other permission.
+    type Error = Permission;
+    fn try_from(p: Permission) -> Result<Self, Self::Error> {
+        Ok(match p {
+            Permission::VatUeManage => Self::VatUeManage,
+            Permission::InvoiceWrite => Self::InvoiceWrite,
+            Permission::InvoiceRead => Self::InvoiceRead,
+            Permission::Introspection => Self::Introspection,
+            other => return Err(other),
+        })
+    }
+}
+
+/// `EuEntityPermissionsQueryRequest` (`POST /permissions/query/eu-entities/grants`); optional
+/// body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EuEntityPermissionsQueryRequest {
+    /// Only this EU VAT number (with country prefix); skipped when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vat_ue_identifier: Option<String>,
+    /// Only grants to this fingerprint; skipped when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorized_fingerprint_identifier: Option<String>,
+    /// Only these permissions; skipped when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_types: Option<Vec<OpenEnum<EuEntityPermissionsQueryPermissionType>>>,
+}
+
+/// A validated [`EuEntityPermissionsQueryRequest`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValidEuEntityPermissionsQuery {
+    /// `vatUeIdentifier`.
+    pub vat_ue: Option<String>,
+    /// `authorizedFingerprintIdentifier`, upper-cased.
+    pub fingerprint: Option<String>,
+    /// `permissionTypes`; empty = all.
+    pub permission_types: Vec<EuEntityPermissionsQueryPermissionType>,
+}
+
+impl EuEntityPermissionsQueryRequest {
+    /// Validates the VAT UE number (the per-country patterns), the fingerprint and the enums.
+    pub fn validate(&self) -> Result<ValidEuEntityPermissionsQuery, ValidationError> {
+        let vat_ue = match self.vat_ue_identifier.as_deref().filter(|v| !v.is_empty()) {
+            Some(v) => {
+                // The VIES patterns are checked by `NipVatUe`; any valid NIP serves as the
+                // Polish half.
+                let probe: Nip = parse_nip("vatUeIdentifier", "1111111111")?;
+                NipVatUe::new(&probe, v).map_err(|source| ValidationError::Identifier {
+                    field: "vatUeIdentifier".to_owned(),
+                    source,
+                })?;
+                Some(v.to_owned())
+            }
+            None => None,
+        };
+        let fingerprint = match self
+            .authorized_fingerprint_identifier
+            .as_deref()
+            .filter(|v| !v.is_empty())
+        {
+            Some(f) => Some(
+                SubjectIdentifier::fingerprint(f)
+                    .map_err(|source| ValidationError::Identifier {
+                        field: "authorizedFingerprintIdentifier".to_owned(),
+                        source,
+                    })?
+                    .value()
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        Ok(ValidEuEntityPermissionsQuery {
+            vat_ue,
+            fingerprint,
+            permission_types: self
+                .permission_types
+                .as_deref()
+                .map(|p| require_all(p, "permissionTypes"))
+                .transpose()?
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// `EuEntityPermission`: one administrator or representative grant of an EU entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EuEntityPermission {
+    /// Permission id.
+    pub id: String,
+    /// Who made the grant.
+    pub author_identifier: EuEntityPermissionsAuthorIdentifier,
+    /// The EU VAT number of the entity.
+    pub vat_ue_identifier: String,
+    /// Name of the EU entity.
+    pub eu_entity_name: String,
+    /// The fingerprint holding the permission.
+    pub authorized_fingerprint_identifier: String,
+    /// The permission.
+    pub permission_scope: OpenEnum<EuEntityPermissionsQueryPermissionType>,
+    /// Description.
+    pub description: String,
+    /// Data of the person (`PermissionsSubjectPersonByFingerprintDetails`); skipped when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_person_details: Option<PermissionsSubjectPersonDetails>,
+    /// Data of the entity (`PermissionsSubjectEntityByFingerprintDetails`); skipped when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_entity_details: Option<PermissionsSubjectEntityDetails>,
+    /// Data of the EU entity; skipped when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eu_entity_details: Option<EuEntityDetails>,
+    /// Start of validity.
+    #[serde(with = "ksef_time")]
+    pub start_date: OffsetDateTime,
+}
+
+/// `QueryEuEntityPermissionsResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryEuEntityPermissionsResponse {
+    /// One page, `startDate` descending, then `id` ascending.
+    pub permissions: Vec<EuEntityPermission>,
+    /// Whether a next page exists.
+    pub has_more: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peppol providers (`GET /peppol/query`, digest §18)
+// ---------------------------------------------------------------------------------------------
+
+/// `PeppolProvider`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeppolProvider {
+    /// Peppol id (`P` + 2 letters + 6 digits).
+    pub id: String,
+    /// Name (≤ 256 characters).
+    pub name: String,
+    /// When the provider was registered.
+    #[serde(with = "ksef_time")]
+    pub date_created: OffsetDateTime,
+}
+
+/// `QueryPeppolProvidersResponse` (`GET /peppol/query`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryPeppolProvidersResponse {
+    /// One page, `dateCreated` descending, then `id` ascending.
+    pub peppol_providers: Vec<PeppolProvider>,
     /// Whether a next page exists.
     pub has_more: bool,
 }

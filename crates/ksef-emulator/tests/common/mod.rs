@@ -27,6 +27,7 @@ pub async fn start(
 }
 
 /// A self-signed EC person certificate carrying `TINPL-<nip>` (the owner of context `nip`).
+#[allow(dead_code)]
 pub fn person_cert(nip: &Nip) -> ksef_crypto::Credential {
     make_test_certificate(
         &TestSubject::person_nip(nip.clone(), "Jan", "Kowalski"),
@@ -81,4 +82,86 @@ pub async fn owner_login(client: &RawClient, nip: &Nip) -> String {
         .await
         .expect("owner login")
         .access_token
+}
+
+// ------------------------------------------------ permission-management API helpers
+
+use std::time::Instant;
+
+use ksef_testkit::Answer;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// The `referenceNumber` of a 202 answer (36 characters).
+#[allow(dead_code)]
+pub fn reference(a: &Answer) -> String {
+    let r = a.body["referenceNumber"].as_str().expect("referenceNumber");
+    assert_eq!(r.len(), 36, "{r}");
+    r.to_string()
+}
+
+/// Polls the operation until its code is final (≠ 100) and returns it; checks that only 100
+/// precedes it.
+#[allow(dead_code)]
+pub async fn wait_operation(c: &RawClient, access: &str, reference: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let a = c
+            .get(&format!("/permissions/operations/{reference}"), access)
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        let code = a.body["status"]["code"].as_i64().expect("status.code");
+        assert!(a.body["status"]["description"].is_string(), "{:?}", a.body);
+        if code != 100 {
+            return a.body["status"].clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "operation still 100 after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[allow(dead_code)]
+pub fn items(a: &Answer) -> Vec<Value> {
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    assert!(a.body["hasMore"].is_boolean(), "{:?}", a.body);
+    a.body["permissions"]
+        .as_array()
+        .expect("permissions")
+        .clone()
+}
+
+#[allow(dead_code)]
+pub fn assert_missing_permissions(a: &Answer, required: &[&str]) {
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{:?}", a.body);
+    assert_eq!(a.reason_code(), Some("missing-permissions"), "{:?}", a.body);
+    assert_eq!(
+        a.body["security"]["requiredAnyOfPermissions"],
+        json!(required),
+        "{:?}",
+        a.body
+    );
+}
+
+#[allow(dead_code)]
+pub fn assert_400(a: &Answer, what: &str) {
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{what}: {:?}", a.body);
+    assert_eq!(a.exception_code(), Some(21405), "{what}: {:?}", a.body);
+}
+
+/// Logs in with a personal certificate carrying `PNOPL-<pesel>` into `ctx`.
+#[allow(dead_code)]
+pub async fn pesel_login(
+    c: &RawClient,
+    pesel: &ksef_core::Pesel,
+    ctx: &ContextIdentifier,
+) -> Result<ksef_testkit::Session, Value> {
+    let cert = make_test_certificate(
+        &TestSubject::person_pesel(pesel.clone(), "Adam", "Abacki"),
+        KeyAlgorithm::EcP256,
+    )
+    .unwrap();
+    c.login_with_certificate(&cert, ctx).await
 }
