@@ -559,6 +559,10 @@ pub async fn xades_signature(
             None => authorization_outcome(state, &subject, context, None).await?,
         },
     };
+    // lastUseDate of a KSeF certificate moves only with a successful login.
+    if ksef_certificate == KsefCertificateUse::Usable && status.code == 200 {
+        crate::certificates::record_use(state, &verified.signer_certificate_der).await?;
+    }
     insert_operation(
         state,
         NewOperation {

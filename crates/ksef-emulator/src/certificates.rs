@@ -200,7 +200,8 @@ pub enum AuthenticationUse {
     Refused(&'static str),
 }
 
-/// Classifies the signing certificate of a XAdES login; records the use of a usable one.
+/// Classifies the signing certificate of a XAdES login (the use is recorded by
+/// [`record_use`] once the login succeeded).
 pub async fn authentication_use(state: &AppState, der: &[u8]) -> ApiResult<AuthenticationUse> {
     let fingerprint = ksef_crypto::sha256_fingerprint_hex(der);
     let row = sqlx::query(
@@ -219,12 +220,17 @@ pub async fn authentication_use(state: &AppState, der: &[u8]) -> ApiResult<Authe
     if row.get::<String, _>("certificate_type") != KsefCertificateType::Authentication.as_str() {
         return Ok(AuthenticationUse::Refused("Niepoprawny certyfikat"));
     }
-    sqlx::query("UPDATE ksef_certificates SET last_use_ms = ? WHERE serial_number = ?")
+    Ok(AuthenticationUse::Usable)
+}
+
+/// Records a successful login with a KSeF certificate (`lastUseDate`).
+pub async fn record_use(state: &AppState, der: &[u8]) -> ApiResult<()> {
+    sqlx::query("UPDATE ksef_certificates SET last_use_ms = ? WHERE fingerprint = ?")
         .bind(ms(state.now()))
-        .bind(row.get::<String, _>("serial_number"))
+        .bind(ksef_crypto::sha256_fingerprint_hex(der))
         .execute(state.pool())
         .await?;
-    Ok(AuthenticationUse::Usable)
+    Ok(())
 }
 
 // ---------------------------------------------------------------- limits
@@ -258,12 +264,23 @@ async fn subject_limits(state: &AppState, owner: &Owner) -> ApiResult<(u32, u32)
 
 /// (enrollments submitted, active or pending certificates) of a subject.
 async fn usage(state: &AppState, owner: &Owner) -> ApiResult<(u32, u32)> {
+    let mut conn = state.pool().acquire().await?;
+    usage_in(&mut conn, owner, state.now()).await
+}
+
+/// [`usage`] on a given connection (inside the enrollment's write transaction, so that
+/// parallel enrollments cannot all pass the limits).
+async fn usage_in(
+    conn: &mut sqlx::SqliteConnection,
+    owner: &Owner,
+    now: time::OffsetDateTime,
+) -> ApiResult<(u32, u32)> {
     let enrollments: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM ksef_certificate_enrollments WHERE owner_type = ? AND owner_value = ?",
     )
     .bind(owner.kind())
     .bind(owner.value())
-    .fetch_one(state.pool())
+    .fetch_one(&mut *conn)
     .await?;
     let certificates: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM ksef_certificates WHERE owner_type = ? AND owner_value = ? \
@@ -271,13 +288,30 @@ async fn usage(state: &AppState, owner: &Owner) -> ApiResult<(u32, u32)> {
     )
     .bind(owner.kind())
     .bind(owner.value())
-    .bind(ms(state.now()))
-    .fetch_one(state.pool())
+    .bind(ms(now))
+    .fetch_one(&mut *conn)
     .await?;
     Ok((
         u32::try_from(enrollments).unwrap_or(u32::MAX),
         u32::try_from(certificates).unwrap_or(u32::MAX),
     ))
+}
+
+/// The limits refusal, if `used` reached them.
+fn over_limits(used: (u32, u32), max: (u32, u32)) -> ApiResult<()> {
+    if used.0 >= max.0 {
+        return Err(ApiError::bad(
+            ExceptionCode::EnrollmentLimit,
+            format!("Limit wniosków: {}.", max.0),
+        ));
+    }
+    if used.1 >= max.1 {
+        return Err(ApiError::bad(
+            ExceptionCode::CertificateLimit,
+            format!("Limit aktywnych certyfikatów: {}.", max.1),
+        ));
+    }
+    Ok(())
 }
 
 fn limit(limit: u32, used: u32) -> wire::CertificateLimit {
@@ -609,11 +643,12 @@ async fn enroll(
         Some(t) => t,
         None => now,
     };
-    let validity = Validity::new(
-        not_before,
-        not_before + Duration::days(CERTIFICATE_LIFETIME_DAYS),
-    )
-    .map_err(|e| ApiError::validation(format!("validFrom: {e}")))?;
+    // checked_add: a far-future validFrom (year 9999) must be a 400, not a panic.
+    let not_after = not_before
+        .checked_add(Duration::days(CERTIFICATE_LIFETIME_DAYS))
+        .ok_or_else(|| ApiError::validation("validFrom: data poza obsługiwanym zakresem."))?;
+    let validity = Validity::new(not_before, not_after)
+        .map_err(|e| ApiError::validation(format!("validFrom: {e}")))?;
     let csr_der = STANDARD.decode(req.csr.trim()).map_err(|e| {
         ApiError::bad(
             ExceptionCode::InvalidCsr,
@@ -621,20 +656,9 @@ async fn enroll(
         )
     })?;
 
-    let (max_enrollments, max_certificates) = subject_limits(&state, &owner).await?;
-    let (enrollments, certificates) = usage(&state, &owner).await?;
-    if enrollments >= max_enrollments {
-        return Err(ApiError::bad(
-            ExceptionCode::EnrollmentLimit,
-            format!("Limit wniosków: {max_enrollments}."),
-        ));
-    }
-    if certificates >= max_certificates {
-        return Err(ApiError::bad(
-            ExceptionCode::CertificateLimit,
-            format!("Limit aktywnych certyfikatów: {max_certificates}."),
-        ));
-    }
+    // Checked here (a cheap refusal before the CSR work) and again inside the transaction.
+    let max = subject_limits(&state, &owner).await?;
+    over_limits(usage(&state, &owner).await?, max)?;
 
     let data = caller_enrollment_data(
         &state,
@@ -665,6 +689,10 @@ async fn enroll(
     let reference = ReferenceNumber::generate(ReferenceKind::InvoiceExport, now).to_string();
     let ready = now + Duration::try_from(ENROLLMENT_PROCESSING).unwrap_or(Duration::ZERO);
     let public_key_hash = hex::encode_upper(ksef_crypto::sha256(&checked.spki_der));
+    // One write transaction from the checks to the inserts (BEGIN IMMEDIATE): parallel
+    // enrollments cannot all pass the limits or certify one key for two subjects.
+    let mut tx = state.pool().begin_with("BEGIN IMMEDIATE").await?;
+    over_limits(usage_in(&mut tx, &owner, now).await?, max)?;
     // "Klucz publiczny został już certyfikowany przez inny podmiot" (status 400).
     let foreign_key: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM ksef_certificates WHERE public_key_sha256 = ? \
@@ -673,10 +701,9 @@ async fn enroll(
     .bind(&public_key_hash)
     .bind(owner.kind())
     .bind(owner.value())
-    .fetch_one(state.pool())
+    .fetch_one(&mut *tx)
     .await?;
 
-    let mut tx = state.pool().begin().await?;
     if foreign_key > 0 {
         sqlx::query(
             "INSERT INTO ksef_certificate_enrollments(reference_number, owner_type, owner_value, \

@@ -249,6 +249,16 @@ async fn indirect_granted_in(
     rows.iter().map(indirect_from_row).collect()
 }
 
+/// The NIP of a `Nip` context only. [`ContextIdentifier::nip`] also answers for `InternalId`
+/// and `NipVatUe` contexts (their parent NIP); grants and authorizations OF the entity must
+/// not be visible or revocable from a subunit or an EU-entity context.
+fn entity_nip(context: &ContextIdentifier) -> Option<&Nip> {
+    match context {
+        ContextIdentifier::Nip(nip) => Some(nip),
+        _ => None,
+    }
+}
+
 /// Owners get `EnforcementOperations` only when the context is a court bailiff (person with
 /// `isBailiff`) or an enforcement authority (test subject) — digest §7.1.
 async fn owner_has_enforcement(
@@ -603,15 +613,16 @@ struct NewGrant<'a> {
     subunit_name: Option<&'a str>,
 }
 
-/// Inserts a grant; one the authorized identifier already holds is left as it is.
+/// Inserts a grant; granting again what the identifier already holds (same kind) keeps the
+/// grant and takes the new `canDelegate`.
 async fn insert_grant(tx: &mut sqlx::SqliteConnection, g: NewGrant<'_>) -> ApiResult<()> {
     sqlx::query(
         "INSERT INTO grants(id, context_type, context_value, authorized_type, authorized_value, \
          permission, description, author_type, author_value, created_ms, subject_details, \
          grant_kind, can_delegate, entity_details, subunit_name) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT(context_type, context_value, authorized_type, authorized_value, permission) \
-         DO NOTHING",
+         ON CONFLICT(context_type, context_value, authorized_type, authorized_value, permission, \
+         grant_kind) DO UPDATE SET can_delegate = excluded.can_delegate",
     )
     .bind(new_permission_id())
     .bind(g.context.kind().as_str())
@@ -688,7 +699,7 @@ pub async fn received_entity_grants(
     from: Option<&ContextIdentifier>,
     page: Page,
 ) -> ApiResult<(Vec<ReceivedEntityGrant>, bool)> {
-    let Some(nip) = context.nip() else {
+    let Some(nip) = entity_nip(context) else {
         return Ok((Vec::new(), false));
     };
     let rows = sqlx::query(
@@ -740,44 +751,62 @@ pub async fn revoke_grant(
     pool: &SqlitePool,
     now: OffsetDateTime,
     context: &ContextIdentifier,
+    held: &PermissionSet,
     permission_id: &str,
 ) -> ApiResult<String> {
+    // Which grants the caller may revoke: CredentialsManage any; SubunitManage only subunit
+    // administrators; VatUeManage only EU-entity grants (a SubunitManage holder must not
+    // remove the owner's appointed administrators).
+    let manage = held.contains(Permission::CredentialsManage);
+    let subunits = manage || held.contains(Permission::SubunitManage);
+    let eu = manage || held.contains(Permission::VatUeManage);
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let mut removed =
-        sqlx::query("DELETE FROM grants WHERE id = ? AND context_type = ? AND context_value = ?")
-            .bind(permission_id)
-            .bind(context.kind().as_str())
-            .bind(context.value())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+    let mut removed = sqlx::query(
+        "DELETE FROM grants WHERE id = ?1 AND context_type = ?2 AND context_value = ?3 AND ( \
+         ?4 OR (?5 AND grant_kind = 'Subunit') OR \
+         (?6 AND grant_kind IN ('EuAdmin', 'EuRepresentative')))",
+    )
+    .bind(permission_id)
+    .bind(context.kind().as_str())
+    .bind(context.value())
+    .bind(manage)
+    .bind(subunits)
+    .bind(eu)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     // Subunit-administrator and EU-entity grants live in the unit's / NipVatUe context; the
     // parent NIP context revokes them too.
     if let ContextIdentifier::Nip(parent) = context {
         removed += sqlx::query(
             "DELETE FROM grants WHERE id = ?1 AND ( \
-             (grant_kind = 'Subunit' AND context_type = 'InternalId' \
+             (?3 AND grant_kind = 'Subunit' AND context_type = 'InternalId' \
               AND substr(context_value, 1, 10) = ?2) OR \
-             (grant_kind = 'Subunit' AND context_type = 'Nip' \
+             (?3 AND grant_kind = 'Subunit' AND context_type = 'Nip' \
               AND context_value IN (SELECT nip FROM subjects WHERE parent_nip = ?2)) OR \
-             (grant_kind IN ('EuAdmin', 'EuRepresentative') AND context_type = 'NipVatUe' \
+             (?4 AND grant_kind IN ('EuAdmin', 'EuRepresentative') AND context_type = 'NipVatUe' \
               AND substr(context_value, 1, 10) = ?2))",
         )
         .bind(permission_id)
         .bind(parent.as_str())
+        .bind(subunits)
+        .bind(eu)
         .execute(&mut *tx)
         .await?
         .rows_affected();
     }
-    removed += sqlx::query(
-        "DELETE FROM indirect_grants WHERE id = ? AND intermediary_type = ? AND intermediary_value = ?",
-    )
-    .bind(permission_id)
-    .bind(context.kind().as_str())
-    .bind(context.value())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    if manage {
+        removed += sqlx::query(
+            "DELETE FROM indirect_grants WHERE id = ? AND intermediary_type = ? \
+             AND intermediary_value = ?",
+        )
+        .bind(permission_id)
+        .bind(context.kind().as_str())
+        .bind(context.value())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
     let outcome = if removed > 0 {
         OperationStatus::success()
     } else {
@@ -1145,7 +1174,7 @@ pub async fn revoke_authorization(
     permission_id: &str,
 ) -> ApiResult<String> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let removed = match context.nip() {
+    let removed = match entity_nip(context) {
         Some(nip) => {
             sqlx::query("DELETE FROM authorization_grants WHERE id = ? AND authorizing_nip = ?")
                 .bind(permission_id)
@@ -1193,7 +1222,7 @@ pub async fn authorizations(
     use ksef_wire::WireEnum;
     let rows = match query.query_type {
         ksef_wire::QueryType::Granted => {
-            let Some(nip) = context.nip() else {
+            let Some(nip) = entity_nip(context) else {
                 return Ok((Vec::new(), false));
             };
             sqlx::query(

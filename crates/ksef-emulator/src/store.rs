@@ -350,6 +350,38 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX ksef_certificates_owner ON ksef_certificates(owner_type, owner_value, request_ms);
     CREATE INDEX ksef_certificates_public_key ON ksef_certificates(public_key_sha256);
     "#,
+    // v7: a person grant and an entity grant of the same permission to the same NIP are two
+    // grants: the unique key includes grant_kind (v1's key made the second one vanish).
+    r#"
+    CREATE TABLE grants_v7 (
+        id TEXT PRIMARY KEY,
+        context_type TEXT NOT NULL,
+        context_value TEXT NOT NULL,
+        authorized_type TEXT NOT NULL,
+        authorized_value TEXT NOT NULL,
+        permission TEXT NOT NULL,
+        description TEXT NOT NULL,
+        author_type TEXT NOT NULL,
+        author_value TEXT,
+        created_ms INTEGER NOT NULL,
+        subject_details TEXT,
+        grant_kind TEXT NOT NULL DEFAULT 'Person',
+        can_delegate INTEGER NOT NULL DEFAULT 0,
+        entity_details TEXT,
+        subunit_name TEXT,
+        UNIQUE(context_type, context_value, authorized_type, authorized_value, permission, grant_kind)
+    );
+    INSERT INTO grants_v7(id, context_type, context_value, authorized_type, authorized_value,
+        permission, description, author_type, author_value, created_ms, subject_details,
+        grant_kind, can_delegate, entity_details, subunit_name)
+    SELECT id, context_type, context_value, authorized_type, authorized_value,
+        permission, description, author_type, author_value, created_ms, subject_details,
+        grant_kind, can_delegate, entity_details, subunit_name FROM grants;
+    DROP TABLE grants;
+    ALTER TABLE grants_v7 RENAME TO grants;
+    CREATE INDEX grants_authorized ON grants(authorized_type, authorized_value, grant_kind);
+    CREATE INDEX grants_context ON grants(context_type, context_value, created_ms);
+    "#,
 ];
 
 /// Unix milliseconds of an instant.

@@ -178,8 +178,8 @@ pub async fn grant_permissions(
         sqlx::query(
             "INSERT INTO grants(id, context_type, context_value, authorized_type, authorized_value, permission, \
              description, author_type, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, 'System', ?) \
-             ON CONFLICT(context_type, context_value, authorized_type, authorized_value, permission) \
-             DO UPDATE SET description = excluded.description",
+             ON CONFLICT(context_type, context_value, authorized_type, authorized_value, permission, \
+             grant_kind) DO UPDATE SET description = excluded.description",
         )
         .bind(id)
         .bind(context.kind().as_str())

@@ -110,7 +110,11 @@ impl OperationOutcome {
 pub async fn grant(app: &mut App, req: GrantRequest) -> ProgramResult<OperationOutcome> {
     let body = PersonPermissionsGrantRequest {
         subject_identifier: TypedIdentifier::from(&req.person),
-        permissions: req.permissions.iter().map(|p| OpenEnum::Known(*p)).collect(),
+        permissions: req
+            .permissions
+            .iter()
+            .map(|p| OpenEnum::Known(*p))
+            .collect(),
         description: req.description.trim().to_string(),
         subject_details: PersonPermissionSubjectDetails {
             subject_details_type: OpenEnum::Known(PersonSubjectDetailsType::PersonByIdentifier),
