@@ -49,7 +49,7 @@ struct Cli {
 enum Command {
     /// Run the local KSeF 2.0 emulator (API at http://HOST:PORT/v2).
     Emulator(emulator::EmulatorArgs),
-    /// Test certificates.
+    /// Test certificates; KSeF certificates of the logged-in subject.
     #[command(subcommand)]
     Cert(CertCommand),
     /// Log in to KSeF, check signed files, show or end the session.
@@ -95,6 +95,17 @@ enum Command {
 enum CertCommand {
     /// Make a self-signed certificate for the TEST environment and the local emulator.
     New(cert::CertNewArgs),
+    /// Request a KSeF certificate for the logged-in subject (needs a certificate login).
+    Enroll(cert::CertEnrollArgs),
+    /// List the KSeF certificates of the logged-in subject.
+    List,
+    /// Revoke a KSeF certificate by its serial number (from `ksef cert list`).
+    Revoke {
+        /// Serial number (16 hex digits).
+        serial: String,
+    },
+    /// Certificate enrollment limits of the logged-in subject.
+    Limits,
 }
 
 #[derive(Args)]
@@ -427,8 +438,13 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
         Command::Sync(args) => sync::run(app, args).await,
         Command::Limits => limits::run(app).await,
         Command::Permission(cmd) => permission::run(app, cmd).await,
-        Command::Emulator(_) | Command::Cert(_) | Command::Demo | Command::Ui { .. } => {
-            Err(CliError("unreachable command".into()))
-        }
+        Command::Cert(CertCommand::Enroll(args)) => cert::enroll(app, args).await,
+        Command::Cert(CertCommand::List) => cert::list(app).await,
+        Command::Cert(CertCommand::Revoke { serial }) => cert::revoke(app, &serial).await,
+        Command::Cert(CertCommand::Limits) => cert::limits(app).await,
+        Command::Emulator(_)
+        | Command::Cert(CertCommand::New(_))
+        | Command::Demo
+        | Command::Ui { .. } => Err(CliError("unreachable command".into())),
     }
 }

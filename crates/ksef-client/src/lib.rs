@@ -41,13 +41,14 @@
 //! with [`KsefClient::with_http`].
 
 pub mod batch;
+mod certificates;
 mod client;
 mod environment;
 mod error;
 mod flows;
 mod invoicing;
-mod permissions;
 pub mod invoicing_flows;
+mod permissions;
 mod retry;
 mod session;
 

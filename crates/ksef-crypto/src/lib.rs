@@ -8,6 +8,7 @@
 //! * [`stream`] — the same AES-256-CBC and SHA-256 as streaming writers (batch and export
 //!   parts, archives) with constant memory;
 //! * [`testcert`] — self-signed test certificates as KSeF TEST accepts them (digest §5.2);
+//! * [`csr`] — PKCS#10 requests for KSeF certificates (digest §14);
 //! * [`ca`] — a minimal CA: self-signed CA certificates and certificates issued by them
 //!   (the emulator's simulated Profil Zaufany, chain-trust tests);
 //! * [`service`] — the emulator's own RSA key pairs and certificates (digest §3.1, §20);
@@ -23,6 +24,7 @@ mod key;
 mod pem;
 
 pub mod ca;
+pub mod csr;
 pub mod envelope;
 pub mod identity;
 pub mod service;

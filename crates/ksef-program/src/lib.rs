@@ -6,6 +6,7 @@
 //! downloads, sync — [`invoices`]). One error type with a clear message. No printing.
 
 pub mod auth;
+pub mod certificates;
 pub mod check;
 pub mod invoices;
 pub mod permissions;

@@ -1,8 +1,14 @@
 //! `ksef cert new`: self-signed test certificates (TEST environment and the local emulator).
+//! `ksef cert enroll|list|revoke|limits`: KSeF certificates of the logged-in subject
+//! (digest §14) — requested with a fresh key, saved as a password-protected PKCS#12 or PEM.
 
 use std::path::PathBuf;
 
 use clap::Args;
+use ksef_crypto::KeyAlgorithm;
+use ksef_program::certificates::{self, EnrollRequest, Output};
+
+use crate::app::{App, CliError, CliResult, print_json, show_time};
 
 #[derive(Args)]
 pub struct CertNewArgs {
@@ -119,4 +125,137 @@ fn write_private(path: &PathBuf, bytes: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))?;
     f.write_all(bytes)
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[derive(Args)]
+pub struct CertEnrollArgs {
+    /// Own name of the certificate (5–100 letters, digits, space, '_' or '-').
+    #[arg(long)]
+    name: String,
+    /// Certificate type: Authentication (XAdES login) or Offline (offline invoices, KOD II).
+    #[arg(long = "type", default_value = "Authentication")]
+    certificate_type: String,
+    /// Use an EC P-256 key instead of RSA-2048.
+    #[arg(long)]
+    ec: bool,
+    /// Output file: PKCS#12 (.p12/.pfx) or, with --pem, the certificate PEM (key goes to
+    /// <out>.key). An existing file is never overwritten.
+    #[arg(long)]
+    out: PathBuf,
+    /// File holding the PKCS#12 password (first line).
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    /// Write PEM files instead of PKCS#12.
+    #[arg(long, conflicts_with = "password_file")]
+    pem: bool,
+}
+
+/// `ksef cert enroll`: a KSeF certificate for the logged-in subject.
+pub async fn enroll(app: &mut App, args: CertEnrollArgs) -> CliResult<()> {
+    let output = if args.pem {
+        Output::Pem { path: args.out }
+    } else {
+        let Some(pw) = args.password_file.as_deref() else {
+            return Err(CliError(
+                "--password-file is required for PKCS#12 output (or use --pem)".into(),
+            ));
+        };
+        Output::Pkcs12 {
+            path: args.out,
+            password: ksef_program::read_password_file(pw)?,
+        }
+    };
+    let req = EnrollRequest {
+        name: args.name,
+        certificate_type: certificates::parse_certificate_type(&args.certificate_type)?,
+        key_algorithm: if args.ec {
+            KeyAlgorithm::EcP256
+        } else {
+            KeyAlgorithm::Rsa2048
+        },
+        output,
+    };
+    let done = certificates::enroll(app, req).await?;
+    if app.json() {
+        return print_json(&done);
+    }
+    println!(
+        "KSeF issued {} certificate {} \"{}\" for {} (valid {} – {})",
+        done.certificate_type,
+        done.serial_number,
+        done.name,
+        done.common_name,
+        show_time(done.valid_from),
+        show_time(done.valid_to)
+    );
+    match &done.key_file {
+        Some(key) => println!(
+            "wrote {} and its key {} (SHA-256 fingerprint {})",
+            done.file.display(),
+            key.display(),
+            done.fingerprint
+        ),
+        None => println!(
+            "wrote {} (SHA-256 fingerprint {})",
+            done.file.display(),
+            done.fingerprint
+        ),
+    }
+    Ok(())
+}
+
+/// `ksef cert list`: the KSeF certificates of the logged-in subject.
+pub async fn list(app: &mut App) -> CliResult<()> {
+    let list = certificates::list(app).await?;
+    if app.json() {
+        return print_json(&list);
+    }
+    if list.is_empty() {
+        println!("no KSeF certificates");
+        return Ok(());
+    }
+    println!(
+        "{:<16}  {:<14}  {:<8}  {:<23}  {:<23}  NAME",
+        "SERIAL", "TYPE", "STATUS", "VALID FROM", "VALID TO"
+    );
+    for c in &list {
+        println!(
+            "{:<16}  {:<14}  {:<8}  {:<23}  {:<23}  {}",
+            c.certificate_serial_number,
+            c.r#type.to_string(),
+            c.status.to_string(),
+            show_time(c.valid_from),
+            show_time(c.valid_to),
+            c.name
+        );
+    }
+    Ok(())
+}
+
+/// `ksef cert revoke SERIAL`.
+pub async fn revoke(app: &mut App, serial: &str) -> CliResult<()> {
+    certificates::revoke(app, serial).await?;
+    let serial = serial.trim().to_ascii_uppercase();
+    if app.json() {
+        return print_json(&serde_json::json!({"serialNumber": serial, "revoked": true}));
+    }
+    println!("KSeF certificate {serial} revoked");
+    Ok(())
+}
+
+/// `ksef cert limits`.
+pub async fn limits(app: &mut App) -> CliResult<()> {
+    let l = certificates::limits(app).await?;
+    if app.json() {
+        return print_json(&l);
+    }
+    println!(
+        "may request a certificate now: {}; enrollments left {} of {}; active certificates left {} of {}",
+        if l.can_request { "yes" } else { "no" },
+        l.enrollment.remaining,
+        l.enrollment.limit,
+        l.certificate.remaining,
+        l.certificate.limit
+    );
+    Ok(())
 }
