@@ -21,8 +21,9 @@
 //!
 //! [`rate_limit`] is a middleware on the API routes. It counts requests in sliding windows
 //! (last 1 s, 60 s, 3600 s; all three apply) per (context, client IP, group) for requests with
-//! a valid access token, grouped as in the table of §15.1 (`other`: one counter per endpoint),
-//! and per client IP (60 req/s) for the public endpoints and for requests without a valid
+//! a valid access token, grouped as in the table of §15.1 (`other`: one counter per OpenAPI
+//! operation, one shared counter for every path or method the API does not define), and per
+//! client IP (60 req/s) for the public endpoints and for requests without a valid
 //! access token. Pre-signed links (batch part uploads, downloads) are outside the API routes
 //! and never limited. An excess answers 429 with `Retry-After: <seconds>` (the time until the
 //! exceeded window has room again) and the `TooManyRequestsResponse` body, or
@@ -39,6 +40,9 @@
 //!   `DELETE /testdata/rate-limits` restores the production values and the configured on/off.
 //!
 //! Rate-limit overrides and windows live in memory ([`RateLimiter`]); a restart forgets them.
+//! Memory is bounded: a window keeps only the hits its finite thresholds need
+//! ([`SlidingWindow`]), and at most 100 000 windows exist — beyond that the idle and then the
+//! least recently used ones are evicted, in batches (amortised O(1) per request).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -412,11 +416,22 @@ impl Exceeded {
     }
 }
 
-/// The accepted requests of one counter within the last hour (oldest first): a sliding-window
-/// log checked against the 1 s, 60 s and 3600 s thresholds together.
+/// The accepted requests of one counter (oldest first): a sliding-window log checked against
+/// the 1 s, 60 s and 3600 s thresholds together.
+///
+/// Only what the finite thresholds need is kept: hits older than the longest window whose
+/// limit is finite are dropped (a threshold of `u32::MAX` is never reached and is not
+/// checked), so the log never holds more than that window's limit. Since the hits are in
+/// time order, whether a threshold is reached is one look-up: `limit` hits lie within the
+/// window exactly when the `limit`-th newest one does.
 #[derive(Debug, Default, Clone)]
 pub struct SlidingWindow {
     hits: VecDeque<Instant>,
+    /// How long hits are kept: the longest window with a finite limit at the last request
+    /// (zero when every limit is `u32::MAX`).
+    keep: Duration,
+    /// The last request seen on this counter, counted or refused (for LRU eviction).
+    last_seen: Option<Instant>,
 }
 
 impl SlidingWindow {
@@ -427,19 +442,21 @@ impl SlidingWindow {
         now: Instant,
         limits: EffectiveApiRateLimitValues,
     ) -> Result<(), Exceeded> {
-        while self
-            .hits
-            .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) >= HOUR)
-        {
-            self.hits.pop_front();
-        }
-        let mut worst: Option<Exceeded> = None;
-        for (limit, window) in [
+        self.last_seen = Some(self.last_seen.map_or(now, |t| t.max(now)));
+        let thresholds = [
             (limits.per_second, SECOND),
             (limits.per_minute, MINUTE),
             (limits.per_hour, HOUR),
-        ] {
+        ];
+        self.keep = thresholds
+            .iter()
+            .filter(|(limit, _)| *limit != u32::MAX)
+            .map(|(_, window)| *window)
+            .max()
+            .unwrap_or(Duration::ZERO);
+        self.trim(now);
+        let mut worst: Option<Exceeded> = None;
+        for (limit, window) in thresholds {
             if let Some(e) = self.exceeded(now, limit, window)
                 && worst
                     .as_ref()
@@ -451,21 +468,36 @@ impl SlidingWindow {
         match worst {
             Some(e) => Err(e),
             None => {
-                self.hits.push_back(now);
+                if !self.keep.is_zero() {
+                    // Concurrent requests may take the lock out of `Instant::now()` order:
+                    // keep the log sorted (the difference is the lock wait).
+                    let at = self.hits.back().map_or(now, |t| now.max(*t));
+                    self.hits.push_back(at);
+                }
                 Ok(())
             }
         }
     }
 
-    /// `Some` when `limit` requests were already accepted within `window` before `now`.
-    fn exceeded(&self, now: Instant, limit: u32, window: Duration) -> Option<Exceeded> {
-        let in_window = self
+    /// Drops the hits older than [`Self::keep`] and releases memory a shrunk log no longer
+    /// needs.
+    fn trim(&mut self, now: Instant) {
+        while self
             .hits
-            .iter()
-            .rev()
-            .take_while(|t| now.saturating_duration_since(**t) < window)
-            .count();
-        if in_window < limit as usize {
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= self.keep)
+        {
+            self.hits.pop_front();
+        }
+        if self.hits.capacity() > 64 && self.hits.len() < self.hits.capacity() / 4 {
+            self.hits.shrink_to(self.hits.len() * 2);
+        }
+    }
+
+    /// `Some` when `limit` requests were already accepted within `window` before `now`
+    /// (never for `u32::MAX`). O(1): the log is sorted and holds every hit of `window`.
+    fn exceeded(&self, now: Instant, limit: u32, window: Duration) -> Option<Exceeded> {
+        if limit == u32::MAX {
             return None;
         }
         // Room again when the oldest hit that keeps the count at `limit` leaves the window
@@ -473,8 +505,13 @@ impl SlidingWindow {
         let wait = if limit == 0 {
             window
         } else {
-            let oldest = self.hits[self.hits.len() - limit as usize];
-            window.saturating_sub(now.saturating_duration_since(oldest))
+            let n = usize::try_from(limit).ok()?;
+            let oldest = *self.hits.get(self.hits.len().checked_sub(n)?)?;
+            let age = now.saturating_duration_since(oldest);
+            if age >= window {
+                return None;
+            }
+            window - age
         };
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         Some(Exceeded {
@@ -484,17 +521,29 @@ impl SlidingWindow {
         })
     }
 
+    /// No hit within [`Self::keep`]: dropping the counter loses nothing.
     fn is_idle(&self, now: Instant) -> bool {
         self.hits
             .back()
-            .is_none_or(|t| now.saturating_duration_since(*t) >= HOUR)
+            .is_none_or(|t| now.saturating_duration_since(*t) >= self.keep)
     }
 }
 
 /// In-memory rate-limit state of a running emulator: per-context overrides and the windows.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RateLimiter {
     inner: Mutex<RateState>,
+    /// At most this many windows are kept (see [`RateState::make_room`]).
+    max_windows: usize,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        RateLimiter {
+            inner: Mutex::default(),
+            max_windows: MAX_WINDOWS,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -505,8 +554,34 @@ struct RateState {
     windows: HashMap<String, SlidingWindow>,
 }
 
-/// Windows kept before idle ones are swept.
-const SWEEP_AT: usize = 10_000;
+/// Windows kept at most; a new counter beyond it first evicts (see [`RateState::make_room`]).
+const MAX_WINDOWS: usize = 100_000;
+
+impl RateState {
+    /// Brings the windows down to three quarters of `cap`: first the idle ones (they hold
+    /// nothing that still counts), then the least recently used. One O(n) pass frees room for
+    /// at least `cap / 4` new counters, so the cost per request is amortised O(1).
+    fn make_room(&mut self, now: Instant, cap: usize) {
+        self.windows.retain(|_, w| !w.is_idle(now));
+        let target = cap - cap / 4;
+        let excess = self.windows.len().saturating_sub(target);
+        if excess == 0 {
+            return;
+        }
+        let mut seen: Vec<Option<Instant>> = self.windows.values().map(|w| w.last_seen).collect();
+        let (_, cutoff, _) = seen.select_nth_unstable(excess - 1);
+        let cutoff = *cutoff;
+        let mut left = excess;
+        self.windows.retain(|_, w| {
+            if left > 0 && w.last_seen <= cutoff {
+                left -= 1;
+                false
+            } else {
+                true
+            }
+        });
+    }
+}
 
 impl RateLimiter {
     fn lock(&self) -> std::sync::MutexGuard<'_, RateState> {
@@ -550,8 +625,8 @@ impl RateLimiter {
         limits: EffectiveApiRateLimitValues,
     ) -> Result<(), Exceeded> {
         let mut st = self.lock();
-        if st.windows.len() >= SWEEP_AT {
-            st.windows.retain(|_, w| !w.is_idle(now));
+        if st.windows.len() >= self.max_windows && !st.windows.contains_key(&key) {
+            st.make_room(now, self.max_windows);
         }
         st.windows.entry(key).or_default().try_acquire(now, limits)
     }
@@ -571,7 +646,7 @@ pub enum Group {
     InvoiceExport,
     InvoiceExportStatus,
     InvoiceDownload,
-    /// Every other protected endpoint (one counter per endpoint).
+    /// Every other protected endpoint (one counter per OpenAPI operation, see [`endpoint`]).
     Other,
     /// Public endpoints: per client IP.
     Public,
@@ -659,6 +734,139 @@ pub fn template(path: &str) -> String {
         })
 }
 
+/// The operations of the KSeF OpenAPI (`open-api.json`, 78 operations on 73 path templates):
+/// path template without `/v2` → its methods. The `other` counters are keyed by these only.
+const ENDPOINTS: &[(&str, &[&str])] = &[
+    ("/auth/sessions", &["GET"]),
+    ("/auth/sessions/current", &["DELETE"]),
+    ("/auth/sessions/{referenceNumber}", &["DELETE"]),
+    ("/certificates/limits", &["GET"]),
+    ("/certificates/enrollments/data", &["GET"]),
+    ("/certificates/enrollments", &["POST"]),
+    ("/certificates/enrollments/{referenceNumber}", &["GET"]),
+    ("/certificates/retrieve", &["POST"]),
+    ("/certificates/{certificateSerialNumber}/revoke", &["POST"]),
+    ("/certificates/query", &["POST"]),
+    ("/security/public-key-certificates", &["GET"]),
+    ("/testdata/subject", &["POST"]),
+    ("/testdata/subject/remove", &["POST"]),
+    ("/testdata/person", &["POST"]),
+    ("/testdata/person/remove", &["POST"]),
+    ("/testdata/permissions", &["POST"]),
+    ("/testdata/permissions/revoke", &["POST"]),
+    ("/testdata/attachment", &["POST"]),
+    ("/testdata/attachment/revoke", &["POST"]),
+    ("/testdata/context/block", &["POST"]),
+    ("/testdata/context/unblock", &["POST"]),
+    ("/limits/context", &["GET"]),
+    ("/limits/subject", &["GET"]),
+    ("/rate-limits", &["GET"]),
+    ("/testdata/limits/context/session", &["POST", "DELETE"]),
+    ("/testdata/limits/subject/certificate", &["POST", "DELETE"]),
+    ("/testdata/rate-limits", &["POST", "DELETE"]),
+    ("/testdata/rate-limits/production", &["POST"]),
+    ("/permissions/persons/grants", &["POST"]),
+    ("/permissions/entities/grants", &["POST"]),
+    ("/permissions/authorizations/grants", &["POST"]),
+    ("/permissions/indirect/grants", &["POST"]),
+    ("/permissions/subunits/grants", &["POST"]),
+    ("/permissions/eu-entities/administration/grants", &["POST"]),
+    ("/permissions/eu-entities/grants", &["POST"]),
+    ("/permissions/common/grants/{permissionId}", &["DELETE"]),
+    (
+        "/permissions/authorizations/grants/{permissionId}",
+        &["DELETE"],
+    ),
+    ("/permissions/operations/{referenceNumber}", &["GET"]),
+    ("/permissions/attachments/status", &["GET"]),
+    ("/invoices/ksef/{ksefNumber}", &["GET"]),
+    ("/invoices/query/metadata", &["POST"]),
+    ("/invoices/exports", &["POST"]),
+    ("/invoices/exports/{referenceNumber}", &["GET"]),
+    ("/sessions", &["GET"]),
+    ("/sessions/{referenceNumber}", &["GET"]),
+    ("/sessions/{referenceNumber}/invoices", &["GET"]),
+    (
+        "/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}",
+        &["GET"],
+    ),
+    ("/sessions/{referenceNumber}/invoices/failed", &["GET"]),
+    (
+        "/sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo",
+        &["GET"],
+    ),
+    (
+        "/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}/upo",
+        &["GET"],
+    ),
+    (
+        "/sessions/{referenceNumber}/upo/{upoReferenceNumber}",
+        &["GET"],
+    ),
+    ("/tokens", &["GET", "POST"]),
+    ("/tokens/{referenceNumber}", &["GET", "DELETE"]),
+    ("/peppol/query", &["GET"]),
+    ("/auth/challenge", &["POST"]),
+    ("/auth/xades-signature", &["POST"]),
+    ("/auth/ksef-token", &["POST"]),
+    ("/auth/{referenceNumber}", &["GET"]),
+    ("/auth/token/redeem", &["POST"]),
+    ("/auth/token/refresh", &["POST"]),
+    ("/sessions/online", &["POST"]),
+    ("/sessions/online/{referenceNumber}/invoices", &["POST"]),
+    ("/sessions/online/{referenceNumber}/close", &["POST"]),
+    ("/sessions/batch", &["POST"]),
+    ("/sessions/batch/{referenceNumber}/close", &["POST"]),
+    ("/permissions/query/personal/grants", &["POST"]),
+    ("/permissions/query/persons/grants", &["POST"]),
+    ("/permissions/query/subunits/grants", &["POST"]),
+    ("/permissions/query/entities/grants", &["POST"]),
+    ("/permissions/query/entities/roles", &["GET"]),
+    ("/permissions/query/subordinate-entities/roles", &["POST"]),
+    ("/permissions/query/authorizations/grants", &["POST"]),
+    ("/permissions/query/eu-entities/grants", &["POST"]),
+];
+
+/// The counter name of an `other` request: `METHOD /template` of the OpenAPI operation it
+/// addresses, or [`UNMATCHED`] for any path or method the API does not define — so arbitrary
+/// paths (they reach the layer through the 404 fallback) share one counter instead of
+/// creating one each.
+///
+/// Segments are matched one by one, `{…}` matching any non-empty segment; when several
+/// templates match, the one with a literal segment at the first difference wins (as the
+/// router prefers static segments), e.g. `/sessions/{r}/invoices/failed` over
+/// `/sessions/{r}/invoices/{i}`.
+pub fn endpoint(method: &Method, path: &str) -> String {
+    let path = path.strip_prefix("/v2").unwrap_or(path);
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut best: Option<(&str, Vec<bool>)> = None;
+    for (template, methods) in ENDPOINTS {
+        if !methods.contains(&method.as_str()) {
+            continue;
+        }
+        let parts: Vec<&str> = template.split('/').filter(|s| !s.is_empty()).collect();
+        if parts.len() != segs.len() {
+            continue;
+        }
+        let mut literal = Vec::with_capacity(parts.len());
+        let matches = parts.iter().zip(&segs).all(|(t, s)| {
+            let wildcard = t.starts_with('{');
+            literal.push(!wildcard);
+            wildcard || t == s
+        });
+        if matches && best.as_ref().is_none_or(|(_, b)| literal > *b) {
+            best = Some((template, literal));
+        }
+    }
+    match best {
+        Some((template, _)) => format!("{method} {template}"),
+        None => UNMATCHED.to_string(),
+    }
+}
+
+/// The one `other` counter (per context and IP) of paths and methods outside the API.
+pub const UNMATCHED: &str = "unmatched";
+
 fn public_values() -> EffectiveApiRateLimitValues {
     EffectiveApiRateLimitValues::new(PUBLIC_PER_SECOND, u32::MAX, u32::MAX)
 }
@@ -679,7 +887,8 @@ fn bearer(req: &Request) -> Option<&str> {
 }
 
 /// The counter and values of a request, `None` when it is not limited. Paths outside the API
-/// routes reach this too (the layer also wraps the 404 fallback) and count like `other`.
+/// routes reach this too (the layer also wraps the 404 fallback) and count like `other`, on
+/// one shared counter ([`endpoint`]).
 fn counter(state: &AppState, req: &Request) -> Option<(String, EffectiveApiRateLimitValues)> {
     let ip = client_ip(req);
     let configured = state.config().rate_limits;
@@ -693,20 +902,22 @@ fn counter(state: &AppState, req: &Request) -> Option<(String, EffectiveApiRateL
     match context {
         Some(ctx) => {
             let limits = state.rate_limits().enforced(&ctx, configured)?;
-            let key = match group {
-                Group::Other => format!(
-                    "{ctx}|{ip}|other:{} {}",
-                    req.method(),
-                    template(req.uri().path())
-                ),
-                g => format!("{ctx}|{ip}|{g:?}"),
-            };
+            let key = context_counter(&ctx, ip, group, req.method(), req.uri().path());
             Some((key, group.values(&limits)))
         }
         // Public endpoints and requests without a valid access token (they end in 401 or
         // are unauthenticated `/testdata/*` calls): per client IP.
         None if configured => Some((format!("public|{ip}"), public_values())),
         None => None,
+    }
+}
+
+/// The counter of a request with a valid access token: per (context, IP, group), for `other`
+/// per OpenAPI operation ([`endpoint`]).
+fn context_counter(ctx: &str, ip: IpAddr, group: Group, method: &Method, path: &str) -> String {
+    match group {
+        Group::Other => format!("{ctx}|{ip}|other:{}", endpoint(method, path)),
+        g => format!("{ctx}|{ip}|{g:?}"),
     }
 }
 
@@ -925,5 +1136,242 @@ mod tests {
             template("/v2/tokens/20250625-AU-2C3E6C8000-B675CF5D68-07"),
             "/tokens/*"
         );
+    }
+
+    /// `aaaa`, `aaab`, …: letters only, so [`template`] would keep them literal.
+    fn letters(mut i: usize) -> String {
+        let mut s = String::new();
+        for _ in 0..6 {
+            s.push(char::from(b'a' + (i % 26) as u8));
+            i /= 26;
+        }
+        s
+    }
+
+    #[test]
+    fn distinct_unknown_paths_share_one_window() {
+        let l = RateLimiter::default();
+        let ip = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+        let t0 = Instant::now();
+        let roomy = EffectiveApiRateLimitValues::new(u32::MAX, u32::MAX, 1_000_000);
+        for i in 0..10_000 {
+            let (method, path) = match i % 4 {
+                0 => (Method::GET, format!("/{}", letters(i))),
+                1 => (
+                    Method::POST,
+                    format!("/v2/{}/{}", letters(i), letters(i + 1)),
+                ),
+                2 => (Method::GET, format!("/limits/{}", letters(i))),
+                // A method the API does not define on a known path.
+                _ => (Method::PATCH, "/limits/context".to_string()),
+            };
+            let group = Group::of(&method, &path);
+            assert_eq!(group, Group::Other, "{method} {path}");
+            let key = context_counter("Nip:1", ip, group, &method, &path);
+            assert!(key.ends_with("|other:unmatched"), "{key}");
+            let at = t0 + Duration::from_millis(i as u64);
+            assert!(l.acquire(key, at, roomy).is_ok(), "#{i}");
+        }
+        // Known endpoints keep one counter each.
+        for path in [
+            "/v2/limits/context",
+            "/limits/context",
+            "/v2/limits//context",
+        ] {
+            let key = context_counter("Nip:1", ip, Group::Other, &Method::GET, path);
+            assert!(l.acquire(key, t0, roomy).is_ok());
+        }
+        let st = l.lock();
+        assert_eq!(
+            st.windows.len(),
+            2,
+            "{:?}",
+            st.windows.keys().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            st.windows["Nip:1|127.0.0.1|other:unmatched"].hits.len(),
+            10_000
+        );
+    }
+
+    #[test]
+    fn endpoints_follow_the_openapi_templates() {
+        let e = |m: Method, p: &str| endpoint(&m, p);
+        assert_eq!(e(Method::GET, "/v2/limits/context"), "GET /limits/context");
+        assert_eq!(
+            e(Method::DELETE, "/testdata/rate-limits"),
+            "DELETE /testdata/rate-limits"
+        );
+        assert_eq!(
+            e(
+                Method::GET,
+                "/v2/tokens/20250625-AU-2C3E6C8000-B675CF5D68-07"
+            ),
+            "GET /tokens/{referenceNumber}"
+        );
+        assert_eq!(
+            e(Method::DELETE, "/v2/tokens/abc"),
+            "DELETE /tokens/{referenceNumber}"
+        );
+        // Literal segments win over parameters.
+        assert_eq!(e(Method::GET, "/auth/sessions"), "GET /auth/sessions");
+        assert_eq!(
+            e(Method::GET, "/certificates/enrollments/data"),
+            "GET /certificates/enrollments/data"
+        );
+        assert_eq!(
+            e(Method::GET, "/certificates/enrollments/20250625-X"),
+            "GET /certificates/enrollments/{referenceNumber}"
+        );
+        assert_eq!(
+            e(Method::GET, "/sessions/r/invoices/failed"),
+            "GET /sessions/{referenceNumber}/invoices/failed"
+        );
+        assert_eq!(
+            e(Method::DELETE, "/v2/auth/sessions/current"),
+            "DELETE /auth/sessions/current"
+        );
+        // Unknown paths, methods and shapes: the shared counter.
+        for (m, p) in [
+            (Method::GET, "/v2/aaaa"),
+            (Method::GET, "/limits/context/extra"),
+            (Method::POST, "/limits/context"),
+            (Method::from_bytes(b"FOO").unwrap(), "/limits/context"),
+            (Method::GET, "/"),
+            (Method::GET, "/v2"),
+        ] {
+            assert_eq!(e(m.clone(), p), UNMATCHED, "{m} {p}");
+        }
+        let ops: usize = ENDPOINTS.iter().map(|(_, m)| m.len()).sum();
+        assert_eq!((ENDPOINTS.len(), ops), (73, 78));
+    }
+
+    #[test]
+    fn public_log_holds_one_second_only() {
+        let l = RateLimiter::default();
+        let t0 = Instant::now();
+        // 60/s for 2 minutes: every request of the allowance, 7 200 in all.
+        for i in 0..7_200u64 {
+            let at = t0 + Duration::from_micros(i * 1_000_000 / 60);
+            assert!(
+                l.acquire("public|ip".into(), at, public_values()).is_ok(),
+                "#{i}"
+            );
+            assert!(l.lock().windows["public|ip"].hits.len() <= PUBLIC_PER_SECOND as usize);
+        }
+        // The 61st within one second is refused.
+        let at = t0 + Duration::from_secs(200);
+        for _ in 0..60 {
+            assert!(l.acquire("public|ip".into(), at, public_values()).is_ok());
+        }
+        let e = l
+            .acquire("public|ip".into(), at, public_values())
+            .unwrap_err();
+        assert_eq!((e.limit, e.window), (PUBLIC_PER_SECOND, SECOND));
+        assert_eq!(l.lock().windows["public|ip"].hits.len(), 60);
+    }
+
+    #[test]
+    fn log_keeps_the_longest_finite_window_only() {
+        let t0 = Instant::now();
+        // Minute finite, hour unlimited: hits older than a minute are dropped.
+        let v = EffectiveApiRateLimitValues::new(100, 1_000, u32::MAX);
+        let mut w = SlidingWindow::default();
+        for i in 0..600u64 {
+            assert!(
+                w.try_acquire(t0 + Duration::from_millis(i * 500), v)
+                    .is_ok()
+            );
+        }
+        assert_eq!(w.hits.len(), 120);
+        // Only unlimited thresholds: nothing is stored and nothing refused.
+        let unlimited = EffectiveApiRateLimitValues::new(u32::MAX, u32::MAX, u32::MAX);
+        for _ in 0..1_000 {
+            assert!(
+                w.try_acquire(t0 + Duration::from_secs(400), unlimited)
+                    .is_ok()
+            );
+        }
+        assert!(w.hits.is_empty());
+        assert!(w.is_idle(t0 + Duration::from_secs(400)));
+    }
+
+    #[test]
+    fn counting_stays_exact_after_trimming() {
+        // Production `other`: 10/s, 30/min, 120/h.
+        let v = EffectiveApiRateLimitValues::new(10, 30, 120);
+        let t0 = Instant::now();
+        let mut w = SlidingWindow::default();
+        let s = |secs: u64, ms: u64| t0 + Duration::from_secs(secs) + Duration::from_millis(ms);
+        // Per second: 10 in the first second, the 11th refused.
+        for i in 0..10 {
+            assert!(w.try_acquire(s(0, i * 10), v).is_ok());
+        }
+        let e = w.try_acquire(s(0, 500), v).unwrap_err();
+        assert_eq!((e.limit, e.window, e.retry_after_secs), (10, SECOND, 1));
+        // Per minute: 20 more over the next seconds → 30; the 31st refused until the
+        // first second's hits leave the minute.
+        for i in 0..20 {
+            assert!(w.try_acquire(s(1 + i / 10, (i % 10) * 10), v).is_ok());
+        }
+        let e = w.try_acquire(s(30, 0), v).unwrap_err();
+        assert_eq!((e.limit, e.window, e.retry_after_secs), (30, MINUTE, 30));
+        assert!(w.try_acquire(s(59, 999), v).is_err());
+        assert!(w.try_acquire(s(60, 0), v).is_ok());
+        // Per hour: 30 per minute for the next minutes until 120 in the hour.
+        let mut accepted = 31;
+        let mut minute = 1;
+        while accepted < 120 {
+            minute += 1;
+            for i in 0..30u64 {
+                if accepted == 120 {
+                    break;
+                }
+                assert!(
+                    w.try_acquire(s(minute * 60 + i / 10, (i % 10) * 10), v)
+                        .is_ok()
+                );
+                accepted += 1;
+            }
+        }
+        assert_eq!(w.hits.len(), 120);
+        let e = w.try_acquire(s(minute * 60 + 30, 0), v).unwrap_err();
+        assert_eq!((e.limit, e.window), (120, HOUR));
+        assert_eq!(e.retry_after_secs, 3600 - (minute * 60 + 30));
+        // An hour after the first hit: room again, and the log stays within the hour.
+        assert!(w.try_acquire(s(3600, 0), v).is_ok());
+        assert!(w.hits.len() <= 120);
+        assert!(w.hits.iter().all(|t| s(3600, 0).duration_since(*t) < HOUR));
+    }
+
+    #[test]
+    fn window_count_is_capped_with_batched_eviction() {
+        let l = RateLimiter {
+            max_windows: 1_000,
+            ..RateLimiter::default()
+        };
+        let t0 = Instant::now();
+        let v = EffectiveApiRateLimitValues::new(1, 10, 10);
+        // A busy counter (1 per hour), used throughout.
+        let one = EffectiveApiRateLimitValues::new(1, 1, 1);
+        assert!(l.acquire("busy".into(), t0, one).is_ok());
+        let mut evictions = 0;
+        let mut last = 1;
+        for i in 0..10_000u64 {
+            let at = t0 + Duration::from_millis(i + 1);
+            assert!(l.acquire(format!("ip-{i}"), at, v).is_ok());
+            if i % 100 == 0 {
+                // Still limited: the recently used counter survives eviction.
+                assert!(l.acquire("busy".into(), at, one).is_err(), "#{i}");
+            }
+            let n = l.lock().windows.len();
+            assert!(n <= 1_000, "{n}");
+            if n < last {
+                evictions += 1;
+            }
+            last = n;
+        }
+        // Each eviction frees a quarter of the cap: few passes for 10 000 new counters.
+        assert!((30..=40).contains(&evictions), "{evictions}");
     }
 }

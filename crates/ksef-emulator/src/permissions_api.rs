@@ -317,15 +317,14 @@ async fn revoke_common_grant(
     )
     .await?;
     wire::check_length("permissionId", &permission_id, 36, 36).map_err(invalid)?;
-    let reference =
-        permissions::revoke_grant(
-            state.pool(),
-            state.now(),
-            &caller.context,
-            &caller.permissions,
-            &permission_id,
-        )
-        .await?;
+    let reference = permissions::revoke_grant(
+        state.pool(),
+        state.now(),
+        &caller.context,
+        &caller.permissions,
+        &permission_id,
+    )
+    .await?;
     Ok(accepted(reference))
 }
 

@@ -2,7 +2,8 @@
 //! `/rate-limits` with their documented defaults, the TEST overrides (round trip, bounds →
 //! 400/21405), session limits enforced on an online session (430, 21155), and the rate
 //! limiter (off by default; on after `POST /testdata/rate-limits` or with the config flag:
-//! 429 with `Retry-After` in both error formats, other counters unaffected, `DELETE` lifts it).
+//! 429 with `Retry-After` in both error formats, other counters unaffected, `DELETE` lifts it;
+//! unknown paths share one counter, every OpenAPI operation has its own).
 
 mod sessions_support;
 
@@ -486,4 +487,69 @@ async fn large_online_invoices_follow_the_context_limits() {
         )
         .await;
     assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{:?}", a.body);
+}
+
+/// Paths the API does not define share one `other` counter per context and IP: letters-only
+/// unknown paths (which the digit heuristic keeps literal) no longer get a counter each, while
+/// a known endpoint keeps its own.
+#[tokio::test]
+async fn unknown_paths_share_one_counter() {
+    let env = start(|_| {}).await;
+    let mut limits = production();
+    limits["other"] = json!({"perSecond": 100, "perMinute": 3, "perHour": 100});
+    let (s, _, _) = call(
+        &env,
+        Method::POST,
+        "/testdata/rate-limits",
+        Some(json!({"rateLimits": limits})),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    for p in ["/aaaa", "/bbbb", "/limits/cccc"] {
+        assert_eq!(get(&env, p).await.0, StatusCode::NOT_FOUND, "{p}");
+    }
+    let (s, h, _) = get(&env, "/dddd").await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert!(h.contains_key("retry-after"));
+    // A method the API does not define on a known path counts there too.
+    let (s, _, _) = call(&env, Method::PATCH, "/limits/context", None, None).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    // The known endpoint has its own counter.
+    assert_eq!(get(&env, "/limits/context").await.0, StatusCode::OK);
+}
+
+/// Every operation of `open-api.json`, with concrete path parameters, maps to its own
+/// template — the `other` counter key — and nothing else does.
+#[test]
+fn every_openapi_operation_has_its_counter() {
+    use ksef_emulator::limits::{UNMATCHED, endpoint};
+    let spec_path = ksef_testkit::invoices::shared_dir().join("ksef/spec/ksef-docs/open-api.json");
+    let spec: Value = serde_json::from_slice(&std::fs::read(&spec_path).unwrap()).unwrap();
+    let mut n = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, _) in item.as_object().unwrap() {
+            let Ok(m) = method.to_uppercase().parse::<Method>() else {
+                continue;
+            };
+            if !["GET", "POST", "PUT", "DELETE", "PATCH"].contains(&m.as_str()) {
+                continue;
+            }
+            let concrete: Vec<&str> = path
+                .split('/')
+                .map(|s| {
+                    if s.starts_with('{') {
+                        "20250625-SO-2C3E6C8000-B675CF5D68-07"
+                    } else {
+                        s
+                    }
+                })
+                .collect();
+            let concrete = format!("/v2{}", concrete.join("/"));
+            assert_eq!(endpoint(&m, &concrete), format!("{m} {path}"), "{concrete}");
+            n += 1;
+        }
+    }
+    assert_eq!(n, 78);
+    assert_eq!(endpoint(&Method::GET, "/v2/no/such/thing"), UNMATCHED);
 }

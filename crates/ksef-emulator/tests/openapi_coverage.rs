@@ -55,7 +55,12 @@ async fn every_openapi_operation_is_served() {
     // The control: a path the API does not have is recognised as unrouted.
     let a = env
         .client
-        .call(Method::GET, "/invoices/nie-istnieje", Some(&env.access), None)
+        .call(
+            Method::GET,
+            "/invoices/nie-istnieje",
+            Some(&env.access),
+            None,
+        )
         .await;
     assert_eq!(a.status.as_u16(), 404);
     assert!(a.body.to_string().contains("Nie ma zasobu"), "{}", a.body);
