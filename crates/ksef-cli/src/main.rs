@@ -1,7 +1,8 @@
 //! `ksef` — the command line of the KSeF toolkit: the accounting program's KSeF token workflow
 //! (log in with a certificate or Profil Zaufany, generate and manage KSeF tokens, keep them on
 //! program users, log in with them), invoices (validate, send online or in batches, UPOs,
-//! sessions, queries, downloads, incremental sync), the local emulator, and test certificates.
+//! sessions, queries, downloads, incremental sync), permissions of persons, KSeF certificates
+//! (enroll, list, revoke), limits, the local emulator, and test certificates.
 //!
 //! Every command talks to one KSeF API (`--base-url` / `--env`, default: the local emulator at
 //! http://127.0.0.1:8080/v2) and one local store (`--data-dir`), also set by `KSEF_BASE_URL`,

@@ -15,7 +15,11 @@
 //! `POST /sessions/batch[/{ref}/close]`, the pre-signed part upload and downloads,
 //! `GET /sessions[/{ref}[/invoices[/failed|/{invRef}]]]`, the three UPO GETs,
 //! `GET /invoices/ksef/{n}`, `POST /invoices/query/metadata`, `POST /invoices/exports`,
-//! `GET /invoices/exports/{ref}`, `GET /limits/context`. XML answers are [`Downloaded`].
+//! `GET /invoices/exports/{ref}`; limits (§15): `GET /limits/context`, `GET /limits/subject`,
+//! `GET /rate-limits`; permissions (§7, module `permissions`): person grants, revocation,
+//! operation status, the persons and personal queries; KSeF certificates (§14, module
+//! `certificates`): limits, enrollment data, enrollment and its status, retrieve, query,
+//! revoke. XML answers are [`Downloaded`]; large ones can be streamed to a writer.
 //!
 //! On top of the endpoint calls: [`batch`] builds batch packages (invoices streamed into a ZIP
 //! or tar.gz temp file, split binarily into ≤ 100 MB parts, each AES-encrypted by streaming,
