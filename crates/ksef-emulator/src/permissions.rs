@@ -1308,14 +1308,18 @@ fn not_allowed_here(detail: impl Into<String>) -> OperationStatus {
 }
 
 /// The NIP of a subordinate entity (JST unit, VAT-group member) of `parent`, if it is one.
-async fn is_subordinate_entity(pool: &SqlitePool, parent: &Nip, nip: &str) -> ApiResult<bool> {
+async fn is_subordinate_entity(
+    conn: &mut sqlx::SqliteConnection,
+    parent: &Nip,
+    nip: &str,
+) -> ApiResult<bool> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM subjects WHERE nip = ? AND parent_nip = ? \
          AND subject_type IN ('JSTMember', 'VatGroupMember')",
     )
     .bind(nip)
     .bind(parent.as_str())
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await?;
     Ok(n > 0)
 }
@@ -1333,6 +1337,8 @@ pub async fn grant_subunit_admin(
     author: &SubjectIdentifier,
     grant: &ksef_wire::ValidSubunitPermissionsGrant,
 ) -> ApiResult<String> {
+    // One write transaction from the checks to the insert: what was checked still holds.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let outcome = match (context, &grant.subunit) {
         (ContextIdentifier::Nip(parent), ContextIdentifier::InternalId(id)) => {
             if id.nip() == *parent {
@@ -1344,7 +1350,7 @@ pub async fn grant_subunit_admin(
             }
         }
         (ContextIdentifier::Nip(parent), ContextIdentifier::Nip(nip)) => {
-            if is_subordinate_entity(pool, parent, nip.as_str()).await? {
+            if is_subordinate_entity(&mut tx, parent, nip.as_str()).await? {
                 OperationStatus::success()
             } else {
                 mismatch(format!(
@@ -1361,7 +1367,6 @@ pub async fn grant_subunit_admin(
         )),
     };
     let details = serde_json::to_string(&grant.details).map_err(ApiError::internal)?;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     if outcome.code == 200 {
         insert_grant(
             &mut tx,
@@ -1530,6 +1535,9 @@ pub async fn grant_indirect(
         PersonalPermissionsTarget::InternalId(i) => ("InternalId", i.to_string()),
         PersonalPermissionsTarget::AllPartners => ("AllPartners", String::new()),
     };
+    // One write transaction from the delegation check to the insert: a client revoking its
+    // delegable grant meanwhile cannot leave an indirect grant reported as successful.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let outcome = match context {
         ContextIdentifier::Nip(intermediary) => {
             let mut missing = Vec::new();
@@ -1545,7 +1553,7 @@ pub async fn grant_indirect(
                     .bind(&target_value)
                     .bind(intermediary.as_str())
                     .bind(permission.as_str())
-                    .fetch_one(pool)
+                    .fetch_one(&mut *tx)
                     .await?;
                     if n == 0 {
                         missing.push(permission.as_str());
@@ -1572,7 +1580,6 @@ pub async fn grant_indirect(
         )),
     };
     let details = serde_json::to_string(&grant.details).map_err(ApiError::internal)?;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     if outcome.code == 200 {
         for p in &grant.permissions {
             sqlx::query(
