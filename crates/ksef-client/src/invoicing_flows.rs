@@ -36,7 +36,7 @@ use crate::session::Session;
 
 pub mod sync;
 
-pub use sync::{SyncOptions, SyncReport, SyncSubjectReport, sync, write_atomically};
+pub use sync::{SyncOptions, SyncReport, SyncSubjectReport, parent_dir, sync, write_atomically};
 
 /// Session status codes that mean "not finished yet" (digest §8.4, §9.5).
 const SESSION_IN_PROGRESS: [i32; 3] = [100, 150, 170];
@@ -298,7 +298,7 @@ fn unreported(
 }
 
 /// A fresh access token of `session` (refreshed when it expires within a minute).
-pub(crate) async fn access_token(
+pub async fn access_token(
     client: &KsefClient,
     session: &mut Session,
 ) -> Result<Zeroizing<String>, KsefError> {
@@ -970,31 +970,16 @@ pub async fn session_upos_to_files(
     let mut out = Vec::with_capacity(pages.len());
     for (i, upo_ref) in pages.into_iter().enumerate() {
         let target = path_for(i + 1);
-        let dir = match target.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let mut tmp = tempfile::NamedTempFile::with_prefix_in(".ksef-tmp-", &dir).map_err(|e| {
-            KsefError::InvalidInput(format!("cannot write in {}: {e}", dir.display()))
-        })?;
+        let mut file = sync::AtomicFile::create(&target)?;
         let token = access_token(client, session).await?;
-        let size = {
-            let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-            let size = client
-                .session_upo_to(&token, session_ref, &upo_ref, &mut w)
-                .await?;
-            std::io::Write::flush(&mut w).map_err(|e| {
-                KsefError::InvalidInput(format!("cannot write {}: {e}", target.display()))
-            })?;
-            size
-        };
-        tmp.as_file().sync_all().map_err(|e| {
-            KsefError::InvalidInput(format!("cannot write {}: {e}", target.display()))
-        })?;
-        tmp.persist(&target).map_err(|e| {
-            KsefError::InvalidInput(format!("cannot write {}: {e}", target.display()))
-        })?;
-        sync::sync_parent(&target);
+        let mut w = std::io::BufWriter::new(file.file());
+        let size = client
+            .session_upo_to(&token, session_ref, &upo_ref, &mut w)
+            .await?;
+        let flushed = std::io::Write::flush(&mut w);
+        drop(w);
+        flushed.map_err(|e| file.error(e))?;
+        file.commit()?;
         out.push((upo_ref, target, size));
     }
     Ok(out)

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ksef_client::KsefError;
-use ksef_client::invoicing_flows::write_atomically;
+use ksef_client::invoicing_flows::{parent_dir, write_atomically};
 use ksef_crypto::csr::{CsrSubject, csr_base64, make_csr};
 use ksef_crypto::{Credential, KeyAlgorithm, Zeroizing};
 use ksef_wire::{
@@ -145,10 +145,7 @@ impl Output {
                     p.display()
                 )));
             }
-            let dir = match p.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => Path::new("."),
-            };
+            let dir = parent_dir(p);
             if !dir.is_dir() {
                 return Err(ProgramError(format!(
                     "cannot write {}: directory {} does not exist",

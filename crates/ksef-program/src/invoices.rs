@@ -578,8 +578,7 @@ pub struct Limits {
 /// `ksef limits`: session, subject and API rate limits of the current context.
 pub async fn limits(app: &mut App) -> ProgramResult<Limits> {
     with_stored(app, &[], "reading the limits", async |c, s| {
-        c.ensure_fresh(s).await?;
-        let token = ksef_crypto::Zeroizing::new(s.access_token.expose_secret().to_string());
+        let token = invoicing_flows::access_token(c, s).await?;
         Ok(Limits {
             context: c.context_limits(&token).await?,
             subject: c.subject_limits(&token).await?,
@@ -640,8 +639,7 @@ pub async fn list_sessions(
         let mut all = Vec::new();
         let mut continuation: Option<String> = None;
         loop {
-            c.ensure_fresh(s).await?;
-            let token = ksef_crypto::Zeroizing::new(s.access_token.expose_secret().to_string());
+            let token = invoicing_flows::access_token(c, s).await?;
             let page = c
                 .list_sessions(&token, &query, continuation.as_deref())
                 .await?;
@@ -666,8 +664,7 @@ pub async fn show_session(
 ) -> ProgramResult<(SessionStatusResponse, Vec<SessionInvoiceStatusResponse>)> {
     let session_ref = session_ref.trim().to_string();
     with_stored(app, &[], "showing a session", async |c, s| {
-        c.ensure_fresh(s).await?;
-        let token = ksef_crypto::Zeroizing::new(s.access_token.expose_secret().to_string());
+        let token = invoicing_flows::access_token(c, s).await?;
         let status = c.session_status(&token, &session_ref).await?;
         let invoices = invoicing_flows::all_session_invoices(c, s, &session_ref).await?;
         Ok((status, invoices))
@@ -785,8 +782,7 @@ pub async fn query(app: &mut App, req: &QueryRequest) -> ProgramResult<QueryResu
         loop {
             let range = InvoiceQueryDateRange::new(req.date_type, from, req.to);
             let filters = InvoiceQueryFilters::new(req.subject_type, range);
-            c.ensure_fresh(s).await?;
-            let token = ksef_crypto::Zeroizing::new(s.access_token.expose_secret().to_string());
+            let token = invoicing_flows::access_token(c, s).await?;
             let page = c
                 .query_invoice_metadata(
                     &token,
@@ -845,8 +841,7 @@ pub async fn download(app: &mut App, ksef_number: &str) -> ProgramResult<Vec<u8>
         &READ_PERMISSIONS,
         "downloading invoices",
         async |c, s| {
-            c.ensure_fresh(s).await?;
-            let token = ksef_crypto::Zeroizing::new(s.access_token.expose_secret().to_string());
+            let token = invoicing_flows::access_token(c, s).await?;
             let doc = c.get_invoice(&token, &number).await?;
             doc.verify_hash("GET /invoices/ksef/{ksefNumber}")?;
             Ok(doc.into_bytes())

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use ksef_client::invoicing_flows;
 use ksef_core::{SubjectIdentifier, SubjectIdentifierKind};
 use ksef_wire::{
     OpenEnum, PersonDetails, PersonPermission, PersonPermissionSubjectDetails,
@@ -105,6 +106,22 @@ impl OperationOutcome {
     }
 }
 
+/// Waits for a grant or revocation to become final.
+async fn finish(
+    c: &ksef_client::KsefClient,
+    token: &str,
+    op: ksef_wire::PermissionsOperationResponse,
+) -> Result<OperationOutcome, ksef_client::KsefError> {
+    let status = c
+        .wait_permission_operation(token, &op.reference_number, OPERATION_WAIT)
+        .await?;
+    Ok(OperationOutcome {
+        reference_number: op.reference_number,
+        status_code: status.status.code,
+        status_description: status.status.description,
+    })
+}
+
 /// `ksef permission grant`: grants permissions in the current context and waits for KSeF to
 /// apply them. Needs CredentialsManage (the owner has it).
 pub async fn grant(app: &mut App, req: GrantRequest) -> ProgramResult<OperationOutcome> {
@@ -136,17 +153,9 @@ pub async fn grant(app: &mut App, req: GrantRequest) -> ProgramResult<OperationO
     body.validate()
         .map_err(|e| ProgramError(format!("the grant is not valid: {e}")))?;
     let outcome = with_stored(app, &[], "granting permissions", async |c, s| {
-        c.ensure_fresh(s).await?;
-        let token = ksef_crypto::Zeroizing::new(s.access_token.expose_secret().to_string());
+        let token = invoicing_flows::access_token(c, s).await?;
         let op = c.grant_person_permissions(&token, &body).await?;
-        let status = c
-            .wait_permission_operation(&token, &op.reference_number, OPERATION_WAIT)
-            .await?;
-        Ok(OperationOutcome {
-            reference_number: op.reference_number,
-            status_code: status.status.code,
-            status_description: status.status.description,
-        })
+        finish(c, &token, op).await
     })
     .await?;
     outcome.into_result("the grant")
@@ -160,17 +169,9 @@ pub async fn revoke(app: &mut App, permission_id: &str) -> ProgramResult<Operati
         return Err("give the permission id (see `ksef permission list`)".into());
     }
     let outcome = with_stored(app, &[], "revoking a permission", async |c, s| {
-        c.ensure_fresh(s).await?;
-        let token = ksef_crypto::Zeroizing::new(s.access_token.expose_secret().to_string());
+        let token = invoicing_flows::access_token(c, s).await?;
         let op = c.revoke_permission(&token, &id).await?;
-        let status = c
-            .wait_permission_operation(&token, &op.reference_number, OPERATION_WAIT)
-            .await?;
-        Ok(OperationOutcome {
-            reference_number: op.reference_number,
-            status_code: status.status.code,
-            status_description: status.status.description,
-        })
+        finish(c, &token, op).await
     })
     .await?;
     outcome.into_result("the revocation")
@@ -193,8 +194,7 @@ pub async fn list(app: &mut App, granted_here: bool) -> ProgramResult<Vec<Person
         }),
     };
     with_stored(app, &[], "listing permissions", async |c, s| {
-        c.ensure_fresh(s).await?;
-        let token = ksef_crypto::Zeroizing::new(s.access_token.expose_secret().to_string());
+        let token = invoicing_flows::access_token(c, s).await?;
         c.all_person_permissions(&token, &query).await
     })
     .await

@@ -189,31 +189,56 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// fsync of the directory holding `path` (after a rename into it).
-pub(crate) fn sync_parent(path: &Path) {
+/// The directory a file goes in: its parent, or `.` for a bare file name.
+pub fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => sync_dir(d),
-        _ => sync_dir(Path::new(".")),
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
     }
 }
 
-/// Writes `bytes` to `path` atomically and durably: a uniquely named temp file in the same
-/// directory, fsync, rename, fsync of the directory. A relative path without a directory is
-/// written in the current directory.
+/// A file written atomically and durably: the content goes to a uniquely named temp file in
+/// the target's directory; [`commit`](Self::commit) fsyncs it, renames it over the target and
+/// fsyncs the directory. Dropped without a commit, the temp file is removed.
+pub(crate) struct AtomicFile<'a> {
+    path: &'a Path,
+    tmp: NamedTempFile,
+}
+
+impl<'a> AtomicFile<'a> {
+    pub(crate) fn create(path: &'a Path) -> Result<Self, KsefError> {
+        let dir = parent_dir(path);
+        let tmp = NamedTempFile::with_prefix_in(".ksef-tmp-", dir)
+            .map_err(|e| io_error(format!("cannot write in {}", dir.display()), e))?;
+        Ok(AtomicFile { path, tmp })
+    }
+
+    /// The temp file, to write the content into.
+    pub(crate) fn file(&mut self) -> &mut File {
+        self.tmp.as_file_mut()
+    }
+
+    /// An error about writing the target.
+    pub(crate) fn error(&self, e: impl std::fmt::Display) -> KsefError {
+        io_error(format!("cannot write {}", self.path.display()), e)
+    }
+
+    pub(crate) fn commit(self) -> Result<(), KsefError> {
+        self.tmp.as_file().sync_all().map_err(|e| self.error(e))?;
+        let (path, tmp) = (self.path, self.tmp);
+        tmp.persist(path)
+            .map_err(|e| io_error(format!("cannot write {}", path.display()), e.error))?;
+        sync_dir(parent_dir(path));
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to `path` atomically and durably ([`AtomicFile`]). A relative path without
+/// a directory is written in the current directory.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), KsefError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = NamedTempFile::with_prefix_in(".ksef-tmp-", dir)
-        .map_err(|e| io_error(format!("cannot write in {}", dir.display()), e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| io_error(format!("cannot write {}", path.display()), e))?;
-    tmp.persist(path)
-        .map_err(|e| io_error(format!("cannot write {}", path.display()), e.error))?;
-    sync_dir(dir);
-    Ok(())
+    let mut file = AtomicFile::create(path)?;
+    file.file().write_all(bytes).map_err(|e| file.error(e))?;
+    file.commit()
 }
 
 fn write_checkpoints(dir: &Path, file: &CheckpointFile) -> Result<(), KsefError> {
