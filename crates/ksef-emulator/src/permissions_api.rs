@@ -110,46 +110,49 @@ fn accepted(reference_number: String) -> impl IntoResponse {
     )
 }
 
-/// `POST /permissions/persons/grants` → 202 `{referenceNumber}` (CredentialsManage).
-async fn grant_persons(
-    State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
-    req: Request,
-) -> ApiResult<impl IntoResponse> {
-    let caller = caller(&state, &token, ip, &[Permission::CredentialsManage]).await?;
-    let body: wire::PersonPermissionsGrantRequest = json_body(&state, req).await?;
-    let grant = body.validate().map_err(invalid)?;
-    let reference = permissions::grant_person_permissions(
-        state.pool(),
-        state.now(),
-        &caller.context,
-        &caller.subject,
-        &grant,
-    )
-    .await?;
-    Ok(accepted(reference))
+/// A grant endpoint (→ 202 `{referenceNumber}`): the caller must hold `$needed`, the body
+/// `$body` is validated, and `$logic(pool, now, context, author, &grant)` records the grant and
+/// its operation. A macro rather than a generic function: the seven request types share no
+/// trait for `validate`, and their validated types differ.
+macro_rules! grant_endpoint {
+    ($(#[$doc:meta])* $name:ident, $needed:expr, $body:ty, $logic:path) => {
+        $(#[$doc])*
+        async fn $name(
+            State(state): State<AppState>,
+            Bearer(token): Bearer,
+            ClientIp(ip): ClientIp,
+            req: Request,
+        ) -> ApiResult<impl IntoResponse> {
+            let caller = caller(&state, &token, ip, &[$needed]).await?;
+            let body: $body = json_body(&state, req).await?;
+            let grant = body.validate().map_err(invalid)?;
+            let reference = $logic(
+                state.pool(),
+                state.now(),
+                &caller.context,
+                &caller.subject,
+                &grant,
+            )
+            .await?;
+            Ok(accepted(reference))
+        }
+    };
 }
 
-/// `POST /permissions/entities/grants` → 202 `{referenceNumber}` (CredentialsManage).
-async fn grant_entities(
-    State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
-    req: Request,
-) -> ApiResult<impl IntoResponse> {
-    let caller = caller(&state, &token, ip, &[Permission::CredentialsManage]).await?;
-    let body: wire::EntityPermissionsGrantRequest = json_body(&state, req).await?;
-    let grant = body.validate().map_err(invalid)?;
-    let reference = permissions::grant_entity_permissions(
-        state.pool(),
-        state.now(),
-        &caller.context,
-        &caller.subject,
-        &grant,
-    )
-    .await?;
-    Ok(accepted(reference))
+grant_endpoint! {
+    /// `POST /permissions/persons/grants` → 202 `{referenceNumber}` (CredentialsManage).
+    grant_persons,
+    Permission::CredentialsManage,
+    wire::PersonPermissionsGrantRequest,
+    permissions::grant_person_permissions
+}
+
+grant_endpoint! {
+    /// `POST /permissions/entities/grants` → 202 `{referenceNumber}` (CredentialsManage).
+    grant_entities,
+    Permission::CredentialsManage,
+    wire::EntityPermissionsGrantRequest,
+    permissions::grant_entity_permissions
 }
 
 /// `POST /permissions/query/entities/grants` (CredentialsManage or CredentialsRead): invoice
@@ -201,25 +204,12 @@ async fn query_entities(
     }))
 }
 
-/// `POST /permissions/authorizations/grants` → 202 `{referenceNumber}` (CredentialsManage).
-async fn grant_authorizations(
-    State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
-    req: Request,
-) -> ApiResult<impl IntoResponse> {
-    let caller = caller(&state, &token, ip, &[Permission::CredentialsManage]).await?;
-    let body: wire::EntityAuthorizationPermissionsGrantRequest = json_body(&state, req).await?;
-    let grant = body.validate().map_err(invalid)?;
-    let reference = permissions::grant_authorization(
-        state.pool(),
-        state.now(),
-        &caller.context,
-        &caller.subject,
-        &grant,
-    )
-    .await?;
-    Ok(accepted(reference))
+grant_endpoint! {
+    /// `POST /permissions/authorizations/grants` → 202 `{referenceNumber}` (CredentialsManage).
+    grant_authorizations,
+    Permission::CredentialsManage,
+    wire::EntityAuthorizationPermissionsGrantRequest,
+    permissions::grant_authorization
 }
 
 /// `DELETE /permissions/authorizations/grants/{permissionId}` → 202 (CredentialsManage).
@@ -499,25 +489,12 @@ async fn query_entity_roles(
     }))
 }
 
-/// `POST /permissions/subunits/grants` → 202 (SubunitManage).
-async fn grant_subunits(
-    State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
-    req: Request,
-) -> ApiResult<impl IntoResponse> {
-    let caller = caller(&state, &token, ip, &[Permission::SubunitManage]).await?;
-    let body: wire::SubunitPermissionsGrantRequest = json_body(&state, req).await?;
-    let grant = body.validate().map_err(invalid)?;
-    let reference = permissions::grant_subunit_admin(
-        state.pool(),
-        state.now(),
-        &caller.context,
-        &caller.subject,
-        &grant,
-    )
-    .await?;
-    Ok(accepted(reference))
+grant_endpoint! {
+    /// `POST /permissions/subunits/grants` → 202 (SubunitManage).
+    grant_subunits,
+    Permission::SubunitManage,
+    wire::SubunitPermissionsGrantRequest,
+    permissions::grant_subunit_admin
 }
 
 /// `POST /permissions/query/subunits/grants` (CredentialsManage, CredentialsRead or
@@ -615,67 +592,28 @@ async fn query_subordinate_roles(
     }))
 }
 
-/// `POST /permissions/indirect/grants` → 202 (CredentialsManage, in the intermediary's context).
-async fn grant_indirect(
-    State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
-    req: Request,
-) -> ApiResult<impl IntoResponse> {
-    let caller = caller(&state, &token, ip, &[Permission::CredentialsManage]).await?;
-    let body: wire::IndirectPermissionsGrantRequest = json_body(&state, req).await?;
-    let grant = body.validate().map_err(invalid)?;
-    let reference = permissions::grant_indirect(
-        state.pool(),
-        state.now(),
-        &caller.context,
-        &caller.subject,
-        &grant,
-    )
-    .await?;
-    Ok(accepted(reference))
+grant_endpoint! {
+    /// `POST /permissions/indirect/grants` → 202 (CredentialsManage, in the intermediary's context).
+    grant_indirect,
+    Permission::CredentialsManage,
+    wire::IndirectPermissionsGrantRequest,
+    permissions::grant_indirect
 }
 
-/// `POST /permissions/eu-entities/administration/grants` → 202 (CredentialsManage).
-async fn grant_eu_admin(
-    State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
-    req: Request,
-) -> ApiResult<impl IntoResponse> {
-    let caller = caller(&state, &token, ip, &[Permission::CredentialsManage]).await?;
-    let body: wire::EuEntityAdministrationPermissionsGrantRequest = json_body(&state, req).await?;
-    let grant = body.validate().map_err(invalid)?;
-    let reference = permissions::grant_eu_admin(
-        state.pool(),
-        state.now(),
-        &caller.context,
-        &caller.subject,
-        &grant,
-    )
-    .await?;
-    Ok(accepted(reference))
+grant_endpoint! {
+    /// `POST /permissions/eu-entities/administration/grants` → 202 (CredentialsManage).
+    grant_eu_admin,
+    Permission::CredentialsManage,
+    wire::EuEntityAdministrationPermissionsGrantRequest,
+    permissions::grant_eu_admin
 }
 
-/// `POST /permissions/eu-entities/grants` → 202 (VatUeManage, in a NipVatUe context).
-async fn grant_eu_entities(
-    State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
-    req: Request,
-) -> ApiResult<impl IntoResponse> {
-    let caller = caller(&state, &token, ip, &[Permission::VatUeManage]).await?;
-    let body: wire::EuEntityPermissionsGrantRequest = json_body(&state, req).await?;
-    let grant = body.validate().map_err(invalid)?;
-    let reference = permissions::grant_eu_representative(
-        state.pool(),
-        state.now(),
-        &caller.context,
-        &caller.subject,
-        &grant,
-    )
-    .await?;
-    Ok(accepted(reference))
+grant_endpoint! {
+    /// `POST /permissions/eu-entities/grants` → 202 (VatUeManage, in a NipVatUe context).
+    grant_eu_entities,
+    Permission::VatUeManage,
+    wire::EuEntityPermissionsGrantRequest,
+    permissions::grant_eu_representative
 }
 
 /// `POST /permissions/query/eu-entities/grants` (CredentialsManage, CredentialsRead or
