@@ -31,10 +31,6 @@ async fn login(client: &KsefClient, nip: &Nip, seal: &ksef_crypto::Credential) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_batch_processing_loses_no_accepted_invoice() {
-    if !ksef_testkit::invoices::available() {
-        eprintln!("skipped: the invoice templates of ../shared are not present");
-        return;
-    }
     let data = tempfile::tempdir().unwrap();
     let invoices_dir = tempfile::tempdir().unwrap();
     let nip = Nip::random();

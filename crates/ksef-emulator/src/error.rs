@@ -43,7 +43,8 @@ pub enum ApiError {
     NotFound(String),
     /// 410 for expired asynchronous statuses.
     Gone(String),
-    /// 413: request body larger than the configured cap.
+    /// A request body larger than the configured cap (the limit in bytes; 0 = not known where
+    /// it was detected). Answered as a documented 400/21405: the OpenAPI documents no 413.
     PayloadTooLarge(usize),
     /// 415: wrong Content-Type.
     UnsupportedMediaType(String),
@@ -89,7 +90,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Gone(_) => StatusCode::GONE,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -115,7 +116,11 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge(max) => vec![ErrorEntry {
                 code: ExceptionCode::InputValidation,
-                details: vec![format!("Request body exceeds the limit of {max} bytes.")],
+                details: vec![if *max == 0 {
+                    "Treść żądania przekracza dopuszczalny rozmiar.".to_string()
+                } else {
+                    format!("Treść żądania przekracza dopuszczalny rozmiar ({max} bajtów).")
+                }],
             }],
             ApiError::Internal(_) => vec![ErrorEntry {
                 code: ExceptionCode::Unknown,
@@ -261,8 +266,9 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
                 exception_detail_list: Some(list),
                 reference_number: None,
                 service_code: Some(format!("00-{trace}-{}-00", &trace[..16])),
-                service_ctx: Some("srvEMUL".into()),
-                service_name: Some("ksef-emulator".into()),
+                // The real service leaves absent fields out (a 400 body from TEST).
+                service_ctx: None,
+                service_name: None,
                 timestamp: Some(timestamp),
             };
             (

@@ -69,7 +69,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     }
 }
 
-/// A JSON body: wrong content type → 415, too large → 413, malformed → 400/21405 naming the problem.
+/// A JSON body: wrong content type → 415, too large or malformed → 400/21405 naming the problem.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
@@ -115,7 +115,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| ApiError::validation(format!("Nieprawidłowy JSON: {e}")))
 }
 
-/// Reads the whole body, mapping the body-limit rejection to 413.
+/// Reads the whole body, mapping the body-limit rejection to [`ApiError::PayloadTooLarge`].
 pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {

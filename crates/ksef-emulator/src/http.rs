@@ -71,7 +71,7 @@ pub fn router(state: AppState) -> Router {
             crate::limits::rate_limit,
         ))
         .with_state(state.clone());
-    Router::new()
+    let app = Router::new()
         .nest("/v2", api)
         // Not part of the KSeF API: pre-signed upload/download links (batch parts, UPO, exports).
         .merge(crate::storage::routes(state.clone()))
@@ -87,7 +87,41 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max))
         .layer(axum::middleware::from_fn(render_errors))
-        .layer(axum::middleware::from_fn(log_requests))
+        .layer(axum::middleware::from_fn(log_requests));
+    // Paths are normalised before routing: a layer of the routing router itself would run
+    // after its routing, so the app is the fallback of an empty router whose layer rewrites.
+    Router::new()
+        .fallback_service(app)
+        .layer(axum::middleware::map_request(collapse_slashes))
+}
+
+/// Collapses runs of `/` in the path (`/v2//sessions/…` → `/v2/sessions/…`): the real service
+/// routes such paths, and a published SDK builds one in its batch flow. The query is kept.
+async fn collapse_slashes(mut req: Request) -> Request {
+    let uri = req.uri();
+    if !uri.path().contains("//") {
+        return req;
+    }
+    let mut path = String::with_capacity(uri.path().len());
+    for c in uri.path().chars() {
+        if !(c == '/' && path.ends_with('/')) {
+            path.push(c);
+        }
+    }
+    let path_and_query = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    let mut parts = uri.clone().into_parts();
+    match path_and_query.parse() {
+        Ok(pq) => parts.path_and_query = Some(pq),
+        // Cannot happen (only bytes of a valid path were kept); route the original then.
+        Err(_) => return req,
+    }
+    if let Ok(new) = axum::http::Uri::from_parts(parts) {
+        *req.uri_mut() = new;
+    }
+    req
 }
 
 /// One log line per request: method, path, status, duration. Never headers or bodies (tokens

@@ -188,9 +188,19 @@ async fn download(
     ApiPath(number): ApiPath,
 ) -> ApiResult<Response> {
     let caller = reader(&state, &token, ip).await?;
-    let number: KsefNumber = number
-        .parse()
-        .map_err(|e| ApiError::validation(format!("ksefNumber: {e}")))?;
+    let not_found = |number: &str| {
+        ApiError::bad(
+            ExceptionCode::InvoiceNotFound,
+            format!("Faktura o numerze KSeF {number} nie została znaleziona."),
+        )
+    };
+    // A well-formed number whose CRC is wrong is answered like any unknown invoice (the
+    // real service does: 21164); only a malformed number is a validation error.
+    let number: KsefNumber = match number.parse() {
+        Ok(n) => n,
+        Err(ksef_core::IdentifierError::BadChecksum { .. }) => return Err(not_found(&number)),
+        Err(e) => return Err(ApiError::validation(format!("ksefNumber: {e}"))),
+    };
     let content: Option<Vec<u8>> = sqlx::query_scalar(
         "SELECT i.content FROM invoices i WHERE i.ksef_number = ? AND EXISTS ( \
             SELECT 1 FROM invoice_parties p \
@@ -203,10 +213,7 @@ async fn download(
     .await?;
     match content {
         Some(bytes) => Ok(crate::storage::blob_response(bytes, "application/xml")),
-        None => Err(ApiError::bad(
-            ExceptionCode::InvoiceNotFound,
-            format!("Faktura o numerze KSeF {number} nie została znaleziona."),
-        )),
+        None => Err(not_found(number.as_str())),
     }
 }
 

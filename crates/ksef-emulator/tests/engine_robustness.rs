@@ -47,7 +47,8 @@ async fn stored_status(env: &Env, invoice: &str) -> i64 {
 }
 
 /// Queues a raw online invoice row (what `POST …/invoices` stores) for `session`, older than
-/// anything sent over HTTP, so it comes first in every pass → its reference number.
+/// anything sent over HTTP, so it comes first in every pass → its reference number. Its hash is
+/// the real SHA-256 of its one byte (`x'00'`), so the status answer stays schema-valid.
 async fn queue_raw(env: &Env, session: &str) -> String {
     let reference = ReferenceNumber::generate(
         ReferenceKind::SessionInvoice,
@@ -57,7 +58,7 @@ async fn queue_raw(env: &Env, session: &str) -> String {
     sqlx::query(
         "INSERT INTO session_invoices(reference_number, session_ref, ordinal, invoice_hash, invoice_size, \
          encrypted_content, status_code, status_description, invoicing_ms) \
-         VALUES (?, ?, 1, 'AAAA', 1, x'00', 100, 'Przyjęto fakturę do dalszego przetwarzania', 0)",
+         VALUES (?, ?, 1, 'bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=', 1, x'00', 100, 'Przyjęto fakturę do dalszego przetwarzania', 0)",
     )
     .bind(&reference)
     .bind(session)

@@ -20,7 +20,7 @@ fn dummy(param: &str) -> &'static str {
 
 #[tokio::test]
 async fn every_openapi_operation_is_served() {
-    let spec_path = ksef_testkit::invoices::shared_dir().join("ksef/spec/ksef-docs/open-api.json");
+    let spec_path = ksef_testkit::spec_dir().join("ksef-docs/open-api.json");
     let spec: Value = serde_json::from_slice(&std::fs::read(&spec_path).unwrap()).unwrap();
     let mut ops: Vec<(Method, String)> = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {

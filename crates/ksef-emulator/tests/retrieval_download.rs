@@ -76,11 +76,25 @@ async fn not_a_party_unknown_and_malformed_numbers() {
         .await;
     assert_eq!(a.exception_code(), Some(21164));
 
-    // Malformed: bad CRC, wrong length.
+    // Well-formed but with a wrong CRC: like any unknown invoice, as the real service answers.
     let mut bad_crc = inv.ksef_number.clone();
     let last = if bad_crc.ends_with('0') { "1" } else { "0" };
     bad_crc.replace_range(bad_crc.len() - 1.., last);
-    for n in [bad_crc.as_str(), "1234567890-20250101-ABC"] {
+    let a = env
+        .client
+        .get(&format!("/invoices/ksef/{bad_crc}"), &env.access)
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{:?}", a.body);
+    assert_eq!(a.exception_code(), Some(21164), "{:?}", a.body);
+    let details = a.body["exception"]["exceptionDetailList"][0]["details"].to_string();
+    assert!(details.contains(&bad_crc), "{details}");
+
+    // Malformed: wrong length, lower-case hex, bad date.
+    for n in [
+        "1234567890-20250101-ABC",
+        "5265877635-20250826-0100001af629-AF",
+        "5265877635-20251301-0100001AF629-AF",
+    ] {
         let a = env
             .client
             .get(&format!("/invoices/ksef/{n}"), &env.access)

@@ -7,7 +7,6 @@ use ksef_invoice::FormCode;
 use ksef_invoice::upo::{
     self, RECEIVER_PRD, RECEIVER_TEST, Upo, UpoAuthentication, UpoContext, UpoDocument, UpoPage,
 };
-use ksef_testkit::invoices::shared_dir;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::{date, datetime};
@@ -15,7 +14,7 @@ use time::macros::{date, datetime};
 const NS: &str = "http://upo.schematy.mf.gov.pl/KSeF/v4-3";
 
 fn samples_dir() -> PathBuf {
-    shared_dir().join("ksef/spec/ksef-docs/faktury/upo/przyklady/v4-3")
+    ksef_testkit::spec_dir().join("ksef-docs/faktury/upo/przyklady/v4-3")
 }
 
 fn sample_files() -> Vec<PathBuf> {

@@ -1,4 +1,4 @@
-//! The vendored XSDs are verbatim copies of the official ones in /work/shared, the embedded
+//! The vendored XSDs are verbatim copies of the official ones in `spec/` (the vendored official documentation files), the embedded
 //! list covers exactly the vendored files, and the materialised copy differs only in the
 //! base-types import location.
 
@@ -13,7 +13,7 @@ fn crate_schemas() -> PathBuf {
 }
 
 fn shared_faktury() -> PathBuf {
-    ksef_testkit::invoices::shared_dir().join("ksef/spec/ksef-docs/faktury")
+    ksef_testkit::spec_dir().join("ksef-docs/faktury")
 }
 
 /// Source of a vendored file in the official documentation tree.

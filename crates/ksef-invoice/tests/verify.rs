@@ -1,5 +1,5 @@
 //! `verify` / `validate_schema` / `extract_facts` on the official C# client templates
-//! (real files from /work/shared via `ksef_testkit::invoices`).
+//! (the vendored official files, via `ksef_testkit::invoices`).
 
 use ksef_invoice::{FormCode, InvoiceError, extract_facts, validate_schema, verify};
 use ksef_testkit::invoices as inv;
@@ -7,21 +7,8 @@ use time::macros::date;
 
 const NIP: &str = "5265877635";
 
-macro_rules! require_templates {
-    () => {
-        if !inv::available() {
-            eprintln!(
-                "NOTE: templates not found under {} — test skipped",
-                inv::templates_dir().display()
-            );
-            return;
-        }
-    };
-}
-
 #[test]
 fn fa3_template_verifies_with_all_facts() {
-    require_templates!();
     let xml = inv::fa3(NIP, "0001");
     let f = verify(FormCode::Fa3, &xml).expect("FA(3) template is valid");
     assert_eq!(f.form_code, FormCode::Fa3);
@@ -46,7 +33,6 @@ fn fa3_template_verifies_with_all_facts() {
 
 #[test]
 fn fa2_template_verifies() {
-    require_templates!();
     let xml = inv::fa2(NIP, "FA2/7");
     let f = verify(FormCode::Fa2, &xml).expect("FA(2) template is valid");
     assert_eq!(f.seller_nip, NIP);
@@ -67,7 +53,6 @@ fn fa2_template_verifies() {
 
 #[test]
 fn fa_rr1_template_verifies() {
-    require_templates!();
     let xml = inv::fa_rr1(NIP, "RR/1/2026");
     let f = verify(FormCode::FaRr1, &xml).expect("FA_RR(1) template is valid");
     assert_eq!(f.seller_nip, NIP);
@@ -83,7 +68,6 @@ fn fa_rr1_template_verifies() {
 
 #[test]
 fn pef_templates_verify() {
-    require_templates!();
     let f = verify(FormCode::Pef3, &inv::pef3(NIP, "PEF-1")).expect("PEF(3) template is valid");
     assert_eq!(f.seller_nip, NIP);
     assert_eq!(f.invoice_number, "PEF-1");
@@ -103,7 +87,6 @@ fn pef_templates_verify() {
 
 #[test]
 fn attachment_and_subjects() {
-    require_templates!();
     let f = verify(FormCode::Fa3, &inv::fa3_with_attachment(NIP, "Z1")).expect("valid");
     assert!(f.has_attachment);
 
@@ -137,7 +120,6 @@ fn attachment_and_subjects() {
 
 #[test]
 fn detect_form_codes() {
-    require_templates!();
     assert_eq!(FormCode::detect(&inv::fa3(NIP, "1")), Some(FormCode::Fa3));
     assert_eq!(FormCode::detect(&inv::fa2(NIP, "1")), Some(FormCode::Fa2));
     assert_eq!(
@@ -155,7 +137,6 @@ fn detect_form_codes() {
 
 #[test]
 fn broken_variants_are_rejected_with_430() {
-    require_templates!();
     for (name, xml, status) in inv::broken_all(NIP, "B1") {
         let err = verify(FormCode::Fa3, &xml).expect_err(name);
         assert_eq!(err.status_code(), status, "{name}: {err:?}");
@@ -177,7 +158,6 @@ fn broken_variants_are_rejected_with_430() {
 
 #[test]
 fn wrong_session_form_is_named() {
-    require_templates!();
     let err = validate_schema(FormCode::Fa3, &inv::fa2(NIP, "1")).expect_err("FA(2) in FA(3)");
     let details = err.details();
     assert!(
@@ -188,7 +168,6 @@ fn wrong_session_form_is_named() {
 
 #[test]
 fn schema_errors_are_specific() {
-    require_templates!();
     // Bad NIP on line 12 of the template.
     let xml = inv::with_element_text(&inv::fa3(NIP, "1"), "NIP", "52658X7635");
     let err = validate_schema(FormCode::Fa3, &xml).expect_err("bad NIP");
@@ -225,7 +204,6 @@ fn schema_errors_are_specific() {
 
 #[test]
 fn extract_facts_without_xsd() {
-    require_templates!();
     // Facts are readable even when the XSD would refuse the document.
     let f = extract_facts(FormCode::Fa3, &inv::broken_schema(NIP, "9")).expect_err("bad date");
     assert!(matches!(f, InvoiceError::Semantic(_)), "{f:?}");
@@ -239,7 +217,6 @@ fn extract_facts_without_xsd() {
 
 #[test]
 fn validates_on_many_threads() {
-    require_templates!();
     let xml = inv::fa3(NIP, "T");
     std::thread::scope(|s| {
         for _ in 0..4 {
@@ -256,7 +233,6 @@ fn validates_on_many_threads() {
 #[test]
 #[ignore = "prints the detail lines of every broken variant (manual inspection)"]
 fn show_details() {
-    require_templates!();
     for (name, xml, _) in inv::broken_all(NIP, "B1") {
         let err = verify(FormCode::Fa3, &xml).expect_err(name);
         println!("== {name}: {err}");
@@ -269,7 +245,6 @@ fn show_details() {
 /// `verify` reads facts from the libxml2 tree, `extract_facts` from roxmltree: same answers.
 #[test]
 fn both_fact_readers_agree() {
-    require_templates!();
     let cases = [
         (FormCode::Fa3, inv::fa3(NIP, "A1")),
         (FormCode::Fa2, inv::fa2(NIP, "A2")),

@@ -1,6 +1,6 @@
-//! Invoice test data built from the official C# client templates under
-//! `/work/shared/ksef/spec/ksef-client-csharp/KSeF.Client.Tests.Core/Templates/` (found relative
-//! to this crate: `../../../shared/…`, or `KSEF_SHARED_DIR=/path/to/shared`).
+//! Invoice test data built from the official C# client templates vendored under
+//! `spec/ksef-client-csharp/KSeF.Client.Tests.Core/Templates/` in this repository (see
+//! [`crate::spec_dir`]).
 //!
 //! [`fa3`], [`fa2`], [`fa_rr1`], [`pef3`], [`pef_kor3`] fill the seller NIP and the invoice
 //! number; the `broken_*` helpers return documents that KSeF rejects for a known reason
@@ -29,27 +29,9 @@ pub const DEFAULT_DUE_DATE: &str = "2025-10-01";
 /// KSeF number used for `#ksef_number#` (PEF correction template).
 pub const DEFAULT_KSEF_NUMBER: &str = "5265877635-20250916-0200A0D6723E-C2";
 
-/// The `shared` directory next to the repository (override with `KSEF_SHARED_DIR`): the first
-/// `shared/ksef/spec` found walking up from this crate, else `/work/shared`.
-pub fn shared_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("KSEF_SHARED_DIR") {
-        return PathBuf::from(dir);
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|a| a.join("shared"))
-        .find(|s| s.join("ksef/spec").is_dir())
-        .unwrap_or_else(|| PathBuf::from("/work/shared"))
-}
-
 /// Directory of the C# client's invoice templates.
 pub fn templates_dir() -> PathBuf {
-    shared_dir().join("ksef/spec/ksef-client-csharp/KSeF.Client.Tests.Core/Templates")
-}
-
-/// Whether the templates are present (tests may skip with a note when they are not).
-pub fn available() -> bool {
-    templates_dir().join(FA3).is_file()
+    crate::spec_dir().join("ksef-client-csharp/KSeF.Client.Tests.Core/Templates")
 }
 
 /// Path of one template by file name.
@@ -302,13 +284,6 @@ mod tests {
 
     #[test]
     fn every_helper_fills_every_placeholder() {
-        if !available() {
-            eprintln!(
-                "NOTE: templates absent under {} — skipped",
-                templates_dir().display()
-            );
-            return;
-        }
         let nip = "5265877635";
         let docs = [
             ("fa3", fa3(nip, "N1")),
@@ -333,9 +308,6 @@ mod tests {
 
     #[test]
     fn broken_variants_differ_from_the_good_invoice() {
-        if !available() {
-            return;
-        }
         let good = fa3("5265877635", "B1");
         let all = broken_all("5265877635", "B1");
         assert_eq!(all.len(), 8);

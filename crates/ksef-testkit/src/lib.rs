@@ -6,6 +6,25 @@
 //! Helpers build and sign real `AuthTokenRequest` documents and RSA-OAEP-encrypt KSeF tokens.
 
 pub mod invoices;
+pub mod openapi;
+
+use std::path::PathBuf;
+
+/// The official machine-readable files vendored unchanged into this repository (`spec/` at its
+/// root: the OpenAPI, invoice templates, UPO samples, auth examples; see `spec/SOURCES.md`,
+/// hash-checked against `spec/SHA256SUMS` by this crate's tests). A clone needs nothing outside it.
+pub fn spec_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../spec")
+}
+
+/// The official `open-api.json` (API 2.6.0), parsed. Panics with the path if it is missing.
+pub fn openapi() -> Value {
+    let path = spec_dir().join("ksef-docs/open-api.json");
+    let bytes = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
 
 use std::time::{Duration, Instant};
 
@@ -72,14 +91,17 @@ impl RawClient {
         bearer: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
-        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{}", self.base, path));
         if let Some(b) = bearer {
             req = req.bearer_auth(b);
         }
         if let Some(body) = body {
             req = req.json(&body);
         }
-        Self::answer(req.send().await.expect("HTTP request failed")).await
+        self.answer(&method, req.send().await.expect("HTTP request failed"))
+            .await
     }
 
     /// Sends raw bytes with a content type.
@@ -92,14 +114,22 @@ impl RawClient {
     ) -> Answer {
         let req = self
             .http
-            .request(method, format!("{}{}", self.base, path))
+            .request(method.clone(), format!("{}{}", self.base, path))
             .header("content-type", content_type)
             .body(body);
-        Self::answer(req.send().await.expect("HTTP request failed")).await
+        self.answer(&method, req.send().await.expect("HTTP request failed"))
+            .await
     }
 
-    async fn answer(resp: reqwest::Response) -> Answer {
+    /// Reads a response. Every answer to an operation of the official OpenAPI is checked
+    /// against it on the way ([`openapi::OpenApi::check`]): a documented status, a documented
+    /// content type and a body valid against the schema, formats included. A violation panics,
+    /// so every test that uses this client is also a conformance test. The one tolerated
+    /// undocumented status is 415 (ASP.NET's answer to a body without a usable Content-Type,
+    /// which the real service gives too).
+    async fn answer(&self, method: &Method, resp: reqwest::Response) -> Answer {
         let status = resp.status();
+        let url_path = resp.url().path().to_string();
         let content_type = resp
             .headers()
             .get("content-type")
@@ -107,11 +137,42 @@ impl RawClient {
             .unwrap_or("")
             .to_string();
         let bytes = resp.bytes().await.expect("reading body failed");
+        self.check_conformance(method, &url_path, status, &content_type, &bytes);
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Answer {
             status,
             body,
             content_type,
+        }
+    }
+
+    fn check_conformance(
+        &self,
+        method: &Method,
+        url_path: &str,
+        status: StatusCode,
+        content_type: &str,
+        body: &[u8],
+    ) {
+        let base_path = reqwest::Url::parse(&self.base)
+            .map(|u| u.path().trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        let Some(path) = url_path.strip_prefix(&base_path) else {
+            return; // not an API path (pre-signed links, the signing page)
+        };
+        let api = openapi::OpenApi::get();
+        let Some(op) = api.operation_for(method.as_str(), path) else {
+            return; // not an operation of the API: the emulator's own 404/405 answers
+        };
+        if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            return;
+        }
+        let content_type = (!content_type.is_empty()).then_some(content_type);
+        if let Err(v) = api.check(op, status.as_u16(), content_type, body) {
+            panic!(
+                "OpenAPI violation: {method} {url_path} → {status}: {v}\nbody: {}",
+                String::from_utf8_lossy(&body[..body.len().min(2000)])
+            );
         }
     }
 

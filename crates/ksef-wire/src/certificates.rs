@@ -126,7 +126,7 @@ pub struct EnrollCertificateRequest {
     /// Start of validity; `None` = from issuance.
     #[serde(
         default,
-        with = "ksef_time::option",
+        with = "crate::warsaw::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub valid_from: Option<OffsetDateTime>,
@@ -265,7 +265,7 @@ pub struct QueryCertificatesRequest {
     /// Only certificates expiring after this instant.
     #[serde(
         default,
-        with = "ksef_time::option",
+        with = "crate::warsaw::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub expires_after: Option<OffsetDateTime>,

@@ -28,9 +28,9 @@ impl ExceptionResponse {
     }
 }
 
-/// `ExceptionInfo`. Nullable properties are written as `null` when `None`, as KSeF does in
-/// real responses (digest §16.1 shows `"referenceNumber": null`). `timestamp` is written in
-/// UTC *without* an offset, also like KSeF.
+/// `ExceptionInfo`. Absent properties are left out, as the real service does (a 400 body from
+/// TEST: `{"exception":{"exceptionDetailList":[…],"serviceCode":"…","timestamp":"…Z"}}`);
+/// `null` is still read. `timestamp` is written in UTC with `Z` ([`ksef_time::zulu`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExceptionInfo {
@@ -39,21 +39,21 @@ pub struct ExceptionInfo {
     pub exception_detail_list: Option<Vec<ExceptionDetails>>,
     /// Reference number related to the error, if any (not necessarily a KSeF reference
     /// number: the OpenAPI example holds a GUID).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_number: Option<String>,
     /// Trace identifier, e.g. `00-c02cc3747020c605be02159bf3324f0e-eee7647dc67aa74a-00`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_code: Option<String>,
     /// Service context, e.g. `srvABCDA`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_ctx: Option<String>,
     /// Service name, e.g. `Undefined`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_name: Option<String>,
     /// When the error happened (UTC); skipped when `None`.
     #[serde(
         default,
-        with = "ksef_time::naive_utc::option",
+        with = "ksef_time::zulu::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub timestamp: Option<OffsetDateTime>,
@@ -351,7 +351,7 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
-    fn exception_info_writes_nulls_and_offsetless_timestamp() {
+    fn exception_info_leaves_absent_fields_out_and_writes_z_timestamp() {
         let body = ExceptionResponse::new(ExceptionInfo {
             exception_detail_list: Some(vec![ExceptionDetails::new(
                 21405,
@@ -360,23 +360,29 @@ mod tests {
             )]),
             reference_number: None,
             service_code: Some("00-abc-00".into()),
-            service_ctx: Some("srvABCDA".into()),
-            service_name: Some("Undefined".into()),
+            service_ctx: None,
+            service_name: None,
             timestamp: Some(datetime!(2025-10-11 12:23:56.0154302 UTC)),
         });
         let v = serde_json::to_value(&body).unwrap();
-        assert_eq!(v["exception"]["referenceNumber"], Value::Null);
-        assert!(
-            v["exception"]
-                .as_object()
-                .unwrap()
-                .contains_key("referenceNumber")
-        );
-        assert_eq!(v["exception"]["timestamp"], "2025-10-11T12:23:56.0154302");
+        let exception = v["exception"].as_object().unwrap();
+        for absent in ["referenceNumber", "serviceCtx", "serviceName"] {
+            assert!(!exception.contains_key(absent), "{absent} written: {v}");
+        }
+        assert_eq!(v["exception"]["timestamp"], "2025-10-11T12:23:56.0154302Z");
         assert_eq!(
             v["exception"]["exceptionDetailList"][0]["exceptionCode"],
             21405
         );
+        // Older bodies (offset-less timestamp, explicit nulls) still read.
+        let old: ExceptionResponse = serde_json::from_value(serde_json::json!({"exception": {
+            "referenceNumber": null, "serviceCtx": null,
+            "timestamp": "2025-10-11T12:23:56.0154302"
+        }}))
+        .unwrap();
+        let info = old.exception.unwrap();
+        assert_eq!(info.timestamp, Some(datetime!(2025-10-11 12:23:56.0154302 UTC)));
+        assert_eq!(info.reference_number, None);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! package ([`ExportMetadataFile`]).
 //!
 //! Dates in the query filters ([`InvoiceQueryDateRange`]) follow the API's own rule: a
-//! value without an offset is local time of Europe/Warsaw ([`warsaw`]), unlike every other
-//! timestamp of the API (which [`crate::ksef_time`] reads as UTC).
+//! value without an offset is local time of Europe/Warsaw ([`warsaw`]), and a bare date
+//! (`2026-12-06`) is its midnight in Warsaw. Every other `date-time` request field read by
+//! the emulator follows the same rule (the real service is a .NET service in Poland).
 
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -233,8 +234,8 @@ pub mod warsaw {
             .is_some_and(|(_, t)| t.contains(['Z', 'z', '+', '-']))
     }
 
-    /// Parses a query date: with `Z` or an offset as given, without an offset as Warsaw
-    /// local time.
+    /// Parses a request date-time: with `Z` or an offset as given, without an offset as
+    /// Warsaw local time, a bare date (`2026-12-06`) as its midnight in Warsaw.
     pub fn parse(s: &str) -> Result<OffsetDateTime, TimestampError> {
         let s = s.trim();
         if has_offset(s) {
@@ -958,6 +959,15 @@ mod tests {
             datetime!(2025-10-26 00:30 UTC)
         );
         assert!(warsaw::parse("yesterday").is_err());
+        // A bare date (accepted by the real service) is its midnight in Warsaw.
+        assert_eq!(
+            warsaw::parse("2026-12-06").unwrap(),
+            datetime!(2026-12-05 23:00 UTC)
+        );
+        assert_eq!(
+            warsaw::parse("2026-07-06").unwrap(),
+            datetime!(2026-07-05 22:00 UTC)
+        );
 
         let r: InvoiceQueryDateRange =
             serde_json::from_str(r#"{"dateType":"Issue","from":"2025-01-01T00:00:00","to":null}"#)

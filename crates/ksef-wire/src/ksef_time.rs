@@ -4,10 +4,12 @@
 //!   e.g. `2025-07-11T12:23:56.0154302+00:00` ([`format`](fn@format)).
 //! * Input: any RFC 3339 / ISO-8601 date-time — `Z` or a numeric offset (`+00:00`, `+0000`),
 //!   no fraction or 1–9 fractional digits; a value *without* an offset is taken as UTC
-//!   (KSeF's legacy error body writes its UTC timestamp that way) ([`parse`]).
+//!   (older legacy error bodies wrote their UTC timestamp that way), a bare date as its
+//!   midnight ([`parse`]). Request fields of the emulator read offset-less values as
+//!   Europe/Warsaw local time instead ([`crate::warsaw`]).
 //!
 //! Use with `#[serde(with = "ksef_time")]`, `#[serde(with = "ksef_time::option")]`, the
-//! offset-less variant [`naive_utc`] (legacy `ExceptionInfo.timestamp`) and [`date`] for
+//! `Z` variant [`zulu`] (legacy `ExceptionInfo.timestamp`) and [`date`] for
 //! `YYYY-MM-DD` dates.
 //!
 //! The formatter is hand-written (a `write!` over the date-time components) rather than a
@@ -78,13 +80,15 @@ pub fn format(dt: OffsetDateTime) -> String {
 /// failing). Year 1 stays: the official examples use .NET's `0001-01-01T00:00:00+00:00`.
 pub const SUPPORTED_YEARS: std::ops::RangeInclusive<i32> = 1..=9000;
 
-/// Parses any RFC 3339 / ISO-8601 date-time; a missing offset means UTC. Years outside
-/// [`SUPPORTED_YEARS`] are refused.
+/// Parses any RFC 3339 / ISO-8601 date-time; a missing offset means UTC. A bare date
+/// (`2026-12-06`) is accepted as its midnight, as the real service (.NET) accepts it for
+/// `date-time` fields. Years outside [`SUPPORTED_YEARS`] are refused.
 pub fn parse(s: &str) -> Result<OffsetDateTime, TimestampError> {
     let s = s.trim();
     OffsetDateTime::parse(s, &Rfc3339)
         .or_else(|_| OffsetDateTime::parse(s, &Iso8601::DEFAULT))
         .or_else(|_| PrimitiveDateTime::parse(s, &Iso8601::DEFAULT).map(|p| p.assume_utc()))
+        .or_else(|_| date::parse(s).map(|d| d.midnight().assume_utc()))
         .ok()
         .filter(|dt| SUPPORTED_YEARS.contains(&dt.year()))
         .ok_or_else(|| TimestampError {
@@ -129,15 +133,18 @@ pub mod option {
     }
 }
 
-/// UTC timestamps written *without* an offset (`2025-10-11T12:23:56.0154302`), as KSeF does in
-/// the legacy `ExceptionInfo.timestamp`. Parsing accepts everything [`parse`] accepts.
-pub mod naive_utc {
+/// UTC timestamps written with a `Z` designator and 7 fractional digits
+/// (`2025-11-09T22:54:08.6741818Z`), as the real service writes the legacy
+/// `ExceptionInfo.timestamp` (a 400 body from TEST). Parsing accepts everything [`parse`]
+/// accepts, including the offset-less form older bodies used.
+pub mod zulu {
     use super::*;
 
-    /// Formats in UTC with 7 fractional digits and no offset.
+    /// Formats in UTC with 7 fractional digits and `Z`.
     pub fn format(dt: OffsetDateTime) -> String {
-        let mut out = String::with_capacity(27);
+        let mut out = String::with_capacity(28);
         write_naive(&mut out, to_utc(dt));
+        out.push('Z');
         out
     }
 
@@ -153,7 +160,7 @@ pub mod naive_utc {
         super::deserialize(deserializer)
     }
 
-    /// `Option` variant of [`naive_utc`](self).
+    /// `Option` variant of [`zulu`](self).
     pub mod option {
         use super::*;
 
@@ -250,13 +257,16 @@ mod tests {
         }
         assert!(parse("0001-01-01T00:00:00+00:00").is_ok());
         assert!(parse("2026-11-25T10:00:00+01:00").is_ok());
+        // A bare date is its midnight, as the real service (.NET) reads it.
+        assert_eq!(parse("2026-12-06"), Ok(datetime!(2026-12-06 00:00 UTC)));
+        assert!(parse("2026-13-06").is_err());
     }
 
     #[test]
     fn formats_like_ksef() {
         let dt = datetime!(2025-07-11 12:23:56.0154302 UTC);
         assert_eq!(format(dt), "2025-07-11T12:23:56.0154302+00:00");
-        assert_eq!(naive_utc::format(dt), "2025-07-11T12:23:56.0154302");
+        assert_eq!(zulu::format(dt), "2025-07-11T12:23:56.0154302Z");
         // Other offsets are converted to UTC.
         let warsaw = datetime!(2025-07-11 14:23:56 +02:00);
         assert_eq!(format(warsaw), "2025-07-11T12:23:56.0000000+00:00");
@@ -300,9 +310,10 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
+        // (A bare date such as "2025-07-11" is accepted: see `parses_variants`.)
         for s in [
             "",
-            "2025-07-11",
+            "2025-07-1",
             "yesterday",
             "2025-13-11T12:23:56Z",
             "2025-07-11T25:00:00Z",

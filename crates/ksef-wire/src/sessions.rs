@@ -513,7 +513,7 @@ impl SessionsQuery {
         let mut session_type = None;
         let mut q = SessionsQuery::new(SessionType::Online);
         for (k, v) in pairs {
-            let date = || ksef_time::parse(v).map_err(|e| invalid(k, e.to_string()));
+            let date = || crate::warsaw::parse(v).map_err(|e| invalid(k, e.to_string()));
             match k {
                 "sessionType" => {
                     session_type = Some(OpenEnum::<SessionType>::from_wire(v).require(k)?)

@@ -66,7 +66,7 @@ pub struct SubjectCreateRequest {
     /// Creation date override (must increase on re-creation); skipped when `None`.
     #[serde(
         default,
-        with = "ksef_time::option",
+        with = "crate::warsaw::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub created_date: Option<OffsetDateTime>,
@@ -152,7 +152,7 @@ pub struct PersonCreateRequest {
     /// Creation date override (must increase on re-creation); skipped when `None`.
     #[serde(
         default,
-        with = "ksef_time::option",
+        with = "crate::warsaw::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub created_date: Option<OffsetDateTime>,

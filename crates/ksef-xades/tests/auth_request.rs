@@ -10,7 +10,7 @@ use ksef_xades::{
     AuthNamespace, AuthRequestError, AuthTokenRequest, AuthorizationPolicy, SubjectIdentifierType,
 };
 
-const EXAMPLES: &str = "../../../shared/ksef/spec/ksef-docs/auth/examples";
+const EXAMPLES: &str = "../../spec/ksef-docs/auth/examples";
 
 fn examples_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(EXAMPLES)
