@@ -20,10 +20,9 @@ pub fn spec_dir() -> PathBuf {
 /// The official `open-api.json` (API 2.6.0), parsed. Panics with the path if it is missing.
 pub fn openapi() -> Value {
     let path = spec_dir().join("ksef-docs/open-api.json");
-    let bytes = std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_slice(&bytes)
-        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+    let bytes =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 use std::time::{Duration, Instant};
@@ -174,6 +173,32 @@ impl RawClient {
                 String::from_utf8_lossy(&body[..body.len().min(2000)])
             );
         }
+        openapi::record(op, status.as_u16());
+    }
+
+    /// Sends anything: optional bearer, raw body with a content type, extra headers.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{}", self.base, path));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        if let Some((content_type, bytes)) = body {
+            req = req.header("content-type", content_type).body(bytes);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        self.answer(&method, req.send().await.expect("HTTP request failed"))
+            .await
     }
 
     pub async fn get(&self, path: &str, bearer: &str) -> Answer {

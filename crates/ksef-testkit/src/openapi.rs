@@ -7,9 +7,9 @@
 //! validated by `boon` as draft 4 after one rewrite: `nullable: true` becomes
 //! `anyOf: [<the schema>, {"type": "null"}]`. Nothing else is relaxed.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::error::Error;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -120,7 +120,8 @@ impl OpenApi {
         let mut schemas = boon::Schemas::new();
         let mut compiled = HashMap::new();
         for op in &operations {
-            let responses = &spec["paths"][&op.template][op.method.to_ascii_lowercase()]["responses"];
+            let responses =
+                &spec["paths"][&op.template][op.method.to_ascii_lowercase()]["responses"];
             for (status, response) in responses.as_object().into_iter().flatten() {
                 for (media, content) in response["content"].as_object().into_iter().flatten() {
                     if content.get("schema").is_none() || !is_json(media) {
@@ -159,7 +160,11 @@ impl OpenApi {
     pub fn operation_for(&self, method: &str, path: &str) -> Option<&Operation> {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         let mut best: Option<(&Operation, usize)> = None;
-        for op in self.operations.iter().filter(|o| o.method.eq_ignore_ascii_case(method)) {
+        for op in self
+            .operations
+            .iter()
+            .filter(|o| o.method.eq_ignore_ascii_case(method))
+        {
             let tpl: Vec<&str> = op.template.trim_matches('/').split('/').collect();
             if tpl.len() != segments.len() {
                 continue;
@@ -215,7 +220,13 @@ impl OpenApi {
         }
         let documented = response["content"].as_object();
         let media = content_type
-            .map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|c| {
+                c.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .filter(|m| !m.is_empty());
         let Some(documented) = documented.filter(|d| !d.is_empty()) else {
             // No content documented (204, 201 of an upload…): no body may come.
@@ -251,6 +262,22 @@ impl OpenApi {
     }
 }
 
+/// Every (operation, status) answered and checked in this process, for sweeps that must show
+/// they reached each operation (see [`checked`]).
+static CHECKED: Mutex<BTreeMap<Operation, BTreeSet<u16>>> = Mutex::new(BTreeMap::new());
+
+/// Records a response that passed [`OpenApi::check`].
+pub fn record(op: &Operation, status: u16) {
+    if let Ok(mut m) = CHECKED.lock() {
+        m.entry(op.clone()).or_default().insert(status);
+    }
+}
+
+/// The statuses checked so far, per operation.
+pub fn checked() -> BTreeMap<Operation, BTreeSet<u16>> {
+    CHECKED.lock().map(|m| m.clone()).unwrap_or_default()
+}
+
 fn is_json(media: &str) -> bool {
     media == "application/json" || media.ends_with("+json")
 }
@@ -272,7 +299,10 @@ fn rewrite_nullable(v: Value) -> Value {
                 let mut wrapper = Map::new();
                 wrapper.insert(
                     "anyOf".into(),
-                    Value::Array(vec![Value::Object(out), serde_json::json!({"type": "null"})]),
+                    Value::Array(vec![
+                        Value::Object(out),
+                        serde_json::json!({"type": "null"}),
+                    ]),
                 );
                 Value::Object(wrapper)
             } else {
@@ -293,7 +323,10 @@ fn int32(v: &Value) -> Result<(), Box<dyn Error>> {
 }
 
 fn int64(v: &Value) -> Result<(), Box<dyn Error>> {
-    if !v.is_number() || v.is_i64() || v.is_u64() && v.as_u64().is_some_and(|n| n <= i64::MAX as u64) {
+    if !v.is_number()
+        || v.is_i64()
+        || v.is_u64() && v.as_u64().is_some_and(|n| n <= i64::MAX as u64)
+    {
         Ok(())
     } else {
         Err(format!("{v} is not an int64").into())
@@ -341,7 +374,10 @@ mod tests {
         let api = OpenApi::get();
         let challenge = op("POST", "/auth/challenge");
         let good = br#"{"challenge":"20250625-CR-2C3E6C8000-B675CF5D68-07","timestamp":"2025-07-11T12:23:56.0154302+00:00","timestampMs":1752236636015,"clientIp":"127.0.0.1"}"#;
-        assert_eq!(api.check(&challenge, 200, Some("application/json"), good), Ok(()));
+        assert_eq!(
+            api.check(&challenge, 200, Some("application/json"), good),
+            Ok(())
+        );
         // A timestamp without an offset is not an RFC 3339 date-time.
         let naive = String::from_utf8_lossy(good).replace("+00:00", "");
         assert!(matches!(
@@ -363,10 +399,19 @@ mod tests {
         ));
         // The legacy error body: `timestamp` must carry an offset; nullable fields may be null.
         let legacy = br#"{"exception":{"exceptionDetailList":[{"exceptionCode":21405,"exceptionDescription":"x","details":["y"]}],"referenceNumber":null,"serviceCode":"00-a-b-00","timestamp":"2025-11-09T22:54:08.6741818Z"}}"#;
-        assert_eq!(api.check(&challenge, 400, Some("application/json"), legacy), Ok(()));
+        assert_eq!(
+            api.check(&challenge, 400, Some("application/json"), legacy),
+            Ok(())
+        );
         let legacy_naive = String::from_utf8_lossy(legacy).replace('Z', "");
-        assert!(api
-            .check(&challenge, 400, Some("application/json"), legacy_naive.as_bytes())
-            .is_err());
+        assert!(
+            api.check(
+                &challenge,
+                400,
+                Some("application/json"),
+                legacy_naive.as_bytes()
+            )
+            .is_err()
+        );
     }
 }

@@ -381,7 +381,10 @@ mod tests {
         }}))
         .unwrap();
         let info = old.exception.unwrap();
-        assert_eq!(info.timestamp, Some(datetime!(2025-10-11 12:23:56.0154302 UTC)));
+        assert_eq!(
+            info.timestamp,
+            Some(datetime!(2025-10-11 12:23:56.0154302 UTC))
+        );
         assert_eq!(info.reference_number, None);
     }
 

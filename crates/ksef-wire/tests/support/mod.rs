@@ -13,8 +13,7 @@ use ksef_wire::*;
 
 /// `open-api.json`, resolved relative to this crate (vendored in `spec/` at the repository root).
 pub fn spec() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../spec/ksef-docs/open-api.json");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../spec/ksef-docs/open-api.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).expect("open-api.json is valid JSON")
