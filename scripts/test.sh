@@ -35,4 +35,25 @@ if [ -f tests/third_party/requirements.txt ]; then
   export KSEF_THIRD_PARTY_PYTHON="$VENV/bin/python"
 fi
 
-cargo test --workspace --locked "$@"
+# The Rust tests; their per-binary results are summed into the closing line below.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+read -r passed failed < <(awk '/^test result: /{
+    for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
+  } END { print p + 0, f + 0 }' "$log")
+
+# Schema-driven fuzzing of the release emulator against the official OpenAPI (tests/fuzz).
+# KSEF_FUZZ=0 leaves it out (a local shortcut; CI never sets it) and says so.
+if [ "${KSEF_FUZZ:-1}" = "0" ]; then
+  echo "NOTE: KSEF_FUZZ=0 — the schemathesis run (tests/fuzz/run.sh) was left out"
+else
+  export KSEF_FUZZ_VENV="${KSEF_FUZZ_VENV:-${CARGO_TARGET_DIR:-target}/fuzz-venv}"
+  if tests/fuzz/run.sh --seed 20261207; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+fi
+echo "${passed:-0} passed, ${failed:-0} failed"
+[ "${failed:-0}" -eq 0 ]
