@@ -466,7 +466,7 @@ async fn list_sessions(
         .collect();
     let size = page_size(query.get("pageSize").map(String::as_str), 10, 100, 10)?;
     let offset = decode_continuation(&headers)?;
-    let (ops, more) = auth::list_sessions(&state, &s.claims, offset as i64, size as i64).await?;
+    let (ops, more) = auth::list_sessions(&state, &s.caller()?, offset as i64, size as i64).await?;
     let now = state.now();
     let items = ops
         .iter()
@@ -500,7 +500,7 @@ async fn revoke_current_session(
         &[TokenType::ContextToken, TokenType::RefreshToken],
     )
     .await?;
-    auth::revoke_session(&state, &s.claims, &s.claims.arn.clone()).await?;
+    auth::revoke_current_session(&state, &s.claims).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -511,7 +511,7 @@ async fn revoke_session(
     ApiPath(reference): ApiPath,
 ) -> ApiResult<StatusCode> {
     let s = session(&state, &token, ip, &[TokenType::ContextToken]).await?;
-    auth::revoke_session(&state, &s.claims, &reference).await?;
+    auth::revoke_session(&state, &s.caller()?, &reference).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
