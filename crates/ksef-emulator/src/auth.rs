@@ -974,10 +974,15 @@ fn is_own_session(caller: &Caller, op: &AuthOperation) -> bool {
 pub async fn list_sessions(
     state: &AppState,
     caller: &Caller,
-    offset: i64,
-    page_size: i64,
+    offset: usize,
+    page_size: usize,
 ) -> ApiResult<(Vec<AuthOperation>, bool)> {
     let now = ms(state.now());
+    let offset = i64::try_from(offset).map_err(|_| crate::extract::invalid_continuation())?;
+    let limit = page_size
+        .checked_add(1)
+        .and_then(|n| i64::try_from(n).ok())
+        .ok_or_else(|| ApiError::validation("pageSize: wartość poza zakresem."))?;
     let mut qb = QueryBuilder::<Sqlite>::new(
         "SELECT reference_number FROM auth_operations WHERE context_type = ",
     );
@@ -1004,13 +1009,13 @@ pub async fn list_sessions(
         }
     }
     qb.push(" ORDER BY started_ms DESC, reference_number LIMIT ")
-        .push_bind(page_size + 1)
+        .push_bind(limit)
         .push(" OFFSET ")
         .push_bind(offset);
     let refs: Vec<String> = qb.build_query_scalar().fetch_all(state.pool()).await?;
-    let more = refs.len() as i64 > page_size;
+    let more = refs.len() > page_size;
     let mut out = Vec::new();
-    for r in refs.iter().take(usize::try_from(page_size).unwrap_or(0)) {
+    for r in refs.iter().take(page_size) {
         if let Some(op) = load_operation(state, r).await? {
             out.push(op);
         }

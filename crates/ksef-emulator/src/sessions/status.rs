@@ -15,7 +15,10 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use super::model::{self, Kind, SessionRow};
 use super::{LIST, READ, authorize};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Bearer, ClientIp, decode_continuation, encode_continuation, page_size};
+use crate::extract::{
+    Bearer, ClientIp, decode_continuation, encode_continuation, invalid_continuation,
+    next_continuation, page_size,
+};
 use crate::state::AppState;
 use crate::storage;
 use crate::store::{from_ms, ms};
@@ -114,7 +117,7 @@ pub async fn list_sessions(
     qb.push(" ORDER BY s.created_ms DESC, s.reference_number DESC LIMIT ")
         .push_bind(i64::try_from(size + 1).unwrap_or(i64::MAX))
         .push(" OFFSET ")
-        .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        .push_bind(i64::try_from(offset).map_err(|_| invalid_continuation())?);
     let rows = qb.build().fetch_all(state.pool()).await?;
     let more = rows.len() > size;
     let mut sessions = Vec::new();
@@ -132,7 +135,7 @@ pub async fn list_sessions(
         });
     }
     Ok(axum::Json(wire::SessionsQueryResponse {
-        continuation_token: more.then(|| encode_continuation(offset + size)),
+        continuation_token: more.then(|| next_continuation(offset, size)).flatten(),
         sessions,
     }))
 }
@@ -271,7 +274,7 @@ async fn invoice_page(
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&s.reference)
-        .bind(i64::try_from(after).unwrap_or(i64::MAX))
+        .bind(i64::try_from(after).map_err(|_| invalid_continuation())?)
         .bind(i64::try_from(size + 1).unwrap_or(i64::MAX))
         .fetch_all(state.pool())
         .await?;
@@ -285,7 +288,7 @@ async fn invoice_page(
     let continuation_token = if more {
         invoices
             .last()
-            .map(|i| encode_continuation(i.ordinal_number as usize))
+            .map(|i| encode_continuation(i.ordinal_number))
     } else {
         None
     };
