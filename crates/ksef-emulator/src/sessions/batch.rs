@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -45,7 +45,6 @@ pub async fn open(
     State(state): State<AppState>,
     Bearer(token): Bearer,
     ClientIp(ip): ClientIp,
-    headers: HeaderMap,
     req: Request,
 ) -> ApiResult<impl IntoResponse> {
     let who = authorize(&state, &token, ip, BATCH_WRITE).await?;
@@ -126,7 +125,7 @@ pub async fn open(
 
     // Each part may be uploaded for numberOfParts × 20 minutes from the opening (§9.3).
     let window = state.config().batch_part_window * u32::try_from(parts.len()).unwrap_or(1);
-    let base = storage::public_base(&state, &headers);
+    let base = storage::public_base(&state);
     let mut ordered: Vec<&wire::BatchFilePartInfo> = parts.iter().collect();
     ordered.sort_by_key(|p| p.ordinal_number);
     let part_upload_requests = ordered

@@ -146,14 +146,13 @@ pub async fn session_status(
     Bearer(token): Bearer,
     ClientIp(ip): ClientIp,
     axum::extract::Path(reference): axum::extract::Path<String>,
-    headers: HeaderMap,
 ) -> ApiResult<axum::Json<wire::SessionStatusResponse>> {
     let who = authorize(&state, &token, ip, READ).await?;
     let s = model::load_visible(&state, &who.caller, &reference, None).await?;
     let (total, ok, failed) = super::engine::counts(&state, &s.reference).await?;
     let upo = match &s.upo_reference {
         Some(upo_ref) if s.status_code == 200 => {
-            let base = storage::public_base(&state, &headers);
+            let base = storage::public_base(&state);
             let (url, expires) = storage::presign(
                 &state,
                 &base,
@@ -279,7 +278,7 @@ async fn invoice_page(
         .fetch_all(state.pool())
         .await?;
     let more = rows.len() > size;
-    let base = storage::public_base(&state, &headers);
+    let base = storage::public_base(&state);
     let invoices: Vec<_> = rows
         .iter()
         .take(size)
@@ -328,7 +327,6 @@ pub async fn session_invoice(
     Bearer(token): Bearer,
     ClientIp(ip): ClientIp,
     axum::extract::Path((reference, invoice)): axum::extract::Path<(String, String)>,
-    headers: HeaderMap,
 ) -> ApiResult<axum::Json<wire::SessionInvoiceStatusResponse>> {
     let who = authorize(&state, &token, ip, READ).await?;
     let s = model::load_visible(&state, &who.caller, &reference, None).await?;
@@ -345,7 +343,7 @@ pub async fn session_invoice(
                 "Faktura o numerze referencyjnym {invoice} nie została znaleziona w sesji {reference}."
             ))
         })?;
-    let base = storage::public_base(&state, &headers);
+    let base = storage::public_base(&state);
     Ok(axum::Json(invoice_item(&state, &base, &row)))
 }
 
