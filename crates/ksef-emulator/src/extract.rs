@@ -126,26 +126,52 @@ pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes
     })
 }
 
+/// The largest offset (or, for keyset lists, ordinal) a continuation token may carry: far beyond
+/// any list the emulator can hold, yet small enough that `offset + pageSize` can neither
+/// overflow `usize` nor SQLite's `i64`. Anything larger was not issued by us → 400/21418.
+pub const MAX_CONTINUATION_OFFSET: u64 = u32::MAX as u64;
+
 /// Opaque header continuation tokens (`x-continuation-token`, digest §2.2): an encoded offset.
-pub fn encode_continuation(offset: usize) -> String {
+pub fn encode_continuation(offset: u32) -> String {
     URL_SAFE_NO_PAD.encode(format!("ksef-emu:{offset}"))
 }
 
-/// Decodes `x-continuation-token`; anything we did not issue → 400/21418.
+/// The token of the page after `offset + consumed`, or `None` when that position cannot be
+/// expressed (never reached by a real list: see [`MAX_CONTINUATION_OFFSET`]).
+pub fn next_continuation(offset: usize, consumed: usize) -> Option<String> {
+    let next = offset.checked_add(consumed)?;
+    u32::try_from(next).ok().map(encode_continuation)
+}
+
+/// The 400/21418 answer to a continuation token we did not issue.
+pub fn invalid_continuation() -> ApiError {
+    ApiError::bad(ExceptionCode::InvalidContinuationToken, "")
+}
+
+/// Decodes `x-continuation-token`; anything we did not issue → 400/21418: not our base64 or
+/// prefix, not a plain decimal number, or beyond [`MAX_CONTINUATION_OFFSET`].
 pub fn decode_continuation(headers: &axum::http::HeaderMap) -> Result<usize, ApiError> {
     let Some(v) = headers.get("x-continuation-token") else {
         return Ok(0);
     };
-    let bad = || ApiError::bad(ExceptionCode::InvalidContinuationToken, "");
-    let s = v.to_str().map_err(|_| bad())?.trim();
+    let s = v.to_str().map_err(|_| invalid_continuation())?.trim();
     if s.is_empty() {
         return Ok(0);
     }
-    let raw = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
-    let text = String::from_utf8(raw).map_err(|_| bad())?;
-    text.strip_prefix("ksef-emu:")
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(bad)
+    let raw = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| invalid_continuation())?;
+    let text = String::from_utf8(raw).map_err(|_| invalid_continuation())?;
+    let digits = text
+        .strip_prefix("ksef-emu:")
+        .filter(|n| !n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(invalid_continuation)?;
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n <= MAX_CONTINUATION_OFFSET)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(invalid_continuation)
 }
 
 /// Validates `pageSize` against the documented bounds.
@@ -181,6 +207,34 @@ mod tests {
         assert_eq!(decode_continuation(&h).unwrap(), 30);
         h.insert("x-continuation-token", "not-ours".parse().unwrap());
         assert_eq!(decode_continuation(&h).unwrap_err().codes(), vec![21418]);
+        let forged = |n: &str| URL_SAFE_NO_PAD.encode(format!("ksef-emu:{n}"));
+        for n in [
+            "4294967296",
+            "9223372036854775808",
+            "18446744073709551615",
+            "-1",
+            "+1",
+            "",
+        ] {
+            h.insert("x-continuation-token", forged(n).parse().unwrap());
+            assert_eq!(
+                decode_continuation(&h).unwrap_err().codes(),
+                vec![21418],
+                "{n}"
+            );
+        }
+        h.insert(
+            "x-continuation-token",
+            forged("4294967295").parse().unwrap(),
+        );
+        assert_eq!(decode_continuation(&h).unwrap(), 4_294_967_295);
+    }
+
+    #[test]
+    fn next_continuation_never_wraps() {
+        assert_eq!(next_continuation(10, 10), Some(encode_continuation(20)));
+        assert_eq!(next_continuation(u32::MAX as usize, 1), None);
+        assert_eq!(next_continuation(usize::MAX, 10), None);
     }
 
     #[test]

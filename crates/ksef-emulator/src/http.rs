@@ -19,7 +19,7 @@ use ksef_wire as wire;
 use crate::auth::{self, AuthOperation, KsefTokenLogin, StoredIpPolicy};
 use crate::error::{ApiError, ApiResult, render_errors};
 use crate::extract::{
-    ApiJson, ApiPath, Bearer, ClientIp, body_bytes, decode_continuation, encode_continuation,
+    ApiJson, ApiPath, Bearer, ClientIp, body_bytes, decode_continuation, next_continuation,
     page_size,
 };
 use crate::jwt::{Claims, JwtError, TokenType};
@@ -500,7 +500,7 @@ async fn list_sessions(
         .collect();
     let size = page_size(query.get("pageSize").map(String::as_str), 10, 100, 10)?;
     let offset = decode_continuation(&headers)?;
-    let (ops, more) = auth::list_sessions(&state, &s.claims, offset as i64, size as i64).await?;
+    let (ops, more) = auth::list_sessions(&state, &s.caller()?, offset, size).await?;
     let now = state.now();
     let items = ops
         .iter()
@@ -517,7 +517,7 @@ async fn list_sessions(
         })
         .collect();
     Ok(axum::Json(wire::AuthenticationListResponse {
-        continuation_token: more.then(|| encode_continuation(offset + size)),
+        continuation_token: more.then(|| next_continuation(offset, size)).flatten(),
         items,
     }))
 }
@@ -534,7 +534,7 @@ async fn revoke_current_session(
         &[TokenType::ContextToken, TokenType::RefreshToken],
     )
     .await?;
-    auth::revoke_session(&state, &s.claims, &s.claims.arn.clone()).await?;
+    auth::revoke_current_session(&state, &s.claims).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -545,7 +545,7 @@ async fn revoke_session(
     ApiPath(reference): ApiPath,
 ) -> ApiResult<StatusCode> {
     let s = session(&state, &token, ip, &[TokenType::ContextToken]).await?;
-    auth::revoke_session(&state, &s.claims, &reference).await?;
+    auth::revoke_session(&state, &s.caller()?, &reference).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -629,7 +629,7 @@ async fn list_tokens(
     let offset = decode_continuation(&headers)?;
     let (list, more) = tokens::list(&state, &caller, &filter, offset, size).await?;
     Ok(axum::Json(wire::QueryTokensResponse {
-        continuation_token: more.then(|| encode_continuation(offset + size)),
+        continuation_token: more.then(|| next_continuation(offset, size)).flatten(),
         tokens: list.iter().map(token_item).collect(),
     }))
 }

@@ -16,7 +16,7 @@ mod metadata;
 
 use axum::Router;
 use axum::extract::{FromRequest, RawQuery, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ksef_core::{KsefNumber, Permission};
@@ -270,10 +270,9 @@ async fn export_status(
     Bearer(token): Bearer,
     ClientIp(ip): ClientIp,
     ApiPath(reference): ApiPath,
-    headers: HeaderMap,
 ) -> ApiResult<axum::Json<wire::InvoiceExportStatusResponse>> {
     let caller = reader(&state, &token, ip).await?;
-    let base = crate::storage::public_base(&state, &headers);
+    let base = crate::storage::public_base(&state);
     Ok(axum::Json(
         export::status(&state, &caller, &reference, &base).await?,
     ))

@@ -16,6 +16,18 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Pre-signed links are built on the bound address unless a public base URL is configured
+    // (never on the request's `Host` header, which the client controls).
+    let local = listener.local_addr()?;
+    state.set_listen_base(crate::storage::listen_base(local));
+    if state.config().public_base_url.is_none() && local.ip().is_unspecified() {
+        tracing::warn!(
+            bound = %local,
+            links = %crate::storage::listen_base(local),
+            "listening on an unspecified address: pre-signed links (batch uploads, UPO, exports) \
+             point at the loopback address; set --public-base-url to the address clients use"
+        );
+    }
     // Leftovers of earlier runs (abandoned uploads, parts of sessions cancelled before
     // processing): removed before any request or session processing can touch the files.
     crate::storage::sweep(&state).await;

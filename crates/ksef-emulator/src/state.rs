@@ -58,6 +58,9 @@ struct Inner {
     sessions: crate::sessions::Engine,
     /// API rate limits: per-context overrides and sliding windows ([`crate::limits`]).
     rate_limits: crate::limits::RateLimiter,
+    /// Base URL of the listener being served (`http://127.0.0.1:PORT`), set by
+    /// [`crate::server::serve`]; pre-signed links use it unless `public_base_url` is configured.
+    listen_base: std::sync::RwLock<Option<String>>,
 }
 
 /// Errors while starting the emulator.
@@ -117,6 +120,7 @@ impl AppState {
                 exports: crate::retrieval::ExportBuilds::default(),
                 sessions: crate::sessions::Engine::default(),
                 rate_limits: crate::limits::RateLimiter::default(),
+                listen_base: std::sync::RwLock::new(None),
                 token_key,
                 symmetric_key,
                 trusted_profile_ca,
@@ -179,6 +183,23 @@ impl AppState {
     /// API rate limits (digest §15.1, [`crate::limits`]).
     pub fn rate_limits(&self) -> &crate::limits::RateLimiter {
         &self.inner.rate_limits
+    }
+    /// The base URL links are built on when `public_base_url` is not configured: the address the
+    /// server listens on (see [`crate::storage::public_base`]).
+    pub fn listen_base(&self) -> Option<String> {
+        self.inner
+            .listen_base
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+    /// Records the listener's base URL (by [`crate::server::serve`]).
+    pub(crate) fn set_listen_base(&self, base: String) {
+        *self
+            .inner
+            .listen_base
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(base);
     }
     /// The current time: the wall clock plus the offset set by [`Self::step_clock`].
     pub fn now(&self) -> OffsetDateTime {

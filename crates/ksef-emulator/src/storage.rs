@@ -20,13 +20,14 @@
 //! batch sessions that ended without processing, files of failed or expired exports).
 
 use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path as AxPath, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use base64::Engine;
@@ -44,22 +45,28 @@ use crate::store;
 /// Largest accepted batch part: 100 MB before encryption plus one AES block of padding (§9.1).
 pub const MAX_PART_BYTES: u64 = 100_000_000 + 16;
 
-/// The externally visible base URL (`http://host:port`) for links handed out in a response to
-/// a request with these headers.
-pub fn public_base(state: &AppState, headers: &HeaderMap) -> String {
+/// The externally visible base URL (`http://host:port`) of the links the emulator hands out:
+/// the configured `public_base_url`, else the address the server is bound to
+/// ([`listen_base`]). Never derived from the request: its `Host` header is chosen by the client,
+/// and a link must not be redirectable to another host.
+pub fn public_base(state: &AppState) -> String {
     if let Some(base) = &state.config().public_base_url {
         return base.trim_end_matches('/').to_string();
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
-        })
-        .unwrap_or("127.0.0.1");
-    format!("http://{host}")
+    state
+        .listen_base()
+        .unwrap_or_else(|| "http://127.0.0.1".to_string())
+}
+
+/// `http://ADDR:PORT` for a listener bound to `addr`; an unspecified address (0.0.0.0, [::]) is
+/// not something a client can connect to, so it becomes the loopback address of its family.
+pub fn listen_base(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 fn signature(state: &AppState, method: &str, path: &str, exp: i64) -> String {
@@ -557,5 +564,20 @@ async fn remove_tree(dir: &Path) -> bool {
             }
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_base;
+
+    #[test]
+    fn links_use_the_bound_address_and_loopback_for_unspecified() {
+        let base = |a: &str| listen_base(a.parse().unwrap());
+        assert_eq!(base("127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(base("192.168.1.5:80"), "http://192.168.1.5:80");
+        assert_eq!(base("0.0.0.0:8080"), "http://127.0.0.1:8080");
+        assert_eq!(base("[::]:8080"), "http://[::1]:8080");
+        assert_eq!(base("[fe80::1]:9"), "http://[fe80::1]:9");
     }
 }

@@ -266,7 +266,9 @@ pub async fn list(
         }
         matching.push(t);
     }
-    let more = matching.len() > offset + page_size;
+    let more = offset
+        .checked_add(page_size)
+        .is_some_and(|end| matching.len() > end);
     Ok((
         matching.into_iter().skip(offset).take(page_size).collect(),
         more,

@@ -124,6 +124,63 @@ async fn gzip_bomb_is_refused_with_430() {
     assert_eq!(st["status"]["code"], 430, "{st}");
 }
 
+/// A ZIP whose entries `names[i]` are stored under `dup` when `names[i]` starts with `"DUP-"`:
+/// the zip writer refuses duplicate names, so the names are patched in place (same length, both
+/// in the local headers and in the central directory).
+fn zip_with_duplicate_names(files: &[(String, Vec<u8>)], dup: &str) -> Vec<u8> {
+    let mut bytes = zip(files);
+    for (name, _) in files.iter().filter(|(n, _)| n.starts_with("DUP-")) {
+        assert_eq!(name.len(), dup.len());
+        let mut hits = 0;
+        let mut i = 0;
+        while i + name.len() <= bytes.len() {
+            if &bytes[i..i + name.len()] == name.as_bytes() {
+                bytes[i..i + name.len()].copy_from_slice(dup.as_bytes());
+                hits += 1;
+            }
+            i += 1;
+        }
+        assert_eq!(hits, 2, "{name}: local header + central directory");
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn duplicate_file_names_refuse_the_package() {
+    // Two archive entries named alike: the client's name → status mapping would be ambiguous and
+    // a ZIP reader that indexes by name silently drops one of them. The whole package is refused
+    // with 430 naming the file, so no entry goes unaccounted for.
+    let env = start(|_| {}).await;
+    let nip = env.nip.as_str();
+    let files = vec![
+        ("DUP-1.xml".to_string(), invoices::fa3(nip, "DUPZ-1")),
+        ("other.xml".to_string(), invoices::fa3(nip, "DUPZ-2")),
+        ("DUP-2.xml".to_string(), invoices::fa3(nip, "DUPZ-3")),
+    ];
+    let archive = zip_with_duplicate_names(&files, "TWIN1.xml");
+    let session = send_batch(&env, &archive, 1, None).await;
+    let st = wait_session(&env, &session).await;
+    assert_eq!(st["status"]["code"], 430, "{st}");
+    let details = st["status"]["details"].to_string();
+    assert!(details.contains("TWIN1.xml"), "{st}");
+    assert_eq!(st["invoiceCount"], 0, "{st}");
+    assert!(all_invoices(&env, &session, false).await.is_empty());
+
+    // tar.gz: the same rule.
+    let files = vec![
+        ("TWIN2.xml".to_string(), invoices::fa3(nip, "DUPT-1")),
+        ("TWIN2.xml".to_string(), invoices::fa3(nip, "DUPT-2")),
+    ];
+    let session = send_batch(&env, &tar_gz(&files), 1, Some("TarGz")).await;
+    let st = wait_session(&env, &session).await;
+    assert_eq!(st["status"]["code"], 430, "{st}");
+    assert!(
+        st["status"]["details"].to_string().contains("TWIN2.xml"),
+        "{st}"
+    );
+    assert!(all_invoices(&env, &session, false).await.is_empty());
+}
+
 #[tokio::test]
 async fn offline_batch_marks_invoices_offline() {
     let env = start(|_| {}).await;

@@ -58,6 +58,7 @@ pub struct EmulatorArgs {
     #[arg(long)]
     rate_limits: bool,
     /// Externally visible base URL for links the emulator hands out (e.g. behind a proxy).
+    /// Default: the bound address (127.0.0.1 or [::1] when bound to 0.0.0.0 or [::]).
     #[arg(long)]
     public_base_url: Option<String>,
 }

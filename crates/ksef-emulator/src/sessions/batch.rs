@@ -1,8 +1,8 @@
 //! Batch sessions (digest §9): `POST /sessions/batch` (pre-signed part uploads, served by
 //! [`crate::storage`]), `POST /sessions/batch/{ref}/close`, and the processing of a closed
 //! package: decrypt every part (AES-256-CBC, 435), concatenate and check the declared
-//! `fileSize`/`fileHash` (405), survey the ZIP or tar.gz archive (430 broken, 420 too many
-//! invoices, 440 empty), then verify every file on its own in chunks (see [`super::engine`]).
+//! `fileSize`/`fileHash` (405), survey the ZIP or tar.gz archive (430 broken or holding two files
+//! of one name, 420 too many invoices, 440 empty), then verify every file on its own in chunks (see [`super::engine`]).
 //!
 //! The decrypted archive goes to a scratch file next to the parts, so memory stays bounded by
 //! one part plus one chunk of invoices (a chunk is bounded by `processing_chunk_size` invoices
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -45,7 +45,6 @@ pub async fn open(
     State(state): State<AppState>,
     Bearer(token): Bearer,
     ClientIp(ip): ClientIp,
-    headers: HeaderMap,
     req: Request,
 ) -> ApiResult<impl IntoResponse> {
     let who = authorize(&state, &token, ip, BATCH_WRITE).await?;
@@ -126,7 +125,7 @@ pub async fn open(
 
     // Each part may be uploaded for numberOfParts × 20 minutes from the opening (§9.3).
     let window = state.config().batch_part_window * u32::try_from(parts.len()).unwrap_or(1);
-    let base = storage::public_base(&state, &headers);
+    let base = storage::public_base(&state);
     let mut ordered: Vec<&wire::BatchFilePartInfo> = parts.iter().collect();
     ordered.sort_by_key(|p| p.ordinal_number);
     let part_upload_requests = ordered
@@ -665,11 +664,29 @@ fn tar_gz(
 
 /// Counts the invoice files of the archive, reading its whole structure (a damaged archive is
 /// detected here, before anything is committed).
+///
+/// Every entry of the archive must be accounted for, so two files with the same name refuse the
+/// whole package with 430 ("Błąd dekompresji pierwotnego archiwum"). Why the package and not the
+/// entries: KSeF reports batch invoices by `invoiceFileName` (digest §9.1, §10.3), which is how a
+/// client maps statuses back to its files; with two files of one name that mapping is ambiguous,
+/// and an archive that cannot be unpacked into distinct files is not a correctly decompressible
+/// package. None of the documented per-invoice statuses (digest §10.3) describes "a second file of
+/// the same name", while 430 is the documented package status for an archive that cannot be
+/// unpacked. (The `zip` crate indexes entries by name and silently keeps only one of two
+/// same-named entries, so the ZIP check walks the central directory itself.)
 fn survey(path: &Path, compression: Compression) -> Result<u64, String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     match compression {
         Compression::Zip => {
             let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| e.to_string())?;
+            let mut cd = BufReader::new(std::fs::File::open(path).map_err(|e| e.to_string())?);
+            if let Some(name) =
+                repeated_central_directory_name(&mut cd, zip.central_directory_start(), zip.len())
+                    .map_err(|e| e.to_string())?
+            {
+                return Err(duplicate_name(&name));
+            }
+            let mut names = HashSet::new();
             let mut n = 0u64;
             for i in 0..zip.len() {
                 let f = zip.by_index_raw(i).map_err(|e| e.to_string())?;
@@ -689,16 +706,25 @@ fn survey(path: &Path, compression: Compression) -> Result<u64, String> {
                         f.compression()
                     ));
                 }
+                // Distinct raw names may still decode to the same `invoiceFileName`.
+                if !names.insert(f.name().to_string()) {
+                    return Err(duplicate_name(f.name()));
+                }
                 n += 1;
             }
             Ok(n)
         }
         Compression::TarGz => {
             let mut tar = tar_gz(file).map_err(|e| e.to_string())?;
+            let mut names = HashSet::new();
             let mut n = 0u64;
             for e in tar.entries().map_err(|e| e.to_string())? {
                 let e = e.map_err(|e| e.to_string())?;
                 if e.header().entry_type().is_file() {
+                    let name = tar_name(&e, n + 1);
+                    if !names.insert(name.clone()) {
+                        return Err(duplicate_name(&name));
+                    }
                     n += 1;
                 }
             }
@@ -708,6 +734,60 @@ fn survey(path: &Path, compression: Compression) -> Result<u64, String> {
             Ok(n)
         }
     }
+}
+
+fn duplicate_name(name: &str) -> String {
+    format!(
+        "nazwa pliku {name:?} występuje w archiwum więcej niż raz; każdy plik faktury w paczce \
+         musi mieć unikalną nazwę"
+    )
+}
+
+/// The `invoiceFileName` of a tar entry (its path; `#ordinal` if it has none).
+fn tar_name<R: Read>(e: &tar::Entry<'_, R>, ordinal: u64) -> String {
+    e.path()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| format!("#{ordinal}"))
+}
+
+/// Signature of a ZIP central directory file header (APPNOTE 4.3.12).
+const CENTRAL_HEADER_SIGNATURE: [u8; 4] = [0x50, 0x4b, 0x01, 0x02];
+
+/// Walks the ZIP central directory from `start` and returns the first raw file name that occurs
+/// twice. `ZipArchive` read its records from the same place with the same layout but keeps one
+/// entry per name (`unique` of them), so looking at `unique + 1` records is enough: if the archive
+/// declared more records than it has names, a repeat is among them. Bounded by `unique + 1`
+/// records of at most 46 + 3 × 65 535 bytes each.
+fn repeated_central_directory_name(
+    r: &mut (impl Read + std::io::Seek),
+    start: u64,
+    unique: usize,
+) -> std::io::Result<Option<String>> {
+    r.seek(std::io::SeekFrom::Start(start))?;
+    let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(unique);
+    for _ in 0..=unique {
+        let mut header = [0u8; 46];
+        if let Err(e) = r.read_exact(&mut header) {
+            return if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                Ok(None)
+            } else {
+                Err(e)
+            };
+        }
+        if header[..4] != CENTRAL_HEADER_SIGNATURE {
+            // The end of the central directory (zip64 or classic end record).
+            return Ok(None);
+        }
+        let len = |at: usize| u16::from_le_bytes([header[at], header[at + 1]]);
+        let mut name = vec![0u8; usize::from(len(28))];
+        r.read_exact(&mut name)?;
+        let skip = i64::from(len(30)) + i64::from(len(32));
+        r.seek(std::io::SeekFrom::Current(skip))?;
+        if !seen.insert(name.clone()) {
+            return Ok(Some(String::from_utf8_lossy(&name).into_owned()));
+        }
+    }
+    Ok(None)
 }
 
 /// One file from the archive.
@@ -762,6 +842,8 @@ fn read_entries(
             Compression::Zip => {
                 let mut zip =
                     zip::ZipArchive::new(BufReader::new(file)).map_err(|e| e.to_string())?;
+                // `survey` refused archives with repeated names, so the archive's index (one
+                // entry per name) holds every entry.
                 for i in 0..zip.len() {
                     let is_dir = zip.by_index_raw(i).map_err(|e| e.to_string())?.is_dir();
                     if is_dir {
@@ -821,10 +903,7 @@ fn read_entries(
                     if done.contains(&ordinal) {
                         continue;
                     }
-                    let name = e
-                        .path()
-                        .map(|p| p.to_string_lossy().into_owned())
-                        .unwrap_or_else(|_| format!("#{ordinal}"));
+                    let name = tar_name(&e, ordinal.unsigned_abs());
                     let size = e.header().size().unwrap_or(0);
                     let input = if size > cap as u64 {
                         Input::Failed(too_large(size, cap), Vec::new())

@@ -15,7 +15,10 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use super::model::{self, Kind, SessionRow};
 use super::{LIST, READ, authorize};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Bearer, ClientIp, decode_continuation, encode_continuation, page_size};
+use crate::extract::{
+    Bearer, ClientIp, decode_continuation, encode_continuation, invalid_continuation,
+    next_continuation, page_size,
+};
 use crate::state::AppState;
 use crate::storage;
 use crate::store::{from_ms, ms};
@@ -114,7 +117,7 @@ pub async fn list_sessions(
     qb.push(" ORDER BY s.created_ms DESC, s.reference_number DESC LIMIT ")
         .push_bind(i64::try_from(size + 1).unwrap_or(i64::MAX))
         .push(" OFFSET ")
-        .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        .push_bind(i64::try_from(offset).map_err(|_| invalid_continuation())?);
     let rows = qb.build().fetch_all(state.pool()).await?;
     let more = rows.len() > size;
     let mut sessions = Vec::new();
@@ -132,7 +135,7 @@ pub async fn list_sessions(
         });
     }
     Ok(axum::Json(wire::SessionsQueryResponse {
-        continuation_token: more.then(|| encode_continuation(offset + size)),
+        continuation_token: more.then(|| next_continuation(offset, size)).flatten(),
         sessions,
     }))
 }
@@ -143,14 +146,13 @@ pub async fn session_status(
     Bearer(token): Bearer,
     ClientIp(ip): ClientIp,
     axum::extract::Path(reference): axum::extract::Path<String>,
-    headers: HeaderMap,
 ) -> ApiResult<axum::Json<wire::SessionStatusResponse>> {
     let who = authorize(&state, &token, ip, READ).await?;
     let s = model::load_visible(&state, &who.caller, &reference, None).await?;
     let (total, ok, failed) = super::engine::counts(&state, &s.reference).await?;
     let upo = match &s.upo_reference {
         Some(upo_ref) if s.status_code == 200 => {
-            let base = storage::public_base(&state, &headers);
+            let base = storage::public_base(&state);
             let (url, expires) = storage::presign(
                 &state,
                 &base,
@@ -271,12 +273,12 @@ async fn invoice_page(
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&s.reference)
-        .bind(i64::try_from(after).unwrap_or(i64::MAX))
+        .bind(i64::try_from(after).map_err(|_| invalid_continuation())?)
         .bind(i64::try_from(size + 1).unwrap_or(i64::MAX))
         .fetch_all(state.pool())
         .await?;
     let more = rows.len() > size;
-    let base = storage::public_base(&state, &headers);
+    let base = storage::public_base(&state);
     let invoices: Vec<_> = rows
         .iter()
         .take(size)
@@ -285,7 +287,7 @@ async fn invoice_page(
     let continuation_token = if more {
         invoices
             .last()
-            .map(|i| encode_continuation(i.ordinal_number as usize))
+            .map(|i| encode_continuation(i.ordinal_number))
     } else {
         None
     };
@@ -325,7 +327,6 @@ pub async fn session_invoice(
     Bearer(token): Bearer,
     ClientIp(ip): ClientIp,
     axum::extract::Path((reference, invoice)): axum::extract::Path<(String, String)>,
-    headers: HeaderMap,
 ) -> ApiResult<axum::Json<wire::SessionInvoiceStatusResponse>> {
     let who = authorize(&state, &token, ip, READ).await?;
     let s = model::load_visible(&state, &who.caller, &reference, None).await?;
@@ -342,7 +343,7 @@ pub async fn session_invoice(
                 "Faktura o numerze referencyjnym {invoice} nie została znaleziona w sesji {reference}."
             ))
         })?;
-    let base = storage::public_base(&state, &headers);
+    let base = storage::public_base(&state);
     Ok(axum::Json(invoice_item(&state, &base, &row)))
 }
 
