@@ -512,6 +512,9 @@ fn concrete(template: &str, value: impl Fn(&str) -> String) -> String {
         .join("/")
 }
 
+/// One invalid request: bearer token, body (content type and bytes), extra headers.
+type Variant<'a> = (Option<&'a str>, Option<(&'a str, Vec<u8>)>, Vec<(&'a str, &'a str)>);
+
 /// Invalid input for every operation. The calls that end the session or switch limits on go
 /// last, each with a token of its own where it matters.
 async fn invalid_sweep(env: &Env) {
@@ -529,7 +532,7 @@ async fn invalid_sweep(env: &Env) {
         let method = Method::from_bytes(op.method.as_bytes()).unwrap();
         let path = concrete(&op.template, |p| dummy(p).to_string());
         let json = |v: &Value| Some(("application/json", serde_json::to_vec(v).unwrap()));
-        let variants: Vec<(Option<&str>, Option<(&str, Vec<u8>)>, Vec<(&str, &str)>)> = vec![
+        let variants: Vec<Variant> = vec![
             (None, json(&json!({})), vec![]),
             (Some(forged), json(&json!({})), vec![]),
             (Some(&env.access), json(&json!({})), vec![]),
