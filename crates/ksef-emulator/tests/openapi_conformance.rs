@@ -513,7 +513,11 @@ fn concrete(template: &str, value: impl Fn(&str) -> String) -> String {
 }
 
 /// One invalid request: bearer token, body (content type and bytes), extra headers.
-type Variant<'a> = (Option<&'a str>, Option<(&'a str, Vec<u8>)>, Vec<(&'a str, &'a str)>);
+type Variant<'a> = (
+    Option<&'a str>,
+    Option<(&'a str, Vec<u8>)>,
+    Vec<(&'a str, &'a str)>,
+);
 
 /// Invalid input for every operation. The calls that end the session or switch limits on go
 /// last, each with a token of its own where it matters.

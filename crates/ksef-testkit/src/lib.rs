@@ -90,17 +90,11 @@ impl RawClient {
         bearer: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
-        let mut req = self
-            .http
-            .request(method.clone(), format!("{}{}", self.base, path));
-        if let Some(b) = bearer {
-            req = req.bearer_auth(b);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        self.answer(&method, req.send().await.expect("HTTP request failed"))
-            .await
+        let body = body.map(|b| {
+            let bytes = serde_json::to_vec(&b).expect("a JSON value serialises");
+            ("application/json", bytes)
+        });
+        self.request(method, path, bearer, body, &[]).await
     }
 
     /// Sends raw bytes with a content type.
@@ -111,12 +105,7 @@ impl RawClient {
         content_type: &str,
         body: Vec<u8>,
     ) -> Answer {
-        let req = self
-            .http
-            .request(method.clone(), format!("{}{}", self.base, path))
-            .header("content-type", content_type)
-            .body(body);
-        self.answer(&method, req.send().await.expect("HTTP request failed"))
+        self.request(method, path, None, Some((content_type, body)), &[])
             .await
     }
 
