@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Vendor the official KSeF XSDs verbatim into crates/ksef-invoice/schemas/.
 #
-# Source: the MF documentation repository copy under /work/shared (override with KSEF_DOCS=...).
+# Source: the vendored MF documentation files in spec/ksef-docs at the repository root (override
+# with KSEF_DOCS=...).
 # The files are copied byte for byte (cp); the URL -> local rewrite of the FA/RR import happens only
 # in the copy materialised at run time (src/schema.rs), never here. The test `vendored_schemas`
 # checks that the vendored files are still identical to the source.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 crate="$(dirname "$here")"
-src="${KSEF_DOCS:-$crate/../../../shared/ksef/spec/ksef-docs}/faktury"
+src="${KSEF_DOCS:-$crate/../../spec/ksef-docs}/faktury"
 dst="$crate/schemas"
 if [ ! -d "$src/schemy" ]; then
   echo "source not found: $src/schemy" >&2
