@@ -31,5 +31,5 @@ pub mod store;
 pub mod testdata;
 pub mod tokens;
 
-pub use config::{EmulatorConfig, TrustPolicy};
+pub use config::{EmulatorConfig, SimulatedTrustedProfile, TrustPolicy};
 pub use server::{RunningEmulator, spawn};

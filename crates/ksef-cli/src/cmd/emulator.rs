@@ -4,8 +4,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
-use ksef_emulator::{EmulatorConfig, TrustPolicy};
+use clap::{Args, ValueEnum};
+use ksef_emulator::{EmulatorConfig, SimulatedTrustedProfile, TrustPolicy};
 
 #[derive(Args)]
 pub struct EmulatorArgs {
@@ -40,9 +40,23 @@ pub struct EmulatorArgs {
     #[arg(long)]
     strict_xades: bool,
     /// Trust only certificates issued by these CA files (PEM or DER); repeatable. Without it,
-    /// self-signed certificates are accepted, as on TEST.
+    /// self-signed certificates are accepted, as on TEST. With it, the simulated Profil Zaufany
+    /// signing service is off unless --simulated-trusted-profile switches it on.
     #[arg(long = "trusted-ca", value_name = "FILE")]
     trusted_ca: Vec<PathBuf>,
+    /// The simulated Profil Zaufany signing service (/symulator-podpisu), which issues a
+    /// certificate for any PESEL typed into its form. auto: on without --trusted-ca, off with
+    /// it; on: also with --trusted-ca (its CA is then one more trusted CA, checked like the
+    /// others); off: never. The bare flag means "on".
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        default_value_t = SimulatorMode::Auto,
+        num_args = 0..=1,
+        default_missing_value = "on"
+    )]
+    simulated_trusted_profile: SimulatorMode,
     /// Allow sessions opened with a KSeF token to create tokens (the seed forbids it; so do we by default).
     #[arg(long)]
     allow_token_minting_from_token_sessions: bool,
@@ -60,6 +74,24 @@ pub struct EmulatorArgs {
     /// Externally visible base URL for links the emulator hands out (e.g. behind a proxy).
     #[arg(long)]
     public_base_url: Option<String>,
+}
+
+/// `--simulated-trusted-profile` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum SimulatorMode {
+    Auto,
+    On,
+    Off,
+}
+
+impl From<SimulatorMode> for SimulatedTrustedProfile {
+    fn from(mode: SimulatorMode) -> Self {
+        match mode {
+            SimulatorMode::Auto => SimulatedTrustedProfile::Auto,
+            SimulatorMode::On => SimulatedTrustedProfile::On,
+            SimulatorMode::Off => SimulatedTrustedProfile::Off,
+        }
+    }
 }
 
 fn default_emulator_dir() -> PathBuf {
@@ -99,6 +131,7 @@ pub fn run(args: EmulatorArgs) -> Result<(), String> {
     config.rate_limits = args.rate_limits;
     config.forbid_token_minting_from_token_sessions = !args.allow_token_minting_from_token_sessions;
     config.public_base_url = args.public_base_url.clone();
+    config.simulated_trusted_profile = args.simulated_trusted_profile.into();
     if !args.trusted_ca.is_empty() {
         let mut cas = Vec::new();
         for path in &args.trusted_ca {
