@@ -299,3 +299,21 @@ async fn trusted_ca_switches_the_signing_simulator_off_unless_asked_for() {
         assert_eq!(page.status(), expected, "{extra:?}");
     }
 }
+
+/// Issue 11 item 10: a data directory that cannot be written stops `ksef emulator` at once
+/// with a message naming it (procfs: not writable for root either).
+#[cfg(target_os = "linux")]
+#[test]
+fn read_only_data_directory_exits_with_a_clear_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ksef"))
+        .args(["emulator", "--port", "0", "--data", "/proc/self/fdinfo"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the data directory /proc/self/fdinfo is not writable"),
+        "{stderr}"
+    );
+}

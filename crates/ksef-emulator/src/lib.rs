@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod certificates;
 pub mod config;
+pub mod datadir;
 pub mod error;
 pub mod extract;
 pub mod http;

@@ -15,7 +15,9 @@ pub struct EmulatorArgs {
     /// Address to bind. Loopback by default; the emulator is a development tool.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
-    /// Directory for the emulator's SQLite database (default: the per-user data dir).
+    /// Directory for the emulator's SQLite database (default: the per-user data dir). It is
+    /// created 0700 (the database, which holds the emulator's keys, 0600); an existing one open
+    /// to other users is made private, or refused when it belongs to another user.
     #[arg(long, env = "KSEF_EMULATOR_DATA")]
     data: Option<PathBuf>,
     /// Milliseconds `GET /auth/{ref}` answers 100 before the final status.
