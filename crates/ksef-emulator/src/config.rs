@@ -68,6 +68,14 @@ pub struct EmulatorConfig {
     pub forbid_token_minting_from_token_sessions: bool,
     /// Maximum accepted request body (bytes) for JSON and XML endpoints.
     pub max_body_bytes: usize,
+    /// How long a connection may take to send a request's line and headers. The same limit
+    /// applies to an idle keep-alive connection waiting for its next request (hyper starts the
+    /// timer when it starts waiting for a request head), so a connection that sends nothing,
+    /// or only part of a request head, is closed after this long.
+    pub header_read_timeout: Duration,
+    /// Most connections served at once; at the limit the emulator stops accepting until one
+    /// closes (the operating system queues the rest). At least 1.
+    pub max_connections: usize,
     /// The simulated Profil Zaufany signing service (`/symulator-podpisu`, outside the API);
     /// see [`EmulatorConfig::simulated_trusted_profile_enabled`]. When it is on, the page is
     /// served and signatures whose certificate was issued by the emulator's "trusted profile"
@@ -131,6 +139,8 @@ impl EmulatorConfig {
             strict_xades: false,
             forbid_token_minting_from_token_sessions: true,
             max_body_bytes: 1024 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 1024,
             simulated_trusted_profile: SimulatedTrustedProfile::Auto,
             simulated_trusted_profile_certificate_lifetime: Duration::from_secs(60 * 60),
             session_lifetime: Duration::from_secs(12 * 3600),

@@ -73,6 +73,13 @@ pub struct EmulatorArgs {
     /// every caller. Off by default; POST /testdata/rate-limits switches them on per context.
     #[arg(long)]
     rate_limits: bool,
+    /// Seconds a connection may take to send a request head; also how long an idle
+    /// keep-alive connection is kept open between requests.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_read_timeout_secs: u64,
+    /// Most connections served at once; further ones wait until one closes.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
     /// Externally visible base URL for links the emulator hands out (e.g. behind a proxy).
     #[arg(long)]
     public_base_url: Option<String>,
@@ -134,6 +141,8 @@ pub fn run(args: EmulatorArgs) -> Result<(), String> {
     config.forbid_token_minting_from_token_sessions = !args.allow_token_minting_from_token_sessions;
     config.public_base_url = args.public_base_url.clone();
     config.simulated_trusted_profile = args.simulated_trusted_profile.into();
+    config.header_read_timeout = Duration::from_secs(args.header_read_timeout_secs);
+    config.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     if !args.trusted_ca.is_empty() {
         let mut cas = Vec::new();
         for path in &args.trusted_ca {
