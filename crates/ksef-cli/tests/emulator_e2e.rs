@@ -265,3 +265,55 @@ fn third_party_client_scenario() {
         assert!(stdout.contains("16 passed, 0 failed"), "{stdout}");
     }
 }
+
+/// Issue 11 item 8: `--trusted-ca` switches the simulated Profil Zaufany signing service off
+/// unless `--simulated-trusted-profile` asks for it.
+#[tokio::test]
+async fn trusted_ca_switches_the_signing_simulator_off_unless_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = ksef_crypto::ca::make_ca("Firmowe CA", KeyAlgorithm::EcP256).unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.certificate_pem().unwrap()).unwrap();
+    let ca_file = ca_file.to_str().unwrap();
+    for (extra, expected) in [
+        (vec![], StatusCode::OK),
+        (vec!["--trusted-ca", ca_file], StatusCode::NOT_FOUND),
+        (
+            vec!["--trusted-ca", ca_file, "--simulated-trusted-profile"],
+            StatusCode::OK,
+        ),
+        (
+            vec!["--trusted-ca", ca_file, "--simulated-trusted-profile=off"],
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            vec!["--simulated-trusted-profile", "off"],
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let emu = start_emulator(&extra);
+        let root = emu.base_url.trim_end_matches("/v2");
+        let page = reqwest::get(format!("{root}/symulator-podpisu"))
+            .await
+            .unwrap();
+        assert_eq!(page.status(), expected, "{extra:?}");
+    }
+}
+
+/// Issue 11 item 10: a data directory that cannot be written stops `ksef emulator` at once
+/// with a message naming it (procfs: not writable for root either).
+#[cfg(target_os = "linux")]
+#[test]
+fn read_only_data_directory_exits_with_a_clear_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ksef"))
+        .args(["emulator", "--port", "0", "--data", "/proc/self/fdinfo"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the data directory /proc/self/fdinfo is not writable"),
+        "{stderr}"
+    );
+}

@@ -7,12 +7,14 @@
 //!   test-data generators, and the `{"type","value"}` context/subject identifiers;
 //! * [`reference`](mod@reference) — reference numbers (`YYYYMMDD-TT-…`) and KSeF invoice numbers (CRC-8);
 //! * [`permission`] — token and person permissions and a small permission set;
-//! * [`token`] — KSeF token statuses, the KSeF token string itself, authentication methods.
+//! * [`token`] — KSeF token statuses, the KSeF token string itself, authentication methods;
+//! * [`xml`] — the workspace's one DTD guard for XML from outside (signed requests, invoices).
 
 pub mod ident;
 pub mod permission;
 pub mod reference;
 pub mod token;
+pub mod xml;
 
 pub use ident::{
     ContextIdentifier, ContextIdentifierType, IdentifierError, IdentifierKind, InternalId, Nip,

@@ -546,7 +546,6 @@ pub async fn xades_signature(
         KsefCertificateUse::NotKsef => MethodInfo::for_certificate(&info, trusted_profile),
         _ => MethodInfo::ksef_certificate(),
     };
-    let trusted = trusted_profile || ksef_certificate == KsefCertificateUse::Usable;
     let status = match ksef_certificate {
         KsefCertificateUse::Refused(detail) => AuthStatus::certificate(detail),
         _ => match certificate_trust(
@@ -554,7 +553,7 @@ pub async fn xades_signature(
             &info,
             &verified.signer_certificate_der,
             verify_certificate_chain,
-            trusted,
+            ksef_certificate == KsefCertificateUse::Usable,
         ) {
             Some(failure) => failure,
             None => authorization_outcome(state, &subject, context, None).await?,
@@ -599,8 +598,10 @@ fn check_key_strength(info: &CertificateInfo) -> ApiResult<()> {
 
 /// Whether `der` was issued (signed) by the emulator's simulated Profil Zaufany CA, and that
 /// simulation is enabled. The CA certificate itself does not count (it is not a signer).
+/// This only names the method (`TrustedProfile`); whether the certificate is trusted is
+/// [`certificate_trust`]'s decision.
 pub fn issued_by_trusted_profile(state: &AppState, der: &[u8]) -> bool {
-    if !state.config().simulated_trusted_profile {
+    if !state.config().simulated_trusted_profile_enabled() {
         return false;
     }
     let ca = &state.trusted_profile_ca().certificate_der;
@@ -609,35 +610,48 @@ pub fn issued_by_trusted_profile(state: &AppState, der: &[u8]) -> bool {
 
 /// Certificate validity and trust (asynchronous in KSeF → status 460). `None` = fine.
 ///
-/// Certificates of the simulated Profil Zaufany (`trusted_profile`) are trusted under every
-/// policy, also with `verifyCertificateChain=true`: the emulator trusts its own CA the way
-/// KSeF trusts the real Profil Zaufany seal.
+/// `ksef_certificate`: a usable KSeF certificate issued by the emulator's own KSeF CA, trusted
+/// under every policy. The simulated Profil Zaufany CA (when the simulation is on) is trusted
+/// like this: without a trust list (TEST) its certificates pass also with
+/// `verifyCertificateChain=true`, the way KSeF trusts the real Profil Zaufany seal; with a
+/// trust list it is one more trusted CA, checked exactly like the listed ones (no bypass).
 fn certificate_trust(
     state: &AppState,
     info: &CertificateInfo,
     der: &[u8],
     verify_chain: bool,
-    trusted_profile: bool,
+    ksef_certificate: bool,
 ) -> Option<AuthStatus> {
     if info.check_validity(state.now()).is_err() {
         return Some(AuthStatus::certificate("Nieważny certyfikat"));
     }
-    if trusted_profile {
+    if ksef_certificate {
         return None;
     }
+    let untrusted = || Some(AuthStatus::certificate("Niezaufany łańcuch certyfikatów"));
     match &state.config().trust_policy {
         TrustPolicy::AcceptSelfSigned if !verify_chain => None,
         TrustPolicy::AcceptSelfSigned => {
-            Some(AuthStatus::certificate("Niezaufany łańcuch certyfikatów"))
+            if issued_by_trusted_profile(state, der) {
+                None
+            } else {
+                untrusted()
+            }
         }
         TrustPolicy::TrustedCas(cas) => {
+            let simulated = state
+                .config()
+                .simulated_trusted_profile_enabled()
+                .then(|| state.trusted_profile_ca().certificate_der.as_slice());
             if cas
                 .iter()
+                .map(Vec::as_slice)
+                .chain(simulated)
                 .any(|ca| ksef_crypto::identity::verify_issued_by(der, ca).is_ok())
             {
                 None
             } else {
-                Some(AuthStatus::certificate("Niezaufany łańcuch certyfikatów"))
+                untrusted()
             }
         }
     }

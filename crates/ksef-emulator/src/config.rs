@@ -18,6 +18,24 @@ pub enum TrustPolicy {
     TrustedCas(Vec<Vec<u8>>),
 }
 
+/// Whether the simulated Profil Zaufany signing service ([`crate::signing_service`]) runs.
+///
+/// Its CA issues a certificate for any PESEL a caller types in, so it must never be trusted
+/// silently where only real CAs are meant to be: with a trust list
+/// ([`TrustPolicy::TrustedCas`]) it is off unless switched on explicitly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SimulatedTrustedProfile {
+    /// On under [`TrustPolicy::AcceptSelfSigned`] (TEST behaviour), off under
+    /// [`TrustPolicy::TrustedCas`].
+    #[default]
+    Auto,
+    /// On under every policy. With a trust list its CA is one more trusted CA and goes through
+    /// the same checks as the listed ones.
+    On,
+    /// Off: the page is not served and the CA is not trusted.
+    Off,
+}
+
 /// Full emulator configuration.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
@@ -52,11 +70,22 @@ pub struct EmulatorConfig {
     pub forbid_token_minting_from_token_sessions: bool,
     /// Maximum accepted request body (bytes) for JSON and XML endpoints.
     pub max_body_bytes: usize,
-    /// The simulated Profil Zaufany signing service (`/symulator-podpisu`, outside the API):
-    /// when on, the page is served and signatures whose certificate was issued by the
-    /// emulator's "trusted profile" CA are trusted in every [`TrustPolicy`] (also with
-    /// `verifyCertificateChain=true`) and authenticate as `TrustedProfile`. On by default.
-    pub simulated_trusted_profile: bool,
+    /// How long a connection may take to send a request's line and headers. The same limit
+    /// applies to an idle keep-alive connection waiting for its next request (hyper starts the
+    /// timer when it starts waiting for a request head), so a connection that sends nothing,
+    /// or only part of a request head, is closed after this long.
+    pub header_read_timeout: Duration,
+    /// Most connections served at once; at the limit the emulator stops accepting until one
+    /// closes (the operating system queues the rest). At least 1.
+    pub max_connections: usize,
+    /// The simulated Profil Zaufany signing service (`/symulator-podpisu`, outside the API);
+    /// see [`EmulatorConfig::simulated_trusted_profile_enabled`]. When it is on, the page is
+    /// served and signatures whose certificate was issued by the emulator's "trusted profile"
+    /// CA authenticate as `TrustedProfile`: under [`TrustPolicy::AcceptSelfSigned`] they are
+    /// trusted also with `verifyCertificateChain=true`; under [`TrustPolicy::TrustedCas`] the
+    /// CA is one more trusted CA, checked like the listed ones. [`SimulatedTrustedProfile::Auto`]
+    /// by default (on without a trust list, off with one).
+    pub simulated_trusted_profile: SimulatedTrustedProfile,
     /// Lifetime of the person certificate the simulated signing service issues for each
     /// signature (short-lived; the challenge itself lives 10 minutes).
     pub simulated_trusted_profile_certificate_lifetime: Duration,
@@ -112,7 +141,9 @@ impl EmulatorConfig {
             strict_xades: false,
             forbid_token_minting_from_token_sessions: true,
             max_body_bytes: 1024 * 1024,
-            simulated_trusted_profile: true,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            simulated_trusted_profile: SimulatedTrustedProfile::Auto,
             simulated_trusted_profile_certificate_lifetime: Duration::from_secs(60 * 60),
             session_lifetime: Duration::from_secs(12 * 3600),
             batch_part_window: Duration::from_secs(20 * 60),
@@ -126,6 +157,18 @@ impl EmulatorConfig {
             upo_receiver_name: "Ministerstwo Finansów - środowisko testowe (TE)".to_string(),
             session_invoice_limit: 10_000,
             rate_limits: false,
+        }
+    }
+
+    /// Whether the simulated Profil Zaufany signing service is on: the explicit switch, or
+    /// ([`SimulatedTrustedProfile::Auto`]) on exactly when no trust list is configured.
+    pub fn simulated_trusted_profile_enabled(&self) -> bool {
+        match self.simulated_trusted_profile {
+            SimulatedTrustedProfile::On => true,
+            SimulatedTrustedProfile::Off => false,
+            SimulatedTrustedProfile::Auto => {
+                matches!(self.trust_policy, TrustPolicy::AcceptSelfSigned)
+            }
         }
     }
 

@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod certificates;
 pub mod config;
+pub mod datadir;
 pub mod error;
 pub mod extract;
 pub mod http;
@@ -31,5 +32,5 @@ pub mod store;
 pub mod testdata;
 pub mod tokens;
 
-pub use config::{EmulatorConfig, TrustPolicy};
+pub use config::{EmulatorConfig, SimulatedTrustedProfile, TrustPolicy};
 pub use server::{RunningEmulator, spawn};

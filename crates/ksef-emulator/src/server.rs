@@ -1,9 +1,22 @@
 //! Running the emulator: bind, serve, shut down.
+//!
+//! The accept loop is hyper's HTTP/1 server (not `axum::serve`, which has neither a
+//! header-read timeout nor a connection cap): every connection must send its request head
+//! within [`EmulatorConfig::header_read_timeout`] (also the idle limit between keep-alive
+//! requests), and at most [`EmulatorConfig::max_connections`] are served at once.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::EmulatorConfig;
@@ -38,14 +51,87 @@ pub async fn serve(
     if let Err(e) = crate::retrieval::resume(&state).await {
         tracing::error!(error = %e, "resuming exports");
     }
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let app = router(state.clone());
+    accept_loop(state.config(), app, listener, shutdown).await;
     state.sessions().stop().await;
     // Export builds end too (an interrupted one stays in status 100; the next start rebuilds).
     crate::retrieval::stop(&state).await;
-    result
+    Ok(())
+}
+
+/// Accepts connections until `shutdown` resolves, then lets the open ones finish (idle ones
+/// close at once) and returns.
+async fn accept_loop(
+    config: &EmulatorConfig,
+    app: Router,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .keep_alive(true);
+    let slots = Arc::new(Semaphore::new(
+        config.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        // At the cap, wait for a connection to close before accepting another.
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break, // never closed
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    accept_error(e).await;
+                    continue;
+                }
+            },
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            // What `into_make_service_with_connect_info` would add: handlers read the client
+            // IP from it (`crate::extract::ClientIp`, rate limits).
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let mut app = app.clone();
+            async move {
+                let resp: Result<axum::response::Response, Infallible> =
+                    tower_service::Service::call(&mut app, req).await;
+                resp
+            }
+        });
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// Errors of `accept`: a connection that failed before it was accepted is skipped; anything
+/// else (e.g. out of file descriptors) is logged and retried after a pause.
+async fn accept_error(e: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "accept failed");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// An emulator running on a background task (for tests, `ksef demo` and the web app).

@@ -17,8 +17,9 @@
 //!   HTML error page with status 400 (413 for a document over 1 MiB).
 //! * `GET /symulator-podpisu/ca.pem` — the CA certificate, for configuring trust elsewhere.
 //!
-//! The emulator trusts this CA (see [`crate::config::EmulatorConfig::simulated_trusted_profile`]):
-//! such signatures authenticate with `authenticationMethod` `TrustedProfile`. Unlike the real
+//! When the simulation is on (see [`crate::config::EmulatorConfig::simulated_trusted_profile`]:
+//! by default only without a trust list) the emulator trusts this CA: such signatures
+//! authenticate with `authenticationMethod` `TrustedProfile`. Unlike the real
 //! service (a qualified seal carrying the person's data) the simulation puts the person into
 //! the signing certificate's subject, which is what KSeF reads the PESEL from (digest §4.5).
 //! No PESEL, name or document is logged.
@@ -154,7 +155,7 @@ async fn page(
     State(state): State<AppState>,
     query: Result<Query<FormValues>, QueryRejection>,
 ) -> Response {
-    if !state.config().simulated_trusted_profile {
+    if !state.config().simulated_trusted_profile_enabled() {
         return disabled();
     }
     // A malformed query only loses the pre-fill.
@@ -163,7 +164,7 @@ async fn page(
 }
 
 async fn ca_pem(State(state): State<AppState>) -> Response {
-    if !state.config().simulated_trusted_profile {
+    if !state.config().simulated_trusted_profile_enabled() {
         return disabled();
     }
     match state.trusted_profile_ca().certificate_pem() {
@@ -207,7 +208,7 @@ async fn sign(
     State(state): State<AppState>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    if !state.config().simulated_trusted_profile {
+    if !state.config().simulated_trusted_profile_enabled() {
         return disabled();
     }
     let mut multipart = match multipart {

@@ -71,6 +71,21 @@ pub enum StartError {
         path: String,
         source: std::io::Error,
     },
+    /// The data directory (or its database) cannot be written: a start would only lead to a
+    /// 500 for every write.
+    #[error(
+        "the data directory {path} is not writable ({reason}); the emulator keeps its database \
+         and files there: make it writable or choose another data directory"
+    )]
+    ReadOnly { path: String, reason: String },
+    /// The data directory is open to other users and belongs to another user, so the emulator
+    /// does not change its mode.
+    #[error(
+        "the data directory {path} is accessible to other users (mode {mode:04o}) and cannot be \
+         made private by this user; run `chmod 700 {path}` as its owner or choose another data \
+         directory"
+    )]
+    DataDirNotPrivate { path: String, mode: u32 },
     #[error("database {path}: {source}")]
     Database { path: String, source: sqlx::Error },
     #[error("service keys: {0}")]
@@ -80,16 +95,28 @@ pub enum StartError {
 impl AppState {
     /// Opens the database in the configured data directory, creating keys on first start.
     pub async fn open(config: EmulatorConfig) -> Result<Self, StartError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
-            path: config.data_dir.display().to_string(),
-            source,
-        })?;
         let path = config.database_path();
+        let dir = config.data_dir.clone();
+        let db = path.clone();
+        tokio::task::spawn_blocking(move || crate::datadir::prepare(&dir, &db))
+            .await
+            .map_err(|e| StartError::DataDir {
+                path: config.data_dir.display().to_string(),
+                source: std::io::Error::other(e),
+            })??;
         let pool = store::open(&path)
             .await
             .map_err(|source| StartError::Database {
                 path: path.display().to_string(),
                 source,
+            })?;
+        // A database SQLite could only open read-only (its file or directory not writable)
+        // must fail the start, not every later write.
+        store::check_writable(&pool)
+            .await
+            .map_err(|e| StartError::ReadOnly {
+                path: config.data_dir.display().to_string(),
+                reason: format!("database {}: {e}", path.display()),
             })?;
         let db_err = |source| StartError::Database {
             path: path.display().to_string(),

@@ -162,7 +162,7 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = path.with_extension("part-tmp");
     {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = crate::datadir::create_private(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }
@@ -274,12 +274,11 @@ async fn upload_part(
             .await
             .map_err(ApiError::internal)?;
     }
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .await
-        .map_err(ApiError::internal)?;
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(&tmp).await.map_err(ApiError::internal)?;
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
     let mut body = body;

@@ -414,6 +414,15 @@ pub async fn open(path: &std::path::Path) -> Result<SqlitePool, sqlx::Error> {
     Ok(pool)
 }
 
+/// A real, committed write: fails when SQLite could open the database only read-only.
+pub async fn check_writable(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT OR REPLACE INTO settings(name, value) VALUES ('last_start_ms', ?)")
+        .bind(ms(OffsetDateTime::now_utc()).to_string().into_bytes())
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
 async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     let version: i64 = sqlx::query("PRAGMA user_version")

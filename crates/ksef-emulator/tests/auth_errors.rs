@@ -480,3 +480,70 @@ async fn third_party_signatures_verify() {
     }
     assert!(seen >= 2, "expected the third-party samples in {dir}");
 }
+
+/// Issue 11 item 12: a DTD anywhere a parser would read it (after a comment or a PI that looks
+/// like the root element, after a BOM and odd whitespace, in UTF-16) is refused with 400/9101
+/// before anything else happens; the challenge stays unused.
+#[tokio::test]
+async fn any_dtd_in_a_signed_request_is_9101_before_anything_else() {
+    let (_emu, c, _dir) = start(|_| {}).await;
+    let nip = Nip::random();
+    let ctx = ContextIdentifier::Nip(nip.clone());
+    let cred = person_cert(&nip);
+    const DTD: &str = "<!DOCTYPE AuthTokenRequest [<!ENTITY e \"x\">]>";
+    // Inserted into the prolog of a validly signed document: C14N leaves the DTD out, so the
+    // signature still verifies and only the DTD guard stands between it and the parser.
+    type Make = fn(&str) -> Vec<u8>;
+    let variants: [(&str, Make); 6] = [
+        ("after a comment", |s: &str| {
+            with_prolog(s, &format!("<!-- x -->{DTD}"))
+        }),
+        ("after a comment holding an element start", |s: &str| {
+            with_prolog(s, &format!("<!-- <AuthTokenRequest> -->{DTD}"))
+        }),
+        ("after a processing instruction", |s: &str| {
+            with_prolog(s, &format!("<?pi <AuthTokenRequest/> ?>{DTD}"))
+        }),
+        ("after a BOM and whitespace", |s: &str| {
+            let mut b = vec![0xEF, 0xBB, 0xBF];
+            b.extend(with_prolog(s, &format!("\r\n\t \n{DTD}\r\n")));
+            b
+        }),
+        ("in UTF-16 with a BOM", |s: &str| {
+            let text = String::from_utf8(with_prolog(s, DTD)).unwrap();
+            let mut b = vec![0xFF, 0xFE];
+            b.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+            b
+        }),
+        ("first thing in the document", |s: &str| {
+            let body = s.split_once("?>").map_or(s, |(_, rest)| rest);
+            format!("{DTD}{body}").into_bytes()
+        }),
+    ];
+    for (what, make) in &variants {
+        let signed = c
+            .signed_request(&cred, &ctx, SubjectIdentifierType::CertificateSubject)
+            .await;
+        let a = c.post_xades(&make(&signed)).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{what}: {:?}", a.body);
+        assert_eq!(a.exception_code(), Some(9101), "{what}: {:?}", a.body);
+        assert_eq!(
+            a.body["exception"]["exceptionDetailList"][0]["exceptionDescription"],
+            "Nieprawidłowy dokument.",
+            "{what}"
+        );
+        // Refused before the challenge was looked up: the same signed request without the DTD
+        // still authenticates.
+        let a = c.post_xades(signed.as_bytes()).await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{what}: {:?}", a.body);
+    }
+}
+
+/// `signed` with `extra` inserted right after its XML declaration.
+fn with_prolog(signed: &str, extra: &str) -> Vec<u8> {
+    let (decl, rest) = signed
+        .split_once("?>")
+        .expect("the signed request starts with an XML declaration");
+    assert!(decl.starts_with("<?xml"), "{decl}");
+    format!("{decl}?>{extra}{rest}").into_bytes()
+}

@@ -11,7 +11,7 @@ use ksef_crypto::ca::{Validity, issue_certificate, make_ca};
 use ksef_crypto::identity::{inspect_certificate, verify_issued_by};
 use ksef_crypto::testcert::{TestSubject, make_test_certificate};
 use ksef_crypto::{Credential, KeyAlgorithm};
-use ksef_emulator::{EmulatorConfig, RunningEmulator, TrustPolicy};
+use ksef_emulator::{EmulatorConfig, RunningEmulator, SimulatedTrustedProfile, TrustPolicy};
 use ksef_testkit::{Answer, RawClient, sign_request};
 use ksef_xades::auth_request::{AuthNamespace, AuthTokenRequest, SubjectIdentifierType};
 use ksef_xades::signature::{VerifyOptions, verify_enveloped};
@@ -452,15 +452,27 @@ async fn chain_trust_accepts_the_simulated_ca_only() {
     assert_ne!(status["authenticationMethod"], "TrustedProfile");
 }
 
+/// Issue 11 item 8: with a trust list the simulation is off unless switched on explicitly: its
+/// page is not served and certificates of its CA are not trusted.
 #[tokio::test]
-async fn trusted_cas_policy_adds_the_simulated_ca() {
+async fn trust_list_switches_the_simulation_off_by_default() {
     let company_ca = make_ca("Firmowe CA", KeyAlgorithm::EcP256).unwrap();
     let ca_der = company_ca.certificate_der.clone();
     let e = start(move |c| c.trust_policy = TrustPolicy::TrustedCas(vec![ca_der])).await;
     let (nip, pesel) = person(&e.c).await;
     let ctx = ContextIdentifier::Nip(nip.clone());
 
-    // The PZ simulation is trusted in addition to the configured CA.
+    for path in ["", "/ca.pem"] {
+        let r = reply(
+            e.http
+                .get(format!("{}{path}", e.service_url()))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.text());
+    }
     let unsigned = unsigned_request(&e.c, &nip).await;
     let r = submit(
         &e,
@@ -470,9 +482,54 @@ async fn trusted_cas_policy_adds_the_simulated_ca() {
         "Kowalski",
     )
     .await;
-    let (_, status) = auth_outcome(&e.c, &r.body, false).await;
-    assert_trusted_profile(&status);
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
 
+    // A certificate issued by the simulation's CA (as its form would issue one for any PESEL)
+    // is not trusted, with or without verifyCertificateChain.
+    let simulated = issue_certificate(
+        e.emu.state.trusted_profile_ca(),
+        &TestSubject::person_pesel(pesel, "Jan", "Kowalski"),
+        KeyAlgorithm::EcP256,
+        Validity::from_now(time::Duration::hours(1)).unwrap(),
+    )
+    .unwrap();
+    for verify_chain in [false, true] {
+        let signed =
+            e.c.signed_request(&simulated, &ctx, SubjectIdentifierType::CertificateSubject)
+                .await;
+        let (_, status) = auth_outcome(&e.c, signed.as_bytes(), verify_chain).await;
+        assert_eq!(status["status"]["code"], 460, "{status}");
+        assert_ne!(status["authenticationMethod"], "TrustedProfile", "{status}");
+    }
+}
+
+#[tokio::test]
+async fn trusted_cas_policy_adds_the_simulated_ca_when_switched_on() {
+    let company_ca = make_ca("Firmowe CA", KeyAlgorithm::EcP256).unwrap();
+    let ca_der = company_ca.certificate_der.clone();
+    let e = start(move |c| {
+        c.trust_policy = TrustPolicy::TrustedCas(vec![ca_der]);
+        c.simulated_trusted_profile = SimulatedTrustedProfile::On;
+    })
+    .await;
+    let (nip, pesel) = person(&e.c).await;
+    let ctx = ContextIdentifier::Nip(nip.clone());
+
+    // The PZ simulation is trusted in addition to the configured CA (its CA is one more
+    // trusted CA, so chain verification passes too).
+    for verify_chain in [false, true] {
+        let unsigned = unsigned_request(&e.c, &nip).await;
+        let r = submit(
+            &e,
+            Some((FILE_NAME, unsigned.into_bytes())),
+            pesel.as_str(),
+            "Jan",
+            "Kowalski",
+        )
+        .await;
+        let (_, status) = auth_outcome(&e.c, &r.body, verify_chain).await;
+        assert_trusted_profile(&status);
+    }
     // The configured CA still works, as a qualified signature.
     let employee = issue_certificate(
         &company_ca,
@@ -490,7 +547,7 @@ async fn trusted_cas_policy_adds_the_simulated_ca() {
 
     // Self-signed is refused under this policy.
     let own = make_test_certificate(
-        &TestSubject::person_pesel(pesel, "Jan", "Kowalski"),
+        &TestSubject::person_pesel(pesel.clone(), "Jan", "Kowalski"),
         KeyAlgorithm::EcP256,
     )
     .unwrap();
@@ -500,6 +557,22 @@ async fn trusted_cas_policy_adds_the_simulated_ca() {
         &ctx,
         SubjectIdentifierType::CertificateSubject,
     );
+    let (_, status) = auth_outcome(&e.c, signed.as_bytes(), false).await;
+    assert_eq!(status["status"]["code"], 460, "{status}");
+
+    // The same validity rules as for any CA: an expired certificate of the simulated CA is
+    // refused (the emulator's clock moves past its end).
+    let expired = issue_certificate(
+        e.emu.state.trusted_profile_ca(),
+        &TestSubject::person_pesel(pesel, "Jan", "Kowalski"),
+        KeyAlgorithm::EcP256,
+        Validity::from_now(time::Duration::hours(1)).unwrap(),
+    )
+    .unwrap();
+    e.emu.state.step_clock(time::Duration::hours(2));
+    let signed =
+        e.c.signed_request(&expired, &ctx, SubjectIdentifierType::CertificateSubject)
+            .await;
     let (_, status) = auth_outcome(&e.c, signed.as_bytes(), false).await;
     assert_eq!(status["status"]["code"], 460, "{status}");
 }
@@ -534,7 +607,7 @@ async fn disabled_simulation_is_neither_served_nor_trusted() {
     let signed = r.body;
     e.emu.shutdown().await;
 
-    config.simulated_trusted_profile = false;
+    config.simulated_trusted_profile = SimulatedTrustedProfile::Off;
     let emu = ksef_emulator::spawn(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .unwrap();

@@ -7,6 +7,10 @@ use crate::InvoiceError;
 
 /// Checks the byte rules and returns the document as text.
 pub fn check(xml: &[u8]) -> Result<&str, InvoiceError> {
+    // First, in whatever encoding: the workspace's one DTD guard.
+    if let Some(found) = ksef_core::xml::find_doctype(xml) {
+        return Err(InvoiceError::NotWellFormed(found.to_string()));
+    }
     if xml.starts_with(&[0xEF, 0xBB, 0xBF]) {
         return Err(enc(
             "dokument zaczyna się od znacznika BOM (EF BB BF) / the document starts with a UTF-8 byte order mark; KSeF requires UTF-8 without BOM",
@@ -102,8 +106,8 @@ fn pseudo_attribute<'a>(decl: &'a str, name: &str) -> Option<&'a str> {
     None
 }
 
-/// Finds processing instructions (other than the XML declaration at offset 0) and DOCTYPE
-/// declarations outside comments and CDATA sections.
+/// Finds processing instructions (other than the XML declaration at offset 0) outside comments
+/// and CDATA sections (DOCTYPEs are found earlier, by [`ksef_core::xml::find_doctype`]).
 fn scan_markup(text: &str) -> Result<(), InvoiceError> {
     let bytes = text.as_bytes();
     let mut i = 0;
@@ -135,11 +139,6 @@ fn scan_markup(text: &str) -> Result<(), InvoiceError> {
             let (line, col) = line_col(bytes, at);
             return Err(enc(&format!(
                 "line {line}, column {col}: instrukcja przetwarzania <?{shown} …?> jest niedozwolona / processing instructions are not allowed"
-            )));
-        } else if rest.starts_with("<!DOCTYPE") {
-            let (line, col) = line_col(bytes, at);
-            return Err(InvoiceError::NotWellFormed(format!(
-                "line {line}, column {col}: deklaracja DOCTYPE jest niedozwolona / DOCTYPE declarations (DTDs) are not accepted"
             )));
         } else {
             i = at + 1;
@@ -254,9 +253,14 @@ mod tests {
 
     #[test]
     fn rejects_doctype() {
-        assert!(matches!(
-            check(b"<!DOCTYPE a [<!ENTITY e \"x\">]><a>&e;</a>"),
-            Err(InvoiceError::NotWellFormed(_))
-        ));
+        for doc in [
+            &b"<!DOCTYPE a [<!ENTITY e \"x\">]><a>&e;</a>"[..],
+            b"<?xml version=\"1.0\"?><!-- <a> --><!DOCTYPE a [<!ENTITY e \"x\">]><a>&e;</a>",
+            // UTF-16 with a DTD: the DTD is what is reported.
+            b"\xFF\xFE<\x00!\x00D\x00O\x00C\x00T\x00Y\x00P\x00E\x00 \x00a\x00>\x00<\x00a\x00/\x00>\x00",
+        ] {
+            let d = detail(check(doc));
+            assert!(d.contains("DOCTYPE"), "{d}");
+        }
     }
 }

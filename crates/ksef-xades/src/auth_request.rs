@@ -127,6 +127,9 @@ pub enum AuthRequestError {
     /// Not well-formed XML. KSeF 21001.
     #[error("unreadable content (XML is not well-formed): {0}")]
     NotWellFormed(String),
+    /// The document has a DTD (`<!DOCTYPE`), see [`ksef_core::xml`]. KSeF 9101.
+    #[error("invalid document: {0}")]
+    Doctype(String),
     /// Well-formed XML that violates `schemat_auth_v2-*.xsd`. KSeF 21401.
     #[error("{path}{}: {message}", line.map(|l| format!(" (line {l})")).unwrap_or_default())]
     Schema {
@@ -163,6 +166,7 @@ impl AuthRequestError {
         match self {
             AuthRequestError::Encoding(_) => 21217,
             AuthRequestError::NotWellFormed(_) => 21001,
+            AuthRequestError::Doctype(_) => 9101,
             AuthRequestError::Schema { .. } => 21401,
             AuthRequestError::InvalidIdentifier { .. } => 21405,
         }
@@ -173,6 +177,7 @@ impl AuthRequestError {
         match self {
             AuthRequestError::Encoding(_) => "Nieprawidłowe kodowanie znaków.",
             AuthRequestError::NotWellFormed(_) => "Nieczytelna treść.",
+            AuthRequestError::Doctype(_) => "Nieprawidłowy dokument.",
             AuthRequestError::Schema { .. } => "Dokument nie jest zgodny ze schemą (xsd).",
             AuthRequestError::InvalidIdentifier { .. } => "Błąd walidacji danych wejściowych.",
         }
@@ -490,8 +495,12 @@ impl AuthTokenRequest {
     ///
     /// Returns the request and the namespace it used.
     pub fn parse(xml: &[u8]) -> Result<(AuthTokenRequest, AuthNamespace), AuthRequestError> {
+        if let Some(found) = ksef_core::xml::find_doctype(xml) {
+            return Err(AuthRequestError::Doctype(found.to_string()));
+        }
         let text = decode_utf8(xml)?;
         let opts = roxmltree::ParsingOptions {
+            // Second line of defence: roxmltree's own DTD prohibition.
             allow_dtd: false,
             nodes_limit: 100_000,
             ..Default::default()

@@ -91,6 +91,18 @@ fn finding(
 pub fn diagnose(xml: &[u8]) -> Vec<Finding> {
     let mut out = Vec::new();
 
+    // A DTD ends the analysis: KSeF refuses the document before reading anything else, and
+    // nothing below should parse it.
+    if let Some(found) = ksef_core::xml::find_doctype(xml) {
+        out.push(finding(
+            Cause::Schema,
+            Severity::Error,
+            Some(9101),
+            format!("{found} — remove the DOCTYPE; KSeF refuses any document with a DTD"),
+        ));
+        return out;
+    }
+
     if let Err(e) = AuthTokenRequest::parse(xml) {
         out.push(finding(
             Cause::Schema,

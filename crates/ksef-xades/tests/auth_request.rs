@@ -467,10 +467,11 @@ fn not_well_formed_and_encoding_errors() {
         "<!DOCTYPE x [<!ENTITY a \"b\">]>{}",
         doc(NS20, "").split_once("?>\n").unwrap().1
     );
-    assert!(matches!(
-        parse(&dtd),
-        Err(AuthRequestError::NotWellFormed(_))
-    ));
+    // A DTD is refused by the workspace's DTD guard: 9101, like the signature check.
+    let e = parse(&dtd).unwrap_err();
+    assert!(matches!(e, AuthRequestError::Doctype(_)), "{e:?}");
+    assert_eq!(e.ksef_code(), 9101);
+    assert_eq!(e.description_pl(), "Nieprawidłowy dokument.");
     // Schema errors map to 21401 with the Polish description.
     let e = parse(&doc(NS20, CH)).unwrap_err();
     assert_eq!(e.ksef_code(), 21401);

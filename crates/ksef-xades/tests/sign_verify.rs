@@ -357,6 +357,24 @@ fn doctype_is_an_invalid_document() {
     let e = err(with_dtd.as_bytes(), &LENIENT);
     assert!(matches!(e, VerifyError::InvalidDocument(_)), "{e:?}");
     assert_eq!(e.ksef_code(), 9101);
+    // Issue 11 item 12: prologs that fooled the old text scan, and UTF-16.
+    const DTD: &str = "<!DOCTYPE AuthTokenRequest [<!ENTITY x \"y\">]>";
+    for prolog in [
+        format!("<!-- <AuthTokenRequest> -->{DTD}"),
+        format!("<?pi <AuthTokenRequest/> ?>{DTD}"),
+        format!("<!-- x -->\r\n\t{DTD}"),
+    ] {
+        let doc = signed.replacen("?>\n", &format!("?>\n{prolog}\n"), 1);
+        let e = err(doc.as_bytes(), &LENIENT);
+        assert!(
+            matches!(e, VerifyError::InvalidDocument(_)),
+            "{prolog}: {e:?}"
+        );
+    }
+    let mut utf16 = vec![0xFE, 0xFF];
+    utf16.extend(with_dtd.encode_utf16().flat_map(u16::to_be_bytes));
+    let e = err(&utf16, &LENIENT);
+    assert!(matches!(e, VerifyError::InvalidDocument(_)), "{e:?}");
 }
 
 #[test]

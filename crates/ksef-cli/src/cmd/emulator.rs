@@ -4,8 +4,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
-use ksef_emulator::{EmulatorConfig, TrustPolicy};
+use clap::{Args, ValueEnum};
+use ksef_emulator::{EmulatorConfig, SimulatedTrustedProfile, TrustPolicy};
 
 #[derive(Args)]
 pub struct EmulatorArgs {
@@ -15,7 +15,9 @@ pub struct EmulatorArgs {
     /// Address to bind. Loopback by default; the emulator is a development tool.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
-    /// Directory for the emulator's SQLite database (default: the per-user data dir).
+    /// Directory for the emulator's SQLite database (default: the per-user data dir). It is
+    /// created 0700 (the database, which holds the emulator's keys, 0600); an existing one open
+    /// to other users is made private, or refused when it belongs to another user.
     #[arg(long, env = "KSEF_EMULATOR_DATA")]
     data: Option<PathBuf>,
     /// Milliseconds `GET /auth/{ref}` answers 100 before the final status.
@@ -40,9 +42,23 @@ pub struct EmulatorArgs {
     #[arg(long)]
     strict_xades: bool,
     /// Trust only certificates issued by these CA files (PEM or DER); repeatable. Without it,
-    /// self-signed certificates are accepted, as on TEST.
+    /// self-signed certificates are accepted, as on TEST. With it, the simulated Profil Zaufany
+    /// signing service is off unless --simulated-trusted-profile switches it on.
     #[arg(long = "trusted-ca", value_name = "FILE")]
     trusted_ca: Vec<PathBuf>,
+    /// The simulated Profil Zaufany signing service (/symulator-podpisu), which issues a
+    /// certificate for any PESEL typed into its form. auto: on without --trusted-ca, off with
+    /// it; on: also with --trusted-ca (its CA is then one more trusted CA, checked like the
+    /// others); off: never. The bare flag means "on".
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        default_value_t = SimulatorMode::Auto,
+        num_args = 0..=1,
+        default_missing_value = "on"
+    )]
+    simulated_trusted_profile: SimulatorMode,
     /// Allow sessions opened with a KSeF token to create tokens (the seed forbids it; so do we by default).
     #[arg(long)]
     allow_token_minting_from_token_sessions: bool,
@@ -57,10 +73,35 @@ pub struct EmulatorArgs {
     /// every caller. Off by default; POST /testdata/rate-limits switches them on per context.
     #[arg(long)]
     rate_limits: bool,
+    /// Seconds a connection may take to send a request head; also how long an idle
+    /// keep-alive connection is kept open between requests.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_read_timeout_secs: u64,
+    /// Most connections served at once; further ones wait until one closes.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
     /// Externally visible base URL for links the emulator hands out (e.g. behind a proxy).
     /// Default: the bound address (127.0.0.1 or [::1] when bound to 0.0.0.0 or [::]).
     #[arg(long)]
     public_base_url: Option<String>,
+}
+
+/// `--simulated-trusted-profile` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum SimulatorMode {
+    Auto,
+    On,
+    Off,
+}
+
+impl From<SimulatorMode> for SimulatedTrustedProfile {
+    fn from(mode: SimulatorMode) -> Self {
+        match mode {
+            SimulatorMode::Auto => SimulatedTrustedProfile::Auto,
+            SimulatorMode::On => SimulatedTrustedProfile::On,
+            SimulatorMode::Off => SimulatedTrustedProfile::Off,
+        }
+    }
 }
 
 fn default_emulator_dir() -> PathBuf {
@@ -100,6 +141,9 @@ pub fn run(args: EmulatorArgs) -> Result<(), String> {
     config.rate_limits = args.rate_limits;
     config.forbid_token_minting_from_token_sessions = !args.allow_token_minting_from_token_sessions;
     config.public_base_url = args.public_base_url.clone();
+    config.simulated_trusted_profile = args.simulated_trusted_profile.into();
+    config.header_read_timeout = Duration::from_secs(args.header_read_timeout_secs);
+    config.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     if !args.trusted_ca.is_empty() {
         let mut cas = Vec::new();
         for path in &args.trusted_ca {

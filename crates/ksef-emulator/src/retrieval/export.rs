@@ -573,7 +573,7 @@ impl Job {
     ) -> Result<(Vec<wire::InvoiceMetadata>, u64), BuildError> {
         let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let out = Counting {
-            inner: BufWriter::new(File::create(path)?),
+            inner: BufWriter::new(crate::datadir::create_private(path)?),
             pos: 0,
             len: written.clone(),
         };
@@ -644,7 +644,7 @@ impl Job {
             self.check_stopped()?;
             let path = storage::export_part_path(&self.state, &self.reference, ordinal);
             let tmp = path.with_extension("aes-tmp");
-            let file = BufWriter::new(File::create(&tmp)?);
+            let file = BufWriter::new(crate::datadir::create_private(&tmp)?);
             let mut w = HashingWriter::new(CbcEncryptWriter::new(
                 &self.key,
                 &self.iv,

@@ -613,7 +613,7 @@ fn assemble(
     iv: &[u8; 16],
     out: &Path,
 ) -> Result<(u64, String), Assemble> {
-    let mut w = BufWriter::new(std::fs::File::create(out)?);
+    let mut w = BufWriter::new(crate::datadir::create_private(out)?);
     let mut h = Sha256::new();
     let mut size = 0u64;
     for (n, path) in parts {
