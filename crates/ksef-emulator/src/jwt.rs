@@ -1,9 +1,17 @@
 //! The emulator's JWTs (HS256, like the real service — digest §4.9). Clients must treat them as
 //! opaque; the claim names follow what real TEST tokens carry (`typ`, `arn`, `cit`, `civ`, `aum`).
+//!
+//! Written on the `hmac` and `sha2` crates already in the tree rather than a JWT library: the
+//! emulator issues and checks only its own compact HS256 tokens (one fixed header), which is
+//! a base64url join and one MAC; a JWT crate brought a second RustCrypto generation with it.
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
 pub const ISSUER: &str = "ksef-api-emulator";
 
@@ -38,11 +46,19 @@ pub struct Claims {
     pub jti: String,
 }
 
+/// The JOSE header of every token the emulator issues.
+const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+
+/// The header fields a presented token is checked for.
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+}
+
 /// Signs and checks tokens with the emulator's persistent HMAC key.
 #[derive(Clone)]
 pub struct JwtKeys {
-    enc: EncodingKey,
-    dec: DecodingKey,
+    secret: Zeroizing<Vec<u8>>,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -68,9 +84,16 @@ pub enum JwtError {
 impl JwtKeys {
     pub fn new(secret: &[u8]) -> Self {
         Self {
-            enc: EncodingKey::from_secret(secret),
-            dec: DecodingKey::from_secret(secret),
+            secret: Zeroizing::new(secret.to_vec()),
         }
+    }
+
+    fn mac(&self, signing_input: &str) -> Hmac<Sha256> {
+        // HMAC takes a key of any length; `new_from_slice` cannot fail for it.
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
+        mac.update(signing_input.as_bytes());
+        mac
     }
 
     /// Issues a token; returns the compact JWT and its expiry.
@@ -101,23 +124,43 @@ impl JwtKeys {
             exp: exp.unix_timestamp(),
             jti: hex::encode(jti),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc)
-            .map_err(|e| JwtError::Invalid(e.to_string()))?;
+        let payload = serde_json::to_vec(&claims).map_err(|e| JwtError::Invalid(e.to_string()))?;
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(HEADER),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let signature = self.mac(&signing_input).finalize().into_bytes();
+        let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature));
         Ok((token, exp))
     }
 
     /// Verifies signature, issuer, audience, expiry and type.
     pub fn verify(&self, token: &str, expected: &[TokenType]) -> Result<Claims, JwtError> {
-        let mut v = Validation::new(Algorithm::HS256);
-        v.set_issuer(&[ISSUER]);
-        v.set_audience(&[ISSUER]);
-        v.leeway = 0;
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.dec, &v).map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => JwtError::Expired,
-                _ => JwtError::Invalid(e.to_string()),
-            })?;
-        let claims = data.claims;
+        let invalid = |why: &str| JwtError::Invalid(why.to_string());
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid("not a compact JWS (three dot-separated parts)"));
+        };
+        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| invalid("not base64url"));
+        let h: Header = serde_json::from_slice(&decode(header)?)
+            .map_err(|_| invalid("unreadable header"))?;
+        if h.alg != "HS256" {
+            return Err(invalid("unexpected algorithm"));
+        }
+        self.mac(&token[..header.len() + 1 + payload.len()])
+            .verify_slice(&decode(signature)?)
+            .map_err(|_| invalid("signature mismatch"))?;
+        let claims: Claims = serde_json::from_slice(&decode(payload)?)
+            .map_err(|e| JwtError::Invalid(format!("claims: {e}")))?;
+        if claims.iss != ISSUER || claims.aud != ISSUER {
+            return Err(invalid("issuer or audience"));
+        }
+        if claims.exp < OffsetDateTime::now_utc().unix_timestamp() {
+            return Err(JwtError::Expired);
+        }
         if !expected.contains(&claims.typ) {
             return Err(JwtError::WrongType {
                 expected: expected.to_vec(),
@@ -182,5 +225,59 @@ mod tests {
             keys.verify("garbage", &[TokenType::ContextToken]),
             Err(JwtError::Invalid(_))
         ));
+        // Altered claims, `alg: none`, an extra part: refused.
+        let (h, rest) = t.split_once('.').unwrap();
+        let (payload, sig) = rest.split_once('.').unwrap();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        claims["civ"] = "1111111111".into();
+        let forged = format!(
+            "{h}.{}.{sig}",
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap())
+        );
+        assert!(matches!(
+            keys.verify(&forged, &[TokenType::ContextToken]),
+            Err(JwtError::Invalid(_))
+        ));
+        let none = format!(
+            "{}.{payload}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#)
+        );
+        assert!(matches!(
+            keys.verify(&none, &[TokenType::ContextToken]),
+            Err(JwtError::Invalid(_))
+        ));
+        assert!(matches!(
+            keys.verify(&format!("{t}.x"), &[TokenType::ContextToken]),
+            Err(JwtError::Invalid(_))
+        ));
+    }
+
+    /// The compact form is standard HS256: the third-party client and jwt.io-style tools can
+    /// decode it (checked here by recomputing the MAC independently of `verify`).
+    #[test]
+    fn tokens_are_standard_hs256() {
+        let keys = JwtKeys::new(b"k");
+        let (t, _) = keys
+            .issue(
+                TokenType::RefreshToken,
+                "r",
+                "Nip",
+                "5265877635",
+                "Token",
+                vec![],
+                OffsetDateTime::now_utc(),
+                Duration::from_secs(60),
+            )
+            .unwrap();
+        let (input, sig) = t.rsplit_once('.').unwrap();
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(b"k").unwrap();
+        mac.update(input.as_bytes());
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(sig).unwrap(),
+            mac.finalize().into_bytes().to_vec()
+        );
+        let header = URL_SAFE_NO_PAD.decode(t.split('.').next().unwrap()).unwrap();
+        assert_eq!(header, HEADER.as_bytes());
     }
 }
