@@ -144,9 +144,13 @@ impl JwtKeys {
         else {
             return Err(invalid("not a compact JWS (three dot-separated parts)"));
         };
-        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| invalid("not base64url"));
-        let h: Header = serde_json::from_slice(&decode(header)?)
-            .map_err(|_| invalid("unreadable header"))?;
+        let decode = |part: &str| {
+            URL_SAFE_NO_PAD
+                .decode(part)
+                .map_err(|_| invalid("not base64url"))
+        };
+        let h: Header =
+            serde_json::from_slice(&decode(header)?).map_err(|_| invalid("unreadable header"))?;
         if h.alg != "HS256" {
             return Err(invalid("unexpected algorithm"));
         }
@@ -277,7 +281,9 @@ mod tests {
             URL_SAFE_NO_PAD.decode(sig).unwrap(),
             mac.finalize().into_bytes().to_vec()
         );
-        let header = URL_SAFE_NO_PAD.decode(t.split('.').next().unwrap()).unwrap();
+        let header = URL_SAFE_NO_PAD
+            .decode(t.split('.').next().unwrap())
+            .unwrap();
         assert_eq!(header, HEADER.as_bytes());
     }
 }
