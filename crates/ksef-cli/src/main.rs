@@ -8,6 +8,10 @@
 //! http://127.0.0.1:8080/v2) and one local store (`--data-dir`), also set by `KSEF_BASE_URL`,
 //! `KSEF_ENV`, `KSEF_DATA_DIR`; the store key comes from `KSEF_PASSPHRASE` or a key file.
 
+// The doc comments of the clap arguments are `--help` texts, plain text rather than
+// Markdown: `<out>` and `[::1]` there are meant literally.
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
+
 mod app;
 mod cmd;
 

@@ -511,7 +511,7 @@ impl KsefClient {
     }
 
     /// [`session_upo`](Self::session_upo) streamed into `out`; see
-    /// [`download_xml_to`](Self::download_xml_to).
+    /// `download_xml_to`.
     pub async fn session_upo_to(
         &self,
         access_token: &str,

@@ -8,7 +8,7 @@
 //! * [`wait_for_session`] — polling with backoff until the session and all its invoices are
 //!   final;
 //! * [`invoice_upo`] / [`session_upos`] — UPO documents;
-//! * [`sync`] — incremental download of the invoices of a context through exports (§12.4).
+//! * [`sync()`] — incremental download of the invoices of a context through exports (§12.4).
 //!
 //! Each flow takes the [`Session`] mutably: the access token is refreshed when it is about to
 //! expire (long batches outlive an access token); the caller stores the session again after.

@@ -599,7 +599,7 @@ fn check_key_strength(info: &CertificateInfo) -> ApiResult<()> {
 /// Whether `der` was issued (signed) by the emulator's simulated Profil Zaufany CA, and that
 /// simulation is enabled. The CA certificate itself does not count (it is not a signer).
 /// This only names the method (`TrustedProfile`); whether the certificate is trusted is
-/// [`certificate_trust`]'s decision.
+/// `certificate_trust`'s decision.
 pub fn issued_by_trusted_profile(state: &AppState, der: &[u8]) -> bool {
     if !state.config().simulated_trusted_profile_enabled() {
         return false;

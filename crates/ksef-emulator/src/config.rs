@@ -42,7 +42,7 @@ pub struct EmulatorConfig {
     /// Directory holding `ksef-emulator.sqlite3`.
     pub data_dir: PathBuf,
     /// Externally visible base URL (used in the pre-signed links the emulator hands out). `None` =
-    /// the address the server is bound to (loopback when bound to 0.0.0.0 or [::]); never the
+    /// the address the server is bound to (loopback when bound to `0.0.0.0` or `[::]`); never the
     /// request's `Host` header.
     pub public_base_url: Option<String>,
     /// How long `GET /auth/{ref}` answers 100 before showing the final status.

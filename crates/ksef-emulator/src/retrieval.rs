@@ -5,10 +5,10 @@
 //! parties (`invoice_parties`: seller, buyer, third subject, authorised subject).
 //!
 //! * `GET /invoices/ksef/{ksefNumber}` — the exact stored bytes with `x-ms-meta-hash`.
-//! * `POST /invoices/query/metadata` — filters of [`filter`], paging, 10 000-row truncation,
+//! * `POST /invoices/query/metadata` — filters of `filter`, paging, 10 000-row truncation,
 //!   `permanentStorageHwmDate` ([`hwm`]).
 //! * `POST /invoices/exports`, `GET /invoices/exports/{ref}` — packages built in the
-//!   background ([`export`]); [`resume`] restarts the ones interrupted by a shutdown.
+//!   background (`export`); [`resume`] restarts the ones interrupted by a shutdown.
 
 mod export;
 mod filter;
@@ -57,7 +57,7 @@ const HWM_CEILING_SETTING: &str = "permanent_storage_hwm_ceiling_ms";
 ///   reported, and (read under [`AppState::storage_writer`], when no commit is in flight)
 ///   every invoice up to it is already visible.
 /// * Across restarts: before an HWM above the persisted ceiling is reported, the ceiling is
-///   raised to HWM + [`HWM_LEASE_MS`] in `settings`; the next start takes the ceiling as the
+///   raised to HWM + `HWM_LEASE_MS` in `settings`; the next start takes the ceiling as the
 ///   last HWM and `MAX(permanent_storage_ms)` as the last permanent time, so an HWM reported
 ///   before a restart still bounds the times assigned after it.
 #[derive(Debug, Default, Clone)]

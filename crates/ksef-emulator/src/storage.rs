@@ -58,7 +58,7 @@ pub fn public_base(state: &AppState) -> String {
         .unwrap_or_else(|| "http://127.0.0.1".to_string())
 }
 
-/// `http://ADDR:PORT` for a listener bound to `addr`; an unspecified address (0.0.0.0, [::]) is
+/// `http://ADDR:PORT` for a listener bound to `addr`; an unspecified address (`0.0.0.0`, `[::]`) is
 /// not something a client can connect to, so it becomes the loopback address of its family.
 pub fn listen_base(addr: SocketAddr) -> String {
     let ip = match addr.ip() {

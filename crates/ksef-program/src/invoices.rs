@@ -851,7 +851,7 @@ pub async fn download(app: &mut App, ksef_number: &str) -> ProgramResult<Vec<u8>
 }
 
 /// `ksef sync --dir D`: the incremental download (see
-/// [`ksef_client::invoicing_flows::sync`]).
+/// [`ksef_client::invoicing_flows::sync()`]).
 pub async fn sync(
     app: &mut App,
     dir: &Path,

@@ -51,7 +51,7 @@ const MAX_WINDOW: time::Duration = time::Duration::days(88);
 const PART_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Safety stop: exports per subject type in one run.
 const MAX_EXPORTS_PER_SUBJECT: usize = 10_000;
-/// Default start of a first sync: this long before now (a day inside [`MAX_WINDOW`], so a
+/// Default start of a first sync: this long before now (a day inside `MAX_WINDOW`, so a
 /// first sync is one window).
 pub const DEFAULT_FIRST_WINDOW: time::Duration = time::Duration::days(87);
 
@@ -233,7 +233,7 @@ impl<'a> AtomicFile<'a> {
     }
 }
 
-/// Writes `bytes` to `path` atomically and durably ([`AtomicFile`]). A relative path without
+/// Writes `bytes` to `path` atomically and durably (`AtomicFile`). A relative path without
 /// a directory is written in the current directory.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), KsefError> {
     let mut file = AtomicFile::create(path)?;
