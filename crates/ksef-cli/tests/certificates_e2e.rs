@@ -4,64 +4,13 @@
 //! opened with a KSeF token is refused by KSeF with its code named.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use ksef_core::Nip;
 use ksef_testkit::EmulatorProcess;
+use ksef_testkit::cli::Program;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ksef");
-
-/// One program installation (data dir) pointed at one emulator.
-struct Ksef {
-    data: tempfile::TempDir,
-    base_url: String,
-}
-
-impl Ksef {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .args(args)
-            .env("KSEF_BASE_URL", &self.base_url)
-            .env("KSEF_DATA_DIR", self.data.path())
-            .env("KSEF_PASSPHRASE", "hasło magazynu")
-            .env_remove("KSEF_ENV")
-            .output()
-            .expect("run ksef")
-    }
-
-    /// Runs a command that must succeed; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(
-            out.status.success(),
-            "ksef {args:?} failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut a = args.to_vec();
-        a.push("--json");
-        let out = self.ok(&a);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("ksef {a:?}: not JSON ({e}): {out}"))
-    }
-
-    /// Runs a command that must fail with an `error: …` line; returns stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(
-            !out.status.success(),
-            "ksef {args:?} should have failed; stdout: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        assert!(stderr.starts_with("error: "), "unclear error {stderr:?}");
-        stderr
-    }
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
@@ -75,10 +24,7 @@ fn enroll_login_list_revoke_and_token_session_refused() {
         BIN,
         &["--auth-delay-ms", "20", "--token-activation-ms", "50"],
     );
-    let k = Ksef {
-        data: tempfile::tempdir().unwrap(),
-        base_url: emu.base_url.clone(),
-    };
+    let k = Program::new(BIN, &emu.base_url);
     let files = tempfile::tempdir().unwrap();
     let nip = Nip::random();
     let seal_pw = write(files.path(), "seal.txt", "hasło-pieczęci\n");

@@ -2,146 +2,62 @@
 //! `ksef emulator` process on a random port, with a temporary data dir — the seed's workflow,
 //! the Profil Zaufany round trip, and bad input (clear message, non-zero exit, store untouched).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use ksef_core::{ContextIdentifier, Nip, Pesel};
 use ksef_crypto::KeyAlgorithm;
 use ksef_crypto::testcert::{TestSubject, make_test_certificate};
+use ksef_testkit::cli::Program;
 use ksef_testkit::{EmulatorProcess, RawClient};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ksef");
 
-/// One program installation: a data dir and the environment that points every command at one
-/// emulator and one store.
-struct Program {
-    data: tempfile::TempDir,
-    base_url: String,
-    passphrase: String,
+/// What the store holds (users, masked tokens, settings, session summary), read through the
+/// store itself: a failed command must not change any of it. (File bytes are not compared:
+/// SQLite may checkpoint its WAL on a read-only open.)
+fn snapshot(p: &Program) -> String {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = ksef_store::Store::open(
+            p.data_dir(),
+            Some(ksef_crypto::Zeroizing::new(p.passphrase().to_string())),
+        )
+        .await
+        .expect("open store");
+        let users: Vec<String> = store
+            .list_users()
+            .await
+            .unwrap()
+            .iter()
+            .map(|u| format!("{}|{:?}|{:?}", u.name, u.token_masked, u.token_set_at))
+            .collect();
+        let settings = store.settings().await.unwrap();
+        let session = store
+            .load_session(p.base_url())
+            .await
+            .unwrap()
+            .map(|(_, s)| s.reference_number);
+        let out = format!("users={users:?} settings={settings:?} session={session:?}");
+        store.close().await;
+        out
+    })
 }
 
-impl Program {
-    fn new(base_url: &str) -> Self {
-        Self {
-            data: tempfile::tempdir().unwrap(),
-            base_url: base_url.to_string(),
-            passphrase: "tajne hasło 123".into(),
-        }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env("KSEF_BASE_URL", &self.base_url)
-            .env("KSEF_DATA_DIR", self.data.path())
-            .env("KSEF_PASSPHRASE", &self.passphrase)
-            .env_remove("KSEF_ENV");
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run ksef")
-    }
-
-    fn run_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self
-            .cmd(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    /// Runs a command that must succeed; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(
-            out.status.success(),
-            "ksef {args:?} failed:\n{stdout}\n{stderr}"
-        );
-        stdout
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut a = args.to_vec();
-        a.push("--json");
-        let out = self.ok(&a);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("ksef {a:?}: not JSON ({e}): {out}"))
-    }
-
-    /// Runs a command that must fail; returns stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(
-            !out.status.success(),
-            "ksef {args:?} should have failed; stdout: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        assert!(
-            stderr.starts_with("error: "),
-            "ksef {args:?}: unclear error output {stderr:?}"
-        );
-        stderr
-    }
-
-    /// What the store holds (users, masked tokens, settings, session summary), read through the
-    /// store itself: a failed command must not change any of it. (File bytes are not compared:
-    /// SQLite may checkpoint its WAL on a read-only open.)
-    fn snapshot(&self) -> String {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async {
-            let store = ksef_store::Store::open(
-                self.data.path(),
-                Some(ksef_crypto::Zeroizing::new(self.passphrase.clone())),
-            )
-            .await
-            .expect("open store");
-            let users: Vec<String> = store
-                .list_users()
-                .await
-                .unwrap()
-                .iter()
-                .map(|u| format!("{}|{:?}|{:?}", u.name, u.token_masked, u.token_set_at))
-                .collect();
-            let settings = store.settings().await.unwrap();
-            let session = store
-                .load_session(&self.base_url)
-                .await
-                .unwrap()
-                .map(|(_, s)| s.reference_number);
-            let out = format!("users={users:?} settings={settings:?} session={session:?}");
-            store.close().await;
-            out
+/// Files of the data dir containing `needle`.
+fn files_containing(p: &Program, needle: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(p.data_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            std::fs::read(p)
+                .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+                .unwrap_or(false)
         })
-    }
-
-    /// Files of the data dir containing `needle`.
-    fn files_containing(&self, needle: &str) -> Vec<PathBuf> {
-        std::fs::read_dir(self.data.path())
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_file())
-            .filter(|p| {
-                std::fs::read(p)
-                    .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
-                    .unwrap_or(false)
-            })
-            .collect()
-    }
+        .collect()
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -156,7 +72,7 @@ fn seed_workflow_end_to_end() {
         BIN,
         &["--auth-delay-ms", "50", "--token-activation-ms", "200"],
     );
-    let p = Program::new(&emu.base_url);
+    let p = Program::new(BIN, &emu.base_url);
     let files = tempfile::tempdir().unwrap();
     let nip = Nip::random();
     let pw = write(files.path(), "pw.txt", "hasło-do-p12\n");
@@ -212,10 +128,10 @@ fn seed_workflow_end_to_end() {
     // Text output is masked too.
     assert!(!p.ok(&["user", "list"]).contains(&token));
     // The token (and any JWT) never appears in the store's files.
-    assert!(p.files_containing(&token).is_empty());
-    assert!(p.files_containing(&token[token.len() - 64..]).is_empty());
+    assert!(files_containing(&p, &token).is_empty());
+    assert!(files_containing(&p, &token[token.len() - 64..]).is_empty());
     assert!(
-        p.files_containing("eyJ").is_empty(),
+        files_containing(&p, "eyJ").is_empty(),
         "a JWT in clear text in the store"
     );
     // Nor does any log: the emulator logs every request, never a token.
@@ -292,7 +208,7 @@ fn seed_workflow_end_to_end() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(p.files_containing(&token2).is_empty());
+    assert!(files_containing(&p, &token2).is_empty());
     let out = p.run_stdin(&["user", "set-token", "Kierownik"], "not a token\n");
     assert!(!out.status.success());
 
@@ -310,7 +226,7 @@ fn seed_workflow_end_to_end() {
     assert_eq!(p.json(&["user", "list"]).as_array().unwrap().len(), 1);
 
     // Wrong passphrase: clear error, nothing lost.
-    let before = p.snapshot();
+    let before = snapshot(&p);
     let out = p
         .cmd(&["user", "list"])
         .env("KSEF_PASSPHRASE", "wrong")
@@ -322,14 +238,14 @@ fn seed_workflow_end_to_end() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(before, p.snapshot());
+    assert_eq!(before, snapshot(&p));
     assert_eq!(p.json(&["user", "list"])[0]["name"], "Księgowa");
 }
 
 #[test]
 fn profil_zaufany_round_trip_and_check() {
     let emu = EmulatorProcess::start(BIN, &["--auth-delay-ms", "50"]);
-    let p = Program::new(&emu.base_url);
+    let p = Program::new(BIN, &emu.base_url);
     let dir = tempfile::tempdir().unwrap();
     // A sole proprietor: PESEL linked to a NIP (Profil Zaufany identifies by PESEL).
     let nip = Nip::random();
@@ -411,7 +327,7 @@ fn profil_zaufany_round_trip_and_check() {
 #[test]
 fn bad_input_is_refused_clearly_and_writes_nothing() {
     let emu = EmulatorProcess::start(BIN, &["--auth-delay-ms", "20", "--challenge-secs", "1"]);
-    let p = Program::new(&emu.base_url);
+    let p = Program::new(BIN, &emu.base_url);
     let files = tempfile::tempdir().unwrap();
     let nip = Nip::random();
     let pw = write(files.path(), "pw.txt", "dobre-hasło\n");
@@ -429,7 +345,7 @@ fn bad_input_is_refused_clearly_and_writes_nothing() {
         "--ec",
     ]);
     p.ok(&["user", "add", "Ala"]);
-    let before = p.snapshot();
+    let before = snapshot(&p);
 
     let e = p.fails(&[
         "auth",
@@ -494,7 +410,7 @@ fn bad_input_is_refused_clearly_and_writes_nothing() {
         &pw,
     ]);
     assert!(e.contains("--nip"), "{e}");
-    assert_eq!(before, p.snapshot(), "a failed command changed the store");
+    assert_eq!(before, snapshot(&p), "a failed command changed the store");
 
     // Expired challenge: the emulator gives 1 s here.
     let dir = tempfile::tempdir().unwrap();
@@ -524,7 +440,7 @@ fn bad_input_is_refused_clearly_and_writes_nothing() {
     assert!(e.contains("21111"), "{e}");
 
     // Emulator down: the message names the URL.
-    let down = Program::new("http://127.0.0.1:9/v2");
+    let down = Program::new(BIN, "http://127.0.0.1:9/v2");
     let e = down.fails(&[
         "auth",
         "login",
@@ -564,8 +480,8 @@ fn person_with_credentials_read_only() {
         BIN,
         &["--auth-delay-ms", "20", "--token-activation-ms", "50"],
     );
-    let owner = Program::new(&emu.base_url);
-    let clerk = Program::new(&emu.base_url);
+    let owner = Program::new(BIN, &emu.base_url);
+    let clerk = Program::new(BIN, &emu.base_url);
     let files = tempfile::tempdir().unwrap();
     let nip = Nip::random();
     let pesel = Pesel::random();
@@ -682,8 +598,8 @@ fn person_with_credentials_read_only() {
 #[test]
 fn permissions_granted_and_revoked_with_the_cli() {
     let emu = EmulatorProcess::start(BIN, &["--auth-delay-ms", "20"]);
-    let owner = Program::new(&emu.base_url);
-    let clerk = Program::new(&emu.base_url);
+    let owner = Program::new(BIN, &emu.base_url);
+    let clerk = Program::new(BIN, &emu.base_url);
     let files = tempfile::tempdir().unwrap();
     let nip = Nip::random();
     let pesel = Pesel::random();

@@ -7,103 +7,14 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use ksef_core::Nip;
 use ksef_testkit::EmulatorProcess;
+use ksef_testkit::cli::Program;
 use ksef_testkit::invoices;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ksef");
-
-/// One program installation: a data dir and the environment pointing every command at one
-/// emulator.
-struct Program {
-    data: tempfile::TempDir,
-    base_url: String,
-}
-
-impl Program {
-    fn new(base_url: &str) -> Self {
-        Self {
-            data: tempfile::tempdir().unwrap(),
-            base_url: base_url.to_string(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .args(args)
-            .env("KSEF_BASE_URL", &self.base_url)
-            .env("KSEF_DATA_DIR", self.data.path())
-            .env("KSEF_PASSPHRASE", "hasło testowe")
-            .env_remove("KSEF_ENV")
-            .output()
-            .expect("run ksef")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(
-            out.status.success(),
-            "ksef {args:?} failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut a = args.to_vec();
-        a.push("--json");
-        let out = self.ok(&a);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("ksef {a:?}: not JSON ({e}): {out}"))
-    }
-
-    /// Runs a command that must fail; returns (stdout, stderr).
-    fn fails(&self, args: &[&str]) -> (String, String) {
-        let out = self.run(args);
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(
-            !out.status.success(),
-            "ksef {args:?} should have failed; stdout: {stdout}"
-        );
-        assert!(
-            stderr.starts_with("error: "),
-            "ksef {args:?}: unclear error output {stderr:?}"
-        );
-        (stdout, stderr)
-    }
-
-    /// Logs in as the owner of `nip` with a fresh self-signed certificate.
-    fn login_owner(&self, nip: &Nip, files: &Path) {
-        let pw = files.join("pw.txt");
-        std::fs::write(&pw, "hasło\n").unwrap();
-        let p12 = files.join("owner.p12");
-        let (p12, pw) = (p12.to_str().unwrap(), pw.to_str().unwrap());
-        self.ok(&[
-            "cert",
-            "new",
-            "--nip",
-            nip.as_str(),
-            "--out",
-            p12,
-            "--password-file",
-            pw,
-        ]);
-        self.ok(&[
-            "auth",
-            "login",
-            "--nip",
-            nip.as_str(),
-            "--cert",
-            p12,
-            "--password-file",
-            pw,
-        ]);
-    }
-}
 
 fn emulator() -> EmulatorProcess {
     EmulatorProcess::start(
@@ -144,7 +55,7 @@ fn today_minus(days: i64) -> String {
 #[test]
 fn online_batch_upo_query_download_and_sync() {
     let emu = emulator();
-    let p = Program::new(&emu.base_url);
+    let p = Program::new(BIN, &emu.base_url);
     let files = tempfile::tempdir().unwrap();
     let nip = Nip::random();
     p.login_owner(&nip, files.path());
@@ -476,7 +387,7 @@ fn online_batch_upo_query_download_and_sync() {
 #[test]
 fn bad_input_is_refused_and_nothing_is_sent() {
     let emu = emulator();
-    let p = Program::new(&emu.base_url);
+    let p = Program::new(BIN, &emu.base_url);
     let files = tempfile::tempdir().unwrap();
     let nip = Nip::random();
     let good = write(
@@ -492,7 +403,7 @@ fn bad_input_is_refused_and_nothing_is_sent() {
     let garbage = write(files.path(), "garbage.xml", b"<<< to nie jest XML");
 
     // Local validation needs no login; per-file lines, non-zero exit.
-    let (out, err) = p.fails(&["invoice", "validate", s(&good), s(&bad), s(&garbage)]);
+    let (out, err) = p.fails_with_output(&["invoice", "validate", s(&good), s(&bad), s(&garbage)]);
     assert!(out.contains("OK     ") && out.contains("good.xml"), "{out}");
     assert!(out.contains("ERROR  ") && out.contains("bad.xml"), "{out}");
     assert!(out.contains("garbage.xml"), "{out}");
@@ -500,45 +411,45 @@ fn bad_input_is_refused_and_nothing_is_sent() {
     p.ok(&["invoice", "validate", s(&good)]);
 
     // Not logged in.
-    let (_, err) = p.fails(&["invoice", "send", s(&good)]);
+    let (_, err) = p.fails_with_output(&["invoice", "send", s(&good)]);
     assert!(err.contains("log in"), "{err}");
-    let (_, err) = p.fails(&["sync", "--dir", s(&files.path().join("sync"))]);
+    let (_, err) = p.fails_with_output(&["sync", "--dir", s(&files.path().join("sync"))]);
     assert!(err.contains("log in"), "{err}");
 
     p.login_owner(&nip, files.path());
     let before = session_count(&p);
     // An invalid file among valid ones: nothing is sent, the file and the reason are named.
-    let (_, err) = p.fails(&["invoice", "send", s(&good), s(&bad)]);
+    let (_, err) = p.fails_with_output(&["invoice", "send", s(&good), s(&bad)]);
     assert!(err.contains("nothing was sent"), "{err}");
     assert!(err.contains("bad.xml") && err.contains("P_1"), "{err}");
     assert!(!err.contains("good.xml"), "{err}");
-    let (_, err) = p.fails(&["invoice", "send", "--batch", s(&good), s(&garbage)]);
+    let (_, err) = p.fails_with_output(&["invoice", "send", "--batch", s(&good), s(&garbage)]);
     assert!(err.contains("garbage.xml"), "{err}");
     // Missing file, empty directory, unknown form code, PEF in a batch.
-    let (_, err) = p.fails(&["invoice", "send", s(&files.path().join("brak.xml"))]);
+    let (_, err) = p.fails_with_output(&["invoice", "send", s(&files.path().join("brak.xml"))]);
     assert!(
         err.contains("brak.xml") && err.contains("cannot read"),
         "{err}"
     );
     let empty = files.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let (_, err) = p.fails(&["invoice", "send", s(&empty)]);
+    let (_, err) = p.fails_with_output(&["invoice", "send", s(&empty)]);
     assert!(err.contains("no *.xml"), "{err}");
-    let (_, err) = p.fails(&["invoice", "send", "--form", "FA9", s(&good)]);
+    let (_, err) = p.fails_with_output(&["invoice", "send", "--form", "FA9", s(&good)]);
     assert!(err.contains("--form"), "{err}");
     let pef = write(
         files.path(),
         "pef.xml",
         &invoices::pef3(nip.as_str(), "P-1"),
     );
-    let (_, err) = p.fails(&["invoice", "send", "--batch", s(&pef)]);
+    let (_, err) = p.fails_with_output(&["invoice", "send", "--batch", s(&pef)]);
     assert!(err.contains("batch"), "{err}");
     assert_eq!(session_count(&p), before, "a refused send opened a session");
 
     // Bad query input is named before KSeF is asked.
-    let (_, err) = p.fails(&["invoice", "query", "--from", "31.12.2025"]);
+    let (_, err) = p.fails_with_output(&["invoice", "query", "--from", "31.12.2025"]);
     assert!(err.contains("--from"), "{err}");
-    let (_, err) = p.fails(&[
+    let (_, err) = p.fails_with_output(&[
         "invoice",
         "query",
         "--from",
@@ -547,15 +458,16 @@ fn bad_input_is_refused_and_nothing_is_sent() {
         "Subject7",
     ]);
     assert!(err.contains("--subject-type"), "{err}");
-    let (_, err) = p.fails(&["invoice", "query", "--from", "2020-01-01"]);
+    let (_, err) = p.fails_with_output(&["invoice", "query", "--from", "2020-01-01"]);
     assert!(err.contains("3 months"), "{err}");
     // Unknown invoice / session: KSeF's answer, named.
-    let (_, err) = p.fails(&["invoice", "download", "5265877635-20250826-0100001AF629-AF"]);
+    let (_, err) =
+        p.fails_with_output(&["invoice", "download", "5265877635-20250826-0100001AF629-AF"]);
     assert!(
         err.contains("21164") || err.contains("nie istnieje"),
         "{err}"
     );
-    let (_, err) = p.fails(&[
+    let (_, err) = p.fails_with_output(&[
         "upo",
         "get",
         "--session",
@@ -574,7 +486,7 @@ fn bad_input_is_refused_and_nothing_is_sent() {
 #[test]
 fn many_files_are_split_into_sessions() {
     let emu = emulator();
-    let p = Program::new(&emu.base_url);
+    let p = Program::new(BIN, &emu.base_url);
     let files = tempfile::tempdir().unwrap();
     let nip = Nip::random();
     p.login_owner(&nip, files.path());
@@ -651,7 +563,7 @@ fn many_files_are_split_into_sessions() {
     assert_eq!(dup["statusCode"], 440, "{dup:#}");
 
     // Bad --session-size values are named.
-    let (_, err) = p.fails(&["invoice", "send", s(&online), "--session-size", "0"]);
+    let (_, err) = p.fails_with_output(&["invoice", "send", s(&online), "--session-size", "0"]);
     assert!(err.contains("--session-size"), "{err}");
 }
 
@@ -660,9 +572,9 @@ fn many_files_are_split_into_sessions() {
 #[test]
 fn limits_are_shown() {
     let emu = emulator();
-    let p = Program::new(&emu.base_url);
+    let p = Program::new(BIN, &emu.base_url);
     let files = tempfile::tempdir().unwrap();
-    let (_, err) = p.fails(&["limits"]);
+    let (_, err) = p.fails_with_output(&["limits"]);
     assert!(err.contains("log in"), "{err}");
     let nip = Nip::random();
     p.login_owner(&nip, files.path());

@@ -5,6 +5,7 @@
 //! documented field names), so a wire-type mistake shared by our client and emulator cannot hide.
 //! Helpers build and sign real `AuthTokenRequest` documents and RSA-OAEP-encrypt KSeF tokens.
 
+pub mod cli;
 pub mod invoices;
 pub mod openapi;
 
