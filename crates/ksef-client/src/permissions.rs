@@ -8,6 +8,7 @@ use std::time::Duration;
 use ksef_wire::{
     PermissionsOperationResponse, PermissionsOperationStatusResponse,
     PersonPermissionsGrantRequest, PersonPermissionsQueryRequest, QueryPersonPermissionsResponse,
+    Validate,
 };
 use reqwest::Method;
 use tokio::time::Instant;

@@ -13,13 +13,18 @@
 //! the client's delegable entity grant to the intermediary exists. Entity-level authorizations (SelfInvoicing, …) are stored and listed; invoice
 //! validation does not consult them yet.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use axum::Router;
 use axum::extract::{FromRequest, RawQuery, Request, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use ksef_core::Permission;
+use ksef_core::{ContextIdentifier, Permission, SubjectIdentifier};
 use ksef_wire as wire;
+use sqlx::SqlitePool;
+use time::OffsetDateTime;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, Bearer, ClientIp};
@@ -33,12 +38,18 @@ use crate::tokens::Caller;
 /// The routes of this module (merged into the `/v2` router).
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/permissions/persons/grants", post(grant_persons))
-        .route("/permissions/entities/grants", post(grant_entities))
+        .route(
+            "/permissions/persons/grants",
+            post(grant::<wire::PersonPermissionsGrantRequest>),
+        )
+        .route(
+            "/permissions/entities/grants",
+            post(grant::<wire::EntityPermissionsGrantRequest>),
+        )
         .route("/permissions/query/entities/grants", post(query_entities))
         .route(
             "/permissions/authorizations/grants",
-            post(grant_authorizations),
+            post(grant::<wire::EntityAuthorizationPermissionsGrantRequest>),
         )
         .route(
             "/permissions/authorizations/grants/{permission_id}",
@@ -59,18 +70,27 @@ pub fn routes() -> Router<AppState> {
         .route("/permissions/query/persons/grants", post(query_persons))
         .route("/permissions/attachments/status", get(attachments_status))
         .route("/permissions/query/entities/roles", get(query_entity_roles))
-        .route("/permissions/subunits/grants", post(grant_subunits))
+        .route(
+            "/permissions/subunits/grants",
+            post(grant::<wire::SubunitPermissionsGrantRequest>),
+        )
         .route("/permissions/query/subunits/grants", post(query_subunits))
         .route(
             "/permissions/query/subordinate-entities/roles",
             post(query_subordinate_roles),
         )
-        .route("/permissions/indirect/grants", post(grant_indirect))
+        .route(
+            "/permissions/indirect/grants",
+            post(grant::<wire::IndirectPermissionsGrantRequest>),
+        )
         .route(
             "/permissions/eu-entities/administration/grants",
-            post(grant_eu_admin),
+            post(grant::<wire::EuEntityAdministrationPermissionsGrantRequest>),
         )
-        .route("/permissions/eu-entities/grants", post(grant_eu_entities))
+        .route(
+            "/permissions/eu-entities/grants",
+            post(grant::<wire::EuEntityPermissionsGrantRequest>),
+        )
         .route(
             "/permissions/query/eu-entities/grants",
             post(query_eu_entities),
@@ -110,49 +130,75 @@ fn accepted(reference_number: String) -> impl IntoResponse {
     )
 }
 
-/// A grant endpoint (→ 202 `{referenceNumber}`): the caller must hold `$needed`, the body
-/// `$body` is validated, and `$logic(pool, now, context, author, &grant)` records the grant and
-/// its operation. A macro rather than a generic function: the seven request types share no
-/// trait for `validate`, and their validated types differ.
-macro_rules! grant_endpoint {
-    ($(#[$doc:meta])* $name:ident, $needed:expr, $body:ty, $logic:path) => {
-        $(#[$doc])*
-        async fn $name(
-            State(state): State<AppState>,
-            Bearer(token): Bearer,
-            ClientIp(ip): ClientIp,
-            req: Request,
-        ) -> ApiResult<impl IntoResponse> {
-            let caller = caller(&state, &token, ip, &[$needed]).await?;
-            let body: $body = json_body(&state, req).await?;
-            let grant = body.validate().map_err(invalid)?;
-            let reference = $logic(
-                state.pool(),
-                state.now(),
-                &caller.context,
-                &caller.subject,
-                &grant,
-            )
-            .await?;
-            Ok(accepted(reference))
-        }
-    };
+/// A grant request of the permission API: the permission its sender must hold and how the
+/// validated grant is recorded (with its asynchronous operation).
+trait GrantRequest: wire::Validate<Valid: Send + Sync> + serde::de::DeserializeOwned + Send {
+    /// The permission the caller must hold in its context.
+    const NEEDED: Permission;
+    /// Records the grant and its operation → the operation's reference number.
+    fn record<'a>(
+        pool: &'a SqlitePool,
+        now: OffsetDateTime,
+        context: &'a ContextIdentifier,
+        author: &'a SubjectIdentifier,
+        grant: &'a Self::Valid,
+    ) -> Recording<'a>;
 }
 
-grant_endpoint! {
-    /// `POST /permissions/persons/grants` → 202 `{referenceNumber}` (CredentialsManage).
-    grant_persons,
-    Permission::CredentialsManage,
-    wire::PersonPermissionsGrantRequest,
-    permissions::grant_person_permissions
+type Recording<'a> = Pin<Box<dyn Future<Output = ApiResult<String>> + Send + 'a>>;
+
+/// Every grant endpoint (→ 202 `{referenceNumber}`): the caller must hold `T::NEEDED`, the body
+/// is read only then and validated, and `T::record` stores the grant.
+async fn grant<T: GrantRequest>(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    ClientIp(ip): ClientIp,
+    req: Request,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &token, ip, &[T::NEEDED]).await?;
+    let body: T = json_body(&state, req).await?;
+    let grant = body.validate().map_err(invalid)?;
+    let reference = T::record(
+        state.pool(),
+        state.now(),
+        &caller.context,
+        &caller.subject,
+        &grant,
+    )
+    .await?;
+    Ok(accepted(reference).into_response())
 }
 
-grant_endpoint! {
-    /// `POST /permissions/entities/grants` → 202 `{referenceNumber}` (CredentialsManage).
-    grant_entities,
-    Permission::CredentialsManage,
-    wire::EntityPermissionsGrantRequest,
-    permissions::grant_entity_permissions
+/// `POST /permissions/persons/grants` → 202 `{referenceNumber}` (CredentialsManage).
+impl GrantRequest for wire::PersonPermissionsGrantRequest {
+    const NEEDED: Permission = Permission::CredentialsManage;
+    fn record<'a>(
+        pool: &'a SqlitePool,
+        now: OffsetDateTime,
+        context: &'a ContextIdentifier,
+        author: &'a SubjectIdentifier,
+        grant: &'a Self::Valid,
+    ) -> Recording<'a> {
+        Box::pin(permissions::grant_person_permissions(
+            pool, now, context, author, grant,
+        ))
+    }
+}
+
+/// `POST /permissions/entities/grants` → 202 `{referenceNumber}` (CredentialsManage).
+impl GrantRequest for wire::EntityPermissionsGrantRequest {
+    const NEEDED: Permission = Permission::CredentialsManage;
+    fn record<'a>(
+        pool: &'a SqlitePool,
+        now: OffsetDateTime,
+        context: &'a ContextIdentifier,
+        author: &'a SubjectIdentifier,
+        grant: &'a Self::Valid,
+    ) -> Recording<'a> {
+        Box::pin(permissions::grant_entity_permissions(
+            pool, now, context, author, grant,
+        ))
+    }
 }
 
 /// `POST /permissions/query/entities/grants` (CredentialsManage or CredentialsRead): invoice
@@ -204,12 +250,20 @@ async fn query_entities(
     }))
 }
 
-grant_endpoint! {
-    /// `POST /permissions/authorizations/grants` → 202 `{referenceNumber}` (CredentialsManage).
-    grant_authorizations,
-    Permission::CredentialsManage,
-    wire::EntityAuthorizationPermissionsGrantRequest,
-    permissions::grant_authorization
+/// `POST /permissions/authorizations/grants` → 202 `{referenceNumber}` (CredentialsManage).
+impl GrantRequest for wire::EntityAuthorizationPermissionsGrantRequest {
+    const NEEDED: Permission = Permission::CredentialsManage;
+    fn record<'a>(
+        pool: &'a SqlitePool,
+        now: OffsetDateTime,
+        context: &'a ContextIdentifier,
+        author: &'a SubjectIdentifier,
+        grant: &'a Self::Valid,
+    ) -> Recording<'a> {
+        Box::pin(permissions::grant_authorization(
+            pool, now, context, author, grant,
+        ))
+    }
 }
 
 /// `DELETE /permissions/authorizations/grants/{permissionId}` → 202 (CredentialsManage).
@@ -489,12 +543,20 @@ async fn query_entity_roles(
     }))
 }
 
-grant_endpoint! {
-    /// `POST /permissions/subunits/grants` → 202 (SubunitManage).
-    grant_subunits,
-    Permission::SubunitManage,
-    wire::SubunitPermissionsGrantRequest,
-    permissions::grant_subunit_admin
+/// `POST /permissions/subunits/grants` → 202 (SubunitManage).
+impl GrantRequest for wire::SubunitPermissionsGrantRequest {
+    const NEEDED: Permission = Permission::SubunitManage;
+    fn record<'a>(
+        pool: &'a SqlitePool,
+        now: OffsetDateTime,
+        context: &'a ContextIdentifier,
+        author: &'a SubjectIdentifier,
+        grant: &'a Self::Valid,
+    ) -> Recording<'a> {
+        Box::pin(permissions::grant_subunit_admin(
+            pool, now, context, author, grant,
+        ))
+    }
 }
 
 /// `POST /permissions/query/subunits/grants` (CredentialsManage, CredentialsRead or
@@ -592,28 +654,52 @@ async fn query_subordinate_roles(
     }))
 }
 
-grant_endpoint! {
-    /// `POST /permissions/indirect/grants` → 202 (CredentialsManage, in the intermediary's context).
-    grant_indirect,
-    Permission::CredentialsManage,
-    wire::IndirectPermissionsGrantRequest,
-    permissions::grant_indirect
+/// `POST /permissions/indirect/grants` → 202 (CredentialsManage, in the intermediary's context).
+impl GrantRequest for wire::IndirectPermissionsGrantRequest {
+    const NEEDED: Permission = Permission::CredentialsManage;
+    fn record<'a>(
+        pool: &'a SqlitePool,
+        now: OffsetDateTime,
+        context: &'a ContextIdentifier,
+        author: &'a SubjectIdentifier,
+        grant: &'a Self::Valid,
+    ) -> Recording<'a> {
+        Box::pin(permissions::grant_indirect(
+            pool, now, context, author, grant,
+        ))
+    }
 }
 
-grant_endpoint! {
-    /// `POST /permissions/eu-entities/administration/grants` → 202 (CredentialsManage).
-    grant_eu_admin,
-    Permission::CredentialsManage,
-    wire::EuEntityAdministrationPermissionsGrantRequest,
-    permissions::grant_eu_admin
+/// `POST /permissions/eu-entities/administration/grants` → 202 (CredentialsManage).
+impl GrantRequest for wire::EuEntityAdministrationPermissionsGrantRequest {
+    const NEEDED: Permission = Permission::CredentialsManage;
+    fn record<'a>(
+        pool: &'a SqlitePool,
+        now: OffsetDateTime,
+        context: &'a ContextIdentifier,
+        author: &'a SubjectIdentifier,
+        grant: &'a Self::Valid,
+    ) -> Recording<'a> {
+        Box::pin(permissions::grant_eu_admin(
+            pool, now, context, author, grant,
+        ))
+    }
 }
 
-grant_endpoint! {
-    /// `POST /permissions/eu-entities/grants` → 202 (VatUeManage, in a NipVatUe context).
-    grant_eu_entities,
-    Permission::VatUeManage,
-    wire::EuEntityPermissionsGrantRequest,
-    permissions::grant_eu_representative
+/// `POST /permissions/eu-entities/grants` → 202 (VatUeManage, in a NipVatUe context).
+impl GrantRequest for wire::EuEntityPermissionsGrantRequest {
+    const NEEDED: Permission = Permission::VatUeManage;
+    fn record<'a>(
+        pool: &'a SqlitePool,
+        now: OffsetDateTime,
+        context: &'a ContextIdentifier,
+        author: &'a SubjectIdentifier,
+        grant: &'a Self::Valid,
+    ) -> Recording<'a> {
+        Box::pin(permissions::grant_eu_representative(
+            pool, now, context, author, grant,
+        ))
+    }
 }
 
 /// `POST /permissions/query/eu-entities/grants` (CredentialsManage, CredentialsRead or

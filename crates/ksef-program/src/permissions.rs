@@ -10,7 +10,7 @@ use ksef_core::{SubjectIdentifier, SubjectIdentifierKind};
 use ksef_wire::{
     OpenEnum, PersonDetails, PersonPermission, PersonPermissionSubjectDetails,
     PersonPermissionType, PersonPermissionsGrantRequest, PersonPermissionsQueryRequest,
-    PersonPermissionsQueryType, PersonSubjectDetailsType, TypedIdentifier, WireEnum,
+    PersonPermissionsQueryType, PersonSubjectDetailsType, TypedIdentifier, Validate, WireEnum,
 };
 use serde::Serialize;
 

@@ -362,6 +362,16 @@ impl StatusInfo {
 // Validation
 // ---------------------------------------------------------------------------------------------
 
+/// A request body that checks itself: strings into the validated values the service works
+/// with, or a [`ValidationError`] naming the field. One trait, so a front end (the emulator's
+/// grant endpoints, the client) can treat every such request alike.
+pub trait Validate {
+    /// The checked form of the request.
+    type Valid;
+    /// Checks every field; the first problem names its path.
+    fn validate(&self) -> Result<Self::Valid, ValidationError>;
+}
+
 /// Why a request body is semantically invalid (the emulator answers 400 / 21405 with the
 /// `Display` text as the detail). `field` is a JSON path such as `contextIdentifier.value`
 /// or `permissions[1]`.

@@ -58,8 +58,8 @@ pub use auth::*;
 pub use certificates::*;
 pub use codes::ExceptionCode;
 pub use common::{
-    OpenEnum, StatusInfo, TypedIdentifier, ValidationError, WireEnum, check_length, check_range,
-    headers, parse_nip, parse_pesel, require_all,
+    OpenEnum, StatusInfo, TypedIdentifier, Validate, ValidationError, WireEnum, check_length,
+    check_range, headers, parse_nip, parse_pesel, require_all,
 };
 pub use errors::*;
 pub use invoices::*;

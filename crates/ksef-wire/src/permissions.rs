@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
 use crate::common::{
-    OpenEnum, StatusInfo, TypedIdentifier, ValidationError, check_length, parse_nip, parse_pesel,
-    require_all, wire_enum,
+    OpenEnum, StatusInfo, TypedIdentifier, Validate, ValidationError, check_length, parse_nip,
+    parse_pesel, require_all, wire_enum,
 };
 use crate::ksef_time;
 
@@ -675,10 +675,12 @@ pub struct ValidPersonPermissionsGrant {
     pub details: PermissionsSubjectPersonDetails,
 }
 
-impl PersonPermissionsGrantRequest {
+impl Validate for PersonPermissionsGrantRequest {
+    type Valid = ValidPersonPermissionsGrant;
+
     /// Validates identifiers (pattern and checksum), enum values, lengths and the subject
     /// details.
-    pub fn validate(&self) -> Result<ValidPersonPermissionsGrant, ValidationError> {
+    fn validate(&self) -> Result<ValidPersonPermissionsGrant, ValidationError> {
         let subject = self
             .subject_identifier
             .to_subject_identifier("subjectIdentifier")?;
@@ -1130,9 +1132,11 @@ pub struct ValidEntityPermissionsGrant {
     pub details: PermissionsSubjectEntityDetails,
 }
 
-impl EntityPermissionsGrantRequest {
+impl Validate for EntityPermissionsGrantRequest {
+    type Valid = ValidEntityPermissionsGrant;
+
     /// Validates the NIP (pattern and checksum), enum values and lengths.
-    pub fn validate(&self) -> Result<ValidEntityPermissionsGrant, ValidationError> {
+    fn validate(&self) -> Result<ValidEntityPermissionsGrant, ValidationError> {
         self.subject_identifier
             .r#type
             .require("subjectIdentifier.type")?;
@@ -1326,9 +1330,11 @@ pub struct ValidEntityAuthorizationGrant {
     pub full_name: String,
 }
 
-impl EntityAuthorizationPermissionsGrantRequest {
+impl Validate for EntityAuthorizationPermissionsGrantRequest {
+    type Valid = ValidEntityAuthorizationGrant;
+
     /// Validates the identifier, the permission and the lengths.
-    pub fn validate(&self) -> Result<ValidEntityAuthorizationGrant, ValidationError> {
+    fn validate(&self) -> Result<ValidEntityAuthorizationGrant, ValidationError> {
         let subject = self.subject_identifier.to_entity("subjectIdentifier")?;
         let permission = self.permission.require("permission")?;
         check_length("description", &self.description, 5, 256)?;
@@ -1559,10 +1565,12 @@ pub struct ValidSubunitPermissionsGrant {
     pub details: PermissionsSubjectPersonDetails,
 }
 
-impl SubunitPermissionsGrantRequest {
+impl Validate for SubunitPermissionsGrantRequest {
+    type Valid = ValidSubunitPermissionsGrant;
+
     /// Validates identifiers, lengths, `subunitName` (required for `InternalId`) and the
     /// subject details.
-    pub fn validate(&self) -> Result<ValidSubunitPermissionsGrant, ValidationError> {
+    fn validate(&self) -> Result<ValidSubunitPermissionsGrant, ValidationError> {
         let subject = self
             .subject_identifier
             .to_subject_identifier("subjectIdentifier")?;
@@ -1779,9 +1787,11 @@ fn distinct_permissions<E: crate::WireEnum + std::fmt::Display>(
     Ok(permissions)
 }
 
-impl IndirectPermissionsGrantRequest {
+impl Validate for IndirectPermissionsGrantRequest {
+    type Valid = ValidIndirectPermissionsGrant;
+
     /// Validates identifiers, permissions, lengths and the subject details.
-    pub fn validate(&self) -> Result<ValidIndirectPermissionsGrant, ValidationError> {
+    fn validate(&self) -> Result<ValidIndirectPermissionsGrant, ValidationError> {
         let subject = self
             .subject_identifier
             .to_subject_identifier("subjectIdentifier")?;
@@ -2010,10 +2020,12 @@ pub struct ValidEuEntityAdministrationGrant {
     pub eu_entity_details: EuEntityDetails,
 }
 
-impl EuEntityAdministrationPermissionsGrantRequest {
+impl Validate for EuEntityAdministrationPermissionsGrantRequest {
+    type Valid = ValidEuEntityAdministrationGrant;
+
     /// Validates the fingerprint, the composite context (NIP checksum, VIES pattern), lengths
     /// and the details.
-    pub fn validate(&self) -> Result<ValidEuEntityAdministrationGrant, ValidationError> {
+    fn validate(&self) -> Result<ValidEuEntityAdministrationGrant, ValidationError> {
         let subject = self
             .subject_identifier
             .to_fingerprint("subjectIdentifier")?;
@@ -2071,9 +2083,11 @@ pub struct ValidEuEntityPermissionsGrant {
     pub details: EuSubjectDetails,
 }
 
-impl EuEntityPermissionsGrantRequest {
+impl Validate for EuEntityPermissionsGrantRequest {
+    type Valid = ValidEuEntityPermissionsGrant;
+
     /// Validates the fingerprint, permissions, lengths and the details.
-    pub fn validate(&self) -> Result<ValidEuEntityPermissionsGrant, ValidationError> {
+    fn validate(&self) -> Result<ValidEuEntityPermissionsGrant, ValidationError> {
         let subject = self
             .subject_identifier
             .to_fingerprint("subjectIdentifier")?;
