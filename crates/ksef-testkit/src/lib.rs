@@ -4,7 +4,7 @@
 //! with the shared wire types: it reads responses the way a third-party client does (by the
 //! documented field names), so a wire-type mistake shared by our client and emulator cannot hide.
 //! Every answer it receives to an API operation is checked against the official OpenAPI
-//! ([`openapi`]). Helpers build and sign real `AuthTokenRequest` documents and RSA-OAEP-encrypt
+//! ([`mod@openapi`]). Helpers build and sign real `AuthTokenRequest` documents and RSA-OAEP-encrypt
 //! KSeF tokens; [`cli`] drives the `ksef` binary; [`invoices`] fills the official invoice
 //! templates; [`spec_dir`] is the vendored official files.
 
