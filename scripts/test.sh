@@ -46,10 +46,17 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 # The Rust tests; their per-binary results are summed into the closing line below.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+# --no-fail-fast: every test binary runs, so the closing line counts them all.
+test_rc=0
+cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log" || test_rc=$?
 read -r passed failed < <(awk '/^test result: /{
     for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
   } END { print p + 0, f + 0 }' "$log")
+# A failure that no test reported (a build error, a crashed test binary) still counts.
+if [ "$test_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  echo "cargo test failed (exit $test_rc) without a failing test: counted as one failure"
+  failed=1
+fi
 
 # Schema-driven fuzzing of the release emulator against the official OpenAPI (tests/fuzz).
 # KSEF_FUZZ=0 leaves it out (a local shortcut; CI never sets it) and says so.

@@ -117,8 +117,21 @@ async fn accept_loop(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Requests in flight may finish, but a client that stalls its body or never reads the
+    // answer cannot hold the shutdown up.
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_secs = SHUTDOWN_GRACE.as_secs(),
+            "connections still open after the shutdown grace period were abandoned"
+        );
+    }
 }
+
+/// How long a shutdown waits for open connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Errors of `accept`: a connection that failed before it was accepted is skipped; anything
 /// else (e.g. out of file descriptors) is logged and retried after a pause.

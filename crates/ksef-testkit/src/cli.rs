@@ -9,8 +9,8 @@ use ksef_core::Nip;
 use serde_json::Value;
 
 /// One installation of the program: its data directory and the environment that points every
-/// command at one API and one store (`KSEF_BASE_URL`, `KSEF_DATA_DIR`, `KSEF_PASSPHRASE`;
-/// `KSEF_ENV` is removed so the caller's environment cannot redirect a test).
+/// command at one API and one store (`KSEF_BASE_URL`, `KSEF_DATA_DIR`, `KSEF_PASSPHRASE`; every
+/// other `KSEF_*` variable is removed so the caller's environment cannot redirect a test).
 pub struct Program {
     bin: String,
     data: tempfile::TempDir,
@@ -47,11 +47,16 @@ impl Program {
     /// The command with the installation's environment, not yet run.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.bin);
+        // No other `KSEF_*` setting of the caller's environment reaches the program.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("KSEF_") {
+                c.env_remove(name);
+            }
+        }
         c.args(args)
             .env("KSEF_BASE_URL", &self.base_url)
             .env("KSEF_DATA_DIR", self.data.path())
-            .env("KSEF_PASSPHRASE", &self.passphrase)
-            .env_remove("KSEF_ENV");
+            .env("KSEF_PASSPHRASE", &self.passphrase);
         c
     }
 
@@ -68,13 +73,16 @@ impl Program {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn ksef");
-        child
-            .stdin
-            .take()
-            .expect("stdin is piped")
-            .write_all(stdin.as_bytes())
-            .expect("write stdin");
-        child.wait_with_output().expect("wait for ksef")
+        // Written from a thread while the output is read, so a large input cannot deadlock on
+        // full pipes; a program that exits without reading it is not an error here.
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        let input = stdin.as_bytes().to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+        let out = child.wait_with_output().expect("wait for ksef");
+        let _ = writer.join();
+        out
     }
 
     /// Runs a command that must succeed; returns stdout.

@@ -117,9 +117,15 @@ impl RawClient {
     /// against it on the way ([`openapi::OpenApi::check`]): a documented status, a documented
     /// content type and a body valid against the schema, formats included. A violation panics,
     /// so every test that uses this client is also a conformance test. The one tolerated
-    /// undocumented status is 415 (ASP.NET's answer to a body without a usable Content-Type,
-    /// which the real service gives too).
-    async fn answer(&self, method: &Method, resp: reqwest::Response) -> Answer {
+    /// undocumented status is 415 for a request sent without a Content-Type or with one the
+    /// operation does not take (ASP.NET's answer, which the real service gives too); a 415 to a
+    /// request with a documented Content-Type still fails.
+    async fn answer(
+        &self,
+        method: &Method,
+        sent_content_type: Option<String>,
+        resp: reqwest::Response,
+    ) -> Answer {
         let status = resp.status();
         let url_path = resp.url().path().to_string();
         let content_type = resp
@@ -129,7 +135,14 @@ impl RawClient {
             .unwrap_or("")
             .to_string();
         let bytes = resp.bytes().await.expect("reading body failed");
-        self.check_conformance(method, &url_path, status, &content_type, &bytes);
+        self.check_conformance(
+            method,
+            sent_content_type.as_deref(),
+            &url_path,
+            status,
+            &content_type,
+            &bytes,
+        );
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Answer {
             status,
@@ -141,6 +154,7 @@ impl RawClient {
     fn check_conformance(
         &self,
         method: &Method,
+        sent_content_type: Option<&str>,
         url_path: &str,
         status: StatusCode,
         content_type: &str,
@@ -156,7 +170,9 @@ impl RawClient {
         let Some(op) = api.operation_for(method.as_str(), path) else {
             return; // not an operation of the API: the emulator's own 404/405 answers
         };
-        if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        if status == StatusCode::UNSUPPORTED_MEDIA_TYPE
+            && !sent_content_type.is_some_and(|c| api.accepts_request_media_type(op, c))
+        {
             return;
         }
         let content_type = (!content_type.is_empty()).then_some(content_type);
@@ -184,14 +200,24 @@ impl RawClient {
         if let Some(b) = bearer {
             req = req.bearer_auth(b);
         }
+        let sent_content_type = body.as_ref().map(|(c, _)| c.to_string()).or_else(|| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+                .map(|(_, v)| v.to_string())
+        });
         if let Some((content_type, bytes)) = body {
             req = req.header("content-type", content_type).body(bytes);
         }
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
-        self.answer(&method, req.send().await.expect("HTTP request failed"))
-            .await
+        self.answer(
+            &method,
+            sent_content_type,
+            req.send().await.expect("HTTP request failed"),
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str, bearer: &str) -> Answer {

@@ -55,7 +55,10 @@ impl std::fmt::Display for Violation {
                 write!(f, "content type {c:?} is not documented for this status")
             }
             Violation::UndocumentedContentType(None) => {
-                write!(f, "a body was sent where the OpenAPI documents none")
+                write!(
+                    f,
+                    "no Content-Type, or a body where the OpenAPI documents none"
+                )
             }
             Violation::NotJson(e) => write!(f, "body is not JSON: {e}"),
             Violation::Schema(e) => write!(f, "schema: {e}"),
@@ -197,6 +200,19 @@ impl OpenApi {
             .collect()
     }
 
+    /// Whether `content_type` (parameters ignored) is a documented request media type of `op`.
+    pub fn accepts_request_media_type(&self, op: &Operation, content_type: &str) -> bool {
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        self.spec["paths"][&op.template][op.method.to_ascii_lowercase()]["requestBody"]["content"]
+            .as_object()
+            .is_some_and(|c| c.contains_key(&media))
+    }
+
     fn responses(&self, op: &Operation) -> &Value {
         &self.spec["paths"][&op.template][op.method.to_ascii_lowercase()]["responses"]
     }
@@ -295,7 +311,10 @@ fn rewrite_nullable(v: Value) -> Value {
                 .into_iter()
                 .map(|(k, v)| (k, rewrite_nullable(v)))
                 .collect();
-            if out.remove("nullable") == Some(Value::Bool(true)) {
+            // Only the OpenAPI keyword (a boolean); a property or example named `nullable`
+            // keeps its value.
+            if out.get("nullable") == Some(&Value::Bool(true)) {
+                out.remove("nullable");
                 let mut wrapper = Map::new();
                 wrapper.insert(
                     "anyOf".into(),
