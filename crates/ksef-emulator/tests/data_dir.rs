@@ -229,32 +229,7 @@ async fn read_only_data_directory_fails_the_start_with_a_clear_error() {
     match read_only_data_dir(tmp.path(), &data).await {
         Some(ro) => {
             eprintln!("read-only data directory by {}", ro.how);
-            let err = match spawn(&data).await {
-                Ok(emu) => {
-                    // Show what the old behaviour was: writes fail with 500.
-                    let a = reqwest::Client::new()
-                        .post(format!("{}/auth/challenge", emu.base_url()))
-                        .send()
-                        .await
-                        .unwrap();
-                    let status = a.status();
-                    emu.shutdown().await;
-                    panic!(
-                        "started on a read-only data directory ({}); POST /auth/challenge → {status}",
-                        ro.how
-                    );
-                }
-                Err(e) => e,
-            };
-            assert!(
-                matches!(err, SpawnError::Start(StartError::ReadOnly { .. })),
-                "{err:?}"
-            );
-            let text = err.to_string();
-            assert!(
-                text.contains(&data.display().to_string()) && text.contains("not writable"),
-                "{text}"
-            );
+            assert_start_refused_as_read_only(&data, "data directory", ro.how).await;
         }
         None => {
             // Root without mount or chattr: nothing makes a directory read-only for this
@@ -310,7 +285,13 @@ async fn read_only_database_file_fails_the_start_with_a_clear_error() {
              ordinary user or where chattr works"
         );
     };
-    let err = match spawn(&data).await {
+    assert_start_refused_as_read_only(&data, "database", ro.how).await;
+}
+
+/// The start on `data` must fail with [`StartError::ReadOnly`] naming the directory. Should it
+/// start instead, the panic shows the old behaviour: a write answered 500.
+async fn assert_start_refused_as_read_only(data: &Path, what: &str, how: &str) {
+    let err = match spawn(data).await {
         Ok(emu) => {
             let a = reqwest::Client::new()
                 .post(format!("{}/auth/challenge", emu.base_url()))
@@ -319,10 +300,7 @@ async fn read_only_database_file_fails_the_start_with_a_clear_error() {
                 .unwrap();
             let status = a.status();
             emu.shutdown().await;
-            panic!(
-                "started on a read-only database ({}); POST /auth/challenge → {status}",
-                ro.how
-            );
+            panic!("started on a read-only {what} ({how}); POST /auth/challenge → {status}");
         }
         Err(e) => e,
     };

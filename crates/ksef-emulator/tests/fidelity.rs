@@ -5,22 +5,11 @@
 
 mod retrieval_support;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use ksef_core::Nip;
 use reqwest::{Method, StatusCode};
-use retrieval_support::{Env, invoice, numbers, seed, start};
-use serde_json::{Value, json};
+use retrieval_support::{invoice, numbers, seed, start};
+use serde_json::json;
 use time::macros::datetime;
-
-async fn encryption(env: &Env) -> Value {
-    let (cert, key_id) = env.client.public_key("SymmetricKeyEncryption").await;
-    let wrapped =
-        ksef_crypto::envelope::rsa_oaep_sha256_encrypt_for_certificate(&cert, &[7u8; 32]).unwrap();
-    json!({"encryptedSymmetricKey": STANDARD.encode(wrapped),
-           "initializationVector": STANDARD.encode([9u8; 16]),
-           "publicKeyId": key_id})
-}
 
 /// The legacy 400 body: `timestamp` in UTC with `Z` and 7 fractional digits, absent
 /// `referenceNumber` / `serviceCtx` / `serviceName` left out (a real 400 body from TEST:
@@ -71,7 +60,7 @@ async fn bare_dates_are_accepted_as_warsaw_midnight() {
         .post(
             "/invoices/exports",
             Some(&env.access),
-            json!({"encryption": encryption(&env).await,
+            json!({"encryption": env.client.encryption(&[7u8; 32], &[9u8; 16]).await,
                    "filters": {"subjectType": "Subject1",
                        "dateRange": {"dateType": "PermanentStorage", "from": "2026-12-06", "to": "2026-12-07"}}}),
         )
@@ -115,18 +104,14 @@ async fn bare_dates_are_accepted_as_warsaw_midnight() {
 #[tokio::test]
 async fn repeated_slashes_are_collapsed_before_routing() {
     let env = start(|_| {}).await;
-    let (cert, key_id) = env.client.public_key("SymmetricKeyEncryption").await;
-    let wrapped =
-        ksef_crypto::envelope::rsa_oaep_sha256_encrypt_for_certificate(&cert, &[1u8; 32]).unwrap();
+    let encryption = env.client.encryption(&[1u8; 32], &[2u8; 16]).await;
     let open = env
         .client
         .post(
             "/sessions/online",
             Some(&env.access),
             json!({"formCode": {"systemCode": "FA (3)", "schemaVersion": "1-0E", "value": "FA"},
-                   "encryption": {"encryptedSymmetricKey": STANDARD.encode(wrapped),
-                                  "initializationVector": STANDARD.encode([2u8; 16]),
-                                  "publicKeyId": key_id}}),
+                   "encryption": encryption}),
         )
         .await;
     assert_eq!(open.status, StatusCode::CREATED, "{:?}", open.body);

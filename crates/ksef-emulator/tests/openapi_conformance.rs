@@ -19,7 +19,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ksef_core::{ContextIdentifier, InternalId, Nip, NipVatUe, Pesel};
 use ksef_crypto::KeyAlgorithm;
-use ksef_crypto::testcert::{TestSubject, make_test_certificate, oid};
+use ksef_crypto::csr::{CsrSubject, make_csr};
+use ksef_crypto::testcert::{TestSubject, make_test_certificate};
 use ksef_testkit::openapi::{self, OpenApi};
 use ksef_testkit::{Answer, RawClient};
 use ksef_xades::auth_request::SubjectIdentifierType;
@@ -59,34 +60,20 @@ fn person_by_id() -> Value {
            "personById": {"firstName": "Adam", "lastName": "Abacki"}})
 }
 
-/// A PKCS#10 CSR (DER) for the caller's enrollment data.
+/// A PKCS#10 CSR (DER) for the caller's enrollment data, made by the project's own builder.
 fn csr(data: &Value) -> Vec<u8> {
-    let mut dn = rcgen::DistinguishedName::new();
-    for (field, o) in [
-        ("givenName", oid::GIVEN_NAME),
-        ("surname", oid::SURNAME),
-        ("serialNumber", oid::SERIAL_NUMBER),
-        ("organizationName", oid::ORGANIZATION_NAME),
-        ("organizationIdentifier", oid::ORGANIZATION_IDENTIFIER),
-        ("uniqueIdentifier", "2.5.4.45"),
-        ("commonName", oid::COMMON_NAME),
-        ("countryName", oid::COUNTRY_NAME),
-    ] {
-        let Some(v) = data[field].as_str() else {
-            continue;
-        };
-        let arcs: Vec<u64> = o.split('.').map(|a| a.parse().unwrap()).collect();
-        let value = if o == oid::COUNTRY_NAME || o == oid::SERIAL_NUMBER {
-            rcgen::DnValue::PrintableString(v.try_into().unwrap())
-        } else {
-            rcgen::DnValue::Utf8String(v.to_string())
-        };
-        dn.push(rcgen::DnType::from_oid(&arcs), value);
-    }
-    let mut params = rcgen::CertificateParams::default();
-    params.distinguished_name = dn;
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    params.serialize_request(&key).unwrap().der().to_vec()
+    let text = |field: &str| data[field].as_str().map(str::to_string);
+    let subject = CsrSubject {
+        common_name: text("commonName").unwrap_or_default(),
+        country_name: text("countryName").unwrap_or_default(),
+        given_name: text("givenName"),
+        surname: text("surname"),
+        serial_number: text("serialNumber"),
+        unique_identifier: text("uniqueIdentifier"),
+        organization_name: text("organizationName"),
+        organization_identifier: text("organizationIdentifier"),
+    };
+    make_csr(&subject, KeyAlgorithm::EcP256).unwrap().1
 }
 
 /// The success path of every operation, in an order that makes each possible.

@@ -4,8 +4,6 @@
 
 mod sessions_support;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sessions_support::*;
@@ -28,6 +26,22 @@ async fn with_evil_host(env: &Env, method: Method, path: &str, body: Option<Valu
     body
 }
 
+/// Opens a batch session of one invoice with `Host: evil.example` → (the answer, the encrypted
+/// parts to upload).
+async fn open_batch_with_evil_host(env: &Env, prefix: &str) -> (Value, Vec<Vec<u8>>) {
+    let files = invoices(env, prefix, 1);
+    let k = session_key(&env.client).await;
+    let p = package(&zip(&files), 1, &k, None);
+    let open = with_evil_host(
+        env,
+        Method::POST,
+        "/sessions/batch",
+        Some(json!({"formCode": form(FA3), "batchFile": p.batch_file, "encryption": k.encryption})),
+    )
+    .await;
+    (open, p.parts)
+}
+
 fn assert_on(url: &Value, base: &str, what: &str) {
     let url = url.as_str().unwrap_or_else(|| panic!("{what}: no URL"));
     assert!(
@@ -43,18 +57,9 @@ async fn links_ignore_the_host_header() {
     assert!(bound.starts_with("http://127.0.0.1:"), "{bound}");
 
     // Batch part upload URLs.
-    let files = invoices(&env, "HOST", 1);
-    let k = session_key(&env.client).await;
-    let p = package(&zip(&files), 1, &k, None);
-    let open = with_evil_host(
-        &env,
-        Method::POST,
-        "/sessions/batch",
-        Some(json!({"formCode": form(FA3), "batchFile": p.batch_file, "encryption": k.encryption})),
-    )
-    .await;
+    let (open, parts) = open_batch_with_evil_host(&env, "HOST").await;
     assert_on(&open["partUploadRequests"][0]["url"], &bound, "part upload");
-    assert_eq!(upload(&open, 0, &p.parts[0]).await, StatusCode::CREATED);
+    assert_eq!(upload(&open, 0, &parts[0]).await, StatusCode::CREATED);
     let session = open["referenceNumber"].as_str().unwrap().to_string();
     assert_eq!(
         close_batch(&env, &session).await.status,
@@ -90,10 +95,7 @@ async fn links_ignore_the_host_header() {
     assert_eq!(status, StatusCode::OK);
 
     // Export part URLs.
-    let (cert, key_id) = env.client.public_key("SymmetricKeyEncryption").await;
-    let key = [7u8; 32];
-    let wrapped =
-        ksef_crypto::envelope::rsa_oaep_sha256_encrypt_for_certificate(&cert, &key).unwrap();
+    let encryption = env.client.encryption(&[7u8; 32], &[9u8; 16]).await;
     let from = time::OffsetDateTime::now_utc() - time::Duration::days(1);
     let from = from
         .format(&time::format_description::well_known::Rfc3339)
@@ -103,9 +105,7 @@ async fn links_ignore_the_host_header() {
         .post(
             "/invoices/exports",
             Some(&env.access),
-            json!({"encryption": {"encryptedSymmetricKey": STANDARD.encode(wrapped),
-                                  "initializationVector": STANDARD.encode([9u8; 16]),
-                                  "publicKeyId": key_id},
+            json!({"encryption": encryption,
                    "filters": {"subjectType": "Subject1",
                                "dateRange": {"dateType": "Invoicing", "from": from}}}),
         )
@@ -138,16 +138,7 @@ async fn links_ignore_the_host_header() {
 #[tokio::test]
 async fn configured_public_base_url_wins() {
     let env = start(|c| c.public_base_url = Some("https://ksef-emu.example:8443/".into())).await;
-    let files = invoices(&env, "PUB", 1);
-    let k = session_key(&env.client).await;
-    let p = package(&zip(&files), 1, &k, None);
-    let open = with_evil_host(
-        &env,
-        Method::POST,
-        "/sessions/batch",
-        Some(json!({"formCode": form(FA3), "batchFile": p.batch_file, "encryption": k.encryption})),
-    )
-    .await;
+    let (open, _) = open_batch_with_evil_host(&env, "PUB").await;
     assert_on(
         &open["partUploadRequests"][0]["url"],
         "https://ksef-emu.example:8443",

@@ -21,12 +21,7 @@ const IV: [u8; 16] = [9u8; 16];
 
 /// The `encryption` block for [`KEY`]/[`IV`], wrapped with the emulator's SymmetricKeyEncryption key.
 async fn encryption(client: &RawClient) -> Value {
-    let (cert, key_id) = client.public_key("SymmetricKeyEncryption").await;
-    let wrapped =
-        ksef_crypto::envelope::rsa_oaep_sha256_encrypt_for_certificate(&cert, &KEY).unwrap();
-    json!({"encryptedSymmetricKey": STANDARD.encode(wrapped),
-           "initializationVector": STANDARD.encode(IV),
-           "publicKeyId": key_id})
+    client.encryption(&KEY, &IV).await
 }
 
 fn filters(from: OffsetDateTime) -> Value {

@@ -371,6 +371,19 @@ impl RawClient {
         )
     }
 
+    /// The `encryption` object of session opens and exports (`EncryptionInfo`): `key` wrapped
+    /// with RSA-OAEP for the API's `SymmetricKeyEncryption` certificate, `iv`, the key's id.
+    pub async fn encryption(&self, key: &[u8; 32], iv: &[u8; 16]) -> Value {
+        let (cert, key_id) = self.public_key("SymmetricKeyEncryption").await;
+        let wrapped = ksef_crypto::envelope::rsa_oaep_sha256_encrypt_for_certificate(&cert, key)
+            .expect("wrap the symmetric key");
+        json!({
+            "encryptedSymmetricKey": STANDARD.encode(wrapped),
+            "initializationVector": STANDARD.encode(iv),
+            "publicKeyId": key_id,
+        })
+    }
+
     /// `POST /auth/ksef-token` for a fresh challenge.
     pub async fn post_ksef_token(&self, token: &str, context: &ContextIdentifier) -> Answer {
         let (challenge, ts) = self.challenge().await;

@@ -130,13 +130,7 @@ impl OpenApi {
                     if content.get("schema").is_none() || !is_json(media) {
                         continue;
                     }
-                    let pointer = format!(
-                        "/paths/{}/{}/responses/{}/content/{}/schema",
-                        escape(&op.template),
-                        op.method.to_ascii_lowercase(),
-                        escape(status),
-                        escape(media)
-                    );
+                    let pointer = schema_pointer(op, status, media);
                     let index = compiler
                         .compile(&format!("{DOC_URL}#{pointer}"), &mut schemas)
                         .unwrap_or_else(|e| panic!("{op} {status} {media}: {e:#}"));
@@ -262,13 +256,7 @@ impl OpenApi {
         }
         let value: Value =
             serde_json::from_slice(body).map_err(|e| Violation::NotJson(e.to_string()))?;
-        let pointer = format!(
-            "/paths/{}/{}/responses/{}/content/{}/schema",
-            escape(&op.template),
-            op.method.to_ascii_lowercase(),
-            status,
-            escape(&media)
-        );
+        let pointer = schema_pointer(op, &status.to_string(), &media);
         let Some(index) = self.compiled.get(&pointer) else {
             return Ok(()); // a JSON media type documented without a schema
         };
@@ -296,6 +284,17 @@ pub fn checked() -> BTreeMap<Operation, BTreeSet<u16>> {
 
 fn is_json(media: &str) -> bool {
     media == "application/json" || media.ends_with("+json")
+}
+
+/// The JSON Pointer of the response schema of `op` for `status` and `media`.
+fn schema_pointer(op: &Operation, status: &str, media: &str) -> String {
+    format!(
+        "/paths/{}/{}/responses/{}/content/{}/schema",
+        escape(&op.template),
+        op.method.to_ascii_lowercase(),
+        escape(status),
+        escape(media)
+    )
 }
 
 /// JSON Pointer escaping of one reference token.

@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use ksef_crypto::envelope::{
-    aes256_cbc_encrypt, rsa_oaep_sha256_encrypt_for_certificate, sha256_base64,
-};
+use ksef_crypto::envelope::{aes256_cbc_encrypt, sha256_base64};
 use ksef_emulator::{EmulatorConfig, RunningEmulator};
 use ksef_testkit::{Answer, RawClient};
 use reqwest::{Method, StatusCode};
@@ -46,18 +44,12 @@ pub struct SessionKey {
 }
 
 pub async fn session_key(c: &RawClient) -> SessionKey {
-    let (cert, key_id) = c.public_key("SymmetricKeyEncryption").await;
     let key = ksef_crypto::envelope::random_aes_key();
     let iv = ksef_crypto::envelope::random_iv();
-    let wrapped = rsa_oaep_sha256_encrypt_for_certificate(&cert, &key).unwrap();
     SessionKey {
         key,
         iv,
-        encryption: json!({
-            "encryptedSymmetricKey": STANDARD.encode(wrapped),
-            "initializationVector": STANDARD.encode(iv),
-            "publicKeyId": key_id,
-        }),
+        encryption: c.encryption(&key, &iv).await,
     }
 }
 
