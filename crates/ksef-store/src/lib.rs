@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ksef_core::KsefToken;
+use ksef_sqlite::{MigrationError, Migrations};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
@@ -186,28 +187,17 @@ impl Store {
         }
         drop(conn);
         if let Some(v) = &verified
-            && version == schema::current_version()
+            && version == schema::MIGRATIONS.current()
         {
             return Ok(v.clone());
         }
 
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-        // Re-read under the write lock: another process may have migrated meanwhile.
-        let version = user_version(&mut tx).await?;
-        check_version(db_path, version)?;
-        let from = usize::try_from(version).unwrap_or(0);
-        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(from) {
-            // Both statements are compile-time constants of this crate, never input.
-            sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
-                .execute(&mut *tx)
-                .await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                "PRAGMA user_version = {}",
-                i + 1
-            )))
-            .execute(&mut *tx)
-            .await?;
-        }
+        // Re-reads the version under the write lock: another process may have migrated meanwhile.
+        schema::MIGRATIONS
+            .apply(&mut tx)
+            .await
+            .map_err(|e| migration_error(db_path, e))?;
         let result = match (verified, read_encryption(&mut tx).await?) {
             (Some(v), _) => v,
             (None, Some(row)) => unlock(&row, db_path, key_path, passphrase).await?,
@@ -553,21 +543,26 @@ fn create_db_file(path: &Path) -> Result<()> {
 }
 
 async fn user_version(conn: &mut SqliteConnection) -> Result<i64> {
-    Ok(sqlx::query_scalar("PRAGMA user_version")
-        .fetch_one(conn)
-        .await?)
+    Ok(Migrations::version(conn).await?)
 }
 
 fn check_version(db_path: &Path, version: i64) -> Result<()> {
-    let supported = schema::current_version();
-    if version > supported || version < 0 {
-        return Err(StoreError::SchemaTooNew {
+    schema::MIGRATIONS
+        .check(version)
+        .map_err(|e| migration_error(db_path, e))
+}
+
+fn migration_error(db_path: &Path, e: MigrationError) -> StoreError {
+    match e {
+        MigrationError::SchemaTooNew { found, supported } => StoreError::SchemaTooNew {
             path: db_path.to_owned(),
-            found: version,
+            found,
             supported,
-        });
+        },
+        MigrationError::Database(e) => StoreError::Database(e),
+        // `MigrationError` is non-exhaustive; a future variant is still a database failure.
+        other => StoreError::Database(sqlx::Error::Protocol(other.to_string())),
     }
-    Ok(())
 }
 
 async fn read_encryption(conn: &mut SqliteConnection) -> Result<Option<EncryptionRow>> {

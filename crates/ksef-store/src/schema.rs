@@ -1,8 +1,10 @@
-//! Schema migrations, versioned with SQLite's `PRAGMA user_version` (hand-written like the
-//! emulator's: this list is the whole history; `sqlx::migrate!` would need the macros feature).
+//! The store's schema history, applied by `ksef-sqlite` (the migration mechanism shared with
+//! the emulator): this list is the whole history.
+
+use ksef_sqlite::Migrations;
 
 /// Ordered schema migrations; index + 1 = the `user_version` after applying it.
-pub(crate) const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: Migrations = Migrations::new(&[
     // v1: encryption metadata, users (with sealed KSeF tokens), settings, sessions.
     r#"
     CREATE TABLE encryption (
@@ -46,9 +48,4 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         session_sealed BLOB NOT NULL
     );
     "#,
-];
-
-/// The schema version this build writes.
-pub(crate) fn current_version() -> i64 {
-    MIGRATIONS.len() as i64
-}
+]);
