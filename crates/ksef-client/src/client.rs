@@ -123,7 +123,7 @@ impl KsefClient {
     /// [`Environment::base_url`](crate::Environment::base_url)). Uses rustls with the
     /// platform's trust store for HTTPS.
     pub fn new(base_url: &str) -> Result<Self, KsefError> {
-        let http = reqwest::Client::builder()
+        let http = crate::http_client_builder()
             .user_agent(USER_AGENT)
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
@@ -135,7 +135,8 @@ impl KsefClient {
     }
 
     /// A client of `base_url` using a caller-configured `reqwest::Client` (proxy, timeouts,
-    /// extra root certificates…).
+    /// extra root certificates…). Start it from [`http_client_builder`](crate::http_client_builder),
+    /// which selects the TLS provider.
     pub fn with_http(base_url: &str, http: reqwest::Client) -> Result<Self, KsefError> {
         let trimmed = base_url.trim().trim_end_matches('/');
         let base = Url::parse(trimmed)

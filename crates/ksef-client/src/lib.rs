@@ -33,16 +33,19 @@
 //! decode errors never quote string values of a response.
 //!
 //! # TLS
-//! HTTPS uses reqwest's `rustls` feature: rustls with the **aws-lc-rs** provider and
-//! **rustls-platform-verifier** (the operating system's trust store). Why not `ring`: reqwest
-//! 0.13 has no ring feature; its only provider-less option (`rustls-no-provider`) makes *every*
-//! `reqwest::Client` built in a binary or test that links this crate panic unless a process-wide
-//! rustls provider was installed first (Cargo unifies reqwest's features across the workspace),
-//! which would break the other crates' plain-HTTP test clients. Why the platform verifier and
-//! not webpki-roots: MF's hosts use a public CA, and the OS store also honours roots that
-//! companies add for TLS-inspecting proxies and gets CA updates with the OS; it needs the
-//! `ca-certificates` package on minimal Linux images. A custom `reqwest::Client` can be passed
-//! with [`KsefClient::with_http`].
+//! HTTPS uses rustls with the **ring** provider and **rustls-platform-verifier** (the operating
+//! system's trust store), through reqwest's `rustls-no-provider` feature. Why ring and not
+//! reqwest's default aws-lc-rs: ring is the smaller build (aws-lc-sys compiles a large C
+//! library, minutes on a small machine) and the workspace's only other crypto is RustCrypto, so
+//! one C crypto library is enough. The price of `rustls-no-provider` is that a
+//! `reqwest::Client` built before a process-wide rustls provider is installed panics (Cargo
+//! unifies reqwest's features across the workspace, so this holds for every crate and test):
+//! build clients with [`http_client_builder`], which installs ring first; clippy's
+//! `disallowed-methods` (clippy.toml) refuses the plain `reqwest::Client` constructors in this
+//! workspace. Why the platform verifier and not webpki-roots: MF's hosts use a public CA, and
+//! the OS store also honours roots that companies add for TLS-inspecting proxies and gets CA
+//! updates with the OS; it needs the `ca-certificates` package on minimal Linux images. A custom
+//! `reqwest::Client` can be passed with [`KsefClient::with_http`].
 
 pub mod batch;
 mod certificates;
@@ -55,6 +58,7 @@ pub mod invoicing_flows;
 mod permissions;
 mod retry;
 mod session;
+mod tls;
 
 pub use client::{KsefClient, TokenQuery};
 pub use environment::Environment;
@@ -63,6 +67,7 @@ pub use flows::{DEFAULT_AUTH_DEADLINE, REFRESH_MARGIN};
 pub use invoicing::Downloaded;
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use session::Session;
+pub use tls::http_client_builder;
 
 /// Re-exported for convenience: the wire types this client returns.
 pub use ksef_wire;

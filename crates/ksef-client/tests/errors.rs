@@ -352,7 +352,7 @@ async fn unknown_public_key_21470_refetches_keys_and_retries_once() {
     let co = common::company();
     let upstream = format!("http://{}", emu.emulator.addr);
     let proxy = Proxy {
-        http: reqwest::Client::new(),
+        http: ksef_client::http_client_builder().build().unwrap(),
         upstream,
         key_downloads: Arc::new(AtomicU32::new(0)),
         token_posts: Arc::new(AtomicU32::new(0)),

@@ -276,7 +276,7 @@ async fn token_endpoints_and_error_formats() {
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
 
     // The same 400 as Problem Details on request.
-    let resp = reqwest::Client::new()
+    let resp = ksef_testkit::http_client()
         .post(format!("{}/tokens", c.base_url()))
         .bearer_auth(&s.access_token)
         .header("X-Error-Format", "problem-details")
@@ -298,7 +298,7 @@ async fn token_endpoints_and_error_formats() {
         .await;
     assert_eq!(a.exception_code(), Some(21405));
     // Malformed continuation token → 21418.
-    let resp = reqwest::Client::new()
+    let resp = ksef_testkit::http_client()
         .get(format!("{}/tokens", c.base_url()))
         .bearer_auth(&s.access_token)
         .header("x-continuation-token", "garbage!")
@@ -404,7 +404,7 @@ async fn malformed_input_never_yields_500() {
         ("application/json", huge.clone()),
         ("application/xml", huge.clone()),
     ];
-    let http = reqwest::Client::new();
+    let http = ksef_testkit::http_client();
     for (method, path) in routes {
         for bearer in [
             None,

@@ -16,7 +16,7 @@ fn forged(offset: &str) -> String {
 }
 
 async fn get_with_token(env: &Env, path: &str, token: &str) -> (StatusCode, Value) {
-    let r = reqwest::Client::new()
+    let r = ksef_testkit::http_client()
         .get(format!("{}{path}", env.client.base_url()))
         .bearer_auth(&env.access)
         .header("x-continuation-token", token)

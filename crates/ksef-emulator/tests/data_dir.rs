@@ -70,7 +70,7 @@ async fn new_data_directory_and_database_files_are_private() {
     let data = tmp.path().join("nested").join("data");
     let emu = spawn(&data).await.unwrap();
     // Something is written while it runs (the WAL and shared-memory files exist now).
-    let a = reqwest::Client::new()
+    let a = ksef_testkit::http_client()
         .post(format!("{}/auth/challenge", emu.base_url()))
         .send()
         .await
@@ -293,7 +293,7 @@ async fn read_only_database_file_fails_the_start_with_a_clear_error() {
 async fn assert_start_refused_as_read_only(data: &Path, what: &str, how: &str) {
     let err = match spawn(data).await {
         Ok(emu) => {
-            let a = reqwest::Client::new()
+            let a = ksef_testkit::http_client()
                 .post(format!("{}/auth/challenge", emu.base_url()))
                 .send()
                 .await

@@ -20,7 +20,7 @@ async fn call(
     body: Option<Value>,
     header: Option<(&str, &str)>,
 ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-    let mut req = reqwest::Client::new()
+    let mut req = ksef_testkit::http_client()
         .request(method, format!("{}{path}", env.client.base_url()))
         .bearer_auth(&env.access);
     if let Some(b) = body {

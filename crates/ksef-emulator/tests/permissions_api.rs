@@ -309,7 +309,7 @@ async fn invalid_requests_are_rejected() {
         assert_400(&c.post(GRANTS, Some(owner), body).await, what);
     }
     // Not JSON at all.
-    let raw = reqwest::Client::new()
+    let raw = ksef_testkit::http_client()
         .post(format!("{}{GRANTS}", c.base_url()))
         .bearer_auth(owner)
         .header("content-type", "application/json")
@@ -672,7 +672,7 @@ async fn entity_grants_take_effect_and_are_listed() {
         .await;
     assert!(items(&filtered).is_empty());
     // An empty body is allowed (no filter).
-    let no_body = reqwest::Client::new()
+    let no_body = ksef_testkit::http_client()
         .post(format!(
             "{}/permissions/query/entities/grants",
             c.base_url()

@@ -352,7 +352,7 @@ async fn malformed_requests_are_21405() {
         assert_eq!(a.exception_code(), Some(21405), "{body}");
     }
     // Not JSON at all (RawClient only sends JSON values, so plain reqwest here).
-    let resp = reqwest::Client::new()
+    let resp = ksef_testkit::http_client()
         .post(format!("{}{PATH}", c.base_url()))
         .bearer_auth(&owner.access_token)
         .header("content-type", "application/json")

@@ -117,7 +117,7 @@ async fn strict_xades_requires_signed_properties() {
     assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
     // …unless the request opts in with X-KSeF-Feature: enforce-xades-compliance.
     let (challenge, _) = c.challenge().await;
-    let resp = reqwest::Client::new()
+    let resp = ksef_testkit::http_client()
         .post(format!("{}/auth/xades-signature", c.base_url()))
         .header("content-type", "application/xml")
         .header("X-KSeF-Feature", "enforce-xades-compliance")

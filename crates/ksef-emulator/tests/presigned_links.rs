@@ -12,7 +12,7 @@ const EVIL: &str = "evil.example";
 
 /// A request with `Host: evil.example` and the owner's access token → (status, JSON body).
 async fn with_evil_host(env: &Env, method: Method, path: &str, body: Option<Value>) -> Value {
-    let mut r = reqwest::Client::new()
+    let mut r = ksef_testkit::http_client()
         .request(method, format!("{}{path}", env.client.base_url()))
         .bearer_auth(&env.access)
         .header("host", EVIL);

@@ -10,7 +10,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 async fn get_raw(env: &Env, access: &str, number: &str) -> reqwest::Response {
-    reqwest::Client::new()
+    ksef_testkit::http_client()
         .get(format!("{}/invoices/ksef/{number}", env.client.base_url()))
         .bearer_auth(access)
         .send()

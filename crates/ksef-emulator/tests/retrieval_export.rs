@@ -43,7 +43,7 @@ async fn start_export(env: &Env, body: Value) -> String {
 
 /// Downloads and checks every part (no bearer token), decrypts, concatenates.
 async fn download_package(status: &Value) -> Vec<u8> {
-    let http = reqwest::Client::new();
+    let http = ksef_testkit::http_client();
     let mut out = Vec::new();
     let parts = status["package"]["parts"].as_array().unwrap();
     for (i, p) in parts.iter().enumerate() {

@@ -514,7 +514,7 @@ async fn session_list_filters_and_pages() {
         .as_str()
         .expect("continuation")
         .to_string();
-    let r = reqwest::Client::new()
+    let r = ksef_testkit::http_client()
         .get(format!("{}/sessions?sessionType=Online", c.base_url()))
         .bearer_auth(&env.access)
         .header("x-continuation-token", token)

@@ -46,7 +46,7 @@ async fn start(tweak: impl FnOnce(&mut EmulatorConfig)) -> Emu {
     Emu {
         emu,
         c,
-        http: reqwest::Client::new(),
+        http: ksef_testkit::http_client(),
         _dir: dir,
     }
 }
@@ -590,7 +590,7 @@ async fn disabled_simulation_is_neither_served_nor_trusted() {
     let e = Emu {
         c: RawClient::new(&emu.base_url()),
         emu,
-        http: reqwest::Client::new(),
+        http: ksef_testkit::http_client(),
         _dir: tempfile::tempdir().unwrap(), // `dir` above holds the data
     };
     let (nip, pesel) = person(&e.c).await;

@@ -241,7 +241,7 @@ async fn visibility_and_revocation_by_role() {
         .as_str()
         .expect("continuation")
         .to_string();
-    let resp = reqwest::Client::new()
+    let resp = ksef_testkit::http_client()
         .get(format!("{}/tokens?pageSize=10", c.base_url()))
         .bearer_auth(&owner.access_token)
         .header("x-continuation-token", cont)

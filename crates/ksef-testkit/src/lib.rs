@@ -77,7 +77,7 @@ pub struct RawClient {
 impl RawClient {
     pub fn new(base_url: &str) -> Self {
         Self {
-            http: reqwest::Client::new(),
+            http: http_client(),
             base: base_url.trim_end_matches('/').to_string(),
         }
     }
@@ -542,6 +542,17 @@ impl Drop for EmulatorProcess {
 }
 
 /// Reads a child's first stdout line, then keeps draining stdout on a thread so the child never
+/// A plain HTTP client for tests (through `ksef_client::http_client_builder`, which installs
+/// the TLS provider that every `reqwest::Client` of this workspace needs).
+pub fn http_client() -> reqwest::Client {
+    http_client_builder().build().expect("HTTP client")
+}
+
+/// A `reqwest::ClientBuilder` for tests that configure their client (redirects, timeouts…).
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    ksef_client::http_client_builder()
+}
+
 /// blocks or dies on a full or closed pipe.
 pub fn first_line(child: &mut std::process::Child) -> String {
     use std::io::BufRead;

@@ -52,7 +52,7 @@ impl Harness {
             .iter()
             .map(|p| json!({"permissionType": p, "description": "Nadane w teście"}))
             .collect();
-        let r = Client::new()
+        let r = ksef_testkit::http_client()
             .post(format!(
                 "{}/testdata/permissions",
                 self.web.emulator_base_url.as_ref().unwrap()
@@ -70,7 +70,10 @@ impl Harness {
 }
 
 fn browser() -> Client {
-    Client::builder().cookie_store(true).build().unwrap()
+    ksef_testkit::http_client_builder()
+        .cookie_store(true)
+        .build()
+        .unwrap()
 }
 
 async fn get_with(http: &Client, url: &str) -> (StatusCode, String) {
@@ -679,7 +682,11 @@ async fn loopback_only_cookie_flags_and_foreign_host_refused() {
     ));
 
     let h = Harness::start().await;
-    let r = Client::new().get(h.url("/generuj")).send().await.unwrap();
+    let r = ksef_testkit::http_client()
+        .get(h.url("/generuj"))
+        .send()
+        .await
+        .unwrap();
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
@@ -691,7 +698,7 @@ async fn loopback_only_cookie_flags_and_foreign_host_refused() {
             .unwrap()
             .contains("script-src 'self'")
     );
-    let r = Client::new()
+    let r = ksef_testkit::http_client()
         .get(h.url("/generuj"))
         .header("host", "evil.example")
         .send()

@@ -166,7 +166,7 @@ pub async fn all_invoices(env: &Env, session: &str, failed: bool) -> Vec<Value> 
         format!("/sessions/{session}/invoices?pageSize=1000")
     };
     loop {
-        let mut req = reqwest::Client::new()
+        let mut req = ksef_testkit::http_client()
             .get(format!("{}{path}", env.client.base_url()))
             .bearer_auth(&env.access);
         if let Some(t) = &token {
@@ -193,7 +193,7 @@ pub async fn fetch(url: &str) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8
 
 /// GET with the access token → (status, headers, bytes).
 pub async fn get_bytes(env: &Env, path: &str) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
-    let r = reqwest::Client::new()
+    let r = ksef_testkit::http_client()
         .get(format!("{}{path}", env.client.base_url()))
         .bearer_auth(&env.access)
         .send()
@@ -280,7 +280,7 @@ pub async fn open_batch_raw(
 /// Uploads part `i` (0-based) to its pre-signed URL → HTTP status.
 pub async fn upload(open: &Value, i: usize, bytes: &[u8]) -> StatusCode {
     let req = &open["partUploadRequests"][i];
-    let mut r = reqwest::Client::new().put(req["url"].as_str().unwrap());
+    let mut r = ksef_testkit::http_client().put(req["url"].as_str().unwrap());
     for (k, v) in req["headers"].as_object().unwrap() {
         r = r.header(k.as_str(), v.as_str().unwrap());
     }

@@ -50,9 +50,8 @@ where
     let _turn = ONE_BROWSER_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    // reqwest (aws-lc-rs) and rcgen (ring) both sit in this test binary: pick the provider
-    // explicitly so nothing panics with "cannot determine the process-level CryptoProvider".
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // The process-wide TLS provider every reqwest client of the workspace needs.
+    drop(ksef_testkit::http_client_builder());
     chromium_path();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
