@@ -2,7 +2,7 @@
 # Runs every test of the workspace on a fresh Debian machine: installs the system tools the tests
 # use as oracles (xmlsec1, xmllint, openssl), the browser of the web app's tests (chromium,
 # chromium-driver) and the pinned third-party Python KSeF client; checks the gates (rustfmt,
-# clippy and rustdoc without warnings); runs `cargo test`, then the schema-driven fuzzing of the
+# clippy and rustdoc without warnings, cargo-deny); runs `cargo test`, then the schema-driven fuzzing of the
 # release emulator (tests/fuzz); ends with one `N passed, M failed` line.
 # Safe to re-run; installs only what is missing.
 set -euo pipefail
@@ -38,10 +38,11 @@ if [ -f tests/third_party/requirements.txt ]; then
 fi
 
 # Gates: formatting, lints and documentation must be clean before anything is tested.
-echo "== gates: cargo fmt --check, clippy -D warnings, cargo doc -D warnings"
+echo "== gates: cargo fmt --check, clippy -D warnings, cargo doc -D warnings, cargo deny check"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+scripts/deny.sh
 
 # The Rust tests; their per-binary results are summed into the closing line below.
 log=$(mktemp)

@@ -4,7 +4,6 @@ use std::fmt;
 
 use der::zeroize::Zeroizing;
 use der::{Decode, Encode};
-use p12_keystore::{KeyStore, KeyStoreEntry, Pkcs12Archive, PrivateKeyChain};
 
 use crate::error::{CryptoError, Result};
 use crate::key::{KeyAlgorithm, PrivateKey};
@@ -56,29 +55,22 @@ impl Credential {
     /// The leaf is the certificate matching the key; all other certificates go to the
     /// chain in file order.
     pub fn from_pkcs12(bytes: &[u8], password: &str) -> Result<Self> {
-        use p12_keystore::error::Error as P12Error;
-        let archive = Pkcs12Archive::from_pkcs12(bytes, password).map_err(|e| match e {
-            P12Error::MacError(_) => CryptoError::WrongPkcs12Password,
-            // A file without a MAC: a wrong password shows up as bad padding.
-            P12Error::UnpadError => CryptoError::WrongPkcs12Password,
-            other => CryptoError::Pkcs12(other.to_string()),
+        let contents = crate::pkcs12::read(bytes, password).map_err(|e| match e {
+            crate::pkcs12::ReadError::WrongPassword => CryptoError::WrongPkcs12Password,
+            crate::pkcs12::ReadError::Invalid(why) => CryptoError::Pkcs12(why),
         })?;
-        if archive.keys.is_empty() {
+        if contents.keys.is_empty() {
             return Err(CryptoError::NoPrivateKey);
         }
-        let certs: Vec<Vec<u8>> = archive
-            .certs
-            .iter()
-            .map(|c| c.cert.as_der().to_vec())
-            .collect();
+        let certs = contents.certs;
         if certs.is_empty() {
             return Err(CryptoError::NoCertificate(
                 "the PKCS#12 file contains no certificate".into(),
             ));
         }
         let mut last_err = None;
-        for bag in &archive.keys {
-            let key = match PrivateKey::from_pkcs8_der(bag.key.as_der()) {
+        for der in &contents.keys {
+            let key = match PrivateKey::from_pkcs8_der(der) {
                 Ok(k) => k,
                 Err(e) => {
                     last_err = Some(e);
@@ -143,24 +135,13 @@ impl Credential {
     /// MAC, 10 000 iterations) that `openssl pkcs12` (3.x) reads.
     pub fn to_pkcs12(&self, password: &str) -> Result<Vec<u8>> {
         let der = self.key.to_pkcs8_der()?;
-        let p12_key = p12_keystore::PrivateKey::from_der(&der)
-            .map_err(|e| CryptoError::Pkcs12Write(e.to_string()))?;
-        let mut certs = Vec::with_capacity(1 + self.chain_der.len());
-        for c in std::iter::once(&self.certificate_der).chain(self.chain_der.iter()) {
-            certs.push(
-                p12_keystore::Certificate::from_der(c)
-                    .map_err(|e| CryptoError::Pkcs12Write(format!("certificate: {e}")))?,
-            );
-        }
+        let certs: Vec<Vec<u8>> = std::iter::once(&self.certificate_der)
+            .chain(self.chain_der.iter())
+            .cloned()
+            .collect();
         // localKeyId: first 20 bytes of the certificate's SHA-256 (any opaque id works).
         let fp = crate::sha256(&self.certificate_der);
-        let chain = PrivateKeyChain::new(fp[..20].to_vec(), p12_key, certs);
-        let mut store = KeyStore::new();
-        store.add_entry("ksef", KeyStoreEntry::PrivateKeyChain(chain));
-        store
-            .writer(password)
-            .write()
-            .map_err(|e| CryptoError::Pkcs12Write(e.to_string()))
+        crate::pkcs12::write(&der, &certs, &fp[..20], password).map_err(CryptoError::Pkcs12Write)
     }
 
     /// The leaf certificate as PEM.

@@ -15,13 +15,14 @@
 //! * [`identity`] — who a certificate identifies (NIP, PESEL, seal; digest §4.5) and
 //!   certificate checks (validity, issuer signature).
 //!
-//! Pure Rust (RustCrypto, `p12-keystore`, `rcgen` with `ring` for certificate building).
+//! Pure Rust (RustCrypto; PKCS#12 on its `pkcs12` types, `rcgen` with `ring` for certificate building).
 //! Secrets never appear in `Debug` output or error messages.
 
 mod credential;
 mod error;
 mod key;
 mod pem;
+mod pkcs12;
 
 pub mod ca;
 pub mod csr;
