@@ -2,7 +2,7 @@
 //! certificate login → generate token → wait Active → list (with paging) → token login →
 //! token session may not mint (403) → revoke → token login fails with 450.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::Duration;

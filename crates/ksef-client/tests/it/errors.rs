@@ -5,7 +5,7 @@
 //! one behaviour (the emulator's rate limits are off by default and its key is fixed); the
 //! 21470 double forwards every other request to the real emulator.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
