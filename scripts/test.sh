@@ -15,9 +15,10 @@ need_apt=()
 command -v xmlsec1 >/dev/null 2>&1 || need_apt+=(xmlsec1)
 command -v xmllint >/dev/null 2>&1 || need_apt+=(libxml2-utils)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
-# The web app's browser tests (crates/ksef-web/tests/browser*.rs) drive headless Chromium.
+# The web app's browser tests (crates/ksef-web/tests/browser*.rs) drive headless Chromium through
+# chromedriver (W3C WebDriver).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

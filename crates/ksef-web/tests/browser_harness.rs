@@ -1,5 +1,5 @@
 //! Self-test of the browser harness (`tests/common`) against a tiny page served by this test: a
-//! real Chromium fills a form, uploads a file through `DOM.setFileInputFiles`, cannot tick a
+//! real Chromium fills a form, uploads a file through WebDriver's "Element Send Keys", cannot tick a
 //! disabled checkbox, downloads an attachment, fetches with the page's cookies and accepts a
 //! `confirm()`. If this fails, the app's browser tests cannot be trusted either.
 

@@ -1,30 +1,30 @@
-//! Browser-test harness: drives a real headless Chromium (Debian `chromium`) over the DevTools
-//! protocol with chromiumoxide — no driver process. Shared by `tests/browser*.rs`.
+//! Browser-test harness: drives a real headless Chromium (Debian `chromium`) through
+//! `chromedriver` (Debian `chromium-driver`) over the W3C WebDriver protocol. Shared by
+//! `tests/browser*.rs`.
 //!
-//! Every helper panics with a readable message (these are tests); waits poll the page with a
-//! deadline and, when they time out, save a screenshot and print the page's text first.
+//! The WebDriver client is the small [`Session`] below rather than a crate: W3C WebDriver is a
+//! handful of JSON-over-HTTP endpoints, this test binary already has reqwest, and a WebDriver
+//! crate (fantoccini, thirtyfour) would bring its own HTTP stack into Cargo.lock for the tests
+//! only. Everything is W3C WebDriver except [`Tab::front`], which uses chromedriver's
+//! `goog/cdp/execute` endpoint once to give a tab the page focus. Each [`Chrome`] starts its own
+//! chromedriver on a free port; closing or dropping it ends the WebDriver session (which quits the
+//! browser) and kills chromedriver.
+//!
+//! Every helper panics with a readable message naming its step (these are tests); waits poll the
+//! page with a deadline and, when they time out, save a screenshot and print the page's text first.
 
 #![allow(dead_code)] // each test binary uses a different subset of the helpers
 
 use std::future::Future;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chromiumoxide::Page;
-use chromiumoxide::browser::{Browser, BrowserConfig};
-use chromiumoxide::cdp::browser_protocol::browser::{
-    SetDownloadBehaviorBehavior, SetDownloadBehaviorParams,
-};
-use chromiumoxide::cdp::browser_protocol::dom::SetFileInputFilesParams;
-use chromiumoxide::cdp::browser_protocol::input::InsertTextParams;
-use chromiumoxide::cdp::browser_protocol::page::{
-    CaptureScreenshotFormat, EventJavascriptDialogOpening, HandleJavaScriptDialogParams,
-};
-use chromiumoxide::page::ScreenshotParams;
-use futures::StreamExt;
+use base64::Engine;
+use reqwest::Method;
 use serde_json::{Value, json};
-use tokio::task::JoinHandle;
 
 /// Where the browser binary is looked for unless `KSEF_CHROMIUM` names another one.
 pub const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
@@ -32,15 +32,21 @@ pub const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 /// How long a wait for the page may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(30);
 
-/// How long one DevTools call (an evaluation, a screenshot) may take.
+/// Where chromedriver is looked for unless `KSEF_CHROMEDRIVER` names another one.
+pub const DEFAULT_CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// How long one script evaluation in the page may take (the session's script timeout).
 pub const STEP: Duration = Duration::from_secs(10);
+
+/// The key of an element reference in WebDriver's JSON (W3C WebDriver, "Elements").
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// Browser tests share a 2-core machine: they run one at a time (each starts its own Chromium).
 static ONE_BROWSER_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Runs one browser test: serialized with the other browser tests of this binary, on its own
-/// multi-threaded tokio runtime, with the process-wide rustls provider installed and Chromium
-/// checked to exist first (a missing browser FAILS the test, it is never skipped).
+/// multi-threaded tokio runtime, with the process-wide rustls provider installed, and Chromium
+/// and chromedriver checked to exist first (a missing browser FAILS the test, it is never skipped).
 pub fn run<F, Fut>(test: F)
 where
     F: FnOnce() -> Fut,
@@ -53,6 +59,7 @@ where
     // The process-wide TLS provider every reqwest client of the workspace needs.
     drop(ksef_testkit::http_client_builder());
     chromium_path();
+    chromedriver_path();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -76,6 +83,20 @@ pub fn chromium_path() -> PathBuf {
     path
 }
 
+/// The chromedriver binary, or a panic telling how to install it.
+pub fn chromedriver_path() -> PathBuf {
+    let path = std::env::var_os("KSEF_CHROMEDRIVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CHROMEDRIVER));
+    assert!(
+        path.is_file(),
+        "chromedriver not found at {} — the browser tests need Debian's `chromium-driver`; run \
+         scripts/test.sh, which installs it, or set KSEF_CHROMEDRIVER to a chromedriver binary",
+        path.display()
+    );
+    path
+}
+
 /// `<target dir>/screenshots`, created if missing. The target dir is `CARGO_TARGET_DIR` when set
 /// (absolute), else the one this test binary was built into (`<target>/<profile>/deps/<bin>`).
 pub fn screenshot_dir() -> PathBuf {
@@ -94,91 +115,245 @@ pub fn screenshot_dir() -> PathBuf {
     dir
 }
 
-/// A headless Chromium with a fresh profile and download dir; killed when dropped.
+/// A WebDriver error: its W3C error code (`no such element`, `javascript error`…) and message.
+#[derive(Debug)]
+pub struct WdError {
+    pub error: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for WdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.error, self.message)
+    }
+}
+
+/// One WebDriver session of a chromedriver: `http://127.0.0.1:PORT/session/ID`.
+struct Session {
+    http: reqwest::Client,
+    /// The session's URL; commands are `<url>/<path>`.
+    url: String,
+    /// The window (tab) that commands currently go to.
+    current: Mutex<String>,
+}
+
+impl Session {
+    /// Sends one WebDriver command; `path` is relative to the session (`""`: the session itself).
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, WdError> {
+        let url = if path.is_empty() {
+            self.url.clone()
+        } else {
+            format!("{}/{path}", self.url)
+        };
+        request(&self.http, method, &url, body).await
+    }
+}
+
+/// One WebDriver request: the JSON answer's `value`, or the error it reports.
+async fn request(
+    http: &reqwest::Client,
+    method: Method,
+    url: &str,
+    body: Option<Value>,
+) -> Result<Value, WdError> {
+    let transport = |e: reqwest::Error| WdError {
+        error: "no answer from chromedriver".to_string(),
+        message: format!("{url}: {e}"),
+    };
+    let mut req = http.request(method, url);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.map_err(transport)?;
+    let ok = resp.status().is_success();
+    let answer: Value = resp.json().await.map_err(transport)?;
+    let value = answer.get("value").cloned().unwrap_or(Value::Null);
+    if ok {
+        return Ok(value);
+    }
+    let field = |k: &str| value[k].as_str().unwrap_or_default().to_string();
+    Err(WdError {
+        error: field("error"),
+        message: field("message"),
+    })
+}
+
+/// A free TCP port on 127.0.0.1 (the OS picks it; chromedriver binds it right after).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port for chromedriver: {e}"))
+}
+
+/// A headless Chromium driven by its own chromedriver, with a fresh profile and download dir.
+/// Dropping it (as [`Chrome::close`] does) ends the session and kills chromedriver.
 pub struct Chrome {
-    browser: Browser,
-    handler: JoinHandle<()>,
+    driver: Child,
+    port: u16,
+    session: Arc<Session>,
+    /// The window the session opened with, handed to the first [`Chrome::tab`].
+    first_window: Mutex<Option<String>>,
+    session_ended: bool,
     test: String,
     profile: tempfile::TempDir,
     downloads: PathBuf,
 }
 
 impl Chrome {
-    /// Starts Chromium for the test named `test` (the name prefixes its screenshots).
+    /// Starts chromedriver and Chromium for the test named `test` (the name prefixes its
+    /// screenshots).
     pub async fn launch(test: &str) -> Chrome {
         let profile = tempfile::tempdir().expect("profile dir");
         let downloads = profile.path().join("downloads");
         std::fs::create_dir_all(&downloads).expect("downloads dir");
-        let config = BrowserConfig::builder()
-            .chrome_executable(chromium_path())
-            .no_sandbox()
-            .user_data_dir(profile.path().join("profile"))
-            .window_size(1280, 1000)
-            .viewport(None) // use the window size, not chromiumoxide's 800×600 emulation
-            .launch_timeout(Duration::from_secs(60))
-            .request_timeout(Duration::from_secs(60))
-            .args([
-                "disable-gpu",
-                "disable-quic",
-                "no-first-run",
-                "disable-background-networking",
-                "disable-component-update",
-                "disable-sync",
-                "disable-dev-shm-usage",
-            ])
+        let port = free_port();
+        let mut driver = Command::new(chromedriver_path())
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver_path().display()));
+        let http = ksef_testkit::http_client_builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(120))
             .build()
-            .unwrap_or_else(|e| panic!("Chromium configuration: {e}"));
-        let (browser, mut handler) = Browser::launch(config).await.unwrap_or_else(|e| {
-            panic!(
-                "cannot start {}: {e} (run scripts/test.sh to install chromium)",
-                chromium_path().display()
-            )
+            .expect("HTTP client for chromedriver");
+        let base = format!("http://127.0.0.1:{port}");
+
+        // chromedriver is up once /status says it is ready.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let status = request(&http, Method::GET, &format!("{base}/status"), None).await;
+            if status.is_ok_and(|s| s["ready"] == true) {
+                break;
+            }
+            if let Ok(Some(exit)) = driver.try_wait() {
+                panic!("chromedriver on port {port} exited before it was ready: {exit}");
+            }
+            if Instant::now() > deadline {
+                let _ = driver.kill();
+                let _ = driver.wait();
+                panic!("chromedriver on port {port} not ready within {WAIT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            // Screenshots rendered alike on every machine (no scrollbars, sRGB colours, one
+            // language) and no throttling of background tabs.
+            "--hide-scrollbars",
+            "--mute-audio",
+            "--force-color-profile=srgb",
+            "--lang=en_US",
+            "--disable-background-timer-throttling",
+            "--disable-backgrounding-occluded-windows",
+            "--disable-renderer-backgrounding",
+            "--window-size=1280,1000",
+        ]
+        .map(String::from)
+        .to_vec();
+        let profile_dir = profile.path().join("profile");
+        args.push(format!("--user-data-dir={}", profile_dir.display()));
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "pageLoadStrategy": "normal",
+            // Dialogs stay open and make the next command fail with `unexpected alert open`;
+            // `Tab::command` then records and accepts them (see `Tab::dialogs`).
+            "unhandledPromptBehavior": "ignore",
+            "timeouts": {"script": STEP.as_millis() as u64, "pageLoad": WAIT.as_millis() as u64,
+                         "implicit": 0},
+            "goog:chromeOptions": {
+                "binary": chromium_path(),
+                "args": args,
+                "prefs": {
+                    "download.default_directory": downloads,
+                    "download.prompt_for_download": false,
+                    "download.directory_upgrade": true,
+                },
+            },
+        }}});
+        let created = request(
+            &http,
+            Method::POST,
+            &format!("{base}/session"),
+            Some(capabilities),
+        )
+        .await;
+        let session_id = match created.as_ref().map(|v| v["sessionId"].as_str()) {
+            Ok(Some(id)) => id.to_string(),
+            _ => {
+                let _ = driver.kill();
+                let _ = driver.wait();
+                panic!(
+                    "chromedriver cannot start {}: {created:?} (run scripts/test.sh to install \
+                     chromium and chromium-driver)",
+                    chromium_path().display()
+                );
+            }
+        };
+        let session = Arc::new(Session {
+            http,
+            url: format!("{base}/session/{session_id}"),
+            current: Mutex::new(String::new()),
         });
-        // The handler drives the DevTools connection; it must be polled for anything to happen.
-        let handler = tokio::spawn(async move { while handler.next().await.is_some() {} });
-        browser
-            .execute(
-                SetDownloadBehaviorParams::builder()
-                    .behavior(SetDownloadBehaviorBehavior::Allow)
-                    .download_path(downloads.display().to_string())
-                    .build()
-                    .expect("download behaviour"),
-            )
-            .await
-            .expect("Browser.setDownloadBehavior");
-        Chrome {
-            browser,
-            handler,
+        // Built before the next request so that a failure from here on still ends the session.
+        let chrome = Chrome {
+            driver,
+            port,
+            session,
+            first_window: Mutex::new(None),
+            session_ended: false,
             test: test.to_string(),
             profile,
             downloads,
-        }
+        };
+        let first = match chrome.session.send(Method::GET, "window", None).await {
+            Ok(Value::String(handle)) => handle,
+            other => panic!("the browser's first window: {other:?}"),
+        };
+        *lock(&chrome.session.current) = first.clone();
+        *lock(&chrome.first_window) = Some(first);
+        chrome
     }
 
-    /// A new tab showing `about:blank`; JavaScript dialogs in it are accepted and recorded.
+    /// A tab showing `about:blank` (the browser's first window, then new ones); JavaScript
+    /// dialogs in it are accepted and recorded.
     pub async fn tab(&self) -> Tab {
-        let page = self.browser.new_page("about:blank").await.expect("new tab");
-        let dialogs = Arc::new(Mutex::new(Vec::new()));
-        let mut events = page
-            .event_listener::<EventJavascriptDialogOpening>()
-            .await
-            .expect("dialog listener");
-        let (seen, on_page) = (Arc::clone(&dialogs), page.clone());
-        let dialog_task = tokio::spawn(async move {
-            while let Some(event) = events.next().await {
-                seen.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(event.message.clone());
-                let _ = on_page
-                    .execute(HandleJavaScriptDialogParams::new(true))
+        let first = lock(&self.first_window).take();
+        let window = match first {
+            Some(handle) => handle,
+            None => {
+                let made = self
+                    .session
+                    .send(Method::POST, "window/new", Some(json!({"type": "tab"})))
                     .await;
+                match made.as_ref().map(|v| v["handle"].as_str()) {
+                    Ok(Some(handle)) => handle.to_string(),
+                    _ => panic!("opening a new tab: {made:?}"),
+                }
             }
-        });
+        };
         Tab {
-            page,
+            session: Arc::clone(&self.session),
+            window,
             test: self.test.clone(),
-            dialogs,
-            dialog_task,
+            dialogs: Mutex::new(Vec::new()),
             downloads: self.downloads.clone(),
         }
     }
@@ -195,41 +370,174 @@ impl Chrome {
         dir
     }
 
-    /// Closes the browser and waits for the process to exit.
+    /// Ends the session (chromedriver quits the browser and waits for it), then stops
+    /// chromedriver.
     pub async fn close(mut self) {
-        let _ = self.browser.close().await;
-        let _ = self.browser.wait().await;
-        self.handler.abort();
+        if let Err(e) = self.session.send(Method::DELETE, "", None).await {
+            eprintln!("ending the WebDriver session: {e}");
+        }
+        self.session_ended = true;
     }
 }
 
-/// One browser tab.
+impl Drop for Chrome {
+    /// Ends the session if [`Chrome::close`] did not (a failed test unwinding), then kills
+    /// chromedriver: no browser or driver outlives the test.
+    fn drop(&mut self) {
+        if !self.session_ended {
+            // Blocking and by hand: this may run while a panic unwinds out of the runtime.
+            let path = self
+                .session
+                .url
+                .split_once("/session/")
+                .map(|(_, id)| format!("/session/{id}"))
+                .unwrap_or_default();
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+            if let Ok(mut conn) = std::net::TcpStream::connect_timeout(&addr, WAIT) {
+                let _ = conn.set_read_timeout(Some(WAIT));
+                let _ = write!(
+                    conn,
+                    "DELETE {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+                    self.port
+                );
+                // chromedriver answers once the browser has quit, and keeps the connection open
+                // despite `Connection: close`: read up to the end of the answer's header only.
+                let (mut answer, mut chunk) = (Vec::new(), [0u8; 1024]);
+                while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => answer.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            }
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Locks a mutex that only guards plain data (a panicking test must not poison the harness).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One browser tab (a WebDriver window).
 pub struct Tab {
-    page: Page,
+    session: Arc<Session>,
+    window: String,
     test: String,
-    dialogs: Arc<Mutex<Vec<String>>>,
-    dialog_task: JoinHandle<()>,
+    dialogs: Mutex<Vec<String>>,
     downloads: PathBuf,
 }
 
-impl Drop for Tab {
-    fn drop(&mut self) {
-        self.dialog_task.abort();
-    }
-}
-
 impl Tab {
-    /// The chromiumoxide page, for anything the helpers do not cover.
-    pub fn page(&self) -> &Page {
-        &self.page
+    /// Sends a WebDriver command to this tab: switches the session to it first, and records and
+    /// accepts a JavaScript dialog that holds the command back (then sends it again).
+    pub async fn command(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, WdError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            if *lock(&self.session.current) != self.window {
+                self.switch().await?;
+            }
+            match self.session.send(method.clone(), path, body.clone()).await {
+                Err(e) if e.error == "unexpected alert open" && attempts < 5 => {
+                    self.accept_dialog().await
+                }
+                answer => return answer,
+            }
+        }
+    }
+
+    /// Makes this tab the session's current window (chromedriver also activates it).
+    async fn switch(&self) -> Result<(), WdError> {
+        self.session
+            .send(Method::POST, "window", Some(json!({"handle": self.window})))
+            .await?;
+        *lock(&self.session.current) = self.window.clone();
+        Ok(())
+    }
+
+    /// Records the open dialog's message and accepts it.
+    async fn accept_dialog(&self) {
+        if let Ok(text) = self.session.send(Method::GET, "alert/text", None).await {
+            lock(&self.dialogs).push(text.as_str().unwrap_or_default().to_string());
+        }
+        let _ = self
+            .session
+            .send(Method::POST, "alert/accept", Some(json!({})))
+            .await;
+    }
+
+    /// The WebDriver element reference of the first match of `selector`; fails the test naming
+    /// `step` when nothing matches.
+    async fn element(&self, selector: &str, step: &str) -> String {
+        let found = self
+            .command(
+                Method::POST,
+                "element",
+                Some(json!({"using": "css selector", "value": selector})),
+            )
+            .await;
+        match found.as_ref().map(|v| v[ELEMENT].as_str()) {
+            Ok(Some(id)) => id.to_string(),
+            Ok(None) => self.fail(&format!("{step}: odd answer {found:?}")).await,
+            Err(e) => {
+                self.fail(&format!("{step}: no element {selector} ({e})"))
+                    .await
+            }
+        }
+    }
+
+    /// A full-page PNG: the window is made as tall as the document for the shot, then restored.
+    async fn png(&self) -> Result<Vec<u8>, String> {
+        let sizes = self
+            .try_call(
+                "() => [document.documentElement.scrollHeight, window.innerHeight]",
+                &[],
+            )
+            .await?;
+        let extra = sizes[0].as_i64().unwrap_or(0) - sizes[1].as_i64().unwrap_or(0);
+        let mut restore = None;
+        if extra > 0 {
+            let rect = self
+                .command(Method::GET, "window/rect", None)
+                .await
+                .map_err(|e| format!("window size: {e}"))?;
+            let height = rect["height"].as_i64().unwrap_or(0);
+            // chromedriver ignores a height without a width.
+            self.command(
+                Method::POST,
+                "window/rect",
+                Some(json!({"width": rect["width"], "height": height + extra})),
+            )
+            .await
+            .map_err(|e| format!("enlarging the window: {e}"))?;
+            restore = Some(json!({"width": rect["width"], "height": height}));
+        }
+        let shot = self.command(Method::GET, "screenshot", None).await;
+        if let Some(rect) = restore {
+            let _ = self.command(Method::POST, "window/rect", Some(rect)).await;
+        }
+        let shot = shot.map_err(|e| e.to_string())?;
+        base64::engine::general_purpose::STANDARD
+            .decode(shot.as_str().unwrap_or_default())
+            .map_err(|e| format!("the screenshot is not base64: {e}"))
     }
 
     /// Opens `url` and waits until the document has loaded.
     pub async fn goto(&self, url: &str) {
-        self.page
-            .goto(url)
+        if let Err(e) = self
+            .command(Method::POST, "url", Some(json!({"url": url})))
             .await
-            .unwrap_or_else(|e| panic!("opening {url}: {e}"));
+        {
+            self.fail::<()>(&format!("opening {url}: {e}")).await;
+        }
         self.wait_loaded().await;
     }
 
@@ -237,16 +545,10 @@ impl Tab {
     pub async fn screenshot(&self, step: &str) -> PathBuf {
         let path = screenshot_dir().join(format!("{}-{step}.png", self.test));
         self.front().await;
-        let png = self
-            .page
-            .screenshot(
-                ScreenshotParams::builder()
-                    .format(CaptureScreenshotFormat::Png)
-                    .full_page(true)
-                    .build(),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("screenshot {step}: {e}"));
+        let png = match self.png().await {
+            Ok(png) => png,
+            Err(e) => self.fail(&format!("screenshot {step}: {e}")).await,
+        };
         std::fs::write(&path, png).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
         println!("screenshot: {}", path.display());
         path
@@ -255,14 +557,15 @@ impl Tab {
     /// Calls the JavaScript function `function` with `args` (JSON values) in the page and returns
     /// its (awaited) result as JSON; `undefined` becomes `null`.
     pub async fn try_call(&self, function: &str, args: &[Value]) -> Result<Value, String> {
-        let args = serde_json::to_string(args).map_err(|e| e.to_string())?;
-        let expression = format!("({function})(...{args})");
-        // A document that is still loading can hold an evaluation back; never wait forever.
-        let result = tokio::time::timeout(STEP, self.page.evaluate_expression(expression))
-            .await
-            .map_err(|_| format!("no answer from the page within {STEP:?}"))?
-            .map_err(|e| e.to_string())?;
-        Ok(result.value().cloned().unwrap_or(Value::Null))
+        // W3C "Execute Script" awaits a returned promise; the session's script timeout (STEP)
+        // bounds it.
+        self.command(
+            Method::POST,
+            "execute/sync",
+            Some(json!({"script": format!("return ({function})(...arguments);"), "args": args})),
+        )
+        .await
+        .map_err(|e| e.to_string())
     }
 
     /// [`Tab::try_call`] that fails the test on a JavaScript error.
@@ -419,31 +722,38 @@ impl Tab {
         .await;
     }
 
-    /// Makes this the foreground tab: Chromium holds input events (and frames) of a background
-    /// tab back, so a click there would never complete.
+    /// Makes this the foreground tab with the page focus, as a user's click on the tab does.
+    /// W3C "Switch To Window" (done by [`Tab::command`]) only directs the commands; headless
+    /// Chromium keeps the focus (focus ring, caret, `document.hasFocus()`) on the first tab, so
+    /// this also sends `Page.bringToFront` through chromedriver's one extension endpoint,
+    /// `goog/cdp/execute` (plain JSON over the same HTTP session).
     pub async fn front(&self) {
-        if let Err(e) = self.page.bring_to_front().await {
-            self.fail::<()>(&format!("Page.bringToFront: {e}")).await;
+        let front = self
+            .command(
+                Method::POST,
+                "goog/cdp/execute",
+                Some(json!({"cmd": "Page.bringToFront", "params": {}})),
+            )
+            .await;
+        if let Err(e) = front {
+            self.fail::<()>(&format!("bringing this tab to the front: {e}"))
+                .await;
         }
     }
 
     /// A real mouse click on the first match (scrolled into view), in the foreground tab.
     pub async fn click(&self, selector: &str) {
         self.front().await;
-        let element = match self.page.find_element(selector).await {
-            Ok(e) => e,
-            Err(e) => {
-                self.fail(&format!("no element {selector} to click: {e}"))
-                    .await
-            }
-        };
-        match tokio::time::timeout(STEP, element.click()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => self.fail::<()>(&format!("clicking {selector}: {e}")).await,
-            Err(_) => {
-                self.fail::<()>(&format!("clicking {selector}: no answer within {STEP:?}"))
-                    .await
-            }
+        let element = self.element(selector, "click").await;
+        if let Err(e) = self
+            .command(
+                Method::POST,
+                &format!("element/{element}/click"),
+                Some(json!({})),
+            )
+            .await
+        {
+            self.fail::<()>(&format!("clicking {selector}: {e}")).await;
         }
     }
 
@@ -478,44 +788,41 @@ impl Tab {
         }
     }
 
-    /// Types `text` into `selector` as keyboard input (after clearing it and clicking into it).
+    /// Types `text` into `selector` as keyboard input (after clearing it): WebDriver's "Element
+    /// Send Keys" with the whole string, which focuses the element first.
     pub async fn type_into(&self, selector: &str, text: &str) {
         self.fill(selector, "").await;
-        let element = match self.page.find_element(selector).await {
-            Ok(e) => e,
-            Err(e) => {
-                self.fail(&format!("no element {selector} to type into: {e}"))
-                    .await
-            }
-        };
-        if let Err(e) = element.click().await {
-            self.fail::<()>(&format!("focusing {selector}: {e}")).await;
-        }
-        // `Input.insertText` (what an IME does) rather than per-key events: chromiumoxide's key
-        // map has no Polish letters.
-        if let Err(e) = self.page.execute(InsertTextParams::new(text)).await {
+        let element = self.element(selector, "type into").await;
+        if let Err(e) = self
+            .command(
+                Method::POST,
+                &format!("element/{element}/value"),
+                Some(json!({"text": text})),
+            )
+            .await
+        {
             self.fail::<()>(&format!("typing into {selector}: {e}"))
                 .await;
         }
     }
 
-    /// Puts `files` into the `<input type=file>` matching `selector` (CDP `DOM.setFileInputFiles`,
-    /// what a user's file chooser does).
+    /// Puts `files` into the `<input type=file>` matching `selector`, as a user's file chooser
+    /// does: WebDriver's "Element Send Keys" with the paths, one a line.
     pub async fn set_files(&self, selector: &str, files: &[&Path]) {
         for f in files {
             assert!(f.is_file(), "no file to upload at {}", f.display());
         }
-        let element = match self.page.find_element(selector).await {
-            Ok(e) => e,
-            Err(e) => self.fail(&format!("no file input {selector}: {e}")).await,
-        };
-        let params = SetFileInputFilesParams::builder()
-            .files(files.iter().map(|f| f.display().to_string()))
-            .backend_node_id(element.backend_node_id)
-            .build()
-            .expect("DOM.setFileInputFiles params");
-        if let Err(e) = self.page.execute(params).await {
-            self.fail::<()>(&format!("DOM.setFileInputFiles on {selector}: {e}"))
+        let element = self.element(selector, "choose files").await;
+        let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        if let Err(e) = self
+            .command(
+                Method::POST,
+                &format!("element/{element}/value"),
+                Some(json!({"text": paths.join("\n")})),
+            )
+            .await
+        {
+            self.fail::<()>(&format!("choosing files in {selector}: {e}"))
                 .await;
         }
         let n = self.call(
@@ -528,10 +835,7 @@ impl Tab {
 
     /// Messages of the JavaScript dialogs (`confirm`, `alert`) shown so far; all were accepted.
     pub fn dialogs(&self) -> Vec<String> {
-        self.dialogs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.dialogs).clone()
     }
 
     /// `fetch(url)` from inside the page (so with its cookies): (status, Content-Disposition, body).
@@ -593,17 +897,7 @@ impl Tab {
             .await
             .unwrap_or(Value::Null);
         let shot = screenshot_dir().join(format!("{}-FAILED.png", self.test));
-        let png = tokio::time::timeout(
-            STEP,
-            self.page.screenshot(
-                ScreenshotParams::builder()
-                    .format(CaptureScreenshotFormat::Png)
-                    .full_page(true)
-                    .build(),
-            ),
-        )
-        .await;
-        if let Ok(Ok(png)) = png {
+        if let Ok(png) = self.png().await {
             let _ = std::fs::write(&shot, png);
         }
         panic!(
