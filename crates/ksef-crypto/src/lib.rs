@@ -8,20 +8,23 @@
 //! * [`stream`] — the same AES-256-CBC and SHA-256 as streaming writers (batch and export
 //!   parts, archives) with constant memory;
 //! * [`testcert`] — self-signed test certificates as KSeF TEST accepts them (digest §5.2);
-//! * [`csr`] — PKCS#10 requests for KSeF certificates (digest §14);
+//! * [`csr`] — PKCS#10 requests for KSeF certificates (digest §14): building them, and
+//!   reading and verifying untrusted ones (the emulator's enrollment);
 //! * [`ca`] — a minimal CA: self-signed CA certificates and certificates issued by them
 //!   (the emulator's simulated Profil Zaufany, chain-trust tests);
 //! * [`service`] — the emulator's own RSA key pairs and certificates (digest §3.1, §20);
 //! * [`identity`] — who a certificate identifies (NIP, PESEL, seal; digest §4.5) and
 //!   certificate checks (validity, issuer signature).
 //!
-//! Pure Rust (RustCrypto, `p12-keystore`, `rcgen` with `ring` for certificate building).
+//! Pure Rust: RustCrypto only (`rsa`, `p256`, `sha2`; `x509-cert` builds and reads
+//! certificates and CSRs), and `p12-keystore` for PKCS#12.
 //! Secrets never appear in `Debug` output or error messages.
 
 mod credential;
 mod error;
 mod key;
 mod pem;
+mod x509;
 
 pub mod ca;
 pub mod csr;

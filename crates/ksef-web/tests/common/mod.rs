@@ -50,8 +50,10 @@ where
     let _turn = ONE_BROWSER_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    // reqwest (aws-lc-rs) and rcgen (ring) both sit in this test binary: pick the provider
-    // explicitly so nothing panics with "cannot determine the process-level CryptoProvider".
+    // Pick rustls' provider (aws-lc-rs, reqwest's) explicitly, so that a second provider
+    // entering the dependency tree can never make anything panic with "cannot determine the
+    // process-level CryptoProvider" (ring was one, through rcgen, until ksef-crypto moved to
+    // x509-cert).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     chromium_path();
     let rt = tokio::runtime::Builder::new_multi_thread()
