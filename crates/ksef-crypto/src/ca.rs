@@ -5,29 +5,31 @@
 //! CA that issues short-lived person certificates) and by tests that need certificates with a
 //! real chain (e.g. `verifyCertificateChain=true`, `TrustPolicy::TrustedCas`).
 //!
-//! * CA certificate: basicConstraints `CA:TRUE, pathlen:0` (critical), keyUsage
-//!   `keyCertSign, cRLSign, digitalSignature`, a subjectKeyIdentifier;
+//! * CA certificate: keyUsage `keyCertSign, cRLSign, digitalSignature` (critical), a
+//!   subjectKeyIdentifier, basicConstraints `CA:TRUE, pathlen:0` (critical);
 //! * issued certificate: the subject attributes of a [`TestSubject`] (same rules as
-//!   [`crate::testcert`]), basicConstraints `CA:FALSE`, keyUsage `digitalSignature,
-//!   nonRepudiation`, an authorityKeyIdentifier pointing at the CA key, signed with
-//!   sha256WithRSAEncryption (RSA CA) or ecdsa-with-SHA256 (EC P-256 CA).
+//!   [`crate::testcert`]), an authorityKeyIdentifier pointing at the CA key, keyUsage
+//!   `digitalSignature, nonRepudiation` (critical), a subjectKeyIdentifier, basicConstraints
+//!   `CA:FALSE` (critical), signed with sha256WithRSAEncryption (RSA CA) or ecdsa-with-SHA256
+//!   (EC P-256 CA). [`issue_for_public_key`] issues the same kind of certificate for a public
+//!   key the caller has (e.g. from a CSR) with the keyUsage it chooses.
 //!
-//! The returned [`Credential`]s carry the CA certificate (and the CA's own chain) in
+//! Key identifiers are the first 20 bytes of SHA-256 of the `SubjectPublicKeyInfo` DER. The
+//! returned [`Credential`]s carry the CA certificate (and the CA's own chain) in
 //! [`Credential::chain_der`].
 
 use der::Decode;
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyUsagePurpose, SerialNumber};
 use time::{Duration, OffsetDateTime};
 use x509_cert::Certificate;
-use x509_cert::ext::pkix::{BasicConstraints as X509BasicConstraints, KeyUsage};
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
+use x509_cert::name::Name;
 
 use crate::credential::Credential;
 use crate::error::{CryptoError, Result};
 use crate::identity::inspect_certificate;
 use crate::key::{KeyAlgorithm, PrivateKey};
-use crate::testcert::{
-    TestSubject, distinguished_name, oid, random_serial, rcgen_key_pair, truncate_to_seconds,
-};
+use crate::testcert::{TestSubject, distinguished_name, oid, random_serial, truncate_to_seconds};
+use crate::x509::{self, CertificateSpec, Strings};
 
 /// Default lifetime of a CA made by [`make_ca`]: 10 years.
 pub const DEFAULT_CA_LIFETIME_DAYS: i64 = 10 * 365;
@@ -97,23 +99,30 @@ pub fn make_ca_with(
         ));
     }
     let key = PrivateKey::generate(algorithm)?;
-    let key_pair = rcgen_key_pair(&key)?;
-    let mut params = CertificateParams::default();
-    params.distinguished_name = distinguished_name(subject_attributes)?;
-    params.not_before = validity.not_before;
-    params.not_after = validity.not_after;
-    params.serial_number = Some(SerialNumber::from_slice(&random_serial()));
-    // pathlen 0: this CA issues end-entity certificates only.
-    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let cert = params
-        .self_signed(&key_pair)
-        .map_err(|e| CryptoError::CertificateGeneration(e.to_string()))?;
-    Credential::new(key, cert.der().to_vec(), Vec::new())
+    let dn = distinguished_name(subject_attributes)?;
+    let spki_der = key.public_key_spki_der()?;
+    let der = x509::certificate(
+        CertificateSpec {
+            issuer: dn.clone(),
+            subject: dn,
+            serial: random_serial().to_vec(),
+            not_before: validity.not_before,
+            not_after: validity.not_after,
+            extensions: vec![
+                x509::key_usage(&[
+                    KeyUsages::KeyCertSign,
+                    KeyUsages::CRLSign,
+                    KeyUsages::DigitalSignature,
+                ])?,
+                x509::subject_key_identifier(&spki_der)?,
+                // pathlen 0: this CA issues end-entity certificates only.
+                x509::basic_constraints(true, Some(0))?,
+            ],
+            spki_der,
+        },
+        &key,
+    )?;
+    Credential::new(key, der, Vec::new())
 }
 
 /// Whether the certificate may issue certificates: basicConstraints `CA:TRUE` and, if a
@@ -123,7 +132,7 @@ pub fn is_ca_certificate(cert_der: &[u8]) -> Result<bool> {
         .map_err(|e| CryptoError::InvalidCertificate(e.to_string()))?;
     let tbs = cert.tbs_certificate();
     let bc = tbs
-        .get_extension::<X509BasicConstraints>()
+        .get_extension::<BasicConstraints>()
         .map_err(|e| CryptoError::InvalidCertificate(format!("basicConstraints: {e}")))?;
     let ku = tbs
         .get_extension::<KeyUsage>()
@@ -161,31 +170,102 @@ pub fn issue_certificate(
         )));
     }
 
-    let ca_key_pair = rcgen_key_pair(&ca.key)?;
-    let issuer = Issuer::from_ca_cert_der(&ca.certificate_der.as_slice().into(), ca_key_pair)
-        .map_err(|e| CryptoError::CertificateGeneration(format!("reading the CA: {e}")))?;
-
     let key = PrivateKey::generate(algorithm)?;
-    let key_pair = rcgen_key_pair(&key)?;
-    let mut params = CertificateParams::default();
-    params.distinguished_name = distinguished_name(&subject.attributes())?;
-    params.not_before = validity.not_before;
-    params.not_after = validity.not_after;
-    params.serial_number = Some(SerialNumber::from_slice(&random_serial()));
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::ContentCommitment,
-    ];
-    params.use_authority_key_identifier_extension = true;
-    let cert = params
-        .signed_by(&key_pair, &issuer)
-        .map_err(|e| CryptoError::CertificateGeneration(e.to_string()))?;
+    let der = issue(
+        ca,
+        distinguished_name(&subject.attributes())?,
+        &key.public_key_spki_der()?,
+        &[KeyUsages::DigitalSignature, KeyUsages::NonRepudiation],
+        validity,
+        &random_serial(),
+    )?;
 
     let mut chain = Vec::with_capacity(1 + ca.chain_der.len());
     chain.push(ca.certificate_der.clone());
     chain.extend(ca.chain_der.iter().cloned());
-    Credential::new(key, cert.der().to_vec(), chain)
+    Credential::new(key, der, chain)
+}
+
+/// What a certificate issued by [`issue_for_public_key`] may be used for (its keyUsage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssuedKeyUsage {
+    /// digitalSignature only (e.g. a KSeF `Authentication` certificate).
+    DigitalSignature,
+    /// nonRepudiation only (e.g. a KSeF `Offline` certificate).
+    NonRepudiation,
+    /// digitalSignature and nonRepudiation (what [`issue_certificate`] gives).
+    DigitalSignatureAndNonRepudiation,
+}
+
+/// A certificate (DER) for somebody else's public key — e.g. the key of a checked PKCS#10
+/// request — issued (signed) by `ca`.
+///
+/// * subject: `subject_attributes` as `(dotted OID, value)` in RDN order, one RDN each;
+///   countryName (2.5.4.6) and serialNumber (2.5.4.5) as PrintableString when the value fits
+///   it, else UTF8String, everything else as UTF8String (as [`crate::csr`] writes them);
+/// * issuer: the CA certificate's subject, byte for byte;
+/// * `spki_der`: the `SubjectPublicKeyInfo` DER, written unchanged;
+/// * `serial`: a positive big-endian integer of at most 20 bytes;
+/// * extensions: authorityKeyIdentifier (the CA's subjectKeyIdentifier, or SHA-256 of its key),
+///   keyUsage (critical) per `usage`, subjectKeyIdentifier, basicConstraints `CA:FALSE`
+///   (critical); signed like [`issue_certificate`].
+///
+/// Unlike [`issue_certificate`] it does not check that `ca` is a CA nor that `validity` lies
+/// within the CA's: the caller decides.
+pub fn issue_for_public_key(
+    ca: &Credential,
+    subject_attributes: &[(String, String)],
+    spki_der: &[u8],
+    usage: IssuedKeyUsage,
+    validity: Validity,
+    serial: &[u8],
+) -> Result<Vec<u8>> {
+    let usages: &[KeyUsages] = match usage {
+        IssuedKeyUsage::DigitalSignature => &[KeyUsages::DigitalSignature],
+        IssuedKeyUsage::NonRepudiation => &[KeyUsages::NonRepudiation],
+        IssuedKeyUsage::DigitalSignatureAndNonRepudiation => {
+            &[KeyUsages::DigitalSignature, KeyUsages::NonRepudiation]
+        }
+    };
+    issue(
+        ca,
+        x509::name(subject_attributes, Strings::PrintableIfPossible)?,
+        spki_der,
+        usages,
+        validity,
+        serial,
+    )
+}
+
+/// An end-entity certificate for `spki_der` signed by `ca` (see [`issue_for_public_key`]).
+fn issue(
+    ca: &Credential,
+    subject: Name,
+    spki_der: &[u8],
+    usages: &[KeyUsages],
+    validity: Validity,
+    serial: &[u8],
+) -> Result<Vec<u8>> {
+    let ca_cert = Certificate::from_der(&ca.certificate_der)
+        .map_err(|e| CryptoError::InvalidCertificate(format!("the CA certificate: {e}")))?;
+    let extensions = vec![
+        x509::authority_key_identifier(&x509::issuer_key_identifier(&ca_cert)?)?,
+        x509::key_usage(usages)?,
+        x509::subject_key_identifier(spki_der)?,
+        x509::basic_constraints(false, None)?,
+    ];
+    x509::certificate(
+        CertificateSpec {
+            subject,
+            issuer: ca_cert.tbs_certificate().subject().clone(),
+            spki_der: spki_der.to_vec(),
+            serial: serial.to_vec(),
+            not_before: validity.not_before,
+            not_after: validity.not_after,
+            extensions,
+        },
+        &ca.key,
+    )
 }
 
 #[cfg(test)]

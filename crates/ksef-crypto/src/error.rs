@@ -76,6 +76,10 @@ pub enum CryptoError {
     #[error("key generation failed: {0}")]
     KeyGeneration(String),
 
+    /// A PKCS#10 certificate signing request could not be decoded.
+    #[error("invalid certificate signing request: {0}")]
+    InvalidCsr(String),
+
     /// Building a certificate failed.
     #[error("certificate generation failed: {0}")]
     CertificateGeneration(String),

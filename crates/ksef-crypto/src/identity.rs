@@ -446,7 +446,7 @@ pub fn verify_self_signed(cert_der: &[u8]) -> bool {
     verify_issued_by(cert_der, cert_der).is_ok()
 }
 
-fn rsa_pkcs1<D>(pk: &rsa::RsaPublicKey, data: &[u8], sig: &[u8]) -> Result<(), ()>
+pub(crate) fn rsa_pkcs1<D>(pk: &rsa::RsaPublicKey, data: &[u8], sig: &[u8]) -> Result<(), ()>
 where
     D: Digest + der::oid::AssociatedOid,
 {
@@ -456,7 +456,12 @@ where
         .map_err(|_| ())
 }
 
-fn rsa_pss<D>(pk: &rsa::RsaPublicKey, salt: usize, data: &[u8], sig: &[u8]) -> Result<(), ()>
+pub(crate) fn rsa_pss<D>(
+    pk: &rsa::RsaPublicKey,
+    salt: usize,
+    data: &[u8],
+    sig: &[u8],
+) -> Result<(), ()>
 where
     D: Digest + sha2::digest::FixedOutputReset,
 {

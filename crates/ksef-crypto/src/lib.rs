@@ -8,14 +8,16 @@
 //! * [`stream`] — the same AES-256-CBC and SHA-256 as streaming writers (batch and export
 //!   parts, archives) with constant memory;
 //! * [`testcert`] — self-signed test certificates as KSeF TEST accepts them (digest §5.2);
-//! * [`csr`] — PKCS#10 requests for KSeF certificates (digest §14);
+//! * [`csr`] — PKCS#10 requests for KSeF certificates (digest §14): building them, and
+//!   reading and verifying untrusted ones (the emulator's enrollment);
 //! * [`ca`] — a minimal CA: self-signed CA certificates and certificates issued by them
 //!   (the emulator's simulated Profil Zaufany, chain-trust tests);
 //! * [`service`] — the emulator's own RSA key pairs and certificates (digest §3.1, §20);
 //! * [`identity`] — who a certificate identifies (NIP, PESEL, seal; digest §4.5) and
 //!   certificate checks (validity, issuer signature).
 //!
-//! Pure Rust (RustCrypto; PKCS#12 on its `pkcs12` types, `rcgen` with `ring` for certificate building).
+//! Pure Rust: RustCrypto only (`rsa`, `p256`, `sha2`; `x509-cert` builds and reads
+//! certificates and CSRs; PKCS#12 on the `pkcs12` crate's types and key derivation).
 //! Secrets never appear in `Debug` output or error messages.
 
 mod credential;
@@ -23,6 +25,7 @@ mod error;
 mod key;
 mod pem;
 mod pkcs12;
+mod x509;
 
 pub mod ca;
 pub mod csr;

@@ -11,14 +11,14 @@
 //! (RSA PKCS#1 v1.5) or ecdsa-with-SHA256; the serial is a random positive 127-bit number.
 
 use ksef_core::{Nip, Pesel};
-use rcgen::{
-    CertificateParams, DistinguishedName, DnType, DnValue, KeyPair, KeyUsagePurpose, SerialNumber,
-};
 use time::{Duration, OffsetDateTime};
+use x509_cert::ext::pkix::KeyUsages;
+use x509_cert::name::Name;
 
 use crate::credential::Credential;
-use crate::error::{CryptoError, Result};
+use crate::error::Result;
 use crate::key::{KeyAlgorithm, PrivateKey};
+use crate::x509::{self, CertificateSpec, Strings};
 
 /// Dotted OIDs of the subject attributes used here.
 pub mod oid {
@@ -191,78 +191,39 @@ pub fn make_test_certificate_with_validity(
     Credential::new(key, der, Vec::new())
 }
 
-/// Build a self-signed certificate for `key` (shared with [`crate::service`]).
+/// Build a self-signed certificate for `key` (shared with [`crate::service`]): keyUsage
+/// (critical) digitalSignature and nonRepudiation, plus keyEncipherment if asked; no other
+/// extension.
 pub(crate) fn self_signed_der(
     key: &PrivateKey,
-    dn: DistinguishedName,
+    dn: Name,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
     key_encipherment: bool,
 ) -> Result<Vec<u8>> {
-    let key_pair = rcgen_key_pair(key)?;
-
-    let mut params = CertificateParams::default();
-    params.distinguished_name = dn;
-    params.not_before = truncate_to_seconds(not_before);
-    params.not_after = truncate_to_seconds(not_after);
-    params.serial_number = Some(SerialNumber::from_slice(&random_serial()));
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::ContentCommitment,
-    ];
+    let mut usages = vec![KeyUsages::DigitalSignature, KeyUsages::NonRepudiation];
     if key_encipherment {
-        params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
+        usages.push(KeyUsages::KeyEncipherment);
     }
-    let cert = params
-        .self_signed(&key_pair)
-        .map_err(|e| CryptoError::CertificateGeneration(e.to_string()))?;
-    Ok(cert.der().to_vec())
+    x509::certificate(
+        CertificateSpec {
+            issuer: dn.clone(),
+            subject: dn,
+            spki_der: key.public_key_spki_der()?,
+            serial: random_serial().to_vec(),
+            not_before: truncate_to_seconds(not_before),
+            not_after: truncate_to_seconds(not_after),
+            extensions: vec![x509::key_usage(&usages)?],
+        },
+        key,
+    )
 }
 
-/// The key as an rcgen `KeyPair` that signs with sha256WithRSAEncryption (RSA) or
-/// ecdsa-with-SHA256 (EC P-256) (shared with [`crate::ca`]).
-pub(crate) fn rcgen_key_pair(key: &PrivateKey) -> Result<KeyPair> {
-    let alg = key.algorithm()?;
-    let sig_alg: &'static rcgen::SignatureAlgorithm = if alg.is_rsa() {
-        &rcgen::PKCS_RSA_SHA256
-    } else {
-        &rcgen::PKCS_ECDSA_P256_SHA256
-    };
-    let pem = key.to_pkcs8_pem()?;
-    KeyPair::from_pkcs8_pem_and_sign_algo(&pem, sig_alg)
-        .map_err(|e| CryptoError::CertificateGeneration(format!("loading key into rcgen: {e}")))
-}
-
-/// rcgen `DistinguishedName` from `(dotted OID, value)` pairs, in order.
-pub(crate) fn distinguished_name(attributes: &[(String, String)]) -> Result<DistinguishedName> {
-    let mut dn = DistinguishedName::new();
-    for (oid, value) in attributes {
-        let arcs = oid
-            .split('.')
-            .map(str::parse::<u64>)
-            .collect::<std::result::Result<Vec<u64>, _>>()
-            .map_err(|_| CryptoError::InvalidSubject(format!("bad OID '{oid}'")))?;
-        if arcs.len() < 2 {
-            return Err(CryptoError::InvalidSubject(format!("bad OID '{oid}'")));
-        }
-        let ty = DnType::from_oid(&arcs);
-        if dn.get(&ty).is_some() {
-            return Err(CryptoError::InvalidSubject(format!(
-                "attribute {oid} given twice"
-            )));
-        }
-        let v = if oid == oid::COUNTRY_NAME || oid == oid::SERIAL_NUMBER {
-            DnValue::PrintableString(value.as_str().try_into().map_err(|_| {
-                CryptoError::InvalidSubject(format!(
-                    "value of {oid} must be a PrintableString: '{value}'"
-                ))
-            })?)
-        } else {
-            DnValue::Utf8String(value.clone())
-        };
-        dn.push(ty, v);
-    }
-    Ok(dn)
+/// A `Name` from `(dotted OID, value)` pairs, in order: countryName (2.5.4.6) and
+/// serialNumber (2.5.4.5) as PrintableString (a value outside its character set is
+/// [`crate::CryptoError::InvalidSubject`]), everything else as UTF8String.
+pub(crate) fn distinguished_name(attributes: &[(String, String)]) -> Result<Name> {
+    x509::name(attributes, Strings::Printable)
 }
 
 /// 16 random bytes, positive (top bit clear) and with a non-zero first byte.

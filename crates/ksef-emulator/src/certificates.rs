@@ -22,10 +22,13 @@
 //!
 //! The CA ("KSeF CA (emulator)", EC P-256, 20 years) is created on first use and kept in the
 //! `service_keys` table of the data directory's database, like the emulator's other keys.
-//! Issued certificates: subject = the CSR subject, validity [`CERTIFICATE_LIFETIME_DAYS`] from
-//! `validFrom` (or issuance), a random positive 64-bit serial (16 uppercase hex digits),
-//! basicConstraints CA:FALSE, keyUsage digitalSignature (`Authentication`) or nonRepudiation
-//! (`Offline`), authorityKeyIdentifier, signed ecdsa-with-SHA256.
+//! Issued certificates ([`ksef_crypto::ca::issue_for_public_key`]): subject = the CSR subject
+//! (attributes in CSR order, one RDN each; countryName and serialNumber PrintableString when
+//! they fit, else UTF8String, the rest UTF8String), the CSR's key unchanged, validity
+//! [`CERTIFICATE_LIFETIME_DAYS`] from `validFrom` (or issuance), a random positive 64-bit serial
+//! (16 uppercase hex digits), authorityKeyIdentifier, keyUsage (critical) digitalSignature
+//! (`Authentication`) or nonRepudiation (`Offline`), subjectKeyIdentifier, basicConstraints
+//! CA:FALSE (critical), signed ecdsa-with-SHA256.
 //!
 //! Authentication ([`authentication_use`], called by `POST /auth/xades-signature`): a
 //! certificate this emulator issued (found by fingerprint) is trusted under every trust policy
@@ -44,10 +47,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ksef_core::{ReferenceKind, ReferenceNumber, SubjectIdentifier};
 use ksef_crypto::Credential;
-use ksef_crypto::ca::{Validity, make_ca_with};
+use ksef_crypto::ca::{IssuedKeyUsage, Validity, issue_for_public_key, make_ca_with};
 use ksef_crypto::identity::{CertificateInfo, inspect_certificate};
 use ksef_crypto::testcert::oid;
-use ksef_crypto::{KeyAlgorithm, PrivateKey, PublicKey};
+use ksef_crypto::{CryptoError, KeyAlgorithm, PrivateKey, PublicKey};
 use ksef_wire as wire;
 use ksef_wire::{
     CertificateListItemStatus, EffectiveSubjectLimits, ExceptionCode, KsefCertificateType,
@@ -480,19 +483,19 @@ pub struct CheckedCsr {
 
 /// Checks a PKCS#10 CSR (DER): format (25004), key type and size (25010), signature
 /// algorithm (25011), signature (25004), subject equal to `expected` as a set (25003).
+///
+/// The signature is verified with the CSR's own key
+/// ([`ksef_crypto::csr::ParsedCsr::verify_signature`]): RSA PKCS#1 v1.5 with
+/// SHA-1/256/384/512, RSASSA-PSS with SHA-256/384/512, ECDSA P-256 with SHA-256/384. An allowed
+/// algorithm the emulator does not verify (ecdsa-with-SHA1/SHA512, RSASSA-PSS with other
+/// parameters, ECDSA on an RSA key) is 25011; a signature that does not verify (also an RSA
+/// algorithm on an EC key) is 25004. Subject values must be text strings (UTF8String,
+/// PrintableString, IA5String, NumericString), else 25004.
 pub fn check_csr(der: &[u8], expected: &[(String, String)]) -> ApiResult<CheckedCsr> {
-    use x509_parser::prelude::FromDer;
     let bad_csr = |d: String| ApiError::bad(ExceptionCode::InvalidCsr, d);
-    let (rest, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(der)
+    let csr = ksef_crypto::csr::parse_csr(der)
         .map_err(|e| bad_csr(format!("Niepoprawny format CSR: {e}")))?;
-    if !rest.is_empty() {
-        return Err(bad_csr(
-            "Niepoprawny format CSR: dane po strukturze CSR.".into(),
-        ));
-    }
-    let info = &csr.certification_request_info;
-    let spki_der = info.subject_pki.raw.to_vec();
-    let key_ok = PublicKey::from_spki_der(&spki_der)
+    let key_ok = PublicKey::from_spki_der(&csr.spki_der)
         .and_then(|k| k.algorithm())
         .is_ok_and(|a| matches!(a, KeyAlgorithm::Rsa2048 | KeyAlgorithm::EcP256));
     if !key_ok {
@@ -501,8 +504,8 @@ pub fn check_csr(der: &[u8], expected: &[(String, String)]) -> ApiResult<Checked
             "Dozwolone klucze: RSA 2048 bitów lub EC P-256 (secp256r1).",
         ));
     }
-    let sig_oid = csr.signature_algorithm.algorithm.to_id_string();
-    if !CSR_SIGNATURE_ALGORITHMS.contains(&sig_oid.as_str()) {
+    let sig_oid = csr.signature_algorithm.as_str();
+    if !CSR_SIGNATURE_ALGORITHMS.contains(&sig_oid) {
         return Err(ApiError::bad(
             ExceptionCode::InvalidCsrSignatureAlgorithm,
             format!(
@@ -512,7 +515,7 @@ pub fn check_csr(der: &[u8], expected: &[(String, String)]) -> ApiResult<Checked
     }
     match csr.verify_signature() {
         Ok(()) => {}
-        Err(x509_parser::error::X509Error::SignatureUnsupportedAlgorithm) => {
+        Err(CryptoError::UnsupportedSignatureAlgorithm(_)) => {
             return Err(ApiError::bad(
                 ExceptionCode::InvalidCsrSignatureAlgorithm,
                 format!("Emulator nie weryfikuje podpisów CSR algorytmem {sig_oid}."),
@@ -520,13 +523,9 @@ pub fn check_csr(der: &[u8], expected: &[(String, String)]) -> ApiResult<Checked
         }
         Err(_) => return Err(bad_csr("Niepoprawny podpis CSR.".into())),
     }
-    let mut attributes = Vec::new();
-    for attr in info.subject.iter_attributes() {
-        let value = attr
-            .as_str()
-            .map_err(|e| bad_csr(format!("Nieczytelny atrybut podmiotu CSR: {e}")))?;
-        attributes.push((attr.attr_type().to_id_string(), value.to_string()));
-    }
+    let attributes = csr
+        .subject_attributes()
+        .map_err(|e| bad_csr(format!("Nieczytelny atrybut podmiotu CSR: {e}")))?;
     let mut sorted = attributes.clone();
     sorted.sort();
     if sorted != expected {
@@ -546,7 +545,7 @@ pub fn check_csr(der: &[u8], expected: &[(String, String)]) -> ApiResult<Checked
         ));
     }
     Ok(CheckedCsr {
-        spki_der,
+        spki_der: csr.spki_der,
         attributes,
     })
 }
@@ -558,7 +557,7 @@ fn random_serial() -> [u8; 8] {
     s
 }
 
-/// Issues the certificate for a checked CSR, signed by `ca`.
+/// Issues the certificate for a checked CSR, signed by `ca` (see the module docs).
 fn issue(
     ca: &Credential,
     csr: &CheckedCsr,
@@ -566,45 +565,12 @@ fn issue(
     validity: Validity,
     serial: &[u8],
 ) -> Result<Vec<u8>, String> {
-    use rcgen::{DistinguishedName, DnType, DnValue, IsCa, KeyUsagePurpose};
-    let mut dn = DistinguishedName::new();
-    for (o, value) in &csr.attributes {
-        let arcs = o
-            .split('.')
-            .map(str::parse::<u64>)
-            .collect::<Result<Vec<u64>, _>>()
-            .map_err(|_| format!("bad OID {o}"))?;
-        let v = if o == oid::COUNTRY_NAME || o == oid::SERIAL_NUMBER {
-            match rcgen::string::PrintableString::try_from(value.as_str()) {
-                Ok(p) => DnValue::PrintableString(p),
-                Err(_) => DnValue::Utf8String(value.clone()),
-            }
-        } else {
-            DnValue::Utf8String(value.clone())
-        };
-        dn.push(DnType::from_oid(&arcs), v);
-    }
-    let mut params = rcgen::CertificateParams::default();
-    params.distinguished_name = dn;
-    params.not_before = validity.not_before;
-    params.not_after = validity.not_after;
-    params.serial_number = Some(rcgen::SerialNumber::from_slice(serial));
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![match certificate_type {
-        KsefCertificateType::Authentication => KeyUsagePurpose::DigitalSignature,
-        KsefCertificateType::Offline => KeyUsagePurpose::ContentCommitment,
-    }];
-    params.use_authority_key_identifier_extension = true;
-    let ca_pkcs8 = ca.key.to_pkcs8_der().map_err(|e| e.to_string())?;
-    let ca_key = rcgen::KeyPair::try_from(ca_pkcs8.as_slice()).map_err(|e| e.to_string())?;
-    let issuer = rcgen::Issuer::from_ca_cert_der(&ca.certificate_der.as_slice().into(), ca_key)
-        .map_err(|e| e.to_string())?;
-    let public_key =
-        rcgen::SubjectPublicKeyInfo::from_der(&csr.spki_der).map_err(|e| e.to_string())?;
-    let cert = params
-        .signed_by(&public_key, &issuer)
-        .map_err(|e| e.to_string())?;
-    Ok(cert.der().to_vec())
+    let usage = match certificate_type {
+        KsefCertificateType::Authentication => IssuedKeyUsage::DigitalSignature,
+        KsefCertificateType::Offline => IssuedKeyUsage::NonRepudiation,
+    };
+    issue_for_public_key(ca, &csr.attributes, &csr.spki_der, usage, validity, serial)
+        .map_err(|e| e.to_string())
 }
 
 fn status_description(code: i64) -> &'static str {

@@ -37,28 +37,91 @@ fn attributes_of(data: &Value) -> Vec<(String, String)> {
 }
 
 /// A PKCS#10 CSR (DER) with these subject attributes, signed by `key`.
-fn csr(key: &rcgen::KeyPair, attributes: &[(String, String)]) -> Vec<u8> {
-    let mut dn = rcgen::DistinguishedName::new();
-    for (o, v) in attributes {
-        let arcs: Vec<u64> = o.split('.').map(|a| a.parse().unwrap()).collect();
-        let value = if o == oid::COUNTRY_NAME || o == oid::SERIAL_NUMBER {
-            rcgen::DnValue::PrintableString(v.as_str().try_into().unwrap())
-        } else {
-            rcgen::DnValue::Utf8String(v.clone())
-        };
-        dn.push(rcgen::DnType::from_oid(&arcs), value);
+fn csr(key: &PrivateKey, attributes: &[(String, String)]) -> Vec<u8> {
+    ksef_crypto::csr::csr_for_key(key, attributes).unwrap()
+}
+
+fn ec_key() -> PrivateKey {
+    PrivateKey::generate(KeyAlgorithm::EcP256).unwrap()
+}
+
+fn private_key(key: &PrivateKey) -> PrivateKey {
+    key.clone()
+}
+
+/// A CSR (DER) made by the `openssl` CLI with a new key of `newkey` (`openssl req -newkey`
+/// arguments) and these subject attributes (in `-subj` order, UTF8String as OpenSSL writes
+/// them, countryName PrintableString).
+fn openssl_csr(newkey: &[&str], attributes: &[(String, String)]) -> Vec<u8> {
+    let name = |o: &str| match o {
+        oid::GIVEN_NAME => "GN",
+        oid::SURNAME => "SN",
+        oid::SERIAL_NUMBER => "serialNumber",
+        oid::COMMON_NAME => "CN",
+        oid::COUNTRY_NAME => "C",
+        oid::ORGANIZATION_NAME => "O",
+        oid::ORGANIZATION_IDENTIFIER => "organizationIdentifier",
+        "2.5.4.45" => "x500UniqueIdentifier",
+        other => panic!("no OpenSSL name for {other}"),
+    };
+    let subj: String = attributes
+        .iter()
+        .map(|(o, v)| format!("/{}={}", name(o), v.replace('/', "\\/")))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["req", "-new", "-nodes", "-utf8", "-keyout", "k.pem"];
+    args.extend(newkey);
+    args.extend(["-subj", &subj, "-outform", "DER", "-out", "r.der"]);
+    openssl(dir.path(), &args);
+    std::fs::read(dir.path().join("r.der")).unwrap()
+}
+
+/// Runs `openssl <args>` in `dir`; panics with its stderr if it fails. Returns stdout.
+fn openssl(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the `openssl` CLI is required for these tests (Debian package `openssl`)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An issued certificate read with `x509-cert`, answering what the assertions ask.
+struct Issued(x509_cert::Certificate);
+
+/// An extension's decoded value.
+struct Ext<T> {
+    value: T,
+}
+
+impl Issued {
+    fn key_usage(&self) -> Result<Option<Ext<x509_cert::ext::pkix::KeyUsage>>, String> {
+        self.0
+            .tbs_certificate()
+            .get_extension::<x509_cert::ext::pkix::KeyUsage>()
+            .map(|found| found.map(|(_critical, value)| Ext { value }))
+            .map_err(|e| e.to_string())
     }
-    let mut params = rcgen::CertificateParams::default();
-    params.distinguished_name = dn;
-    params.serialize_request(key).unwrap().der().to_vec()
+
+    fn is_ca(&self) -> bool {
+        self.0
+            .tbs_certificate()
+            .get_extension::<x509_cert::ext::pkix::BasicConstraints>()
+            .ok()
+            .flatten()
+            .is_some_and(|(_, bc)| bc.ca)
+    }
 }
 
-fn ec_key() -> rcgen::KeyPair {
-    rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap()
-}
-
-fn private_key(key: &rcgen::KeyPair) -> PrivateKey {
-    PrivateKey::from_pkcs8_der(&key.serialize_der()).unwrap()
+fn issued(der: &[u8]) -> Issued {
+    use x509_cert::der::Decode;
+    Issued(x509_cert::Certificate::from_der(der).unwrap())
 }
 
 async fn enrollment_data(c: &RawClient, access: &str) -> Value {
@@ -207,8 +270,7 @@ async fn enroll_retrieve_authenticate_query_revoke() {
     assert_eq!(info.serial_number_hex, serial);
     assert_eq!(info.not_after - info.not_before, time::Duration::days(730));
     {
-        use x509_parser::prelude::FromDer;
-        let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&der).unwrap();
+        let cert = issued(&der);
         let ku = cert.key_usage().unwrap().expect("keyUsage").value;
         assert!(ku.digital_signature() && !ku.non_repudiation());
         assert!(!cert.is_ca());
@@ -366,8 +428,11 @@ async fn bad_csrs_and_token_sessions_have_documented_codes() {
     assert_eq!(r.exception_code(), Some(25003), "{:?}", r.body);
 
     // Key type: EC P-384 → 25010.
-    let p384 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
-    let r = enroll("Klucz P384", csr(&p384, &attrs)).await;
+    let p384 = openssl_csr(
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"],
+        &attrs,
+    );
+    let r = enroll("Klucz P384", p384).await;
     assert_eq!(r.exception_code(), Some(25010), "{:?}", r.body);
 
     // Signature: last byte of the signature changed → 25004; not DER → 25004.
@@ -392,12 +457,7 @@ async fn bad_csrs_and_token_sessions_have_documented_codes() {
 
     // RSA 2048 is accepted.
     let rsa = PrivateKey::generate(KeyAlgorithm::Rsa2048).unwrap();
-    let rsa_pair = rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(
-        &rsa.to_pkcs8_pem().unwrap(),
-        &rcgen::PKCS_RSA_SHA256,
-    )
-    .unwrap();
-    let r = enroll("Klucz RSA 2048", csr(&rsa_pair, &attrs)).await;
+    let r = enroll("Klucz RSA 2048", csr(&rsa, &attrs)).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
 
     // Input validation → 21405.
@@ -521,9 +581,7 @@ async fn limits_follow_the_subject_overrides() {
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
     let (_, offline) = enroll_ec(&c, &access, "Drugi", "Offline").await;
     {
-        use x509_parser::prelude::FromDer;
-        let (_, cert) =
-            x509_parser::certificate::X509Certificate::from_der(&offline.certificate_der).unwrap();
+        let cert = issued(&offline.certificate_der);
         let ku = cert.key_usage().unwrap().expect("keyUsage").value;
         assert!(ku.non_repudiation() && !ku.digital_signature());
     }
@@ -664,4 +722,226 @@ async fn strict_trust_accepts_emulator_issued_certificates_and_the_ca_persists()
     c.login_with_certificate(&ksef_cert, &ctx)
         .await
         .expect("still trusted after restart");
+}
+
+/// Independent oracle both ways: CSRs made by OpenSSL (RSA-2048 and EC P-256, in the official
+/// attribute order and reversed) are accepted, and what the emulator issues for them passes
+/// `openssl verify` against the emulator's CA with the documented extensions.
+#[tokio::test]
+async fn openssl_made_csrs_are_accepted_and_openssl_accepts_what_is_issued() {
+    let (emu, c, _dir) = start(|_| {}).await;
+    let nip = Nip::random();
+    let ctx = ContextIdentifier::Nip(nip.clone());
+    let access = c
+        .login_with_certificate(&person_cert(&nip), &ctx)
+        .await
+        .unwrap()
+        .access_token;
+    let data = enrollment_data(&c, &access).await;
+    let attrs = attributes_of(&data);
+    let mut reversed = attrs.clone();
+    reversed.reverse();
+    let ca = ksef_emulator::certificates::ca_certificate_der(&emu.state)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.der"), &ca).unwrap();
+    openssl(
+        dir.path(),
+        &["x509", "-inform", "DER", "-in", "ca.der", "-out", "ca.pem"],
+    );
+
+    /// (name, `openssl req -newkey` arguments, subject, certificate type)
+    type Case<'a> = (&'a str, &'a [&'a str], &'a [(String, String)], &'a str);
+    let cases: [Case; 2] = [
+        ("RSA", &["-newkey", "rsa:2048"], &attrs, "Authentication"),
+        (
+            "EC",
+            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            &reversed,
+            "Offline",
+        ),
+    ];
+    for (name, newkey, subject, kind) in cases {
+        let der = openssl_csr(newkey, subject);
+        let body = post_enrollment(&c, &access, &format!("OpenSSL {name}"), kind, &der).await;
+        let reference = body["referenceNumber"].as_str().unwrap();
+        let status = wait_enrollment(&c, &access, reference).await;
+        assert_eq!(status["status"]["code"], 200, "{name}: {status}");
+        let serial = status["certificateSerialNumber"].as_str().unwrap();
+        let cert = retrieve(&c, &access, serial).await;
+        std::fs::write(dir.path().join("leaf.der"), &cert).unwrap();
+        openssl(
+            dir.path(),
+            &[
+                "x509", "-inform", "DER", "-in", "leaf.der", "-out", "leaf.pem",
+            ],
+        );
+        let ok = openssl(dir.path(), &["verify", "-CAfile", "ca.pem", "leaf.pem"]);
+        assert!(ok.contains("leaf.pem: OK"), "{name}: {ok}");
+        let t = openssl(dir.path(), &["x509", "-in", "leaf.pem", "-noout", "-text"]);
+        assert!(t.contains("Signature Algorithm: ecdsa-with-SHA256"), "{t}");
+        assert!(t.contains("X509v3 Key Usage: critical"), "{t}");
+        let usage = if kind == "Authentication" {
+            "Digital Signature"
+        } else {
+            "Non Repudiation"
+        };
+        assert!(t.contains(usage), "{t}");
+        assert!(t.contains("CA:FALSE"), "{t}");
+        assert!(t.contains("X509v3 Authority Key Identifier"), "{t}");
+        assert!(t.contains("X509v3 Subject Key Identifier"), "{t}");
+        // The subject is the CSR's, in the CSR's order; the key is the CSR's.
+        let info = ksef_crypto::identity::inspect_certificate(&cert).unwrap();
+        assert_eq!(&info.subject_attributes[..], subject, "{name}");
+        assert_eq!(info.serial_number_hex, serial);
+        let csr = ksef_crypto::csr::parse_csr(&der).unwrap();
+        assert_eq!(
+            ksef_crypto::certificate_spki_der(&cert).unwrap(),
+            csr.spki_der
+        );
+    }
+}
+
+/// `check_csr` on hostile input: every truncation, trailing data, flipped bits, a forged
+/// signature, non-text subject values, unsupported algorithms — each a documented code, never
+/// a panic and never an accepted request.
+#[test]
+fn check_csr_gives_documented_codes_for_hostile_csrs() {
+    use ksef_emulator::certificates::check_csr;
+    use x509_cert::der::{Decode, Encode};
+
+    let attrs = vec![
+        (oid::GIVEN_NAME.to_string(), "Jan".to_string()),
+        (oid::SURNAME.to_string(), "Kowalski".to_string()),
+        (
+            oid::SERIAL_NUMBER.to_string(),
+            "TINPL-5260250274".to_string(),
+        ),
+        (oid::COMMON_NAME.to_string(), "Jan Kowalski".to_string()),
+        (oid::COUNTRY_NAME.to_string(), "PL".to_string()),
+    ];
+    let mut expected = attrs.clone();
+    expected.sort();
+    let codes = |der: &[u8]| -> Vec<u32> {
+        match check_csr(der, &expected) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.codes(),
+        }
+    };
+
+    let key = ec_key();
+    let good = csr(&key, &attrs);
+    let checked = check_csr(&good, &expected).unwrap();
+    assert_eq!(checked.attributes, attrs);
+    assert!(key.matches_spki(&checked.spki_der).unwrap());
+
+    for n in 0..good.len() {
+        assert_eq!(codes(&good[..n]), [25004], "prefix of {n} bytes");
+    }
+    let mut longer = good.clone();
+    longer.extend_from_slice(b"\0");
+    assert_eq!(codes(&longer), [25004]);
+    for i in 0..good.len() {
+        for bit in [0x01u8, 0x10, 0x80] {
+            let mut bad = good.clone();
+            bad[i] ^= bit;
+            let c = codes(&bad);
+            assert!(
+                matches!(c.as_slice(), [25003 | 25004 | 25010 | 25011]),
+                "byte {i} ^ {bit:#x}: {c:?}"
+            );
+        }
+    }
+
+    // Another surname under the original signature; a signature of another request.
+    let pos = good.windows(8).position(|w| w == b"Kowalski").unwrap();
+    let mut renamed = good.clone();
+    renamed[pos] = b'N';
+    assert_eq!(codes(&renamed), [25004]);
+    let other = csr(&key, &attrs);
+    let mut forged = x509_cert::request::CertReq::from_der(&good).unwrap();
+    forged.signature = x509_cert::request::CertReq::from_der(&other)
+        .unwrap()
+        .signature;
+    let forged = forged.to_der().unwrap();
+    if forged != good {
+        // (ECDSA signatures differ per request; equal bytes would be the same request.)
+        assert_eq!(codes(&forged), [25004]);
+    }
+
+    // A non-text subject value (OpenSSL's T61String) → 25004.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("req.cnf"),
+        "[req]\ndistinguished_name=dn\nstring_mask=nombstr\n[dn]\n",
+    )
+    .unwrap();
+    openssl(
+        dir.path(),
+        &[
+            "req",
+            "-new",
+            "-nodes",
+            "-config",
+            "req.cnf",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-keyout",
+            "k.pem",
+            "-subj",
+            "/CN=Zażółć/C=PL",
+            "-outform",
+            "DER",
+            "-out",
+            "t61.der",
+        ],
+    );
+    assert_eq!(
+        codes(&std::fs::read(dir.path().join("t61.der")).unwrap()),
+        [25004]
+    );
+
+    // Keys: RSA-3072 and EC P-384 → 25010 (before anything else).
+    assert_eq!(
+        codes(&openssl_csr(&["-newkey", "rsa:3072"], &attrs)),
+        [25010]
+    );
+    let p384 = openssl_csr(
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"],
+        &attrs,
+    );
+    assert_eq!(codes(&p384), [25010]);
+
+    // Algorithms: allowed but not verified (ecdsa-with-SHA512) → 25011; ECDSA claimed for an
+    // RSA key → 25011; an RSA algorithm claimed for an EC key → 25004.
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+    let mut sha512: Vec<&str> = ec.to_vec();
+    sha512.push("-sha512");
+    assert_eq!(codes(&openssl_csr(&sha512, &attrs)), [25011]);
+    let ec_csr = openssl_csr(&ec, &attrs);
+    let rsa_csr = openssl_csr(&["-newkey", "rsa:2048"], &attrs);
+    let with_algorithm_of = |der: &[u8], from: &[u8]| {
+        let mut req = x509_cert::request::CertReq::from_der(der).unwrap();
+        req.algorithm = x509_cert::request::CertReq::from_der(from)
+            .unwrap()
+            .algorithm;
+        req.to_der().unwrap()
+    };
+    assert_eq!(codes(&with_algorithm_of(&rsa_csr, &ec_csr)), [25011]);
+    assert_eq!(codes(&with_algorithm_of(&ec_csr, &rsa_csr)), [25004]);
+
+    // What OpenSSL makes is accepted: RSA PKCS#1 v1.5 SHA-256 and SHA-1, RSA-PSS with
+    // OpenSSL's default (maximal) salt, ECDSA P-256 SHA-256 and SHA-384.
+    for extra in [&[][..], &["-sha1"], &["-sigopt", "rsa_padding_mode:pss"]] {
+        let mut args = vec!["-newkey", "rsa:2048"];
+        args.extend(extra);
+        assert_eq!(codes(&openssl_csr(&args, &attrs)), [0u32; 0], "{extra:?}");
+    }
+    let mut sha384: Vec<&str> = ec.to_vec();
+    sha384.push("-sha384");
+    assert_eq!(codes(&ec_csr), [0u32; 0]);
+    assert_eq!(codes(&openssl_csr(&sha384, &attrs)), [0u32; 0]);
 }

@@ -38,6 +38,20 @@ pub fn try_openssl(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Result<Ve
     }
 }
 
+/// `openssl <args>` in `dir` without input: whether it exited 0, and its stdout and stderr
+/// together (`openssl req -verify` reports a bad signature on stderr and still exits 0).
+pub fn openssl_all_output(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the `openssl` CLI is required for these tests (Debian package `openssl`)");
+    let mut all = String::from_utf8_lossy(&out.stdout).into_owned();
+    all.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), all)
+}
+
 pub fn write(dir: &Path, name: &str, data: &[u8]) {
     std::fs::write(dir.join(name), data).unwrap();
 }
