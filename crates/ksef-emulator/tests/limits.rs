@@ -525,7 +525,7 @@ async fn unknown_paths_share_one_counter() {
 /// template — the `other` counter key — and nothing else does.
 #[test]
 fn every_openapi_operation_has_its_counter() {
-    use ksef_emulator::limits::{UNMATCHED, endpoint};
+    use ksef_emulator::testing::{UNMATCHED, endpoint};
     let spec_path = ksef_testkit::spec_dir().join("ksef-docs/open-api.json");
     let spec: Value = serde_json::from_slice(&std::fs::read(&spec_path).unwrap()).unwrap();
     let mut n = 0;

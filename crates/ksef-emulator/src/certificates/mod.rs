@@ -33,8 +33,6 @@
 //! fails with status 460 "Certyfikat odwołany", an `Offline` one with 460 "Niepoprawny
 //! certyfikat". Successful use updates `lastUseDate`.
 
-use std::net::IpAddr;
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -56,10 +54,9 @@ use ksef_wire::{
 use sqlx::Row;
 use time::{Duration, OffsetDateTime};
 
+use crate::auth::ContextSession;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, Bearer, ClientIp, page_size, parse_json};
-use crate::http::Session;
-use crate::jwt::TokenType;
+use crate::extract::{ApiJson, ApiPath, page_size, parse_json};
 use crate::state::AppState;
 use crate::store::{from_ms, ms};
 
@@ -113,8 +110,7 @@ impl Owner {
     }
 }
 
-async fn owner(state: &AppState, token: &str, ip: IpAddr) -> ApiResult<Owner> {
-    let s: Session = crate::http::session(state, token, ip, &[TokenType::ContextToken]).await?;
+fn owner(s: &ContextSession) -> ApiResult<Owner> {
     let subject =
         s.op.subject
             .clone()
@@ -323,10 +319,9 @@ fn limit(limit: u32, used: u32) -> wire::CertificateLimit {
 
 async fn limits(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
 ) -> ApiResult<axum::Json<wire::CertificateLimitsResponse>> {
-    let owner = owner(&state, &token, ip).await?;
+    let owner = owner(&session)?;
     let (max_enrollments, max_certificates) = subject_limits(&state, &owner).await?;
     let (enrollments, certificates) = usage(&state, &owner).await?;
     let enrollment = limit(max_enrollments, enrollments);
@@ -438,10 +433,9 @@ async fn caller_enrollment_data(
 
 async fn enrollment_data(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
 ) -> ApiResult<axum::Json<wire::CertificateEnrollmentDataResponse>> {
-    let owner = owner(&state, &token, ip).await?;
+    let owner = owner(&session)?;
     let data = caller_enrollment_data(
         &state,
         &owner,
@@ -619,11 +613,10 @@ fn status_description(code: i64) -> &'static str {
 
 async fn enroll(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     ApiJson(req): ApiJson<wire::EnrollCertificateRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<wire::EnrollCertificateResponse>)> {
-    let owner = owner(&state, &token, ip).await?;
+    let owner = owner(&session)?;
     if owner.by_token {
         return Err(ApiError::bad(
             ExceptionCode::EnrollmentNotAllowed,
@@ -768,11 +761,10 @@ async fn enroll(
 
 async fn enrollment_status(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     ApiPath(reference): ApiPath,
 ) -> ApiResult<axum::Json<wire::CertificateEnrollmentStatusResponse>> {
-    let owner = owner(&state, &token, ip).await?;
+    let owner = owner(&session)?;
     let row = sqlx::query(
         "SELECT * FROM ksef_certificate_enrollments WHERE reference_number = ? \
          AND owner_type = ? AND owner_value = ?",
@@ -876,11 +868,10 @@ async fn owned(state: &AppState, owner: &Owner) -> ApiResult<Vec<Stored>> {
 
 async fn retrieve(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     ApiJson(req): ApiJson<wire::RetrieveCertificatesRequest>,
 ) -> ApiResult<axum::Json<wire::RetrieveCertificatesResponse>> {
-    let owner = owner(&state, &token, ip).await?;
+    let owner = owner(&session)?;
     req.validate()
         .map_err(|e| ApiError::validation(e.to_string()))?;
     let all = owned(&state, &owner).await?;
@@ -902,12 +893,11 @@ async fn retrieve(
 
 async fn query(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> ApiResult<axum::Json<wire::QueryCertificatesResponse>> {
-    let owner = owner(&state, &token, ip).await?;
+    let owner = owner(&session)?;
     let params: Vec<(String, String)> =
         form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
             .into_owned()
@@ -977,12 +967,11 @@ async fn query(
 
 async fn revoke(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     ApiPath(serial): ApiPath,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
-    let owner = owner(&state, &token, ip).await?;
+    let owner = owner(&session)?;
     if owner.by_token {
         return Err(ApiError::validation(
             "Unieważnienie certyfikatu nie jest dostępne dla podmiotu uwierzytelnionego tokenem KSeF.",
