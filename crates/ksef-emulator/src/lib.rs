@@ -15,6 +15,7 @@
 mod clock;
 mod config;
 mod datadir;
+mod endpoint;
 mod error;
 mod extract;
 mod jwt;
@@ -50,7 +51,7 @@ pub use state::AppState;
 pub mod testing {
     pub use crate::certificates::ca_certificate_der;
     pub use crate::datadir::check_writable as check_data_dir_writable;
-    pub use crate::limits::rate::{UNMATCHED, endpoint};
+    pub use crate::limits::rate::{UNMATCHED, counter_name};
     pub use crate::retrieval::{export_part_path, resume as resume_exports};
     pub use crate::sessions::batch_part_path;
 }

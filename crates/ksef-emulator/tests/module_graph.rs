@@ -14,6 +14,7 @@ const INFRASTRUCTURE: &[&str] = &[
     "clock",
     "config",
     "datadir",
+    "endpoint",
     "error",
     "extract",
     "jwt",

@@ -2,29 +2,30 @@
 
 use std::collections::HashMap;
 
-use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{delete, get};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ksef_wire as wire;
+use ksef_wire::Operation;
 
 use super::context::{ContextOrRefreshSession, ContextSession};
 use super::operation::{AuthOperation, AuthStatus};
 use super::sessions;
+use crate::endpoint::{Routes, handle};
 use crate::error::ApiResult;
 use crate::extract::{ApiPath, decode_continuation, form_pairs, next_continuation, page_size};
 use crate::keys::KeyUsage;
 use crate::state::AppState;
 
 /// Routes under `/v2` owned by this feature.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/security/public-key-certificates", get(public_keys))
-        .route("/auth/sessions", get(list_sessions))
-        .route("/auth/sessions/current", delete(revoke_current_session))
-        .route("/auth/sessions/{reference}", delete(revoke_session))
+pub fn routes() -> Routes {
+    vec![
+        handle(Operation::PublicKeyCertificates, public_keys),
+        handle(Operation::ListAuthSessions, list_sessions),
+        handle(Operation::RevokeCurrentAuthSession, revoke_current_session),
+        handle(Operation::RevokeAuthSession, revoke_session),
+    ]
 }
 
 /// The wire form of an authentication status.

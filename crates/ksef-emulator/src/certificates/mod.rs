@@ -33,11 +33,9 @@
 //! fails with status 460 "Certyfikat odwołany", an `Offline` one with 460 "Niepoprawny
 //! certyfikat". Successful use updates `lastUseDate`.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ksef_core::{ReferenceKind, ReferenceNumber, SubjectIdentifier};
@@ -47,6 +45,7 @@ use ksef_crypto::identity::{CertificateInfo, inspect_certificate};
 use ksef_crypto::testcert::oid;
 use ksef_crypto::{KeyAlgorithm, PrivateKey, PublicKey};
 use ksef_wire as wire;
+use ksef_wire::Operation;
 use ksef_wire::{
     CertificateListItemStatus, EffectiveSubjectLimits, ExceptionCode, KsefCertificateType,
     OpenEnum, StatusInfo,
@@ -55,6 +54,7 @@ use sqlx::Row;
 use time::{Duration, OffsetDateTime};
 
 use crate::auth::ContextSession;
+use crate::endpoint::{Routes, handle};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, page_size, parse_json};
 use crate::state::AppState;
@@ -78,18 +78,16 @@ pub const ENROLLMENT_STATUS_RETENTION_DAYS: i64 = 30;
 const VALID_FROM_TOLERANCE: Duration = Duration::minutes(5);
 
 /// Routes under `/v2` owned by this module.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/certificates/limits", get(limits))
-        .route("/certificates/enrollments/data", get(enrollment_data))
-        .route("/certificates/enrollments", post(enroll))
-        .route(
-            "/certificates/enrollments/{reference}",
-            get(enrollment_status),
-        )
-        .route("/certificates/retrieve", post(retrieve))
-        .route("/certificates/query", post(query))
-        .route("/certificates/{serial}/revoke", post(revoke))
+pub fn routes() -> Routes {
+    vec![
+        handle(Operation::CertificateLimits, limits),
+        handle(Operation::EnrollmentData, enrollment_data),
+        handle(Operation::EnrollCertificate, enroll),
+        handle(Operation::EnrollmentStatus, enrollment_status),
+        handle(Operation::RetrieveCertificates, retrieve),
+        handle(Operation::QueryCertificates, query),
+        handle(Operation::RevokeCertificate, revoke),
+    ]
 }
 
 // ---------------------------------------------------------------- caller

@@ -21,44 +21,42 @@ pub(crate) mod rate;
 
 pub(crate) use rate::rate_limit;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use ksef_wire as wire;
+use ksef_wire::Operation;
 use ksef_wire::{
     EffectiveApiRateLimitValues, EffectiveApiRateLimits, EffectiveContextLimits,
     EffectiveSubjectLimits, SessionContextLimits,
 };
 
 use crate::auth::ContextSession;
+use crate::endpoint::{Routes, handle};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use rate::claims_context;
 
 /// Routes under `/v2` owned by this module.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/limits/context", get(get_context_limits))
-        .route("/limits/subject", get(get_subject_limits))
-        .route("/rate-limits", get(get_rate_limits))
-        .route(
-            "/testdata/limits/context/session",
-            post(set_context_limits).delete(reset_context_limits),
-        )
-        .route(
-            "/testdata/limits/subject/certificate",
-            post(set_subject_limits).delete(reset_subject_limits),
-        )
-        .route(
-            "/testdata/rate-limits",
-            post(set_rate_limits).delete(reset_rate_limits),
-        )
-        .route(
-            "/testdata/rate-limits/production",
-            post(set_production_rate_limits),
-        )
+pub fn routes() -> Routes {
+    vec![
+        handle(Operation::ContextLimits, get_context_limits),
+        handle(Operation::SubjectLimits, get_subject_limits),
+        handle(Operation::RateLimits, get_rate_limits),
+        handle(Operation::TestDataSetSessionLimits, set_context_limits),
+        handle(Operation::TestDataResetSessionLimits, reset_context_limits),
+        handle(Operation::TestDataSetCertificateLimits, set_subject_limits),
+        handle(
+            Operation::TestDataResetCertificateLimits,
+            reset_subject_limits,
+        ),
+        handle(Operation::TestDataSetRateLimits, set_rate_limits),
+        handle(Operation::TestDataResetRateLimits, reset_rate_limits),
+        handle(
+            Operation::TestDataSetProductionRateLimits,
+            set_production_rate_limits,
+        ),
+    ]
 }
 
 // ---------------------------------------------------------------- handlers

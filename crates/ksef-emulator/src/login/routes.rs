@@ -3,31 +3,32 @@
 
 use std::collections::HashMap;
 
-use axum::Router;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ksef_wire as wire;
+use ksef_wire::Operation;
 
 use crate::auth::routes::{method_info, status_info};
 use crate::auth::{AuthInit, AuthenticationTokenClaims, RefreshTokenClaims, StoredIpPolicy};
+use crate::endpoint::{Routes, handle};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ClientIp, body_bytes, form_pairs, parse_context};
 use crate::login::{self, KsefTokenLogin};
 use crate::state::AppState;
 
 /// Routes under `/v2` owned by this feature.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/challenge", post(challenge))
-        .route("/auth/xades-signature", post(xades_signature))
-        .route("/auth/ksef-token", post(ksef_token))
-        .route("/auth/token/redeem", post(redeem))
-        .route("/auth/token/refresh", post(refresh))
-        .route("/auth/{reference}", get(auth_status))
+pub fn routes() -> Routes {
+    vec![
+        handle(Operation::AuthChallenge, challenge),
+        handle(Operation::AuthXadesSignature, xades_signature),
+        handle(Operation::AuthKsefToken, ksef_token),
+        handle(Operation::RedeemToken, redeem),
+        handle(Operation::RefreshToken, refresh),
+        handle(Operation::AuthStatus, auth_status),
+    ]
 }
 
 async fn challenge(

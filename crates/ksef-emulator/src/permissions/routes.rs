@@ -16,87 +16,73 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use axum::Router;
 use axum::extract::{FromRequest, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use ksef_core::{ContextIdentifier, Permission, SubjectIdentifier};
 use ksef_wire as wire;
+use ksef_wire::Operation;
 use sqlx::SqlitePool;
 use time::OffsetDateTime;
 
 use crate::auth::ContextSession;
+use crate::endpoint::{Routes, handle};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, form_pairs, optional_json, page_size};
 use crate::permissions::{self, GrantAuthor, PersonGrantFilter};
 use crate::state::AppState;
 
 /// The routes of this module (merged into the `/v2` router).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/permissions/persons/grants",
-            post(grant::<wire::PersonPermissionsGrantRequest>),
-        )
-        .route(
-            "/permissions/entities/grants",
-            post(grant::<wire::EntityPermissionsGrantRequest>),
-        )
-        .route("/permissions/query/entities/grants", post(query_entities))
-        .route(
-            "/permissions/authorizations/grants",
-            post(grant::<wire::EntityAuthorizationPermissionsGrantRequest>),
-        )
-        .route(
-            "/permissions/authorizations/grants/{permission_id}",
-            delete(revoke_authorization),
-        )
-        .route(
-            "/permissions/query/authorizations/grants",
-            post(query_authorizations),
-        )
-        .route(
-            "/permissions/common/grants/{permission_id}",
-            delete(revoke_common_grant),
-        )
-        .route(
-            "/permissions/operations/{reference_number}",
-            get(operation_status),
-        )
-        .route("/permissions/query/persons/grants", post(query_persons))
-        .route("/permissions/attachments/status", get(attachments_status))
-        .route("/permissions/query/entities/roles", get(query_entity_roles))
-        .route(
-            "/permissions/subunits/grants",
-            post(grant::<wire::SubunitPermissionsGrantRequest>),
-        )
-        .route("/permissions/query/subunits/grants", post(query_subunits))
-        .route(
-            "/permissions/query/subordinate-entities/roles",
-            post(query_subordinate_roles),
-        )
-        .route(
-            "/permissions/indirect/grants",
-            post(grant::<wire::IndirectPermissionsGrantRequest>),
-        )
-        .route(
-            "/permissions/eu-entities/administration/grants",
-            post(grant::<wire::EuEntityAdministrationPermissionsGrantRequest>),
-        )
-        .route(
-            "/permissions/eu-entities/grants",
-            post(grant::<wire::EuEntityPermissionsGrantRequest>),
-        )
-        .route(
-            "/permissions/query/eu-entities/grants",
-            post(query_eu_entities),
-        )
-        .route(
-            "/permissions/query/personal/grants",
-            post(query_personal_grants),
-        )
-        .route("/peppol/query", get(query_peppol))
+pub fn routes() -> Routes {
+    vec![
+        handle(
+            Operation::GrantPersonPermissions,
+            grant::<wire::PersonPermissionsGrantRequest>,
+        ),
+        handle(
+            Operation::GrantEntityPermissions,
+            grant::<wire::EntityPermissionsGrantRequest>,
+        ),
+        handle(Operation::QueryEntityGrants, query_entities),
+        handle(
+            Operation::GrantAuthorizationPermissions,
+            grant::<wire::EntityAuthorizationPermissionsGrantRequest>,
+        ),
+        handle(
+            Operation::RevokeAuthorizationPermission,
+            revoke_authorization,
+        ),
+        handle(Operation::QueryAuthorizationGrants, query_authorizations),
+        handle(Operation::RevokePermission, revoke_common_grant),
+        handle(Operation::PermissionOperationStatus, operation_status),
+        handle(Operation::QueryPersonGrants, query_persons),
+        handle(Operation::AttachmentPermissionStatus, attachments_status),
+        handle(Operation::QueryEntityRoles, query_entity_roles),
+        handle(
+            Operation::GrantSubunitPermissions,
+            grant::<wire::SubunitPermissionsGrantRequest>,
+        ),
+        handle(Operation::QuerySubunitGrants, query_subunits),
+        handle(
+            Operation::QuerySubordinateEntityRoles,
+            query_subordinate_roles,
+        ),
+        handle(
+            Operation::GrantIndirectPermissions,
+            grant::<wire::IndirectPermissionsGrantRequest>,
+        ),
+        handle(
+            Operation::GrantEuEntityAdministration,
+            grant::<wire::EuEntityAdministrationPermissionsGrantRequest>,
+        ),
+        handle(
+            Operation::GrantEuEntityPermissions,
+            grant::<wire::EuEntityPermissionsGrantRequest>,
+        ),
+        handle(Operation::QueryEuEntityGrants, query_eu_entities),
+        handle(Operation::QueryPersonalGrants, query_personal_grants),
+        handle(Operation::QueryPeppolProviders, query_peppol),
+    ]
 }
 
 /// A required JSON body, read only after the authorization checks.

@@ -19,12 +19,13 @@ use axum::Router;
 use axum::extract::{FromRequest, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use ksef_core::{KsefNumber, Permission};
 use ksef_wire as wire;
+use ksef_wire::Operation;
 use time::OffsetDateTime;
 
 use crate::auth::{Caller, ContextSession};
+use crate::endpoint::{Routes, handle};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
@@ -41,12 +42,13 @@ pub fn link_routes() -> Router<AppState> {
 }
 
 /// Routes under `/v2` owned by this module.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/invoices/ksef/{ksefNumber}", get(download))
-        .route("/invoices/query/metadata", post(query_metadata))
-        .route("/invoices/exports", post(start_export))
-        .route("/invoices/exports/{referenceNumber}", get(export_status))
+pub fn routes() -> Routes {
+    vec![
+        handle(Operation::DownloadInvoice, download),
+        handle(Operation::QueryInvoiceMetadata, query_metadata),
+        handle(Operation::ExportInvoices, start_export),
+        handle(Operation::ExportStatus, export_status),
+    ]
 }
 
 /// "Now" for the default end of a date range (`dateRange.to` omitted): the wall clock, but never

@@ -8,23 +8,37 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::endpoint::Routes;
 use crate::error::{ApiError, render_errors};
 use crate::signing_service;
 use crate::state::AppState;
 
+/// Every feature's API routes, one per operation of [`ksef_wire::ENDPOINTS`].
+fn api_routes() -> Routes {
+    [
+        crate::auth::routes(),
+        crate::login::routes(),
+        crate::tokens::routes(),
+        crate::testdata::routes(),
+        crate::sessions::routes(),
+        crate::retrieval::routes(),
+        crate::permissions::routes(),
+        crate::limits::routes(),
+        crate::certificates::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 /// The API router (mounted at `/v2`) with error rendering and the body cap.
 pub fn router(state: AppState) -> Router {
     let max = state.config().max_body_bytes;
-    let api = Router::new()
-        .merge(crate::auth::routes())
-        .merge(crate::login::routes())
-        .merge(crate::tokens::routes())
-        .merge(crate::testdata::routes())
-        .merge(crate::sessions::routes())
-        .merge(crate::retrieval::routes())
-        .merge(crate::permissions::routes())
-        .merge(crate::limits::routes())
-        .merge(crate::certificates::routes())
+    let mut api = Router::new();
+    for (op, route) in api_routes() {
+        api = api.route(op.endpoint().path, route);
+    }
+    let api = api
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Rate limits (digest §15.1); after every route so all are counted.
@@ -34,7 +48,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state.clone());
     let app = Router::new()
-        .nest("/v2", api)
+        .nest(ksef_wire::endpoints::API_PREFIX, api)
         // Not part of the KSeF API: pre-signed upload/download links (batch parts, UPO, exports).
         .merge(
             crate::sessions::link_routes()
@@ -124,4 +138,24 @@ async fn method_not_allowed(req: Request) -> Response {
     let mut resp = err.into_response();
     *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn every_operation_is_served_once() {
+        let mut served: BTreeMap<String, usize> = BTreeMap::new();
+        for (op, _) in api_routes() {
+            *served.entry(format!("{:?}", op)).or_default() += 1;
+        }
+        let expected: BTreeMap<String, usize> = ksef_wire::ENDPOINTS
+            .iter()
+            .map(|e| (format!("{:?}", e.operation), 1))
+            .collect();
+        assert_eq!(served, expected);
+    }
 }

@@ -33,11 +33,13 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use ksef_core::Permission;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
+use ksef_wire::Operation;
+
+use crate::endpoint::{Routes, handle};
 use crate::state::AppState;
 
 /// Largest accepted `POST /sessions/online/{ref}/invoices` body: the largest invoice a context
@@ -53,39 +55,34 @@ pub fn link_routes() -> Router<AppState> {
 }
 
 /// Routes under `/v2` owned by this module.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/sessions/online", post(online::open))
-        .route(
-            "/sessions/online/{reference}/invoices",
-            post(online::send_invoice).layer(DefaultBodyLimit::max(SEND_INVOICE_BODY_LIMIT)),
-        )
-        .route("/sessions/online/{reference}/close", post(online::close))
-        .route("/sessions/batch", post(batch::open))
-        .route("/sessions/batch/{reference}/close", post(batch::close))
-        .route("/sessions", get(status::list_sessions))
-        .route("/sessions/{reference}", get(status::session_status))
-        .route(
-            "/sessions/{reference}/invoices",
-            get(status::session_invoices),
-        )
-        .route(
-            "/sessions/{reference}/invoices/failed",
-            get(status::failed_invoices),
-        )
-        .route(
-            "/sessions/{reference}/invoices/{invoice}",
-            get(status::session_invoice),
-        )
-        .route(
-            "/sessions/{reference}/invoices/{invoice}/upo",
-            get(status::invoice_upo_by_reference),
-        )
-        .route(
-            "/sessions/{reference}/invoices/ksef/{ksef}/upo",
-            get(status::invoice_upo_by_ksef_number),
-        )
-        .route("/sessions/{reference}/upo/{upo}", get(status::session_upo))
+pub fn routes() -> Routes {
+    vec![
+        handle(Operation::OpenOnlineSession, online::open),
+        {
+            let (op, route) = handle(Operation::SendInvoice, online::send_invoice);
+            (
+                op,
+                route.layer(DefaultBodyLimit::max(SEND_INVOICE_BODY_LIMIT)),
+            )
+        },
+        handle(Operation::CloseOnlineSession, online::close),
+        handle(Operation::OpenBatchSession, batch::open),
+        handle(Operation::CloseBatchSession, batch::close),
+        handle(Operation::ListSessions, status::list_sessions),
+        handle(Operation::SessionStatus, status::session_status),
+        handle(Operation::SessionInvoices, status::session_invoices),
+        handle(Operation::FailedSessionInvoices, status::failed_invoices),
+        handle(Operation::SessionInvoiceStatus, status::session_invoice),
+        handle(
+            Operation::InvoiceUpoByReference,
+            status::invoice_upo_by_reference,
+        ),
+        handle(
+            Operation::InvoiceUpoByKsefNumber,
+            status::invoice_upo_by_ksef_number,
+        ),
+        handle(Operation::SessionUpo, status::session_upo),
+    ]
 }
 
 // ---------------------------------------------------------------- permissions (§7.8)

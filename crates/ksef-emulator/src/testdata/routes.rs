@@ -1,32 +1,33 @@
 //! The routes of test data (`/testdata/subject`, `/person`, `/permissions`, `/attachment`,
 //! `/context/block` and their twins; no authentication, as in the OpenAPI).
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
 use ksef_core::{
     ContextIdentifier, Nip, Permission, Pesel, SubjectIdentifier, SubjectIdentifierKind,
 };
 use ksef_wire as wire;
+use ksef_wire::Operation;
 
+use crate::endpoint::{Routes, handle};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, parse_context};
 use crate::state::AppState;
 
 /// Routes under `/v2` owned by this feature.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/testdata/subject", post(td_subject))
-        .route("/testdata/subject/remove", post(td_subject_remove))
-        .route("/testdata/person", post(td_person))
-        .route("/testdata/person/remove", post(td_person_remove))
-        .route("/testdata/permissions", post(td_permissions))
-        .route("/testdata/permissions/revoke", post(td_permissions_revoke))
-        .route("/testdata/attachment", post(td_attachment))
-        .route("/testdata/attachment/revoke", post(td_attachment_revoke))
-        .route("/testdata/context/block", post(td_block))
-        .route("/testdata/context/unblock", post(td_unblock))
+pub fn routes() -> Routes {
+    vec![
+        handle(Operation::TestDataCreateSubject, td_subject),
+        handle(Operation::TestDataRemoveSubject, td_subject_remove),
+        handle(Operation::TestDataCreatePerson, td_person),
+        handle(Operation::TestDataRemovePerson, td_person_remove),
+        handle(Operation::TestDataGrantPermissions, td_permissions),
+        handle(Operation::TestDataRevokePermissions, td_permissions_revoke),
+        handle(Operation::TestDataAllowAttachments, td_attachment),
+        handle(Operation::TestDataRevokeAttachments, td_attachment_revoke),
+        handle(Operation::TestDataBlockContext, td_block),
+        handle(Operation::TestDataUnblockContext, td_unblock),
+    ]
 }
 
 fn nip(field: &str, v: &str) -> ApiResult<Nip> {

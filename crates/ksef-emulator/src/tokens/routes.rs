@@ -1,15 +1,15 @@
 //! The routes of KSeF tokens: `POST /tokens`, `GET /tokens`, `GET`/`DELETE /tokens/{referenceNumber}`.
 
-use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use ksef_core::{SubjectIdentifierKind, TokenStatus};
 use ksef_wire as wire;
+use ksef_wire::Operation;
 
 use super::{StoredToken, TokenFilter};
 use crate::auth::ContextSession;
+use crate::endpoint::{Routes, handle};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{
     ApiJson, ApiPath, decode_continuation, form_pairs, next_continuation, page_size,
@@ -17,10 +17,13 @@ use crate::extract::{
 use crate::state::AppState;
 
 /// Routes under `/v2` owned by this feature.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/tokens", get(list_tokens).post(generate_token))
-        .route("/tokens/{reference}", get(get_token).delete(revoke_token))
+pub fn routes() -> Routes {
+    vec![
+        handle(Operation::ListTokens, list_tokens),
+        handle(Operation::GenerateToken, generate_token),
+        handle(Operation::TokenStatus, get_token),
+        handle(Operation::RevokeToken, revoke_token),
+    ]
 }
 
 fn token_item(t: &StoredToken) -> wire::TokenStatusResponse {
