@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use ksef_wire::Operation;
 use ksef_wire::{
     CertificateEnrollmentDataResponse, CertificateEnrollmentStatusResponse,
     CertificateLimitsResponse, CertificateListItem, EnrollCertificateRequest,
@@ -53,9 +54,9 @@ impl KsefClient {
         &self,
         access_token: &str,
     ) -> Result<CertificateLimitsResponse, KsefError> {
-        let url = self.url(&["certificates", "limits"])?;
+        let url = self.op_url(Operation::CertificateLimits, &[])?;
         self.send_json(
-            "GET /certificates/limits response",
+            &Operation::CertificateLimits.endpoint().response_label(),
             Call::new(Method::GET, url).bearer(access_token),
         )
         .await
@@ -67,9 +68,9 @@ impl KsefClient {
         &self,
         access_token: &str,
     ) -> Result<CertificateEnrollmentDataResponse, KsefError> {
-        let url = self.url(&["certificates", "enrollments", "data"])?;
+        let url = self.op_url(Operation::EnrollmentData, &[])?;
         self.send_json(
-            "GET /certificates/enrollments/data response",
+            &Operation::EnrollmentData.endpoint().response_label(),
             Call::new(Method::GET, url).bearer(access_token),
         )
         .await
@@ -83,9 +84,9 @@ impl KsefClient {
         request: &EnrollCertificateRequest,
     ) -> Result<EnrollCertificateResponse, KsefError> {
         request.validate().map_err(invalid)?;
-        let url = self.url(&["certificates", "enrollments"])?;
+        let url = self.op_url(Operation::EnrollCertificate, &[])?;
         self.send_json(
-            "POST /certificates/enrollments response",
+            &Operation::EnrollCertificate.endpoint().response_label(),
             Call::new(Method::POST, url)
                 .bearer(access_token)
                 .json(to_json(request)?),
@@ -103,9 +104,9 @@ impl KsefClient {
         if reference.is_empty() {
             return Err(invalid("enrollment reference number: required"));
         }
-        let url = self.url(&["certificates", "enrollments", reference])?;
+        let url = self.op_url(Operation::EnrollmentStatus, &[reference])?;
         self.send_json(
-            "GET /certificates/enrollments/{referenceNumber} response",
+            &Operation::EnrollmentStatus.endpoint().response_label(),
             Call::new(Method::GET, url).bearer(access_token),
         )
         .await
@@ -146,9 +147,9 @@ impl KsefClient {
         request: &RetrieveCertificatesRequest,
     ) -> Result<RetrieveCertificatesResponse, KsefError> {
         request.validate().map_err(invalid)?;
-        let url = self.url(&["certificates", "retrieve"])?;
+        let url = self.op_url(Operation::RetrieveCertificates, &[])?;
         self.send_json(
-            "POST /certificates/retrieve response",
+            &Operation::RetrieveCertificates.endpoint().response_label(),
             Call::new(Method::POST, url)
                 .bearer(access_token)
                 .json(to_json(request)?),
@@ -177,13 +178,13 @@ impl KsefClient {
             .into_iter()
             .find(|c| c.certificate_serial_number == serial)
             .ok_or_else(|| KsefError::Decode {
-                what: "POST /certificates/retrieve response".into(),
+                what: Operation::RetrieveCertificates.endpoint().response_label(),
                 message: format!("certificate {serial} is not in the answer"),
             })?;
         let der = STANDARD
             .decode(item.certificate.trim())
             .map_err(|e| KsefError::Decode {
-                what: "POST /certificates/retrieve response".into(),
+                what: Operation::RetrieveCertificates.endpoint().response_label(),
                 message: format!("certificate {serial}: not Base64 ({e})"),
             })?;
         Ok((der, item))
@@ -205,12 +206,12 @@ impl KsefClient {
                 "pageSize {page_size}: expected {min}–{max}"
             )));
         }
-        let mut url = self.url(&["certificates", "query"])?;
+        let mut url = self.op_url(Operation::QueryCertificates, &[])?;
         url.query_pairs_mut()
             .append_pair("pageOffset", &page_offset.to_string())
             .append_pair("pageSize", &page_size.to_string());
         self.send_json(
-            "POST /certificates/query response",
+            &Operation::QueryCertificates.endpoint().response_label(),
             Call::new(Method::POST, url)
                 .bearer(access_token)
                 .json(to_json(query)?),
@@ -235,7 +236,7 @@ impl KsefClient {
             }
         }
         Err(KsefError::Decode {
-            what: "POST /certificates/query response".into(),
+            what: Operation::QueryCertificates.endpoint().response_label(),
             message: format!("more than {MAX_PAGES} pages"),
         })
     }
@@ -252,7 +253,7 @@ impl KsefClient {
         if let Some(reason) = &request.revocation_reason {
             reason.require("revocationReason").map_err(invalid)?;
         }
-        let url = self.url(&["certificates", serial, "revoke"])?;
+        let url = self.op_url(Operation::RevokeCertificate, &[serial])?;
         self.send(
             Call::new(Method::POST, url)
                 .bearer(access_token)

@@ -9,6 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ksef_core::{ContextIdentifier, SubjectIdentifierKind, TokenPermission, TokenStatus};
 use ksef_crypto::Zeroizing;
+use ksef_wire::Operation;
 use ksef_wire::{
     AuthenticationChallengeResponse, AuthenticationInitResponse, AuthenticationListResponse,
     AuthenticationOperationStatusResponse, AuthenticationTokenRefreshResponse,
@@ -207,6 +208,19 @@ impl KsefClient {
         Ok(url)
     }
 
+    /// The URL of `op` (its path in [`ksef_wire::ENDPOINTS`]) with `params` for its path
+    /// parameters, in order, each segment-encoded.
+    pub(crate) fn op_url(&self, op: Operation, params: &[&str]) -> Result<Url, KsefError> {
+        let endpoint = op.endpoint();
+        let segments = endpoint.segments(params).ok_or_else(|| {
+            KsefError::InvalidInput(format!(
+                "{endpoint}: {} path parameter(s) given",
+                params.len()
+            ))
+        })?;
+        self.url(&segments)
+    }
+
     fn request(&self, call: &Call<'_>) -> reqwest::RequestBuilder {
         let mut req = self.http.request(call.method.clone(), call.url.clone());
         if let Some(token) = call.bearer {
@@ -370,10 +384,10 @@ impl KsefClient {
     /// `GET /security/public-key-certificates` (no auth). Also refreshes the key cache used by
     /// [`submit_ksef_token`](Self::submit_ksef_token).
     pub async fn public_key_certificates(&self) -> Result<Vec<PublicKeyCertificate>, KsefError> {
-        let url = self.url(&["security", "public-key-certificates"])?;
+        let url = self.op_url(Operation::PublicKeyCertificates, &[])?;
         let keys: Vec<PublicKeyCertificate> = self
             .send_json(
-                "GET /security/public-key-certificates response",
+                &Operation::PublicKeyCertificates.endpoint().response_label(),
                 Call::new(Method::GET, url),
             )
             .await?;
@@ -406,7 +420,7 @@ impl KsefClient {
         PublicKeyCertificate::select(&keys, usage, now)
             .cloned()
             .ok_or_else(|| KsefError::Decode {
-                what: "GET /security/public-key-certificates response".into(),
+                what: Operation::PublicKeyCertificates.endpoint().response_label(),
                 message: format!(
                     "no certificate with usage {} is valid now",
                     usage.wire_name()
@@ -420,9 +434,9 @@ impl KsefClient {
 
     /// `POST /auth/challenge` (no auth).
     pub async fn challenge(&self) -> Result<AuthenticationChallengeResponse, KsefError> {
-        let url = self.url(&["auth", "challenge"])?;
+        let url = self.op_url(Operation::AuthChallenge, &[])?;
         self.send_json(
-            "POST /auth/challenge response",
+            &Operation::AuthChallenge.endpoint().response_label(),
             Call::new(Method::POST, url),
         )
         .await
@@ -436,7 +450,7 @@ impl KsefClient {
         signed_xml: &[u8],
         verify_certificate_chain: Option<bool>,
     ) -> Result<AuthenticationInitResponse, KsefError> {
-        let mut url = self.url(&["auth", "xades-signature"])?;
+        let mut url = self.op_url(Operation::AuthXadesSignature, &[])?;
         if let Some(verify) = verify_certificate_chain {
             url.query_pairs_mut().append_pair(
                 "verifyCertificateChain",
@@ -445,8 +459,11 @@ impl KsefClient {
         }
         let mut call = Call::new(Method::POST, url);
         call.body = Some(("application/xml", signed_xml.to_vec()));
-        self.send_json("POST /auth/xades-signature response", call)
-            .await
+        self.send_json(
+            &Operation::AuthXadesSignature.endpoint().response_label(),
+            call,
+        )
+        .await
     }
 
     /// `POST /auth/ksef-token`: takes a fresh challenge, encrypts `token|timestampMs` with
@@ -500,9 +517,9 @@ impl KsefClient {
             public_key_id: Some(key.public_key_id),
             authorization_policy: None,
         };
-        let url = self.url(&["auth", "ksef-token"])?;
+        let url = self.op_url(Operation::AuthKsefToken, &[])?;
         self.send_json(
-            "POST /auth/ksef-token response",
+            &Operation::AuthKsefToken.endpoint().response_label(),
             Call::new(Method::POST, url).json(to_json(&request)?),
         )
         .await
@@ -514,9 +531,9 @@ impl KsefClient {
         reference: &str,
         authentication_token: &str,
     ) -> Result<AuthenticationOperationStatusResponse, KsefError> {
-        let url = self.url(&["auth", reference])?;
+        let url = self.op_url(Operation::AuthStatus, &[reference])?;
         self.send_json(
-            "GET /auth/{referenceNumber} response",
+            &Operation::AuthStatus.endpoint().response_label(),
             Call::new(Method::GET, url).bearer(authentication_token),
         )
         .await
@@ -527,9 +544,9 @@ impl KsefClient {
         &self,
         authentication_token: &str,
     ) -> Result<AuthenticationTokensResponse, KsefError> {
-        let url = self.url(&["auth", "token", "redeem"])?;
+        let url = self.op_url(Operation::RedeemToken, &[])?;
         self.send_json(
-            "POST /auth/token/redeem response",
+            &Operation::RedeemToken.endpoint().response_label(),
             Call::new(Method::POST, url).bearer(authentication_token),
         )
         .await
@@ -540,9 +557,9 @@ impl KsefClient {
         &self,
         refresh_token: &str,
     ) -> Result<AuthenticationTokenRefreshResponse, KsefError> {
-        let url = self.url(&["auth", "token", "refresh"])?;
+        let url = self.op_url(Operation::RefreshToken, &[])?;
         self.send_json(
-            "POST /auth/token/refresh response",
+            &Operation::RefreshToken.endpoint().response_label(),
             Call::new(Method::POST, url).bearer(refresh_token),
         )
         .await
@@ -554,9 +571,9 @@ impl KsefClient {
         access_token: &str,
         continuation: Option<&str>,
     ) -> Result<AuthenticationListResponse, KsefError> {
-        let url = self.url(&["auth", "sessions"])?;
+        let url = self.op_url(Operation::ListAuthSessions, &[])?;
         self.send_json(
-            "GET /auth/sessions response",
+            &Operation::ListAuthSessions.endpoint().response_label(),
             Call::new(Method::GET, url)
                 .bearer(access_token)
                 .continuation(continuation),
@@ -567,7 +584,7 @@ impl KsefClient {
     /// `DELETE /auth/sessions/current` with the access or refresh token: revokes the session
     /// (its refresh token stops working; issued access tokens live until they expire).
     pub async fn logout(&self, access_or_refresh_token: &str) -> Result<(), KsefError> {
-        let url = self.url(&["auth", "sessions", "current"])?;
+        let url = self.op_url(Operation::RevokeCurrentAuthSession, &[])?;
         self.send(Call::new(Method::DELETE, url).bearer(access_or_refresh_token))
             .await
             .map(drop)
@@ -586,12 +603,12 @@ impl KsefClient {
         page_offset: u32,
         page_size: u32,
     ) -> Result<QueryPersonalPermissionsResponse, KsefError> {
-        let mut url = self.url(&["permissions", "query", "personal", "grants"])?;
+        let mut url = self.op_url(Operation::QueryPersonalGrants, &[])?;
         url.query_pairs_mut()
             .append_pair("pageOffset", &page_offset.to_string())
             .append_pair("pageSize", &page_size.to_string());
         self.send_json(
-            "POST /permissions/query/personal/grants response",
+            &Operation::QueryPersonalGrants.endpoint().response_label(),
             Call::new(Method::POST, url)
                 .bearer(access_token)
                 .json(to_json(query)?),
@@ -616,7 +633,7 @@ impl KsefClient {
             }
         }
         Err(KsefError::Decode {
-            what: "POST /permissions/query/personal/grants response".into(),
+            what: Operation::QueryPersonalGrants.endpoint().response_label(),
             message: format!("more than {MAX_PAGES} pages"),
         })
     }
@@ -642,9 +659,9 @@ impl KsefClient {
         request
             .validate()
             .map_err(|e| KsefError::InvalidInput(e.to_string()))?;
-        let url = self.url(&["tokens"])?;
+        let url = self.op_url(Operation::GenerateToken, &[])?;
         self.send_json(
-            "POST /tokens response",
+            &Operation::GenerateToken.endpoint().response_label(),
             Call::new(Method::POST, url)
                 .bearer(access_token)
                 .json(to_json(&request)?),
@@ -659,7 +676,7 @@ impl KsefClient {
         query: &TokenQuery,
         continuation: Option<&str>,
     ) -> Result<QueryTokensResponse, KsefError> {
-        let mut url = self.url(&["tokens"])?;
+        let mut url = self.op_url(Operation::ListTokens, &[])?;
         {
             let mut q = url.query_pairs_mut();
             for status in &query.statuses {
@@ -682,7 +699,7 @@ impl KsefClient {
             url.set_query(None);
         }
         self.send_json(
-            "GET /tokens response",
+            &Operation::ListTokens.endpoint().response_label(),
             Call::new(Method::GET, url)
                 .bearer(access_token)
                 .continuation(continuation),
@@ -706,7 +723,7 @@ impl KsefClient {
             match page.continuation_token.filter(|t| !t.is_empty()) {
                 Some(next) if Some(&next) == continuation.as_ref() => {
                     return Err(KsefError::Decode {
-                        what: "GET /tokens response".into(),
+                        what: Operation::ListTokens.endpoint().response_label(),
                         message: "the server returned the same continuation token twice".into(),
                     });
                 }
@@ -715,7 +732,7 @@ impl KsefClient {
             }
         }
         Err(KsefError::Decode {
-            what: "GET /tokens response".into(),
+            what: Operation::ListTokens.endpoint().response_label(),
             message: format!("more than {MAX_PAGES} pages; narrow the query"),
         })
     }
@@ -726,9 +743,9 @@ impl KsefClient {
         access_token: &str,
         reference: &str,
     ) -> Result<TokenStatusResponse, KsefError> {
-        let url = self.url(&["tokens", reference])?;
+        let url = self.op_url(Operation::TokenStatus, &[reference])?;
         self.send_json(
-            "GET /tokens/{referenceNumber} response",
+            &Operation::TokenStatus.endpoint().response_label(),
             Call::new(Method::GET, url).bearer(access_token),
         )
         .await
@@ -736,7 +753,7 @@ impl KsefClient {
 
     /// `DELETE /tokens/{referenceNumber}` (asynchronous: Active → Revoking → Revoked).
     pub async fn revoke_token(&self, access_token: &str, reference: &str) -> Result<(), KsefError> {
-        let url = self.url(&["tokens", reference])?;
+        let url = self.op_url(Operation::RevokeToken, &[reference])?;
         self.send(Call::new(Method::DELETE, url).bearer(access_token))
             .await
             .map(drop)

@@ -15,6 +15,7 @@
 use std::io::Write as _;
 use std::time::Duration;
 
+use ksef_wire::Operation;
 use ksef_wire::{
     EffectiveApiRateLimits, EffectiveContextLimits, EffectiveSubjectLimits, ExportInvoicesResponse,
     InvoiceExportRequest, InvoiceExportStatusResponse, InvoiceMetadataQuery, InvoiceQueryFilters,
@@ -186,9 +187,9 @@ impl KsefClient {
         access_token: &str,
         request: &OpenOnlineSessionRequest,
     ) -> Result<OpenOnlineSessionResponse, KsefError> {
-        let url = self.url(&["sessions", "online"])?;
+        let url = self.op_url(Operation::OpenOnlineSession, &[])?;
         self.send_json(
-            "POST /sessions/online response",
+            &Operation::OpenOnlineSession.endpoint().response_label(),
             Call::new(Method::POST, url)
                 .bearer(access_token)
                 .json(to_json(request)?),
@@ -204,9 +205,9 @@ impl KsefClient {
         session_reference: &str,
         request: &SendInvoiceRequest,
     ) -> Result<SendInvoiceResponse, KsefError> {
-        let url = self.url(&["sessions", "online", session_reference, "invoices"])?;
+        let url = self.op_url(Operation::SendInvoice, &[session_reference])?;
         self.send_json(
-            "POST /sessions/online/{ref}/invoices response",
+            &Operation::SendInvoice.endpoint().response_label(),
             Call::new(Method::POST, url)
                 .bearer(access_token)
                 .json(to_json(request)?),
@@ -220,7 +221,7 @@ impl KsefClient {
         access_token: &str,
         session_reference: &str,
     ) -> Result<(), KsefError> {
-        let url = self.url(&["sessions", "online", session_reference, "close"])?;
+        let url = self.op_url(Operation::CloseOnlineSession, &[session_reference])?;
         self.send(Call::new(Method::POST, url).bearer(access_token))
             .await
             .map(drop)
@@ -236,9 +237,9 @@ impl KsefClient {
         access_token: &str,
         request: &OpenBatchSessionRequest,
     ) -> Result<OpenBatchSessionResponse, KsefError> {
-        let url = self.url(&["sessions", "batch"])?;
+        let url = self.op_url(Operation::OpenBatchSession, &[])?;
         self.send_json(
-            "POST /sessions/batch response",
+            &Operation::OpenBatchSession.endpoint().response_label(),
             Call::new(Method::POST, url)
                 .bearer(access_token)
                 .json(to_json(request)?),
@@ -260,7 +261,7 @@ impl KsefClient {
         let url = storage_url(&request.url, &what)?;
         let method = Method::from_bytes(request.method.trim().as_bytes()).map_err(|_| {
             KsefError::Decode {
-                what: "POST /sessions/batch response".into(),
+                what: Operation::OpenBatchSession.endpoint().response_label(),
                 message: format!(
                     "part {}: invalid HTTP method {:?}",
                     request.ordinal_number, request.method
@@ -300,7 +301,7 @@ impl KsefClient {
         access_token: &str,
         session_reference: &str,
     ) -> Result<(), KsefError> {
-        let url = self.url(&["sessions", "batch", session_reference, "close"])?;
+        let url = self.op_url(Operation::CloseBatchSession, &[session_reference])?;
         self.send(Call::new(Method::POST, url).bearer(access_token))
             .await
             .map(drop)
@@ -319,7 +320,7 @@ impl KsefClient {
     ) -> Result<SessionsQueryResponse, KsefError> {
         let url = self.sessions_list_url(query)?;
         self.send_json(
-            "GET /sessions response",
+            &Operation::ListSessions.endpoint().response_label(),
             Call::new(Method::GET, url)
                 .bearer(access_token)
                 .continuation(continuation),
@@ -328,7 +329,7 @@ impl KsefClient {
     }
 
     pub(crate) fn sessions_list_url(&self, query: &SessionsQuery) -> Result<Url, KsefError> {
-        let mut url = self.url(&["sessions"])?;
+        let mut url = self.op_url(Operation::ListSessions, &[])?;
         url.query_pairs_mut().extend_pairs(query.to_query_pairs());
         Ok(url)
     }
@@ -339,16 +340,21 @@ impl KsefClient {
         access_token: &str,
         session_reference: &str,
     ) -> Result<SessionStatusResponse, KsefError> {
-        let url = self.url(&["sessions", session_reference])?;
+        let url = self.op_url(Operation::SessionStatus, &[session_reference])?;
         self.send_json(
-            "GET /sessions/{ref} response",
+            &Operation::SessionStatus.endpoint().response_label(),
             Call::new(Method::GET, url).bearer(access_token),
         )
         .await
     }
 
-    fn page_url(&self, segments: &[&str], page_size: Option<u32>) -> Result<Url, KsefError> {
-        let mut url = self.url(segments)?;
+    fn page_url(
+        &self,
+        op: Operation,
+        params: &[&str],
+        page_size: Option<u32>,
+    ) -> Result<Url, KsefError> {
+        let mut url = self.op_url(op, params)?;
         if let Some(n) = page_size {
             url.query_pairs_mut()
                 .append_pair("pageSize", &n.to_string());
@@ -365,9 +371,9 @@ impl KsefClient {
         page_size: Option<u32>,
         continuation: Option<&str>,
     ) -> Result<SessionInvoicesResponse, KsefError> {
-        let url = self.page_url(&["sessions", session_reference, "invoices"], page_size)?;
+        let url = self.page_url(Operation::SessionInvoices, &[session_reference], page_size)?;
         self.send_json(
-            "GET /sessions/{ref}/invoices response",
+            &Operation::SessionInvoices.endpoint().response_label(),
             Call::new(Method::GET, url)
                 .bearer(access_token)
                 .continuation(continuation),
@@ -384,11 +390,12 @@ impl KsefClient {
         continuation: Option<&str>,
     ) -> Result<SessionInvoicesResponse, KsefError> {
         let url = self.page_url(
-            &["sessions", session_reference, "invoices", "failed"],
+            Operation::FailedSessionInvoices,
+            &[session_reference],
             page_size,
         )?;
         self.send_json(
-            "GET /sessions/{ref}/invoices/failed response",
+            &Operation::FailedSessionInvoices.endpoint().response_label(),
             Call::new(Method::GET, url)
                 .bearer(access_token)
                 .continuation(continuation),
@@ -404,9 +411,12 @@ impl KsefClient {
         session_reference: &str,
         invoice_reference: &str,
     ) -> Result<SessionInvoiceStatusResponse, KsefError> {
-        let url = self.url(&["sessions", session_reference, "invoices", invoice_reference])?;
+        let url = self.op_url(
+            Operation::SessionInvoiceStatus,
+            &[session_reference, invoice_reference],
+        )?;
         self.send_json(
-            "GET /sessions/{ref}/invoices/{invoiceRef} response",
+            &Operation::SessionInvoiceStatus.endpoint().response_label(),
             Call::new(Method::GET, url).bearer(access_token),
         )
         .await
@@ -431,13 +441,10 @@ impl KsefClient {
         session_reference: &str,
         invoice_reference: &str,
     ) -> Result<Downloaded, KsefError> {
-        let url = self.url(&[
-            "sessions",
-            session_reference,
-            "invoices",
-            invoice_reference,
-            "upo",
-        ])?;
+        let url = self.op_url(
+            Operation::InvoiceUpoByReference,
+            &[session_reference, invoice_reference],
+        )?;
         self.download_xml(access_token, url).await
     }
 
@@ -449,14 +456,10 @@ impl KsefClient {
         session_reference: &str,
         ksef_number: &str,
     ) -> Result<Downloaded, KsefError> {
-        let url = self.url(&[
-            "sessions",
-            session_reference,
-            "invoices",
-            "ksef",
-            ksef_number,
-            "upo",
-        ])?;
+        let url = self.op_url(
+            Operation::InvoiceUpoByKsefNumber,
+            &[session_reference, ksef_number],
+        )?;
         self.download_xml(access_token, url).await
     }
 
@@ -519,7 +522,7 @@ impl KsefClient {
         upo_reference: &str,
         out: &mut (dyn std::io::Write + Send),
     ) -> Result<u64, KsefError> {
-        let url = self.url(&["sessions", session_reference, "upo", upo_reference])?;
+        let url = self.op_url(Operation::SessionUpo, &[session_reference, upo_reference])?;
         self.download_xml_to(access_token, url, "session UPO", out)
             .await
     }
@@ -531,7 +534,7 @@ impl KsefClient {
         session_reference: &str,
         upo_reference: &str,
     ) -> Result<Downloaded, KsefError> {
-        let url = self.url(&["sessions", session_reference, "upo", upo_reference])?;
+        let url = self.op_url(Operation::SessionUpo, &[session_reference, upo_reference])?;
         self.download_xml(access_token, url).await
     }
 
@@ -583,7 +586,7 @@ impl KsefClient {
         access_token: &str,
         ksef_number: &str,
     ) -> Result<Downloaded, KsefError> {
-        let url = self.url(&["invoices", "ksef", ksef_number])?;
+        let url = self.op_url(Operation::DownloadInvoice, &[ksef_number])?;
         self.download_xml(access_token, url).await
     }
 
@@ -593,7 +596,7 @@ impl KsefClient {
         page_offset: u32,
         page_size: u32,
     ) -> Result<Url, KsefError> {
-        let mut url = self.url(&["invoices", "query", "metadata"])?;
+        let mut url = self.op_url(Operation::QueryInvoiceMetadata, &[])?;
         let query = InvoiceMetadataQuery {
             sort_order: Some(sort),
             page_offset: Some(page_offset),
@@ -615,7 +618,7 @@ impl KsefClient {
     ) -> Result<QueryInvoicesMetadataResponse, KsefError> {
         let url = self.metadata_query_url(sort, page_offset, page_size)?;
         self.send_json(
-            "POST /invoices/query/metadata response",
+            &Operation::QueryInvoiceMetadata.endpoint().response_label(),
             Call::new(Method::POST, url)
                 .bearer(access_token)
                 .json(to_json(filters)?),
@@ -630,9 +633,9 @@ impl KsefClient {
         access_token: &str,
         request: &InvoiceExportRequest,
     ) -> Result<ExportInvoicesResponse, KsefError> {
-        let url = self.url(&["invoices", "exports"])?;
+        let url = self.op_url(Operation::ExportInvoices, &[])?;
         self.send_json(
-            "POST /invoices/exports response",
+            &Operation::ExportInvoices.endpoint().response_label(),
             Call::new(Method::POST, url)
                 .bearer(access_token)
                 .json(to_json(request)?),
@@ -646,9 +649,9 @@ impl KsefClient {
         access_token: &str,
         export_reference: &str,
     ) -> Result<InvoiceExportStatusResponse, KsefError> {
-        let url = self.url(&["invoices", "exports", export_reference])?;
+        let url = self.op_url(Operation::ExportStatus, &[export_reference])?;
         self.send_json(
-            "GET /invoices/exports/{ref} response",
+            &Operation::ExportStatus.endpoint().response_label(),
             Call::new(Method::GET, url).bearer(access_token),
         )
         .await
@@ -663,9 +666,9 @@ impl KsefClient {
         &self,
         access_token: &str,
     ) -> Result<EffectiveContextLimits, KsefError> {
-        let url = self.url(&["limits", "context"])?;
+        let url = self.op_url(Operation::ContextLimits, &[])?;
         self.send_json(
-            "GET /limits/context response",
+            &Operation::ContextLimits.endpoint().response_label(),
             Call::new(Method::GET, url).bearer(access_token),
         )
         .await
@@ -676,9 +679,9 @@ impl KsefClient {
         &self,
         access_token: &str,
     ) -> Result<EffectiveSubjectLimits, KsefError> {
-        let url = self.url(&["limits", "subject"])?;
+        let url = self.op_url(Operation::SubjectLimits, &[])?;
         self.send_json(
-            "GET /limits/subject response",
+            &Operation::SubjectLimits.endpoint().response_label(),
             Call::new(Method::GET, url).bearer(access_token),
         )
         .await
@@ -690,9 +693,9 @@ impl KsefClient {
         &self,
         access_token: &str,
     ) -> Result<EffectiveApiRateLimits, KsefError> {
-        let url = self.url(&["rate-limits"])?;
+        let url = self.op_url(Operation::RateLimits, &[])?;
         self.send_json(
-            "GET /rate-limits response",
+            &Operation::RateLimits.endpoint().response_label(),
             Call::new(Method::GET, url).bearer(access_token),
         )
         .await
@@ -745,13 +748,15 @@ mod tests {
             "https://ksef-test.mf.gov.pl/api/v2/invoices/query/metadata?sortOrder=Desc&pageOffset=2&pageSize=250"
         );
         let url = c
-            .page_url(&["sessions", "a/b", "invoices", "failed"], Some(10))
+            .page_url(Operation::FailedSessionInvoices, &["a/b"], Some(10))
             .unwrap();
         assert_eq!(
             url.as_str(),
             "https://ksef-test.mf.gov.pl/api/v2/sessions/a%2Fb/invoices/failed?pageSize=10"
         );
-        let url = c.page_url(&["sessions", "x", "invoices"], None).unwrap();
+        let url = c
+            .page_url(Operation::SessionInvoices, &["x"], None)
+            .unwrap();
         assert_eq!(url.query(), None);
         let url = c
             .url(&[

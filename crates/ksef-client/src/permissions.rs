@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use ksef_wire::Operation;
 use ksef_wire::{
     PermissionsOperationResponse, PermissionsOperationStatusResponse,
     PersonPermissionsGrantRequest, PersonPermissionsQueryRequest, QueryPersonPermissionsResponse,
@@ -33,9 +34,11 @@ impl KsefClient {
         request
             .validate()
             .map_err(|e| KsefError::InvalidInput(e.to_string()))?;
-        let url = self.url(&["permissions", "persons", "grants"])?;
+        let url = self.op_url(Operation::GrantPersonPermissions, &[])?;
         self.send_json(
-            "POST /permissions/persons/grants response",
+            &Operation::GrantPersonPermissions
+                .endpoint()
+                .response_label(),
             Call::new(Method::POST, url)
                 .bearer(access_token)
                 .json(to_json(request)?),
@@ -50,9 +53,9 @@ impl KsefClient {
         access_token: &str,
         permission_id: &str,
     ) -> Result<PermissionsOperationResponse, KsefError> {
-        let url = self.url(&["permissions", "common", "grants", permission_id.trim()])?;
+        let url = self.op_url(Operation::RevokePermission, &[permission_id.trim()])?;
         self.send_json(
-            "DELETE /permissions/common/grants/{permissionId} response",
+            &Operation::RevokePermission.endpoint().response_label(),
             Call::new(Method::DELETE, url).bearer(access_token),
         )
         .await
@@ -64,9 +67,11 @@ impl KsefClient {
         access_token: &str,
         reference: &str,
     ) -> Result<PermissionsOperationStatusResponse, KsefError> {
-        let url = self.url(&["permissions", "operations", reference])?;
+        let url = self.op_url(Operation::PermissionOperationStatus, &[reference])?;
         self.send_json(
-            "GET /permissions/operations/{referenceNumber} response",
+            &Operation::PermissionOperationStatus
+                .endpoint()
+                .response_label(),
             Call::new(Method::GET, url).bearer(access_token),
         )
         .await
@@ -111,12 +116,12 @@ impl KsefClient {
         query
             .validate()
             .map_err(|e| KsefError::InvalidInput(e.to_string()))?;
-        let mut url = self.url(&["permissions", "query", "persons", "grants"])?;
+        let mut url = self.op_url(Operation::QueryPersonGrants, &[])?;
         url.query_pairs_mut()
             .append_pair("pageOffset", &page_offset.to_string())
             .append_pair("pageSize", &page_size.to_string());
         self.send_json(
-            "POST /permissions/query/persons/grants response",
+            &Operation::QueryPersonGrants.endpoint().response_label(),
             Call::new(Method::POST, url)
                 .bearer(access_token)
                 .json(to_json(query)?),
@@ -141,7 +146,7 @@ impl KsefClient {
             }
         }
         Err(KsefError::Decode {
-            what: "POST /permissions/query/persons/grants response".into(),
+            what: Operation::QueryPersonGrants.endpoint().response_label(),
             message: format!("more than {MAX_PAGES} pages"),
         })
     }

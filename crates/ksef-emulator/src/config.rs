@@ -6,6 +6,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Invoices per verification/commit chunk.
+pub const PROCESSING_CHUNK: usize = 500;
+/// Default bound on the total plaintext bytes of one chunk (`processing_chunk_bytes`).
+pub const PROCESSING_CHUNK_BYTES: usize = 64 << 20;
+
 /// Which certificates may authenticate with a XAdES signature.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum TrustPolicy {
@@ -18,7 +23,7 @@ pub enum TrustPolicy {
     TrustedCas(Vec<Vec<u8>>),
 }
 
-/// Whether the simulated Profil Zaufany signing service ([`crate::signing_service`]) runs.
+/// Whether the simulated Profil Zaufany signing service (`/symulator-podpisu`) runs.
 ///
 /// Its CA issues a certificate for any PESEL a caller types in, so it must never be trusted
 /// silently where only real CAs are meant to be: with a trust list
@@ -119,8 +124,7 @@ pub struct EmulatorConfig {
     pub session_invoice_limit: u32,
     /// Enforce the API rate limits of digest §15.1 (production values) for every caller.
     /// Off by default: a local emulator runs in tight test loops. `POST /testdata/rate-limits`
-    /// (or `…/production`) switches them on for the caller's context regardless (see
-    /// [`crate::limits`]).
+    /// (or `…/production`) switches them on for the caller's context regardless.
     pub rate_limits: bool,
 }
 
@@ -148,8 +152,8 @@ impl EmulatorConfig {
             session_lifetime: Duration::from_secs(12 * 3600),
             batch_part_window: Duration::from_secs(20 * 60),
             download_link_lifetime: Duration::from_secs(60 * 60),
-            processing_chunk_size: crate::sessions::engine::CHUNK,
-            processing_chunk_bytes: crate::sessions::engine::CHUNK_BYTES,
+            processing_chunk_size: PROCESSING_CHUNK,
+            processing_chunk_bytes: PROCESSING_CHUNK_BYTES,
             processing_chunk_pause: Duration::ZERO,
             export_part_size: 50_000_000,
             export_max_package_size: 1_000_000_000,

@@ -15,7 +15,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
-use crate::state::StartError;
+use crate::error::StartError;
 
 /// Prepares `dir` for [`crate::state::AppState::open`] with its database at `database`.
 pub fn prepare(dir: &Path, database: &Path) -> Result<(), StartError> {

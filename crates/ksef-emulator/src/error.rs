@@ -290,3 +290,32 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     out
 }
+
+/// Errors while starting the emulator.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The data directory (or its database) cannot be written: a start would only lead to a
+    /// 500 for every write.
+    #[error(
+        "the data directory {path} is not writable ({reason}); the emulator keeps its database \
+         and files there: make it writable or choose another data directory"
+    )]
+    ReadOnly { path: String, reason: String },
+    /// The data directory is open to other users and belongs to another user, so the emulator
+    /// does not change its mode.
+    #[error(
+        "the data directory {path} is accessible to other users (mode {mode:04o}) and cannot be \
+         made private by this user; run `chmod 700 {path}` as its owner or choose another data \
+         directory"
+    )]
+    DataDirNotPrivate { path: String, mode: u32 },
+    #[error("database {path}: {source}")]
+    Database { path: String, source: sqlx::Error },
+    #[error("service keys: {0}")]
+    Keys(String),
+}

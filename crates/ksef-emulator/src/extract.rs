@@ -11,6 +11,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 
+use ksef_core::{ContextIdentifier, ContextIdentifierType};
+
 use crate::error::ApiError;
 use ksef_wire::ExceptionCode;
 
@@ -126,6 +128,47 @@ pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes
     })
 }
 
+/// Decodes `a=1&a=2` query strings keeping repeated keys (digest §2.1: arrays by repetition).
+pub fn form_pairs(raw: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// A context identifier of a request body (`{field}.type`, `{field}.value`); 400/21405 naming
+/// the field when either is invalid.
+pub fn parse_context(kind: &str, value: &str, field: &str) -> Result<ContextIdentifier, ApiError> {
+    let kind: ContextIdentifierType = kind
+        .parse()
+        .map_err(|e| ApiError::validation(format!("{field}.type: {e}")))?;
+    ContextIdentifier::parse(kind, value)
+        .map_err(|e| ApiError::validation(format!("{field}.value: {e}")))
+}
+
+/// A JSON object body the OpenAPI marks optional: an empty body means `T::default()` (no
+/// filters); anything else goes through [`ApiJson`] (415 for a wrong content type, 400/21405
+/// when malformed). Non-objects are rejected explicitly: serde's derived `Deserialize` would
+/// accept `[]` as a struct whose fields all default.
+pub async fn optional_json<T: DeserializeOwned + Default, S: Send + Sync>(
+    state: &S,
+    req: Request,
+) -> Result<T, ApiError> {
+    let headers = req.headers().clone();
+    let bytes = body_bytes(req, state).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let mut rebuilt = Request::new(axum::body::Body::from(bytes));
+    *rebuilt.headers_mut() = headers;
+    let ApiJson(v) = ApiJson::<serde_json::Value>::from_request(rebuilt, state).await?;
+    if !v.is_object() {
+        return Err(ApiError::validation(
+            "Nieprawidłowy JSON: oczekiwano obiektu JSON.",
+        ));
+    }
+    serde_json::from_value(v).map_err(|e| ApiError::validation(format!("Nieprawidłowy JSON: {e}")))
+}
+
 /// The largest offset (or, for keyset lists, ordinal) a continuation token may carry: far beyond
 /// any list the emulator can hold, yet small enough that `offset + pageSize` can neither
 /// overflow `usize` nor SQLite's `i64`. Anything larger was not issued by us → 400/21418.
@@ -235,6 +278,15 @@ mod tests {
         assert_eq!(next_continuation(10, 10), Some(encode_continuation(20)));
         assert_eq!(next_continuation(u32::MAX as usize, 1), None);
         assert_eq!(next_continuation(usize::MAX, 10), None);
+    }
+
+    #[test]
+    fn query_pairs_keep_repeats_and_decode() {
+        let p = form_pairs("status=Active&status=Pending&description=Wystawianie%20faktur&x=%zz");
+        assert_eq!(p[0], ("status".into(), "Active".into()));
+        assert_eq!(p[1], ("status".into(), "Pending".into()));
+        assert_eq!(p[2].1, "Wystawianie faktur");
+        assert_eq!(p[3].1, "%zz");
     }
 
     #[test]

@@ -16,6 +16,9 @@ use zeroize::Zeroizing;
 pub const ISSUER: &str = "ksef-api-emulator";
 
 /// Which of the three tokens this is.
+// The variant names are written into issued tokens (serde): renaming them would invalidate
+// the tokens of a running emulator's clients.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TokenType {
     /// The operation token returned by the auth init call.

@@ -7,30 +7,51 @@
 //! digest. The wire types come from `ksef-wire`, identifiers and rules from `ksef-core`.
 //!
 //! Outside the API it also serves a clearly labelled simulation of the Profil Zaufany signing
-//! service ([`signing_service`], `/symulator-podpisu`), so the PZ login works offline.
+//! service (`/symulator-podpisu`), so the PZ login works offline.
 //!
-//! Start one in-process with [`server::spawn`], or from the command line with `ksef emulator`.
+//! Start one in-process with [`spawn`], or from the command line with `ksef emulator`.
 
-pub mod auth;
-pub mod certificates;
-pub mod config;
-pub mod datadir;
-pub mod error;
-pub mod extract;
-pub mod http;
-pub mod jwt;
-pub mod limits;
-pub mod permissions;
-pub mod permissions_api;
-pub mod retrieval;
-pub mod server;
-pub mod sessions;
-pub mod signing_service;
-pub mod state;
-pub mod storage;
-pub mod store;
-pub mod testdata;
-pub mod tokens;
+// Infrastructure: imports no feature (checked by `tests/module_graph.rs`).
+mod clock;
+mod config;
+mod datadir;
+mod endpoint;
+mod error;
+mod extract;
+mod jwt;
+mod keys;
+mod ratelimit;
+mod state;
+mod storage;
+mod store;
+
+// Features: routes, domain logic and persistence of one area each; no cycles between them.
+mod auth;
+mod certificates;
+mod limits;
+mod login;
+mod permissions;
+mod retrieval;
+mod sessions;
+mod signing_service;
+mod testdata;
+mod tokens;
+
+// Assembly: the router and the accept loop, the one place that knows every feature.
+mod server;
 
 pub use config::{EmulatorConfig, SimulatedTrustedProfile, TrustPolicy};
-pub use server::{RunningEmulator, spawn};
+pub use error::StartError;
+pub use server::{RunningEmulator, SpawnError, spawn};
+pub use state::AppState;
+
+/// Internals the integration tests look at (files on disk, the CA, restarts of background
+/// work). Not a stable API.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::certificates::ca_certificate_der;
+    pub use crate::datadir::check_writable as check_data_dir_writable;
+    pub use crate::limits::rate::{UNMATCHED, counter_name};
+    pub use crate::retrieval::{export_part_path, resume as resume_exports};
+    pub use crate::sessions::batch_part_path;
+}

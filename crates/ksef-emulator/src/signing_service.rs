@@ -32,27 +32,21 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use ksef_core::{IdentifierError, Pesel};
-use ksef_crypto::ca::{Validity, issue_certificate, make_ca_with};
-use ksef_crypto::testcert::{TestSubject, oid};
-use ksef_crypto::{Credential, CryptoError, KeyAlgorithm};
+use ksef_crypto::ca::{Validity, issue_certificate};
+use ksef_crypto::testcert::TestSubject;
+use ksef_crypto::{Credential, KeyAlgorithm};
 use ksef_xades::auth_request::AuthTokenRequest;
 use ksef_xades::signature::{SignError, SignOptions, sign_enveloped};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
+use crate::keys::CA_COMMON_NAME;
 use crate::state::AppState;
 
 /// Path of the simulated signing service page (outside `/v2`).
 pub const PATH: &str = "/symulator-podpisu";
 /// Path of the simulated trusted-profile CA certificate (PEM).
 pub const CA_PEM_PATH: &str = "/symulator-podpisu/ca.pem";
-
-/// commonName of the emulator's trusted-profile CA.
-pub const CA_COMMON_NAME: &str = "Symulowany Profil Zaufany (emulator KSeF)";
-/// organizationName of the emulator's trusted-profile CA.
-pub const CA_ORGANIZATION: &str = "KSeF Emulator";
-/// Lifetime of the trusted-profile CA certificate (it is renewed on start when it nears expiry).
-pub const CA_LIFETIME_DAYS: i64 = 10 * 365;
 
 /// Largest accepted document (the uploaded XML).
 pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
@@ -102,27 +96,6 @@ impl SigningServiceError {
             ],
         }
     }
-}
-
-/// The subject attributes of the trusted-profile CA (`CN`, `O`, `C=PL`).
-pub fn ca_subject() -> Vec<(String, String)> {
-    vec![
-        (oid::COMMON_NAME.to_string(), CA_COMMON_NAME.to_string()),
-        (
-            oid::ORGANIZATION_NAME.to_string(),
-            CA_ORGANIZATION.to_string(),
-        ),
-        (oid::COUNTRY_NAME.to_string(), "PL".to_string()),
-    ]
-}
-
-/// A new trusted-profile CA (EC P-256, [`CA_LIFETIME_DAYS`]). CPU-bound: call off the runtime.
-pub fn make_trusted_profile_ca() -> Result<Credential, CryptoError> {
-    make_ca_with(
-        &ca_subject(),
-        KeyAlgorithm::EcP256,
-        Validity::from_now(time::Duration::days(CA_LIFETIME_DAYS))?,
-    )
 }
 
 /// The routes of `/symulator-podpisu` (mount on the outer router, outside `/v2`).

@@ -260,7 +260,7 @@ async fn enroll_retrieve_authenticate_query_revoke() {
 
     // The certificate chains to the emulator's CA and carries the subject.
     let der = retrieve(&c, &access, &serial).await;
-    let ca = ksef_emulator::certificates::ca_certificate_der(&emu.state)
+    let ca = ksef_emulator::testing::ca_certificate_der(&emu.state)
         .await
         .unwrap();
     ksef_crypto::identity::verify_issued_by(&der, &ca).expect("issued by the emulator CA");
@@ -704,7 +704,7 @@ async fn strict_trust_accepts_emulator_issued_certificates_and_the_ca_persists()
         .expect("KSeF certificate trusted in strict mode");
 
     // The CA survives a restart on the same data directory.
-    let ca_before = ksef_emulator::certificates::ca_certificate_der(&emu.state)
+    let ca_before = ksef_emulator::testing::ca_certificate_der(&emu.state)
         .await
         .unwrap();
     emu.shutdown().await;
@@ -714,7 +714,7 @@ async fn strict_trust_accepts_emulator_issued_certificates_and_the_ca_persists()
     )
     .await
     .unwrap();
-    let ca_after = ksef_emulator::certificates::ca_certificate_der(&emu.state)
+    let ca_after = ksef_emulator::testing::ca_certificate_der(&emu.state)
         .await
         .unwrap();
     assert_eq!(ca_before, ca_after);

@@ -10,8 +10,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use ksef_emulator::EmulatorConfig;
-use ksef_emulator::server::SpawnError;
-use ksef_emulator::state::StartError;
+use ksef_emulator::SpawnError;
+use ksef_emulator::StartError;
 
 fn config(dir: &Path) -> EmulatorConfig {
     let mut config = EmulatorConfig::new(dir);
@@ -243,7 +243,7 @@ async fn read_only_data_directory_fails_the_start_with_a_clear_error() {
     // The probe itself, whoever runs it: a "directory" that is a regular file.
     let file = tmp.path().join("regular-file");
     std::fs::write(&file, b"x").unwrap();
-    let err = ksef_emulator::datadir::check_writable(&file).unwrap_err();
+    let err = ksef_emulator::testing::check_data_dir_writable(&file).unwrap_err();
     assert!(matches!(err, StartError::ReadOnly { .. }), "{err:?}");
     assert!(err.to_string().contains(&file.display().to_string()));
 }

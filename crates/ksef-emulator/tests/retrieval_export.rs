@@ -394,7 +394,7 @@ async fn an_interrupted_export_is_rebuilt_after_a_restart() {
     let Env {
         emu, dir, access, ..
     } = env;
-    let stale = ksef_emulator::storage::export_part_path(&emu.state, &reference, 1);
+    let stale = ksef_emulator::testing::export_part_path(&emu.state, &reference, 1);
     std::fs::write(&stale, b"half-written").unwrap();
     emu.shutdown().await;
 
@@ -405,7 +405,9 @@ async fn an_interrupted_export_is_rebuilt_after_a_restart() {
         .await
         .unwrap();
     let client = RawClient::new(&emu.base_url());
-    ksef_emulator::retrieval::resume(&emu.state).await.unwrap();
+    ksef_emulator::testing::resume_exports(&emu.state)
+        .await
+        .unwrap();
     let status = wait_export(&client, &access, &reference).await;
     assert_eq!(status["status"]["code"], 200, "{status}");
     assert_eq!(status["package"]["invoiceCount"], 3);
@@ -446,7 +448,7 @@ async fn expired_packages_and_statuses() {
     assert!(a.body.get("package").is_none());
     assert!(a.body["packageExpirationDate"].is_string());
     // Its files are gone.
-    let part = ksef_emulator::storage::export_part_path(&env.emu.state, &reference, 1);
+    let part = ksef_emulator::testing::export_part_path(&env.emu.state, &reference, 1);
     assert!(!part.exists(), "{} still exists", part.display());
 
     // After 7 days the status itself is gone: 410 Problem Details.

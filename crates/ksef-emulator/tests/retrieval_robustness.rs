@@ -267,7 +267,7 @@ async fn an_export_build_stops_with_the_server_and_is_rebuilt_at_the_next_start(
 
 /// An abandoned upload's temp file next to part `ordinal` (named like `upload_part` names them).
 fn stray_upload(emu: &RunningEmulator, session: &str, ordinal: u32) -> PathBuf {
-    let part = ksef_emulator::storage::batch_part_path(&emu.state, session, ordinal);
+    let part = ksef_emulator::testing::batch_part_path(&emu.state, session, ordinal);
     let tmp = part.with_extension("0123456789abcdef.upload-tmp");
     std::fs::write(&tmp, b"half an upload").unwrap();
     tmp
@@ -297,8 +297,8 @@ async fn the_start_sweeps_cancelled_parts_and_abandoned_uploads_and_keeps_open_s
         .await;
     assert_eq!(st.body["status"]["code"], 440, "{:?}", st.body);
     let cancelled_parts = [
-        ksef_emulator::storage::batch_part_path(&state, &cancelled, 1),
-        ksef_emulator::storage::batch_part_path(&state, &cancelled, 2),
+        ksef_emulator::testing::batch_part_path(&state, &cancelled, 1),
+        ksef_emulator::testing::batch_part_path(&state, &cancelled, 2),
     ];
     let cancelled_tmp = stray_upload(&env.emu, &cancelled, 2);
 
@@ -310,7 +310,7 @@ async fn the_start_sweeps_cancelled_parts_and_abandoned_uploads_and_keeps_open_s
     assert_eq!(b.status, StatusCode::CREATED, "{:?}", b.body);
     let open = b.body["referenceNumber"].as_str().unwrap().to_string();
     assert_eq!(upload(&b.body, 0, &pb.parts[0]).await, StatusCode::CREATED);
-    let open_part = ksef_emulator::storage::batch_part_path(&state, &open, 1);
+    let open_part = ksef_emulator::testing::batch_part_path(&state, &open, 1);
     let open_tmp = stray_upload(&env.emu, &open, 2);
 
     // C: processed; its invoices are stored.

@@ -64,7 +64,7 @@ pub enum WebError {
     #[error("the web app binds to loopback only; {0} is not a loopback address")]
     NotLoopback(SocketAddr),
     #[error("cannot start the embedded KSeF emulator: {0}")]
-    Emulator(#[from] ksef_emulator::server::SpawnError),
+    Emulator(#[from] ksef_emulator::SpawnError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,

@@ -4,6 +4,7 @@
 //! Type names are the OpenAPI schema names; where the OpenAPI has several identical schemas
 //! (e.g. `TokenStatusResponse` = `QueryTokensResponseItem`, the effective/override limit
 //! pairs) or an enum that `ksef-core` already has, the schema name is a type alias.
+//! [`endpoints`] is the table of the API's operations (method, path, rate-limit group).
 //! Modules: [`auth`], [`security`], [`tokens`], [`permissions`], [`testdata`], [`limits`],
 //! [`sessions`], [`invoices`], [`errors`], [`common`]; everything is re-exported at the root.
 //!
@@ -43,6 +44,7 @@ pub mod auth;
 pub mod certificates;
 pub mod codes;
 pub mod common;
+pub mod endpoints;
 pub mod errors;
 pub mod invoices;
 pub mod ksef_time;
@@ -61,6 +63,7 @@ pub use common::{
     OpenEnum, StatusInfo, TypedIdentifier, Validate, ValidationError, WireEnum, check_length,
     check_range, headers, parse_nip, parse_pesel, require_all,
 };
+pub use endpoints::{ENDPOINTS, Endpoint, Operation, RateLimitGroup};
 pub use errors::*;
 pub use invoices::*;
 pub use limits::*;

@@ -36,11 +36,12 @@ use time::OffsetDateTime;
 
 use super::filter::{DateType, Filter, MAX_RESULTS, date_text};
 use super::metadata::{COLUMNS, from_row};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::state::{AppState, KeyUsage};
+use crate::keys::KeyUsage;
+use crate::state::AppState;
 use crate::storage;
 use crate::store::{from_ms, ms};
-use crate::tokens::Caller;
 use ksef_wire::ExceptionCode;
 
 /// How long an export status can be read (digest §2.5), then 410.
@@ -81,6 +82,13 @@ impl ExportBuilds {
 
     fn is_stopped(&self) -> bool {
         *self.stopped.borrow()
+    }
+}
+
+impl AppState {
+    /// The export builds of this emulator (the `retrieval` feature's in-memory state).
+    pub fn exports(&self) -> std::sync::Arc<ExportBuilds> {
+        self.feature::<ExportBuilds>()
     }
 }
 
@@ -642,7 +650,7 @@ impl Job {
         let mut parts = Vec::new();
         for ordinal in 1..=u32::try_from(count)? {
             self.check_stopped()?;
-            let path = storage::export_part_path(&self.state, &self.reference, ordinal);
+            let path = super::links::export_part_path(&self.state, &self.reference, ordinal);
             let tmp = path.with_extension("aes-tmp");
             let file = BufWriter::new(crate::datadir::create_private(&tmp)?);
             let mut w = HashingWriter::new(CbcEncryptWriter::new(

@@ -32,9 +32,10 @@ use tokio::sync::mpsc;
 use super::engine::{self, Chunker, CommitMode, Deferral, Input, Rejection, Rules, Work};
 use super::model::{self, DETAIL_NO_INVOICES, DETAIL_UPLOAD_TIMEOUT, Kind};
 use super::online::{form_code, json_body, unwrap_key};
-use super::{BATCH_WRITE, authorize};
+use super::{BATCH_WRITE, links};
+use crate::auth::ContextSession;
 use crate::error::{ApiError, ApiResult, ErrorEntry};
-use crate::extract::{ApiPath, Bearer, ClientIp};
+use crate::extract::ApiPath;
 use crate::state::AppState;
 use crate::storage;
 use crate::store::ms;
@@ -43,11 +44,10 @@ use ksef_wire::ExceptionCode;
 /// `POST /sessions/batch` → 201 with one pre-signed PUT per declared part.
 pub async fn open(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    auth: ContextSession,
     req: Request,
 ) -> ApiResult<impl IntoResponse> {
-    let who = authorize(&state, &token, ip, BATCH_WRITE).await?;
+    let who = auth.require(BATCH_WRITE)?;
     let body: wire::OpenBatchSessionRequest = json_body(&state, req).await?;
     let parts = &body.batch_file.file_parts;
     if parts.len() > wire::MAX_BATCH_PARTS {
@@ -80,7 +80,7 @@ pub async fn open(
     let now = state.now();
     let reference = ReferenceNumber::generate(ReferenceKind::BatchSession, now);
     let valid_until = now + state.config().session_lifetime;
-    let caller = &who.caller;
+    let caller = &who;
     let batch_file = serde_json::to_string(&body.batch_file).map_err(ApiError::internal)?;
     let mut tx = state.pool().begin_with("BEGIN IMMEDIATE").await?;
     sqlx::query(
@@ -95,7 +95,7 @@ pub async fn open(
     .bind(caller.context.value())
     .bind(caller.subject.kind().as_str())
     .bind(caller.subject.value())
-    .bind(&who.auth_reference)
+    .bind(auth.auth_reference())
     .bind(caller.ksef_token_ref.as_deref())
     .bind(form.system_code())
     .bind(form.schema_version())
@@ -160,12 +160,11 @@ pub async fn open(
 /// `POST /sessions/batch/{ref}/close` → 204; the package is processed in the background (150).
 pub async fn close(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    auth: ContextSession,
     ApiPath(reference): ApiPath,
 ) -> ApiResult<StatusCode> {
-    let who = authorize(&state, &token, ip, BATCH_WRITE).await?;
-    let session = model::load_visible(&state, &who.caller, &reference, Some(Kind::Batch)).await?;
+    let who = auth.require(BATCH_WRITE)?;
+    let session = model::load_visible(&state, &who, &reference, Some(Kind::Batch)).await?;
     let timeout = || {
         ApiError::bad(
             ExceptionCode::UploadTimeout,
@@ -411,7 +410,7 @@ async fn run(state: &AppState, reference: &str, t: &mut Timings) -> ApiResult<Fl
             return fail(state, reference, 405, &[&d]).await;
         }
         let n = u32::try_from(ordinal).map_err(ApiError::internal)?;
-        files.push((ordinal, storage::batch_part_path(state, reference, n)));
+        files.push((ordinal, links::batch_part_path(state, reference, n)));
     }
     let archive = batch_dir(state, reference).join("archive.tmp");
     let iv = session.iv;
@@ -473,7 +472,7 @@ async fn run(state: &AppState, reference: &str, t: &mut Timings) -> ApiResult<Fl
             state,
             &session.context_type,
             &session.context_value,
-            Kind::Batch,
+            Kind::Batch.into(),
         )
         .await?
         .max_invoices,

@@ -11,7 +11,7 @@
 //! multi-row `INSERT`s.
 //!
 //! A chunk is bounded by count ([`CHUNK`], `processing_chunk_size` for batches) AND by the total
-//! size of its invoices (`processing_chunk_bytes`, [`CHUNK_BYTES`] by default; see
+//! size of its invoices (`processing_chunk_bytes`, [`crate::config::PROCESSING_CHUNK_BYTES`] by default; see
 //! [`Chunker`]), so memory and the size of one transaction stay bounded even for 3 MB invoices.
 //!
 //! When the verifier itself fails ([`ksef_invoice::InvoiceError::Internal`]: the XSDs could not
@@ -41,14 +41,14 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{from_ms, ms};
 
-/// Invoices per verification/commit chunk.
-pub const CHUNK: usize = 500;
-/// Default bound on the total plaintext bytes of one chunk (`processing_chunk_bytes`).
-pub const CHUNK_BYTES: usize = 64 << 20;
+/// Invoices per chunk by default (see [`crate::config::PROCESSING_CHUNK`]).
+pub const CHUNK: usize = crate::config::PROCESSING_CHUNK;
 /// Largest invoice without an attachment (digest §11).
-pub const MAX_PLAIN_INVOICE: usize = 1_000_000;
+#[cfg(test)]
+const MAX_PLAIN_INVOICE: usize = 1_000_000;
 /// Largest invoice with an attachment.
-pub const MAX_INVOICE_WITH_ATTACHMENT: usize = 3_000_000;
+#[cfg(test)]
+const MAX_INVOICE_WITH_ATTACHMENT: usize = 3_000_000;
 
 /// What the invoices of one session are checked against.
 #[derive(Debug)]
@@ -63,7 +63,7 @@ pub struct Rules {
     /// The context's NIP has the attachment consent (§11).
     pub attachment_consent: bool,
     /// Largest invoice without / with an attachment in this session (the context's limits,
-    /// digest §15.3; defaults [`MAX_PLAIN_INVOICE`], [`MAX_INVOICE_WITH_ATTACHMENT`]).
+    /// digest §15.3; 1 MB and 3 MB by default).
     pub max_plain_invoice: usize,
     pub max_invoice_with_attachment: usize,
 }
@@ -88,7 +88,8 @@ impl Rules {
             None => false,
         };
         let limits =
-            crate::limits::session_limits(state, &s.context_type, &s.context_value, s.kind).await?;
+            crate::limits::session_limits(state, &s.context_type, &s.context_value, s.kind.into())
+                .await?;
         Ok(Rules {
             session_ref: s.reference.clone(),
             kind: s.kind,
@@ -936,8 +937,9 @@ pub async fn online_loop(state: AppState) {
         if let Err(e) = online_pass(&state).await {
             tracing::error!(error = %e, "online session processing failed; retrying");
         }
+        let engine = state.sessions();
         tokio::select! {
-            _ = state.sessions().woken() => {}
+            _ = engine.woken() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }

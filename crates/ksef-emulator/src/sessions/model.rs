@@ -6,10 +6,10 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::ms;
-use crate::tokens::Caller;
 use ksef_wire::ExceptionCode;
 
 /// Online or batch.
@@ -19,11 +19,11 @@ pub enum Kind {
     Batch,
 }
 
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Online => "Online",
-            Kind::Batch => "Batch",
+impl From<Kind> for crate::limits::SessionKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Online => crate::limits::SessionKind::Online,
+            Kind::Batch => crate::limits::SessionKind::Batch,
         }
     }
 }
@@ -78,8 +78,6 @@ pub struct SessionRow {
     pub kind: Kind,
     pub context_type: String,
     pub context_value: String,
-    pub subject_type: String,
-    pub subject_value: String,
     pub auth_reference: String,
     pub ksef_token_ref: Option<String>,
     pub form: FormCode,
@@ -91,7 +89,6 @@ pub struct SessionRow {
     pub status_details: Vec<String>,
     pub created_ms: i64,
     pub updated_ms: i64,
-    pub closed_ms: Option<i64>,
     pub valid_until_ms: i64,
     pub batch_file: Option<String>,
     pub upo_reference: Option<String>,
@@ -139,8 +136,6 @@ impl SessionRow {
             kind,
             context_type: r.get("context_type"),
             context_value: r.get("context_value"),
-            subject_type: r.get("subject_type"),
-            subject_value: r.get("subject_value"),
             auth_reference: r.get("auth_reference"),
             ksef_token_ref: r.get("ksef_token_ref"),
             form,
@@ -154,7 +149,6 @@ impl SessionRow {
                 .unwrap_or_default(),
             created_ms: r.get("created_ms"),
             updated_ms: r.get("updated_ms"),
-            closed_ms: r.get("closed_ms"),
             valid_until_ms: r.get("valid_until_ms"),
             batch_file: r.get("batch_file"),
             upo_reference: r.get("upo_reference"),
@@ -165,10 +159,6 @@ impl SessionRow {
     pub fn in_context(&self, caller: &Caller) -> bool {
         self.context_type == caller.context.kind().as_str()
             && self.context_value == caller.context.value()
-    }
-
-    pub fn is_final(&self) -> bool {
-        self.status_code >= 200
     }
 }
 

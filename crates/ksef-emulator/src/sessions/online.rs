@@ -12,11 +12,13 @@ use ksef_wire as wire;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use super::ONLINE_WRITE;
 use super::model::{self, Kind};
-use super::{ONLINE_WRITE, authorize};
+use crate::auth::ContextSession;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, Bearer, ClientIp};
-use crate::state::{AppState, KeyUsage};
+use crate::extract::{ApiJson, ApiPath};
+use crate::keys::KeyUsage;
+use crate::state::AppState;
 use crate::store::ms;
 use ksef_wire::ExceptionCode;
 
@@ -106,11 +108,10 @@ pub(crate) async fn unwrap_key(
 /// `POST /sessions/online` → 201.
 pub async fn open(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    auth: ContextSession,
     req: Request,
 ) -> ApiResult<impl IntoResponse> {
-    let who = authorize(&state, &token, ip, ONLINE_WRITE).await?;
+    let who = auth.require(ONLINE_WRITE)?;
     let body: wire::OpenOnlineSessionRequest = json_body(&state, req).await?;
     let form = form_code(&body.form_code, false)?;
     let (key, iv) = unwrap_key(&state, &body.encryption).await?;
@@ -128,7 +129,7 @@ pub async fn open(
             ],
         ),
     };
-    let caller = &who.caller;
+    let caller = &who;
     sqlx::query(
         "INSERT INTO sessions(reference_number, session_type, context_type, context_value, subject_type, \
          subject_value, auth_reference, ksef_token_ref, form_system_code, form_schema_version, form_value, \
@@ -141,7 +142,7 @@ pub async fn open(
     .bind(caller.context.value())
     .bind(caller.subject.kind().as_str())
     .bind(caller.subject.value())
-    .bind(&who.auth_reference)
+    .bind(auth.auth_reference())
     .bind(caller.ksef_token_ref.as_deref())
     .bind(form.system_code())
     .bind(form.schema_version())
@@ -174,16 +175,15 @@ fn b64_sha256(data: &[u8]) -> String {
 /// before answering; verification runs in the engine.
 pub async fn send_invoice(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    auth: ContextSession,
     ApiPath(reference): ApiPath,
     req: Request,
 ) -> ApiResult<impl IntoResponse> {
-    let who = authorize(&state, &token, ip, ONLINE_WRITE).await?;
+    let who = auth.require(ONLINE_WRITE)?;
     let body: wire::SendInvoiceRequest = json_body(&state, req).await?;
     body.validate()
         .map_err(|e| ApiError::validation(e.to_string()))?;
-    let session = model::load_visible(&state, &who.caller, &reference, Some(Kind::Online)).await?;
+    let session = model::load_visible(&state, &who, &reference, Some(Kind::Online)).await?;
     if session.status_code != 100 {
         return Err(status_forbids_send(session.status_code));
     }
@@ -192,7 +192,7 @@ pub async fn send_invoice(
         &state,
         &session.context_type,
         &session.context_value,
-        Kind::Online,
+        Kind::Online.into(),
     )
     .await?;
     let max_bytes = MAX_INVOICE_BYTES
@@ -348,12 +348,11 @@ async fn check_technical_correction(
 /// `POST /sessions/online/{ref}/close` → 204 (170; the engine sets the final status and UPO).
 pub async fn close(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    auth: ContextSession,
     ApiPath(reference): ApiPath,
 ) -> ApiResult<StatusCode> {
-    let who = authorize(&state, &token, ip, ONLINE_WRITE).await?;
-    let session = model::load_visible(&state, &who.caller, &reference, Some(Kind::Online)).await?;
+    let who = auth.require(ONLINE_WRITE)?;
+    let session = model::load_visible(&state, &who, &reference, Some(Kind::Online)).await?;
     let forbids = |code: i64| {
         ApiError::bad(
             ExceptionCode::SessionStatusForbidsOperation,

@@ -13,11 +13,11 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::model::{self, Kind, SessionRow};
-use super::{LIST, READ, authorize};
+use super::{LIST, READ};
+use crate::auth::ContextSession;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{
-    Bearer, ClientIp, decode_continuation, encode_continuation, invalid_continuation,
-    next_continuation, page_size,
+    decode_continuation, encode_continuation, invalid_continuation, next_continuation, page_size,
 };
 use crate::state::AppState;
 use crate::storage;
@@ -45,12 +45,11 @@ fn count(v: i64) -> u32 {
 /// `GET /sessions?sessionType=…` (header-paginated, newest first).
 pub async fn list_sessions(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    auth: ContextSession,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<axum::Json<wire::SessionsQueryResponse>> {
-    let who = authorize(&state, &token, ip, LIST).await?;
+    let who = auth.require(LIST)?;
     let p = pairs(raw.as_deref());
     let q = wire::SessionsQuery::from_query_pairs(p.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(|e| ApiError::validation(e.to_string()))?;
@@ -58,7 +57,7 @@ pub async fn list_sessions(
     let offset = decode_continuation(&headers)?;
     model::expire_due(&state, None).await?;
 
-    let caller = &who.caller;
+    let caller = &who;
     let mut qb = QueryBuilder::<Sqlite>::new(format!(
         "SELECT {}, \
          (SELECT COUNT(*) FROM session_invoices si WHERE si.session_ref = s.reference_number) AS total, \
@@ -143,12 +142,11 @@ pub async fn list_sessions(
 /// `GET /sessions/{ref}`.
 pub async fn session_status(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    auth: ContextSession,
     axum::extract::Path(reference): axum::extract::Path<String>,
 ) -> ApiResult<axum::Json<wire::SessionStatusResponse>> {
-    let who = authorize(&state, &token, ip, READ).await?;
-    let s = model::load_visible(&state, &who.caller, &reference, None).await?;
+    let who = auth.require(READ)?;
+    let s = model::load_visible(&state, &who, &reference, None).await?;
     let (total, ok, failed) = super::engine::counts(&state, &s.reference).await?;
     let upo = match &s.upo_reference {
         Some(upo_ref) if s.status_code == 200 => {
@@ -241,14 +239,13 @@ fn invoice_item(state: &AppState, base: &str, r: &SqliteRow) -> wire::SessionInv
 
 async fn invoice_page(
     state: AppState,
-    token: String,
-    ip: std::net::IpAddr,
+    auth: ContextSession,
     reference: String,
     raw: Option<String>,
     headers: HeaderMap,
     failed_only: bool,
 ) -> ApiResult<axum::Json<wire::SessionInvoicesResponse>> {
-    let who = authorize(&state, &token, ip, READ).await?;
+    let who = auth.require(READ)?;
     let p = pairs(raw.as_deref());
     let size = page_size(
         p.iter()
@@ -261,7 +258,7 @@ async fn invoice_page(
     )?;
     // The continuation token carries the last ordinal returned (keyset pagination).
     let after = decode_continuation(&headers)?;
-    let s = model::load_visible(&state, &who.caller, &reference, None).await?;
+    let s = model::load_visible(&state, &who, &reference, None).await?;
     let filter = if failed_only {
         " AND status_code >= 300"
     } else {
@@ -300,36 +297,33 @@ async fn invoice_page(
 /// `GET /sessions/{ref}/invoices`.
 pub async fn session_invoices(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    auth: ContextSession,
     axum::extract::Path(reference): axum::extract::Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<axum::Json<wire::SessionInvoicesResponse>> {
-    invoice_page(state, token, ip, reference, raw, headers, false).await
+    invoice_page(state, auth, reference, raw, headers, false).await
 }
 
 /// `GET /sessions/{ref}/invoices/failed`.
 pub async fn failed_invoices(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    auth: ContextSession,
     axum::extract::Path(reference): axum::extract::Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<axum::Json<wire::SessionInvoicesResponse>> {
-    invoice_page(state, token, ip, reference, raw, headers, true).await
+    invoice_page(state, auth, reference, raw, headers, true).await
 }
 
 /// `GET /sessions/{ref}/invoices/{invoiceRef}`.
 pub async fn session_invoice(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    auth: ContextSession,
     axum::extract::Path((reference, invoice)): axum::extract::Path<(String, String)>,
 ) -> ApiResult<axum::Json<wire::SessionInvoiceStatusResponse>> {
-    let who = authorize(&state, &token, ip, READ).await?;
-    let s = model::load_visible(&state, &who.caller, &reference, None).await?;
+    let who = auth.require(READ)?;
+    let s = model::load_visible(&state, &who, &reference, None).await?;
     let sql = format!(
         "SELECT {INVOICE_COLUMNS} FROM session_invoices WHERE reference_number = ? AND session_ref = ?"
     );
@@ -387,12 +381,11 @@ async fn invoice_upo_in_session(
 /// `GET /sessions/{ref}/invoices/{invoiceRef}/upo` → application/xml + `x-ms-meta-hash`.
 pub async fn invoice_upo_by_reference(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    auth: ContextSession,
     axum::extract::Path((reference, invoice)): axum::extract::Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let who = authorize(&state, &token, ip, READ).await?;
-    let s = model::load_visible(&state, &who.caller, &reference, None).await?;
+    let who = auth.require(READ)?;
+    let s = model::load_visible(&state, &who, &reference, None).await?;
     let doc = invoice_upo_in_session(&state, &s.reference, InvoiceKey::Reference, &invoice).await?;
     doc.map(|xml| storage::blob_response(xml, "application/xml"))
         .ok_or_else(|| {
@@ -405,12 +398,11 @@ pub async fn invoice_upo_by_reference(
 /// `GET /sessions/{ref}/invoices/ksef/{ksefNumber}/upo`.
 pub async fn invoice_upo_by_ksef_number(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    auth: ContextSession,
     axum::extract::Path((reference, ksef)): axum::extract::Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let who = authorize(&state, &token, ip, READ).await?;
-    let s = model::load_visible(&state, &who.caller, &reference, None).await?;
+    let who = auth.require(READ)?;
+    let s = model::load_visible(&state, &who, &reference, None).await?;
     let doc = invoice_upo_in_session(&state, &s.reference, InvoiceKey::KsefNumber, &ksef).await?;
     doc.map(|xml| storage::blob_response(xml, "application/xml"))
         .ok_or_else(|| {
@@ -423,12 +415,11 @@ pub async fn invoice_upo_by_ksef_number(
 /// `GET /sessions/{ref}/upo/{upoRef}`.
 pub async fn session_upo(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    auth: ContextSession,
     axum::extract::Path((reference, upo)): axum::extract::Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let who = authorize(&state, &token, ip, READ).await?;
-    let s = model::load_visible(&state, &who.caller, &reference, None).await?;
+    let who = auth.require(READ)?;
+    let s = model::load_visible(&state, &who, &reference, None).await?;
     match super::upo::session_document(&state, &s.reference, &upo).await? {
         Some(xml) => Ok(storage::blob_response(xml, "application/xml")),
         None => Err(upo_not_found(format!(

@@ -2,17 +2,22 @@
 //! visibility, revocation. Only the SHA-256 of a token's secret is stored.
 
 use ksef_core::{
-    AuthenticationMethod, ContextIdentifier, ContextIdentifierType, KsefToken, Permission,
-    PermissionSet, ReferenceKind, ReferenceNumber, SubjectIdentifier, TokenPermission, TokenStatus,
+    ContextIdentifier, ContextIdentifierType, KsefToken, Permission, PermissionSet, ReferenceKind,
+    ReferenceNumber, SubjectIdentifier, TokenPermission, TokenStatus,
 };
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use time::OffsetDateTime;
 
+pub(crate) mod routes;
+mod store;
+
+pub(crate) use routes::routes;
+pub(crate) use store::{load, touch_last_use};
+
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ForbiddenReason};
 use crate::permissions;
 use crate::state::AppState;
-use crate::store::{from_ms, ms};
 use ksef_wire::ExceptionCode;
 
 /// A token as stored (never with its secret).
@@ -29,96 +34,6 @@ pub struct StoredToken {
     pub last_use: Option<OffsetDateTime>,
     pub status: TokenStatus,
     pub status_details: Vec<String>,
-}
-
-/// The caller of a token endpoint, as established by its access token.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub context: ContextIdentifier,
-    pub subject: SubjectIdentifier,
-    pub method: AuthenticationMethod,
-    /// The KSeF token the session was opened with, if any.
-    pub ksef_token_ref: Option<String>,
-    /// Permissions the session holds now.
-    pub permissions: PermissionSet,
-}
-
-impl Caller {
-    fn is_token_session(&self) -> bool {
-        self.method == AuthenticationMethod::Token
-    }
-}
-
-/// Loads a token, resolving due asynchronous transitions (Pending → Active, Revoking → Revoked)
-/// and persisting them.
-pub async fn load(state: &AppState, reference: &str) -> ApiResult<Option<StoredToken>> {
-    let Some(r) = sqlx::query("SELECT * FROM ksef_tokens WHERE reference_number = ?")
-        .bind(reference)
-        .fetch_optional(state.pool())
-        .await?
-    else {
-        return Ok(None);
-    };
-    let now = ms(state.now());
-    let mut status: TokenStatus = r
-        .get::<String, _>("status")
-        .parse()
-        .map_err(|e| ApiError::internal(format!("stored token status: {e}")))?;
-    let activate_at: i64 = r.get("activate_at_ms");
-    let revoked_at: Option<i64> = r.get("revoked_at_ms");
-    let next = match status {
-        TokenStatus::Pending if now >= activate_at => Some(TokenStatus::Active),
-        TokenStatus::Revoking if revoked_at.is_some_and(|t| now >= t) => Some(TokenStatus::Revoked),
-        _ => None,
-    };
-    if let Some(next) = next
-        && status.can_transition_to(next)
-    {
-        sqlx::query("UPDATE ksef_tokens SET status = ? WHERE reference_number = ? AND status = ?")
-            .bind(next.as_str())
-            .bind(reference)
-            .bind(status.as_str())
-            .execute(state.pool())
-            .await?;
-        status = next;
-    }
-    let ctx_type: ContextIdentifierType = r
-        .get::<String, _>("context_type")
-        .parse()
-        .map_err(|e| ApiError::internal(format!("stored context type: {e}")))?;
-    let context = ContextIdentifier::parse(ctx_type, &r.get::<String, _>("context_value"))
-        .map_err(|e| ApiError::internal(format!("stored context: {e}")))?;
-    let author_kind = r
-        .get::<String, _>("author_type")
-        .parse()
-        .map_err(|e| ApiError::internal(format!("stored author type: {e}")))?;
-    let author = SubjectIdentifier::parse(author_kind, &r.get::<String, _>("author_value"))
-        .map_err(|e| ApiError::internal(format!("stored author: {e}")))?;
-    let requested: Vec<TokenPermission> =
-        serde_json::from_str(&r.get::<String, _>("permissions")).map_err(ApiError::internal)?;
-    Ok(Some(StoredToken {
-        reference_number: r.get("reference_number"),
-        context,
-        author,
-        description: r.get("description"),
-        permissions: requested.iter().map(|p| Permission::from(*p)).collect(),
-        requested,
-        secret_sha256: r.get("secret_sha256"),
-        created: from_ms(r.get("created_ms")),
-        last_use: r.get::<Option<i64>, _>("last_use_ms").map(from_ms),
-        status,
-        status_details: serde_json::from_str(&r.get::<String, _>("status_details"))
-            .unwrap_or_default(),
-    }))
-}
-
-pub async fn touch_last_use(state: &AppState, reference: &str) -> ApiResult<()> {
-    sqlx::query("UPDATE ksef_tokens SET last_use_ms = ? WHERE reference_number = ?")
-        .bind(ms(state.now()))
-        .bind(reference)
-        .execute(state.pool())
-        .await?;
-    Ok(())
 }
 
 /// `POST /tokens`. Returns the reference number and the token string (shown once).
@@ -182,23 +97,15 @@ pub async fn generate(
     let token = KsefToken::new(reference.clone(), &caller.context, secret);
     let secret_sha256 = Sha256::digest(token.secret_hex().as_bytes()).to_vec();
     let perms_json = serde_json::to_string(&unique).map_err(ApiError::internal)?;
-    sqlx::query(
-        "INSERT INTO ksef_tokens(reference_number, context_type, context_value, author_type, author_value, \
-         description, permissions, secret_sha256, created_ms, status, activate_at_ms) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    store::insert(
+        state,
+        &reference,
+        caller,
+        description,
+        &perms_json,
+        &secret_sha256,
+        now,
     )
-    .bind(reference.as_str())
-    .bind(caller.context.kind().as_str())
-    .bind(caller.context.value())
-    .bind(caller.subject.kind().as_str())
-    .bind(caller.subject.value())
-    .bind(description)
-    .bind(perms_json)
-    .bind(secret_sha256)
-    .bind(ms(now))
-    .bind(TokenStatus::Pending.as_str())
-    .bind(ms(now + state.config().token_activation_delay))
-    .execute(state.pool())
     .await?;
     Ok((reference, token))
 }
@@ -248,14 +155,7 @@ pub async fn list(
     offset: usize,
     page_size: usize,
 ) -> ApiResult<(Vec<StoredToken>, bool)> {
-    let refs: Vec<String> = sqlx::query_scalar(
-        "SELECT reference_number FROM ksef_tokens WHERE context_type = ? AND context_value = ? \
-         ORDER BY created_ms DESC, reference_number DESC",
-    )
-    .bind(caller.context.kind().as_str())
-    .bind(caller.context.value())
-    .fetch_all(state.pool())
-    .await?;
+    let refs = store::references_of_context(state, &caller.context).await?;
     let mut matching = Vec::new();
     for r in refs {
         let Some(t) = load(state, &r).await? else {
@@ -345,11 +245,6 @@ pub async fn revoke(state: &AppState, caller: &Caller, reference: &str) -> ApiRe
         TokenStatus::Pending | TokenStatus::Active => {}
     }
     let revoked_at = state.now() + state.config().token_revocation_delay;
-    sqlx::query("UPDATE ksef_tokens SET status = ?, revoked_at_ms = ? WHERE reference_number = ? AND status IN ('Pending','Active')")
-        .bind(TokenStatus::Revoking.as_str())
-        .bind(ms(revoked_at))
-        .bind(reference)
-        .execute(state.pool())
-        .await?;
+    store::mark_revoking(state, reference, revoked_at).await?;
     Ok(())
 }

@@ -1,298 +1,39 @@
-//! Authentication (digest §4): challenges, XAdES and KSeF-token logins, asynchronous status,
-//! redeem/refresh, authentication sessions and their revocation.
+//! Logging in (digest §4): challenges, XAdES and KSeF-token logins, the asynchronous status,
+//! redeem and refresh. The operations it creates are the `auth` feature's
+//! ([`crate::auth::operation`]); the checks it runs ask `tokens` (is this KSeF token valid),
+//! `permissions` (what the subject holds, blocked contexts, deceased persons) and `certificates`
+//! (is this a KSeF certificate of the emulator).
+
+pub(crate) mod routes;
+
+pub(crate) use routes::routes;
 
 use std::net::IpAddr;
 
 use ksef_core::{
-    AuthenticationMethod, AuthenticationMethodCategory, ContextIdentifier, ContextIdentifierType,
-    KsefToken, Permission, PermissionSet, ReferenceKind, ReferenceNumber, SubjectIdentifier,
+    ContextIdentifier, KsefToken, PermissionSet, ReferenceKind, ReferenceNumber, SubjectIdentifier,
     TokenStatus,
 };
-use ksef_crypto::identity::{CertificateInfo, CertificateKind};
-use ksef_xades::auth_request::{AuthTokenRequest, AuthorizationPolicy, SubjectIdentifierType};
+use ksef_crypto::identity::CertificateInfo;
+use ksef_xades::auth_request::{AuthTokenRequest, SubjectIdentifierType};
 use ksef_xades::signature::{VerifyOptions, verify_enveloped};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 
+use crate::auth::{
+    AuthInit, AuthOperation, AuthStatus, MethodInfo, NewOperation, StoredIpPolicy,
+    insert_operation, load_operation,
+};
 use crate::certificates::AuthenticationUse as KsefCertificateUse;
 use crate::config::TrustPolicy;
-use crate::error::{ApiError, ApiResult, ForbiddenReason};
+use crate::error::{ApiError, ApiResult};
 use crate::jwt::{Claims, TokenType};
+use crate::keys::KeyUsage;
 use crate::permissions;
-use crate::state::{AppState, KeyUsage};
+use crate::state::AppState;
 use crate::store::{from_ms, ms};
-use crate::tokens::{self, Caller};
+use crate::tokens;
 use ksef_wire::ExceptionCode;
-
-/// Final and intermediate authentication statuses with their official descriptions (digest §4.8).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthStatus {
-    pub code: u16,
-    pub description: &'static str,
-    pub details: Vec<String>,
-}
-
-impl AuthStatus {
-    fn new(code: u16, details: &[&str]) -> Self {
-        let description = match code {
-            100 => "Uwierzytelnianie w toku",
-            200 => "Uwierzytelnianie zakończone sukcesem",
-            415 => "Uwierzytelnianie zakończone niepowodzeniem",
-            425 => "Uwierzytelnienie unieważnione",
-            450 => "Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu",
-            460 => "Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu",
-            470 => "Uwierzytelnianie zakończone niepowodzeniem",
-            480 => "Uwierzytelnienie zablokowane",
-            550 => "Operacja została anulowana przez system",
-            _ => "Nieznany błąd",
-        };
-        Self {
-            code,
-            description,
-            details: details.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-    pub fn in_progress() -> Self {
-        Self::new(100, &[])
-    }
-    pub fn success() -> Self {
-        Self::new(200, &[])
-    }
-    pub fn no_permissions() -> Self {
-        Self::new(415, &["Brak przypisanych uprawnień"])
-    }
-    pub fn revoked() -> Self {
-        Self::new(
-            425,
-            &["Sesja uwierzytelnienia i jej tokeny odświeżające zostały unieważnione"],
-        )
-    }
-    pub fn bad_token(detail: &str) -> Self {
-        Self::new(450, &[detail])
-    }
-    pub fn certificate(detail: &str) -> Self {
-        Self::new(460, &[detail])
-    }
-    pub fn deceased() -> Self {
-        Self::new(
-            470,
-            &["Próba wykorzystania metod autoryzacyjnych osoby zmarłej"],
-        )
-    }
-    pub fn blocked() -> Self {
-        Self::new(
-            480,
-            &["Uwierzytelnianie w tym kontekście zostało zablokowane"],
-        )
-    }
-}
-
-/// The IP policy stored with an authentication (JSON names as in the API).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoredIpPolicy {
-    #[serde(default)]
-    pub ip4_addresses: Vec<String>,
-    #[serde(default)]
-    pub ip4_ranges: Vec<String>,
-    #[serde(default)]
-    pub ip4_masks: Vec<String>,
-}
-
-impl StoredIpPolicy {
-    fn from_policy(p: &AuthorizationPolicy) -> Self {
-        Self {
-            ip4_addresses: p.ip4_addresses.clone(),
-            ip4_ranges: p.ip4_ranges.clone(),
-            ip4_masks: p.ip4_masks.clone(),
-        }
-    }
-    fn to_policy(&self) -> AuthorizationPolicy {
-        AuthorizationPolicy {
-            ip4_addresses: self.ip4_addresses.clone(),
-            ip4_ranges: self.ip4_ranges.clone(),
-            ip4_masks: self.ip4_masks.clone(),
-        }
-    }
-    /// Whether a request from `ip` may use tokens of this authentication.
-    pub fn allows(&self, ip: IpAddr) -> bool {
-        match ip {
-            IpAddr::V4(v4) => self.to_policy().allows(v4),
-            IpAddr::V6(v6) => v6
-                .to_ipv4_mapped()
-                .is_some_and(|v4| self.to_policy().allows(v4)),
-        }
-    }
-}
-
-/// How a subject authenticated: the API's method plus the newer `authenticationMethodInfo`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MethodInfo {
-    pub method: AuthenticationMethod,
-    pub code: &'static str,
-    pub display_name: &'static str,
-}
-
-impl MethodInfo {
-    pub fn token() -> Self {
-        Self {
-            method: AuthenticationMethod::Token,
-            code: "token.ksef",
-            display_name: "Token KSeF",
-        }
-    }
-    /// `issued_by_trusted_profile`: the certificate was issued by the emulator's simulated
-    /// Profil Zaufany CA (see [`issued_by_trusted_profile`]).
-    fn for_certificate(info: &CertificateInfo, issued_by_trusted_profile: bool) -> Self {
-        match info.kind {
-            CertificateKind::Person if issued_by_trusted_profile => Self::trusted_profile(),
-            CertificateKind::Seal => Self {
-                method: AuthenticationMethod::QualifiedSeal,
-                code: "xades.qualified-seal",
-                display_name: "Pieczęć kwalifikowana",
-            },
-            _ => Self {
-                method: AuthenticationMethod::QualifiedSignature,
-                code: "xades.qualified-signature",
-                display_name: "Podpis kwalifikowany",
-            },
-        }
-    }
-    /// A KSeF certificate issued by the emulator (digest §4.5: method `InternalCertificate`;
-    /// the `authenticationMethodInfo` code is not documented, this one is the emulator's).
-    pub fn ksef_certificate() -> Self {
-        Self {
-            method: AuthenticationMethod::InternalCertificate,
-            code: "xades.ksef-certificate",
-            display_name: "Certyfikat KSeF",
-        }
-    }
-    /// A Profil Zaufany signature (digest §4.5: method `TrustedProfile`).
-    pub fn trusted_profile() -> Self {
-        Self {
-            method: AuthenticationMethod::TrustedProfile,
-            code: "xades.trusted-profile",
-            display_name: "Profil zaufany",
-        }
-    }
-    pub fn category(&self) -> AuthenticationMethodCategory {
-        if self.method == AuthenticationMethod::Token {
-            AuthenticationMethodCategory::Token
-        } else {
-            AuthenticationMethodCategory::XadesSignature
-        }
-    }
-    fn from_stored(method: &str, code: &str, display: &str) -> Self {
-        let method = method
-            .parse()
-            .unwrap_or(AuthenticationMethod::QualifiedSignature);
-        let code = KNOWN_CODES
-            .iter()
-            .find(|c| c.0 == code)
-            .map(|c| c.0)
-            .unwrap_or("xades.qualified-signature");
-        let display_name = KNOWN_CODES
-            .iter()
-            .find(|c| c.1 == display)
-            .map(|c| c.1)
-            .unwrap_or("Podpis kwalifikowany");
-        Self {
-            method,
-            code,
-            display_name,
-        }
-    }
-}
-
-const KNOWN_CODES: &[(&str, &str)] = &[
-    ("token.ksef", "Token KSeF"),
-    ("xades.qualified-seal", "Pieczęć kwalifikowana"),
-    ("xades.qualified-signature", "Podpis kwalifikowany"),
-    ("xades.trusted-profile", "Profil zaufany"),
-    ("xades.ksef-certificate", "Certyfikat KSeF"),
-];
-
-/// One row of `auth_operations`: an authentication operation, which after redeem is the
-/// authentication session.
-#[derive(Debug, Clone)]
-pub struct AuthOperation {
-    pub reference_number: String,
-    pub started: OffsetDateTime,
-    pub ready: OffsetDateTime,
-    pub context: Option<ContextIdentifier>,
-    pub subject: Option<SubjectIdentifier>,
-    pub method: MethodInfo,
-    pub ksef_token_ref: Option<String>,
-    pub final_status: AuthStatus,
-    pub ip_policy: Option<StoredIpPolicy>,
-    pub redeemed: bool,
-    pub last_refresh: Option<OffsetDateTime>,
-    pub refresh_valid_until: Option<OffsetDateTime>,
-    pub revoked: bool,
-}
-
-impl AuthOperation {
-    /// The status a client sees now.
-    pub fn status_at(&self, now: OffsetDateTime) -> AuthStatus {
-        if now < self.ready {
-            AuthStatus::in_progress()
-        } else if self.revoked && self.final_status.code == 200 {
-            AuthStatus::revoked()
-        } else {
-            self.final_status.clone()
-        }
-    }
-}
-
-pub async fn load_operation(state: &AppState, reference: &str) -> ApiResult<Option<AuthOperation>> {
-    let Some(r) = sqlx::query("SELECT * FROM auth_operations WHERE reference_number = ?")
-        .bind(reference)
-        .fetch_optional(state.pool())
-        .await?
-    else {
-        return Ok(None);
-    };
-    let ctx_type: String = r.get("context_type");
-    let ctx_value: String = r.get("context_value");
-    let context = ctx_type
-        .parse::<ContextIdentifierType>()
-        .ok()
-        .and_then(|k| ContextIdentifier::parse(k, &ctx_value).ok());
-    let subject_type: String = r.get("subject_type");
-    let subject_value: String = r.get("subject_value");
-    let subject = subject_type
-        .parse()
-        .ok()
-        .and_then(|k| SubjectIdentifier::parse(k, &subject_value).ok());
-    let code: i64 = r.get("final_code");
-    let details: Vec<String> =
-        serde_json::from_str(&r.get::<String, _>("final_details")).unwrap_or_default();
-    let detail_refs: Vec<&str> = details.iter().map(String::as_str).collect();
-    let ip_policy: Option<String> = r.get("ip_policy");
-    Ok(Some(AuthOperation {
-        reference_number: r.get("reference_number"),
-        started: from_ms(r.get("started_ms")),
-        ready: from_ms(r.get("ready_ms")),
-        context,
-        subject,
-        method: MethodInfo::from_stored(
-            r.get("method"),
-            r.get("method_code"),
-            r.get("method_display"),
-        ),
-        ksef_token_ref: r.get("ksef_token_ref"),
-        final_status: AuthStatus::new(u16::try_from(code).unwrap_or(500), &detail_refs),
-        ip_policy: ip_policy.and_then(|p| serde_json::from_str(&p).ok()),
-        redeemed: r.get::<i64, _>("redeemed") != 0,
-        last_refresh: r.get::<Option<i64>, _>("last_refresh_ms").map(from_ms),
-        refresh_valid_until: r
-            .get::<Option<i64>, _>("refresh_valid_until_ms")
-            .map(from_ms),
-        revoked: r.get::<i64, _>("revoked") != 0,
-    }))
-}
 
 /// Loads an operation or answers 400/21304.
 async fn require_operation(state: &AppState, reference: &str) -> ApiResult<AuthOperation> {
@@ -373,79 +114,6 @@ async fn consume_challenge(state: &AppState, challenge: &str) -> ApiResult<i64> 
         )));
     }
     Ok(ts)
-}
-
-/// The answer to an auth init call (`AuthenticationInitResponse`).
-pub struct AuthInit {
-    pub reference_number: String,
-    pub authentication_token: String,
-    pub valid_until: OffsetDateTime,
-}
-
-struct NewOperation<'a> {
-    context: &'a ContextIdentifier,
-    subject_type: &'a str,
-    subject_value: &'a str,
-    method: MethodInfo,
-    ksef_token_ref: Option<&'a str>,
-    status: AuthStatus,
-    ip_policy: Option<StoredIpPolicy>,
-    signed_document: Option<&'a [u8]>,
-}
-
-async fn insert_operation(state: &AppState, op: NewOperation<'_>) -> ApiResult<AuthInit> {
-    let now = state.now();
-    let reference = ReferenceNumber::generate(ReferenceKind::AuthenticationOperation, now);
-    let ready = now + state.config().auth_processing_delay;
-    let details = serde_json::to_string(&op.status.details).map_err(ApiError::internal)?;
-    let policy = op
-        .ip_policy
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(ApiError::internal)?;
-    sqlx::query(
-        "INSERT INTO auth_operations(reference_number, started_ms, ready_ms, context_type, context_value, \
-         subject_type, subject_value, method, method_code, method_display, ksef_token_ref, final_code, \
-         final_description, final_details, ip_policy, signed_document) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(reference.as_str())
-    .bind(ms(now))
-    .bind(ms(ready))
-    .bind(op.context.kind().as_str())
-    .bind(op.context.value())
-    .bind(op.subject_type)
-    .bind(op.subject_value)
-    .bind(op.method.method.as_str())
-    .bind(op.method.code)
-    .bind(op.method.display_name)
-    .bind(op.ksef_token_ref)
-    .bind(i64::from(op.status.code))
-    .bind(op.status.description)
-    .bind(details)
-    .bind(policy)
-    .bind(op.signed_document)
-    .execute(state.pool())
-    .await?;
-    let (token, valid_until) = state
-        .jwt()
-        .issue(
-            TokenType::AuthenticationToken,
-            reference.as_str(),
-            op.context.kind().as_str(),
-            op.context.value(),
-            op.method.method.as_str(),
-            Vec::new(),
-            now,
-            state.config().authentication_token_lifetime,
-        )
-        .map_err(ApiError::internal)?;
-    Ok(AuthInit {
-        reference_number: reference.to_string(),
-        authentication_token: token,
-        valid_until,
-    })
 }
 
 /// Outcome of the checks KSeF does asynchronously for a subject in a context.
@@ -805,12 +473,13 @@ pub async fn redeem(state: &AppState, claims: &Claims) -> ApiResult<IssuedTokens
             ),
         ));
     }
-    let done = sqlx::query("UPDATE auth_operations SET redeemed = 1, refresh_valid_until_ms = ? WHERE reference_number = ? AND redeemed = 0")
-        .bind(ms(now + state.config().refresh_token_lifetime))
-        .bind(&op.reference_number)
-        .execute(state.pool())
-        .await?;
-    if done.rows_affected() != 1 {
+    let redeemed = crate::auth::mark_redeemed(
+        state,
+        &op.reference_number,
+        now + state.config().refresh_token_lifetime,
+    )
+    .await?;
+    if !redeemed {
         return Err(ApiError::bad(
             ExceptionCode::NotAuthorized,
             "Tokeny zostały już pobrane (redeem jest jednorazowy).",
@@ -911,206 +580,10 @@ pub async fn refresh(state: &AppState, claims: &Claims) -> ApiResult<IssuedToken
         }
     }
     let (access_token, access_valid_until) = issue_access(state, &op, now).await?;
-    sqlx::query("UPDATE auth_operations SET last_refresh_ms = ? WHERE reference_number = ?")
-        .bind(ms(now))
-        .bind(&op.reference_number)
-        .execute(state.pool())
-        .await?;
+    crate::auth::record_refresh(state, &op.reference_number, now).await?;
     Ok(IssuedTokens {
         access_token,
         access_valid_until,
         refresh: None,
     })
-}
-
-// ------------------------------------------------------------ authentication sessions
-//
-// Who sees and who may end which authentication session. The specification is silent on it
-// (digest §4.10: UNSURE); the emulator's rule, enforced by `GET /auth/sessions` and
-// `DELETE /auth/sessions/{referenceNumber}`:
-//
-// * Every caller sees and may end its own authentication sessions, i.e. sessions of the same
-//   authenticated subject: for signature (XAdES) logins the sessions whose recorded subject
-//   identifier (NIP, PESEL or certificate fingerprint) equals the caller's and that were not
-//   opened with a KSeF token; for KSeF-token logins the sessions opened with the same KSeF token.
-// * CredentialsManage or CredentialsRead in the context (the owner holds both) shows all
-//   authentication sessions of the context.
-// * Ending another subject's session requires CredentialsManage; a caller who sees the session
-//   but lacks it gets 403 `missing-permissions`.
-// * A session the caller may not see is answered exactly like an unknown reference number
-//   (400/21405), so its existence does not leak.
-//
-// `DELETE /auth/sessions/current` always ends the caller's own session.
-
-/// Which sessions a caller sees: all of the context or only its own.
-enum SessionScope<'a> {
-    All,
-    /// Sessions opened with this KSeF token.
-    Token(&'a str),
-    /// Signature sessions of this subject.
-    Subject(&'a SubjectIdentifier),
-}
-
-fn session_scope(caller: &Caller) -> SessionScope<'_> {
-    if caller.permissions.contains(Permission::CredentialsManage)
-        || caller.permissions.contains(Permission::CredentialsRead)
-    {
-        SessionScope::All
-    } else {
-        own_scope(caller)
-    }
-}
-
-fn own_scope(caller: &Caller) -> SessionScope<'_> {
-    match &caller.ksef_token_ref {
-        Some(token) => SessionScope::Token(token),
-        None => SessionScope::Subject(&caller.subject),
-    }
-}
-
-/// Whether `op` is a session of the caller's own authenticated subject.
-fn is_own_session(caller: &Caller, op: &AuthOperation) -> bool {
-    match own_scope(caller) {
-        SessionScope::Token(token) => op.ksef_token_ref.as_deref() == Some(token),
-        SessionScope::Subject(subject) => {
-            op.ksef_token_ref.is_none()
-                && op.subject.as_ref().is_some_and(|s| {
-                    s.kind().as_str() == subject.kind().as_str() && s.value() == subject.value()
-                })
-        }
-        SessionScope::All => false,
-    }
-}
-
-/// `GET /auth/sessions`: the active (redeemed, not revoked, refresh still valid) sessions of the
-/// caller's context that the caller may see (see the rule above), newest first. Returns the page
-/// and whether more exist.
-pub async fn list_sessions(
-    state: &AppState,
-    caller: &Caller,
-    offset: usize,
-    page_size: usize,
-) -> ApiResult<(Vec<AuthOperation>, bool)> {
-    let now = ms(state.now());
-    let offset = i64::try_from(offset).map_err(|_| crate::extract::invalid_continuation())?;
-    let limit = page_size
-        .checked_add(1)
-        .and_then(|n| i64::try_from(n).ok())
-        .ok_or_else(|| ApiError::validation("pageSize: wartość poza zakresem."))?;
-    let mut qb = QueryBuilder::<Sqlite>::new(
-        "SELECT reference_number FROM auth_operations WHERE context_type = ",
-    );
-    qb.push_bind(caller.context.kind().as_str())
-        .push(" AND context_value = ")
-        .push_bind(caller.context.value().to_string())
-        .push(
-            " AND redeemed = 1 AND revoked = 0 \
-             AND (refresh_valid_until_ms IS NULL OR refresh_valid_until_ms > ",
-        )
-        .push_bind(now)
-        .push(")");
-    match session_scope(caller) {
-        SessionScope::All => {}
-        SessionScope::Token(token) => {
-            qb.push(" AND ksef_token_ref = ")
-                .push_bind(token.to_string());
-        }
-        SessionScope::Subject(subject) => {
-            qb.push(" AND ksef_token_ref IS NULL AND subject_type = ")
-                .push_bind(subject.kind().as_str())
-                .push(" AND subject_value = ")
-                .push_bind(subject.value().to_string());
-        }
-    }
-    qb.push(" ORDER BY started_ms DESC, reference_number LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset);
-    let refs: Vec<String> = qb.build_query_scalar().fetch_all(state.pool()).await?;
-    let more = refs.len() > page_size;
-    let mut out = Vec::new();
-    for r in refs.iter().take(page_size) {
-        if let Some(op) = load_operation(state, r).await? {
-            out.push(op);
-        }
-    }
-    Ok((out, more))
-}
-
-fn session_not_found(reference: &str) -> ApiError {
-    ApiError::validation(format!(
-        "Sesja uwierzytelnienia {reference} nie istnieje w bieżącym kontekście."
-    ))
-}
-
-/// `DELETE /auth/sessions/{ref}`: ends a session the caller may end (see the rule above). The
-/// refresh token stops working; access tokens already issued live until `exp` (digest §4.10).
-pub async fn revoke_session(state: &AppState, caller: &Caller, reference: &str) -> ApiResult<()> {
-    let op = match load_operation(state, reference).await? {
-        Some(op) if op.redeemed && op.context.as_ref() == Some(&caller.context) => op,
-        _ => return Err(session_not_found(reference)),
-    };
-    let own = is_own_session(caller, &op);
-    if !own && !matches!(session_scope(caller), SessionScope::All) {
-        // Not visible to the caller: indistinguishable from an unknown reference.
-        return Err(session_not_found(reference));
-    }
-    if !own && !caller.permissions.contains(Permission::CredentialsManage) {
-        return Err(ApiError::forbidden(
-            ForbiddenReason::MissingPermissions,
-            "Zakończenie sesji uwierzytelnienia innego podmiotu wymaga uprawnienia CredentialsManage.",
-            serde_json::json!({
-                "requiredAnyOfPermissions": [Permission::CredentialsManage.as_str()],
-                "presentPermissions": caller.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
-            }),
-        ));
-    }
-    mark_revoked(
-        state,
-        caller.context.kind().as_str(),
-        caller.context.value(),
-        reference,
-    )
-    .await
-}
-
-/// `DELETE /auth/sessions/current`: ends the session of the presented token.
-pub async fn revoke_current_session(state: &AppState, claims: &Claims) -> ApiResult<()> {
-    mark_revoked(state, &claims.cit, &claims.civ, &claims.arn).await
-}
-
-async fn mark_revoked(
-    state: &AppState,
-    context_type: &str,
-    context_value: &str,
-    reference: &str,
-) -> ApiResult<()> {
-    let done = sqlx::query(
-        "UPDATE auth_operations SET revoked = 1 WHERE reference_number = ? AND context_type = ? AND context_value = ? AND redeemed = 1",
-    )
-    .bind(reference)
-    .bind(context_type)
-    .bind(context_value)
-    .execute(state.pool())
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(session_not_found(reference));
-    }
-    Ok(())
-}
-
-/// Checks the IP policy of the session behind an access token.
-pub fn check_ip(op: &AuthOperation, client_ip: IpAddr) -> ApiResult<()> {
-    if let Some(policy) = &op.ip_policy
-        && !policy.allows(client_ip)
-    {
-        return Err(ApiError::forbidden(
-            ForbiddenReason::IpNotAllowed,
-            format!(
-                "Adres IP {client_ip} nie jest dozwolony przez politykę autoryzacji tej sesji."
-            ),
-            serde_json::json!({ "clientIp": client_ip.to_string() }),
-        ));
-    }
-    Ok(())
 }

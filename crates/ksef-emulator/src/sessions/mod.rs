@@ -14,30 +14,33 @@
 //! Durability: an online invoice is committed (ciphertext, status 100) before its 202; accepted
 //! invoices are written to `invoices`/`invoice_parties` in the same transaction that gives them
 //! status 200, under [`AppState::storage_writer`]. The [`Engine`] runs while the server serves
-//! ([`crate::server::serve`]) and on start resumes what a previous process left unfinished:
+//! (started and stopped by [`crate::server::serve`] through [`start`] and [`stop`]) and on start resumes what a previous process left unfinished:
 //! online invoices still in status 100 and batch sessions in status 150.
 
-pub mod batch;
-pub mod engine;
-pub mod model;
-pub mod online;
-pub mod status;
-pub mod upo;
+pub(crate) mod batch;
+pub(crate) mod engine;
+mod links;
+pub(crate) mod model;
+pub(crate) mod online;
+pub(crate) mod status;
+pub(crate) mod upo;
+
+pub use links::batch_part_path;
+pub(crate) use links::sweep;
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use ksef_core::Permission;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use crate::error::{ApiError, ApiResult, ForbiddenReason};
-use crate::jwt::TokenType;
+use ksef_wire::Operation;
+
+use crate::endpoint::{Routes, handle};
 use crate::state::AppState;
-use crate::tokens::Caller;
 
 /// Largest accepted `POST /sessions/online/{ref}/invoices` body: the largest invoice a context
 /// limit may allow (`maxInvoiceWithAttachmentSizeInMB` up to 10 MB through
@@ -46,57 +49,40 @@ use crate::tokens::Caller;
 /// checked against the context's limits.
 const SEND_INVOICE_BODY_LIMIT: usize = (10_000_000 + 16) / 3 * 4 + 64 * 1024;
 
+/// Routes outside `/v2` owned by this feature: its pre-signed links.
+pub fn link_routes() -> Router<AppState> {
+    links::routes()
+}
+
 /// Routes under `/v2` owned by this module.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/sessions/online", post(online::open))
-        .route(
-            "/sessions/online/{reference}/invoices",
-            post(online::send_invoice).layer(DefaultBodyLimit::max(SEND_INVOICE_BODY_LIMIT)),
-        )
-        .route("/sessions/online/{reference}/close", post(online::close))
-        .route("/sessions/batch", post(batch::open))
-        .route("/sessions/batch/{reference}/close", post(batch::close))
-        .route("/sessions", get(status::list_sessions))
-        .route("/sessions/{reference}", get(status::session_status))
-        .route(
-            "/sessions/{reference}/invoices",
-            get(status::session_invoices),
-        )
-        .route(
-            "/sessions/{reference}/invoices/failed",
-            get(status::failed_invoices),
-        )
-        .route(
-            "/sessions/{reference}/invoices/{invoice}",
-            get(status::session_invoice),
-        )
-        .route(
-            "/sessions/{reference}/invoices/{invoice}/upo",
-            get(status::invoice_upo_by_reference),
-        )
-        .route(
-            "/sessions/{reference}/invoices/ksef/{ksef}/upo",
-            get(status::invoice_upo_by_ksef_number),
-        )
-        .route("/sessions/{reference}/upo/{upo}", get(status::session_upo))
-}
-
-/// The XML of a session UPO page, if the session has one with this reference number.
-pub async fn session_upo_document(
-    state: &AppState,
-    session: &str,
-    upo: &str,
-) -> crate::error::ApiResult<Option<Vec<u8>>> {
-    upo::session_document(state, session, upo).await
-}
-
-/// The XML of one invoice's UPO, if the invoice was accepted.
-pub async fn invoice_upo_document(
-    state: &AppState,
-    invoice: &str,
-) -> crate::error::ApiResult<Option<Vec<u8>>> {
-    upo::invoice_document(state, invoice).await
+pub fn routes() -> Routes {
+    vec![
+        handle(Operation::OpenOnlineSession, online::open),
+        {
+            let (op, route) = handle(Operation::SendInvoice, online::send_invoice);
+            (
+                op,
+                route.layer(DefaultBodyLimit::max(SEND_INVOICE_BODY_LIMIT)),
+            )
+        },
+        handle(Operation::CloseOnlineSession, online::close),
+        handle(Operation::OpenBatchSession, batch::open),
+        handle(Operation::CloseBatchSession, batch::close),
+        handle(Operation::ListSessions, status::list_sessions),
+        handle(Operation::SessionStatus, status::session_status),
+        handle(Operation::SessionInvoices, status::session_invoices),
+        handle(Operation::FailedSessionInvoices, status::failed_invoices),
+        handle(Operation::SessionInvoiceStatus, status::session_invoice),
+        handle(
+            Operation::InvoiceUpoByReference,
+            status::invoice_upo_by_reference,
+        ),
+        handle(
+            Operation::InvoiceUpoByKsefNumber,
+            status::invoice_upo_by_ksef_number,
+        ),
+        handle(Operation::SessionUpo, status::session_upo),
+    ]
 }
 
 // ---------------------------------------------------------------- permissions (§7.8)
@@ -123,52 +109,6 @@ pub(crate) const READ: &[Permission] = &[
     Permission::PefInvoiceWrite,
     Permission::EnforcementOperations,
 ];
-
-/// An authenticated caller of a session endpoint.
-pub(crate) struct SessionCaller {
-    pub caller: Caller,
-    /// The authentication operation behind the access token (UPO `Uwierzytelnienie`).
-    pub auth_reference: String,
-}
-
-/// Verifies the access token (and IP policy) and requires any of `required` (403
-/// `missing-permissions` otherwise).
-pub(crate) async fn authorize(
-    state: &AppState,
-    token: &str,
-    ip: std::net::IpAddr,
-    required: &[Permission],
-) -> ApiResult<SessionCaller> {
-    let s = crate::http::session(state, token, ip, &[TokenType::ContextToken]).await?;
-    let caller = s.caller()?;
-    require_any(&caller, required)?;
-    Ok(SessionCaller {
-        caller,
-        auth_reference: s.op.reference_number.clone(),
-    })
-}
-
-/// 403 `missing-permissions` unless the caller holds one of `required`.
-pub(crate) fn require_any(caller: &Caller, required: &[Permission]) -> ApiResult<()> {
-    if required.iter().any(|p| caller.permissions.contains(*p)) {
-        return Ok(());
-    }
-    Err(ApiError::forbidden(
-        ForbiddenReason::MissingPermissions,
-        format!(
-            "Brak wymaganych uprawnień; wymagane jedno z: {}.",
-            required
-                .iter()
-                .map(|p| p.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        serde_json::json!({
-            "requiredAnyOfPermissions": required.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
-            "presentPermissions": caller.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
-        }),
-    ))
-}
 
 // ---------------------------------------------------------------- the engine
 
@@ -259,4 +199,22 @@ impl Engine {
             }
         });
     }
+}
+
+impl AppState {
+    /// The session processor of this emulator (verification of invoices, batch packages, UPO
+    /// generation): the `sessions` feature's slot of [`AppState::feature`].
+    pub(crate) fn sessions(&self) -> Arc<Engine> {
+        self.feature::<Engine>()
+    }
+}
+
+/// Starts session processing for a server that is about to serve (see [`Engine::start`]).
+pub fn start(state: &AppState) {
+    state.sessions().start(state);
+}
+
+/// Stops session processing when serving ended (see [`Engine::stop`]).
+pub async fn stop(state: &AppState) {
+    state.sessions().stop().await;
 }

@@ -36,13 +36,9 @@
 //! fails with status 460 "Certyfikat odwołany", an `Offline` one with 460 "Niepoprawny
 //! certyfikat". Successful use updates `lastUseDate`.
 
-use std::net::IpAddr;
-
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ksef_core::{ReferenceKind, ReferenceNumber, SubjectIdentifier};
@@ -52,6 +48,7 @@ use ksef_crypto::identity::{CertificateInfo, inspect_certificate};
 use ksef_crypto::testcert::oid;
 use ksef_crypto::{CryptoError, KeyAlgorithm, PrivateKey, PublicKey};
 use ksef_wire as wire;
+use ksef_wire::Operation;
 use ksef_wire::{
     CertificateListItemStatus, EffectiveSubjectLimits, ExceptionCode, KsefCertificateType,
     OpenEnum, StatusInfo,
@@ -59,10 +56,10 @@ use ksef_wire::{
 use sqlx::Row;
 use time::{Duration, OffsetDateTime};
 
+use crate::auth::ContextSession;
+use crate::endpoint::{Routes, handle};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, Bearer, ClientIp, page_size, parse_json};
-use crate::http::Session;
-use crate::jwt::TokenType;
+use crate::extract::{ApiJson, ApiPath, page_size, parse_json};
 use crate::state::AppState;
 use crate::store::{from_ms, ms};
 
@@ -84,18 +81,16 @@ pub const ENROLLMENT_STATUS_RETENTION_DAYS: i64 = 30;
 const VALID_FROM_TOLERANCE: Duration = Duration::minutes(5);
 
 /// Routes under `/v2` owned by this module.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/certificates/limits", get(limits))
-        .route("/certificates/enrollments/data", get(enrollment_data))
-        .route("/certificates/enrollments", post(enroll))
-        .route(
-            "/certificates/enrollments/{reference}",
-            get(enrollment_status),
-        )
-        .route("/certificates/retrieve", post(retrieve))
-        .route("/certificates/query", post(query))
-        .route("/certificates/{serial}/revoke", post(revoke))
+pub fn routes() -> Routes {
+    vec![
+        handle(Operation::CertificateLimits, limits),
+        handle(Operation::EnrollmentData, enrollment_data),
+        handle(Operation::EnrollCertificate, enroll),
+        handle(Operation::EnrollmentStatus, enrollment_status),
+        handle(Operation::RetrieveCertificates, retrieve),
+        handle(Operation::QueryCertificates, query),
+        handle(Operation::RevokeCertificate, revoke),
+    ]
 }
 
 // ---------------------------------------------------------------- caller
@@ -116,8 +111,7 @@ impl Owner {
     }
 }
 
-async fn owner(state: &AppState, token: &str, ip: IpAddr) -> ApiResult<Owner> {
-    let s: Session = crate::http::session(state, token, ip, &[TokenType::ContextToken]).await?;
+fn owner(s: &ContextSession) -> ApiResult<Owner> {
     let subject =
         s.op.subject
             .clone()
@@ -326,10 +320,9 @@ fn limit(limit: u32, used: u32) -> wire::CertificateLimit {
 
 async fn limits(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
 ) -> ApiResult<axum::Json<wire::CertificateLimitsResponse>> {
-    let owner = owner(&state, &token, ip).await?;
+    let owner = owner(&session)?;
     let (max_enrollments, max_certificates) = subject_limits(&state, &owner).await?;
     let (enrollments, certificates) = usage(&state, &owner).await?;
     let enrollment = limit(max_enrollments, enrollments);
@@ -441,10 +434,9 @@ async fn caller_enrollment_data(
 
 async fn enrollment_data(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
 ) -> ApiResult<axum::Json<wire::CertificateEnrollmentDataResponse>> {
-    let owner = owner(&state, &token, ip).await?;
+    let owner = owner(&session)?;
     let data = caller_enrollment_data(
         &state,
         &owner,
@@ -585,11 +577,10 @@ fn status_description(code: i64) -> &'static str {
 
 async fn enroll(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     ApiJson(req): ApiJson<wire::EnrollCertificateRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<wire::EnrollCertificateResponse>)> {
-    let owner = owner(&state, &token, ip).await?;
+    let owner = owner(&session)?;
     if owner.by_token {
         return Err(ApiError::bad(
             ExceptionCode::EnrollmentNotAllowed,
@@ -734,11 +725,10 @@ async fn enroll(
 
 async fn enrollment_status(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     ApiPath(reference): ApiPath,
 ) -> ApiResult<axum::Json<wire::CertificateEnrollmentStatusResponse>> {
-    let owner = owner(&state, &token, ip).await?;
+    let owner = owner(&session)?;
     let row = sqlx::query(
         "SELECT * FROM ksef_certificate_enrollments WHERE reference_number = ? \
          AND owner_type = ? AND owner_value = ?",
@@ -842,11 +832,10 @@ async fn owned(state: &AppState, owner: &Owner) -> ApiResult<Vec<Stored>> {
 
 async fn retrieve(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     ApiJson(req): ApiJson<wire::RetrieveCertificatesRequest>,
 ) -> ApiResult<axum::Json<wire::RetrieveCertificatesResponse>> {
-    let owner = owner(&state, &token, ip).await?;
+    let owner = owner(&session)?;
     req.validate()
         .map_err(|e| ApiError::validation(e.to_string()))?;
     let all = owned(&state, &owner).await?;
@@ -868,12 +857,11 @@ async fn retrieve(
 
 async fn query(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> ApiResult<axum::Json<wire::QueryCertificatesResponse>> {
-    let owner = owner(&state, &token, ip).await?;
+    let owner = owner(&session)?;
     let params: Vec<(String, String)> =
         form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
             .into_owned()
@@ -943,12 +931,11 @@ async fn query(
 
 async fn revoke(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     ApiPath(serial): ApiPath,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
-    let owner = owner(&state, &token, ip).await?;
+    let owner = owner(&session)?;
     if owner.by_token {
         return Err(ApiError::validation(
             "Unieważnienie certyfikatu nie jest dostępne dla podmiotu uwierzytelnionego tokenem KSeF.",

@@ -1,4 +1,4 @@
-//! The permission-management endpoints (digest §7.3–§7.7): person and entity grants, entity-level
+//! The routes of the permission-management endpoints (digest §7.3–§7.7): person and entity grants, entity-level
 //! authorizations, revocation, the operation status, the persons / entities / authorizations
 //! queries, attachment consent and the context's roles; subunit administrators and subordinate
 //! entities, indirect grants (intermediary → person, for one client or all partners), EU-entity
@@ -16,101 +16,73 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use axum::Router;
 use axum::extract::{FromRequest, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use ksef_core::{ContextIdentifier, Permission, SubjectIdentifier};
 use ksef_wire as wire;
+use ksef_wire::Operation;
 use sqlx::SqlitePool;
 use time::OffsetDateTime;
 
+use crate::auth::ContextSession;
+use crate::endpoint::{Routes, handle};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, Bearer, ClientIp};
-use crate::http::{optional_json, permission_page, session};
-use crate::jwt::TokenType;
+use crate::extract::{ApiJson, ApiPath, form_pairs, optional_json, page_size};
 use crate::permissions::{self, GrantAuthor, PersonGrantFilter};
-use crate::sessions::require_any;
 use crate::state::AppState;
-use crate::tokens::Caller;
 
 /// The routes of this module (merged into the `/v2` router).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/permissions/persons/grants",
-            post(grant::<wire::PersonPermissionsGrantRequest>),
-        )
-        .route(
-            "/permissions/entities/grants",
-            post(grant::<wire::EntityPermissionsGrantRequest>),
-        )
-        .route("/permissions/query/entities/grants", post(query_entities))
-        .route(
-            "/permissions/authorizations/grants",
-            post(grant::<wire::EntityAuthorizationPermissionsGrantRequest>),
-        )
-        .route(
-            "/permissions/authorizations/grants/{permission_id}",
-            delete(revoke_authorization),
-        )
-        .route(
-            "/permissions/query/authorizations/grants",
-            post(query_authorizations),
-        )
-        .route(
-            "/permissions/common/grants/{permission_id}",
-            delete(revoke_common_grant),
-        )
-        .route(
-            "/permissions/operations/{reference_number}",
-            get(operation_status),
-        )
-        .route("/permissions/query/persons/grants", post(query_persons))
-        .route("/permissions/attachments/status", get(attachments_status))
-        .route("/permissions/query/entities/roles", get(query_entity_roles))
-        .route(
-            "/permissions/subunits/grants",
-            post(grant::<wire::SubunitPermissionsGrantRequest>),
-        )
-        .route("/permissions/query/subunits/grants", post(query_subunits))
-        .route(
-            "/permissions/query/subordinate-entities/roles",
-            post(query_subordinate_roles),
-        )
-        .route(
-            "/permissions/indirect/grants",
-            post(grant::<wire::IndirectPermissionsGrantRequest>),
-        )
-        .route(
-            "/permissions/eu-entities/administration/grants",
-            post(grant::<wire::EuEntityAdministrationPermissionsGrantRequest>),
-        )
-        .route(
-            "/permissions/eu-entities/grants",
-            post(grant::<wire::EuEntityPermissionsGrantRequest>),
-        )
-        .route(
-            "/permissions/query/eu-entities/grants",
-            post(query_eu_entities),
-        )
-        .route("/peppol/query", get(query_peppol))
-}
-
-/// The caller of an access token, after checking it holds one of `required` (empty = none).
-async fn caller(
-    state: &AppState,
-    token: &str,
-    ip: std::net::IpAddr,
-    required: &[Permission],
-) -> ApiResult<Caller> {
-    let s = session(state, token, ip, &[TokenType::ContextToken]).await?;
-    let caller = s.caller()?;
-    if !required.is_empty() {
-        require_any(&caller, required)?;
-    }
-    Ok(caller)
+pub fn routes() -> Routes {
+    vec![
+        handle(
+            Operation::GrantPersonPermissions,
+            grant::<wire::PersonPermissionsGrantRequest>,
+        ),
+        handle(
+            Operation::GrantEntityPermissions,
+            grant::<wire::EntityPermissionsGrantRequest>,
+        ),
+        handle(Operation::QueryEntityGrants, query_entities),
+        handle(
+            Operation::GrantAuthorizationPermissions,
+            grant::<wire::EntityAuthorizationPermissionsGrantRequest>,
+        ),
+        handle(
+            Operation::RevokeAuthorizationPermission,
+            revoke_authorization,
+        ),
+        handle(Operation::QueryAuthorizationGrants, query_authorizations),
+        handle(Operation::RevokePermission, revoke_common_grant),
+        handle(Operation::PermissionOperationStatus, operation_status),
+        handle(Operation::QueryPersonGrants, query_persons),
+        handle(Operation::AttachmentPermissionStatus, attachments_status),
+        handle(Operation::QueryEntityRoles, query_entity_roles),
+        handle(
+            Operation::GrantSubunitPermissions,
+            grant::<wire::SubunitPermissionsGrantRequest>,
+        ),
+        handle(Operation::QuerySubunitGrants, query_subunits),
+        handle(
+            Operation::QuerySubordinateEntityRoles,
+            query_subordinate_roles,
+        ),
+        handle(
+            Operation::GrantIndirectPermissions,
+            grant::<wire::IndirectPermissionsGrantRequest>,
+        ),
+        handle(
+            Operation::GrantEuEntityAdministration,
+            grant::<wire::EuEntityAdministrationPermissionsGrantRequest>,
+        ),
+        handle(
+            Operation::GrantEuEntityPermissions,
+            grant::<wire::EuEntityPermissionsGrantRequest>,
+        ),
+        handle(Operation::QueryEuEntityGrants, query_eu_entities),
+        handle(Operation::QueryPersonalGrants, query_personal_grants),
+        handle(Operation::QueryPeppolProviders, query_peppol),
+    ]
 }
 
 /// A required JSON body, read only after the authorization checks.
@@ -151,11 +123,10 @@ type Recording<'a> = Pin<Box<dyn Future<Output = ApiResult<String>> + Send + 'a>
 /// is read only then and validated, and `T::record` stores the grant.
 async fn grant<T: GrantRequest>(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     req: Request,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &token, ip, &[T::NEEDED]).await?;
+    let caller = session.require(&[T::NEEDED])?;
     let body: T = json_body(&state, req).await?;
     let grant = body.validate().map_err(invalid)?;
     let reference = T::record(
@@ -205,18 +176,11 @@ impl GrantRequest for wire::EntityPermissionsGrantRequest {
 /// permissions the current context received from other entities; the body is optional.
 async fn query_entities(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     RawQuery(raw): RawQuery,
     req: Request,
 ) -> ApiResult<axum::Json<wire::QueryEntityPermissionsResponse>> {
-    let caller = caller(
-        &state,
-        &token,
-        ip,
-        &[Permission::CredentialsManage, Permission::CredentialsRead],
-    )
-    .await?;
+    let caller = session.require(&[Permission::CredentialsManage, Permission::CredentialsRead])?;
     let page = permission_page(raw.as_deref())?;
     let body: wire::EntityPermissionsQueryRequest = optional_json(&state, req).await?;
     let from = body
@@ -269,11 +233,10 @@ impl GrantRequest for wire::EntityAuthorizationPermissionsGrantRequest {
 /// `DELETE /permissions/authorizations/grants/{permissionId}` → 202 (CredentialsManage).
 async fn revoke_authorization(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     ApiPath(permission_id): ApiPath,
 ) -> ApiResult<impl IntoResponse> {
-    let caller = caller(&state, &token, ip, &[Permission::CredentialsManage]).await?;
+    let caller = session.require(&[Permission::CredentialsManage])?;
     wire::check_length("permissionId", &permission_id, 36, 36).map_err(invalid)?;
     let reference = permissions::revoke_authorization(
         state.pool(),
@@ -289,22 +252,15 @@ async fn revoke_authorization(
 /// PefInvoiceWrite); `queryType` is required, so the body is too.
 async fn query_authorizations(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     RawQuery(raw): RawQuery,
     req: Request,
 ) -> ApiResult<axum::Json<wire::QueryEntityAuthorizationPermissionsResponse>> {
-    let caller = caller(
-        &state,
-        &token,
-        ip,
-        &[
-            Permission::CredentialsManage,
-            Permission::CredentialsRead,
-            Permission::PefInvoiceWrite,
-        ],
-    )
-    .await?;
+    let caller = session.require(&[
+        Permission::CredentialsManage,
+        Permission::CredentialsRead,
+        Permission::PefInvoiceWrite,
+    ])?;
     let page = permission_page(raw.as_deref())?;
     let body: wire::EntityAuthorizationPermissionsQueryRequest = json_body(&state, req).await?;
     let query = body.validate().map_err(invalid)?;
@@ -345,21 +301,14 @@ async fn query_authorizations(
 /// (CredentialsManage, VatUeManage or SubunitManage).
 async fn revoke_common_grant(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     ApiPath(permission_id): ApiPath,
 ) -> ApiResult<impl IntoResponse> {
-    let caller = caller(
-        &state,
-        &token,
-        ip,
-        &[
-            Permission::CredentialsManage,
-            Permission::VatUeManage,
-            Permission::SubunitManage,
-        ],
-    )
-    .await?;
+    let caller = session.require(&[
+        Permission::CredentialsManage,
+        Permission::VatUeManage,
+        Permission::SubunitManage,
+    ])?;
     wire::check_length("permissionId", &permission_id, 36, 36).map_err(invalid)?;
     let reference = permissions::revoke_grant(
         state.pool(),
@@ -376,11 +325,10 @@ async fn revoke_common_grant(
 /// current context only).
 async fn operation_status(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     ApiPath(reference): ApiPath,
 ) -> ApiResult<axum::Json<wire::PermissionsOperationStatusResponse>> {
-    let caller = caller(&state, &token, ip, &[]).await?;
+    let caller = session.require(&[])?;
     let reference: ksef_core::ReferenceNumber = reference
         .parse()
         .map_err(|e| ApiError::validation(format!("referenceNumber: {e}")))?;
@@ -404,22 +352,15 @@ async fn operation_status(
 /// SubunitManage); `queryType` is required, so the body is too.
 async fn query_persons(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     RawQuery(raw): RawQuery,
     req: Request,
 ) -> ApiResult<axum::Json<wire::QueryPersonPermissionsResponse>> {
-    let caller = caller(
-        &state,
-        &token,
-        ip,
-        &[
-            Permission::CredentialsManage,
-            Permission::CredentialsRead,
-            Permission::SubunitManage,
-        ],
-    )
-    .await?;
+    let caller = session.require(&[
+        Permission::CredentialsManage,
+        Permission::CredentialsRead,
+        Permission::SubunitManage,
+    ])?;
     let page = permission_page(raw.as_deref())?;
     let body: wire::PersonPermissionsQueryRequest = json_body(&state, req).await?;
     let q = body.validate().map_err(invalid)?;
@@ -487,16 +428,9 @@ async fn query_persons(
 /// `GET /permissions/attachments/status` (CredentialsManage or CredentialsRead).
 async fn attachments_status(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
 ) -> ApiResult<axum::Json<wire::CheckAttachmentPermissionStatusResponse>> {
-    let caller = caller(
-        &state,
-        &token,
-        ip,
-        &[Permission::CredentialsManage, Permission::CredentialsRead],
-    )
-    .await?;
+    let caller = session.require(&[Permission::CredentialsManage, Permission::CredentialsRead])?;
     let (allowed, revoked) = permissions::attachment_status(state.pool(), &caller.context).await?;
     Ok(axum::Json(wire::CheckAttachmentPermissionStatusResponse {
         is_attachment_allowed: allowed,
@@ -508,17 +442,10 @@ async fn attachments_status(
 /// `pageOffset`/`pageSize`.
 async fn query_entity_roles(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<axum::Json<wire::QueryEntityRolesResponse>> {
-    let caller = caller(
-        &state,
-        &token,
-        ip,
-        &[Permission::CredentialsManage, Permission::CredentialsRead],
-    )
-    .await?;
+    let caller = session.require(&[Permission::CredentialsManage, Permission::CredentialsRead])?;
     let page = permission_page(raw.as_deref())?;
     let roles = permissions::context_roles(state.pool(), &caller.context).await?;
     let size = page.size as usize;
@@ -563,22 +490,15 @@ impl GrantRequest for wire::SubunitPermissionsGrantRequest {
 /// SubunitManage); optional body.
 async fn query_subunits(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     RawQuery(raw): RawQuery,
     req: Request,
 ) -> ApiResult<axum::Json<wire::QuerySubunitPermissionsResponse>> {
-    let caller = caller(
-        &state,
-        &token,
-        ip,
-        &[
-            Permission::CredentialsManage,
-            Permission::CredentialsRead,
-            Permission::SubunitManage,
-        ],
-    )
-    .await?;
+    let caller = session.require(&[
+        Permission::CredentialsManage,
+        Permission::CredentialsRead,
+        Permission::SubunitManage,
+    ])?;
     let page = permission_page(raw.as_deref())?;
     let body: wire::SubunitPermissionsQueryRequest = optional_json(&state, req).await?;
     let subunit = body
@@ -615,22 +535,15 @@ async fn query_subunits(
 /// SubunitManage); optional body.
 async fn query_subordinate_roles(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     RawQuery(raw): RawQuery,
     req: Request,
 ) -> ApiResult<axum::Json<wire::QuerySubordinateEntityRolesResponse>> {
-    let caller = caller(
-        &state,
-        &token,
-        ip,
-        &[
-            Permission::CredentialsManage,
-            Permission::CredentialsRead,
-            Permission::SubunitManage,
-        ],
-    )
-    .await?;
+    let caller = session.require(&[
+        Permission::CredentialsManage,
+        Permission::CredentialsRead,
+        Permission::SubunitManage,
+    ])?;
     let page = permission_page(raw.as_deref())?;
     let body: wire::SubordinateEntityRolesQueryRequest = optional_json(&state, req).await?;
     let only = body.validate().map_err(invalid)?;
@@ -706,22 +619,15 @@ impl GrantRequest for wire::EuEntityPermissionsGrantRequest {
 /// VatUeManage); optional body.
 async fn query_eu_entities(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    ClientIp(ip): ClientIp,
+    session: ContextSession,
     RawQuery(raw): RawQuery,
     req: Request,
 ) -> ApiResult<axum::Json<wire::QueryEuEntityPermissionsResponse>> {
-    let caller = caller(
-        &state,
-        &token,
-        ip,
-        &[
-            Permission::CredentialsManage,
-            Permission::CredentialsRead,
-            Permission::VatUeManage,
-        ],
-    )
-    .await?;
+    let caller = session.require(&[
+        Permission::CredentialsManage,
+        Permission::CredentialsRead,
+        Permission::VatUeManage,
+    ])?;
     let page = permission_page(raw.as_deref())?;
     let body: wire::EuEntityPermissionsQueryRequest = optional_json(&state, req).await?;
     let query = body.validate().map_err(invalid)?;
@@ -767,6 +673,105 @@ async fn query_peppol(
                 date_created: p.created,
             })
             .collect(),
+        has_more,
+    }))
+}
+
+/// `pageOffset` (a 0-based page index, `int32`, default 0) and `pageSize` (10–100, default 10)
+/// of the `POST /permissions/query/*` endpoints (digest §2.2); the last occurrence wins.
+pub(crate) fn permission_page(raw: Option<&str>) -> ApiResult<crate::permissions::Page> {
+    let mut offset = None;
+    let mut size = None;
+    for (k, v) in form_pairs(raw.unwrap_or("")) {
+        match k.as_str() {
+            "pageOffset" => offset = Some(v),
+            "pageSize" => size = Some(v),
+            _ => {}
+        }
+    }
+    let page = match offset {
+        None => 0,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| i32::try_from(*n).is_ok())
+            .ok_or_else(|| {
+                ApiError::validation(format!(
+                    "pageOffset: wymagana liczba całkowita nieujemna (numer strony od 0), podano {v:?}."
+                ))
+            })?,
+    };
+    let (min, max) = wire::PERMISSIONS_QUERY_PAGE_SIZE;
+    let size = page_size(
+        size.as_deref(),
+        min as usize,
+        max as usize,
+        wire::PERMISSIONS_QUERY_DEFAULT_PAGE_SIZE as usize,
+    )?;
+    Ok(crate::permissions::Page {
+        page,
+        size: u32::try_from(size).map_err(ApiError::internal)?,
+    })
+}
+
+/// `POST /permissions/query/personal/grants` (digest §7.6): the caller's own grants in the
+/// current context. No permission is required; the bearer is checked before the body.
+async fn query_personal_grants(
+    State(state): State<AppState>,
+    session: ContextSession,
+    RawQuery(raw): RawQuery,
+    req: Request,
+) -> ApiResult<axum::Json<wire::QueryPersonalPermissionsResponse>> {
+    let caller = session.caller()?;
+    let page = permission_page(raw.as_deref())?;
+    let body: wire::PersonalPermissionsQueryRequest = optional_json(&state, req).await?;
+    let query = body
+        .validate()
+        .map_err(|e| ApiError::validation(e.to_string()))?;
+    let filter = crate::permissions::PersonalGrantFilter {
+        context: query.context,
+        permissions: query
+            .permission_types
+            .into_iter()
+            .map(Permission::from)
+            .collect(),
+        target: query.target,
+        state: query.permission_state,
+    };
+    let (grants, has_more) = crate::permissions::personal_grants(
+        state.pool(),
+        &caller.subject,
+        &caller.context,
+        &filter,
+        page,
+    )
+    .await?;
+    let mut items = Vec::with_capacity(grants.len());
+    for g in grants {
+        let scope = wire::PersonalPermissionType::try_from(g.permission).map_err(|p| {
+            ApiError::internal(format!("grant {} has no personal scope: {p}", g.id))
+        })?;
+        items.push(wire::PersonalPermission {
+            context_identifier: wire::PersonalPermissionsContextIdentifier::from_context(
+                &g.context,
+            ),
+            authorized_identifier: Some((&g.authorized).into()),
+            target_identifier: g
+                .target
+                .as_ref()
+                .map(wire::PersonalPermissionsTargetIdentifier::from_target),
+            permission_scope: scope.into(),
+            description: g.description,
+            subject_person_details: None,
+            subject_entity_details: None,
+            permission_state: wire::PermissionState::Active.into(),
+            start_date: g.created,
+            can_delegate: false,
+            id: g.id,
+        });
+    }
+    Ok(axum::Json(wire::QueryPersonalPermissionsResponse {
+        permissions: items,
         has_more,
     }))
 }

@@ -1,13 +1,17 @@
 //! Who may act in which context (digest §7.2, §17): the owner rule, NIP–PESEL links, grants,
 //! and the caller's own grants (`/permissions/query/personal/grants`, §7.6).
 //!
-//! The permission-management API (§7.3–§7.7, handlers in [`crate::permissions_api`]) writes person
+//! The permission-management API (§7.3–§7.7, handlers in [`routes`]) writes person
 //! and entity grants to the same `grants` table, so [`effective_permissions`] sees them at the next
 //! login; subunit-administrator and EU-entity grants too (in the unit's / NipVatUe context).
 //! Indirect grants live in `indirect_grants` and count in the client's context while the client's
 //! delegable entity grant to the intermediary exists. A grant/revoke is applied when requested;
 //! its operation reports 100 for [`OPERATION_DELAY`], then the final status (the "ready at" model
 //! of token activation).
+
+pub(crate) mod routes;
+
+pub(crate) use routes::routes;
 
 use ksef_core::{ContextIdentifier, Nip, Permission, PermissionSet, SubjectIdentifier};
 use ksef_wire::{PermissionState, PersonalPermissionType, PersonalPermissionsTarget};
@@ -22,7 +26,6 @@ use crate::store::{from_ms, ms};
 pub struct PersonLink {
     pub nip: String,
     pub pesel: String,
-    pub is_bailiff: bool,
     pub is_deceased: bool,
 }
 
@@ -48,7 +51,6 @@ pub async fn person_links(
         .map(|r| PersonLink {
             nip: r.get("nip"),
             pesel: r.get("pesel"),
-            is_bailiff: r.get::<i64, _>("is_bailiff") != 0,
             is_deceased: r.get::<i64, _>("is_deceased") != 0,
         })
         .collect())
@@ -307,14 +309,6 @@ pub async fn is_deceased(
         .await?
         .iter()
         .any(|l| l.is_deceased))
-}
-
-/// Convenience: the NIP of a subject that is a NIP.
-pub fn subject_nip(subject: &SubjectIdentifier) -> Option<&Nip> {
-    match subject {
-        SubjectIdentifier::Nip(n) => Some(n),
-        _ => None,
-    }
 }
 
 /// A grant as stored in `grants` (today created by `/testdata/permissions`, the ZAW-FA

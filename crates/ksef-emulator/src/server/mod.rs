@@ -19,9 +19,12 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
+mod router;
+
 use crate::config::EmulatorConfig;
-use crate::http::router;
-use crate::state::{AppState, StartError};
+use crate::error::StartError;
+use crate::state::AppState;
+use router::router;
 
 /// Serves the API on `listener` until `shutdown` resolves.
 pub async fn serve(
@@ -43,17 +46,20 @@ pub async fn serve(
     }
     // Leftovers of earlier runs (abandoned uploads, parts of sessions cancelled before
     // processing): removed before any request or session processing can touch the files.
-    crate::storage::sweep(&state).await;
+    let mut swept = crate::sessions::sweep(&state).await;
+    let exports = crate::retrieval::sweep(&state).await;
+    swept.export_dirs += exports.export_dirs;
+    swept.log();
     // Session processing runs while the server serves: it resumes unfinished work now and is
     // aborted when serving ends (an interrupted transaction rolls back; the next start resumes).
-    state.sessions().start(&state);
+    crate::sessions::start(&state);
     // Exports still in progress when the emulator stopped are rebuilt.
     if let Err(e) = crate::retrieval::resume(&state).await {
         tracing::error!(error = %e, "resuming exports");
     }
     let app = router(state.clone());
     accept_loop(state.config(), app, listener, shutdown).await;
-    state.sessions().stop().await;
+    crate::sessions::stop(&state).await;
     // Export builds end too (an interrupted one stays in status 100; the next start rebuilds).
     crate::retrieval::stop(&state).await;
     Ok(())

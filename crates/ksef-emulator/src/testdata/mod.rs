@@ -1,6 +1,10 @@
 //! TEST-environment helpers (`/testdata/*`, digest §17): subjects, NIP–PESEL persons, ZAW-FA-like
 //! permission grants, attachment consent, context blocking.
 
+pub(crate) mod routes;
+
+pub(crate) use routes::routes;
+
 use ksef_core::{ContextIdentifier, Nip, Permission, Pesel, SubjectIdentifier};
 use time::OffsetDateTime;
 
