@@ -49,7 +49,7 @@ pub use state::AppState;
 /// work). Not a stable API.
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::certificates::ca_certificate_der;
+    pub use crate::certificates::{ca_certificate_der, check_csr};
     pub use crate::datadir::check_writable as check_data_dir_writable;
     pub use crate::limits::rate::{UNMATCHED, counter_name};
     pub use crate::retrieval::{export_part_path, resume as resume_exports};

@@ -741,7 +741,7 @@ async fn openssl_made_csrs_are_accepted_and_openssl_accepts_what_is_issued() {
     let attrs = attributes_of(&data);
     let mut reversed = attrs.clone();
     reversed.reverse();
-    let ca = ksef_emulator::certificates::ca_certificate_der(&emu.state)
+    let ca = ksef_emulator::testing::ca_certificate_der(&emu.state)
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -808,7 +808,7 @@ async fn openssl_made_csrs_are_accepted_and_openssl_accepts_what_is_issued() {
 /// a panic and never an accepted request.
 #[test]
 fn check_csr_gives_documented_codes_for_hostile_csrs() {
-    use ksef_emulator::certificates::check_csr;
+    use ksef_emulator::testing::check_csr;
     use x509_cert::der::{Decode, Encode};
 
     let attrs = vec![
