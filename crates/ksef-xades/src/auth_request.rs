@@ -6,11 +6,12 @@
 //! The rules of `schemat_auth_v2-0.xsd` / `schemat_auth_v2-1.xsd` are mirrored here
 //! structurally (element order, required/optional elements, the one-of choice,
 //! maximum occurrences, `xsd:token` whitespace collapsing, enumerations and the
-//! patterns, copied verbatim from the 2.1 schema and compiled with uppsala's XSD
-//! regular-expression engine). We do not run a generic XSD validator because:
+//! patterns, copied verbatim from the 2.1 schema and compiled with the `regex` crate,
+//! anchored as XSD patterns are and with `\d` meaning ASCII digits). We do not run a
+//! generic XSD validator because:
 //!
 //! * libxml2 cannot compile the 2.0 schema and we want no native dependency here;
-//! * uppsala's `XsdValidator` is pure Rust but misses facets on bigger schemas
+//! * the pure-Rust XSD validators we tried miss facets on bigger schemas
 //!   (CRATES.md §2: 14/17), and a generic validator knows nothing about the
 //!   trailing `ds:Signature` that KSeF strips before validating;
 //! * two official patterns use `^`/`$`, which XSD treats as literal characters but
@@ -28,7 +29,7 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 
 use ksef_core::{ContextIdentifier, ContextIdentifierType};
-use uppsala::XsdRegex;
+use regex::Regex;
 
 /// Namespace of `schemat_auth_v2-0.xsd`.
 pub const NS_AUTH_2_0: &str = "http://ksef.mf.gov.pl/auth/token/2.0";
@@ -191,14 +192,14 @@ impl AuthRequestError {
 const OCTET: &str = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])";
 
 struct Patterns {
-    challenge: XsdRegex,
-    nip: XsdRegex,
-    internal_id: XsdRegex,
-    nip_vat_ue: XsdRegex,
-    peppol_id: XsdRegex,
-    ip4_address: XsdRegex,
-    ip4_range: XsdRegex,
-    ip4_mask: XsdRegex,
+    challenge: Regex,
+    nip: Regex,
+    internal_id: Regex,
+    nip_vat_ue: Regex,
+    peppol_id: Regex,
+    ip4_address: Regex,
+    ip4_range: Regex,
+    ip4_mask: Regex,
 }
 
 struct PatternSources {
@@ -221,10 +222,15 @@ fn ip4_address_pattern() -> String {
     format!(r"({OCTET}\.){{3}}{OCTET}")
 }
 
-/// Compile one of the constant patterns above. They are not input data: a failure
-/// is a bug in this file (covered by the unit tests), hence `expect`.
-fn compile(pattern: &str) -> XsdRegex {
-    XsdRegex::compile(pattern).expect("constant XSD pattern must compile")
+/// Compile one of the constant patterns above with XSD semantics (the pattern matches the
+/// whole value) and ASCII classes (`\d` = `[0-9]`, as the XSD engine used before had
+/// it). They are not input data: a failure is a bug in this file (covered by the unit
+/// tests), hence `expect`.
+fn compile(pattern: &str) -> Regex {
+    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .unicode(false)
+        .build()
+        .expect("constant XSD pattern must compile")
 }
 
 static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
@@ -284,7 +290,7 @@ impl AuthorizationPolicy {
     /// collapsing, as a schema validator would.
     pub fn validate(&self) -> Result<(), AuthRequestError> {
         let p = &*PATTERNS;
-        let kinds: [(&str, &Vec<String>, &XsdRegex, &str); 3] = [
+        let kinds: [(&str, &Vec<String>, &Regex, &str); 3] = [
             ("Ip4Address", &self.ip4_addresses, &p.ip4_address, "a.b.c.d"),
             (
                 "Ip4Range",

@@ -12,8 +12,10 @@ use std::fmt;
 use der::Decode as _;
 
 use crate::auth_request::AuthTokenRequest;
+use crate::dsig::parse_xml;
 use crate::signature::{
-    NS_DSIG, VerifyError, VerifyOptions, child_el, is_el, top_level_signatures, verify_enveloped,
+    NS_DSIG, VerifyError, VerifyOptions, attr, child_el, is_el, top_level_signatures,
+    verify_enveloped,
 };
 
 /// How serious a finding is.
@@ -254,10 +256,10 @@ fn locate_modification(xml: &[u8]) -> Option<String> {
 
 /// [`strip_inter_element_whitespace`] applied to the `ds:Signature` element only.
 fn strip_inside_signature(text: &str) -> Option<String> {
-    let doc = uppsala::parse(text).ok()?;
+    let doc = parse_xml(text).ok()?;
     let sig = *top_level_signatures(&doc).first()?;
-    let range = doc.node_range(sig)?;
-    let inner = strip_inter_element_whitespace(&text[range.clone()]);
+    let range = sig.range();
+    let inner = strip_inter_element_whitespace(text.get(range.clone())?);
     Some(format!(
         "{}{inner}{}",
         &text[..range.start],
@@ -287,19 +289,18 @@ fn algorithm_warnings(xml: &[u8], out: &mut Vec<Finding>) {
     let Ok(text) = std::str::from_utf8(xml.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(xml)) else {
         return;
     };
-    let Ok(doc) = uppsala::parse(text) else {
+    let Ok(doc) = parse_xml(text) else {
         return;
     };
     let sigs = top_level_signatures(&doc);
     let Some(&sig) = sigs.first() else {
         return;
     };
-    let Some(si) = child_el(&doc, sig, NS_DSIG, "SignedInfo") else {
+    let Some(si) = child_el(sig, NS_DSIG, "SignedInfo") else {
         return;
     };
-    let method = child_el(&doc, si, NS_DSIG, "SignatureMethod")
-        .and_then(|n| doc.element(n))
-        .and_then(|e| e.get_attribute("Algorithm"))
+    let method = child_el(si, NS_DSIG, "SignatureMethod")
+        .and_then(|n| attr(n, "Algorithm"))
         .unwrap_or("");
     if method.ends_with("-rsa-MGF1") {
         out.push(finding(
@@ -313,10 +314,9 @@ fn algorithm_warnings(xml: &[u8], out: &mut Vec<Finding>) {
         ));
     }
     let sha1_method = method.ends_with("#rsa-sha1") || method.ends_with("#ecdsa-sha1");
-    let sha1_digest = doc.descendants(si).into_iter().any(|n| {
-        is_el(&doc, n, NS_DSIG, "DigestMethod")
-            && doc.element(n).and_then(|e| e.get_attribute("Algorithm"))
-                == Some("http://www.w3.org/2000/09/xmldsig#sha1")
+    let sha1_digest = si.descendants().any(|n| {
+        is_el(n, NS_DSIG, "DigestMethod")
+            && attr(n, "Algorithm") == Some("http://www.w3.org/2000/09/xmldsig#sha1")
     });
     if sha1_method || sha1_digest {
         out.push(finding(

@@ -11,12 +11,16 @@
 //! * [`diagnose`] — explanations of why KSeF would answer 9105 for a signed file
 //!   (for `ksef auth check`).
 //!
-//! XML-DSig processing (C14N, digests, signature values) is done by the pure-Rust
-//! `bergshamra` library; XAdES semantics (SignedProperties, SigningCertificate) and the
-//! KSeF rules are implemented here. No native dependencies.
+//! XML-DSig processing is the crate's own, in two private modules: `c14n` (Canonical XML
+//! 1.0/1.1 and Exclusive C14N over a `roxmltree` document) and `dsig` (reference
+//! processing, digests, signature values, template signing) on RustCrypto's `rsa`,
+//! `p256`/`p384`/`p521` and `sha1`/`sha2`/`sha3`. XAdES semantics (SignedProperties,
+//! SigningCertificate) and the KSeF rules are in [`signature`]. No native dependencies.
 
 pub mod auth_request;
+mod c14n;
 pub mod diagnose;
+mod dsig;
 pub mod signature;
 
 pub use auth_request::{

@@ -4,30 +4,31 @@
 //! sends). Verification accepts every variant listed in NOTES.md and maps failures to
 //! KSeF exception codes ([`VerifyError::ksef_code`]).
 //!
-//! XML-DSig processing is delegated to `bergshamra`; the project-specific parts are:
-//! * reference URIs are checked *before* bergshamra runs: only same-document
+//! XML-DSig processing (canonicalization, reference digests, signature values) is done by
+//! the crate's own engine (private modules `c14n` and `dsig`) over a `roxmltree` document;
+//! this module adds the XAdES and KSeF rules:
+//! * reference URIs are checked *before* the engine runs: only same-document
 //!   references (`""`, `#id`, `#xpointer(...)`) are allowed, so a detached reference
 //!   is reported as such and never makes the verifier open a file;
 //! * transforms, canonicalization, digest and signature algorithms are limited to the
 //!   ones KSeF accepts (no XSLT);
 //! * the signer's certificate is taken from `KeyInfo/X509Data/X509Certificate` by this
-//!   module and handed to bergshamra as the only candidate keys (CRATES.md gotcha 1:
-//!   no anti-XSW strict mode, because it rejects `#SignedProperties`);
-//! * `xades:CertDigest` is compared by this module (CRATES.md gotcha 2);
+//!   module, and only the keys of those certificates are tried; element Ids must be
+//!   unique in the document (signature wrapping);
+//! * `xades:CertDigest` is compared with the certificate that verified the signature;
 //! * ECDSA values that are DER-encoded instead of raw `R||S` are named as such.
 
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use bergshamra::core::algorithm as alg;
-use bergshamra::{DsigContext, KeysManager, VerifyResult};
 use der::Decode as _;
 use ksef_crypto::Credential;
+use roxmltree::{Document, Node};
 use time::OffsetDateTime;
-use uppsala::{Document, NodeId};
 
 use crate::auth_request::{AuthRequestError, decode_utf8};
+use crate::dsig::{self, DsigError, PublicKey, SigningKey, parse_xml, uri as alg};
 
 /// XML-DSig namespace.
 pub const NS_DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
@@ -96,12 +97,14 @@ pub enum SignError {
         "the document already contains a ds:Signature; KSeF accepts exactly one signature (9103)"
     )]
     AlreadySigned,
-    /// An attribute value holds a literal TAB/LF/CR: the signature would not verify
-    /// in other XML-DSig implementations (CRATES.md §1 gotcha 3).
+    /// An attribute value holds a literal TAB/LF/CR (not a character reference).
+    /// Conforming parsers (ours included) turn it into a space, but an implementation that
+    /// skips attribute-value normalisation computes other signed bytes (CRATES.md §1
+    /// gotcha 3), so such a signature would not verify everywhere.
     #[error(
         "attribute '{attribute}' of element '{element}' contains a literal tab or line break; \
-         XML parsers normalise it to a space, so the signature would not verify elsewhere — \
-         remove it or write it as a character reference before signing"
+         XML parsers normalise it to a space, and a verifier that does not would reject the \
+         signature — remove it or write it as a character reference before signing"
     )]
     UnsafeAttributeWhitespace {
         /// Element name.
@@ -135,8 +138,8 @@ pub enum SignError {
 /// The input bytes are kept as they are (a UTF-8 BOM is dropped); send the returned
 /// string unchanged. Only the signature is added, without whitespace inside it.
 ///
-/// To sign many documents with one credential, build an [`XadesSigner`] once: importing
-/// the key into the XML-DSig engine costs about as much as the signature itself.
+/// To sign many documents with one credential, build an [`XadesSigner`] once (it keeps
+/// the key and the certificate fields ready).
 pub fn sign_enveloped(
     xml: &str,
     credential: &Credential,
@@ -145,11 +148,11 @@ pub fn sign_enveloped(
     XadesSigner::new(credential)?.sign(xml, opts)
 }
 
-/// A credential prepared for XAdES signing (key imported, certificate fields computed).
+/// A credential prepared for XAdES signing (key converted, certificate fields computed).
 /// `Debug` shows no key material.
 #[derive(Clone)]
 pub struct XadesSigner {
-    key: bergshamra::Key,
+    key: SigningKey,
     signature_method: &'static str,
     cert_b64: String,
     cert_digest_b64: String,
@@ -168,24 +171,18 @@ impl fmt::Debug for XadesSigner {
 }
 
 impl XadesSigner {
-    /// Import the credential's key and read its certificate.
+    /// Take the credential's key and read its certificate.
     pub fn new(credential: &Credential) -> Result<Self, SignError> {
         let cert = x509_cert::Certificate::from_der(&credential.certificate_der)
             .map_err(|e| SignError::Certificate(e.to_string()))?;
         let tbs = cert.tbs_certificate();
-        let (signature_method, kind) = match &credential.key {
-            ksef_crypto::PrivateKey::Rsa(_) => (alg::RSA_SHA256, "RSA"),
-            ksef_crypto::PrivateKey::EcP256(_) => (alg::ECDSA_SHA256, "EC"),
+        let (signature_method, key) = match &credential.key {
+            ksef_crypto::PrivateKey::Rsa(k) => (alg::RSA_SHA256, SigningKey::Rsa(k.clone())),
+            ksef_crypto::PrivateKey::EcP256(k) => (
+                alg::ECDSA_SHA256,
+                SigningKey::P256(p256::ecdsa::SigningKey::from(k)),
+            ),
         };
-        let pem = credential
-            .key
-            .to_pkcs8_pem()
-            .map_err(|e| SignError::Key(e.to_string()))?;
-        let key = bergshamra::keys::loader::load_pem_auto(pem.as_bytes(), None).map_err(|e| {
-            SignError::Key(format!(
-                "{kind} key not accepted by the XML-DSig engine: {e}"
-            ))
-        })?;
         Ok(XadesSigner {
             key,
             signature_method,
@@ -200,28 +197,19 @@ impl XadesSigner {
     pub fn sign(&self, xml: &str, opts: &SignOptions) -> Result<String, SignError> {
         let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
         let (insert_at, close_tag) = {
-            let doc = uppsala::parse(xml).map_err(|e| SignError::NotWellFormed(e.to_string()))?;
-            let root = doc
-                .document_element()
-                .ok_or_else(|| SignError::NotWellFormed("no root element".into()))?;
-            if doc
-                .descendants(doc.root())
-                .into_iter()
-                .any(|n| is_el(&doc, n, NS_DSIG, "Signature"))
-            {
+            let doc = parse_xml(xml).map_err(|e| SignError::NotWellFormed(e.to_string()))?;
+            let root = doc.root_element();
+            if doc.descendants().any(|n| is_el(n, NS_DSIG, "Signature")) {
                 return Err(SignError::AlreadySigned);
             }
             check_attribute_whitespace(&doc)?;
-            let range = doc.node_range(root).ok_or_else(|| {
+            let range = root.range();
+            let src = xml.get(range.clone()).ok_or_else(|| {
                 SignError::NotWellFormed("root element has no source position".into())
             })?;
-            let src = &xml[range.clone()];
-            if doc.children(root).is_empty() && src.ends_with("/>") {
+            if !root.has_children() && src.ends_with("/>") {
                 // `<Root .../>`: turn into `<Root ...>` + signature + `</Root>`.
-                let qname = doc
-                    .element(root)
-                    .map(|e| e.name.prefixed_name().into_owned())
-                    .unwrap_or_default();
+                let qname = crate::c14n::element_qname(root).into_owned();
                 (range.end - 2, Some(qname))
             } else {
                 let end_tag = src.rfind("</").ok_or_else(|| {
@@ -304,10 +292,20 @@ impl XadesSigner {
             }
         }
 
-        let mut km = KeysManager::new();
-        km.add_key(self.key.clone());
-        let ctx = DsigContext::new_permissive(km);
-        bergshamra::sign(&ctx, &template).map_err(|e| SignError::Signing(e.to_string()))
+        dsig::sign_template(&template, &self.key).map_err(|e| SignError::Signing(e.to_string()))
+    }
+
+    /// Fill an XML-DSig signature template with this signer's key, the way `xmlsec1
+    /// --sign` does: the first `ds:Signature` of `template` gets each `Reference`'s
+    /// `DigestValue` (in order) and the `SignatureValue`, computed with the algorithms the
+    /// template names (any `SignatureMethod` the key can produce: RSA PKCS#1 v1.5 or
+    /// RSA-PSS with SHA-1/SHA-2/SHA-3 for an RSA key, ECDSA for a P-256 key). Nothing else
+    /// is added or checked — `KeyInfo`, XAdES properties and the KSeF rules are the
+    /// template's business, which makes this the tool for interoperability and negative
+    /// test vectors. Use [`XadesSigner::sign`] for documents to send.
+    pub fn sign_template(&self, template: &str) -> Result<String, SignError> {
+        let template = template.strip_prefix('\u{feff}').unwrap_or(template);
+        dsig::sign_template(template, &self.key).map_err(|e| SignError::Signing(e.to_string()))
     }
 }
 
@@ -319,16 +317,20 @@ fn format_signing_time(t: OffsetDateTime) -> Result<String, SignError> {
         .map_err(|e| SignError::Signing(format!("cannot format SigningTime: {e}")))
 }
 
+/// Refuse literal TAB/LF/CR inside attribute values (as written in the source; character
+/// references are fine). A conforming parser turns them into spaces, but parsers that do
+/// not would disagree with every other verifier about the signed bytes.
 fn check_attribute_whitespace(doc: &Document<'_>) -> Result<(), SignError> {
-    for n in doc.descendants(doc.root()) {
-        if let Some(e) = doc.element(n) {
-            for a in &e.attributes {
-                if a.value.contains(['\t', '\n', '\r']) {
-                    return Err(SignError::UnsafeAttributeWhitespace {
-                        element: e.name.prefixed_name().into_owned(),
-                        attribute: a.name.prefixed_name().into_owned(),
-                    });
-                }
+    let text = doc.input_text();
+    for e in doc.descendants().filter(|n| n.is_element()) {
+        for a in e.attributes() {
+            let raw = text.get(a.range_value()).unwrap_or("");
+            if raw.contains(['\t', '\n', '\r']) {
+                let attribute = text.get(a.range_qname()).unwrap_or(a.name()).to_string();
+                return Err(SignError::UnsafeAttributeWhitespace {
+                    element: crate::c14n::element_qname(e).into_owned(),
+                    attribute,
+                });
             }
         }
     }
@@ -633,8 +635,8 @@ fn is_ecdsa(method: &str) -> bool {
 /// Checks, in order: no DTD ([`ksef_core::xml::find_doctype`]), encoding (UTF-8, BOM
 /// allowed), well-formedness, exactly
 /// one top-level `ds:Signature`, allowed algorithms, same-document references only,
-/// coverage of the whole document, ECDSA value encoding, reference digests and the
-/// signature value (bergshamra), then the XAdES properties per `opts`.
+/// coverage of the whole document, ECDSA value encoding, unique element Ids, reference
+/// digests and the signature value, then the XAdES properties per `opts`.
 ///
 /// Certificate trust (chain, validity, OCSP) is **not** checked here; the caller
 /// decides what to do with [`VerifiedSignature::signer_certificate_der`].
@@ -643,18 +645,16 @@ pub fn verify_enveloped(
     opts: &VerifyOptions,
 ) -> Result<VerifiedSignature, VerifyError> {
     // The DTD guard comes first, before the encoding checks (a UTF-16 document with a DTD is
-    // answered as a DTD) and before anything is parsed: uppsala has no switch to refuse DTDs
-    // (it expands internal entities within limits).
+    // answered as a DTD) and before anything is parsed (the parser refuses DTDs too, but
+    // as a well-formedness error).
     if let Some(found) = ksef_core::xml::find_doctype(xml) {
         return Err(VerifyError::InvalidDocument(format!(
             "a signed KSeF document may not have a DTD: {found}"
         )));
     }
     let text = decode_utf8(xml)?;
-    let doc = uppsala::parse(text).map_err(|e| VerifyError::NotWellFormed(e.to_string()))?;
-    let root = doc
-        .document_element()
-        .ok_or_else(|| VerifyError::NotWellFormed("no root element".into()))?;
+    let doc = parse_xml(text).map_err(|e| VerifyError::NotWellFormed(e.to_string()))?;
+    let root = doc.root_element();
 
     let sigs = top_level_signatures(&doc);
     let sig = match sigs.as_slice() {
@@ -664,11 +664,11 @@ pub fn verify_enveloped(
     };
     let enveloping = sig == root;
 
-    let parts = SignatureParts::read(&doc, sig)?;
-    check_references(&doc, root, sig, enveloping, &parts)?;
+    let parts = SignatureParts::read(sig)?;
+    check_references(root, sig, enveloping, &parts)?;
 
-    let certs = parts.certificates(&doc)?;
-    let sig_value = parts.signature_value(&doc)?;
+    let certs = parts.certificates()?;
+    let sig_value = parts.signature_value()?;
     // Raw R||S lengths are 64/96/132 bytes (P-256/384/521); a DER SEQUENCE of another
     // length is certainly DER. (A DER value of a raw length is caught after verification.)
     if is_ecdsa(&parts.signature_method)
@@ -680,15 +680,16 @@ pub fn verify_enveloped(
         });
     }
 
-    let mut km = KeysManager::new();
+    // The keys of the KeyInfo certificates are the only candidates.
+    let mut keys: Vec<(usize, PublicKey)> = Vec::new();
     let mut load_errors = Vec::new();
     for (i, der) in certs.iter().enumerate() {
-        match bergshamra::keys::loader::load_x509_cert_der(der) {
-            Ok(k) => km.add_key(k.with_name(format!("cert{i}"))),
+        match PublicKey::from_certificate(der) {
+            Ok(k) => keys.push((i, k)),
             Err(e) => load_errors.push(format!("certificate #{}: {e}", i + 1)),
         }
     }
-    if km.is_empty() {
+    if keys.is_empty() {
         return Err(VerifyError::NoCertificate {
             reason: format!(
                 "no X509Certificate in KeyInfo holds a usable public key ({})",
@@ -696,38 +697,19 @@ pub fn verify_enveloped(
             ),
         });
     }
-    let ctx = DsigContext::new_permissive(km).with_trusted_keys_only(true);
-
-    let result = bergshamra::dsig::verify::verify_document_with_source(&ctx, &doc, Some(text));
-    let (references, key_name) = match result {
-        Ok(VerifyResult::Valid {
-            references,
-            key_info,
-            ..
-        }) => (references, key_info.key_name),
-        Ok(VerifyResult::Invalid { reason }) => {
-            return Err(map_invalid(&reason, &parts, &sig_value));
-        }
-        Err(e) => return Err(map_engine_error(e, &parts)),
-    };
-    let signer_idx = key_name
-        .as_deref()
-        .and_then(|n| n.strip_prefix("cert"))
-        .and_then(|i| i.parse::<usize>().ok())
-        .filter(|i| *i < certs.len())
-        .ok_or_else(|| VerifyError::NoCertificate {
-            reason: "the verifying key is not one of the KeyInfo certificates".into(),
-        })?;
+    let key_refs: Vec<&PublicKey> = keys.iter().map(|(_, k)| k).collect();
+    let verified =
+        dsig::verify(&doc, sig, &key_refs).map_err(|e| map_engine_error(e, &parts, &sig_value))?;
+    let (signer_idx, signer_key) = &keys[verified.key_index];
+    let signer_idx = *signer_idx;
     let signer = certs[signer_idx].clone();
-    check_key_strength(&signer)?;
+    check_key_strength(signer_key)?;
 
     // XAdES.
-    let xades = XadesParts::read(&doc, sig);
-    let has_signed_properties = xades.signed_properties.is_some_and(|sp| {
-        references
-            .iter()
-            .any(|r| r.resolved_node == Some(sp) && r.digest_verified)
-    });
+    let xades = XadesParts::read(sig);
+    let has_signed_properties = xades
+        .signed_properties
+        .is_some_and(|sp| verified.references.contains(&Some(sp)));
     if opts.strict_xades && !has_signed_properties {
         return Err(VerifyError::MissingSignedProperties {
             reason: if xades.signed_properties.is_none() {
@@ -764,46 +746,51 @@ pub fn verify_enveloped(
     })
 }
 
-pub(crate) fn is_el(doc: &Document<'_>, n: NodeId, ns: &str, local: &str) -> bool {
-    doc.element(n).is_some_and(|e| {
-        &*e.name.local_name == local && e.name.namespace_uri.as_deref() == Some(ns)
-    })
+pub(crate) fn is_el(n: Node<'_, '_>, ns: &str, local: &str) -> bool {
+    n.is_element() && n.tag_name().name() == local && n.tag_name().namespace() == Some(ns)
 }
 
-pub(crate) fn child_el(
-    doc: &Document<'_>,
-    parent: NodeId,
+pub(crate) fn child_el<'a, 'i>(
+    parent: Node<'a, 'i>,
     ns: &str,
     local: &str,
-) -> Option<NodeId> {
-    doc.children(parent)
-        .into_iter()
-        .find(|&c| is_el(doc, c, ns, local))
+) -> Option<Node<'a, 'i>> {
+    parent.children().find(|c| is_el(*c, ns, local))
 }
 
-pub(crate) fn child_els(doc: &Document<'_>, parent: NodeId, ns: &str, local: &str) -> Vec<NodeId> {
-    doc.children(parent)
-        .into_iter()
-        .filter(|&c| is_el(doc, c, ns, local))
-        .collect()
+pub(crate) fn child_els<'a, 'i>(parent: Node<'a, 'i>, ns: &str, local: &str) -> Vec<Node<'a, 'i>> {
+    parent.children().filter(|c| is_el(*c, ns, local)).collect()
 }
 
 /// `ds:Signature` elements that are not inside another `ds:Signature` (nested ones
 /// are countersignatures in XAdES unsigned properties).
-pub(crate) fn top_level_signatures(doc: &Document<'_>) -> Vec<NodeId> {
-    doc.descendants(doc.root())
-        .into_iter()
-        .filter(|&n| is_el(doc, n, NS_DSIG, "Signature"))
-        .filter(|&n| {
-            !doc.ancestors(n)
-                .into_iter()
-                .any(|a| is_el(doc, a, NS_DSIG, "Signature"))
-        })
-        .collect()
+pub(crate) fn top_level_signatures<'a, 'i>(doc: &'a Document<'i>) -> Vec<Node<'a, 'i>> {
+    let mut out: Vec<Node<'a, 'i>> = Vec::new();
+    for n in doc.descendants() {
+        // Document order: a signature inside the last top-level one starts before its end.
+        let inside_last = out
+            .last()
+            .is_some_and(|last| n.range().start < last.range().end);
+        if !inside_last && is_el(n, NS_DSIG, "Signature") {
+            out.push(n);
+        }
+    }
+    out
 }
 
-fn attr<'d>(doc: &'d Document<'_>, n: NodeId, name: &str) -> Option<&'d str> {
-    doc.element(n).and_then(|e| e.get_attribute(name))
+/// An unqualified attribute of an element.
+pub(crate) fn attr<'a>(n: Node<'a, '_>, name: &str) -> Option<&'a str> {
+    n.attributes()
+        .find(|a| a.namespace().is_none() && a.name() == name)
+        .map(|a| a.value())
+}
+
+/// All text inside an element.
+fn text_content_deep(n: Node<'_, '_>) -> String {
+    n.descendants()
+        .filter(|d| d.is_text())
+        .filter_map(|d| d.text())
+        .collect()
 }
 
 fn b64_decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
@@ -816,23 +803,23 @@ struct ReferenceInfo {
     transforms: Vec<(String, Option<String>, Option<String>)>, // (algorithm, XPath text, Filter attr)
 }
 
-struct SignatureParts {
+struct SignatureParts<'a, 'i> {
     signature_method: String,
     canonicalization: String,
     references: Vec<ReferenceInfo>,
-    key_info: Option<NodeId>,
-    signature_value: Option<NodeId>,
+    key_info: Option<Node<'a, 'i>>,
+    signature_value: Option<Node<'a, 'i>>,
 }
 
-impl SignatureParts {
-    fn read(doc: &Document<'_>, sig: NodeId) -> Result<Self, VerifyError> {
+impl<'a, 'i> SignatureParts<'a, 'i> {
+    fn read(sig: Node<'a, 'i>) -> Result<Self, VerifyError> {
         let malformed = |r: &str| VerifyError::MalformedSignature {
             reason: r.to_string(),
         };
-        let si = child_el(doc, sig, NS_DSIG, "SignedInfo")
+        let si = child_el(sig, NS_DSIG, "SignedInfo")
             .ok_or_else(|| malformed("ds:Signature has no ds:SignedInfo"))?;
-        let cm = child_el(doc, si, NS_DSIG, "CanonicalizationMethod")
-            .and_then(|n| attr(doc, n, "Algorithm"))
+        let cm = child_el(si, NS_DSIG, "CanonicalizationMethod")
+            .and_then(|n| attr(n, "Algorithm"))
             .ok_or_else(|| malformed("SignedInfo has no CanonicalizationMethod/@Algorithm"))?;
         if !C14N_METHODS.contains(&cm) {
             return Err(VerifyError::UnsupportedAlgorithm {
@@ -840,8 +827,8 @@ impl SignatureParts {
                 context: "SignedInfo/CanonicalizationMethod".into(),
             });
         }
-        let sm = child_el(doc, si, NS_DSIG, "SignatureMethod")
-            .and_then(|n| attr(doc, n, "Algorithm"))
+        let sm = child_el(si, NS_DSIG, "SignatureMethod")
+            .and_then(|n| attr(n, "Algorithm"))
             .ok_or_else(|| malformed("SignedInfo has no SignatureMethod/@Algorithm"))?;
         if !SIGNATURE_METHODS.contains(&sm) {
             return Err(VerifyError::UnsupportedAlgorithm {
@@ -851,15 +838,15 @@ impl SignatureParts {
                         .into(),
             });
         }
-        let refs = child_els(doc, si, NS_DSIG, "Reference");
+        let refs = child_els(si, NS_DSIG, "Reference");
         if refs.is_empty() {
             return Err(malformed("SignedInfo has no Reference"));
         }
         let mut references = Vec::with_capacity(refs.len());
         for r in refs {
-            let uri = attr(doc, r, "URI").map(str::to_string);
-            let dm = child_el(doc, r, NS_DSIG, "DigestMethod")
-                .and_then(|n| attr(doc, n, "Algorithm"))
+            let uri = attr(r, "URI").map(str::to_string);
+            let dm = child_el(r, NS_DSIG, "DigestMethod")
+                .and_then(|n| attr(n, "Algorithm"))
                 .ok_or_else(|| malformed("Reference has no DigestMethod/@Algorithm"))?;
             if !DIGEST_METHODS.contains(&dm) {
                 return Err(VerifyError::UnsupportedAlgorithm {
@@ -871,9 +858,9 @@ impl SignatureParts {
                 });
             }
             let mut transforms = Vec::new();
-            if let Some(ts) = child_el(doc, r, NS_DSIG, "Transforms") {
-                for t in child_els(doc, ts, NS_DSIG, "Transform") {
-                    let a = attr(doc, t, "Algorithm")
+            if let Some(ts) = child_el(r, NS_DSIG, "Transforms") {
+                for t in child_els(ts, NS_DSIG, "Transform") {
+                    let a = attr(t, "Algorithm")
                         .ok_or_else(|| malformed("Transform has no Algorithm"))?;
                     let allowed = C14N_METHODS.contains(&a)
                         || a == alg::ENVELOPED_SIGNATURE
@@ -890,14 +877,13 @@ impl SignatureParts {
                             ),
                         });
                     }
-                    let xpath = doc.children(t).into_iter().find(|&c| {
-                        doc.element(c)
-                            .is_some_and(|e| &*e.name.local_name == "XPath")
-                    });
+                    let xpath = t
+                        .children()
+                        .find(|c| c.is_element() && c.tag_name().name() == "XPath");
                     let (expr, filter) = match xpath {
                         Some(x) => (
-                            Some(doc.text_content_deep(x)),
-                            attr(doc, x, "Filter").map(str::to_string),
+                            Some(text_content_deep(x)),
+                            attr(x, "Filter").map(str::to_string),
                         ),
                         None => (None, None),
                     };
@@ -910,25 +896,24 @@ impl SignatureParts {
             signature_method: sm.to_string(),
             canonicalization: cm.to_string(),
             references,
-            key_info: child_el(doc, sig, NS_DSIG, "KeyInfo"),
-            signature_value: child_el(doc, sig, NS_DSIG, "SignatureValue"),
+            key_info: child_el(sig, NS_DSIG, "KeyInfo"),
+            signature_value: child_el(sig, NS_DSIG, "SignatureValue"),
         })
     }
 
-    fn certificates(&self, doc: &Document<'_>) -> Result<Vec<Vec<u8>>, VerifyError> {
+    fn certificates(&self) -> Result<Vec<Vec<u8>>, VerifyError> {
         let ki = self.key_info.ok_or_else(|| VerifyError::NoCertificate {
             reason: "ds:Signature has no ds:KeyInfo (KSeF needs the signing certificate in \
                      KeyInfo/X509Data/X509Certificate)"
                 .into(),
         })?;
         let mut certs = Vec::new();
-        for xd in child_els(doc, ki, NS_DSIG, "X509Data") {
-            for c in child_els(doc, xd, NS_DSIG, "X509Certificate") {
-                let der = b64_decode(&doc.text_content_deep(c)).map_err(|e| {
-                    VerifyError::NoCertificate {
+        for xd in child_els(ki, NS_DSIG, "X509Data") {
+            for c in child_els(xd, NS_DSIG, "X509Certificate") {
+                let der =
+                    b64_decode(&text_content_deep(c)).map_err(|e| VerifyError::NoCertificate {
                         reason: format!("X509Certificate is not valid base64: {e}"),
-                    }
-                })?;
+                    })?;
                 certs.push(der);
             }
         }
@@ -940,21 +925,22 @@ impl SignatureParts {
         Ok(certs)
     }
 
-    fn signature_value(&self, doc: &Document<'_>) -> Result<Vec<u8>, VerifyError> {
+    fn signature_value(&self) -> Result<Vec<u8>, VerifyError> {
         let n = self
             .signature_value
             .ok_or_else(|| VerifyError::MalformedSignature {
                 reason: "ds:Signature has no ds:SignatureValue".into(),
             })?;
-        b64_decode(&doc.text_content_deep(n)).map_err(|e| VerifyError::MalformedSignature {
+        b64_decode(&text_content_deep(n)).map_err(|e| VerifyError::MalformedSignature {
             reason: format!("SignatureValue is not valid base64: {e}"),
         })
     }
 }
 
-/// Ids of an element (the attribute names bergshamra registers).
-fn element_id<'d>(doc: &'d Document<'_>, n: NodeId) -> Option<&'d str> {
-    ["Id", "ID", "id"].into_iter().find_map(|a| attr(doc, n, a))
+/// Ids of an element (unqualified attribute names the engine registers; `AssertionID`
+/// and `xml:id` are registered too but do not name the root of a KSeF document).
+fn element_id<'a>(n: Node<'a, '_>) -> Option<&'a str> {
+    ["Id", "ID", "id"].into_iter().find_map(|a| attr(n, a))
 }
 
 fn same_doc_target(uri: &str) -> Option<&str> {
@@ -973,11 +959,10 @@ fn same_doc_target(uri: &str) -> Option<&str> {
 }
 
 fn check_references(
-    doc: &Document<'_>,
-    root: NodeId,
-    sig: NodeId,
+    root: Node<'_, '_>,
+    sig: Node<'_, '_>,
     enveloping: bool,
-    parts: &SignatureParts,
+    parts: &SignatureParts<'_, '_>,
 ) -> Result<(), VerifyError> {
     for r in &parts.references {
         match r.uri.as_deref() {
@@ -990,7 +975,7 @@ fn check_references(
             Some(u) => return Err(VerifyError::Detached { uri: u.into() }),
         }
     }
-    let root_id = element_id(doc, root);
+    let root_id = element_id(root);
     if !enveloping {
         let covering = parts.references.iter().find(|r| {
             let uri = r.uri.as_deref().unwrap_or("");
@@ -1019,23 +1004,17 @@ fn check_references(
         }
     } else {
         // Enveloping: the payload is the first non-XAdES element inside a ds:Object.
-        let payload = child_els(doc, sig, NS_DSIG, "Object")
-            .into_iter()
-            .find_map(|o| {
-                doc.children(o)
-                    .into_iter()
-                    .find(|&c| {
-                        doc.element(c)
-                            .is_some_and(|e| e.name.namespace_uri.as_deref() != Some(NS_XADES))
-                    })
-                    .map(|c| (o, c))
-            });
+        let payload = child_els(sig, NS_DSIG, "Object").into_iter().find_map(|o| {
+            o.children()
+                .find(|c| c.is_element() && c.tag_name().namespace() != Some(NS_XADES))
+                .map(|c| (o, c))
+        });
         let Some((object, payload)) = payload else {
             return Err(VerifyError::NotWholeDocument {
                 reason: "enveloping signature without signed content in ds:Object".into(),
             });
         };
-        let ids: Vec<&str> = [element_id(doc, object), element_id(doc, payload)]
+        let ids: Vec<&str> = [element_id(object), element_id(payload)]
             .into_iter()
             .flatten()
             .collect();
@@ -1125,16 +1104,7 @@ pub(crate) fn looks_like_der_ecdsa(v: &[u8]) -> bool {
     i == v.len()
 }
 
-fn map_invalid(reason: &str, parts: &SignatureParts, sig_value: &[u8]) -> VerifyError {
-    if let Some(rest) = reason.strip_prefix("Reference digest failed: URI=") {
-        let uri = rest
-            .split_once(": expected digest")
-            .map(|(u, _)| u)
-            .unwrap_or(rest);
-        return VerifyError::DigestMismatch {
-            uri: uri.to_string(),
-        };
-    }
+fn map_invalid(reason: &str, parts: &SignatureParts<'_, '_>, sig_value: &[u8]) -> VerifyError {
     if is_ecdsa(&parts.signature_method) && looks_like_der_ecdsa(sig_value) {
         return VerifyError::EcdsaDerEncoded {
             len: sig_value.len(),
@@ -1145,42 +1115,34 @@ fn map_invalid(reason: &str, parts: &SignatureParts, sig_value: &[u8]) -> Verify
     }
 }
 
-fn map_engine_error(e: bergshamra::Error, parts: &SignatureParts) -> VerifyError {
-    use bergshamra::Error as E;
+/// The verification error for each kind of engine failure.
+fn map_engine_error(e: DsigError, parts: &SignatureParts<'_, '_>, sig_value: &[u8]) -> VerifyError {
     match e {
-        E::XmlParse(m) => VerifyError::NotWellFormed(m),
-        E::UnsupportedAlgorithm(m) => VerifyError::UnsupportedAlgorithm {
-            uri: m.rsplit(": ").next().unwrap_or(&m).to_string(),
-            context: m.clone(),
-        },
-        E::Key(m) | E::KeyNotFound(m) => VerifyError::SignatureValueInvalid {
+        DsigError::XmlParse(m) => VerifyError::NotWellFormed(m),
+        DsigError::UnsupportedAlgorithm { uri, context } => {
+            VerifyError::UnsupportedAlgorithm { uri, context }
+        }
+        DsigError::KeyMismatch(m) => VerifyError::SignatureValueInvalid {
             reason: format!(
                 "SignatureMethod {} does not fit the certificate's key: {m}",
                 parts.signature_method
             ),
         },
-        E::Crypto(m) | E::SignatureInvalid(m) => VerifyError::SignatureValueInvalid { reason: m },
-        E::DigestMismatch(m) => VerifyError::DigestMismatch { uri: m },
-        E::InvalidUri(m) => VerifyError::Detached { uri: m },
-        other => VerifyError::MalformedSignature {
-            reason: other.to_string(),
-        },
+        DsigError::SignatureInvalid(m) => map_invalid(&m, parts, sig_value),
+        DsigError::Crypto(m) => VerifyError::SignatureValueInvalid { reason: m },
+        DsigError::DigestMismatch { uri } => VerifyError::DigestMismatch { uri },
+        DsigError::InvalidUri(m) => VerifyError::Detached { uri: m },
+        DsigError::Malformed(m) => VerifyError::MalformedSignature { reason: m },
     }
 }
 
-fn check_key_strength(cert_der: &[u8]) -> Result<(), VerifyError> {
-    use rsa::pkcs8::DecodePublicKey as _;
-    use rsa::traits::PublicKeyParts as _;
-    let Ok(spki) = ksef_crypto::certificate_spki_der(cert_der) else {
-        return Ok(());
-    };
-    if let Ok(pk) = rsa::RsaPublicKey::from_public_key_der(&spki) {
-        let bits = pk.n().bit_width();
-        if bits < 2048 {
-            return Err(VerifyError::WeakKey {
-                reason: format!("RSA key of {bits} bits; KSeF requires at least 2048"),
-            });
-        }
+fn check_key_strength(key: &PublicKey) -> Result<(), VerifyError> {
+    if let Some(bits) = key.rsa_bits()
+        && bits < 2048
+    {
+        return Err(VerifyError::WeakKey {
+            reason: format!("RSA key of {bits} bits; KSeF requires at least 2048"),
+        });
     }
     Ok(())
 }
@@ -1190,38 +1152,38 @@ struct CertDigestRef {
     value: Vec<u8>,
 }
 
-struct XadesParts {
-    signed_properties: Option<NodeId>,
+struct XadesParts<'a, 'i> {
+    signed_properties: Option<Node<'a, 'i>>,
     signing_time: Option<String>,
     /// `None` = no SigningCertificate(V2); `Some` = its Cert digests.
     cert_digests: Option<Vec<Result<CertDigestRef, String>>>,
 }
 
-impl XadesParts {
-    fn read(doc: &Document<'_>, sig: NodeId) -> Self {
-        let qp = child_els(doc, sig, NS_DSIG, "Object")
+impl<'a, 'i> XadesParts<'a, 'i> {
+    fn read(sig: Node<'a, 'i>) -> Self {
+        let qp = child_els(sig, NS_DSIG, "Object")
             .into_iter()
-            .find_map(|o| child_el(doc, o, NS_XADES, "QualifyingProperties"));
-        let sp = qp.and_then(|q| child_el(doc, q, NS_XADES, "SignedProperties"));
-        let ssp = sp.and_then(|s| child_el(doc, s, NS_XADES, "SignedSignatureProperties"));
+            .find_map(|o| child_el(o, NS_XADES, "QualifyingProperties"));
+        let sp = qp.and_then(|q| child_el(q, NS_XADES, "SignedProperties"));
+        let ssp = sp.and_then(|s| child_el(s, NS_XADES, "SignedSignatureProperties"));
         let signing_time = ssp
-            .and_then(|s| child_el(doc, s, NS_XADES, "SigningTime"))
-            .map(|t| doc.text_content_deep(t).trim().to_string());
+            .and_then(|s| child_el(s, NS_XADES, "SigningTime"))
+            .map(|t| text_content_deep(t).trim().to_string());
         let sc = ssp.and_then(|s| {
-            child_el(doc, s, NS_XADES, "SigningCertificate")
-                .or_else(|| child_el(doc, s, NS_XADES, "SigningCertificateV2"))
+            child_el(s, NS_XADES, "SigningCertificate")
+                .or_else(|| child_el(s, NS_XADES, "SigningCertificateV2"))
         });
         let cert_digests = sc.map(|sc| {
-            child_els(doc, sc, NS_XADES, "Cert")
+            child_els(sc, NS_XADES, "Cert")
                 .into_iter()
                 .map(|c| {
-                    let cd = child_el(doc, c, NS_XADES, "CertDigest")
+                    let cd = child_el(c, NS_XADES, "CertDigest")
                         .ok_or_else(|| "Cert has no CertDigest".to_string())?;
-                    let method = child_el(doc, cd, NS_DSIG, "DigestMethod")
-                        .and_then(|n| attr(doc, n, "Algorithm"))
+                    let method = child_el(cd, NS_DSIG, "DigestMethod")
+                        .and_then(|n| attr(n, "Algorithm"))
                         .ok_or_else(|| "CertDigest has no DigestMethod/@Algorithm".to_string())?;
-                    let value = child_el(doc, cd, NS_DSIG, "DigestValue")
-                        .map(|n| doc.text_content_deep(n))
+                    let value = child_el(cd, NS_DSIG, "DigestValue")
+                        .map(text_content_deep)
                         .ok_or_else(|| "CertDigest has no DigestValue".to_string())?;
                     let value = b64_decode(&value)
                         .map_err(|e| format!("CertDigest/DigestValue is not valid base64: {e}"))?;
@@ -1252,15 +1214,15 @@ fn check_cert_digest(
     let mut problems = Vec::new();
     for d in digests {
         match d {
-            Ok(d) => match bergshamra::crypto::digest::digest(&d.method, signer) {
-                Ok(actual) if actual == d.value => return Ok(()),
-                Ok(actual) => problems.push(format!(
+            Ok(d) => match dsig::Hash::from_uri(&d.method).map(|h| h.digest(signer)) {
+                Some(actual) if actual == d.value => return Ok(()),
+                Some(actual) => problems.push(format!(
                     "CertDigest ({}) is {} but the certificate in KeyInfo has {}",
                     d.method,
                     B64.encode(&d.value),
                     B64.encode(actual)
                 )),
-                Err(_) => {
+                None => {
                     return Err(VerifyError::UnsupportedAlgorithm {
                         uri: d.method.clone(),
                         context: "xades:CertDigest/DigestMethod".into(),

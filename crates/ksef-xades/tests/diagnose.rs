@@ -114,7 +114,7 @@ fn sha1_and_pss_are_warned_about() {
     let mut t = Template::new(rsa());
     t.signature_method = RSA_SHA1;
     t.digest = SHA1;
-    let signed = bergshamra_sign(&t.document(), rsa());
+    let signed = sign_template(&t.document(), rsa());
     let f = diagnose(signed.as_bytes());
     assert!(
         f.iter()
@@ -123,7 +123,7 @@ fn sha1_and_pss_are_warned_about() {
     );
     let mut t = Template::new(rsa());
     t.signature_method = RSA_PSS_SHA256;
-    let signed = bergshamra_sign(&t.document(), rsa());
+    let signed = sign_template(&t.document(), rsa());
     let f = diagnose(signed.as_bytes());
     assert!(
         f.iter()

@@ -506,3 +506,55 @@ fn bom_input_is_signed_without_bom_and_verifies() {
     assert!(signed.starts_with("<?xml"));
     verify_enveloped(signed.as_bytes(), &STRICT).unwrap();
 }
+
+#[test]
+fn hostile_documents_do_not_panic() {
+    // 100 000 nested elements in the signed content: signing, verifying and tampering.
+    let deep = format!("{}{}", "<x>".repeat(100_000), "</x>".repeat(100_000));
+    let xml = unsigned_xml().replacen(
+        "<SubjectIdentifierType>",
+        &format!("{deep}<SubjectIdentifierType>"),
+        1,
+    );
+    let signed = sign_enveloped(&xml, ec(), &SignOptions::default()).unwrap();
+    verify_enveloped(signed.as_bytes(), &STRICT).unwrap();
+    let tampered = signed.replacen("<x><x></x></x>", "<x><y></y></x>", 1);
+    assert_eq!(
+        err(tampered.as_bytes(), &LENIENT),
+        VerifyError::DigestMismatch { uri: String::new() }
+    );
+    // 50 000 nested signatures: one top-level signature, without SignedInfo.
+    let nested = format!(
+        "<r>{}{}</r>",
+        format!("<ds:Signature xmlns:ds=\"{DSIG}\">").repeat(50_000),
+        "</ds:Signature>".repeat(50_000)
+    );
+    assert!(matches!(
+        err(nested.as_bytes(), &LENIENT),
+        VerifyError::MalformedSignature { .. }
+    ));
+    // 5 000 attributes on the root of a signed document.
+    let attrs: String = (0..5_000).map(|i| format!(" a{i}=\"{i}\"")).collect();
+    let signed = signed_rsa();
+    let many = signed.replacen(
+        "<AuthTokenRequest ",
+        &format!("<AuthTokenRequest{attrs} "),
+        1,
+    );
+    assert_eq!(
+        err(many.as_bytes(), &LENIENT),
+        VerifyError::DigestMismatch { uri: String::new() }
+    );
+    let signed_many = sign_enveloped(
+        &unsigned_xml().replacen(
+            "<AuthTokenRequest ",
+            &format!("<AuthTokenRequest{attrs} "),
+            1,
+        ),
+        rsa(),
+        &SignOptions::default(),
+    )
+    .unwrap();
+    verify_enveloped(signed_many.as_bytes(), &STRICT).unwrap();
+    assert!(!ksef_xades::diagnose::diagnose(many.as_bytes()).is_empty());
+}

@@ -323,10 +323,165 @@ fn xmlsec1_enveloping_signature_verifies_and_request_is_parsed() {
 
 #[test]
 fn rsa_pss_signature_verifies() {
-    // xmlsec1 1.2.37 has no RSA-PSS; sign the template with bergshamra instead.
+    // xmlsec1 1.2.37 has no RSA-PSS; sign the template with our template signer instead.
     let mut t = Template::new(rsa());
     t.signature_method = RSA_PSS_SHA256;
-    let signed = bergshamra_sign(&t.document(), rsa());
+    let signed = sign_template(&t.document(), rsa());
     let v = verify_enveloped(signed.as_bytes(), &STRICT).unwrap();
     assert_eq!(v.signature_method, RSA_PSS_SHA256);
+}
+
+/// The `DigestValue` texts of a signed document, in order.
+fn digest_values(xml: &str) -> Vec<&str> {
+    xml.split("<ds:DigestValue>")
+        .skip(1)
+        .filter_map(|s| s.split("</ds:DigestValue>").next())
+        .collect()
+}
+
+fn run(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+#[test]
+fn rsa_pss_signature_checks_out_with_libxml2_and_openssl() {
+    // Independent of our engine: the reference digests equal xmlsec1's for the same
+    // template (signed there with rsa-sha256, which xmlsec1 1.2 has), and OpenSSL verifies
+    // the PSS value over SignedInfo canonicalized by libxml2.
+    use base64::Engine as _;
+    let mut t = Template::new(rsa());
+    t.signature_method = RSA_PSS_SHA256;
+    let ours = sign_template(&t.document(), rsa());
+    let mut t_pkcs1 = t.clone();
+    t_pkcs1.signature_method = RSA_SHA256;
+    let theirs = xmlsec_sign(&t_pkcs1.document(), rsa());
+    assert_eq!(digest_values(&ours).len(), 3);
+    assert_eq!(digest_values(&ours), digest_values(&theirs));
+
+    // SignedInfo alone, with the namespaces in scope declared on it: its inclusive
+    // canonical form is that of the SignedInfo subset of the signed document.
+    let start = ours.find("<ds:SignedInfo>").unwrap();
+    let end = ours.find("</ds:SignedInfo>").unwrap() + "</ds:SignedInfo>".len();
+    let standalone = ours[start..end].replacen(
+        "<ds:SignedInfo>",
+        &format!(
+            "<ds:SignedInfo xmlns=\"{}\" xmlns:ds=\"{DSIG}\">",
+            AuthNamespace::V2_0.uri()
+        ),
+        1,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let si = write(dir.path(), "signed-info.xml", standalone.as_bytes());
+    let canonical = run(std::process::Command::new("xmllint").arg("--c14n").arg(&si));
+    let data = write(dir.path(), "signed-info.c14n", canonical.as_bytes());
+    let value = ours
+        .split("<ds:SignatureValue>")
+        .nth(1)
+        .and_then(|s| s.split("</ds:SignatureValue>").next())
+        .unwrap();
+    let value = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .unwrap();
+    let sig = write(dir.path(), "signature.bin", &value);
+    let cert = write(
+        dir.path(),
+        "cert.pem",
+        rsa().certificate_pem().unwrap().as_bytes(),
+    );
+    let pubkey = run(std::process::Command::new("openssl")
+        .args(["x509", "-pubkey", "-noout", "-in"])
+        .arg(&cert));
+    let pubkey = write(dir.path(), "pub.pem", pubkey.as_bytes());
+    let out = run(std::process::Command::new("openssl")
+        .args([
+            "dgst",
+            "-sha256",
+            "-sigopt",
+            "rsa_padding_mode:pss",
+            "-sigopt",
+            "rsa_pss_saltlen:32",
+            "-sigopt",
+            "rsa_mgf1_md:sha256",
+            "-verify",
+        ])
+        .arg(&pubkey)
+        .arg("-signature")
+        .arg(&sig)
+        .arg(&data));
+    assert!(out.contains("Verified OK"), "{out}");
+}
+
+#[test]
+fn xmlsec1_ecdsa_on_p384_and_p521_certificates() {
+    // Keys and certificates made by OpenSSL, signatures by xmlsec1.
+    use sha2::Digest as _;
+    for (curve, method) in [
+        ("secp384r1", ECDSA_SHA384),
+        ("secp521r1", ECDSA_SHA512),
+        ("secp384r1", ECDSA_SHA1),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.pem");
+        let cert = dir.path().join("cert.pem");
+        let der = dir.path().join("cert.der");
+        run(std::process::Command::new("openssl")
+            .args(["ecparam", "-genkey", "-noout", "-name", curve, "-out"])
+            .arg(&key));
+        run(std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-new",
+                "-subj",
+                "/CN=Jan Kowalski/C=PL",
+                "-days",
+                "2",
+            ])
+            .arg("-key")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert));
+        run(std::process::Command::new("openssl")
+            .args(["x509", "-outform", "DER", "-in"])
+            .arg(&cert)
+            .arg("-out")
+            .arg(&der));
+        let der = std::fs::read(&der).unwrap();
+        let mut t = Template::new(ec());
+        t.signature_method = method;
+        t.cert_digest = Some((SHA256, sha2::Sha256::digest(&der).to_vec()));
+        let tmpl = write(dir.path(), "template.xml", t.document().as_bytes());
+        let out_path = dir.path().join("signed.xml");
+        run(std::process::Command::new(xmlsec1())
+            .arg("--sign")
+            .arg("--id-attr:Id")
+            .arg("http://uri.etsi.org/01903/v1.3.2#:SignedProperties")
+            .arg("--privkey-pem")
+            .arg(format!("{},{}", key.display(), cert.display()))
+            .arg("--output")
+            .arg(&out_path)
+            .arg(&tmpl));
+        let signed = std::fs::read(&out_path).unwrap();
+        let v =
+            verify_enveloped(&signed, &STRICT).unwrap_or_else(|e| panic!("{curve} {method}: {e}"));
+        assert_eq!(v.signer_certificate_der, der);
+        assert_eq!(v.signature_method, method);
+        // One flipped bit in the signature value is caught.
+        let text = String::from_utf8(signed).unwrap();
+        let s = text.find("<ds:SignatureValue>").unwrap() + "<ds:SignatureValue>".len();
+        let mut tampered = text.clone();
+        let c = if &text[s + 5..s + 6] == "A" { "B" } else { "A" };
+        tampered.replace_range(s + 5..s + 6, c);
+        assert!(matches!(
+            verify_enveloped(tampered.as_bytes(), &STRICT),
+            Err(VerifyError::SignatureValueInvalid { .. })
+        ));
+    }
 }

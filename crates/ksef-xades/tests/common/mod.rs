@@ -155,6 +155,7 @@ pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 pub const RSA_SHA384: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384";
 pub const RSA_SHA512: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512";
 pub const RSA_PSS_SHA256: &str = "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1";
+pub const ECDSA_SHA1: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1";
 pub const ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
 pub const ECDSA_SHA384: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384";
 pub const ECDSA_SHA512: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512";
@@ -171,7 +172,7 @@ pub enum SpRef {
     WithoutTransform,
 }
 
-/// A signature template for `xmlsec1 --sign` (or bergshamra template signing).
+/// A signature template for `xmlsec1 --sign` (or [`sign_template`]).
 #[derive(Clone, Debug)]
 pub struct Template {
     /// XML declaration (with trailing newline) or empty.
@@ -329,14 +330,9 @@ impl Template {
     }
 }
 
-/// Sign a template with bergshamra directly (for algorithms xmlsec1 1.2 lacks, e.g. PSS).
-pub fn bergshamra_sign(template: &str, cred: &Credential) -> String {
-    let pem = cred.key_pem().unwrap();
-    let key = bergshamra::keys::loader::load_pem_auto(pem.as_bytes(), None).unwrap();
-    let mut km = bergshamra::KeysManager::new();
-    km.add_key(key);
-    let ctx = bergshamra::DsigContext::new_permissive(km);
-    // Fill the empty X509Data with the certificate first.
+/// Fill a signature template with our own template signer (for algorithms xmlsec1 1.2
+/// lacks, e.g. RSA-PSS): the empty `X509Data` gets the certificate first.
+pub fn sign_template(template: &str, cred: &Credential) -> String {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD.encode(&cred.certificate_der);
     let t = template
@@ -350,5 +346,8 @@ pub fn bergshamra_sign(template: &str, cred: &Credential) -> String {
             &format!("<X509Data><X509Certificate>{b64}</X509Certificate></X509Data>"),
             1,
         );
-    bergshamra::sign(&ctx, &t).unwrap()
+    ksef_xades::XadesSigner::new(cred)
+        .unwrap()
+        .sign_template(&t)
+        .unwrap()
 }
