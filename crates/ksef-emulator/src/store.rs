@@ -4,18 +4,19 @@
 //! revocation) are stored as "ready at" instants and resolved when read, so they survive restarts
 //! without background jobs.
 //!
-//! Schema migrations are versioned with SQLite's `PRAGMA user_version` and applied in order inside a
-//! transaction (hand-written rather than `sqlx::migrate!`, which needs sqlx's proc-macro feature and a
-//! migrations folder at build time; this list is the whole history).
+//! Schema migrations are applied by `ksef-sqlite` (the mechanism shared with the program store):
+//! versioned with SQLite's `PRAGMA user_version`, in order, inside one transaction; this list is
+//! the whole history.
 
 use std::str::FromStr;
 
+use ksef_sqlite::{MigrationError, Migrations};
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 
 /// Ordered schema migrations; index + 1 = the `user_version` after applying it.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: Migrations = Migrations::new(&[
     // v1: authentication, KSeF tokens, test data.
     r#"
     CREATE TABLE settings (name TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -382,7 +383,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX grants_authorized ON grants(authorized_type, authorized_value, grant_kind);
     CREATE INDEX grants_context ON grants(context_type, context_value, created_ms);
     "#,
-];
+]);
 
 /// Unix milliseconds of an instant.
 pub fn ms(t: OffsetDateTime) -> i64 {
@@ -425,29 +426,12 @@ pub async fn check_writable(pool: &SqlitePool) -> Result<(), sqlx::Error> {
 
 async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let version: i64 = sqlx::query("PRAGMA user_version")
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-    let version = usize::try_from(version).unwrap_or(0);
-    if version > MIGRATIONS.len() {
-        return Err(sqlx::Error::Protocol(format!(
-            "database schema version {version} is newer than this emulator supports ({}); refusing to touch it",
-            MIGRATIONS.len()
-        )));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        // Both statements are compile-time constants of this file, never input.
-        sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
-            .execute(&mut *tx)
-            .await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "PRAGMA user_version = {}",
-            i + 1
-        )))
-        .execute(&mut *tx)
-        .await?;
-    }
+    MIGRATIONS.apply(&mut tx).await.map_err(|e| match e {
+        MigrationError::Database(e) => e,
+        other => sqlx::Error::Protocol(format!(
+            "database {other}: refusing to touch it (written by a newer emulator)"
+        )),
+    })?;
     tx.commit().await?;
     Ok(())
 }
@@ -455,6 +439,7 @@ async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlx::Row;
 
     #[tokio::test]
     async fn migrates_once_and_reopens() {
@@ -474,13 +459,40 @@ mod tests {
             .await
             .unwrap()
             .get(0);
-        assert_eq!(v as usize, MIGRATIONS.len());
+        assert_eq!(v, MIGRATIONS.current());
         let n: i64 = sqlx::query("SELECT COUNT(*) FROM settings")
             .fetch_one(&pool)
             .await
             .unwrap()
             .get(0);
         assert_eq!(n, 1);
+    }
+
+    #[tokio::test]
+    async fn refuses_a_database_of_a_newer_emulator_and_leaves_it_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let pool = open(&path).await.unwrap();
+        let newer = MIGRATIONS.current() + 1;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "PRAGMA user_version = {newer}"
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        let err = open(&path).await.unwrap_err().to_string();
+        assert!(err.contains("newer"), "{err}");
+        let pool = SqlitePoolOptions::new()
+            .connect_with(SqliteConnectOptions::new().filename(&path))
+            .await
+            .unwrap();
+        let v: i64 = sqlx::query("PRAGMA user_version")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(v, newer);
     }
 
     #[test]
