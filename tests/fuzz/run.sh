@@ -120,8 +120,8 @@ set -e
 status=$(( status1 != 0 ? status1 : status2 ))
 # The token must have been accepted: an owner's run answers far more than 401s (the emulator
 # logs one line per request: method, path, status; never headers or bodies).
-total=$(grep -c 'ksef_emulator::http: request ' "$REPORT_DIR/server.log" || true)
-unauthorized=$(grep -c 'ksef_emulator::http: request .* status=401 ' "$REPORT_DIR/server.log" || true)
+total=$(grep -c 'ksef_emulator::request: request ' "$REPORT_DIR/server.log" || true)
+unauthorized=$(grep -c 'ksef_emulator::request: request .* status=401 ' "$REPORT_DIR/server.log" || true)
 echo "== emulator answered $total requests, $unauthorized of them 401; reports in $REPORT_DIR"
 if [[ "$total" -eq 0 || $(( unauthorized * 2 )) -gt "$total" ]]; then
   echo "most requests were refused as unauthorized: the run did not test the API behind the login" >&2

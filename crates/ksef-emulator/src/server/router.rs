@@ -105,13 +105,17 @@ async fn collapse_slashes(mut req: Request) -> Request {
 }
 
 /// One log line per request: method, path, status, duration. Never headers or bodies (tokens
-/// and signed documents stay out of logs); paths carry only reference numbers.
+/// and signed documents stay out of logs); paths carry only reference numbers. The log target
+/// is fixed (`ksef_emulator::request`), not the module path, so that filters
+/// (`RUST_LOG=ksef_emulator::request=off`) and log readers (tests/fuzz/run.sh) do not depend on
+/// where this function lives.
 async fn log_requests(req: Request, next: axum::middleware::Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let started = std::time::Instant::now();
     let resp = next.run(req).await;
     tracing::info!(
+        target: "ksef_emulator::request",
         %method,
         %path,
         status = resp.status().as_u16(),
