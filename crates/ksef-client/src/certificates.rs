@@ -17,7 +17,7 @@ use ksef_wire::{
     CertificateLimitsResponse, CertificateListItem, EnrollCertificateRequest,
     EnrollCertificateResponse, QueryCertificatesRequest, QueryCertificatesResponse,
     RetrieveCertificatesListItem, RetrieveCertificatesRequest, RetrieveCertificatesResponse,
-    RevokeCertificateRequest, is_certificate_serial_number,
+    RevokeCertificateRequest, Validate, is_certificate_serial_number,
 };
 use reqwest::Method;
 use tokio::time::Instant;

@@ -16,7 +16,8 @@ use ksef_wire::{
     AuthenticationTokensResponse, ExceptionCode, GenerateTokenRequest, GenerateTokenResponse,
     InitTokenAuthenticationRequest, PersonalPermission, PersonalPermissionsQueryRequest,
     PublicKeyCertificate, PublicKeyCertificateUsage, QueryPersonalPermissionsResponse,
-    QueryTokensResponse, QueryTokensResponseItem, Secret, TokenStatusResponse, WireEnum, headers,
+    QueryTokensResponse, QueryTokensResponseItem, Secret, TokenStatusResponse, Validate, WireEnum,
+    headers,
 };
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, StatusCode, Url};

@@ -21,7 +21,7 @@ use ksef_crypto::{Credential, KeyAlgorithm, Zeroizing};
 use ksef_wire::{
     CertificateEnrollmentDataResponse, CertificateLimitsResponse, CertificateListItem,
     EnrollCertificateRequest, KsefCertificateType, OpenEnum, QueryCertificatesRequest,
-    RevokeCertificateRequest, WireEnum,
+    RevokeCertificateRequest, Validate, WireEnum,
 };
 use serde::Serialize;
 use time::OffsetDateTime;

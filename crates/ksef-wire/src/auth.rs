@@ -10,7 +10,9 @@ use ksef_core::{
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::common::{OpenEnum, StatusInfo, TypedIdentifier, ValidationError, check_length};
+use crate::common::{
+    OpenEnum, StatusInfo, TypedIdentifier, Validate, ValidationError, check_length,
+};
 use crate::ksef_time;
 use crate::secret::Secret;
 
@@ -162,11 +164,13 @@ pub struct InitTokenAuthenticationRequest {
     pub authorization_policy: Option<AuthorizationPolicy>,
 }
 
-impl InitTokenAuthenticationRequest {
+impl Validate for InitTokenAuthenticationRequest {
+    type Valid = ContextIdentifier;
+
     /// Checks the schema rules the deserializer leaves open (challenge and key-id length,
     /// context identifier type/pattern/checksum, non-empty token, IP policy syntax) and
     /// returns the validated context.
-    pub fn validate(&self) -> Result<ContextIdentifier, ValidationError> {
+    fn validate(&self) -> Result<ContextIdentifier, ValidationError> {
         check_length("challenge", &self.challenge, 36, 36)?;
         let context = self
             .context_identifier

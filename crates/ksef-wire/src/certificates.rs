@@ -7,7 +7,7 @@ use ksef_core::SubjectIdentifierKind;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::common::{OpenEnum, StatusInfo, TypedIdentifier, ValidationError, wire_enum};
+use crate::common::{OpenEnum, StatusInfo, TypedIdentifier, Validate, ValidationError, wire_enum};
 use crate::ksef_time;
 
 wire_enum! {
@@ -132,9 +132,11 @@ pub struct EnrollCertificateRequest {
     pub valid_from: Option<OffsetDateTime>,
 }
 
-impl EnrollCertificateRequest {
+impl Validate for EnrollCertificateRequest {
+    type Valid = KsefCertificateType;
+
     /// Checks `certificateName` (length and characters) and `certificateType`; returns the type.
-    pub fn validate(&self) -> Result<KsefCertificateType, ValidationError> {
+    fn validate(&self) -> Result<KsefCertificateType, ValidationError> {
         let (min, max) = CERTIFICATE_NAME_LENGTH;
         crate::common::check_length("certificateName", &self.certificate_name, min, max)?;
         let allowed = |c: char| {
@@ -191,9 +193,11 @@ pub struct RetrieveCertificatesRequest {
     pub certificate_serial_numbers: Vec<String>,
 }
 
-impl RetrieveCertificatesRequest {
+impl Validate for RetrieveCertificatesRequest {
+    type Valid = ();
+
     /// Checks the count (1–10) and the form of every serial number.
-    pub fn validate(&self) -> Result<(), ValidationError> {
+    fn validate(&self) -> Result<(), ValidationError> {
         let n = self.certificate_serial_numbers.len();
         if !(1..=10).contains(&n) {
             return Err(ValidationError::Range {
@@ -286,9 +290,11 @@ pub struct CertificateFilter {
     pub expires_after: Option<OffsetDateTime>,
 }
 
-impl QueryCertificatesRequest {
+impl Validate for QueryCertificatesRequest {
+    type Valid = CertificateFilter;
+
     /// Checks the serial number form and the enum values.
-    pub fn validate(&self) -> Result<CertificateFilter, ValidationError> {
+    fn validate(&self) -> Result<CertificateFilter, ValidationError> {
         if let Some(s) = &self.certificate_serial_number
             && !is_certificate_serial_number(s)
         {

@@ -364,7 +364,15 @@ impl StatusInfo {
 
 /// A request body that checks itself: strings into the validated values the service works
 /// with, or a [`ValidationError`] naming the field. One trait, so a front end (the emulator's
-/// grant endpoints, the client) can treat every such request alike.
+/// handlers, the client) can treat every such request alike.
+///
+/// Every top-level request body with semantic checks implements it (bring the trait into
+/// scope, `use ksef_wire::Validate;`, to call `validate()`). Validators of sub-objects that
+/// take the JSON path of the field they sit in (`field: &str`, used as the prefix of error
+/// paths), such as [`EncryptionInfo::validate`](crate::EncryptionInfo::validate) or
+/// [`SessionContextLimits::validate_override`](crate::SessionContextLimits::validate_override),
+/// are inherent methods instead: they are called by the request validators, not by a front
+/// end.
 pub trait Validate {
     /// The checked form of the request.
     type Valid;

@@ -11,7 +11,9 @@
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
-use crate::common::{OpenEnum, StatusInfo, ValidationError, check_length, check_range, wire_enum};
+use crate::common::{
+    OpenEnum, StatusInfo, Validate, ValidationError, check_length, check_range, wire_enum,
+};
 use crate::ksef_time;
 use crate::sessions::{CompressionType, EncryptionInfo, FormCode, InvoicingMode, invalid};
 
@@ -778,10 +780,12 @@ pub struct InvoiceExportRequest {
     pub compression_type: Option<OpenEnum<CompressionType>>,
 }
 
-impl InvoiceExportRequest {
+impl Validate for InvoiceExportRequest {
+    type Valid = CompressionType;
+
     /// Checks the encryption block, the filters and the compression type; returns the
     /// compression type (default ZIP).
-    pub fn validate(&self) -> Result<CompressionType, ValidationError> {
+    fn validate(&self) -> Result<CompressionType, ValidationError> {
         self.encryption.validate("encryption")?;
         self.filters.validate("filters")?;
         match &self.compression_type {

@@ -24,13 +24,12 @@
 //!   `exceptionCode`) are plain values with `#[serde(default)]` and are always written.
 //! * **Enums** ([`OpenEnum`]): every API enum value is wrapped in `OpenEnum<E>`, which
 //!   keeps an unknown string verbatim instead of failing. The client survives values MF adds
-//!   later; the emulator turns them into 400/21405 through `validate()` / [`OpenEnum::require`].
+//!   later; the emulator turns them into 400/21405 through [`Validate::validate`] /
+//!   [`OpenEnum::require`].
 //!   The enum sets are the `ksef-core` ones where they exist (`TokenPermission`,
 //!   `TokenStatus`, `ContextIdentifierType`, `SubjectIdentifierKind`, `AuthenticationMethod`,
 //!   `AuthenticationMethodCategory`), otherwise small wire-only enums.
-//! * **Identifiers** `{type, value}` are [`TypedIdentifier<T>`] with string values; request
-//!   types have `validate()` methods returning `ksef-core` values (pattern + checksum) or a
-//!   [`ValidationError`] naming the JSON path.
+//! * **Identifiers** `{type, value}` are [`TypedIdentifier<T>`] with string values.
 //! * **Reference numbers and challenges** stay `String` (opaque to clients, digest §2.3).
 //! * **Timestamps** are `time::OffsetDateTime` via [`ksef_time`] (written like KSeF:
 //!   `2025-07-11T12:23:56.0154302+00:00`; any ISO-8601 variant accepted); dates are
@@ -39,6 +38,18 @@
 //!   `encryptedToken` in [`InitTokenAuthenticationRequest`], `encryptedSymmetricKey` in
 //!   [`EncryptionInfo`]) are [`Secret<String>`]:
 //!   transparent in JSON, redacted in `Debug`.
+//!
+//! # Validation
+//!
+//! Request types deserialize leniently and check themselves through the [`Validate`] trait
+//! (`use ksef_wire::Validate;`): `validate()` returns the checked form
+//! ([`Validate::Valid`], `ksef-core` values: identifier pattern + checksum, known enum values)
+//! or a [`ValidationError`] naming the JSON path (the emulator answers it with 400/21405 and
+//! the error's text; the client uses it to refuse some requests before sending them). Every
+//! top-level request body
+//! with semantic checks implements the trait; sub-object validators that take the field path
+//! they are nested under (e.g. [`EncryptionInfo::validate`], [`AllowedIps::validate`],
+//! [`SessionContextLimits::validate_override`]) are inherent methods.
 
 pub mod auth;
 pub mod certificates;

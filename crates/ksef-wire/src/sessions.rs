@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
-use crate::common::{OpenEnum, StatusInfo, ValidationError, check_length, check_range, wire_enum};
+use crate::common::{
+    OpenEnum, StatusInfo, Validate, ValidationError, check_length, check_range, wire_enum,
+};
 use crate::ksef_time;
 use crate::secret::Secret;
 
@@ -224,10 +226,12 @@ pub struct OpenOnlineSessionRequest {
     pub encryption: EncryptionInfo,
 }
 
-impl OpenOnlineSessionRequest {
+impl Validate for OpenOnlineSessionRequest {
+    type Valid = ();
+
     /// Checks the encryption block (the form code is checked against the supported set
     /// by the caller).
-    pub fn validate(&self) -> Result<(), ValidationError> {
+    fn validate(&self) -> Result<(), ValidationError> {
         self.encryption.validate("encryption")
     }
 }
@@ -266,9 +270,11 @@ pub struct SendInvoiceRequest {
     pub hash_of_corrected_invoice: Option<String>,
 }
 
-impl SendInvoiceRequest {
+impl Validate for SendInvoiceRequest {
+    type Valid = ();
+
     /// Checks hashes (44-char Base64), sizes (≥ 1) and that the content is present.
-    pub fn validate(&self) -> Result<(), ValidationError> {
+    fn validate(&self) -> Result<(), ValidationError> {
         check_sha256_base64("invoiceHash", &self.invoice_hash)?;
         check_sha256_base64("encryptedInvoiceHash", &self.encrypted_invoice_hash)?;
         check_range("invoiceSize", clamp_i64(self.invoice_size), 1, i64::MAX)?;
@@ -395,10 +401,12 @@ pub struct OpenBatchSessionRequest {
     pub offline_mode: bool,
 }
 
-impl OpenBatchSessionRequest {
+impl Validate for OpenBatchSessionRequest {
+    type Valid = CompressionType;
+
     /// Checks the package description and the encryption block; returns the compression
     /// type.
-    pub fn validate(&self) -> Result<CompressionType, ValidationError> {
+    fn validate(&self) -> Result<CompressionType, ValidationError> {
         let c = self.batch_file.validate("batchFile")?;
         self.encryption.validate("encryption")?;
         Ok(c)

@@ -3,8 +3,9 @@
 //! `/attachment/revoke`, `/context/block`, `/context/unblock`, `/limits/context/session`,
 //! `/limits/subject/certificate`, `/rate-limits`. All answer 200 with an empty body.
 //!
-//! Requests deserialize leniently (identifiers and enums as strings); each has a
-//! `validate()` that returns the `ksef-core` values or a [`ValidationError`] naming the field.
+//! Requests deserialize leniently (identifiers and enums as strings); each implements
+//! [`Validate`], whose `validate()` returns the `ksef-core` values or a [`ValidationError`]
+//! naming the field.
 
 use ksef_core::{
     ContextIdentifier, ContextIdentifierType, Nip, Pesel, SubjectIdentifier, SubjectIdentifierKind,
@@ -14,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
 use crate::common::{
-    OpenEnum, TypedIdentifier, ValidationError, check_length, parse_nip, parse_pesel, wire_enum,
+    OpenEnum, TypedIdentifier, Validate, ValidationError, check_length, parse_nip, parse_pesel,
+    wire_enum,
 };
 use crate::ksef_time;
 use crate::limits::{
@@ -92,9 +94,11 @@ pub struct ValidSubjectCreate {
     pub subunits: Vec<ValidSubunit>,
 }
 
-impl SubjectCreateRequest {
+impl Validate for SubjectCreateRequest {
+    type Valid = ValidSubjectCreate;
+
     /// Validates NIPs, the subject type and descriptions.
-    pub fn validate(&self) -> Result<ValidSubjectCreate, ValidationError> {
+    fn validate(&self) -> Result<ValidSubjectCreate, ValidationError> {
         let subject_nip = parse_nip("subjectNip", &self.subject_nip)?;
         let subject_type = self.subject_type.require("subjectType")?;
         check_description("description", &self.description)?;
@@ -127,9 +131,11 @@ pub struct SubjectRemoveRequest {
     pub subject_nip: String,
 }
 
-impl SubjectRemoveRequest {
+impl Validate for SubjectRemoveRequest {
+    type Valid = Nip;
+
     /// Validates the NIP.
-    pub fn validate(&self) -> Result<Nip, ValidationError> {
+    fn validate(&self) -> Result<Nip, ValidationError> {
         parse_nip("subjectNip", &self.subject_nip)
     }
 }
@@ -158,9 +164,11 @@ pub struct PersonCreateRequest {
     pub created_date: Option<OffsetDateTime>,
 }
 
-impl PersonCreateRequest {
+impl Validate for PersonCreateRequest {
+    type Valid = (Nip, Pesel);
+
     /// Validates NIP, PESEL and the description.
-    pub fn validate(&self) -> Result<(Nip, Pesel), ValidationError> {
+    fn validate(&self) -> Result<(Nip, Pesel), ValidationError> {
         let nip = parse_nip("nip", &self.nip)?;
         let pesel = parse_pesel("pesel", &self.pesel)?;
         check_description("description", &self.description)?;
@@ -176,9 +184,11 @@ pub struct PersonRemoveRequest {
     pub nip: String,
 }
 
-impl PersonRemoveRequest {
+impl Validate for PersonRemoveRequest {
+    type Valid = Nip;
+
     /// Validates the NIP.
-    pub fn validate(&self) -> Result<Nip, ValidationError> {
+    fn validate(&self) -> Result<Nip, ValidationError> {
         parse_nip("nip", &self.nip)
     }
 }
@@ -231,11 +241,11 @@ pub struct TestDataPermissionsGrantRequest {
     pub permissions: Vec<TestDataPermission>,
 }
 
-impl TestDataPermissionsGrantRequest {
+impl Validate for TestDataPermissionsGrantRequest {
+    type Valid = (Nip, SubjectIdentifier, Vec<TokenPermission>);
+
     /// Validates identifiers, permission types and descriptions.
-    pub fn validate(
-        &self,
-    ) -> Result<(Nip, SubjectIdentifier, Vec<TokenPermission>), ValidationError> {
+    fn validate(&self) -> Result<(Nip, SubjectIdentifier, Vec<TokenPermission>), ValidationError> {
         let context = self.context_identifier.to_nip("contextIdentifier")?;
         let authorized = self
             .authorized_identifier
@@ -264,9 +274,11 @@ pub struct TestDataPermissionsRevokeRequest {
     pub authorized_identifier: TestDataAuthorizedIdentifier,
 }
 
-impl TestDataPermissionsRevokeRequest {
+impl Validate for TestDataPermissionsRevokeRequest {
+    type Valid = (Nip, SubjectIdentifier);
+
     /// Validates both identifiers.
-    pub fn validate(&self) -> Result<(Nip, SubjectIdentifier), ValidationError> {
+    fn validate(&self) -> Result<(Nip, SubjectIdentifier), ValidationError> {
         Ok((
             self.context_identifier.to_nip("contextIdentifier")?,
             self.authorized_identifier
@@ -283,9 +295,11 @@ pub struct AttachmentPermissionGrantRequest {
     pub nip: String,
 }
 
-impl AttachmentPermissionGrantRequest {
+impl Validate for AttachmentPermissionGrantRequest {
+    type Valid = Nip;
+
     /// Validates the NIP.
-    pub fn validate(&self) -> Result<Nip, ValidationError> {
+    fn validate(&self) -> Result<Nip, ValidationError> {
         parse_nip("nip", &self.nip)
     }
 }
@@ -305,9 +319,11 @@ pub struct AttachmentPermissionRevokeRequest {
     pub expected_end_date: Option<Date>,
 }
 
-impl AttachmentPermissionRevokeRequest {
+impl Validate for AttachmentPermissionRevokeRequest {
+    type Valid = Nip;
+
     /// Validates the NIP.
-    pub fn validate(&self) -> Result<Nip, ValidationError> {
+    fn validate(&self) -> Result<Nip, ValidationError> {
         parse_nip("nip", &self.nip)
     }
 }
@@ -337,9 +353,11 @@ pub struct BlockContextAuthenticationRequest {
     pub context_identifier: Option<TestDataAuthenticationContextIdentifier>,
 }
 
-impl BlockContextAuthenticationRequest {
+impl Validate for BlockContextAuthenticationRequest {
+    type Valid = ContextIdentifier;
+
     /// Validates the (required) context identifier.
-    pub fn validate(&self) -> Result<ContextIdentifier, ValidationError> {
+    fn validate(&self) -> Result<ContextIdentifier, ValidationError> {
         required_context(self.context_identifier.as_ref())
     }
 }
@@ -353,9 +371,11 @@ pub struct UnblockContextAuthenticationRequest {
     pub context_identifier: Option<TestDataAuthenticationContextIdentifier>,
 }
 
-impl UnblockContextAuthenticationRequest {
+impl Validate for UnblockContextAuthenticationRequest {
+    type Valid = ContextIdentifier;
+
     /// Validates the (required) context identifier.
-    pub fn validate(&self) -> Result<ContextIdentifier, ValidationError> {
+    fn validate(&self) -> Result<ContextIdentifier, ValidationError> {
         required_context(self.context_identifier.as_ref())
     }
 }
@@ -370,9 +390,11 @@ pub struct SetSessionLimitsRequest {
     pub batch_session: BatchSessionContextLimitsOverride,
 }
 
-impl SetSessionLimitsRequest {
+impl Validate for SetSessionLimitsRequest {
+    type Valid = ();
+
     /// Checks the override bounds of both parts.
-    pub fn validate(&self) -> Result<(), ValidationError> {
+    fn validate(&self) -> Result<(), ValidationError> {
         self.online_session.validate_override("onlineSession")?;
         self.batch_session.validate_override("batchSession")
     }
@@ -414,9 +436,11 @@ pub struct SetSubjectLimitsRequest {
     pub certificate: Option<CertificateSubjectLimitsOverride>,
 }
 
-impl SetSubjectLimitsRequest {
+impl Validate for SetSubjectLimitsRequest {
+    type Valid = Option<SubjectIdentifierKind>;
+
     /// Checks that `subjectIdentifierType`, when present, is known; returns it.
-    pub fn validate(&self) -> Result<Option<SubjectIdentifierKind>, ValidationError> {
+    fn validate(&self) -> Result<Option<SubjectIdentifierKind>, ValidationError> {
         self.subject_identifier_type
             .as_ref()
             .map(|t| t.require("subjectIdentifierType"))

@@ -4,7 +4,9 @@ use ksef_core::{ContextIdentifierType, SubjectIdentifierKind, TokenPermission, T
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::common::{OpenEnum, TypedIdentifier, ValidationError, check_length, require_all};
+use crate::common::{
+    OpenEnum, TypedIdentifier, Validate, ValidationError, check_length, require_all,
+};
 use crate::ksef_time;
 use crate::secret::Secret;
 
@@ -42,10 +44,14 @@ impl GenerateTokenRequest {
             description: description.into(),
         }
     }
+}
+
+impl Validate for GenerateTokenRequest {
+    type Valid = Vec<TokenPermission>;
 
     /// Checks the description length and that every permission is a known
     /// `TokenPermissionType`; returns the permissions.
-    pub fn validate(&self) -> Result<Vec<TokenPermission>, ValidationError> {
+    fn validate(&self) -> Result<Vec<TokenPermission>, ValidationError> {
         let (min, max) = TOKEN_DESCRIPTION_LENGTH;
         check_length("description", &self.description, min, max)?;
         require_all(&self.permissions, "permissions")

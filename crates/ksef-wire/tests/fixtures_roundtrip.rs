@@ -5,6 +5,7 @@
 
 mod support;
 
+use ksef_wire::Validate;
 use serde_json::{Value, json};
 use support::{check, codec, fixtures_dir, schema_ref, semantic_diff, spec};
 

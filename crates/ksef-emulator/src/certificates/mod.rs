@@ -48,11 +48,11 @@ use ksef_crypto::identity::{CertificateInfo, inspect_certificate};
 use ksef_crypto::testcert::oid;
 use ksef_crypto::{CryptoError, KeyAlgorithm, PrivateKey, PublicKey};
 use ksef_wire as wire;
-use ksef_wire::Operation;
 use ksef_wire::{
     CertificateListItemStatus, EffectiveSubjectLimits, ExceptionCode, KsefCertificateType,
     OpenEnum, StatusInfo,
 };
+use ksef_wire::{Operation, Validate};
 use sqlx::Row;
 use time::{Duration, OffsetDateTime};
 

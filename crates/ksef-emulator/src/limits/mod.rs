@@ -24,11 +24,11 @@ pub(crate) use rate::rate_limit;
 use axum::extract::State;
 use axum::http::StatusCode;
 use ksef_wire as wire;
-use ksef_wire::Operation;
 use ksef_wire::{
     EffectiveApiRateLimitValues, EffectiveApiRateLimits, EffectiveContextLimits,
     EffectiveSubjectLimits, SessionContextLimits,
 };
+use ksef_wire::{Operation, Validate};
 
 use crate::auth::ContextSession;
 use crate::endpoint::{Routes, handle};

@@ -21,7 +21,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ksef_core::{ContextIdentifier, Permission, SubjectIdentifier};
 use ksef_wire as wire;
-use ksef_wire::Operation;
+use ksef_wire::{Operation, Validate};
 use sqlx::SqlitePool;
 use time::OffsetDateTime;
 

@@ -42,7 +42,7 @@ use crate::keys::KeyUsage;
 use crate::state::AppState;
 use crate::storage;
 use crate::store::{from_ms, ms};
-use ksef_wire::ExceptionCode;
+use ksef_wire::{ExceptionCode, Validate};
 
 /// How long an export status can be read (digest §2.5), then 410.
 const STATUS_RETENTION: time::Duration = time::Duration::days(7);

@@ -20,7 +20,7 @@ use crate::extract::{ApiJson, ApiPath};
 use crate::keys::KeyUsage;
 use crate::state::AppState;
 use crate::store::ms;
-use ksef_wire::ExceptionCode;
+use ksef_wire::{ExceptionCode, Validate};
 
 /// Largest invoice (with an attachment; 1 MB without one is checked during verification).
 pub const MAX_INVOICE_BYTES: u64 = 3_000_000;

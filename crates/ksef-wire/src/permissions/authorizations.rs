@@ -189,9 +189,11 @@ pub struct ValidEntityAuthorizationQuery {
     pub permission_types: Vec<InvoicePermissionType>,
 }
 
-impl EntityAuthorizationPermissionsQueryRequest {
+impl Validate for EntityAuthorizationPermissionsQueryRequest {
+    type Valid = ValidEntityAuthorizationQuery;
+
     /// Validates identifiers and enum values.
-    pub fn validate(&self) -> Result<ValidEntityAuthorizationQuery, ValidationError> {
+    fn validate(&self) -> Result<ValidEntityAuthorizationQuery, ValidationError> {
         Ok(ValidEntityAuthorizationQuery {
             query_type: self.query_type.require("queryType")?,
             authorizing: self

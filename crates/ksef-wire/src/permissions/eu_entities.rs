@@ -353,9 +353,11 @@ pub struct ValidEuEntityPermissionsQuery {
     pub permission_types: Vec<EuEntityPermissionsQueryPermissionType>,
 }
 
-impl EuEntityPermissionsQueryRequest {
+impl Validate for EuEntityPermissionsQueryRequest {
+    type Valid = ValidEuEntityPermissionsQuery;
+
     /// Validates the VAT UE number (the per-country patterns), the fingerprint and the enums.
-    pub fn validate(&self) -> Result<ValidEuEntityPermissionsQuery, ValidationError> {
+    fn validate(&self) -> Result<ValidEuEntityPermissionsQuery, ValidationError> {
         let vat_ue = match self.vat_ue_identifier.as_deref().filter(|v| !v.is_empty()) {
             Some(v) => {
                 // The VIES patterns are checked by `NipVatUe`; any valid NIP serves as the

@@ -3,9 +3,9 @@
 //! the operation status, the persons query, attachment consent and entity roles. Queries are
 //! paged with `pageOffset`/`pageSize` (a 0-based page index, digest §2.2) and `hasMore`.
 //!
-//! The request deserializes leniently (identifiers and enums as strings);
-//! [`PersonalPermissionsQueryRequest::validate`] returns `ksef-core` values or a
-//! [`ValidationError`](crate::ValidationError) naming the field.
+//! Requests deserialize leniently (identifiers and enums as strings); their
+//! [`Validate`](crate::Validate) impls (e.g. [`PersonalPermissionsQueryRequest`]'s) return
+//! `ksef-core` values or a [`ValidationError`](crate::ValidationError) naming the field.
 //!
 //! # Layout
 //!

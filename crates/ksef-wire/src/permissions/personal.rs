@@ -11,7 +11,7 @@ use super::common::{
     PersonalPermissionsTargetIdentifier,
 };
 use super::subjects::{PermissionsSubjectEntityDetails, PermissionsSubjectPersonDetails};
-use crate::common::{OpenEnum, TypedIdentifier, ValidationError, require_all, wire_enum};
+use crate::common::{OpenEnum, TypedIdentifier, Validate, ValidationError, require_all, wire_enum};
 use crate::ksef_time;
 
 /// `PersonalPermissionsAuthorizedIdentifierType` (`Nip`, `Pesel`, `Fingerprint`).
@@ -111,9 +111,11 @@ pub struct ValidPersonalPermissionsQuery {
     pub permission_state: Option<PermissionState>,
 }
 
-impl PersonalPermissionsQueryRequest {
+impl Validate for PersonalPermissionsQueryRequest {
+    type Valid = ValidPersonalPermissionsQuery;
+
     /// Validates identifiers and enum values.
-    pub fn validate(&self) -> Result<ValidPersonalPermissionsQuery, ValidationError> {
+    fn validate(&self) -> Result<ValidPersonalPermissionsQuery, ValidationError> {
         Ok(ValidPersonalPermissionsQuery {
             context: self
                 .context_identifier

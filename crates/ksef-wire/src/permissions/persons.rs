@@ -306,9 +306,11 @@ pub struct ValidPersonPermissionsQuery {
     pub permission_state: Option<PermissionState>,
 }
 
-impl PersonPermissionsQueryRequest {
+impl Validate for PersonPermissionsQueryRequest {
+    type Valid = ValidPersonPermissionsQuery;
+
     /// Validates identifiers and enum values.
-    pub fn validate(&self) -> Result<ValidPersonPermissionsQuery, ValidationError> {
+    fn validate(&self) -> Result<ValidPersonPermissionsQuery, ValidationError> {
         Ok(ValidPersonPermissionsQuery {
             query_type: self.query_type.require("queryType")?,
             author: self

@@ -216,9 +216,11 @@ pub struct SubordinateEntityRolesQueryRequest {
     pub subordinate_entity_identifier: Option<EntityPermissionsSubordinateEntityIdentifier>,
 }
 
-impl SubordinateEntityRolesQueryRequest {
+impl Validate for SubordinateEntityRolesQueryRequest {
+    type Valid = Option<Nip>;
+
     /// Validates the optional NIP filter.
-    pub fn validate(&self) -> Result<Option<Nip>, ValidationError> {
+    fn validate(&self) -> Result<Option<Nip>, ValidationError> {
         self.subordinate_entity_identifier
             .as_ref()
             .map(|s| {
