@@ -945,3 +945,102 @@ fn check_csr_gives_documented_codes_for_hostile_csrs() {
     assert_eq!(codes(&ec_csr), [0u32; 0]);
     assert_eq!(codes(&openssl_csr(&sha384, &attrs)), [0u32; 0]);
 }
+
+#[tokio::test]
+async fn query_pages_through_three_pages_in_sql_and_after_the_name_filter() {
+    let (_emu, c, _dir) = start(|_| {}).await;
+    let nip = Nip::random();
+    let ctx = ContextIdentifier::Nip(nip.clone());
+    let access = c
+        .login_with_certificate(&person_cert(&nip), &ctx)
+        .await
+        .unwrap()
+        .access_token;
+    let set = c
+        .post(
+            "/testdata/limits/subject/certificate",
+            Some(&access),
+            json!({"subjectIdentifierType": "Nip", "enrollment": {"maxEnrollments": 30},
+                   "certificate": {"maxCertificates": 30}}),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{:?}", set.body);
+    // 25 certificates: 13 named "Łódź n" (a non-ASCII name), 12 "Kraków n".
+    let data = enrollment_data(&c, &access).await;
+    let mut references = Vec::new();
+    for n in 0..25 {
+        let name = if n % 2 == 0 {
+            format!("Łódź {n}")
+        } else {
+            format!("Kraków {n}")
+        };
+        let der = csr(&ec_key(), &attributes_of(&data));
+        let body = post_enrollment(&c, &access, &name, "Authentication", &der).await;
+        references.push(body["referenceNumber"].as_str().unwrap().to_string());
+    }
+    for r in &references {
+        assert_eq!(wait_enrollment(&c, &access, r).await["status"]["code"], 200);
+    }
+    let page = |params: &'static str, filter: Value| {
+        let c = &c;
+        let access = &access;
+        async move {
+            let a = c
+                .post(
+                    &format!("/certificates/query{params}"),
+                    Some(access),
+                    filter,
+                )
+                .await;
+            assert_eq!(a.status, StatusCode::OK, "{params}: {:?}", a.body);
+            let list = a.body["certificates"].as_array().unwrap().clone();
+            (list, a.body["hasMore"].as_bool().unwrap())
+        }
+    };
+    // No filter: paged in SQL.
+    let mut whole = Vec::new();
+    for (params, len, more) in [
+        ("?pageSize=10&pageOffset=0", 10, true),
+        ("?pageSize=10&pageOffset=1", 10, true),
+        ("?pageSize=10&pageOffset=2", 5, false),
+        ("?pageSize=10&pageOffset=3", 0, false),
+    ] {
+        let (list, has_more) = page(params, json!({})).await;
+        assert_eq!((list.len(), has_more), (len, more), "{params}");
+        whole.extend(list);
+    }
+    let serials: std::collections::HashSet<&str> = whole
+        .iter()
+        .map(|i| i["certificateSerialNumber"].as_str().unwrap())
+        .collect();
+    assert_eq!(serials.len(), 25, "no certificate twice");
+    // Newest request first (same format and offset: text order is time order).
+    let dates: Vec<&str> = whole
+        .iter()
+        .map(|i| i["requestDate"].as_str().unwrap())
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] >= w[1]), "{dates:?}");
+    let (all, more) = page("?pageSize=50", json!({})).await;
+    assert_eq!((all, more), (whole.clone(), false));
+    // A status filter (SQL) keeps the pages: 25 active.
+    let (list, more) = page("?pageSize=10&pageOffset=2", json!({"status": "Active"})).await;
+    assert_eq!((list.len(), more), (5, false));
+    let (list, _) = page("?pageSize=10", json!({"status": "Revoked"})).await;
+    assert!(list.is_empty());
+    // The name filter (Unicode case-insensitive, applied before paging): 13 of 25.
+    let (p0, more0) = page("?pageSize=10&pageOffset=0", json!({"name": "łÓdŹ"})).await;
+    let (p1, more1) = page("?pageSize=10&pageOffset=1", json!({"name": "łÓdŹ"})).await;
+    assert_eq!((p0.len(), more0, p1.len(), more1), (10, true, 3, false));
+    let named: Vec<Value> = p0.into_iter().chain(p1).collect();
+    assert!(
+        named
+            .iter()
+            .all(|i| i["name"].as_str().unwrap().starts_with("Łódź")),
+        "{named:?}"
+    );
+    let expected: Vec<Value> = whole
+        .into_iter()
+        .filter(|i| i["name"].as_str().unwrap().starts_with("Łódź"))
+        .collect();
+    assert_eq!(named, expected);
+}

@@ -850,3 +850,61 @@ async fn authorizations_are_granted_listed_and_revoked() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn persons_query_pages_through_three_pages_in_order() {
+    let env = common::start_with_owner(|_| {}).await;
+    let (c, owner) = (&env.client, env.access.as_str());
+    let five = [
+        "CredentialsRead",
+        "InvoiceWrite",
+        "InvoiceRead",
+        "Introspection",
+        "SubunitManage",
+    ];
+    // 25 grants: five permissions for each of five persons, five start dates.
+    for _ in 0..5 {
+        let op = grant(c, owner, grant_body(&Pesel::random(), &five)).await;
+        assert_eq!(wait_operation(c, owner, &op).await["code"], 200);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let q = json!({"queryType": "PermissionsInCurrentContext"});
+    let mut whole = Vec::new();
+    for (page, (len, more)) in [(10, true), (10, true), (5, false)].into_iter().enumerate() {
+        let a = query(
+            c,
+            owner,
+            &format!("?pageSize=10&pageOffset={page}"),
+            q.clone(),
+        )
+        .await;
+        let list = items(&a);
+        assert_eq!(list.len(), len, "page {page}: {:?}", a.body);
+        assert_eq!(a.body["hasMore"], more, "page {page}");
+        whole.extend(list);
+    }
+    let past_end = query(c, owner, "?pageSize=10&pageOffset=3", q.clone()).await;
+    assert!(items(&past_end).is_empty());
+    assert_eq!(past_end.body["hasMore"], false);
+    let ids: std::collections::HashSet<&str> =
+        whole.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 25, "no grant twice");
+    // Start date descending, then id ascending, across the page boundaries.
+    let keys: Vec<(String, String)> = whole
+        .iter()
+        .map(|i| {
+            (
+                i["startDate"].as_str().unwrap().to_string(),
+                i["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut sorted = keys.clone();
+    // startDate descending (same format and offset, so text order is time order), id ascending.
+    sorted.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    assert_eq!(keys, sorted);
+    // The same 25 on one page of 100.
+    let all = query(c, owner, "?pageSize=100", q).await;
+    let one_page: Vec<Value> = items(&all);
+    assert_eq!(one_page, whole);
+}

@@ -53,7 +53,8 @@ use ksef_wire::{
     OpenEnum, StatusInfo,
 };
 use ksef_wire::{Operation, Validate};
-use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{FromRow, QueryBuilder, Row, Sqlite};
 use time::{Duration, OffsetDateTime};
 
 use crate::auth::ContextSession;
@@ -790,21 +791,28 @@ struct Stored {
     last_use: Option<OffsetDateTime>,
 }
 
-impl Stored {
-    fn from_row(r: &sqlx::sqlite::SqliteRow) -> Self {
-        Stored {
-            serial: r.get("serial_number"),
-            name: r.get("name"),
-            certificate_type: r.get("certificate_type"),
-            common_name: r.get("common_name"),
-            der: r.get("certificate_der"),
-            valid_from: from_ms(r.get("valid_from_ms")),
-            valid_to: from_ms(r.get("valid_to_ms")),
-            request: from_ms(r.get("request_ms")),
-            revoked: r.get::<Option<i64>, _>("revoked_ms").is_some(),
-            last_use: r.get::<Option<i64>, _>("last_use_ms").map(from_ms),
-        }
+/// The columns of `ksef_certificates` read into [`Stored`].
+const CERTIFICATE_COLUMNS: &str = "serial_number, name, certificate_type, common_name, \
+     certificate_der, valid_from_ms, valid_to_ms, request_ms, revoked_ms, last_use_ms";
+
+impl FromRow<'_, SqliteRow> for Stored {
+    fn from_row(r: &SqliteRow) -> Result<Self, sqlx::Error> {
+        Ok(Stored {
+            serial: r.try_get("serial_number")?,
+            name: r.try_get("name")?,
+            certificate_type: r.try_get("certificate_type")?,
+            common_name: r.try_get("common_name")?,
+            der: r.try_get("certificate_der")?,
+            valid_from: from_ms(r.try_get("valid_from_ms")?),
+            valid_to: from_ms(r.try_get("valid_to_ms")?),
+            request: from_ms(r.try_get("request_ms")?),
+            revoked: r.try_get::<Option<i64>, _>("revoked_ms")?.is_some(),
+            last_use: r.try_get::<Option<i64>, _>("last_use_ms")?.map(from_ms),
+        })
     }
+}
+
+impl Stored {
     fn status(&self, now: OffsetDateTime) -> CertificateListItemStatus {
         if self.revoked {
             CertificateListItemStatus::Revoked
@@ -816,18 +824,38 @@ impl Stored {
     }
 }
 
+/// `SELECT` of the owner's issued certificates (enrollment processed at `now`); the caller
+/// appends filters and `ORDER BY`.
+fn owned_query(owner: &Owner, now: OffsetDateTime) -> QueryBuilder<Sqlite> {
+    let mut qb = QueryBuilder::<Sqlite>::new("SELECT ");
+    qb.push(CERTIFICATE_COLUMNS)
+        .push(" FROM ksef_certificates WHERE owner_type = ")
+        .push_bind(owner.kind())
+        .push(" AND owner_value = ")
+        .push_bind(owner.value().to_string())
+        .push(" AND ready_ms <= ")
+        .push_bind(ms(now));
+    qb
+}
+
+/// Newest request first.
+const OWNED_ORDER: &str = " ORDER BY request_ms DESC, serial_number";
+
 /// The owner's issued certificates (enrollment processed), newest request first.
 async fn owned(state: &AppState, owner: &Owner) -> ApiResult<Vec<Stored>> {
-    let rows = sqlx::query(
-        "SELECT * FROM ksef_certificates WHERE owner_type = ? AND owner_value = ? \
-         AND ready_ms <= ? ORDER BY request_ms DESC, serial_number",
-    )
-    .bind(owner.kind())
-    .bind(owner.value())
-    .bind(ms(state.now()))
-    .fetch_all(state.pool())
-    .await?;
-    Ok(rows.iter().map(Stored::from_row).collect())
+    let mut qb = owned_query(owner, state.now());
+    qb.push(OWNED_ORDER);
+    Ok(qb.build_query_as().fetch_all(state.pool()).await?)
+}
+
+/// Unix milliseconds rounded down (`t` is after instant `v` ms ⇔ `v` > this).
+fn floor_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000_000)).unwrap_or(i64::MAX)
+}
+
+/// Unix milliseconds rounded up (`t` is after instant `v` ms ⇔ `v` < this).
+fn ceil_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(-(-t.unix_timestamp_nanos()).div_euclid(1_000_000)).unwrap_or(i64::MAX)
 }
 
 async fn retrieve(
@@ -883,30 +911,70 @@ async fn query(
         .validate()
         .map_err(|e| ApiError::validation(e.to_string()))?;
     let now = state.now();
-    let matching: Vec<Stored> = owned(&state, &owner)
-        .await?
-        .into_iter()
-        .filter(|c| filter.serial_number.as_ref().is_none_or(|s| &c.serial == s))
-        .filter(|c| {
-            filter
-                .name
-                .as_ref()
-                .is_none_or(|n| c.name.to_lowercase().contains(&n.to_lowercase()))
-        })
-        .filter(|c| {
-            filter
-                .certificate_type
-                .is_none_or(|t| c.certificate_type == t.as_str())
-        })
-        .filter(|c| filter.status.is_none_or(|s| c.status(now) == s))
-        .filter(|c| filter.expires_after.is_none_or(|t| c.valid_to > t))
-        .collect();
+    // Every filter but the name is a column comparison in SQL ([`Stored::status`] spelled out:
+    // revoked, else expired once `now` is past `valid_to`, else active).
+    let mut qb = owned_query(&owner, now);
+    if let Some(serial) = &filter.serial_number {
+        qb.push(" AND serial_number = ").push_bind(serial.clone());
+    }
+    if let Some(t) = filter.certificate_type {
+        qb.push(" AND certificate_type = ").push_bind(t.as_str());
+    }
+    match filter.status {
+        None => {}
+        Some(CertificateListItemStatus::Revoked) => {
+            qb.push(" AND revoked_ms IS NOT NULL");
+        }
+        Some(CertificateListItemStatus::Expired) => {
+            qb.push(" AND revoked_ms IS NULL AND valid_to_ms < ")
+                .push_bind(ceil_ms(now));
+        }
+        Some(CertificateListItemStatus::Active) => {
+            qb.push(" AND revoked_ms IS NULL AND valid_to_ms >= ")
+                .push_bind(ceil_ms(now));
+        }
+        // No stored certificate is ever Blocked.
+        Some(_) => {
+            qb.push(" AND 0");
+        }
+    }
+    if let Some(t) = filter.expires_after {
+        qb.push(" AND valid_to_ms > ").push_bind(floor_ms(t));
+    }
+    qb.push(OWNED_ORDER);
     let start = offset.saturating_mul(size);
-    let has_more = matching.len() > start.saturating_add(size);
-    let certificates = matching
+    let (page, has_more): (Vec<Stored>, bool) = match &filter.name {
+        None => {
+            qb.push(" LIMIT ")
+                .push_bind(i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX))
+                .push(" OFFSET ")
+                .push_bind(i64::try_from(start).unwrap_or(i64::MAX));
+            let mut rows: Vec<Stored> = qb.build_query_as().fetch_all(state.pool()).await?;
+            let has_more = rows.len() > size;
+            rows.truncate(size);
+            (rows, has_more)
+        }
+        // The name filter is a Unicode case-insensitive substring match (Polish letters
+        // included); SQLite's lower()/LIKE fold ASCII only, so this one filter stays in Rust
+        // and the page is cut after it.
+        Some(name) => {
+            let name = name.to_lowercase();
+            let matching: Vec<Stored> = qb
+                .build_query_as::<Stored>()
+                .fetch_all(state.pool())
+                .await?
+                .into_iter()
+                .filter(|c| c.name.to_lowercase().contains(&name))
+                .collect();
+            let has_more = matching.len() > start.saturating_add(size);
+            (
+                matching.into_iter().skip(start).take(size).collect(),
+                has_more,
+            )
+        }
+    };
+    let certificates = page
         .into_iter()
-        .skip(start)
-        .take(size)
         .map(|c| wire::CertificateListItem {
             status: OpenEnum::Known(c.status(now)),
             certificate_serial_number: c.serial,

@@ -10,12 +10,13 @@
 //! of token activation).
 
 pub(crate) mod routes;
+mod rows;
 
 pub(crate) use routes::routes;
 
 use ksef_core::{ContextIdentifier, Nip, Permission, PermissionSet, SubjectIdentifier};
 use ksef_wire::{PermissionState, PersonalPermissionType, PersonalPermissionsTarget};
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use time::OffsetDateTime;
 
 use crate::error::{ApiError, ApiResult};
@@ -144,112 +145,16 @@ pub async fn effective_permissions(
     Ok(set)
 }
 
-/// An indirect grant (`POST /permissions/indirect/grants`): an intermediary lets a person handle
-/// the invoices of its client (`target`) or of all its clients.
-#[derive(Debug, Clone)]
-pub struct IndirectGrant {
-    pub id: String,
-    /// The intermediary's context, where the grant was made.
-    pub intermediary: ContextIdentifier,
-    pub target: PersonalPermissionsTarget,
-    pub authorized: SubjectIdentifier,
-    pub permission: Permission,
-    pub description: String,
-    pub author: SubjectIdentifier,
-    pub subject_details: Option<ksef_wire::PermissionsSubjectPersonDetails>,
-    pub created: OffsetDateTime,
-}
-
-fn indirect_from_row(r: &sqlx::sqlite::SqliteRow) -> ApiResult<IndirectGrant> {
-    let internal = |what: &str, e: &dyn std::fmt::Display| {
-        ApiError::internal(format!("stored indirect grant {what}: {e}"))
-    };
-    let kind = r
-        .get::<String, _>("intermediary_type")
-        .parse()
-        .map_err(|e| internal("context type", &e))?;
-    let intermediary = ContextIdentifier::parse(kind, &r.get::<String, _>("intermediary_value"))
-        .map_err(|e| internal("context", &e))?;
-    let target_value: String = r.get("target_value");
-    let target = match r.get::<String, _>("target_type").as_str() {
-        "AllPartners" => PersonalPermissionsTarget::AllPartners,
-        "Nip" => PersonalPermissionsTarget::Nip(
-            target_value.parse().map_err(|e| internal("target", &e))?,
-        ),
-        "InternalId" => PersonalPermissionsTarget::InternalId(
-            target_value.parse().map_err(|e| internal("target", &e))?,
-        ),
-        other => return Err(internal("target type", &other)),
-    };
-    Ok(IndirectGrant {
-        id: r.get("id"),
-        intermediary,
-        target,
-        authorized: parse_subject(
-            &r.get::<String, _>("authorized_type"),
-            &r.get::<String, _>("authorized_value"),
-        )?,
-        permission: r
-            .get::<String, _>("permission")
-            .parse()
-            .map_err(|e| internal("permission", &e))?,
-        description: r.get("description"),
-        author: parse_subject(
-            &r.get::<String, _>("author_type"),
-            &r.get::<String, _>("author_value"),
-        )?,
-        subject_details: r
-            .get::<Option<String>, _>("subject_details")
-            .and_then(|s| serde_json::from_str(&s).ok()),
-        created: from_ms(r.get("created_ms")),
-    })
-}
-
-/// Indirect grants of (authorized type, value) in force in (context type, value) ×2; see
-/// [`effective_indirect`].
+/// Indirect grants of (authorized type, value) in force in (context type, value) ×2: their target
+/// is the context (selective) or `AllPartners` (general), and the entity of the context has given
+/// the intermediary (its NIP) the same permission with `canDelegate` — withdrawing that entity
+/// grant makes the indirect one ineffective.
 const EFFECTIVE_INDIRECT_SQL: &str = "SELECT ig.* FROM indirect_grants ig \
      WHERE ig.authorized_type = ? AND ig.authorized_value = ? AND ig.intermediary_type = 'Nip' \
      AND ((ig.target_type = ? AND ig.target_value = ?) OR ig.target_type = 'AllPartners') \
      AND EXISTS (SELECT 1 FROM grants g WHERE g.context_type = ? AND g.context_value = ? \
          AND g.authorized_type = 'Nip' AND g.authorized_value = ig.intermediary_value \
          AND g.permission = ig.permission AND g.grant_kind = 'Entity' AND g.can_delegate != 0)";
-
-/// The indirect grants of the identifier (`authorized_type`, `authorized_value`) that are in
-/// force in `context`: their target is `context` (selective) or `AllPartners` (general), and the
-/// entity of `context` has given the intermediary (its NIP) the same permission with
-/// `canDelegate` — withdrawing that entity grant makes the indirect one ineffective.
-pub async fn effective_indirect(
-    pool: &SqlitePool,
-    authorized_type: &str,
-    authorized_value: &str,
-    context: &ContextIdentifier,
-) -> ApiResult<Vec<IndirectGrant>> {
-    let rows = sqlx::query(EFFECTIVE_INDIRECT_SQL)
-        .bind(authorized_type)
-        .bind(authorized_value)
-        .bind(context.kind().as_str())
-        .bind(context.value())
-        .bind(context.kind().as_str())
-        .bind(context.value())
-        .fetch_all(pool)
-        .await?;
-    rows.iter().map(indirect_from_row).collect()
-}
-
-/// The indirect grants made in the intermediary's `context`.
-async fn indirect_granted_in(
-    pool: &SqlitePool,
-    context: &ContextIdentifier,
-) -> ApiResult<Vec<IndirectGrant>> {
-    let rows = sqlx::query(
-        "SELECT * FROM indirect_grants WHERE intermediary_type = ? AND intermediary_value = ?",
-    )
-    .bind(context.kind().as_str())
-    .bind(context.value())
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(indirect_from_row).collect()
-}
 
 /// The NIP of a `Nip` context only. [`ContextIdentifier::nip`] also answers for `InternalId`
 /// and `NipVatUe` contexts (their parent NIP); grants and authorizations OF the entity must
@@ -361,90 +266,92 @@ pub async fn personal_grants(
     if filter.state == Some(PermissionState::Inactive) {
         return Ok((Vec::new(), false));
     }
-    // A person holds at most one grant per permission and identifier in a context (UNIQUE in
-    // `grants`), i.e. a handful of rows: filtering, sorting and paging happen here rather than
-    // in dynamically assembled SQL.
-    let mut grants = Vec::new();
     let wanted = |p: &Permission| filter.permissions.is_empty() || filter.permissions.contains(p);
     let ids = same_person_identifiers(pool, subject).await?;
-    // Indirect grants: those made in this (intermediary) context and those in force here as
-    // the target; the context of both is the intermediary's.
-    let mut indirect = indirect_granted_in(pool, context).await?;
-    indirect.retain(|g| {
-        ids.iter()
-            .any(|(t, v)| t == g.authorized.kind().as_str() && v == g.authorized.value())
-    });
-    for (t, v) in &ids {
-        for g in effective_indirect(pool, t, v, context).await? {
-            if !indirect.iter().any(|i| i.id == g.id) {
-                indirect.push(g);
-            }
-        }
+    let mut qb = QueryBuilder::<Sqlite>::new("SELECT * FROM (");
+    // Direct grants to any identifier of the person in this context (only the
+    // `PersonalPermissionScope` vocabulary).
+    let direct = filter.target.is_none() && filter.context.as_ref().is_none_or(|c| c == context);
+    if direct {
+        qb.push("SELECT ")
+            .push(rows::DIRECT_LISTED_COLUMNS)
+            .push(" FROM grants g WHERE 1");
+        rows::push_identifier(
+            &mut qb,
+            "g.context_type",
+            "g.context_value",
+            context.kind().as_str(),
+            context.value(),
+        );
+        rows::push_any_identifier(&mut qb, "g.authorized_type", "g.authorized_value", &ids);
+        let names: Vec<&'static str> = Permission::ALL
+            .iter()
+            .filter(|p| PersonalPermissionType::try_from(**p).is_ok() && wanted(p))
+            .map(|p| p.as_str())
+            .collect();
+        rows::push_in(&mut qb, "g.permission", &names);
+        qb.push(" UNION ALL ");
     }
-    for g in indirect {
-        if !wanted(&g.permission)
-            || filter.target.as_ref().is_some_and(|t| *t != g.target)
-            || filter
-                .context
-                .as_ref()
-                .is_some_and(|c| *c != g.intermediary)
-        {
-            continue;
-        }
-        grants.push(StoredGrant {
-            id: g.id,
-            context: g.intermediary,
-            authorized: g.authorized,
-            permission: g.permission,
-            description: g.description,
-            created: g.created,
-            target: Some(g.target),
+    // Indirect grants of the person: those made in this (intermediary) context and those in
+    // force here as the target (as in [`EFFECTIVE_INDIRECT_SQL`]); the context of both is the
+    // intermediary's.
+    qb.push("SELECT ")
+        .push(rows::INDIRECT_LISTED_COLUMNS)
+        .push(" FROM indirect_grants ig WHERE 1");
+    rows::push_any_identifier(&mut qb, "ig.authorized_type", "ig.authorized_value", &ids);
+    qb.push(" AND ((ig.intermediary_type = ")
+        .push_bind(context.kind().as_str())
+        .push(" AND ig.intermediary_value = ")
+        .push_bind(context.value().to_string())
+        .push(") OR (ig.intermediary_type = 'Nip' AND ((ig.target_type = ")
+        .push_bind(context.kind().as_str())
+        .push(" AND ig.target_value = ")
+        .push_bind(context.value().to_string())
+        .push(
+            ") OR ig.target_type = 'AllPartners') \
+             AND EXISTS (SELECT 1 FROM grants g WHERE g.context_type = ",
+        )
+        .push_bind(context.kind().as_str())
+        .push(" AND g.context_value = ")
+        .push_bind(context.value().to_string())
+        .push(
+            " AND g.authorized_type = 'Nip' AND g.authorized_value = ig.intermediary_value \
+             AND g.permission = ig.permission AND g.grant_kind = 'Entity' \
+             AND g.can_delegate != 0)))",
+        );
+    if !filter.permissions.is_empty() {
+        let names: Vec<&'static str> = filter.permissions.iter().map(|p| p.as_str()).collect();
+        rows::push_in(&mut qb, "ig.permission", &names);
+    }
+    if let Some(target) = &filter.target {
+        let (kind, value) = target_columns(target);
+        rows::push_identifier(&mut qb, "ig.target_type", "ig.target_value", kind, &value);
+    }
+    if let Some(c) = &filter.context {
+        rows::push_identifier(
+            &mut qb,
+            "ig.intermediary_type",
+            "ig.intermediary_value",
+            c.kind().as_str(),
+            c.value(),
+        );
+    }
+    qb.push(") ORDER BY created_ms DESC, id ASC");
+    page.push_limit(&mut qb);
+    let rows: Vec<rows::ListedGrantRow> = qb.build_query_as().fetch_all(pool).await?;
+    let (rows, has_more) = page.split(rows);
+    let mut items = Vec::with_capacity(rows.len());
+    for r in rows {
+        items.push(StoredGrant {
+            context: r.grant.context()?,
+            authorized: r.grant.authorized()?,
+            permission: r.grant.permission()?,
+            target: r.target()?,
+            created: from_ms(r.grant.created_ms),
+            id: r.grant.id,
+            description: r.grant.description,
         });
     }
-    let direct = filter.target.is_none() && filter.context.as_ref().is_none_or(|c| c == context);
-    for (t, v) in ids.iter().filter(|_| direct) {
-        let rows = sqlx::query(
-            "SELECT id, authorized_type, authorized_value, permission, description, created_ms \
-             FROM grants WHERE context_type = ? AND context_value = ? \
-             AND authorized_type = ? AND authorized_value = ?",
-        )
-        .bind(context.kind().as_str())
-        .bind(context.value())
-        .bind(t)
-        .bind(v)
-        .fetch_all(pool)
-        .await?;
-        for r in rows {
-            let name: String = r.get("permission");
-            let permission: Permission = name
-                .parse()
-                .map_err(|e| ApiError::internal(format!("stored grant permission: {e}")))?;
-            if PersonalPermissionType::try_from(permission).is_err() || !wanted(&permission) {
-                continue;
-            }
-            let kind = r
-                .get::<String, _>("authorized_type")
-                .parse()
-                .map_err(|e| ApiError::internal(format!("stored grant identifier type: {e}")))?;
-            let authorized =
-                SubjectIdentifier::parse(kind, &r.get::<String, _>("authorized_value"))
-                    .map_err(|e| ApiError::internal(format!("stored grant identifier: {e}")))?;
-            grants.push(StoredGrant {
-                id: r.get("id"),
-                context: context.clone(),
-                authorized,
-                permission,
-                description: r.get("description"),
-                created: from_ms(r.get("created_ms")),
-                target: None,
-            });
-        }
-    }
-    grants.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
-    let size = page.size as usize;
-    let start = (page.page as usize).saturating_mul(size);
-    let has_more = grants.len() > start.saturating_add(size);
-    let items = grants.into_iter().skip(start).take(size).collect();
     Ok((items, has_more))
 }
 
@@ -696,46 +603,45 @@ pub async fn received_entity_grants(
     let Some(nip) = entity_nip(context) else {
         return Ok((Vec::new(), false));
     };
-    let rows = sqlx::query(
-        "SELECT id, context_type, context_value, permission, description, created_ms, can_delegate \
-         FROM grants WHERE grant_kind = 'Entity' AND authorized_type = 'Nip' AND authorized_value = ? \
-         ORDER BY created_ms DESC, id ASC",
-    )
-    .bind(nip.as_str())
-    .fetch_all(pool)
-    .await?;
-    let mut out = Vec::new();
+    let mut qb = QueryBuilder::<Sqlite>::new("SELECT ");
+    qb.push(rows::GRANT_COLUMNS)
+        .push(" FROM grants g WHERE g.grant_kind = 'Entity'");
+    rows::push_identifier(
+        &mut qb,
+        "g.authorized_type",
+        "g.authorized_value",
+        "Nip",
+        nip.as_str(),
+    );
+    if let Some(f) = from {
+        rows::push_identifier(
+            &mut qb,
+            "g.context_type",
+            "g.context_value",
+            f.kind().as_str(),
+            f.value(),
+        );
+    }
+    qb.push(" ORDER BY g.created_ms DESC, g.id ASC");
+    page.push_limit(&mut qb);
+    let rows: Vec<rows::GrantRow> = qb.build_query_as().fetch_all(pool).await?;
+    let (rows, has_more) = page.split(rows);
+    let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let kind = r
-            .get::<String, _>("context_type")
-            .parse()
-            .map_err(|e| ApiError::internal(format!("stored context type: {e}")))?;
-        let grantor = ContextIdentifier::parse(kind, &r.get::<String, _>("context_value"))
-            .map_err(|e| ApiError::internal(format!("stored context: {e}")))?;
-        if from.is_some_and(|f| *f != grantor) {
-            continue;
-        }
-        let permission: Permission = r
-            .get::<String, _>("permission")
-            .parse()
-            .map_err(|e| ApiError::internal(format!("stored grant permission: {e}")))?;
         out.push(ReceivedEntityGrant {
             grant: StoredGrant {
-                id: r.get("id"),
-                context: grantor,
+                context: r.context()?,
                 authorized: SubjectIdentifier::Nip(nip.clone()),
-                permission,
-                description: r.get("description"),
-                created: from_ms(r.get("created_ms")),
+                permission: r.permission()?,
+                created: from_ms(r.created_ms),
+                id: r.id,
+                description: r.description,
                 target: None,
             },
-            can_delegate: r.get::<i64, _>("can_delegate") != 0,
+            can_delegate: r.can_delegate,
         });
     }
-    let size = page.size as usize;
-    let start = (page.page as usize).saturating_mul(size);
-    let has_more = out.len() > start.saturating_add(size);
-    Ok((out.into_iter().skip(start).take(size).collect(), has_more))
+    Ok((out, has_more))
 }
 
 /// `DELETE /permissions/common/grants/{permissionId}` (digest §7.4): removes the grant with this
@@ -915,109 +821,120 @@ pub async fn person_grants(
     } else {
         Vec::new()
     };
-    let rows = sqlx::query(
-        "SELECT id, authorized_type, authorized_value, permission, description, author_type, \
-         author_value, created_ms, subject_details, entity_details, can_delegate FROM grants \
-         WHERE context_type = ? AND context_value = ? ORDER BY created_ms DESC, id ASC",
-    )
-    .bind(context.kind().as_str())
-    .bind(context.value())
-    .fetch_all(pool)
-    .await?;
-    let mut out = Vec::new();
-    let by_caller = |a: &SubjectIdentifier| {
-        caller_ids
-            .iter()
-            .any(|(t, v)| t == a.kind().as_str() && v == a.value())
+    // The filters common to direct and indirect grants (alias `a`: `g` or `ig`). An author of
+    // type `System` or without value is ZAW-FA (`GrantAuthor::System`); subject identifier
+    // types are never `System`, so a subject author matches by type and value.
+    let push_common = |qb: &mut QueryBuilder<Sqlite>, a: &str| {
+        if filter.granted_by_caller {
+            rows::push_any_identifier(
+                qb,
+                &format!("{a}.author_type"),
+                &format!("{a}.author_value"),
+                &caller_ids,
+            );
+        }
+        match &filter.author {
+            None => {}
+            Some(GrantAuthor::System) if a == "g" => {
+                qb.push(" AND (g.author_type = 'System' OR g.author_value IS NULL)");
+            }
+            // Indirect grants always have a subject author.
+            Some(GrantAuthor::System) => {
+                qb.push(" AND 0");
+            }
+            Some(GrantAuthor::Subject(s)) => rows::push_identifier(
+                qb,
+                &format!("{a}.author_type"),
+                &format!("{a}.author_value"),
+                s.kind().as_str(),
+                s.value(),
+            ),
+        }
+        if let Some(s) = &filter.authorized {
+            rows::push_identifier(
+                qb,
+                &format!("{a}.authorized_type"),
+                &format!("{a}.authorized_value"),
+                s.kind().as_str(),
+                s.value(),
+            );
+        }
     };
-    for g in indirect_granted_in(pool, context).await? {
-        let author = GrantAuthor::Subject(g.author.clone());
-        if !(filter.permissions.is_empty() || filter.permissions.contains(&g.permission))
-            || (filter.granted_by_caller && !by_caller(&g.author))
-            || filter.author.as_ref().is_some_and(|a| *a != author)
-            || filter
-                .authorized
-                .as_ref()
-                .is_some_and(|a| *a != g.authorized)
-            || filter.target.as_ref().is_some_and(|t| *t != g.target)
-        {
-            continue;
-        }
-        out.push(PersonGrant {
-            grant: StoredGrant {
-                id: g.id,
-                context: g.intermediary,
-                authorized: g.authorized,
-                permission: g.permission,
-                description: g.description,
-                created: g.created,
-                target: Some(g.target),
-            },
-            author,
-            subject_details: g.subject_details,
-            entity_details: None,
-            can_delegate: false,
-        });
+    let wanted = |p: &Permission| filter.permissions.is_empty() || filter.permissions.contains(p);
+    let mut qb = QueryBuilder::<Sqlite>::new("SELECT * FROM (");
+    // Direct grants of the context (only the `PersonPermissionScope` vocabulary); none when a
+    // target is asked for.
+    if filter.target.is_none() {
+        qb.push("SELECT ")
+            .push(rows::DIRECT_LISTED_COLUMNS)
+            .push(" FROM grants g WHERE 1");
+        rows::push_identifier(
+            &mut qb,
+            "g.context_type",
+            "g.context_value",
+            context.kind().as_str(),
+            context.value(),
+        );
+        let names: Vec<&'static str> = Permission::ALL
+            .iter()
+            .filter(|p| ksef_wire::PersonPermissionType::try_from(**p).is_ok() && wanted(p))
+            .map(|p| p.as_str())
+            .collect();
+        rows::push_in(&mut qb, "g.permission", &names);
+        push_common(&mut qb, "g");
+        qb.push(" UNION ALL ");
     }
-    for r in rows.iter().filter(|_| filter.target.is_none()) {
-        let Ok(permission) = r.get::<String, _>("permission").parse::<Permission>() else {
-            continue;
-        };
-        if ksef_wire::PersonPermissionType::try_from(permission).is_err()
-            || !(filter.permissions.is_empty() || filter.permissions.contains(&permission))
-        {
-            continue;
-        }
-        let author_type: String = r.get("author_type");
-        let author_value: Option<String> = r.get("author_value");
-        let author = match (author_type.as_str(), author_value) {
-            ("System", _) | (_, None) => GrantAuthor::System,
-            (t, Some(v)) => GrantAuthor::Subject(parse_subject(t, &v)?),
-        };
-        if filter.granted_by_caller && !matches!(&author, GrantAuthor::Subject(a) if by_caller(a)) {
-            continue;
-        }
-        if filter.author.as_ref().is_some_and(|a| *a != author) {
-            continue;
-        }
-        let authorized = parse_subject(
-            &r.get::<String, _>("authorized_type"),
-            &r.get::<String, _>("authorized_value"),
-        )?;
-        if filter.authorized.as_ref().is_some_and(|a| *a != authorized) {
-            continue;
-        }
-        let subject_details = r
-            .get::<Option<String>, _>("subject_details")
-            .and_then(|s| serde_json::from_str(&s).ok());
+    // Indirect grants made in this (intermediary) context.
+    qb.push("SELECT ")
+        .push(rows::INDIRECT_LISTED_COLUMNS)
+        .push(" FROM indirect_grants ig WHERE 1");
+    rows::push_identifier(
+        &mut qb,
+        "ig.intermediary_type",
+        "ig.intermediary_value",
+        context.kind().as_str(),
+        context.value(),
+    );
+    if !filter.permissions.is_empty() {
+        let names: Vec<&'static str> = filter.permissions.iter().map(|p| p.as_str()).collect();
+        rows::push_in(&mut qb, "ig.permission", &names);
+    }
+    push_common(&mut qb, "ig");
+    if let Some(target) = &filter.target {
+        let (kind, value) = target_columns(target);
+        rows::push_identifier(&mut qb, "ig.target_type", "ig.target_value", kind, &value);
+    }
+    qb.push(") ORDER BY created_ms DESC, id ASC");
+    page.push_limit(&mut qb);
+    let rows: Vec<rows::ListedGrantRow> = qb.build_query_as().fetch_all(pool).await?;
+    let (rows, has_more) = page.split(rows);
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let target = r.target()?;
+        let author = r.author()?;
         out.push(PersonGrant {
             grant: StoredGrant {
-                id: r.get("id"),
-                context: context.clone(),
-                authorized,
-                permission,
-                description: r.get("description"),
-                created: from_ms(r.get("created_ms")),
-                target: None,
+                context: r.grant.context()?,
+                authorized: r.grant.authorized()?,
+                permission: r.grant.permission()?,
+                description: r.grant.description,
+                created: from_ms(r.grant.created_ms),
+                id: r.grant.id,
+                target,
             },
             author,
-            subject_details,
-            entity_details: r
-                .get::<Option<String>, _>("entity_details")
+            subject_details: r
+                .grant
+                .subject_details
                 .and_then(|s| serde_json::from_str(&s).ok()),
-            can_delegate: r.get::<i64, _>("can_delegate") != 0,
+            entity_details: r
+                .grant
+                .entity_details
+                .and_then(|s| serde_json::from_str(&s).ok()),
+            can_delegate: r.grant.can_delegate,
         });
     }
-    out.sort_by(|a, b| {
-        b.grant
-            .created
-            .cmp(&a.grant.created)
-            .then_with(|| a.grant.id.cmp(&b.grant.id))
-    });
-    let size = page.size as usize;
-    let start = (page.page as usize).saturating_mul(size);
-    let has_more = out.len() > start.saturating_add(size);
-    Ok((out.into_iter().skip(start).take(size).collect(), has_more))
+    Ok((out, has_more))
 }
 
 /// `GET /permissions/attachments/status` (digest §7.7): the consent of the context's NIP as set
@@ -1059,56 +976,52 @@ pub struct ContextRole {
 
 /// The roles of the context's NIP (digest §7.6), from the test data: a court bailiff person
 /// (`/testdata/person` with `isBailiff`), and test subjects (`/testdata/subject`: enforcement
-/// authority, JST / VAT group and their members). Sorted by start date descending.
+/// authority, JST / VAT group and their members). Sorted by start date descending (the bailiff
+/// role first on a tie); returns the page and whether more follow.
 pub async fn context_roles(
     pool: &SqlitePool,
     context: &ContextIdentifier,
-) -> ApiResult<Vec<ContextRole>> {
+    page: Page,
+) -> ApiResult<(Vec<ContextRole>, bool)> {
     use ksef_wire::EntityRoleType as R;
     let Some(nip) = context.nip() else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     };
-    let mut roles = Vec::new();
-    let bailiff = sqlx::query(
-        "SELECT description, created_ms FROM persons WHERE nip = ? AND is_bailiff != 0",
-    )
-    .bind(nip.as_str())
-    .fetch_optional(pool)
-    .await?;
-    if let Some(r) = bailiff {
+    // Ties of the start date: the bailiff role first (`source` 0).
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "SELECT * FROM (SELECT nip, 'CourtBailiff' AS role, NULL AS parent_nip, description, \
+         created_ms, 0 AS source FROM persons WHERE is_bailiff != 0 AND nip = ",
+    );
+    qb.push_bind(nip.as_str().to_string())
+        .push(
+            " UNION ALL SELECT nip, subject_type AS role, parent_nip, description, created_ms, \
+             1 AS source FROM subjects WHERE subject_type IN ('EnforcementAuthority', 'JST', \
+             'JSTMember', 'VatGroup', 'VatGroupMember') AND nip = ",
+        )
+        .push_bind(nip.as_str().to_string())
+        .push(") ORDER BY created_ms DESC, source ASC");
+    page.push_limit(&mut qb);
+    let rows: Vec<rows::RoleRow> = qb.build_query_as().fetch_all(pool).await?;
+    let (rows, has_more) = page.split(rows);
+    let mut roles = Vec::with_capacity(rows.len());
+    for r in rows {
+        let role = match r.role.as_str() {
+            "CourtBailiff" => R::CourtBailiff,
+            "EnforcementAuthority" => R::EnforcementAuthority,
+            "JST" => R::LocalGovernmentUnit,
+            "JSTMember" => R::LocalGovernmentSubUnit,
+            "VatGroup" => R::VatGroupUnit,
+            "VatGroupMember" => R::VatGroupSubUnit,
+            other => return Err(ApiError::internal(format!("context role {other}"))),
+        };
         roles.push(ContextRole {
-            role: R::CourtBailiff,
-            parent: None,
-            description: r.get("description"),
-            start: from_ms(r.get("created_ms")),
+            role,
+            parent: r.parent_nip,
+            description: r.description,
+            start: from_ms(r.created_ms),
         });
     }
-    let subject = sqlx::query(
-        "SELECT subject_type, description, parent_nip, created_ms FROM subjects WHERE nip = ?",
-    )
-    .bind(nip.as_str())
-    .fetch_optional(pool)
-    .await?;
-    if let Some(r) = subject {
-        let role = match r.get::<String, _>("subject_type").as_str() {
-            "EnforcementAuthority" => Some(R::EnforcementAuthority),
-            "JST" => Some(R::LocalGovernmentUnit),
-            "JSTMember" => Some(R::LocalGovernmentSubUnit),
-            "VatGroup" => Some(R::VatGroupUnit),
-            "VatGroupMember" => Some(R::VatGroupSubUnit),
-            _ => None,
-        };
-        if let Some(role) = role {
-            roles.push(ContextRole {
-                role,
-                parent: r.get("parent_nip"),
-                description: r.get("description"),
-                start: from_ms(r.get("created_ms")),
-            });
-        }
-    }
-    roles.sort_by_key(|r| std::cmp::Reverse(r.start));
-    Ok(roles)
+    Ok((roles, has_more))
 }
 
 /// `POST /permissions/authorizations/grants` (digest §7.3): an entity-level permission of the
@@ -1214,73 +1127,77 @@ pub async fn authorizations(
     page: Page,
 ) -> ApiResult<(Vec<StoredAuthorization>, bool)> {
     use ksef_wire::WireEnum;
-    let rows = match query.query_type {
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "SELECT id, authorizing_nip, authorized_type, authorized_value, permission, description, \
+         full_name, author_type, author_value, created_ms FROM authorization_grants WHERE 1",
+    );
+    match query.query_type {
         ksef_wire::QueryType::Granted => {
             let Some(nip) = entity_nip(context) else {
                 return Ok((Vec::new(), false));
             };
-            sqlx::query(
-                "SELECT * FROM authorization_grants WHERE authorizing_nip = ? \
-                 ORDER BY created_ms DESC, id ASC",
-            )
-            .bind(nip.as_str())
-            .fetch_all(pool)
-            .await?
+            qb.push(" AND authorizing_nip = ")
+                .push_bind(nip.as_str().to_string());
         }
-        ksef_wire::QueryType::Received => sqlx::query(
-            "SELECT * FROM authorization_grants WHERE authorized_type = ? AND authorized_value = ? \
-                 ORDER BY created_ms DESC, id ASC",
-        )
-        .bind(context.kind().as_str())
-        .bind(context.value())
-        .fetch_all(pool)
-        .await?,
+        ksef_wire::QueryType::Received => rows::push_identifier(
+            &mut qb,
+            "authorized_type",
+            "authorized_value",
+            context.kind().as_str(),
+            context.value(),
+        ),
+    }
+    if let Some(a) = &query.authorizing {
+        qb.push(" AND authorizing_nip = ")
+            .push_bind(a.as_str().to_string());
+    }
+    if let Some(a) = &query.authorized {
+        rows::push_identifier(
+            &mut qb,
+            "authorized_type",
+            "authorized_value",
+            a.kind().as_str(),
+            a.value(),
+        );
+    }
+    if !query.permission_types.is_empty() {
+        let names: Vec<&'static str> = query
+            .permission_types
+            .iter()
+            .map(|p| p.wire_name())
+            .collect();
+        rows::push_in(&mut qb, "permission", &names);
+    }
+    qb.push(" ORDER BY created_ms DESC, id ASC");
+    page.push_limit(&mut qb);
+    let rows: Vec<rows::AuthorizationRow> = qb.build_query_as().fetch_all(pool).await?;
+    let (rows, has_more) = page.split(rows);
+    let internal = |what: &str, e: &dyn std::fmt::Display| {
+        ApiError::internal(format!("stored authorization {what}: {e}"))
     };
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let internal = |what: &str, e: &dyn std::fmt::Display| {
-            ApiError::internal(format!("stored authorization {what}: {e}"))
-        };
-        let authorizing: Nip = r
-            .get::<String, _>("authorizing_nip")
-            .parse()
-            .map_err(|e| internal("grantor", &e))?;
         let kind = r
-            .get::<String, _>("authorized_type")
+            .authorized_type
             .parse()
             .map_err(|e| internal("type", &e))?;
-        let authorized = ContextIdentifier::parse(kind, &r.get::<String, _>("authorized_value"))
-            .map_err(|e| internal("entity", &e))?;
-        let name: String = r.get("permission");
-        let permission = ksef_wire::EntityAuthorizationPermissionType::from_wire_name(&name)
-            .ok_or_else(|| internal("permission", &name))?;
-        if query
-            .authorizing
-            .as_ref()
-            .is_some_and(|a| *a != authorizing)
-            || query.authorized.as_ref().is_some_and(|a| *a != authorized)
-            || !(query.permission_types.is_empty() || query.permission_types.contains(&permission))
-        {
-            continue;
-        }
         out.push(StoredAuthorization {
-            id: r.get("id"),
-            authorizing,
-            authorized,
-            permission,
-            description: r.get("description"),
-            full_name: r.get("full_name"),
-            author: parse_subject(
-                &r.get::<String, _>("author_type"),
-                &r.get::<String, _>("author_value"),
-            )?,
-            created: from_ms(r.get("created_ms")),
+            authorizing: r
+                .authorizing_nip
+                .parse()
+                .map_err(|e| internal("grantor", &e))?,
+            authorized: ContextIdentifier::parse(kind, &r.authorized_value)
+                .map_err(|e| internal("entity", &e))?,
+            permission: ksef_wire::EntityAuthorizationPermissionType::from_wire_name(&r.permission)
+                .ok_or_else(|| internal("permission", &r.permission))?,
+            author: parse_subject(&r.author_type, &r.author_value)?,
+            created: from_ms(r.created_ms),
+            id: r.id,
+            description: r.description,
+            full_name: r.full_name,
         });
     }
-    let size = page.size as usize;
-    let start = (page.page as usize).saturating_mul(size);
-    let has_more = out.len() > start.saturating_add(size);
-    Ok((out.into_iter().skip(start).take(size).collect(), has_more))
+    Ok((out, has_more))
 }
 
 // ------------------------------------------- subunits, indirect grants, EU entities, Peppol
@@ -1406,60 +1323,53 @@ pub async fn subunit_grants(
     let ContextIdentifier::Nip(parent) = context else {
         return Ok((Vec::new(), false));
     };
-    let rows = sqlx::query(
-        "SELECT * FROM grants WHERE grant_kind = 'Subunit' AND \
-         ((context_type = 'InternalId' AND substr(context_value, 1, 10) = ?) OR \
-          (context_type = 'Nip' AND context_value IN \
-             (SELECT nip FROM subjects WHERE parent_nip = ?))) \
-         ORDER BY created_ms DESC, id ASC",
-    )
-    .bind(parent.as_str())
-    .bind(parent.as_str())
-    .fetch_all(pool)
-    .await?;
-    let mut out = Vec::new();
+    let mut qb = QueryBuilder::<Sqlite>::new("SELECT ");
+    qb.push(rows::GRANT_COLUMNS)
+        .push(
+            " FROM grants g WHERE g.grant_kind = 'Subunit' AND \
+             ((g.context_type = 'InternalId' AND substr(g.context_value, 1, 10) = ",
+        )
+        .push_bind(parent.as_str().to_string())
+        .push(
+            ") OR (g.context_type = 'Nip' AND g.context_value IN \
+             (SELECT nip FROM subjects WHERE parent_nip = ",
+        )
+        .push_bind(parent.as_str().to_string())
+        .push(")))");
+    if let Some(s) = subunit {
+        rows::push_identifier(
+            &mut qb,
+            "g.context_type",
+            "g.context_value",
+            s.kind().as_str(),
+            s.value(),
+        );
+    }
+    qb.push(" ORDER BY g.created_ms DESC, g.id ASC");
+    page.push_limit(&mut qb);
+    let rows: Vec<rows::GrantRow> = qb.build_query_as().fetch_all(pool).await?;
+    let (rows, has_more) = page.split(rows);
+    let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let kind = r
-            .get::<String, _>("context_type")
-            .parse()
-            .map_err(|e| ApiError::internal(format!("stored context type: {e}")))?;
-        let unit = ContextIdentifier::parse(kind, &r.get::<String, _>("context_value"))
-            .map_err(|e| ApiError::internal(format!("stored context: {e}")))?;
-        if subunit.is_some_and(|s| *s != unit) {
-            continue;
-        }
-        let author = match r.get::<Option<String>, _>("author_value") {
-            Some(v) => parse_subject(&r.get::<String, _>("author_type"), &v)?,
-            None => return Err(ApiError::internal("subunit grant without author")),
-        };
+        let author = r.required_author("subunit grant")?;
         out.push(SubunitGrant {
             grant: StoredGrant {
-                id: r.get("id"),
-                context: unit,
-                authorized: parse_subject(
-                    &r.get::<String, _>("authorized_type"),
-                    &r.get::<String, _>("authorized_value"),
-                )?,
+                context: r.context()?,
+                authorized: r.authorized()?,
                 permission: Permission::CredentialsManage,
-                description: r.get("description"),
-                created: from_ms(r.get("created_ms")),
+                created: from_ms(r.created_ms),
+                id: r.id,
+                description: r.description,
                 target: None,
             },
             author,
             subject_details: r
-                .get::<Option<String>, _>("subject_details")
+                .subject_details
                 .and_then(|s| serde_json::from_str(&s).ok()),
-            subunit_name: r.get("subunit_name"),
+            subunit_name: r.subunit_name,
         });
     }
-    Ok(paged(out, page))
-}
-
-fn paged<T>(all: Vec<T>, page: Page) -> (Vec<T>, bool) {
-    let size = page.size as usize;
-    let start = (page.page as usize).saturating_mul(size);
-    let has_more = all.len() > start.saturating_add(size);
-    (all.into_iter().skip(start).take(size).collect(), has_more)
+    Ok((out, has_more))
 }
 
 /// One subordinate entity (`POST /permissions/query/subordinate-entities/roles`).
@@ -1483,32 +1393,42 @@ pub async fn subordinate_roles(
     let ContextIdentifier::Nip(parent) = context else {
         return Ok((Vec::new(), false));
     };
-    let rows = sqlx::query(
-        "SELECT nip, subject_type, description, created_ms FROM subjects WHERE parent_nip = ? \
-         ORDER BY created_ms DESC, nip ASC",
-    )
-    .bind(parent.as_str())
-    .fetch_all(pool)
-    .await?;
-    let mut out = Vec::new();
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "SELECT nip, subject_type AS role, parent_nip, description, created_ms FROM subjects \
+         WHERE subject_type IN ('JSTMember', 'VatGroupMember') AND parent_nip = ",
+    );
+    qb.push_bind(parent.as_str().to_string());
+    if let Some(o) = only {
+        qb.push(" AND nip = ").push_bind(o.as_str().to_string());
+    }
+    qb.push(" ORDER BY created_ms DESC, nip ASC");
+    page.push_limit(&mut qb);
+    let rows: Vec<rows::RoleRow> = qb.build_query_as().fetch_all(pool).await?;
+    let (rows, has_more) = page.split(rows);
+    let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let nip: String = r.get("nip");
-        let role = match r.get::<String, _>("subject_type").as_str() {
+        let role = match r.role.as_str() {
             "JSTMember" => ksef_wire::SubordinateEntityRoleType::LocalGovernmentSubUnit,
             "VatGroupMember" => ksef_wire::SubordinateEntityRoleType::VatGroupSubUnit,
-            _ => continue,
+            other => return Err(ApiError::internal(format!("subordinate role {other}"))),
         };
-        if only.is_some_and(|o| o.as_str() != nip) {
-            continue;
-        }
         out.push(SubordinateRole {
-            nip,
+            nip: r.nip,
             role,
-            description: r.get("description"),
-            start: from_ms(r.get("created_ms")),
+            description: r.description,
+            start: from_ms(r.created_ms),
         });
     }
-    Ok(paged(out, page))
+    Ok((out, has_more))
+}
+
+/// The stored `(target_type, target_value)` of an indirect grant's client.
+fn target_columns(target: &PersonalPermissionsTarget) -> (&'static str, String) {
+    match target {
+        PersonalPermissionsTarget::Nip(n) => ("Nip", n.to_string()),
+        PersonalPermissionsTarget::InternalId(i) => ("InternalId", i.to_string()),
+        PersonalPermissionsTarget::AllPartners => ("AllPartners", String::new()),
+    }
 }
 
 /// `POST /permissions/indirect/grants` (digest §7.3): the intermediary (the context's entity)
@@ -1516,7 +1436,7 @@ pub async fn subordinate_roles(
 /// its clients (`AllPartners`). A selective grant needs every requested permission to have been
 /// given to the intermediary by the client with `canDelegate`, else the operation ends with 420
 /// and nothing is stored. The grant takes effect in the client's context (see
-/// [`effective_indirect`]) as long as that delegable permission exists.
+/// [`EFFECTIVE_INDIRECT_SQL`]) as long as that delegable permission exists.
 pub async fn grant_indirect(
     pool: &SqlitePool,
     now: OffsetDateTime,
@@ -1524,11 +1444,7 @@ pub async fn grant_indirect(
     author: &SubjectIdentifier,
     grant: &ksef_wire::ValidIndirectPermissionsGrant,
 ) -> ApiResult<String> {
-    let (target_type, target_value) = match &grant.target {
-        PersonalPermissionsTarget::Nip(n) => ("Nip", n.to_string()),
-        PersonalPermissionsTarget::InternalId(i) => ("InternalId", i.to_string()),
-        PersonalPermissionsTarget::AllPartners => ("AllPartners", String::new()),
-    };
+    let (target_type, target_value) = target_columns(&grant.target);
     // One write transaction from the delegation check to the insert: a client revoking its
     // delegable grant meanwhile cannot leave an indirect grant reported as successful.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -1765,64 +1681,62 @@ pub async fn eu_grants(
         ContextIdentifier::NipVatUe(c) => c.nip(),
         _ => return Ok((Vec::new(), false)),
     };
-    let rows = sqlx::query(
-        "SELECT g.*, e.vat_ue, e.name AS eu_name, e.details AS eu_details FROM grants g \
-         JOIN eu_entities e ON e.context_value = g.context_value \
-         WHERE g.context_type = 'NipVatUe' AND e.nip = ? \
-         AND g.grant_kind IN ('EuAdmin', 'EuRepresentative') \
-         ORDER BY g.created_ms DESC, g.id ASC",
-    )
-    .bind(nip.as_str())
-    .fetch_all(pool)
-    .await?;
-    let mut out = Vec::new();
+    let mut qb = QueryBuilder::<Sqlite>::new("SELECT ");
+    qb.push(rows::GRANT_COLUMNS)
+        .push(
+            ", e.vat_ue, e.name AS eu_name, e.details AS eu_details FROM grants g \
+             JOIN eu_entities e ON e.context_value = g.context_value \
+             WHERE g.context_type = 'NipVatUe' AND e.nip = ",
+        )
+        .push_bind(nip.as_str().to_string())
+        .push(" AND g.grant_kind IN ('EuAdmin', 'EuRepresentative')");
+    if let ContextIdentifier::NipVatUe(c) = context {
+        qb.push(" AND g.context_value = ")
+            .push_bind(c.as_str().to_string());
+    }
+    // A stored permission outside the vocabulary is left out (as before paging moved to SQL).
+    let names: Vec<&'static str> = Permission::ALL
+        .iter()
+        .filter(|p| {
+            query.permission_types.is_empty()
+                || query
+                    .permission_types
+                    .iter()
+                    .any(|q| Permission::from(*q) == **p)
+        })
+        .map(|p| p.as_str())
+        .collect();
+    rows::push_in(&mut qb, "g.permission", &names);
+    if let Some(v) = &query.vat_ue {
+        qb.push(" AND e.vat_ue = ").push_bind(v.clone());
+    }
+    if let Some(f) = &query.fingerprint {
+        qb.push(" AND g.authorized_value = ").push_bind(f.clone());
+    }
+    qb.push(" ORDER BY g.created_ms DESC, g.id ASC");
+    page.push_limit(&mut qb);
+    let rows: Vec<rows::EuGrantRow> = qb.build_query_as().fetch_all(pool).await?;
+    let (rows, has_more) = page.split(rows);
+    let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let context_value: String = r.get("context_value");
-        if matches!(context, ContextIdentifier::NipVatUe(c) if c.as_str() != context_value) {
-            continue;
-        }
-        let Ok(permission) = r.get::<String, _>("permission").parse::<Permission>() else {
-            continue;
-        };
-        let vat_ue: String = r.get("vat_ue");
-        let fingerprint: String = r.get("authorized_value");
-        let wanted = query.permission_types.is_empty()
-            || query
-                .permission_types
-                .iter()
-                .any(|p| Permission::from(*p) == permission);
-        if !wanted
-            || query.vat_ue.as_ref().is_some_and(|v| *v != vat_ue)
-            || query
-                .fingerprint
-                .as_ref()
-                .is_some_and(|f| *f != fingerprint)
-        {
-            continue;
-        }
-        let author = match r.get::<Option<String>, _>("author_value") {
-            Some(v) => parse_subject(&r.get::<String, _>("author_type"), &v)?,
-            None => return Err(ApiError::internal("EU-entity grant without author")),
-        };
+        let g = r.grant;
         out.push(EuGrant {
-            id: r.get("id"),
-            author,
-            vat_ue,
-            eu_entity_name: r.get("eu_name"),
-            fingerprint,
-            permission,
-            description: r.get("description"),
-            person_details: r
-                .get::<Option<String>, _>("subject_details")
+            author: g.required_author("EU-entity grant")?,
+            permission: g.permission()?,
+            id: g.id,
+            vat_ue: r.vat_ue,
+            eu_entity_name: r.eu_name,
+            fingerprint: g.authorized_value,
+            description: g.description,
+            person_details: g
+                .subject_details
                 .and_then(|s| serde_json::from_str(&s).ok()),
-            entity_details: r
-                .get::<Option<String>, _>("entity_details")
-                .and_then(|s| serde_json::from_str(&s).ok()),
-            eu_entity_details: serde_json::from_str(&r.get::<String, _>("eu_details")).ok(),
-            created: from_ms(r.get("created_ms")),
+            entity_details: g.entity_details.and_then(|s| serde_json::from_str(&s).ok()),
+            eu_entity_details: serde_json::from_str(&r.eu_details).ok(),
+            created: from_ms(g.created_ms),
         });
     }
-    Ok(paged(out, page))
+    Ok((out, has_more))
 }
 
 /// A Peppol service provider known to the emulator.
@@ -1842,7 +1756,7 @@ pub async fn peppol_providers(
     pool: &SqlitePool,
     page: Page,
 ) -> ApiResult<(Vec<PeppolProvider>, bool)> {
-    let rows = sqlx::query(
+    let mut qb = QueryBuilder::<Sqlite>::new(
         "SELECT p.pid AS id, MIN(p.created) AS created, \
          (SELECT a.full_name FROM authorization_grants a WHERE a.authorized_type = 'PeppolId' \
           AND a.authorized_value = p.pid ORDER BY a.created_ms ASC LIMIT 1) AS name FROM ( \
@@ -1852,21 +1766,19 @@ pub async fn peppol_providers(
            SELECT context_value AS pid, started_ms AS created FROM auth_operations \
            WHERE context_type = 'PeppolId' AND final_code = 200) p \
          GROUP BY p.pid ORDER BY created DESC, id ASC",
-    )
-    .fetch_all(pool)
-    .await?;
-    let all = rows
+    );
+    page.push_limit(&mut qb);
+    let rows: Vec<rows::PeppolRow> = qb.build_query_as().fetch_all(pool).await?;
+    let (rows, has_more) = page.split(rows);
+    let list = rows
         .into_iter()
-        .map(|r| {
-            let id: String = r.get("id");
-            PeppolProvider {
-                name: r
-                    .get::<Option<String>, _>("name")
-                    .unwrap_or_else(|| format!("Dostawca usług Peppol {id}")),
-                created: from_ms(r.get("created")),
-                id,
-            }
+        .map(|r| PeppolProvider {
+            name: r
+                .name
+                .unwrap_or_else(|| format!("Dostawca usług Peppol {}", r.id)),
+            created: from_ms(r.created_ms),
+            id: r.id,
         })
         .collect();
-    Ok(paged(all, page))
+    Ok((list, has_more))
 }

@@ -447,14 +447,9 @@ async fn query_entity_roles(
 ) -> ApiResult<axum::Json<wire::QueryEntityRolesResponse>> {
     let caller = session.require(&[Permission::CredentialsManage, Permission::CredentialsRead])?;
     let page = permission_page(raw.as_deref())?;
-    let roles = permissions::context_roles(state.pool(), &caller.context).await?;
-    let size = page.size as usize;
-    let start = (page.page as usize).saturating_mul(size);
-    let has_more = roles.len() > start.saturating_add(size);
+    let (roles, has_more) = permissions::context_roles(state.pool(), &caller.context, page).await?;
     let roles = roles
         .into_iter()
-        .skip(start)
-        .take(size)
         .map(|r| wire::EntityRole {
             parent_entity_identifier: r.parent.map(|p| {
                 wire::TypedIdentifier::new(wire::EntityRolesParentEntityIdentifierType::Nip, p)

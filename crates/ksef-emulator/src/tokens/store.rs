@@ -4,7 +4,8 @@ use ksef_core::{
     ContextIdentifier, ContextIdentifierType, Permission, ReferenceNumber, SubjectIdentifier,
     TokenPermission, TokenStatus,
 };
-use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{FromRow, Row};
 use time::OffsetDateTime;
 
 use super::StoredToken;
@@ -13,26 +14,69 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{from_ms, ms};
 
+/// One row of `ksef_tokens`.
+struct TokenRow {
+    reference_number: String,
+    context_type: String,
+    context_value: String,
+    author_type: String,
+    author_value: String,
+    description: String,
+    permissions: String,
+    secret_sha256: Vec<u8>,
+    created_ms: i64,
+    last_use_ms: Option<i64>,
+    status: String,
+    activate_at_ms: i64,
+    revoked_at_ms: Option<i64>,
+    status_details: String,
+}
+
+impl FromRow<'_, SqliteRow> for TokenRow {
+    fn from_row(r: &SqliteRow) -> Result<Self, sqlx::Error> {
+        Ok(TokenRow {
+            reference_number: r.try_get("reference_number")?,
+            context_type: r.try_get("context_type")?,
+            context_value: r.try_get("context_value")?,
+            author_type: r.try_get("author_type")?,
+            author_value: r.try_get("author_value")?,
+            description: r.try_get("description")?,
+            permissions: r.try_get("permissions")?,
+            secret_sha256: r.try_get("secret_sha256")?,
+            created_ms: r.try_get("created_ms")?,
+            last_use_ms: r.try_get("last_use_ms")?,
+            status: r.try_get("status")?,
+            activate_at_ms: r.try_get("activate_at_ms")?,
+            revoked_at_ms: r.try_get("revoked_at_ms")?,
+            status_details: r.try_get("status_details")?,
+        })
+    }
+}
+
 /// Loads a token, resolving due asynchronous transitions (Pending → Active, Revoking → Revoked)
 /// and persisting them.
 pub async fn load(state: &AppState, reference: &str) -> ApiResult<Option<StoredToken>> {
-    let Some(r) = sqlx::query("SELECT * FROM ksef_tokens WHERE reference_number = ?")
-        .bind(reference)
-        .fetch_optional(state.pool())
-        .await?
+    let Some(r) = sqlx::query_as::<_, TokenRow>(
+        "SELECT reference_number, context_type, context_value, author_type, author_value, \
+         description, permissions, secret_sha256, created_ms, last_use_ms, status, \
+         activate_at_ms, revoked_at_ms, status_details FROM ksef_tokens WHERE reference_number = ?",
+    )
+    .bind(reference)
+    .fetch_optional(state.pool())
+    .await?
     else {
         return Ok(None);
     };
     let now = ms(state.now());
     let mut status: TokenStatus = r
-        .get::<String, _>("status")
+        .status
         .parse()
         .map_err(|e| ApiError::internal(format!("stored token status: {e}")))?;
-    let activate_at: i64 = r.get("activate_at_ms");
-    let revoked_at: Option<i64> = r.get("revoked_at_ms");
     let next = match status {
-        TokenStatus::Pending if now >= activate_at => Some(TokenStatus::Active),
-        TokenStatus::Revoking if revoked_at.is_some_and(|t| now >= t) => Some(TokenStatus::Revoked),
+        TokenStatus::Pending if now >= r.activate_at_ms => Some(TokenStatus::Active),
+        TokenStatus::Revoking if r.revoked_at_ms.is_some_and(|t| now >= t) => {
+            Some(TokenStatus::Revoked)
+        }
         _ => None,
     };
     if let Some(next) = next
@@ -47,32 +91,31 @@ pub async fn load(state: &AppState, reference: &str) -> ApiResult<Option<StoredT
         status = next;
     }
     let ctx_type: ContextIdentifierType = r
-        .get::<String, _>("context_type")
+        .context_type
         .parse()
         .map_err(|e| ApiError::internal(format!("stored context type: {e}")))?;
-    let context = ContextIdentifier::parse(ctx_type, &r.get::<String, _>("context_value"))
+    let context = ContextIdentifier::parse(ctx_type, &r.context_value)
         .map_err(|e| ApiError::internal(format!("stored context: {e}")))?;
     let author_kind = r
-        .get::<String, _>("author_type")
+        .author_type
         .parse()
         .map_err(|e| ApiError::internal(format!("stored author type: {e}")))?;
-    let author = SubjectIdentifier::parse(author_kind, &r.get::<String, _>("author_value"))
+    let author = SubjectIdentifier::parse(author_kind, &r.author_value)
         .map_err(|e| ApiError::internal(format!("stored author: {e}")))?;
     let requested: Vec<TokenPermission> =
-        serde_json::from_str(&r.get::<String, _>("permissions")).map_err(ApiError::internal)?;
+        serde_json::from_str(&r.permissions).map_err(ApiError::internal)?;
     Ok(Some(StoredToken {
-        reference_number: r.get("reference_number"),
+        reference_number: r.reference_number,
         context,
         author,
-        description: r.get("description"),
+        description: r.description,
         permissions: requested.iter().map(|p| Permission::from(*p)).collect(),
         requested,
-        secret_sha256: r.get("secret_sha256"),
-        created: from_ms(r.get("created_ms")),
-        last_use: r.get::<Option<i64>, _>("last_use_ms").map(from_ms),
+        secret_sha256: r.secret_sha256,
+        created: from_ms(r.created_ms),
+        last_use: r.last_use_ms.map(from_ms),
         status,
-        status_details: serde_json::from_str(&r.get::<String, _>("status_details"))
-            .unwrap_or_default(),
+        status_details: serde_json::from_str(&r.status_details).unwrap_or_default(),
     }))
 }
 
