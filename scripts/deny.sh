@@ -20,6 +20,8 @@ fi
 DB_ROOT="$CARGO_TARGET_DIR/advisory-dbs"
 DB="$DB_ROOT/advisory-db-3157b0e258782691"
 SNAPSHOT=deny/advisory-db.tar.gz
+# The snapshot is vendored unchanged: its hash must match the recorded one.
+sha256sum --quiet -c deny/SHA256SUMS
 SNAPSHOT_DATE=$(sed -n 's/^Snapshot date: *//p' deny/README.md)
 SUM=$(sha256sum "$SNAPSHOT" | cut -d' ' -f1)
 if [ ! -f "$DB/.snapshot-sha256" ] || [ "$(cat "$DB/.snapshot-sha256")" != "$SUM" ]; then
