@@ -20,7 +20,7 @@ use aes::cipher::{
 };
 use der::asn1::{Any, OctetString, SetOfVec};
 use der::oid::ObjectIdentifier;
-use der::zeroize::Zeroizing;
+use der::zeroize::{Zeroize, Zeroizing};
 use der::{Decode, Encode};
 use hmac::Mac;
 use pkcs5::pbes2;
@@ -51,8 +51,13 @@ const PBMAC1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.
 /// Iterations of the key derivations in files this module writes (OpenSSL 3's default is 2048;
 /// more costs a user nothing noticeable and an attacker more).
 pub(crate) const WRITE_ITERATIONS: u32 = 10_000;
-/// The largest iteration count accepted from a file: a hostile file must not buy minutes of CPU.
-const MAX_ITERATIONS: u32 = 10_000_000;
+/// The largest iteration count accepted for one key derivation, and for all of one file's
+/// derivations together: a hostile file must not buy minutes of CPU (real tools use 2 048 to a
+/// few hundred thousand per derivation, and a file has a MAC, a key and a certificate safe).
+const MAX_ITERATIONS: u32 = 2_000_000;
+const MAX_TOTAL_ITERATIONS: u64 = 4_000_000;
+/// The most safes and bags a file may hold (a key, its chain, some attributes).
+const MAX_ITEMS: u32 = 256;
 /// The largest file accepted (a key and a long chain are a few kilobytes).
 const MAX_FILE_LEN: usize = 1 << 20;
 
@@ -92,8 +97,14 @@ pub(crate) fn read(bytes: &[u8], password: &str) -> Result<Contents, ReadError> 
         ));
     }
     let auth_safe = data_octets(&pfx.auth_safe.content)?;
+    let mut work = Work {
+        iterations_left: MAX_TOTAL_ITERATIONS,
+        items_left: MAX_ITEMS,
+        mac_verified: false,
+    };
     if let Some(mac) = &pfx.mac_data {
-        verify_mac(mac, auth_safe.as_bytes(), password)?;
+        verify_mac(&mut work, mac, auth_safe.as_bytes(), password)?;
+        work.mac_verified = true;
     }
     let contents = Vec::<cms::content_info::ContentInfo>::from_der(auth_safe.as_bytes())
         .map_err(|e| invalid(format!("authenticated safe: {e}")))?;
@@ -102,6 +113,7 @@ pub(crate) fn read(bytes: &[u8], password: &str) -> Result<Contents, ReadError> 
         certs: Vec::new(),
     };
     for info in contents {
+        work.item()?;
         let safe_contents = if info.content_type == ID_DATA {
             Zeroizing::new(data_octets(&info.content)?.into_bytes().into_vec())
         } else if info.content_type == ID_ENCRYPTED_DATA {
@@ -114,6 +126,7 @@ pub(crate) fn read(bytes: &[u8], password: &str) -> Result<Contents, ReadError> 
                 .encrypted_content
                 .ok_or_else(|| invalid("encrypted data without content"))?;
             decrypt(
+                &mut work,
                 &data.enc_content_info.content_enc_alg,
                 ciphertext.as_bytes(),
                 password,
@@ -127,8 +140,12 @@ pub(crate) fn read(bytes: &[u8], password: &str) -> Result<Contents, ReadError> 
         };
         let bags = Vec::<SafeBag>::from_der(&safe_contents)
             .map_err(|e| invalid(format!("safe contents: {e}")))?;
-        for bag in bags {
-            read_bag(&bag, password, &mut out)?;
+        for mut bag in bags {
+            work.item()?;
+            let read = read_bag(&mut work, &bag, password, &mut out);
+            // A plain key bag holds the private key in the clear.
+            bag.bag_value.zeroize();
+            read?;
         }
     }
     Ok(out)
@@ -141,7 +158,12 @@ fn bag_value<T: for<'a> Decode<'a>>(bag: &SafeBag) -> Result<T, ReadError> {
     Ok(tagged.value)
 }
 
-fn read_bag(bag: &SafeBag, password: &str, out: &mut Contents) -> Result<(), ReadError> {
+fn read_bag(
+    work: &mut Work,
+    bag: &SafeBag,
+    password: &str,
+    out: &mut Contents,
+) -> Result<(), ReadError> {
     match bag.bag_id {
         KEY_BAG => {
             let key: Any = bag_value(bag)?;
@@ -151,6 +173,7 @@ fn read_bag(bag: &SafeBag, password: &str, out: &mut Contents) -> Result<(), Rea
         SHROUDED_KEY_BAG => {
             let info: EncryptedPrivateKeyInfo = bag_value(bag)?;
             let der = decrypt(
+                work,
                 &info.encryption_algorithm,
                 info.encrypted_data.as_bytes(),
                 password,
@@ -175,19 +198,68 @@ fn data_octets(content: &Any) -> Result<OctetString, ReadError> {
         .map_err(|e| invalid(format!("data content: {e}")))
 }
 
-fn iterations(count: i64) -> Result<u32, ReadError> {
-    u32::try_from(count)
-        .ok()
-        .filter(|n| (1..=MAX_ITERATIONS).contains(n))
-        .ok_or_else(|| {
-            invalid(format!(
-                "iteration count {count} is outside 1..={MAX_ITERATIONS}"
-            ))
-        })
+/// What reading one file may still spend, and what is known so far.
+struct Work {
+    iterations_left: u64,
+    items_left: u32,
+    /// The MAC matched: the password is right, so a later decryption failure means a corrupt
+    /// file, not a wrong password.
+    mac_verified: bool,
 }
 
-fn verify_mac(mac: &MacData, data: &[u8], password: &str) -> Result<(), ReadError> {
-    let rounds = iterations(i64::from(mac.iterations))?;
+impl Work {
+    /// Accounts for one key derivation of `count` iterations.
+    fn iterations(&mut self, count: i64) -> Result<u32, ReadError> {
+        let n = u32::try_from(count)
+            .ok()
+            .filter(|n| (1..=MAX_ITERATIONS).contains(n))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "iteration count {count} is outside 1..={MAX_ITERATIONS}"
+                ))
+            })?;
+        self.iterations_left = self
+            .iterations_left
+            .checked_sub(u64::from(n))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "the file asks for more than {MAX_TOTAL_ITERATIONS} key-derivation iterations in all"
+                ))
+            })?;
+        Ok(n)
+    }
+
+    /// Accounts for one safe or bag.
+    fn item(&mut self) -> Result<(), ReadError> {
+        self.items_left = self
+            .items_left
+            .checked_sub(1)
+            .ok_or_else(|| invalid(format!("more than {MAX_ITEMS} safes and bags")))?;
+        Ok(())
+    }
+
+    /// A decryption whose padding does not check out.
+    fn bad_padding(&self) -> ReadError {
+        if self.mac_verified {
+            invalid("an encrypted part is corrupt (the password is right: the MAC matched)")
+        } else {
+            // Without a MAC, a wrong password shows up as bad padding.
+            ReadError::WrongPassword
+        }
+    }
+}
+
+fn verify_mac(
+    work: &mut Work,
+    mac: &MacData,
+    data: &[u8],
+    password: &str,
+) -> Result<(), ReadError> {
+    let mut rounds = work.iterations(i64::from(mac.iterations))?;
+    if password.is_empty() {
+        // An empty password may be tried twice (see `mac_matches`).
+        rounds = work.iterations(i64::from(rounds))?;
+    }
     let salt = mac.mac_salt.as_bytes();
     let expected = mac.mac.digest.as_bytes();
     let ok = match mac.mac.algorithm.oid {
@@ -259,6 +331,7 @@ where
 
 /// Decrypts a PBES2 or legacy PKCS#12-PBE protected blob.
 fn decrypt(
+    work: &mut Work,
     alg: &AlgorithmIdentifierOwned,
     ciphertext: &[u8],
     password: &str,
@@ -272,13 +345,15 @@ fn decrypt(
             let p: pbes2::Parameters = params
                 .decode_as()
                 .map_err(|e| invalid(format!("PBES2 parameters: {e}")))?;
-            pbes2_decrypt(&p, password, ciphertext)?
+            pbes2_decrypt(work, &p, password, ciphertext)?
         }
         PBE_SHA1_3DES | PBE_SHA1_RC2_40 => {
             let p: Pkcs12PbeParams = params
                 .decode_as()
                 .map_err(|e| invalid(format!("PBE parameters: {e}")))?;
-            let rounds = iterations(i64::from(p.iterations))?;
+            // Two derivations (key and IV) of `iterations` each.
+            let rounds = work.iterations(i64::from(p.iterations))?;
+            work.iterations(i64::from(rounds))?;
             let rounds = i32::try_from(rounds).map_err(invalid)?;
             let salt = p.salt.as_bytes();
             let (key_len, iv_len) = if alg.oid == PBE_SHA1_3DES {
@@ -296,11 +371,11 @@ fn decrypt(
                 derive_key_utf8::<sha1::Sha1>(password, salt, Pkcs12KeyType::Iv, rounds, iv_len)
                     .map_err(|e| invalid(format!("password: {e}")))?;
             if alg.oid == PBE_SHA1_3DES {
-                cbc_decrypt::<des::TdesEde3>(&key, &iv, ciphertext)?
+                cbc_decrypt::<des::TdesEde3>(work, &key, &iv, ciphertext)?
             } else {
                 // RC2 with a 40-bit key (effective key bits = 40).
                 let cipher = rc2::Rc2::new_with_eff_key_len(&key, 40);
-                cbc_decrypt_with(cipher, &iv, ciphertext)?
+                cbc_decrypt_with(work, cipher, &iv, ciphertext)?
             }
         }
         other => return Err(invalid(format!("unsupported encryption {other}"))),
@@ -309,6 +384,7 @@ fn decrypt(
 }
 
 fn pbes2_decrypt(
+    work: &mut Work,
     p: &pbes2::Parameters,
     password: &str,
     ciphertext: &[u8],
@@ -316,7 +392,7 @@ fn pbes2_decrypt(
     let pbes2::Kdf::Pbkdf2(kdf) = &p.kdf else {
         return Err(invalid("PBES2 with a key derivation other than PBKDF2"));
     };
-    let rounds = iterations(i64::from(kdf.iteration_count))?;
+    let rounds = work.iterations(i64::from(kdf.iteration_count))?;
     let (key_len, iv) = match p.encryption {
         pbes2::EncryptionScheme::Aes128Cbc { iv } => (16, iv),
         pbes2::EncryptionScheme::Aes192Cbc { iv } => (24, iv),
@@ -338,21 +414,27 @@ fn pbes2_decrypt(
         other => return Err(invalid(format!("unsupported PBKDF2 function {other:?}"))),
     }
     match key_len {
-        16 => cbc_decrypt::<aes::Aes128>(&key, &iv, ciphertext),
-        24 => cbc_decrypt::<aes::Aes192>(&key, &iv, ciphertext),
-        _ => cbc_decrypt::<aes::Aes256>(&key, &iv, ciphertext),
+        16 => cbc_decrypt::<aes::Aes128>(work, &key, &iv, ciphertext),
+        24 => cbc_decrypt::<aes::Aes192>(work, &key, &iv, ciphertext),
+        _ => cbc_decrypt::<aes::Aes256>(work, &key, &iv, ciphertext),
     }
 }
 
-fn cbc_decrypt<C>(key: &[u8], iv: &[u8], ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, ReadError>
+fn cbc_decrypt<C>(
+    work: &Work,
+    key: &[u8],
+    iv: &[u8],
+    ciphertext: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, ReadError>
 where
     C: BlockCipherDecrypt + KeyInit,
 {
     let cipher = C::new_from_slice(key).map_err(invalid)?;
-    cbc_decrypt_with(cipher, iv, ciphertext)
+    cbc_decrypt_with(work, cipher, iv, ciphertext)
 }
 
 fn cbc_decrypt_with<C>(
+    work: &Work,
     cipher: C,
     iv: &[u8],
     ciphertext: &[u8],
@@ -364,8 +446,7 @@ where
         .map_err(|_| invalid("wrong IV length"))?
         .decrypt_padded_vec::<Pkcs7>(ciphertext)
         .map(Zeroizing::new)
-        // Without a MAC (or past it), a wrong password shows up as bad padding.
-        .map_err(|_| ReadError::WrongPassword)
+        .map_err(|_| work.bad_padding())
 }
 
 /// Writes a PKCS#12 file: the key (PKCS#8 DER) in a shrouded key bag and the certificates
@@ -540,6 +621,25 @@ mod tests {
             read(&vec![0x30; MAX_FILE_LEN + 1], "pw"),
             Err(ReadError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn one_file_cannot_spend_more_than_the_total_budget() {
+        let mut work = Work {
+            iterations_left: MAX_TOTAL_ITERATIONS,
+            items_left: 2,
+            mac_verified: true,
+        };
+        assert!(work.iterations(i64::from(MAX_ITERATIONS)).is_ok());
+        assert!(work.iterations(i64::from(MAX_ITERATIONS)).is_ok());
+        match work.iterations(1) {
+            Err(ReadError::Invalid(why)) => assert!(why.contains("in all"), "{why}"),
+            _ => panic!("the budget was exceeded"),
+        }
+        assert!(work.item().is_ok() && work.item().is_ok());
+        assert!(matches!(work.item(), Err(ReadError::Invalid(_))));
+        // Past a matching MAC, bad padding is a corrupt file, not a wrong password.
+        assert!(matches!(work.bad_padding(), ReadError::Invalid(_)));
     }
 
     #[test]

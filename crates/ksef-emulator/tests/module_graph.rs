@@ -71,8 +71,9 @@ fn module_path(relative: &Path) -> Vec<String> {
     parts
 }
 
-/// The code of a Rust file without `//` and `/* */` comments (string literals are not
-/// special-cased: a `//` inside one only hides the rest of that line, which is harmless here).
+/// The code of a Rust file without `//` and `/* */` comments. String and char literals are
+/// copied as they are, so a `/*` or `//` inside one (`"*/*"`, `"http://"`) does not swallow
+/// the code after it; raw strings (`r"…"`, `r#"…"#`) likewise.
 fn strip_comments(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -81,6 +82,9 @@ fn strip_comments(text: &str) -> String {
             rest = after.find("*/").map_or("", |end| &after[end + 2..]);
         } else if rest.starts_with("//") {
             rest = rest.find('\n').map_or("", |end| &rest[end..]);
+        } else if let Some(len) = literal_len(rest) {
+            out.push_str(&rest[..len]);
+            rest = &rest[len..];
         } else {
             let c = rest.chars().next().unwrap();
             out.push(c);
@@ -88,6 +92,55 @@ fn strip_comments(text: &str) -> String {
         }
     }
     out
+}
+
+/// The length of the string, raw string or char literal `s` starts with, if it starts with one.
+fn literal_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    // Raw strings: r"…", r#"…"#, br"…".
+    let raw_at = if s.starts_with("br") {
+        2
+    } else if s.starts_with('r') {
+        1
+    } else {
+        0
+    };
+    if raw_at > 0 {
+        let hashes = s[raw_at..].bytes().take_while(|&c| c == b'#').count();
+        if s[raw_at + hashes..].starts_with('"') {
+            let close = format!("\"{}", "#".repeat(hashes));
+            let body = raw_at + hashes + 1;
+            return Some(
+                s[body..]
+                    .find(&close)
+                    .map_or(s.len(), |end| body + end + close.len()),
+            );
+        }
+        return None;
+    }
+    match b.first() {
+        Some(b'"') => {
+            let mut i = 1;
+            while i < b.len() {
+                match b[i] {
+                    b'\\' => i += 2,
+                    b'"' => return Some(i + 1),
+                    _ => i += 1,
+                }
+            }
+            Some(b.len())
+        }
+        // A char literal ('x', '\n', '\u{..}'), not a lifetime ('a).
+        Some(b'\'') => {
+            if b.get(1) == Some(&b'\\') {
+                s.get(3..)?.find('\'').map(|e| e + 4)
+            } else {
+                let c = s[1..].chars().next()?;
+                (s[1 + c.len_utf8()..].starts_with('\'')).then_some(2 + c.len_utf8())
+            }
+        }
+        _ => None,
+    }
 }
 
 fn ident_at(s: &str) -> &str {
@@ -293,5 +346,22 @@ fn the_scan_sees_paths_groups_and_super() {
     );
     let found = referenced_modules(&code, &module);
     let expected: BTreeSet<String> = ["p", "q", "x", "z"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn comment_markers_inside_literals_do_not_hide_code() {
+    let module = vec!["a".to_string()];
+    let code = strip_comments(
+        "let accept = \"*/*\"; let open = \"/*\"; use crate::after_string;\n\
+         let url = r#\"http://x/*\"#; use crate::after_raw;\n\
+         let c = '\\''; let q = '\"'; fn f<'a>(_: &'a str) {} use crate::after_chars;\n\
+         // use crate::commented;",
+    );
+    let found = referenced_modules(&code, &module);
+    let expected: BTreeSet<String> = ["after_chars", "after_raw", "after_string"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     assert_eq!(found, expected);
 }

@@ -197,7 +197,7 @@ async fn export_in_several_parts_decrypts_to_the_invoices_and_metadata() {
 
     // A forged link is refused.
     let url = parts[0]["url"].as_str().unwrap().replace("sig=", "sig=00");
-    let r = reqwest::get(url).await.unwrap();
+    let r = ksef_testkit::http_client().get(url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 

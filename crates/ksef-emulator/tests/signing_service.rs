@@ -614,7 +614,9 @@ async fn disabled_simulation_is_neither_served_nor_trusted() {
     // The CA persisted across the restart.
     assert_eq!(emu.state.trusted_profile_ca().certificate_der, ca_before);
     let c = RawClient::new(&emu.base_url());
-    let page = reqwest::get(format!("http://{}/symulator-podpisu", emu.addr))
+    let page = ksef_testkit::http_client()
+        .get(format!("http://{}/symulator-podpisu", emu.addr))
+        .send()
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::NOT_FOUND);

@@ -293,7 +293,9 @@ async fn trusted_ca_switches_the_signing_simulator_off_unless_asked_for() {
     ] {
         let emu = start_emulator(&extra);
         let root = emu.base_url.trim_end_matches("/v2");
-        let page = reqwest::get(format!("{root}/symulator-podpisu"))
+        let page = ksef_testkit::http_client()
+            .get(format!("{root}/symulator-podpisu"))
+            .send()
             .await
             .unwrap();
         assert_eq!(page.status(), expected, "{extra:?}");

@@ -185,7 +185,7 @@ pub async fn all_invoices(env: &Env, session: &str, failed: bool) -> Vec<Value> 
 
 /// A plain GET without the access token (pre-signed links) → (status, headers, bytes).
 pub async fn fetch(url: &str) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
-    let r = reqwest::get(url).await.unwrap();
+    let r = ksef_testkit::http_client().get(url).send().await.unwrap();
     let status = r.status();
     let headers = r.headers().clone();
     (status, headers, r.bytes().await.unwrap().to_vec())
