@@ -10,10 +10,12 @@
 //!
 //! Only what a KSeF signature may use is implemented (digest §4.4): same-document
 //! references (`""`, `#id`, `#xpointer(/)`, `#xpointer(id('id'))`), the enveloped-signature,
-//! C14N 1.0/1.1/exclusive (± comments), base64, XPath `not(ancestor-or-self::…)` and XPath
-//! Filter 2.0 `subtract` transforms, SHA-1/SHA-2/SHA-3 digests, RSA PKCS#1 v1.5, RSA-PSS
-//! (salt length = hash length) and ECDSA on P-256/P-384/P-521 with raw `R||S` values. No
-//! detached content is ever fetched.
+//! C14N 1.0/1.1/exclusive (± comments), base64, XPath `not(ancestor-or-self::ds:Signature)`
+//! and XPath Filter 2.0 `subtract` (of `ds:Signature` elements only) transforms,
+//! SHA-1/SHA-2/SHA-3 digests, RSA PKCS#1 v1.5, RSA-PSS (salt length = hash length) and
+//! ECDSA on P-256/P-384/P-521 with raw `R||S` values. No detached content is ever fetched.
+//! [`verify`] reports what each reference digested (its target and the elements its
+//! transforms removed), so the caller decides coverage from what was actually signed.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -1029,5 +1031,55 @@ pub(crate) fn sign_template(template: &str, key: &SigningKey) -> Result<String, 
         let sv = child(sig, NS_DSIG, "SignatureValue")
             .ok_or_else(|| malformed("ds:Signature has no ds:SignatureValue"))?;
         return replace_content(&text, sv, &B64.encode(value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NO_REFERENCES: &str = "<r><ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">\
+        <ds:SignedInfo>\
+        <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"/>\
+        <ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>\
+        </ds:SignedInfo><ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature></r>";
+
+    #[test]
+    fn signed_info_without_references_is_refused() {
+        let doc = parse_xml(NO_REFERENCES).unwrap();
+        let sig = doc
+            .descendants()
+            .find(|n| is_el(*n, NS_DSIG, "Signature"))
+            .unwrap();
+        let key = PublicKey::Unsupported("none".into());
+        match verify(&doc, sig, &[&key]) {
+            Err(DsigError::Malformed(m)) => assert!(m.contains("no Reference"), "{m}"),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("verified without references"),
+        }
+    }
+
+    #[test]
+    fn xpath_forms_may_only_name_the_signature() {
+        let xml = "<a:r xmlns:a=\"urn:a\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">\
+                   <a:Challenge/><ds:Signature/><a:Signature/></a:r>";
+        let doc = parse_xml(xml).unwrap();
+        let root = doc.root_element();
+        assert_eq!(
+            signature_elements(&doc, root, "ds:Signature").map(|v| v.len()),
+            Some(1)
+        );
+        assert_eq!(signature_elements(&doc, root, "a:Challenge"), None);
+        assert_eq!(signature_elements(&doc, root, "a:Signature"), None);
+        assert_eq!(signature_elements(&doc, root, "Signature"), None);
+        assert_eq!(filter2_subtracted(&doc, root, "//a:Challenge"), None);
+        assert_eq!(
+            filter2_subtracted(&doc, root, "/descendant::a:Signature"),
+            None
+        );
+        assert_eq!(
+            filter2_subtracted(&doc, root, "//ds:Signature").map(|v| v.len()),
+            Some(1)
+        );
     }
 }

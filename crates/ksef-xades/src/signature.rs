@@ -15,6 +15,10 @@
 //! * the signer's certificate is taken from `KeyInfo/X509Data/X509Certificate` by this
 //!   module, and only the keys of those certificates are tried; element Ids must be
 //!   unique in the document (signature wrapping);
+//! * what the signature covers is decided from what the engine digested, not from the
+//!   text of the transforms: a reference must target the document (root) and remove
+//!   nothing but this signature, and a reference to `SignedProperties` must remove
+//!   nothing; at most 8 transforms per reference and 8 whole-document references;
 //! * `xades:CertDigest` is compared with the certificate that verified the signature;
 //! * ECDSA values that are DER-encoded instead of raw `R||S` are named as such.
 
