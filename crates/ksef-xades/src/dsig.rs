@@ -10,10 +10,12 @@
 //!
 //! Only what a KSeF signature may use is implemented (digest §4.4): same-document
 //! references (`""`, `#id`, `#xpointer(/)`, `#xpointer(id('id'))`), the enveloped-signature,
-//! C14N 1.0/1.1/exclusive (± comments), base64, XPath `not(ancestor-or-self::…)` and XPath
-//! Filter 2.0 `subtract` transforms, SHA-1/SHA-2/SHA-3 digests, RSA PKCS#1 v1.5, RSA-PSS
-//! (salt length = hash length) and ECDSA on P-256/P-384/P-521 with raw `R||S` values. No
-//! detached content is ever fetched.
+//! C14N 1.0/1.1/exclusive (± comments), base64, XPath `not(ancestor-or-self::ds:Signature)`
+//! and XPath Filter 2.0 `subtract` (of `ds:Signature` elements only) transforms,
+//! SHA-1/SHA-2/SHA-3 digests, RSA PKCS#1 v1.5, RSA-PSS (salt length = hash length) and
+//! ECDSA on P-256/P-384/P-521 with raw `R||S` values. No detached content is ever fetched.
+//! [`verify`] reports what each reference digested (its target and the elements its
+//! transforms removed), so the caller decides coverage from what was actually signed.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -565,18 +567,26 @@ fn resolve_name_test<'a, 'q>(
     Some((ns, local))
 }
 
-/// Elements selected by a `P:Local` name test (see [`resolve_name_test`]).
-fn elements_named<'a, 'i>(
+/// Whether a `P:Local` name test (see [`resolve_name_test`]) names `ds:Signature`, the
+/// only element the XPath transforms may remove: any other name would let a reference
+/// drop signed content from its digest.
+fn names_signature(context: Node<'_, '_>, qname: &str) -> bool {
+    resolve_name_test(context, qname) == Some((Some(NS_DSIG), "Signature"))
+}
+
+/// The `ds:Signature` elements of the document, when the `P:Local` name test `qname`
+/// names `ds:Signature`; `None` for any other name.
+fn signature_elements<'a, 'i>(
     doc: &'a Document<'i>,
     context: Node<'a, 'i>,
     qname: &str,
 ) -> Option<Vec<NodeId>> {
-    let (ns, local) = resolve_name_test(context, qname)?;
+    if !names_signature(context, qname) {
+        return None;
+    }
     Some(
         doc.descendants()
-            .filter(|n| {
-                n.is_element() && n.tag_name().name() == local && n.tag_name().namespace() == ns
-            })
+            .filter(|n| is_el(*n, NS_DSIG, "Signature"))
             .map(|n| n.id())
             .collect(),
     )
@@ -639,7 +649,7 @@ fn apply_transform<'a, 'i>(
             let excluded = compact
                 .strip_prefix("not(ancestor-or-self::")
                 .and_then(|s| s.strip_suffix(')'))
-                .and_then(|name| elements_named(doc, xpath, name))
+                .and_then(|name| signature_elements(doc, xpath, name))
                 .ok_or_else(|| {
                     unsupported(format!(
                         "XPath expression '{}' of Reference URI=\"{reference_uri}\"; only \
@@ -689,8 +699,9 @@ fn apply_transform<'a, 'i>(
 }
 
 /// The elements an XPath Filter 2.0 `subtract` expression selects, for the forms that
-/// name signature elements: `here()/ancestor::P:Name[1]` (the nearest such ancestor of the
-/// `XPath` element, i.e. this signature) and `//P:Name` / `/descendant::P:Name` (all).
+/// name signature elements: `here()/ancestor::P:Signature[1]` (the nearest such ancestor
+/// of the `XPath` element, i.e. this signature) and `//P:Signature` /
+/// `/descendant::P:Signature` (all), `P` bound to the XML-DSig namespace.
 fn filter2_subtracted<'a, 'i>(
     doc: &'a Document<'i>,
     xpath: Node<'a, 'i>,
@@ -700,16 +711,19 @@ fn filter2_subtracted<'a, 'i>(
         .strip_prefix("here()/ancestor::")
         .and_then(|s| s.strip_suffix("[1]"))
     {
-        let (ns, local) = resolve_name_test(xpath, name)?;
-        let nearest = xpath.ancestors().skip(1).find(|a| {
-            a.is_element() && a.tag_name().name() == local && a.tag_name().namespace() == ns
-        })?;
+        if !names_signature(xpath, name) {
+            return None;
+        }
+        let nearest = xpath
+            .ancestors()
+            .skip(1)
+            .find(|a| is_el(*a, NS_DSIG, "Signature"))?;
         return Some(vec![nearest.id()]);
     }
     let name = compact
         .strip_prefix("//")
         .or_else(|| compact.strip_prefix("/descendant::"))?;
-    elements_named(doc, xpath, name)
+    signature_elements(doc, xpath, name)
 }
 
 /// Octets given to a canonicalization transform: parsed as a document (no DTD), then
@@ -726,11 +740,24 @@ fn canonicalize_octets(
     Ok(c14n::canonicalize(&NodeSet::tree(doc.root(), true), method, prefixes).into_bytes())
 }
 
+/// What the processing of one `Reference` digested.
+#[derive(Debug, Clone)]
+pub(crate) struct ReferenceReport<'a, 'i> {
+    /// The node the URI dereferences to: the document (root) node for `""` and
+    /// `#xpointer(/)`, the element for the `#id` forms.
+    pub target: Node<'a, 'i>,
+    /// Elements whose subtrees the transforms removed (enveloped-signature, XPath and
+    /// XPath Filter 2.0 `subtract`), in transform order; may repeat.
+    pub excluded: Vec<NodeId>,
+    /// A base64 transform replaced the content by its decoded text.
+    pub decoded: bool,
+}
+
 /// A processed `Reference`.
 struct ReferenceDigest<'a, 'i> {
     uri: &'a str,
     hash: Vec<u8>,
-    target: Option<Node<'a, 'i>>,
+    report: ReferenceReport<'a, 'i>,
 }
 
 /// Reference processing (XML-DSig 1.1 §4.4.3.2): dereference, transform, digest.
@@ -752,7 +779,10 @@ fn digest_reference<'a, 'i>(
         uri: dm.to_string(),
         context: format!("DigestMethod of Reference URI=\"{uri}\""),
     })?;
-    let (set, target) = dereference(doc, ids, uri)?;
+    let (set, named) = dereference(doc, ids, uri)?;
+    let target = named.unwrap_or_else(|| doc.root());
+    let mut excluded = Vec::new();
+    let mut decoded = false;
     let mut data = Data::Nodes(set);
     if let Some(transforms) = child(reference, NS_DSIG, "Transforms") {
         for t in transforms
@@ -761,7 +791,15 @@ fn digest_reference<'a, 'i>(
         {
             let algorithm =
                 attr(t, "Algorithm").ok_or_else(|| malformed("Transform has no Algorithm"))?;
+            decoded |= algorithm == uri::BASE64;
             data = apply_transform(doc, sig, t, algorithm, uri, data)?;
+            // Node-set transforms only add exclusions; record them as they happen (a
+            // canonicalization turns the set into octets afterwards).
+            if let Data::Nodes(set) = &mut data {
+                for id in set.excluded.iter().skip(excluded.len()) {
+                    excluded.push(*id);
+                }
+            }
         }
     }
     let octets = match data {
@@ -780,7 +818,11 @@ fn digest_reference<'a, 'i>(
     Ok(ReferenceDigest {
         uri,
         hash: hash.digest(&octets),
-        target,
+        report: ReferenceReport {
+            target,
+            excluded,
+            decoded,
+        },
     })
 }
 
@@ -824,8 +866,8 @@ fn canonical_signed_info(
 
 /// What a successful [`verify`] found.
 pub(crate) struct Verified<'a, 'i> {
-    /// For each reference, the element its URI names (`#id` forms).
-    pub references: Vec<Option<Node<'a, 'i>>>,
+    /// For each reference, in order, what it digested.
+    pub references: Vec<ReferenceReport<'a, 'i>>,
     /// Index into the `keys` of [`verify`] of the key that verified the signature.
     pub key_index: usize,
 }
@@ -841,11 +883,15 @@ pub(crate) fn verify<'a, 'i>(
     let ids = id_map(doc)?;
     let signed_info = child(sig, NS_DSIG, "SignedInfo")
         .ok_or_else(|| malformed("ds:Signature has no ds:SignedInfo"))?;
-    let mut references = Vec::new();
-    for r in signed_info
+    let reference_elements: Vec<Node> = signed_info
         .children()
         .filter(|c| is_el(*c, NS_DSIG, "Reference"))
-    {
+        .collect();
+    if reference_elements.is_empty() {
+        return Err(malformed("SignedInfo has no Reference"));
+    }
+    let mut references = Vec::with_capacity(reference_elements.len());
+    for r in reference_elements {
         let computed = digest_reference(doc, &ids, sig, r)?;
         let expected = child(r, NS_DSIG, "DigestValue").ok_or_else(|| {
             malformed(format!(
@@ -864,7 +910,7 @@ pub(crate) fn verify<'a, 'i>(
                 uri: computed.uri.to_string(),
             });
         }
-        references.push(computed.target);
+        references.push(computed.report);
     }
     let (canonical, alg, alg_uri) = canonical_signed_info(signed_info)?;
     let value = child(sig, NS_DSIG, "SignatureValue")
@@ -985,5 +1031,55 @@ pub(crate) fn sign_template(template: &str, key: &SigningKey) -> Result<String, 
         let sv = child(sig, NS_DSIG, "SignatureValue")
             .ok_or_else(|| malformed("ds:Signature has no ds:SignatureValue"))?;
         return replace_content(&text, sv, &B64.encode(value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NO_REFERENCES: &str = "<r><ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">\
+        <ds:SignedInfo>\
+        <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"/>\
+        <ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>\
+        </ds:SignedInfo><ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature></r>";
+
+    #[test]
+    fn signed_info_without_references_is_refused() {
+        let doc = parse_xml(NO_REFERENCES).unwrap();
+        let sig = doc
+            .descendants()
+            .find(|n| is_el(*n, NS_DSIG, "Signature"))
+            .unwrap();
+        let key = PublicKey::Unsupported("none".into());
+        match verify(&doc, sig, &[&key]) {
+            Err(DsigError::Malformed(m)) => assert!(m.contains("no Reference"), "{m}"),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("verified without references"),
+        }
+    }
+
+    #[test]
+    fn xpath_forms_may_only_name_the_signature() {
+        let xml = "<a:r xmlns:a=\"urn:a\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">\
+                   <a:Challenge/><ds:Signature/><a:Signature/></a:r>";
+        let doc = parse_xml(xml).unwrap();
+        let root = doc.root_element();
+        assert_eq!(
+            signature_elements(&doc, root, "ds:Signature").map(|v| v.len()),
+            Some(1)
+        );
+        assert_eq!(signature_elements(&doc, root, "a:Challenge"), None);
+        assert_eq!(signature_elements(&doc, root, "a:Signature"), None);
+        assert_eq!(signature_elements(&doc, root, "Signature"), None);
+        assert_eq!(filter2_subtracted(&doc, root, "//a:Challenge"), None);
+        assert_eq!(
+            filter2_subtracted(&doc, root, "/descendant::a:Signature"),
+            None
+        );
+        assert_eq!(
+            filter2_subtracted(&doc, root, "//ds:Signature").map(|v| v.len()),
+            Some(1)
+        );
     }
 }

@@ -15,6 +15,10 @@
 //! * the signer's certificate is taken from `KeyInfo/X509Data/X509Certificate` by this
 //!   module, and only the keys of those certificates are tried; element Ids must be
 //!   unique in the document (signature wrapping);
+//! * what the signature covers is decided from what the engine digested, not from the
+//!   text of the transforms: a reference must target the document (root) and remove
+//!   nothing but this signature, and a reference to `SignedProperties` must remove
+//!   nothing; at most 8 transforms per reference and 8 whole-document references;
 //! * `xades:CertDigest` is compared with the certificate that verified the signature;
 //! * ECDSA values that are DER-encoded instead of raw `R||S` are named as such.
 
@@ -704,12 +708,15 @@ pub fn verify_enveloped(
     let signer_idx = *signer_idx;
     let signer = certs[signer_idx].clone();
     check_key_strength(signer_key)?;
+    // What the references actually digested decides what is signed.
+    check_coverage(&doc, sig, enveloping, &verified.references)?;
 
     // XAdES.
     let xades = XadesParts::read(sig);
-    let has_signed_properties = xades
-        .signed_properties
-        .is_some_and(|sp| verified.references.contains(&Some(sp)));
+    let has_signed_properties = match xades.signed_properties {
+        Some(sp) => check_signed_properties_references(sp, &verified.references)?,
+        None => false,
+    };
     if opts.strict_xades && !has_signed_properties {
         return Err(VerifyError::MissingSignedProperties {
             reason: if xades.signed_properties.is_none() {
@@ -800,7 +807,65 @@ fn b64_decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
 
 struct ReferenceInfo {
     uri: Option<String>,
-    transforms: Vec<(String, Option<String>, Option<String>)>, // (algorithm, XPath text, Filter attr)
+    /// (algorithm, XPath text, Filter attr); one entry per XPath element the engine
+    /// evaluates (several for a Filter 2.0 transform), one per other transform.
+    transforms: Vec<(String, Option<String>, Option<String>)>,
+}
+
+/// At most this many `Transform`s per `Reference` (each one may re-canonicalize).
+const MAX_TRANSFORMS: usize = 8;
+/// At most this many references digesting the whole document: each one
+/// re-canonicalizes its target before the signature value (which needs a key) is
+/// checked, so more would only multiply the work an unauthenticated sender can cause.
+/// References to smaller targets (`#id`) count by the size of their target.
+const MAX_WHOLE_DOCUMENT_REFERENCES: usize = 8;
+/// At most this many references in all.
+const MAX_REFERENCES: usize = 32;
+
+/// Refuse reference lists that would canonicalize more than
+/// [`MAX_WHOLE_DOCUMENT_REFERENCES`] times the document, before any digest is computed.
+/// A reference costs the source size of what it dereferences to: the whole document for
+/// `""`, `#xpointer(...)` and unresolvable ids, the element for `#id`.
+fn check_reference_work(
+    doc: &Document<'_>,
+    references: &[ReferenceInfo],
+) -> Result<(), VerifyError> {
+    use std::collections::HashMap;
+    let whole = doc.input_text().len().max(1);
+    let mut sizes: HashMap<&str, usize> = HashMap::new();
+    for n in doc.descendants().filter(|n| n.is_element()) {
+        for a in n.attributes() {
+            let is_id = match a.namespace() {
+                None => dsig::ID_ATTRIBUTES.contains(&a.name()),
+                Some(ns) => ns == crate::c14n::NS_XML && a.name() == "id",
+            };
+            if is_id {
+                sizes.insert(a.value(), n.range().len());
+            }
+        }
+    }
+    let total: usize = references
+        .iter()
+        .map(|r| {
+            r.uri
+                .as_deref()
+                .and_then(same_doc_target)
+                .and_then(|id| sizes.get(id).copied())
+                .unwrap_or(whole)
+        })
+        .sum();
+    if total > MAX_WHOLE_DOCUMENT_REFERENCES * whole {
+        return Err(VerifyError::MalformedSignature {
+            reason: format!(
+                "the {} References of SignedInfo would digest the document {:.1} times over; \
+                 at most {MAX_WHOLE_DOCUMENT_REFERENCES} References to the whole document are \
+                 accepted",
+                references.len(),
+                total as f64 / whole as f64
+            ),
+        });
+    }
+    Ok(())
 }
 
 struct SignatureParts<'a, 'i> {
@@ -842,6 +907,12 @@ impl<'a, 'i> SignatureParts<'a, 'i> {
         if refs.is_empty() {
             return Err(malformed("SignedInfo has no Reference"));
         }
+        if refs.len() > MAX_REFERENCES {
+            return Err(malformed(&format!(
+                "SignedInfo has {} References; at most {MAX_REFERENCES} are accepted",
+                refs.len()
+            )));
+        }
         let mut references = Vec::with_capacity(refs.len());
         for r in refs {
             let uri = attr(r, "URI").map(str::to_string);
@@ -858,6 +929,7 @@ impl<'a, 'i> SignatureParts<'a, 'i> {
                 });
             }
             let mut transforms = Vec::new();
+            let mut count = 0;
             if let Some(ts) = child_el(r, NS_DSIG, "Transforms") {
                 for t in child_els(ts, NS_DSIG, "Transform") {
                     let a = attr(t, "Algorithm")
@@ -877,21 +949,37 @@ impl<'a, 'i> SignatureParts<'a, 'i> {
                             ),
                         });
                     }
-                    let xpath = t
-                        .children()
-                        .find(|c| c.is_element() && c.tag_name().name() == "XPath");
-                    let (expr, filter) = match xpath {
-                        Some(x) => (
+                    count += 1;
+                    if count > MAX_TRANSFORMS {
+                        return Err(malformed(&format!(
+                            "Reference URI=\"{}\" has more than {MAX_TRANSFORMS} Transforms",
+                            uri.as_deref().unwrap_or("")
+                        )));
+                    }
+                    // The XPath elements the engine evaluates: the first ds:XPath of an
+                    // XPath transform, every filter2 XPath of a Filter 2.0 transform.
+                    let xpaths = if a == alg::XPATH {
+                        child_el(t, NS_DSIG, "XPath").into_iter().collect()
+                    } else if a == alg::XPATH2 {
+                        child_els(t, alg::XPATH2, "XPath")
+                    } else {
+                        Vec::new()
+                    };
+                    if xpaths.is_empty() {
+                        transforms.push((a.to_string(), None, None));
+                    }
+                    for x in xpaths {
+                        transforms.push((
+                            a.to_string(),
                             Some(text_content_deep(x)),
                             attr(x, "Filter").map(str::to_string),
-                        ),
-                        None => (None, None),
-                    };
-                    transforms.push((a.to_string(), expr, filter));
+                        ));
+                    }
                 }
             }
             references.push(ReferenceInfo { uri, transforms });
         }
+        check_reference_work(sig.document(), &references)?;
         Ok(SignatureParts {
             signature_method: sm.to_string(),
             canonicalization: cm.to_string(),
@@ -1036,7 +1124,100 @@ fn check_references(
     Ok(())
 }
 
-/// Transforms that cannot remove signed content other than the signature itself.
+/// Whether an element the transforms of a reference removed may be left out of the
+/// signed content: only the signature being verified (or a `ds:Signature` inside it).
+fn exclusion_allowed(doc: &Document<'_>, sig: Node<'_, '_>, id: roxmltree::NodeId) -> bool {
+    doc.get_node(id).is_some_and(|n| {
+        is_el(n, NS_DSIG, "Signature") && (n == sig || n.ancestors().any(|a| a == sig))
+    })
+}
+
+/// Whether a processed reference digested all of `target` except the signature itself.
+fn covers(
+    doc: &Document<'_>,
+    sig: Node<'_, '_>,
+    r: &dsig::ReferenceReport<'_, '_>,
+    targets: &[Node<'_, '_>],
+) -> bool {
+    targets.contains(&r.target)
+        && !r.decoded
+        && r.excluded.iter().all(|&id| exclusion_allowed(doc, sig, id))
+}
+
+/// Coverage decided from what the engine digested: some reference must target the
+/// document (or its root element; for an enveloping signature the `ds:Object` holding
+/// the payload, or the payload) and have removed nothing but the signature itself.
+fn check_coverage(
+    doc: &Document<'_>,
+    sig: Node<'_, '_>,
+    enveloping: bool,
+    references: &[dsig::ReferenceReport<'_, '_>],
+) -> Result<(), VerifyError> {
+    let targets: Vec<Node<'_, '_>> = if enveloping {
+        child_els(sig, NS_DSIG, "Object")
+            .into_iter()
+            .find_map(|o| {
+                o.children()
+                    .find(|c| c.is_element() && c.tag_name().namespace() != Some(NS_XADES))
+                    .map(|c| vec![o, c])
+            })
+            .unwrap_or_default()
+    } else {
+        vec![doc.root(), doc.root_element()]
+    };
+    if references.iter().any(|r| covers(doc, sig, r, &targets)) {
+        return Ok(());
+    }
+    let lossy = references.iter().find(|r| targets.contains(&r.target));
+    let reason = match lossy {
+        Some(r) if r.decoded => {
+            "the Reference covering the document uses a base64 transform, so the document              itself is not what was digested"
+                .to_string()
+        }
+        Some(r) => {
+            let names: Vec<String> = r
+                .excluded
+                .iter()
+                .filter(|&&id| !exclusion_allowed(doc, sig, id))
+                .filter_map(|&id| doc.get_node(id))
+                .map(|n| format!("<{}>", crate::c14n::element_qname(n)))
+                .collect();
+            format!(
+                "the Reference covering the document removes signed content besides the                  signature: {}",
+                names.join(", ")
+            )
+        }
+        None if enveloping => "no Reference points to the ds:Object holding the signed                                document (or to the document element inside it)"
+            .to_string(),
+        None => "no Reference with URI=\"\" (or the root element's Id) and the                  enveloped-signature transform; KSeF requires the signature to cover the whole                  document"
+            .to_string(),
+    };
+    Err(VerifyError::NotWholeDocument { reason })
+}
+
+/// Whether `SignedProperties` is referenced from `SignedInfo`. A reference to it must
+/// digest all of it: only canonicalization transforms (nothing excluded, no base64), or
+/// `SigningCertificate`/`SigningTime` could be left unsigned.
+fn check_signed_properties_references(
+    sp: Node<'_, '_>,
+    references: &[dsig::ReferenceReport<'_, '_>],
+) -> Result<bool, VerifyError> {
+    let mut referenced = false;
+    for r in references.iter().filter(|r| r.target == sp) {
+        if r.decoded || !r.excluded.is_empty() {
+            return Err(VerifyError::MissingSignedProperties {
+                reason: "the Reference to xades:SignedProperties uses a transform that removes                          or changes content (only canonicalization transforms are accepted)"
+                    .into(),
+            });
+        }
+        referenced = true;
+    }
+    Ok(referenced)
+}
+
+/// Transforms that cannot remove signed content other than the signature itself, judged
+/// from the expression text. Only an early, cheap rejection with a clearer message: what
+/// is covered is decided by [`check_coverage`] from what the engine digested.
 fn transform_keeps_content(t: &(String, Option<String>, Option<String>)) -> bool {
     let (a, expr, filter) = t;
     if C14N_METHODS.contains(&a.as_str()) || a == alg::ENVELOPED_SIGNATURE {
