@@ -505,6 +505,12 @@ impl AuthTokenRequest {
             return Err(AuthRequestError::Doctype(found.to_string()));
         }
         let text = decode_utf8(xml)?;
+        let max = crate::dsig::MAX_NAMESPACE_DECLARATIONS;
+        if crate::dsig::namespace_declarations(text, max) > max {
+            return Err(AuthRequestError::NotWellFormed(format!(
+                "more than {max} namespace declarations"
+            )));
+        }
         let opts = roxmltree::ParsingOptions {
             // Second line of defence: roxmltree's own DTD prohibition.
             allow_dtd: false,
@@ -990,6 +996,21 @@ fn build_context(name: &str, value: &str) -> Result<ContextIdentifier, String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_flood_of_namespace_declarations_is_refused_before_parsing() {
+        let mut x = String::from("<?xml version=\"1.0\"?>");
+        for i in 0..1_100 {
+            x.push_str(&format!("<p{i}:e xmlns:p{i}=\"urn:{i}\">"));
+        }
+        match AuthTokenRequest::parse(x.as_bytes()) {
+            Err(AuthRequestError::NotWellFormed(why)) => {
+                assert!(why.contains("namespace declarations"), "{why}")
+            }
+            other => panic!("expected NotWellFormed, got {other:?}"),
+        }
+    }
+
     use super::*;
 
     #[test]

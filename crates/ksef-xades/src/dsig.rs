@@ -143,10 +143,32 @@ fn malformed(m: impl Into<String>) -> DsigError {
     DsigError::Malformed(m.into())
 }
 
-/// Parse XML the way every part of this crate does: no DTD.
+/// The most namespace declarations a document may carry. roxmltree copies the namespaces in
+/// scope into every element that declares one, so a hostile document of nested declarations
+/// costs memory quadratic in their number; KSeF documents declare a handful.
+pub(crate) const MAX_NAMESPACE_DECLARATIONS: usize = 1024;
+/// The most nodes a document may have (a 1 MiB request has far fewer).
+const MAX_NODES: u32 = 1_000_000;
+
+/// How many namespace declarations (`xmlns=` / `xmlns:p=`) the text holds, counting at most
+/// up to one past `limit` (a cheap upper bound: text content that spells `xmlns=` counts too).
+pub(crate) fn namespace_declarations(text: &str, limit: usize) -> usize {
+    text.match_indices("xmlns")
+        .filter(|(at, _)| matches!(text.as_bytes().get(at + 5), Some(b'=' | b':')))
+        .take(limit + 1)
+        .count()
+}
+
+/// Parse XML the way every part of this crate does: no DTD, bounded nodes and namespace
+/// declarations.
 pub(crate) fn parse_xml(text: &str) -> Result<Document<'_>, roxmltree::Error> {
+    if namespace_declarations(text, MAX_NAMESPACE_DECLARATIONS) > MAX_NAMESPACE_DECLARATIONS {
+        // roxmltree's own error for "too much": the caller reports it as not well-formed.
+        return Err(roxmltree::Error::NodesLimitReached);
+    }
     let opts = roxmltree::ParsingOptions {
         allow_dtd: false,
+        nodes_limit: MAX_NODES,
         ..Default::default()
     };
     Document::parse_with_options(text, opts)
@@ -1036,6 +1058,31 @@ pub(crate) fn sign_template(template: &str, key: &SigningKey) -> Result<String, 
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn nested_namespace_declarations_are_bounded() {
+        let nested = |n: usize| {
+            let mut x = String::new();
+            for i in 0..n {
+                x.push_str(&format!("<p{i}:e xmlns:p{i}=\"urn:{i}\">"));
+            }
+            for i in (0..n).rev() {
+                x.push_str(&format!("</p{i}:e>"));
+            }
+            x
+        };
+        assert!(parse_xml(&nested(MAX_NAMESPACE_DECLARATIONS)).is_ok());
+        let hostile = nested(40_000);
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            parse_xml(&hostile),
+            Err(roxmltree::Error::NodesLimitReached)
+        ));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // The word in text content or a longer name is not a declaration.
+        assert_eq!(namespace_declarations("<a>xmlns xmlnsx=</a>", 10), 0);
+    }
+
     use super::*;
 
     const NO_REFERENCES: &str = "<r><ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">\

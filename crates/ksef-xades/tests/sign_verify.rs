@@ -525,13 +525,24 @@ fn hostile_documents_do_not_panic() {
     );
     // 50 000 nested signatures: one top-level signature, without SignedInfo.
     let nested = format!(
-        "<r>{}{}</r>",
-        format!("<ds:Signature xmlns:ds=\"{DSIG}\">").repeat(50_000),
+        "<r xmlns:ds=\"{DSIG}\">{}{}</r>",
+        "<ds:Signature>".repeat(50_000),
         "</ds:Signature>".repeat(50_000)
     );
     assert!(matches!(
         err(nested.as_bytes(), &LENIENT),
         VerifyError::MalformedSignature { .. }
+    ));
+    // The same with a namespace declaration on each (quadratic memory in the parser): refused
+    // before parsing.
+    let redeclared = format!(
+        "<r>{}{}</r>",
+        format!("<ds:Signature xmlns:ds=\"{DSIG}\">").repeat(50_000),
+        "</ds:Signature>".repeat(50_000)
+    );
+    assert!(matches!(
+        err(redeclared.as_bytes(), &LENIENT),
+        VerifyError::NotWellFormed(_)
     ));
     // 5 000 attributes on the root of a signed document.
     let attrs: String = (0..5_000).map(|i| format!(" a{i}=\"{i}\"")).collect();

@@ -263,10 +263,10 @@ fn hostile_input_does_not_panic_or_recurse() {
     for mode in [Mode::Inclusive10, Mode::Inclusive11, Mode::Exclusive] {
         assert_eq!(ours(&xml, method(mode, true), &[]), xml);
     }
-    // 20 000 attributes and 2 000 namespace declarations on one element, and a
+    // 20 000 attributes and 1 000 namespace declarations (below the parser's cap) on one element, and a
     // thousand children under them that declare nothing.
     let mut xml = String::from("<r");
-    for i in 0..2_000 {
+    for i in 0..1_000 {
         xml.push_str(&format!(" xmlns:p{i}=\"urn:{i}\""));
     }
     for i in 0..20_000 {
