@@ -23,11 +23,13 @@ pub struct ClientIp(pub IpAddr);
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // The accept loop (server) records every connection's peer. Without it the caller is
+        // unknown: fail closed rather than assume loopback, which IP policies would allow.
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
-            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+            .ok_or_else(|| ApiError::Internal("the request carries no peer address".into()))?;
         Ok(ClientIp(ip))
     }
 }
