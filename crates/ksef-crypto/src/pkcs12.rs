@@ -15,9 +15,7 @@
 //! HMAC-SHA-256 MAC, [`WRITE_ITERATIONS`] iterations.
 
 use aes::cipher::block_padding::Pkcs7;
-use aes::cipher::{
-    BlockCipherDecrypt, BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit, KeyIvInit,
-};
+use aes::cipher::{BlockCipherDecrypt, BlockModeDecrypt, InnerIvInit, KeyInit};
 use der::asn1::{Any, OctetString, SetOfVec};
 use der::oid::ObjectIdentifier;
 use der::zeroize::{Zeroize, Zeroizing};
@@ -566,8 +564,7 @@ fn pbes2_encrypt(
     };
     let mut key = Zeroizing::new([0u8; 32]);
     pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), &salt, WRITE_ITERATIONS, key.as_mut());
-    let ciphertext = cbc::Encryptor::<aes::Aes256>::new((&*key).into(), (&iv).into())
-        .encrypt_padded_vec::<Pkcs7>(plaintext);
+    let ciphertext = crate::envelope::aes256_cbc_encrypt(&key, &iv, plaintext);
     let alg = AlgorithmIdentifierOwned {
         oid: pbes2::PBES2_OID,
         parameters: Some(Any::encode_from(&params).map_err(err)?),

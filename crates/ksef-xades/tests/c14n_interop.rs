@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use ksef_xades::signature::{VerifyError, VerifyOptions};
 use ksef_xades::verify_enveloped;
@@ -116,67 +114,12 @@ xml:space=\"default\" xml:base=\"http://example.com/dir/\">\n\
     )
 }
 
-fn id_attr_args(cmd: &mut Command) {
-    for node in ID_ATTRS {
-        cmd.arg("--id-attr:Id").arg(node);
-    }
-}
-
 fn xmlsec_sign_doc(template: &str, cred: &ksef_crypto::Credential) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let key = write(dir.path(), "key.pem", cred.key_pem().unwrap().as_bytes());
-    let cert = write(
-        dir.path(),
-        "cert.pem",
-        cred.certificate_pem().unwrap().as_bytes(),
-    );
-    let tmpl = write(dir.path(), "template.xml", template.as_bytes());
-    let out_path = dir.path().join("signed.xml");
-    let mut cmd = Command::new(xmlsec1());
-    cmd.arg("--sign");
-    id_attr_args(&mut cmd);
-    let out = cmd
-        .arg("--privkey-pem")
-        .arg(format!("{},{}", key.display(), cert.display()))
-        .arg("--output")
-        .arg(&out_path)
-        .arg(&tmpl)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "xmlsec1 --sign failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(out_path).unwrap()
+    xmlsec_sign_with_ids(template, cred, &ID_ATTRS)
 }
 
 fn xmlsec_verify_doc(xml: &str, cred: &ksef_crypto::Credential) -> (bool, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = write(
-        dir.path(),
-        "cert.pem",
-        cred.certificate_pem().unwrap().as_bytes(),
-    );
-    let doc = write(dir.path(), "signed.xml", xml.as_bytes());
-    let mut cmd = Command::new(xmlsec1());
-    cmd.arg("--verify");
-    id_attr_args(&mut cmd);
-    let out = cmd
-        .arg("--enabled-key-data")
-        .arg("x509")
-        .arg("--trusted-pem")
-        .arg(&cert)
-        .arg(&doc)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    xmlsec_verify_with_ids(xml.as_bytes(), cred, &ID_ATTRS)
 }
 
 /// The texts of the `ds:DigestValue` elements, in order.

@@ -462,7 +462,7 @@ fn xmlsec1_ecdsa_on_p384_and_p521_certificates() {
         run(std::process::Command::new(xmlsec1())
             .arg("--sign")
             .arg("--id-attr:Id")
-            .arg("http://uri.etsi.org/01903/v1.3.2#:SignedProperties")
+            .arg(SIGNED_PROPERTIES_ID)
             .arg("--privkey-pem")
             .arg(format!("{},{}", key.display(), cert.display()))
             .arg("--output")

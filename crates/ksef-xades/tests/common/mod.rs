@@ -77,10 +77,17 @@ pub fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
     p
 }
 
+/// The `Id` attribute xmlsec1 must register for XAdES (`--id-attr:Id NODE`).
+pub const SIGNED_PROPERTIES_ID: &str = "http://uri.etsi.org/01903/v1.3.2#:SignedProperties";
+
 /// `xmlsec1 --verify` of `xml` with the credential's certificate as the trusted anchor
 /// (self-signed) and `Id` registered on xades:SignedProperties. Returns (ok, output).
 pub fn xmlsec_verify(xml: &[u8], cred: &Credential) -> (bool, String) {
-    let bin = xmlsec1();
+    xmlsec_verify_with_ids(xml, cred, &[SIGNED_PROPERTIES_ID])
+}
+
+/// [`xmlsec_verify`] with `Id` registered on each of `id_nodes` (`ns#:Local` or `Local`).
+pub fn xmlsec_verify_with_ids(xml: &[u8], cred: &Credential, id_nodes: &[&str]) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let cert = write(
         dir.path(),
@@ -88,10 +95,12 @@ pub fn xmlsec_verify(xml: &[u8], cred: &Credential) -> (bool, String) {
         cred.certificate_pem().unwrap().as_bytes(),
     );
     let doc = write(dir.path(), "signed.xml", xml);
-    let out = Command::new(bin)
-        .arg("--verify")
-        .arg("--id-attr:Id")
-        .arg("http://uri.etsi.org/01903/v1.3.2#:SignedProperties")
+    let mut cmd = Command::new(xmlsec1());
+    cmd.arg("--verify");
+    for node in id_nodes {
+        cmd.arg("--id-attr:Id").arg(node);
+    }
+    let out = cmd
         .arg("--enabled-key-data")
         .arg("x509")
         .arg("--trusted-pem")
@@ -109,7 +118,11 @@ pub fn xmlsec_verify(xml: &[u8], cred: &Credential) -> (bool, String) {
 
 /// `xmlsec1 --sign` of a template with the credential's key and certificate.
 pub fn xmlsec_sign(template: &str, cred: &Credential) -> String {
-    let bin = xmlsec1();
+    xmlsec_sign_with_ids(template, cred, &[SIGNED_PROPERTIES_ID])
+}
+
+/// [`xmlsec_sign`] with `Id` registered on each of `id_nodes`.
+pub fn xmlsec_sign_with_ids(template: &str, cred: &Credential, id_nodes: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let key = write(dir.path(), "key.pem", cred.key_pem().unwrap().as_bytes());
     let cert = write(
@@ -119,10 +132,12 @@ pub fn xmlsec_sign(template: &str, cred: &Credential) -> String {
     );
     let tmpl = write(dir.path(), "template.xml", template.as_bytes());
     let out_path = dir.path().join("signed.xml");
-    let out = Command::new(bin)
-        .arg("--sign")
-        .arg("--id-attr:Id")
-        .arg("http://uri.etsi.org/01903/v1.3.2#:SignedProperties")
+    let mut cmd = Command::new(xmlsec1());
+    cmd.arg("--sign");
+    for node in id_nodes {
+        cmd.arg("--id-attr:Id").arg(node);
+    }
+    let out = cmd
         .arg("--privkey-pem")
         .arg(format!("{},{}", key.display(), cert.display()))
         .arg("--output")
