@@ -337,9 +337,7 @@ pub async fn personal_grants(
         );
     }
     qb.push(") ORDER BY created_ms DESC, id ASC");
-    page.push_limit(&mut qb);
-    let rows: Vec<rows::ListedGrantRow> = qb.build_query_as().fetch_all(pool).await?;
-    let (rows, has_more) = page.split(rows);
+    let (rows, has_more) = page.fetch::<rows::ListedGrantRow>(&mut qb, pool).await?;
     let mut items = Vec::with_capacity(rows.len());
     for r in rows {
         items.push(StoredGrant {
@@ -623,9 +621,7 @@ pub async fn received_entity_grants(
         );
     }
     qb.push(" ORDER BY g.created_ms DESC, g.id ASC");
-    page.push_limit(&mut qb);
-    let rows: Vec<rows::GrantRow> = qb.build_query_as().fetch_all(pool).await?;
-    let (rows, has_more) = page.split(rows);
+    let (rows, has_more) = page.fetch::<rows::GrantRow>(&mut qb, pool).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         out.push(ReceivedEntityGrant {
@@ -905,9 +901,7 @@ pub async fn person_grants(
         rows::push_identifier(&mut qb, "ig.target_type", "ig.target_value", kind, &value);
     }
     qb.push(") ORDER BY created_ms DESC, id ASC");
-    page.push_limit(&mut qb);
-    let rows: Vec<rows::ListedGrantRow> = qb.build_query_as().fetch_all(pool).await?;
-    let (rows, has_more) = page.split(rows);
+    let (rows, has_more) = page.fetch::<rows::ListedGrantRow>(&mut qb, pool).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let target = r.target()?;
@@ -1000,9 +994,7 @@ pub async fn context_roles(
         )
         .push_bind(nip.as_str().to_string())
         .push(") ORDER BY created_ms DESC, source ASC");
-    page.push_limit(&mut qb);
-    let rows: Vec<rows::RoleRow> = qb.build_query_as().fetch_all(pool).await?;
-    let (rows, has_more) = page.split(rows);
+    let (rows, has_more) = page.fetch::<rows::RoleRow>(&mut qb, pool).await?;
     let mut roles = Vec::with_capacity(rows.len());
     for r in rows {
         let role = match r.role.as_str() {
@@ -1169,9 +1161,7 @@ pub async fn authorizations(
         rows::push_in(&mut qb, "permission", &names);
     }
     qb.push(" ORDER BY created_ms DESC, id ASC");
-    page.push_limit(&mut qb);
-    let rows: Vec<rows::AuthorizationRow> = qb.build_query_as().fetch_all(pool).await?;
-    let (rows, has_more) = page.split(rows);
+    let (rows, has_more) = page.fetch::<rows::AuthorizationRow>(&mut qb, pool).await?;
     let internal = |what: &str, e: &dyn std::fmt::Display| {
         ApiError::internal(format!("stored authorization {what}: {e}"))
     };
@@ -1346,9 +1336,7 @@ pub async fn subunit_grants(
         );
     }
     qb.push(" ORDER BY g.created_ms DESC, g.id ASC");
-    page.push_limit(&mut qb);
-    let rows: Vec<rows::GrantRow> = qb.build_query_as().fetch_all(pool).await?;
-    let (rows, has_more) = page.split(rows);
+    let (rows, has_more) = page.fetch::<rows::GrantRow>(&mut qb, pool).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let author = r.required_author("subunit grant")?;
@@ -1402,9 +1390,7 @@ pub async fn subordinate_roles(
         qb.push(" AND nip = ").push_bind(o.as_str().to_string());
     }
     qb.push(" ORDER BY created_ms DESC, nip ASC");
-    page.push_limit(&mut qb);
-    let rows: Vec<rows::RoleRow> = qb.build_query_as().fetch_all(pool).await?;
-    let (rows, has_more) = page.split(rows);
+    let (rows, has_more) = page.fetch::<rows::RoleRow>(&mut qb, pool).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let role = match r.role.as_str() {
@@ -1714,9 +1700,7 @@ pub async fn eu_grants(
         qb.push(" AND g.authorized_value = ").push_bind(f.clone());
     }
     qb.push(" ORDER BY g.created_ms DESC, g.id ASC");
-    page.push_limit(&mut qb);
-    let rows: Vec<rows::EuGrantRow> = qb.build_query_as().fetch_all(pool).await?;
-    let (rows, has_more) = page.split(rows);
+    let (rows, has_more) = page.fetch::<rows::EuGrantRow>(&mut qb, pool).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let g = r.grant;
@@ -1767,9 +1751,7 @@ pub async fn peppol_providers(
            WHERE context_type = 'PeppolId' AND final_code = 200) p \
          GROUP BY p.pid ORDER BY created DESC, id ASC",
     );
-    page.push_limit(&mut qb);
-    let rows: Vec<rows::PeppolRow> = qb.build_query_as().fetch_all(pool).await?;
-    let (rows, has_more) = page.split(rows);
+    let (rows, has_more) = page.fetch::<rows::PeppolRow>(&mut qb, pool).await?;
     let list = rows
         .into_iter()
         .map(|r| PeppolProvider {

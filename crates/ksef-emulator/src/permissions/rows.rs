@@ -4,7 +4,7 @@
 use ksef_core::{ContextIdentifier, Permission, SubjectIdentifier};
 use ksef_wire::PersonalPermissionsTarget;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, QueryBuilder, Row, Sqlite};
+use sqlx::{FromRow, QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{GrantAuthor, Page, parse_subject};
 use crate::error::{ApiError, ApiResult};
@@ -246,22 +246,26 @@ pub(super) fn parse_permission(name: &str) -> ApiResult<Permission> {
 // ---------------------------------------------------------------- SQL helpers
 
 impl Page {
-    /// ` LIMIT size + 1 OFFSET page × size`: the extra row tells whether more follow (see
-    /// [`Page::split`]).
-    pub(super) fn push_limit(self, qb: &mut QueryBuilder<Sqlite>) {
+    /// Runs `qb` (filters and `ORDER BY` pushed) for this page: `LIMIT size + 1 OFFSET
+    /// page × size`, the extra row only telling whether more follow. Returns the page's rows
+    /// and `hasMore`.
+    pub(super) async fn fetch<T>(
+        self,
+        qb: &mut QueryBuilder<Sqlite>,
+        pool: &SqlitePool,
+    ) -> Result<(Vec<T>, bool), sqlx::Error>
+    where
+        T: for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
+    {
         let size = i64::from(self.size);
         qb.push(" LIMIT ")
             .push_bind(size + 1)
             .push(" OFFSET ")
             .push_bind(i64::from(self.page) * size);
-    }
-
-    /// The page of rows fetched with [`Page::push_limit`] and whether more follow.
-    pub(super) fn split<T>(self, mut rows: Vec<T>) -> (Vec<T>, bool) {
-        let size = self.size as usize;
-        let more = rows.len() > size;
-        rows.truncate(size);
-        (rows, more)
+        let mut rows: Vec<T> = qb.build_query_as().fetch_all(pool).await?;
+        let more = rows.len() > self.size as usize;
+        rows.truncate(self.size as usize);
+        Ok((rows, more))
     }
 }
 
