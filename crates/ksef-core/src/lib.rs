@@ -8,12 +8,14 @@
 //! * [`reference`](mod@reference) — reference numbers (`YYYYMMDD-TT-…`) and KSeF invoice numbers (CRC-8);
 //! * [`permission`] — token and person permissions and a small permission set;
 //! * [`token`] — KSeF token statuses, the KSeF token string itself, authentication methods;
-//! * [`xml`] — the workspace's one DTD guard for XML from outside (signed requests, invoices).
+//! * [`xml`] — the workspace's one DTD guard for XML from outside (signed requests, invoices);
+//! * [`warsaw`] — Polish local time (Europe/Warsaw, CET/CEST) and the Polish UI date formats.
 
 pub mod ident;
 pub mod permission;
 pub mod reference;
 pub mod token;
+pub mod warsaw;
 pub mod xml;
 
 pub use ident::{
