@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use time::{Date, OffsetDateTime, UtcOffset};
+use time::{Date, OffsetDateTime};
 
 use crate::{FormCode, InvoiceError};
 
@@ -101,38 +101,9 @@ fn escape(s: &str) -> String {
     out
 }
 
-/// Offset of Europe/Warsaw at `t` (EU rule: CEST from 01:00 UTC on the last Sunday of March
-/// to 01:00 UTC on the last Sunday of October, else CET).
-pub fn warsaw_offset(t: OffsetDateTime) -> UtcOffset {
-    let utc = t.to_offset(UtcOffset::UTC);
-    let year = utc.year();
-    let last_sunday = |month: time::Month| -> Option<OffsetDateTime> {
-        let first_next = if month == time::Month::December {
-            Date::from_calendar_date(year + 1, time::Month::January, 1)
-        } else {
-            Date::from_calendar_date(year, month.next(), 1)
-        }
-        .ok()?;
-        let mut d = first_next.previous_day()?;
-        while d.weekday() != time::Weekday::Sunday {
-            d = d.previous_day()?;
-        }
-        Some(d.with_hms(1, 0, 0).ok()?.assume_utc())
-    };
-    let summer = match (
-        last_sunday(time::Month::March),
-        last_sunday(time::Month::October),
-    ) {
-        (Some(start), Some(end)) => utc >= start && utc < end,
-        _ => false,
-    };
-    let hours = if summer { 2 } else { 1 };
-    UtcOffset::from_hms(hours, 0, 0).unwrap_or(UtcOffset::UTC)
-}
-
 /// `2025-09-16T11:05:40.841+02:00` (Polish local time, milliseconds).
 pub fn format_timestamp(t: OffsetDateTime) -> String {
-    let local = t.to_offset(warsaw_offset(t));
+    let local = ksef_core::warsaw::to_warsaw(t);
     let offset = local.offset();
     let (oh, om, _) = offset.as_hms();
     format!(

@@ -173,63 +173,24 @@ pub const MAX_METADATA_RESULTS: u32 = 10_000;
 // Europe/Warsaw time for query dates
 // ---------------------------------------------------------------------------------------------
 
-/// Europe/Warsaw local time (CET +01:00 / CEST +02:00, EU rules: summer time from the last
-/// Sunday of March 01:00 UTC to the last Sunday of October 01:00 UTC), used for query
-/// dates without an offset and for the "3 months in UTC or in Warsaw" range rule.
+/// Europe/Warsaw local time for query dates without an offset and for the "3 months in UTC
+/// or in Warsaw" range rule. The zone rule itself is [`ksef_core::warsaw`] (re-exported here
+/// under the names this module has always used); what is specific to the wire format is
+/// [`parse`](warsaw::parse) and the serde helpers.
 pub mod warsaw {
     use serde::{Deserialize, Deserializer, Serializer};
-    use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset, Weekday};
+    use time::{OffsetDateTime, PrimitiveDateTime};
 
     use crate::ksef_time::{self, TimestampError};
 
-    const CET: UtcOffset = match UtcOffset::from_hms(1, 0, 0) {
-        Ok(o) => o,
-        Err(_) => UtcOffset::UTC,
-    };
-    const CEST: UtcOffset = match UtcOffset::from_hms(2, 0, 0) {
-        Ok(o) => o,
-        Err(_) => UtcOffset::UTC,
-    };
-
-    fn last_sunday_0100_utc(year: i32, month: Month) -> Option<OffsetDateTime> {
-        let days = time::util::days_in_month(month, year);
-        let mut d = Date::from_calendar_date(year, month, days).ok()?;
-        while d.weekday() != Weekday::Sunday {
-            d = d.previous_day()?;
-        }
-        Some(PrimitiveDateTime::new(d, Time::from_hms(1, 0, 0).ok()?).assume_utc())
-    }
-
-    fn is_summer(utc: OffsetDateTime) -> bool {
-        let utc = utc.to_offset(UtcOffset::UTC);
-        match (
-            last_sunday_0100_utc(utc.year(), Month::March),
-            last_sunday_0100_utc(utc.year(), Month::October),
-        ) {
-            (Some(start), Some(end)) => utc >= start && utc < end,
-            _ => false,
-        }
-    }
-
-    /// The Warsaw offset at an instant.
-    pub fn offset_at(instant: OffsetDateTime) -> UtcOffset {
-        if is_summer(instant) { CEST } else { CET }
-    }
-
-    /// The instant in Warsaw local time.
-    pub fn to_local(instant: OffsetDateTime) -> OffsetDateTime {
-        instant.to_offset(offset_at(instant))
-    }
-
-    /// Interprets a local Warsaw wall-clock time. In the autumn overlap the first (summer)
-    /// instant is taken; a time in the spring gap is read with +01:00.
-    pub fn from_local(local: PrimitiveDateTime) -> OffsetDateTime {
-        let summer = local.assume_offset(CEST);
-        if is_summer(summer) {
-            return summer;
-        }
-        local.assume_offset(CET)
-    }
+    /// Interprets a local Warsaw wall-clock time ([`ksef_core::warsaw::from_warsaw`]): in the
+    /// autumn overlap the first (summer) instant is taken; a time in the spring gap is read
+    /// with +01:00.
+    pub use ksef_core::warsaw::from_warsaw as from_local;
+    /// The Warsaw offset at an instant ([`ksef_core::warsaw::offset_at`]).
+    pub use ksef_core::warsaw::offset_at;
+    /// The instant in Warsaw local time ([`ksef_core::warsaw::to_warsaw`]).
+    pub use ksef_core::warsaw::to_warsaw as to_local;
 
     fn has_offset(s: &str) -> bool {
         s.split_once(['T', 't', ' '])

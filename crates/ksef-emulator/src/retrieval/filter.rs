@@ -85,7 +85,7 @@ pub struct Filter {
 
 /// The Europe/Warsaw calendar date of an instant, `YYYY-MM-DD`.
 fn warsaw_date(t: OffsetDateTime) -> String {
-    date_text(wire::warsaw::to_local(t).date())
+    date_text(ksef_core::warsaw::to_warsaw(t).date())
 }
 
 /// `YYYY-MM-DD`.

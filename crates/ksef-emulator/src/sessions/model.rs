@@ -288,7 +288,7 @@ pub async fn set_status(
 
 /// Polish local date of an instant (KSeF numbers and the P_1 rule use the Polish calendar day).
 pub fn warsaw_date(t: OffsetDateTime) -> time::Date {
-    t.to_offset(ksef_invoice::upo::warsaw_offset(t)).date()
+    ksef_core::warsaw::to_warsaw(t).date()
 }
 
 #[cfg(test)]
