@@ -141,9 +141,11 @@ enum AuthCommand {
         /// Identify by certificate fingerprint instead of the NIP/PESEL in its subject.
         #[arg(long, requires = "cert")]
         fingerprint: bool,
-        /// Log in with the KSeF token saved on this program user.
+        /// Log in with the KSeF token saved on this program user (needs the user's password).
         #[arg(long)]
         user: Option<String>,
+        #[command(flatten)]
+        user_password: UserPasswordArgs,
     },
     /// Profil Zaufany / external signature: write the unsigned request for signing.
     Prepare {
@@ -199,10 +201,41 @@ enum TokenCommand {
     Revoke { reference: String },
 }
 
+/// The program user's password, for commands that use a user's stored KSeF token.
+#[derive(clap::Args)]
+struct UserPasswordArgs {
+    /// File whose first line is the program user's password; else KSEF_USER_PASSWORD.
+    #[arg(long, value_name = "FILE")]
+    user_password_file: Option<PathBuf>,
+}
+
+/// A new password for a program user.
+#[derive(clap::Args)]
+struct NewPasswordArgs {
+    /// File whose first line is the password (at least 8 characters); else KSEF_USER_PASSWORD.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum UserCommand {
-    /// Add a program user.
-    Add { name: String },
+    /// Add a program user with a password (the user logs in to the program with it; their KSeF
+    /// token can only be used with it).
+    Add {
+        name: String,
+        #[command(flatten)]
+        password: NewPasswordArgs,
+        /// Make the user an administrator (adds users, sets passwords).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set a user's password (an administrator's reset: a KSeF token saved on the user under
+    /// the old password cannot be kept and is removed).
+    Passwd {
+        name: String,
+        #[command(flatten)]
+        password: NewPasswordArgs,
+    },
     /// List program users (tokens masked).
     List,
     /// Set a user's KSeF token, read from standard input.
@@ -332,6 +365,7 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
             password_file,
             fingerprint,
             user,
+            user_password,
         }) => {
             let s = match (cert, user) {
                 (Some(cert), None) => {
@@ -343,7 +377,10 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
                         auth::load_credential(&cert, key.as_deref(), password_file.as_deref())?;
                     auth::login_with_certificate(app, ctx, &cred, fingerprint).await?
                 }
-                (None, Some(user)) => auth::login_with_user(app, &user).await?,
+                (None, Some(user)) => {
+                    let who = user::log_in(app, &user, user_password.user_password_file).await?;
+                    auth::login_with_user(app, &who).await?
+                }
                 _ => {
                     return Err(CliError(
                         "give --cert FILE (with --nip) or --user NAME".into(),
@@ -433,7 +470,14 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
         Command::Token(TokenCommand::Revoke { reference }) => {
             token::revoke_and_print(app, &reference).await
         }
-        Command::User(UserCommand::Add { name }) => user::add(app, &name).await,
+        Command::User(UserCommand::Add {
+            name,
+            password,
+            admin,
+        }) => user::add(app, &name, password.password_file, admin).await,
+        Command::User(UserCommand::Passwd { name, password }) => {
+            user::passwd(app, &name, password.password_file).await
+        }
         Command::User(UserCommand::List) => user::list(app).await,
         Command::User(UserCommand::SetToken { name }) => user::set_token(app, &name).await,
         Command::User(UserCommand::Remove { name }) => user::remove(app, &name).await,

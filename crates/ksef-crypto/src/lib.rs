@@ -31,6 +31,7 @@ pub mod ca;
 pub mod csr;
 pub mod envelope;
 pub mod identity;
+pub mod sealed_box;
 pub mod service;
 pub mod stream;
 pub mod testcert;

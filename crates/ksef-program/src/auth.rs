@@ -178,24 +178,23 @@ pub async fn login_with_certificate(
     Ok(stored)
 }
 
-/// `ksef auth login --user NAME`: the KSeF token saved on a program user.
-pub async fn login_with_user(app: &mut App, user: &str) -> ProgramResult<StoredSession> {
-    let token = app.store().await?.user_token(user).await?.ok_or_else(|| {
-        ProgramError(format!(
-            "program user {user:?} has no KSeF token; set one with `ksef user set-token {user}`"
-        ))
-    })?;
-    let parsed: KsefToken = token.parse().map_err(|e| {
-        ProgramError(format!(
-            "the token saved on {user:?} is not a KSeF token: {e}"
-        ))
+/// `ksef auth login --user NAME`: the KSeF token saved on the logged-in program user (only
+/// their own; reading it needs their password).
+pub async fn login_with_user(
+    app: &mut App,
+    user: &crate::users::ProgramUser,
+) -> ProgramResult<StoredSession> {
+    let store = app.store().await?.clone();
+    let token = crate::users::own_token(&store, user).await?;
+    let parsed: KsefToken = token.parse().map_err(|_| crate::users::UserError::TokenDamaged {
+        user: user.name().to_string(),
     })?;
     let context = parsed.context().clone();
     let session = app.client.login_with_ksef_token(&token, &context).await?;
     let stored = StoredSession {
         session,
         subject: None,
-        via_user: Some(user.to_string()),
+        via_user: Some(user.name().to_string()),
         permissions: None,
     };
     app.save_session(&stored).await?;

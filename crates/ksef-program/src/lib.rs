@@ -11,6 +11,7 @@ pub mod check;
 pub mod invoices;
 pub mod permissions;
 pub mod tokens;
+pub mod users;
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,11 @@ impl From<&str> for ProgramError {
 impl From<KsefError> for ProgramError {
     fn from(e: KsefError) -> Self {
         ProgramError(format!("KSeF: {e}"))
+    }
+}
+impl From<users::UserError> for ProgramError {
+    fn from(e: users::UserError) -> Self {
+        ProgramError(e.to_string())
     }
 }
 impl From<StoreError> for ProgramError {

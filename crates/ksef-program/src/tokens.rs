@@ -94,28 +94,27 @@ pub struct TokenCheck {
 /// Opens a token session with the token saved on `user` (beside the caller's own session,
 /// which stays untouched), reads the token's permissions (`GET /tokens/{ref}`, visible to the
 /// token's own session) and ends that session.
-pub async fn check_user_token(app: &App, user: &str) -> ProgramResult<TokenCheck> {
+pub async fn check_user_token(
+    app: &App,
+    user: &crate::users::ProgramUser,
+) -> ProgramResult<TokenCheck> {
     let mut side = app.side_app();
-    let s = crate::auth::login_with_user(&mut side, user).await?;
-    let token = side
-        .store()
-        .await?
-        .user_token(user)
-        .await?
-        .unwrap_or_default();
+    let store = side.store().await?.clone();
+    let token = crate::users::own_token(&store, user).await?;
     let reference = token
         .parse::<ksef_core::KsefToken>()
         .map(|t| t.reference_number().to_string())
-        .map_err(|e| {
-            ProgramError(format!(
-                "the token saved on {user:?} is not a KSeF token: {e}"
-            ))
+        .map_err(|_| crate::users::UserError::TokenDamaged {
+            user: user.name().to_string(),
         })?;
+    drop(token);
+    let s = crate::auth::login_with_user(&mut side, user).await?;
     let access = s.session.access_token.expose_secret().clone();
     let result = side.client.token_status(&access, &reference).await;
     let _ = side.client.logout(&access).await;
     side.clear_session().await?;
     let t = result?;
+    crate::users::record_token_status(&store, &t.reference_number, t.status.as_str()).await?;
     Ok(TokenCheck {
         reference_number: t.reference_number,
         context: format!(
@@ -158,12 +157,8 @@ pub async fn generate(
         ));
     }
     if let Some(user) = save_to_user {
-        let users = app.store().await?.list_users().await?;
-        if !users.iter().any(|u| u.name.eq_ignore_ascii_case(user)) {
-            return Err(ProgramError(format!(
-                "program user {user:?} does not exist; add it with `ksef user add {user}`"
-            )));
-        }
+        // Fails with the store's UnknownUser before anything is minted.
+        app.store().await?.user(user).await?;
     }
     let s = app.session().await?;
     refuse_token_session(&s, "generating a KSeF token")?;
@@ -225,20 +220,34 @@ pub async fn list(
         statuses,
         ..TokenQuery::default()
     };
-    Ok(app
+    let list = app
         .client
         .list_all_tokens(s.session.access_token.expose_secret(), &query)
-        .await?)
+        .await?;
+    record_statuses(app, &list).await?;
+    Ok(list)
+}
+
+/// Remembers the statuses KSeF reported for tokens held by program users.
+async fn record_statuses(app: &mut App, list: &[QueryTokensResponseItem]) -> ProgramResult<()> {
+    let store = app.store().await?.clone();
+    let held = crate::users::holders(&store.list_users().await?);
+    for t in list.iter().filter(|t| held.contains_key(&t.reference_number)) {
+        crate::users::record_token_status(&store, &t.reference_number, t.status.as_str()).await?;
+    }
+    Ok(())
 }
 
 /// `ksef token show REF`.
 pub async fn show(app: &mut App, reference: &str) -> ProgramResult<QueryTokensResponseItem> {
     let s = app.session().await?;
     refuse_token_session(&s, "browsing KSeF tokens")?;
-    Ok(app
+    let t = app
         .client
         .token_status(s.session.access_token.expose_secret(), reference)
-        .await?)
+        .await?;
+    record_statuses(app, std::slice::from_ref(&t)).await?;
+    Ok(t)
 }
 
 /// `ksef token revoke REF`: only with CredentialsManage (the seed: "Usuwanie tokenów jest jedynie
@@ -255,8 +264,14 @@ pub async fn revoke(app: &mut App, reference: &str) -> ProgramResult<()> {
                 .into(),
         ));
     }
-    app.client
-        .revoke_token(s.session.access_token.expose_secret(), reference)
-        .await?;
+    let access = s.session.access_token.expose_secret().clone();
+    app.client.revoke_token(&access, reference).await?;
+    // KSeF revokes asynchronously (Revoking → Revoked); remember what it says now.
+    let status = match app.client.token_status(&access, reference).await {
+        Ok(t) => t.status.as_str().to_string(),
+        Err(_) => "Revoking".to_string(),
+    };
+    let store = app.store().await?.clone();
+    crate::users::record_token_status(&store, reference, &status).await?;
     Ok(())
 }

@@ -104,6 +104,39 @@ pub enum StoreError {
     #[error("no user named {name:?}")]
     UnknownUser { name: String },
 
+    /// The user has no password yet (a store from before passwords): an administrator must
+    /// set one.
+    #[error("program user {name:?} has no password yet; an administrator must set one")]
+    NoPassword { name: String },
+
+    /// The password is wrong.
+    #[error("wrong password for program user {name:?} ({attempts_left} attempts left before a lock-out)")]
+    WrongPassword { name: String, attempts_left: u32 },
+
+    /// The user is locked out after repeated wrong passwords.
+    #[error("program user {name:?} is locked after repeated wrong passwords until {until}")]
+    UserLocked {
+        name: String,
+        until: time::OffsetDateTime,
+    },
+
+    /// A new password is too short (or only whitespace).
+    #[error("the password is too weak: use at least {min_chars} characters")]
+    WeakPassword { min_chars: usize },
+
+    /// A new password is too long or contains control characters.
+    #[error("the password is too long or contains control characters")]
+    InvalidPassword,
+
+    /// The user's password or key changed while this operation ran (another window or
+    /// process); nothing was written.
+    #[error("program user {name:?} was changed meanwhile (another window or process); try again")]
+    ChangedMeanwhile { name: String },
+
+    /// The last administrator cannot be removed or demoted.
+    #[error("program user {name:?} is the last administrator and must stay one")]
+    LastAdmin { name: String },
+
     /// The text is not a KSeF token (`<reference>|<contextType>-<contextValue>|<64 hex>`).
     #[error("not a valid KSeF token: {0}")]
     InvalidToken(#[source] KsefTokenError),

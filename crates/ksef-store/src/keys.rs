@@ -60,6 +60,10 @@ impl KdfParams {
     }
 
     fn argon2(&self) -> Result<Argon2<'static>> {
+        self.argon2_with_output(Some(KEY_LEN))
+    }
+
+    fn argon2_with_output(&self, output_len: Option<usize>) -> Result<Argon2<'static>> {
         if self.m_cost > MAX_M_COST_KIB || self.t_cost > MAX_T_COST || self.p_cost > MAX_P_COST {
             return Err(StoreError::Corrupt(format!(
                 "stored Argon2 parameters are out of range (m={} KiB, t={}, p={})",
@@ -68,9 +72,46 @@ impl KdfParams {
         }
         let version = Version::try_from(self.version)
             .map_err(|_| StoreError::Corrupt(format!("unknown Argon2 version {}", self.version)))?;
-        let params = Params::new(self.m_cost, self.t_cost, self.p_cost, Some(KEY_LEN))
+        let params = Params::new(self.m_cost, self.t_cost, self.p_cost, output_len)
             .map_err(|e| StoreError::Corrupt(format!("invalid stored Argon2 parameters: {e}")))?;
         Ok(Argon2::new(Algorithm::Argon2id, version, params))
+    }
+}
+
+impl KdfParams {
+    /// An Argon2id PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) of a password.
+    pub(crate) fn hash_password(&self, password: &[u8], salt: &[u8]) -> Result<String> {
+        use argon2::password_hash::PasswordHasher;
+        let argon2 = self.argon2_with_output(None)?;
+        argon2
+            .hash_password_with_salt(password, salt)
+            .map(|h| h.to_string())
+            .map_err(|e| StoreError::Corrupt(format!("cannot hash the password: {e}")))
+    }
+
+    /// Whether `password` matches a stored PHC string. The stored cost parameters are
+    /// bounded first (a damaged or hostile database must not make a login allocate gigabytes).
+    pub(crate) fn verify_password(password: &[u8], phc: &str) -> Result<bool> {
+        use argon2::password_hash::PasswordVerifier;
+        use argon2::password_hash::phc::PasswordHash;
+        let corrupt = |why: String| StoreError::Corrupt(format!("stored password hash: {why}"));
+        let hash = PasswordHash::new(phc).map_err(|e| corrupt(e.to_string()))?;
+        if hash.algorithm.as_str() != "argon2id" {
+            return Err(corrupt(format!("unsupported algorithm {}", hash.algorithm)));
+        }
+        let params = Params::try_from(&hash).map_err(|e| corrupt(e.to_string()))?;
+        let bounded = KdfParams {
+            m_cost: params.m_cost(),
+            t_cost: params.t_cost(),
+            p_cost: params.p_cost(),
+            version: hash.version.unwrap_or(Version::V0x13 as u32),
+        };
+        let argon2 = bounded.argon2_with_output(params.output_len())?;
+        match argon2.verify_password(password, &hash) {
+            Ok(()) => Ok(true),
+            Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
+            Err(e) => Err(corrupt(e.to_string())),
+        }
     }
 }
 

@@ -31,11 +31,11 @@
 mod error;
 mod keys;
 mod schema;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ksef_core::KsefToken;
 use ksef_sqlite::{MigrationError, Migrations};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -45,6 +45,10 @@ use zeroize::Zeroizing;
 
 pub use error::{Result, StoreError};
 pub use keys::KeySource;
+pub use users::{
+    FIRST_LOCK, MAX_FAILED_LOGINS, MAX_LOCK, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, TokenAfterReset,
+    UnlockedUser, UserInfo, validate_password,
+};
 use keys::{KdfParams, Sealer};
 
 /// File name of the database inside the data directory.
@@ -57,23 +61,6 @@ pub const MAX_USER_NAME_CHARS: usize = 64;
 pub const MAX_SETTING_KEY_CHARS: usize = 128;
 /// Number of trailing secret characters shown in a masked token.
 const MASK_TAIL_CHARS: usize = 4;
-
-/// One entry of the users dictionary, as listed (no secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserInfo {
-    /// The name as entered (trimmed).
-    pub name: String,
-    /// Whether a KSeF token is stored for this user.
-    pub has_token: bool,
-    /// The token with its secret masked: `<reference>|<context>|…<last 4 hex>`.
-    pub token_masked: Option<String>,
-    /// The token's reference number (not secret).
-    pub token_reference: Option<String>,
-    /// The token's context as written in the token, e.g. `nip-5265877635` (not secret).
-    pub token_context: Option<String>,
-    /// When the token was stored.
-    pub token_set_at: Option<OffsetDateTime>,
-}
 
 /// Non-secret description of a saved KSeF session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,157 +207,6 @@ impl Store {
     /// Where this store's key comes from.
     pub fn key_source(&self) -> &KeySource {
         &self.key_source
-    }
-
-    // ----- users -----
-
-    /// Adds a user. The name is trimmed, must have 1–64 characters and no control characters,
-    /// and must be unique case-insensitively.
-    pub async fn add_user(&self, name: &str) -> Result<()> {
-        let name = validate_user_name(name)?;
-        let key = name_key(name);
-        let res = sqlx::query(
-            "INSERT INTO users (name, name_key, created_at) VALUES (?, ?, ?) \
-             ON CONFLICT (name_key) DO NOTHING",
-        )
-        .bind(name)
-        .bind(&key)
-        .bind(now_text()?)
-        .execute(&self.pool)
-        .await?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::UserExists { name: name.into() });
-        }
-        Ok(())
-    }
-
-    /// All users, sorted by name (case-insensitively).
-    pub async fn list_users(&self) -> Result<Vec<UserInfo>> {
-        let rows = sqlx::query(
-            "SELECT name, token_reference, token_context, token_tail, token_set_at \
-             FROM users ORDER BY name_key",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let name: String = row.try_get("name")?;
-                let reference: Option<String> = row.try_get("token_reference")?;
-                let context: Option<String> = row.try_get("token_context")?;
-                let tail: Option<String> = row.try_get("token_tail")?;
-                let set_at: Option<String> = row.try_get("token_set_at")?;
-                let token_masked = match (&reference, &context, &tail) {
-                    (Some(r), Some(c), Some(t)) => Some(format!("{r}|{c}|…{t}")),
-                    _ => None,
-                };
-                Ok(UserInfo {
-                    name,
-                    has_token: reference.is_some(),
-                    token_masked,
-                    token_reference: reference,
-                    token_context: context,
-                    token_set_at: set_at.as_deref().map(parse_time).transpose()?,
-                })
-            })
-            .collect()
-    }
-
-    /// Stores (replacing) the user's KSeF token. Surrounding whitespace is ignored; the text
-    /// must be a valid KSeF token (`<reference>|<contextType>-<contextValue>|<64 hex>`).
-    pub async fn set_user_token(&self, name: &str, token: &str) -> Result<()> {
-        let token: KsefToken = token.trim().parse().map_err(StoreError::InvalidToken)?;
-        let parts = TokenParts::of(&token)?;
-        let trimmed = name.trim();
-        let key = name_key(trimmed);
-        let sealed = self.sealer.seal(
-            token.expose_secret().as_bytes(),
-            &user_token_aad(&key, &parts),
-        )?;
-        let res = sqlx::query(
-            "UPDATE users SET token_reference = ?, token_context = ?, token_tail = ?, \
-             token_set_at = ?, token_sealed = ? WHERE name_key = ?",
-        )
-        .bind(&parts.reference)
-        .bind(&parts.context)
-        .bind(&parts.tail)
-        .bind(now_text()?)
-        .bind(sealed)
-        .bind(&key)
-        .execute(&self.pool)
-        .await?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::UnknownUser {
-                name: trimmed.into(),
-            });
-        }
-        Ok(())
-    }
-
-    /// Removes the user's KSeF token (the user stays).
-    pub async fn clear_user_token(&self, name: &str) -> Result<()> {
-        self.on_existing_user(
-            "UPDATE users SET token_reference = NULL, token_context = NULL, token_tail = NULL, \
-             token_set_at = NULL, token_sealed = NULL WHERE name_key = ?",
-            name,
-        )
-        .await
-    }
-
-    /// The user's KSeF token in clear, or `None` if the user has none.
-    pub async fn user_token(&self, name: &str) -> Result<Option<Zeroizing<String>>> {
-        let trimmed = name.trim();
-        let key = name_key(trimmed);
-        let row = sqlx::query(
-            "SELECT token_reference, token_context, token_tail, token_sealed \
-             FROM users WHERE name_key = ?",
-        )
-        .bind(&key)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::UnknownUser {
-            name: trimmed.into(),
-        })?;
-        let sealed: Option<Vec<u8>> = row.try_get("token_sealed")?;
-        let Some(sealed) = sealed else {
-            return Ok(None);
-        };
-        let parts = TokenParts {
-            reference: row
-                .try_get::<Option<String>, _>("token_reference")?
-                .unwrap_or_default(),
-            context: row
-                .try_get::<Option<String>, _>("token_context")?
-                .unwrap_or_default(),
-            tail: row
-                .try_get::<Option<String>, _>("token_tail")?
-                .unwrap_or_default(),
-        };
-        let what = format!("KSeF token of user {trimmed:?}");
-        let token = self
-            .sealer
-            .open_string(&sealed, &user_token_aad(&key, &parts), &what)?;
-        Ok(Some(token))
-    }
-
-    /// Removes a user (and its token).
-    pub async fn remove_user(&self, name: &str) -> Result<()> {
-        self.on_existing_user("DELETE FROM users WHERE name_key = ?", name)
-            .await
-    }
-
-    /// Runs `sql` (one `name_key = ?` parameter) on the user's row; `UnknownUser` if none.
-    async fn on_existing_user(&self, sql: &'static str, name: &str) -> Result<()> {
-        let trimmed = name.trim();
-        let res = sqlx::query(sql)
-            .bind(name_key(trimmed))
-            .execute(&self.pool)
-            .await?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::UnknownUser {
-                name: trimmed.into(),
-            });
-        }
-        Ok(())
     }
 
     // ----- settings -----
@@ -720,45 +556,6 @@ async fn derive_blocking(
 
 // ----- value helpers -----
 
-/// The non-secret parts of a token kept in clear columns (and bound into the AAD).
-struct TokenParts {
-    reference: String,
-    context: String,
-    tail: String,
-}
-
-impl TokenParts {
-    fn of(token: &KsefToken) -> Result<TokenParts> {
-        let full = token.expose_secret();
-        let secret = token.secret_hex();
-        // `full` is `<reference>|<context>|<secret>` (validated by the parser).
-        let head = full
-            .strip_suffix(secret)
-            .and_then(|h| h.strip_suffix('|'))
-            .ok_or_else(|| StoreError::Corrupt("unexpected KSeF token layout".into()))?;
-        let (reference, context) = head
-            .split_once('|')
-            .ok_or_else(|| StoreError::Corrupt("unexpected KSeF token layout".into()))?;
-        let tail_start = secret.len().saturating_sub(MASK_TAIL_CHARS);
-        Ok(TokenParts {
-            reference: reference.to_owned(),
-            context: context.to_owned(),
-            tail: secret.get(tail_start..).unwrap_or_default().to_owned(),
-        })
-    }
-}
-
-fn user_token_aad(name_key: &str, parts: &TokenParts) -> Vec<u8> {
-    keys::aad(&[
-        b"users",
-        b"token_sealed",
-        name_key.as_bytes(),
-        parts.reference.as_bytes(),
-        parts.context.as_bytes(),
-        parts.tail.as_bytes(),
-    ])
-}
-
 fn session_aad(base_url: &str, reference_number: &str) -> Vec<u8> {
     keys::aad(&[
         b"sessions",
@@ -766,31 +563,6 @@ fn session_aad(base_url: &str, reference_number: &str) -> Vec<u8> {
         base_url.as_bytes(),
         reference_number.as_bytes(),
     ])
-}
-
-fn validate_user_name(name: &str) -> Result<&str> {
-    let name = name.trim();
-    let chars = name.chars().count();
-    if chars == 0 {
-        return Err(StoreError::InvalidUserName("the name is empty".into()));
-    }
-    if chars > MAX_USER_NAME_CHARS {
-        return Err(StoreError::InvalidUserName(format!(
-            "the name has {chars} characters, at most {MAX_USER_NAME_CHARS} are allowed"
-        )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(StoreError::InvalidUserName(
-            "the name contains control characters".into(),
-        ));
-    }
-    Ok(name)
-}
-
-/// The case-insensitive identity of a (trimmed) user name. Unicode lowercase, so `ŁUKASZ`
-/// and `łukasz` are the same user (SQLite's NOCASE folds ASCII only).
-fn name_key(trimmed: &str) -> String {
-    trimmed.to_lowercase()
 }
 
 fn validate_setting_key(key: &str) -> Result<()> {
@@ -809,16 +581,16 @@ fn normalize_base_url(url: &str) -> Result<&str> {
     Ok(url)
 }
 
-fn format_time(t: OffsetDateTime) -> Result<String> {
+pub(crate) fn format_time(t: OffsetDateTime) -> Result<String> {
     t.format(&Rfc3339)
         .map_err(|e| StoreError::Corrupt(format!("cannot format timestamp: {e}")))
 }
 
-fn now_text() -> Result<String> {
+pub(crate) fn now_text() -> Result<String> {
     format_time(OffsetDateTime::now_utc())
 }
 
-fn parse_time(s: &str) -> Result<OffsetDateTime> {
+pub(crate) fn parse_time(s: &str) -> Result<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339)
         .map_err(|e| StoreError::Corrupt(format!("bad stored timestamp {s:?}: {e}")))
 }

@@ -48,4 +48,18 @@ pub(crate) const MIGRATIONS: Migrations = Migrations::new(&[
         session_sealed BLOB NOT NULL
     );
     "#,
+    // v2: program users log in (Argon2id password hash, lock-out), each has a key pair whose
+    // private half the password protects, and tokens are sealed to it; last seen token status.
+    r#"
+    ALTER TABLE users ADD COLUMN is_admin INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN password_hash TEXT;
+    ALTER TABLE users ADD COLUMN key_public BLOB;
+    ALTER TABLE users ADD COLUMN key_salt BLOB;
+    ALTER TABLE users ADD COLUMN key_sealed BLOB;
+    ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN locked_until TEXT;
+    ALTER TABLE users ADD COLUMN token_sealing TEXT;
+    ALTER TABLE users ADD COLUMN token_status TEXT;
+    ALTER TABLE users ADD COLUMN token_status_at TEXT;
+    "#,
 ]);

@@ -1,6 +1,8 @@
 //! Unit tests of the private helpers; the store itself is tested in `tests/store.rs`.
 
 use super::*;
+use crate::users::{TokenParts, name_key, user_token_aad, validate_user_name};
+use ksef_core::KsefToken;
 
 const TOKEN: &str = "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|919f704466624ce29cd5ac7b65ded5e7cccc112eee314f2aaa76e02cd16df7b9";
 
@@ -21,7 +23,31 @@ fn aad_is_unambiguous() {
     assert_ne!(a, b);
     let t: KsefToken = TOKEN.parse().unwrap();
     let p = TokenParts::of(&t).unwrap();
-    assert_ne!(user_token_aad("anna", &p), user_token_aad("ann", &p));
+    assert_ne!(
+        user_token_aad("anna", "user", &p),
+        user_token_aad("ann", "user", &p)
+    );
+    assert_ne!(
+        user_token_aad("anna", "store", &p),
+        user_token_aad("ann", "store", &p)
+    );
+    // The sealing mode is bound: a token sealed to the user's key cannot pass as a legacy one.
+    assert_ne!(
+        user_token_aad("anna", "store", &p),
+        user_token_aad("anna", "user", &p)
+    );
+    // Legacy (schema v1) tokens keep the AAD they were sealed with.
+    assert_eq!(
+        user_token_aad("anna", "store", &p),
+        keys::aad(&[
+            b"users",
+            b"token_sealed",
+            b"anna",
+            p.reference.as_bytes(),
+            p.context.as_bytes(),
+            p.tail.as_bytes(),
+        ])
+    );
     assert_ne!(
         session_aad("https://a", "r1"),
         session_aad("https://a", "r2")
@@ -102,4 +128,284 @@ fn kdf_params_bounds() {
     let c = keys::derive_key(b"pw", &[2; 16], ok).unwrap();
     assert_eq!(*a, *b);
     assert_ne!(*a, *c);
+}
+
+/// The schema v1 DDL, as released (copied: the test must keep building v1 stores even if
+/// `schema.rs` is ever reorganized).
+const SCHEMA_V1: &str = r#"
+    CREATE TABLE encryption (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        key_source TEXT NOT NULL CHECK (key_source IN ('passphrase', 'keyfile')),
+        kdf TEXT,
+        kdf_version INTEGER,
+        kdf_m_cost INTEGER,
+        kdf_t_cost INTEGER,
+        kdf_p_cost INTEGER,
+        kdf_salt BLOB,
+        key_check BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        token_reference TEXT,
+        token_context TEXT,
+        token_tail TEXT,
+        token_set_at TEXT,
+        token_sealed BLOB,
+        CHECK ((token_sealed IS NULL) = (token_reference IS NULL))
+    );
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        base_url TEXT PRIMARY KEY,
+        context TEXT NOT NULL,
+        method TEXT NOT NULL,
+        reference_number TEXT NOT NULL,
+        access_valid_until TEXT NOT NULL,
+        refresh_valid_until TEXT NOT NULL,
+        via_user TEXT,
+        saved_at TEXT NOT NULL,
+        session_sealed BLOB NOT NULL
+    );
+"#;
+
+const PASSWORD: &str = "hasło administratora 1";
+
+async fn raw_pool(path: &Path) -> SqlitePool {
+    let opts = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true);
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await
+        .unwrap()
+}
+
+/// Builds a store as the v1 program wrote it: schema v1, a key file, the `encryption` row,
+/// user "Anna Stara" holding `TOKEN` sealed with the store key only (v1 AAD, no
+/// `token_sealing`), and user "jan" without a token.
+async fn v1_store(dir: &Path) {
+    let key = keys::create_key_file(&dir.join(KEY_FILE_NAME)).unwrap();
+    let sealer = Sealer::new(&key);
+    let db = raw_pool(&dir.join(DB_FILE_NAME)).await;
+    sqlx::raw_sql(SCHEMA_V1).execute(&db).await.unwrap();
+    sqlx::query(
+        "INSERT INTO encryption (id, key_source, key_check, created_at) VALUES (1, 'keyfile', ?, ?)",
+    )
+    .bind(sealer.key_check().unwrap())
+    .bind(now_text().unwrap())
+    .execute(&db)
+    .await
+    .unwrap();
+    let token: KsefToken = TOKEN.parse().unwrap();
+    let parts = TokenParts::of(&token).unwrap();
+    let sealed = sealer
+        .seal(
+            TOKEN.as_bytes(),
+            &user_token_aad("anna stara", "store", &parts),
+        )
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO users (name, name_key, created_at, token_reference, token_context, \
+         token_tail, token_set_at, token_sealed) VALUES ('Anna Stara', 'anna stara', ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(now_text().unwrap())
+    .bind(&parts.reference)
+    .bind(&parts.context)
+    .bind(&parts.tail)
+    .bind(now_text().unwrap())
+    .bind(sealed)
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO users (name, name_key, created_at) VALUES ('jan', 'jan', ?)")
+        .bind(now_text().unwrap())
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::raw_sql("PRAGMA user_version = 1")
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+}
+
+async fn token_columns(store: &Store, name_key: &str) -> (Option<String>, Option<Vec<u8>>) {
+    let row = sqlx::query("SELECT token_sealing, token_sealed FROM users WHERE name_key = ?")
+        .bind(name_key)
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test]
+async fn v1_store_migrates_and_legacy_token_is_resealed_on_the_first_password() {
+    let dir = tempfile::tempdir().unwrap();
+    v1_store(dir.path()).await;
+
+    let store = Store::open(dir.path(), None).await.unwrap();
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(version, schema::MIGRATIONS.current());
+    assert_eq!(version, 2);
+
+    // The v1 users survive the migration: no password, not administrators, the token listed.
+    let users = store.list_users().await.unwrap();
+    assert_eq!(users.len(), 2);
+    let anna = &users[0];
+    assert_eq!(anna.name, "Anna Stara");
+    assert!(!anna.is_admin && !anna.has_password && anna.locked_until.is_none());
+    assert!(anna.has_token);
+    assert_eq!(
+        anna.token_masked.as_deref(),
+        Some("20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|…f7b9")
+    );
+    assert!(anna.token_status.is_none() && anna.token_status_at.is_none());
+    assert!(store.needs_first_admin().await.unwrap());
+    let (sealing, legacy_sealed) = token_columns(&store, "anna stara").await;
+    assert_eq!(sealing, None, "a v1 row has no sealing mode");
+    let legacy_sealed = legacy_sealed.unwrap();
+
+    // Without a password the user cannot log in, and no token can be sealed to a key pair
+    // that does not exist; the legacy token stays as it was.
+    let err = store.unlock_user("anna stara", PASSWORD).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NoPassword { name } if name == "Anna Stara"),
+        "{err:?}"
+    );
+    let err = store.set_user_token("Anna Stara", TOKEN).await.unwrap_err();
+    assert!(matches!(err, StoreError::NoPassword { .. }), "{err:?}");
+    assert_eq!(
+        token_columns(&store, "anna stara").await,
+        (None, Some(legacy_sealed.clone()))
+    );
+    // A no-password user cannot be made an administrator (they could not log in).
+    let err = store.set_admin("jan", true).await.unwrap_err();
+    assert!(matches!(err, StoreError::NoPassword { .. }), "{err:?}");
+    assert!(store.needs_first_admin().await.unwrap());
+
+    // The first administrator, then the administrator sets Anna's password: the legacy token
+    // is re-sealed to her new key.
+    store.add_user("admin", PASSWORD, true).await.unwrap();
+    assert!(!store.needs_first_admin().await.unwrap());
+    assert_eq!(
+        store.set_password("anna stara", PASSWORD).await.unwrap(),
+        TokenAfterReset::Kept
+    );
+    let (sealing, sealed) = token_columns(&store, "anna stara").await;
+    assert_eq!(sealing.as_deref(), Some("user"));
+    let sealed = sealed.unwrap();
+    assert_ne!(sealed, legacy_sealed);
+    // No longer openable with the store key alone (neither as a legacy value nor as a
+    // plaintext under the new AAD).
+    let parts = TokenParts::of(&TOKEN.parse::<KsefToken>().unwrap()).unwrap();
+    assert!(
+        store
+            .sealer
+            .open(&sealed, &user_token_aad("anna stara", "store", &parts))
+            .is_none()
+    );
+    let inner = store
+        .sealer
+        .open(&sealed, &user_token_aad("anna stara", "user", &parts))
+        .unwrap();
+    assert!(!inner.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()));
+    let secret = TOKEN.rsplit('|').next().unwrap();
+    assert!(!inner.windows(secret.len()).any(|w| w == secret.as_bytes()));
+    let info = store.user("ANNA STARA").await.unwrap();
+    assert!(info.has_password && info.has_token);
+
+    // She reads it with her password.
+    let anna = store.unlock_user("Anna Stara", PASSWORD).await.unwrap();
+    assert_eq!(
+        store.user_token(&anna).await.unwrap().unwrap().as_str(),
+        TOKEN
+    );
+
+    // A second reset cannot re-seal a token sealed to the old key: it is removed.
+    assert_eq!(
+        store
+            .set_password("anna stara", "inne hasło 2")
+            .await
+            .unwrap(),
+        TokenAfterReset::Removed
+    );
+    assert_eq!(token_columns(&store, "anna stara").await, (None, None));
+    assert!(!store.user("anna stara").await.unwrap().has_token);
+    // A user without a token: nothing to do.
+    assert_eq!(
+        store.set_password("jan", PASSWORD).await.unwrap(),
+        TokenAfterReset::None
+    );
+    let jan = store.unlock_user("jan", PASSWORD).await.unwrap();
+    assert!(store.user_token(&jan).await.unwrap().is_none());
+    store.close().await;
+
+    // Reopening does not migrate again.
+    let store = Store::open(dir.path(), None).await.unwrap();
+    assert_eq!(store.list_users().await.unwrap().len(), 3);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn legacy_sealed_token_is_read_with_the_store_key_and_kept_by_a_reset() {
+    // `user_token` still opens a token sealed the v1 way (store key only) on a user who has a
+    // password (not reachable through the API today, which re-seals on the first password),
+    // and a reset re-seals it.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), None).await.unwrap();
+    store.add_user("ewa", PASSWORD, false).await.unwrap();
+    let parts = TokenParts::of(&TOKEN.parse::<KsefToken>().unwrap()).unwrap();
+    let sealed = store
+        .sealer
+        .seal(TOKEN.as_bytes(), &user_token_aad("ewa", "store", &parts))
+        .unwrap();
+    sqlx::query(
+        "UPDATE users SET token_reference = ?, token_context = ?, token_tail = ?, \
+         token_set_at = ?, token_sealing = NULL, token_sealed = ? WHERE name_key = 'ewa'",
+    )
+    .bind(&parts.reference)
+    .bind(&parts.context)
+    .bind(&parts.tail)
+    .bind(now_text().unwrap())
+    .bind(sealed)
+    .execute(&store.pool)
+    .await
+    .unwrap();
+    let ewa = store.unlock_user("ewa", PASSWORD).await.unwrap();
+    assert_eq!(
+        store.user_token(&ewa).await.unwrap().unwrap().as_str(),
+        TOKEN
+    );
+    // An unknown sealing mode is refused as damage, not guessed.
+    sqlx::query("UPDATE users SET token_sealing = 'other' WHERE name_key = 'ewa'")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let err = store.user_token(&ewa).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    sqlx::query("UPDATE users SET token_sealing = NULL WHERE name_key = 'ewa'")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.set_password("ewa", "nowe hasło 3").await.unwrap(),
+        TokenAfterReset::Kept
+    );
+    let ewa = store.unlock_user("ewa", "nowe hasło 3").await.unwrap();
+    assert_eq!(
+        store.user_token(&ewa).await.unwrap().unwrap().as_str(),
+        TOKEN
+    );
+    store.close().await;
 }

@@ -5,7 +5,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use ksef_core::{ContextIdentifier, KsefToken, Nip, ReferenceKind, ReferenceNumber};
-use ksef_store::{DB_FILE_NAME, KEY_FILE_NAME, KeySource, SessionSummary, Store, StoreError};
+use ksef_store::{
+    DB_FILE_NAME, KEY_FILE_NAME, KeySource, MAX_FAILED_LOGINS, MAX_PASSWORD_BYTES, SessionSummary,
+    Store, StoreError, TokenAfterReset,
+};
 use sqlx::Row;
 use time::macros::datetime;
 use zeroize::Zeroizing;
@@ -15,6 +18,23 @@ const TOKEN_A: &str = "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|919f7
 const TOKEN_B: &str = "20251010-EC-1DCE3E3000-12ECB5B36E-45|internalId-5265877635-12346|0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const FAKE_JWT: &str =
     "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJrc2VmLXN0b3JlLXRlc3QifQ.c2lnbmF0dXJlLW5vdC1yZWFs";
+
+/// The password every test user gets unless a test says otherwise.
+const PW: &str = "hasło testowe 123";
+const PW2: &str = "zupełnie inne hasło";
+
+/// The user's KSeF token, read the way the program reads it: unlock with [`PW`], then read.
+async fn token_of(store: &Store, name: &str) -> Option<String> {
+    try_token_of(store, name).await.unwrap()
+}
+
+async fn try_token_of(store: &Store, name: &str) -> Result<Option<String>, StoreError> {
+    let user = store.unlock_user(name, PW).await?;
+    Ok(store
+        .user_token(&user)
+        .await?
+        .map(|t| t.as_str().to_owned()))
+}
 
 fn pass(s: &str) -> Option<Zeroizing<String>> {
     Some(Zeroizing::new(s.to_owned()))
@@ -104,8 +124,8 @@ async fn users_round_trip() {
     let store = Store::open(dir.path(), None).await.unwrap();
     assert!(store.list_users().await.unwrap().is_empty());
 
-    store.add_user("  Zofia Kowalska ").await.unwrap();
-    store.add_user("anna").await.unwrap();
+    store.add_user("  Zofia Kowalska ", PW, true).await.unwrap();
+    store.add_user("anna", PW, false).await.unwrap();
     store
         .set_user_token("ZOFIA KOWALSKA", TOKEN_A)
         .await
@@ -135,15 +155,10 @@ async fn users_round_trip() {
     );
 
     assert_eq!(
-        store
-            .user_token("zofia kowalska")
-            .await
-            .unwrap()
-            .as_deref()
-            .map(String::as_str),
+        token_of(&store, "zofia kowalska").await.as_deref(),
         Some(TOKEN_A)
     );
-    assert!(store.user_token("anna").await.unwrap().is_none());
+    assert!(token_of(&store, "anna").await.is_none());
 
     // Replace (with surrounding whitespace, as pasted), then clear.
     store
@@ -151,13 +166,8 @@ async fn users_round_trip() {
         .await
         .unwrap();
     assert_eq!(
-        store
-            .user_token("Zofia Kowalska")
-            .await
-            .unwrap()
-            .unwrap()
-            .as_str(),
-        TOKEN_B
+        token_of(&store, "Zofia Kowalska").await.as_deref(),
+        Some(TOKEN_B)
     );
     let z = store.list_users().await.unwrap().remove(1);
     assert_eq!(
@@ -169,12 +179,12 @@ async fn users_round_trip() {
     let random = random_token();
     store.set_user_token("anna", &random).await.unwrap();
     assert_eq!(
-        store.user_token("anna").await.unwrap().unwrap().as_str(),
-        random
+        token_of(&store, "anna").await.as_deref(),
+        Some(random.as_str())
     );
 
     store.clear_user_token("Zofia Kowalska").await.unwrap();
-    assert!(store.user_token("Zofia Kowalska").await.unwrap().is_none());
+    assert!(token_of(&store, "Zofia Kowalska").await.is_none());
     let z = store.list_users().await.unwrap().remove(1);
     assert!(!z.has_token && z.token_set_at.is_none() && z.token_reference.is_none());
 
@@ -183,7 +193,10 @@ async fn users_round_trip() {
         store.set_user_token("nobody", TOKEN_A).await,
         store.clear_user_token("nobody").await,
         store.remove_user("nobody").await,
-        store.user_token("nobody").await.map(|_| ()),
+        store.unlock_user("nobody", PW).await.map(|_| ()),
+        store.set_password("nobody", PW).await.map(|_| ()),
+        store.set_admin("nobody", true).await,
+        store.user("nobody").await.map(|_| ()),
     ] {
         assert!(
             matches!(&r, Err(StoreError::UnknownUser { name }) if name == "nobody"),
@@ -200,6 +213,8 @@ async fn users_round_trip() {
     let users = store.list_users().await.unwrap();
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].name, "Zofia Kowalska");
+    assert!(users[0].is_admin && users[0].has_password);
+    assert_eq!(token_of(&store, "zofia kowalska").await, None);
     store.close().await;
 }
 
@@ -207,24 +222,51 @@ async fn users_round_trip() {
 async fn user_names_unique_case_insensitively_and_validated() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), None).await.unwrap();
-    store.add_user("Łukasz").await.unwrap();
+    store.add_user("Łukasz", PW, false).await.unwrap();
     for dup in ["łukasz", "ŁUKASZ", "  łUKASZ  "] {
-        let err = store.add_user(dup).await.unwrap_err();
+        let err = store.add_user(dup, PW2, true).await.unwrap_err();
         assert!(
             matches!(&err, StoreError::UserExists { name } if name == dup.trim()),
             "{err:?}"
         );
     }
-    assert!(store.user_token("ŁUKASZ").await.unwrap().is_none());
+    // The refused duplicates changed nothing: the first password still opens, not a duplicate's.
+    assert!(token_of(&store, "ŁUKASZ").await.is_none());
+    assert_eq!(
+        store.unlock_user("łukasz", PW).await.unwrap().name(),
+        "Łukasz"
+    );
+    assert!(!store.user("łukasz").await.unwrap().is_admin);
 
     for bad in ["", "   ", "a\u{7}b", &"x".repeat(65)] {
-        let err = store.add_user(bad).await.unwrap_err();
+        let err = store.add_user(bad, PW, false).await.unwrap_err();
         assert!(
             matches!(err, StoreError::InvalidUserName(_)),
             "{bad:?}: {err:?}"
         );
     }
-    store.add_user(&"ż".repeat(64)).await.unwrap();
+    // Weak or invalid passwords are refused before anything is written.
+    for (bad, weak) in [
+        ("", true),
+        ("krótkie", true),
+        ("          ", true),
+        ("hasło\nz nową linią", false),
+        (&"x".repeat(MAX_PASSWORD_BYTES + 1) as &str, false),
+    ] {
+        let err = store.add_user("nowy", bad, false).await.unwrap_err();
+        if weak {
+            assert!(
+                matches!(err, StoreError::WeakPassword { min_chars: 8 }),
+                "{bad:?}: {err:?}"
+            );
+        } else {
+            assert!(
+                matches!(err, StoreError::InvalidPassword),
+                "{bad:?}: {err:?}"
+            );
+        }
+    }
+    store.add_user(&"ż".repeat(64), PW, false).await.unwrap();
     assert_eq!(store.list_users().await.unwrap().len(), 2);
     store.close().await;
 }
@@ -233,7 +275,7 @@ async fn user_names_unique_case_insensitively_and_validated() {
 async fn invalid_token_text_refused() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), None).await.unwrap();
-    store.add_user("anna").await.unwrap();
+    store.add_user("anna", PW, false).await.unwrap();
     let secret = "919f704466624ce29cd5ac7b65ded5e7cccc112eee314f2aaa76e02cd16df7b9";
     let bad = [
         "not a token".to_owned(),
@@ -260,7 +302,7 @@ async fn invalid_token_text_refused() {
         // The message never echoes the secret.
         assert!(!err.to_string().contains(secret) && !format!("{err:?}").contains(secret));
     }
-    assert!(store.user_token("anna").await.unwrap().is_none());
+    assert!(token_of(&store, "anna").await.is_none());
     assert!(!store.list_users().await.unwrap()[0].has_token);
     store.close().await;
 }
@@ -350,13 +392,30 @@ async fn sessions_round_trip() {
 
 /// Fills a store with secrets, including replaced and cleared ones.
 async fn fill_with_secrets(store: &Store, extra_token: &str) {
-    store.add_user("anna").await.unwrap();
-    store.add_user("jan").await.unwrap();
-    store.add_user("ewa").await.unwrap();
+    store.add_user("anna", PW, true).await.unwrap();
+    store.add_user("jan", PW, false).await.unwrap();
+    store.add_user("ewa", PW, false).await.unwrap();
     store.set_user_token("anna", TOKEN_A).await.unwrap();
     store.set_user_token("jan", extra_token).await.unwrap();
     store.set_user_token("ewa", TOKEN_B).await.unwrap();
     store.clear_user_token("ewa").await.unwrap();
+    // A password changed by the user and one reset by the administrator (then set back, so
+    // the tests can log in with PW): neither the old nor the new one may be on disk.
+    let jan = store.unlock_user("jan", PW).await.unwrap();
+    store.change_password(&jan, PW2).await.unwrap();
+    let jan = store.unlock_user("jan", PW2).await.unwrap();
+    store.change_password(&jan, PW).await.unwrap();
+    for pw in [PW2, PW] {
+        assert_eq!(
+            store.set_password("ewa", pw).await.unwrap(),
+            TokenAfterReset::None
+        );
+    }
+    // A wrong password typed at the login is not stored either.
+    assert!(matches!(
+        store.unlock_user("anna", WRONG_PW).await,
+        Err(StoreError::WrongPassword { .. })
+    ));
     store
         .save_session(
             "https://ksef.mf.gov.pl/api/v2",
@@ -367,6 +426,8 @@ async fn fill_with_secrets(store: &Store, extra_token: &str) {
         .unwrap();
     store.set_setting("env", "prod").await.unwrap();
 }
+
+const WRONG_PW: &str = "pomyłka przy logowaniu";
 
 async fn check_no_plaintext(passphrase: Option<Zeroizing<String>>) {
     let dir = tempfile::tempdir().unwrap();
@@ -382,6 +443,9 @@ async fn check_no_plaintext(passphrase: Option<Zeroizing<String>>) {
         secret_of(TOKEN_B),
         secret_of(&extra),
         FAKE_JWT.to_owned(),
+        PW.to_owned(),
+        PW2.to_owned(),
+        WRONG_PW.to_owned(),
     ];
     if let Some(p) = &passphrase {
         needles.push(p.to_string());
@@ -398,14 +462,12 @@ async fn check_no_plaintext(passphrase: Option<Zeroizing<String>>) {
     assert!(db.windows(reference.len()).any(|w| w == reference));
 
     let store = Store::open(dir.path(), passphrase).await.unwrap();
+    assert_eq!(token_of(&store, "anna").await.as_deref(), Some(TOKEN_A));
     assert_eq!(
-        store.user_token("anna").await.unwrap().unwrap().as_str(),
-        TOKEN_A
+        token_of(&store, "jan").await.as_deref(),
+        Some(extra.as_str())
     );
-    assert_eq!(
-        store.user_token("jan").await.unwrap().unwrap().as_str(),
-        extra
-    );
+    assert_eq!(token_of(&store, "ewa").await, None);
     store.close().await;
 }
 
@@ -473,10 +535,7 @@ async fn wrong_passphrase_is_refused_and_nothing_changes() {
 
     // The right passphrase still opens everything.
     let store = Store::open(dir.path(), pass("right one")).await.unwrap();
-    assert_eq!(
-        store.user_token("anna").await.unwrap().unwrap().as_str(),
-        TOKEN_A
-    );
+    assert_eq!(token_of(&store, "anna").await.as_deref(), Some(TOKEN_A));
     assert_eq!(
         store
             .load_session("https://ksef.mf.gov.pl/api/v2")
@@ -537,10 +596,7 @@ async fn wrong_key_file_is_refused_and_nothing_changes() {
     ));
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     let store = Store::open(dir.path(), None).await.unwrap();
-    assert_eq!(
-        store.user_token("anna").await.unwrap().unwrap().as_str(),
-        TOKEN_A
-    );
+    assert_eq!(token_of(&store, "anna").await.as_deref(), Some(TOKEN_A));
     store.close().await;
 }
 
@@ -548,7 +604,7 @@ async fn wrong_key_file_is_refused_and_nothing_changes() {
 async fn key_file_readable_by_others_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), None).await.unwrap();
-    store.add_user("anna").await.unwrap();
+    store.add_user("anna", PW, false).await.unwrap();
     store.set_user_token("anna", TOKEN_A).await.unwrap();
     store.close().await;
     let key = dir.path().join(KEY_FILE_NAME);
@@ -566,7 +622,7 @@ async fn key_file_readable_by_others_is_refused() {
     }
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o400)).unwrap();
     let store = Store::open(dir.path(), None).await.unwrap();
-    assert!(store.user_token("anna").await.unwrap().is_some());
+    assert_eq!(token_of(&store, "anna").await.as_deref(), Some(TOKEN_A));
     store.close().await;
 
     // A fresh store refuses a pre-existing world-readable key file too.
@@ -583,7 +639,7 @@ async fn swapped_ciphertexts_are_detected() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), None).await.unwrap();
     for u in ["anna", "jan", "ewa", "olek"] {
-        store.add_user(u).await.unwrap();
+        store.add_user(u, PW, false).await.unwrap();
     }
     store.set_user_token("anna", TOKEN_A).await.unwrap();
     store.set_user_token("jan", TOKEN_B).await.unwrap();
@@ -643,7 +699,7 @@ async fn swapped_ciphertexts_are_detected() {
 
     let store = Store::open(dir.path(), None).await.unwrap();
     for u in ["anna", "jan", "ewa", "olek"] {
-        let err = store.user_token(u).await.unwrap_err();
+        let err = try_token_of(&store, u).await.unwrap_err();
         assert!(matches!(err, StoreError::Integrity { .. }), "{u}: {err:?}");
     }
     let err = store.load_session("https://b.example").await.unwrap_err();
@@ -658,10 +714,7 @@ async fn swapped_ciphertexts_are_detected() {
     // Listing (clear columns only) still works, and the user can set the token again.
     assert_eq!(store.list_users().await.unwrap().len(), 4);
     store.set_user_token("anna", TOKEN_A).await.unwrap();
-    assert_eq!(
-        store.user_token("anna").await.unwrap().unwrap().as_str(),
-        TOKEN_A
-    );
+    assert_eq!(token_of(&store, "anna").await.as_deref(), Some(TOKEN_A));
     store.close().await;
 
     // Editing a clear column of a row also breaks its seal.
@@ -672,8 +725,26 @@ async fn swapped_ciphertexts_are_detected() {
         .unwrap();
     db.close().await;
     let store = Store::open(dir.path(), None).await.unwrap();
-    let err = store.user_token("anna").await.unwrap_err();
+    let err = try_token_of(&store, "anna").await.unwrap_err();
     assert!(matches!(err, StoreError::Integrity { .. }), "{err:?}");
+    store.close().await;
+
+    // One user's whole credentials (hash, key pair) copied onto another row: the password
+    // matches the copied hash, but the sealed private key is bound to its own row.
+    let db = raw(dir.path()).await;
+    sqlx::query(
+        "UPDATE users SET (password_hash, key_public, key_salt, key_sealed) = \
+         (SELECT password_hash, key_public, key_salt, key_sealed FROM users WHERE name_key = 'jan') \
+         WHERE name_key = 'ewa'",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    db.close().await;
+    let store = Store::open(dir.path(), None).await.unwrap();
+    let err = store.unlock_user("ewa", PW).await.unwrap_err();
+    assert!(matches!(err, StoreError::Integrity { .. }), "{err:?}");
+    assert!(store.unlock_user("jan", PW).await.is_ok());
     store.close().await;
 }
 
@@ -682,7 +753,10 @@ async fn migrations_are_idempotent_and_newer_schema_refused() {
     let dir = tempfile::tempdir().unwrap();
     for round in 0..3 {
         let store = Store::open(dir.path(), pass("pw")).await.unwrap();
-        store.add_user(&format!("user{round}")).await.unwrap();
+        store
+            .add_user(&format!("user{round}"), PW, round == 0)
+            .await
+            .unwrap();
         assert_eq!(store.list_users().await.unwrap().len(), round + 1);
         store.close().await;
     }
@@ -691,7 +765,7 @@ async fn migrations_are_idempotent_and_newer_schema_refused() {
         .fetch_one(&db)
         .await
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM encryption")
         .fetch_one(&db)
         .await
@@ -710,7 +784,7 @@ async fn migrations_are_idempotent_and_newer_schema_refused() {
             err,
             StoreError::SchemaTooNew {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),
@@ -718,4 +792,622 @@ async fn migrations_are_idempotent_and_newer_schema_refused() {
     );
     assert!(err.to_string().contains("upgrade"));
     assert_eq!(snapshot(dir.path()), before);
+}
+
+// ----- program users: passwords, lock-out, administrators -----
+
+/// All columns of a user row as SQL literals (`quote()`), by column name.
+async fn raw_user_row(db: &sqlx::SqlitePool, name_key: &str) -> BTreeMap<String, String> {
+    let cols: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('users')")
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert!(cols.iter().any(|c| c == "failed_logins"));
+    let select = cols
+        .iter()
+        .map(|c| format!("quote(\"{c}\")"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {select} FROM users WHERE name_key = ?"
+    )))
+    .bind(name_key)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    cols.iter()
+        .enumerate()
+        .map(|(i, c)| (c.clone(), row.get::<String, _>(i)))
+        .collect()
+}
+
+/// Ends a lock-out early (as if its time had passed).
+async fn expire_lock(db: &sqlx::SqlitePool, name_key: &str) {
+    sqlx::query("UPDATE users SET locked_until = '2000-01-01T00:00:00Z' WHERE name_key = ?")
+        .bind(name_key)
+        .execute(db)
+        .await
+        .unwrap();
+}
+
+fn assert_locked_for(err: &StoreError, minutes: i64) -> time::OffsetDateTime {
+    let StoreError::UserLocked { until, .. } = err else {
+        panic!("expected UserLocked, got {err:?}");
+    };
+    let left = *until - time::OffsetDateTime::now_utc();
+    assert!(
+        left > time::Duration::minutes(minutes) - time::Duration::seconds(30)
+            && left <= time::Duration::minutes(minutes),
+        "locked for {left} instead of {minutes} min"
+    );
+    *until
+}
+
+#[tokio::test]
+async fn password_login_wrong_passwords_and_lock_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), None).await.unwrap();
+    store.add_user("Anna", PW, true).await.unwrap();
+    store.add_user("Jan", PW, false).await.unwrap();
+    store.set_user_token("jan", TOKEN_A).await.unwrap();
+
+    // A good login: the stored name, the role; the name is matched case-insensitively.
+    let jan = store.unlock_user("  JAN ", PW).await.unwrap();
+    assert_eq!(jan.name(), "Jan");
+    assert!(!jan.is_admin());
+    assert!(!format!("{jan:?}").contains(PW));
+    assert!(store.unlock_user("anna", PW).await.unwrap().is_admin());
+
+    let db = raw(dir.path()).await;
+    let clean = raw_user_row(&db, "jan").await;
+    assert_eq!(clean["failed_logins"], "0");
+    assert_eq!(clean["locked_until"], "NULL");
+
+    // Wrong passwords count down; nothing but the counter changes.
+    for (i, wrong) in ["Hasło testowe 123", "hasło testowe 124", "", "x"]
+        .into_iter()
+        .enumerate()
+    {
+        let err = store.unlock_user("jan", wrong).await.unwrap_err();
+        let expected_left = MAX_FAILED_LOGINS - 1 - i as u32;
+        assert!(
+            matches!(&err, StoreError::WrongPassword { name, attempts_left }
+                if name == "Jan" && *attempts_left == expected_left),
+            "attempt {i}: {err:?}"
+        );
+        assert!(!err.to_string().contains(PW) && !format!("{err:?}").contains(PW));
+        let mut expected = clean.clone();
+        expected.insert("failed_logins".into(), (i + 1).to_string());
+        assert_eq!(raw_user_row(&db, "jan").await, expected);
+        assert!(store.user("jan").await.unwrap().locked_until.is_none());
+    }
+    // Another user is not affected.
+    store.unlock_user("anna", PW).await.unwrap();
+
+    // A successful login resets the counter: the row is exactly as before.
+    let jan = store.unlock_user("jan", PW).await.unwrap();
+    assert_eq!(raw_user_row(&db, "jan").await, clean);
+    assert_eq!(
+        store.user_token(&jan).await.unwrap().unwrap().as_str(),
+        TOKEN_A
+    );
+
+    // Five wrong passwords in a row lock the user out (the fifth answer says so).
+    for i in 0..MAX_FAILED_LOGINS - 1 {
+        let err = store.unlock_user("jan", PW2).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::WrongPassword { .. }),
+            "{i}: {err:?}"
+        );
+    }
+    let err = store.unlock_user("jan", PW2).await.unwrap_err();
+    let until = assert_locked_for(&err, 1);
+    assert!(err.to_string().contains("Jan"));
+    let info = store.user("jan").await.unwrap();
+    assert_eq!(info.locked_until, Some(until));
+    let locked_row = raw_user_row(&db, "jan").await;
+    assert_eq!(locked_row["failed_logins"], "5");
+
+    // While locked, even the right password is refused, and no attempt is counted.
+    for pw in [PW, PW2] {
+        let err = store.unlock_user("jan", pw).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::UserLocked { until: u, .. } if *u == until),
+            "{err:?}"
+        );
+    }
+    assert_eq!(raw_user_row(&db, "jan").await, locked_row);
+    // The lock-out does not stop the administrator from saving a token for the user.
+    store.set_user_token("jan", TOKEN_B).await.unwrap();
+
+    // After the lock-out, one more wrong password locks again, twice as long.
+    expire_lock(&db, "jan").await;
+    assert!(store.user("jan").await.unwrap().locked_until.is_none());
+    let err = store.unlock_user("jan", PW2).await.unwrap_err();
+    assert_locked_for(&err, 2);
+    assert_eq!(raw_user_row(&db, "jan").await["failed_logins"], "6");
+
+    // After that lock-out, the right password logs in and clears counter and lock.
+    expire_lock(&db, "jan").await;
+    let jan = store.unlock_user("jan", PW).await.unwrap();
+    let row = raw_user_row(&db, "jan").await;
+    assert_eq!(
+        (row["failed_logins"].as_str(), row["locked_until"].as_str()),
+        ("0", "NULL")
+    );
+    assert_eq!(
+        store.user_token(&jan).await.unwrap().unwrap().as_str(),
+        TOKEN_B
+    );
+
+    // An absurdly long password counts as a wrong one (and is not hashed).
+    let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+    let err = store.unlock_user("jan", &long).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::WrongPassword {
+                attempts_left: 4,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    // An administrator's password reset lifts a lock-out.
+    for _ in 0..MAX_FAILED_LOGINS {
+        let _ = store.unlock_user("jan", PW2).await;
+    }
+    assert!(matches!(
+        store.unlock_user("jan", PW).await,
+        Err(StoreError::UserLocked { .. })
+    ));
+    assert_eq!(
+        store.set_password("jan", PW2).await.unwrap(),
+        TokenAfterReset::Removed
+    );
+    assert!(store.user("jan").await.unwrap().locked_until.is_none());
+    store.unlock_user("jan", PW2).await.unwrap();
+    let row = raw_user_row(&db, "jan").await;
+    assert_eq!(row["failed_logins"], "0");
+
+    db.close().await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn parallel_wrong_passwords_all_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), None).await.unwrap();
+    store.add_user("jan", PW, false).await.unwrap();
+    let guesses: Vec<_> = (0..MAX_FAILED_LOGINS)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.unlock_user("jan", &format!("zgadywanie {i}")).await })
+        })
+        .collect();
+    let mut left = Vec::new();
+    let mut locked = 0;
+    for g in guesses {
+        match g.await.unwrap() {
+            Err(StoreError::WrongPassword { attempts_left, .. }) => left.push(attempts_left),
+            Err(StoreError::UserLocked { .. }) => locked += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    left.sort_unstable();
+    assert_eq!(left, [1, 2, 3, 4]);
+    assert_eq!(locked, 1);
+    assert!(store.user("jan").await.unwrap().locked_until.is_some());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn administrator_saves_a_token_only_the_user_can_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), None).await.unwrap();
+    store.add_user("admin", PW, true).await.unwrap();
+    store.add_user("bartek", PW2, false).await.unwrap();
+
+    // The administrator saves Bartek's token without knowing his password.
+    store.set_user_token("bartek", TOKEN_A).await.unwrap();
+    let info = store.user("bartek").await.unwrap();
+    assert!(info.has_token && info.has_password && !info.is_admin);
+
+    // The administrator's own unlocked user reads the administrator's row only.
+    let admin = store.unlock_user("admin", PW).await.unwrap();
+    assert!(store.user_token(&admin).await.unwrap().is_none());
+    // The administrator's password does not open Bartek.
+    assert!(matches!(
+        store.unlock_user("bartek", PW).await,
+        Err(StoreError::WrongPassword { .. })
+    ));
+    // Bartek reads it with his password.
+    let bartek = store.unlock_user("bartek", PW2).await.unwrap();
+    assert_eq!(
+        store.user_token(&bartek).await.unwrap().unwrap().as_str(),
+        TOKEN_A
+    );
+
+    // A weak password is refused and changes nothing.
+    let db = raw(dir.path()).await;
+    let before = raw_user_row(&db, "bartek").await;
+    for bad in ["krótkie", "bardzo\tdługie hasło"] {
+        let err = store.set_password("bartek", bad).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::WeakPassword { .. } | StoreError::InvalidPassword
+            ),
+            "{err:?}"
+        );
+    }
+    assert_eq!(raw_user_row(&db, "bartek").await, before);
+
+    // The stored value needs Bartek's key, which his password protects: an administrator's
+    // reset (a new key pair) cannot carry the token over, it is removed, and the result
+    // says so.
+    store
+        .set_token_status(&info.token_reference.clone().unwrap(), "Active")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .set_password("bartek", "hasło od administratora")
+            .await
+            .unwrap(),
+        TokenAfterReset::Removed
+    );
+    let after = raw_user_row(&db, "bartek").await;
+    for col in [
+        "token_reference",
+        "token_context",
+        "token_tail",
+        "token_set_at",
+        "token_sealing",
+        "token_sealed",
+        "token_status",
+        "token_status_at",
+    ] {
+        assert_eq!(after[col], "NULL", "{col}");
+    }
+    for col in ["password_hash", "key_public", "key_salt", "key_sealed"] {
+        assert_ne!(after[col], before[col], "{col} not replaced");
+    }
+    let info = store.user("bartek").await.unwrap();
+    assert!(!info.has_token && info.token_masked.is_none() && info.token_status.is_none());
+    // The old password no longer opens; the new one does, with no token.
+    assert!(matches!(
+        store.unlock_user("bartek", PW2).await,
+        Err(StoreError::WrongPassword { .. })
+    ));
+    let new_bartek = store
+        .unlock_user("bartek", "hasło od administratora")
+        .await
+        .unwrap();
+    assert!(store.user_token(&new_bartek).await.unwrap().is_none());
+
+    // A token saved after the reset is sealed to the new key: the old unlocked user (the
+    // old private key) cannot open it, the new one can.
+    store.set_user_token("bartek", TOKEN_B).await.unwrap();
+    let err = store.user_token(&bartek).await.unwrap_err();
+    assert!(matches!(err, StoreError::Integrity { .. }), "{err:?}");
+    assert_eq!(
+        store
+            .user_token(&new_bartek)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        TOKEN_B
+    );
+    // A reset of a user without a token reports that.
+    assert_eq!(
+        store.set_password("admin", PW2).await.unwrap(),
+        TokenAfterReset::None
+    );
+
+    // A removed and re-created user is a new user: the old unlocked user reads nothing of it.
+    store.remove_user("bartek").await.unwrap();
+    store.add_user("Bartek", PW2, false).await.unwrap();
+    store.set_user_token("bartek", TOKEN_A).await.unwrap();
+    assert!(store.user_token(&new_bartek).await.is_err());
+    db.close().await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn change_password_keeps_key_and_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), None).await.unwrap();
+    store.add_user("ewa", PW, false).await.unwrap();
+    store.set_user_token("ewa", TOKEN_A).await.unwrap();
+    let db = raw(dir.path()).await;
+    let before = raw_user_row(&db, "ewa").await;
+
+    let ewa = store.unlock_user("ewa", PW).await.unwrap();
+    // Refused new passwords change nothing.
+    for bad in [
+        "krótkie",
+        "        ",
+        "z\u{1b}[31m kolorem",
+        &"ą".repeat(600),
+    ] {
+        let err = store.change_password(&ewa, bad).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::WeakPassword { .. } | StoreError::InvalidPassword
+            ),
+            "{bad:?}: {err:?}"
+        );
+    }
+    assert_eq!(raw_user_row(&db, "ewa").await, before);
+
+    store.change_password(&ewa, PW2).await.unwrap();
+    let after = raw_user_row(&db, "ewa").await;
+    // Same key pair and token; new hash and password-derived wrapping.
+    for col in [
+        "key_public",
+        "token_sealed",
+        "token_sealing",
+        "token_reference",
+    ] {
+        assert_eq!(after[col], before[col], "{col}");
+    }
+    for col in ["password_hash", "key_salt", "key_sealed"] {
+        assert_ne!(after[col], before[col], "{col}");
+    }
+
+    assert!(matches!(
+        store.unlock_user("ewa", PW).await,
+        Err(StoreError::WrongPassword {
+            attempts_left: 4,
+            ..
+        })
+    ));
+    let ewa2 = store.unlock_user("ewa", PW2).await.unwrap();
+    assert_eq!(
+        store.user_token(&ewa2).await.unwrap().unwrap().as_str(),
+        TOKEN_A
+    );
+    // The session unlocked before the change still holds the same key.
+    assert_eq!(
+        store.user_token(&ewa).await.unwrap().unwrap().as_str(),
+        TOKEN_A
+    );
+    // A token saved afterwards is readable with the new password, across a reopen.
+    store.set_user_token("ewa", TOKEN_B).await.unwrap();
+    db.close().await;
+    store.close().await;
+    let store = Store::open(dir.path(), None).await.unwrap();
+    let ewa = store.unlock_user("ewa", PW2).await.unwrap();
+    assert_eq!(
+        store.user_token(&ewa).await.unwrap().unwrap().as_str(),
+        TOKEN_B
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn first_admin_and_last_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), None).await.unwrap();
+    assert!(store.needs_first_admin().await.unwrap());
+    store.add_user("jan", PW, false).await.unwrap();
+    assert!(store.needs_first_admin().await.unwrap());
+    store.add_user("anna", PW, true).await.unwrap();
+    assert!(!store.needs_first_admin().await.unwrap());
+    let admins = |users: Vec<ksef_store::UserInfo>| -> Vec<String> {
+        users
+            .into_iter()
+            .filter(|u| u.is_admin)
+            .map(|u| u.name)
+            .collect()
+    };
+
+    // The only administrator can be neither removed nor demoted.
+    let err = store.remove_user("ANNA").await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::LastAdmin { name } if name == "anna"),
+        "{err:?}"
+    );
+    let err = store.set_admin("anna", false).await.unwrap_err();
+    assert!(matches!(err, StoreError::LastAdmin { .. }), "{err:?}");
+    assert_eq!(admins(store.list_users().await.unwrap()), ["anna"]);
+    // Making her an administrator again is harmless.
+    store.set_admin("anna", true).await.unwrap();
+
+    // With a second administrator, one may go.
+    store.set_admin("jan", true).await.unwrap();
+    assert!(store.unlock_user("jan", PW).await.unwrap().is_admin());
+    store.set_admin("anna", false).await.unwrap();
+    assert_eq!(admins(store.list_users().await.unwrap()), ["jan"]);
+    assert!(matches!(
+        store.remove_user("jan").await,
+        Err(StoreError::LastAdmin { .. })
+    ));
+    assert!(matches!(
+        store.set_admin("jan", false).await,
+        Err(StoreError::LastAdmin { .. })
+    ));
+    // A non-administrator can always be removed.
+    store.remove_user("anna").await.unwrap();
+    store.add_user("ewa", PW, true).await.unwrap();
+    store.remove_user("jan").await.unwrap();
+    assert_eq!(admins(store.list_users().await.unwrap()), ["ewa"]);
+    assert!(!store.needs_first_admin().await.unwrap());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn user_without_password_cannot_log_in_or_receive_a_token() {
+    // A user row as a store from before passwords leaves it (no password, no key pair).
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), None).await.unwrap();
+    let db = raw(dir.path()).await;
+    sqlx::query(
+        "INSERT INTO users (name, name_key, created_at) VALUES ('Stary', 'stary', '2025-01-01T00:00:00Z')",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    let info = store.user("stary").await.unwrap();
+    assert!(!info.has_password && !info.is_admin && !info.has_token);
+    let before = raw_user_row(&db, "stary").await;
+    let err = store.unlock_user("stary", PW).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NoPassword { name } if name == "Stary"),
+        "{err:?}"
+    );
+    let err = store.set_user_token("stary", TOKEN_A).await.unwrap_err();
+    assert!(matches!(err, StoreError::NoPassword { .. }), "{err:?}");
+    // Refusals counted nothing and wrote nothing.
+    assert_eq!(raw_user_row(&db, "stary").await, before);
+    assert!(store.needs_first_admin().await.unwrap());
+    // A password-less user cannot become an administrator (it could not log in).
+    let err = store.set_admin("stary", true).await.unwrap_err();
+    assert!(matches!(err, StoreError::NoPassword { .. }), "{err:?}");
+    assert!(store.needs_first_admin().await.unwrap());
+    store.add_user("admin", PW, true).await.unwrap();
+
+    assert_eq!(
+        store.set_password("stary", PW2).await.unwrap(),
+        TokenAfterReset::None
+    );
+    store.set_user_token("stary", TOKEN_A).await.unwrap();
+    let stary = store.unlock_user("stary", PW2).await.unwrap();
+    assert_eq!(
+        store.user_token(&stary).await.unwrap().unwrap().as_str(),
+        TOKEN_A
+    );
+    db.close().await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn hostile_password_hash_is_refused_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), None).await.unwrap();
+    store.add_user("jan", PW, false).await.unwrap();
+    let db = raw(dir.path()).await;
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE name_key = 'jan'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$v=19$m="), "{hash}");
+    let params = hash.split('$').nth(3).unwrap().to_owned();
+    let hostile = [
+        // 4 GiB of memory.
+        hash.replace(&params, "m=4194304,t=2,p=1"),
+        // A million passes.
+        hash.replace(&params, "m=19456,t=1000000,p=1"),
+        // Not Argon2id.
+        hash.replacen("$argon2id$", "$argon2i$", 1),
+        "not a PHC string".to_owned(),
+    ];
+    for bad in hostile {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE name_key = 'jan'")
+            .bind(&bad)
+            .execute(&db)
+            .await
+            .unwrap();
+        let before = raw_user_row(&db, "jan").await;
+        let started = std::time::Instant::now();
+        let err = store.unlock_user("jan", PW).await.unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt(_)), "{bad}: {err:?}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{bad}: took {:?}",
+            started.elapsed()
+        );
+        // Damage is not a wrong password: nothing counted.
+        assert_eq!(raw_user_row(&db, "jan").await, before);
+    }
+    // The administrator's reset repairs it.
+    store.set_password("jan", PW2).await.unwrap();
+    store.unlock_user("jan", PW2).await.unwrap();
+    db.close().await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn token_status_is_listed_and_cleared_with_a_new_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), None).await.unwrap();
+    for u in ["anna", "jan", "ewa"] {
+        store.add_user(u, PW, u == "anna").await.unwrap();
+    }
+    let other = random_token();
+    store.set_user_token("anna", TOKEN_A).await.unwrap();
+    store.set_user_token("jan", TOKEN_A).await.unwrap();
+    store.set_user_token("ewa", &other).await.unwrap();
+    let reference = "20251010-EC-1DCE3E3000-12ECB5B36E-45";
+    for u in store.list_users().await.unwrap() {
+        assert!(
+            u.token_status.is_none() && u.token_status_at.is_none(),
+            "{u:?}"
+        );
+    }
+
+    // Recorded on every user holding the token; others untouched.
+    assert_eq!(
+        store.set_token_status(reference, "Revoked").await.unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .set_token_status("20990101-EC-0000000000-0000000000-00", "Active")
+            .await
+            .unwrap(),
+        0
+    );
+    let users = store.list_users().await.unwrap();
+    let names: Vec<_> = users.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["anna", "ewa", "jan"]);
+    let now = time::OffsetDateTime::now_utc();
+    for u in [&users[0], &users[2]] {
+        assert_eq!(u.token_status.as_deref(), Some("Revoked"), "{}", u.name);
+        let at = u.token_status_at.unwrap();
+        assert!((now - at).whole_seconds().abs() < 60);
+    }
+    assert!(
+        users[1].token_status.is_none() && users[1].token_status_at.is_none(),
+        "{:?}",
+        users[1]
+    );
+    // `user` shows the same.
+    assert_eq!(
+        store.user("JAN").await.unwrap().token_status.as_deref(),
+        Some("Revoked")
+    );
+
+    // A newer status replaces it.
+    store.set_token_status(reference, "Active").await.unwrap();
+    assert_eq!(
+        store.user("anna").await.unwrap().token_status.as_deref(),
+        Some("Active")
+    );
+
+    // A new token (even the same text) clears the status of that user only; clearing the
+    // token clears it too.
+    store.set_user_token("anna", TOKEN_A).await.unwrap();
+    let anna = store.user("anna").await.unwrap();
+    assert!(anna.token_status.is_none() && anna.token_status_at.is_none());
+    assert_eq!(
+        store.user("jan").await.unwrap().token_status.as_deref(),
+        Some("Active")
+    );
+    store.clear_user_token("jan").await.unwrap();
+    let jan = store.user("jan").await.unwrap();
+    assert!(jan.token_status.is_none() && jan.token_status_at.is_none() && !jan.has_token);
+    // Persisted.
+    store.set_token_status(reference, "Revoked").await.unwrap();
+    store.close().await;
+    let store = Store::open(dir.path(), None).await.unwrap();
+    assert_eq!(
+        store.user("anna").await.unwrap().token_status.as_deref(),
+        Some("Revoked")
+    );
+    store.close().await;
 }

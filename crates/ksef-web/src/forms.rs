@@ -111,7 +111,7 @@ impl Upload {
 
 /// A local path for `return_to`: only our own pages (no scheme, no `//`).
 pub fn safe_return_to(s: &str) -> String {
-    const ALLOWED: [&str; 4] = ["/generuj", "/tokeny", "/uzytkownicy", "/ustawienia"];
+    const ALLOWED: [&str; 5] = ["/", "/generuj", "/tokeny", "/uzytkownicy", "/ustawienia"];
     let path = s.split(['?', '#']).next().unwrap_or("");
     if ALLOWED.contains(&path) || path.starts_with("/uzytkownicy/") && !path.contains("//") {
         path.to_string()

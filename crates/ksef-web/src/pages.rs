@@ -4,21 +4,23 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use ksef_client::Environment;
-use ksef_program::{StoredSession, show_time};
+use ksef_core::warsaw;
+use ksef_program::StoredSession;
 
-use crate::state::{Shared, WebSession, internal_error};
+use crate::state::{Notice, Shared, WebSession, internal_error};
 
-/// What the layout shows (menu, current user, KSeF session banner, messages).
+/// What the layout shows (menu, logged-in user, KSeF session banner, messages).
 pub struct Layout {
     pub title: String,
     pub section: &'static str,
     pub csrf: String,
     pub path: String,
-    /// (name, selected).
-    pub users: Vec<(String, bool)>,
+    /// The logged-in program user.
+    pub user: String,
+    pub is_admin: bool,
     pub ksef: Option<Banner>,
     pub flash: Option<String>,
-    pub error: Option<String>,
+    pub error: Option<Notice>,
     pub env_label: String,
     pub base_url: String,
 }
@@ -30,19 +32,49 @@ pub struct Banner {
     pub token_session: bool,
     pub via_user: Option<String>,
     pub subject: Option<String>,
-    pub valid_until: String,
+    /// When the access token expires (the program refreshes it while the session lasts).
+    pub access_until: String,
+    /// When the session can no longer be refreshed.
+    pub refresh_until: String,
 }
 
 impl Banner {
     pub fn of(s: &StoredSession) -> Self {
         Self {
-            context: format!("{} {}", s.session.context.kind(), s.session.context.value()),
+            context: context_label(&s.session.context),
             method: method_label(s.session.authentication_method.as_deref()),
             token_session: s.session.is_token_session(),
             via_user: s.via_user.clone(),
-            subject: s.subject.clone(),
-            valid_until: show_time(s.session.refresh_valid_until),
+            subject: s.subject.as_deref().map(subject_label),
+            access_until: warsaw::format_datetime(s.session.access_valid_until),
+            refresh_until: warsaw::format_datetime(s.session.refresh_valid_until),
         }
+    }
+}
+
+/// A context identifier for people: `NIP 5265877635`, `Identyfikator wewnętrzny …`.
+pub fn context_label(c: &ksef_core::ContextIdentifier) -> String {
+    format!("{} {}", kind_label(&c.kind().to_string()), c.value())
+}
+
+/// The Polish name of an identifier type (`Nip` → `NIP`, `Pesel` → `PESEL`).
+pub fn kind_label(kind: &str) -> String {
+    match kind {
+        "Nip" | "nip" => "NIP".into(),
+        "Pesel" | "pesel" => "PESEL".into(),
+        "InternalId" | "internalid" => "identyfikator wewnętrzny".into(),
+        "NipVatUe" | "nipvatue" => "NIP VAT UE".into(),
+        "Fingerprint" | "fingerprint" => "odcisk certyfikatu".into(),
+        "PeppolId" | "peppolid" => "identyfikator Peppol".into(),
+        other => other.to_string(),
+    }
+}
+
+/// `Nip:5265877635` → `NIP 5265877635`.
+fn subject_label(s: &str) -> String {
+    match s.split_once(':') {
+        Some((k, v)) => format!("{} {v}", kind_label(k)),
+        None => s.to_string(),
     }
 }
 
@@ -52,8 +84,21 @@ fn method_label(m: Option<&str>) -> String {
         Some("TrustedProfile") => "Profil Zaufany".into(),
         Some("QualifiedSignature") | Some("PersonalSignature") => "podpis (certyfikat)".into(),
         Some("QualifiedSeal") => "pieczęć (certyfikat)".into(),
+        Some("InternalCertificate") => "certyfikat KSeF".into(),
         Some(other) => other.to_string(),
         None => "?".into(),
+    }
+}
+
+/// The Polish name of a KSeF token status.
+pub fn token_status_label(status: &str) -> &'static str {
+    match status {
+        "Pending" => "Oczekujący",
+        "Active" => "Aktywny",
+        "Revoking" => "W trakcie unieważniania",
+        "Revoked" => "Unieważniony",
+        "Failed" => "Błędny",
+        _ => "Nieznany",
     }
 }
 
@@ -68,15 +113,6 @@ pub fn env_label(env: Environment, embedded: bool) -> String {
     }
 }
 
-/// The effective current program user: the chosen one if it still exists, else the first.
-pub fn effective_user(ws: &WebSession, users: &[String]) -> Option<String> {
-    ws.current_user
-        .as_ref()
-        .filter(|u| users.iter().any(|n| n == *u))
-        .cloned()
-        .or_else(|| users.first().cloned())
-}
-
 /// Builds the layout; takes the pending messages (shown once).
 pub async fn layout(
     sh: &Shared,
@@ -85,20 +121,6 @@ pub async fn layout(
     section: &'static str,
     path: &str,
 ) -> Layout {
-    let names: Vec<String> = sh
-        .store
-        .list_users()
-        .await
-        .map(|u| u.into_iter().map(|u| u.name).collect())
-        .unwrap_or_default();
-    let current = effective_user(ws, &names);
-    let users = names
-        .into_iter()
-        .map(|n| {
-            let sel = current.as_deref() == Some(n.as_str());
-            (n, sel)
-        })
-        .collect();
     let ksef = ws
         .app
         .current_session()
@@ -112,7 +134,8 @@ pub async fn layout(
         section,
         csrf: ws.csrf().to_string(),
         path: path.to_string(),
-        users,
+        user: ws.user.name().to_string(),
+        is_admin: ws.user.is_admin(),
         ksef,
         flash: ws.flash.take(),
         error: ws.error.take(),
@@ -135,6 +158,27 @@ pub fn render_status<T: Template>(status: StatusCode, t: &T) -> Response {
             internal_error("Nie można wyświetlić strony (błąd szablonu).")
         }
     }
+}
+
+#[derive(Template)]
+#[template(path = "program_login.html")]
+pub struct ProgramLoginPage {
+    pub title: String,
+    pub csrf: String,
+    pub name: String,
+    pub flash: Option<String>,
+    pub error: Option<Notice>,
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+pub struct SetupPage {
+    pub title: String,
+    pub csrf: String,
+    pub name: String,
+    pub min_chars: usize,
+    pub flash: Option<String>,
+    pub error: Option<Notice>,
 }
 
 #[derive(Template)]

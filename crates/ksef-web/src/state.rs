@@ -1,5 +1,17 @@
-//! Shared state, the server-side sessions bound to an HttpOnly cookie, CSRF tokens, and the
-//! middleware that guards every request (Host check, session cookie, security headers).
+//! Shared state, program sessions and the middleware that guards every request.
+//!
+//! * A server-side session exists only for a logged-in program user (created by the program
+//!   login or the first-start setup). Requests without one are redirected (303) to the login
+//!   or the setup; they create nothing on the server, so no number of cookie-less requests
+//!   can push a logged-in user out. Each user keeps at most [`MAX_SESSIONS_PER_USER`]
+//!   sessions (their own oldest goes first).
+//! * Forms: logged-in forms carry the session's random CSRF token. The two forms shown before
+//!   login (login, setup) carry an HMAC of a random pre-login cookie under a per-process key,
+//!   so they need no server-side state. Every POST whose `Origin` names another origin is
+//!   refused (other local ports share our cookies and are same-site).
+//! * A KSeF session opened for the token screens (Generuj token KSeF, Tokeny KSeF) ends when
+//!   the user leaves them or after [`WebConfig::screen_idle`](crate::WebConfig) without a
+//!   request (a sweeper ends it at KSeF too).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -7,25 +19,41 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
+use hmac::{Hmac, KeyInit, Mac};
 use ksef_client::Environment;
 use ksef_crypto::Zeroizing;
 use ksef_program::auth::PreparedRequest;
+use ksef_program::users::ProgramUser;
 use ksef_program::{App, ProgramResult, Settings};
 use ksef_store::Store;
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
 
-/// The cookie carrying the server-side session id.
+/// The cookie carrying the server-side session id of a logged-in program user.
 pub const SESSION_COOKIE: &str = "ksef_web_sid";
+/// The cookie of a browser that has not logged in yet (keys the pre-login CSRF token).
+pub const PRE_COOKIE: &str = "ksef_web_pre";
 /// The store setting holding the chosen environment (`local`, `test`, `demo`, `prod`).
 pub const ENVIRONMENT_SETTING: &str = "environment";
-/// Idle server-side sessions are forgotten after this long.
-const SESSION_IDLE: Duration = Duration::from_secs(8 * 3600);
-/// At most this many server-side sessions are kept (oldest dropped first).
-const MAX_SESSIONS: usize = 256;
+/// Sessions kept per program user (the oldest of that user's goes first).
+pub const MAX_SESSIONS_PER_USER: usize = 8;
+/// Sessions kept in all (only logged-in users create them).
+const MAX_SESSIONS: usize = 1024;
+/// Generated tokens kept per session, waiting for "Zapisz".
+const MAX_PENDING_TOKENS: usize = 8;
+/// How long a generated token waits for "Zapisz".
+pub const PENDING_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// Paths served without a program session.
+const PUBLIC_PATHS: [&str; 2] = [LOGIN_PATH, SETUP_PATH];
+/// The program login.
+pub const LOGIN_PATH: &str = "/zaloguj";
+/// The first-start setup (creates the first administrator).
+pub const SETUP_PATH: &str = "/pierwsze-uruchomienie";
 
 /// The embedded emulator, as the pages need it.
 #[derive(Debug, Clone)]
@@ -34,6 +62,15 @@ pub struct EmbeddedEmulator {
     pub base_url: String,
     /// `http://127.0.0.1:PORT/symulator-podpisu`.
     pub signing_url: String,
+}
+
+/// Timeouts of the web app's sessions.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// A program session without requests for this long is logged out.
+    pub program_idle: Duration,
+    /// A KSeF session of the token screens without requests for this long is ended.
+    pub screen_idle: Duration,
 }
 
 /// State shared by all requests.
@@ -46,11 +83,15 @@ pub struct Shared {
     pub max_upload_bytes: usize,
     /// `Host` header values accepted (DNS-rebinding protection).
     pub allowed_hosts: Vec<String>,
+    pub timeouts: Timeouts,
+    /// Key of the pre-login CSRF tokens (random per process).
+    pre_key: Zeroizing<[u8; 32]>,
     sessions: std::sync::Mutex<HashMap<String, Entry>>,
 }
 
 struct Entry {
     session: Arc<Mutex<WebSession>>,
+    user_key: String,
     last_seen: Instant,
 }
 
@@ -62,24 +103,70 @@ pub struct PendingPz {
     pub return_to: String,
 }
 
-/// A freshly generated token, kept only until "Zapisz" or the next page.
+/// A freshly generated token, shown on its own page until "Zapisz" (or its lifetime ends).
 pub struct GeneratedToken {
     pub reference: String,
     pub token: Zeroizing<String>,
-    pub for_user: Option<String>,
+    pub created: Instant,
 }
 
-/// One browser's server-side session.
+/// A message for the next page: a Polish sentence and, folded away, technical detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub text: String,
+    pub details: Option<String>,
+}
+
+impl From<String> for Notice {
+    fn from(text: String) -> Self {
+        Notice {
+            text,
+            details: None,
+        }
+    }
+}
+
+impl From<&str> for Notice {
+    fn from(text: &str) -> Self {
+        Notice::from(text.to_string())
+    }
+}
+
+impl From<&ksef_program::ProgramError> for Notice {
+    fn from(e: &ksef_program::ProgramError) -> Self {
+        Notice {
+            text: crate::errors::polish(e),
+            details: crate::errors::details(e),
+        }
+    }
+}
+
+/// Which screen a KSeF session was opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// Generuj token KSeF and Tokeny KSeF (the seed: a session that ends with the window).
+    Tokens,
+    /// Opened on the start page with the user's own token (sending and receiving invoices).
+    Invoices,
+}
+
+/// One logged-in browser session.
 pub struct WebSession {
     csrf: String,
+    /// The program user logged in (their key unlocks only their own token).
+    pub user: ProgramUser,
     /// The program, with this browser's KSeF session kept in memory only.
     pub app: App,
-    pub current_user: Option<String>,
+    /// What the open KSeF session (if any) was opened for.
+    pub ksef_screen: Option<Screen>,
+    /// The last request to the screen that opened the KSeF session.
+    pub ksef_last_use: Instant,
     pub last_nip: String,
     pub pending_pz: Option<PendingPz>,
-    pub generated: Option<GeneratedToken>,
+    /// Generated tokens by one-time id (several tabs may each hold one).
+    pub generated: HashMap<String, GeneratedToken>,
     pub flash: Option<String>,
-    pub error: Option<String>,
+    pub error: Option<Notice>,
 }
 
 impl WebSession {
@@ -94,13 +181,72 @@ impl WebSession {
             None => false,
         }
     }
+
+    /// Keeps a generated token under a new one-time id (dropping expired and the oldest
+    /// beyond the cap).
+    pub fn keep_generated(&mut self, reference: String, token: Zeroizing<String>) -> String {
+        self.generated
+            .retain(|_, g| g.created.elapsed() < PENDING_TOKEN_LIFETIME);
+        while self.generated.len() >= MAX_PENDING_TOKENS {
+            let Some(oldest) = self
+                .generated
+                .iter()
+                .min_by_key(|(_, g)| g.created)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.generated.remove(&oldest);
+        }
+        let id = random_hex();
+        self.generated.insert(
+            id.clone(),
+            GeneratedToken {
+                reference,
+                token,
+                created: Instant::now(),
+            },
+        );
+        id
+    }
+
+    /// The generated token of a one-time id, if still waiting.
+    pub fn generated(&self, id: &str) -> Option<&GeneratedToken> {
+        self.generated
+            .get(id)
+            .filter(|g| g.created.elapsed() < PENDING_TOKEN_LIFETIME)
+    }
+
+    /// Ends the KSeF session (at KSeF, best effort, and here). Returns whether one was open.
+    pub async fn end_ksef_session(&mut self) -> bool {
+        self.pending_pz = None;
+        self.generated.clear();
+        self.ksef_screen = None;
+        match self.app.current_session().await {
+            Ok(Some(_)) => {
+                if ksef_program::auth::logout(&mut self.app).await.is_err() {
+                    let _ = self.app.clear_session().await;
+                }
+                true
+            }
+            _ => {
+                let _ = self.app.clear_session().await;
+                false
+            }
+        }
+    }
 }
+
+/// The pre-login cookie value of the current request (inserted by [`guard`] on the login and
+/// setup pages; a new one is set on the response when the browser had none).
+#[derive(Clone)]
+pub struct PreLogin(pub String);
 
 /// The session of the current request (inserted by [`guard`]).
 #[derive(Clone)]
 pub struct SessionHandle(pub Arc<Mutex<WebSession>>);
 
-fn random_hex() -> String {
+pub fn random_hex() -> String {
     let bytes: [u8; 32] = rand::random();
     hex::encode(bytes)
 }
@@ -113,6 +259,7 @@ impl Shared {
         local_base_url: String,
         max_upload_bytes: usize,
         port: u16,
+        timeouts: Timeouts,
     ) -> Self {
         Self {
             store,
@@ -125,6 +272,8 @@ impl Shared {
                 format!("localhost:{port}"),
                 format!("[::1]:{port}"),
             ],
+            timeouts,
+            pre_key: Zeroizing::new(rand::random()),
             sessions: std::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -182,68 +331,160 @@ impl Shared {
     pub async fn align(&self, ws: &mut WebSession) -> ProgramResult<()> {
         let base = self.base_url_of(self.environment().await);
         if ws.app.settings.base_url != base {
+            ws.end_ksef_session().await;
             ws.app = self.new_app(base)?;
-            ws.pending_pz = None;
-            ws.generated = None;
         }
         Ok(())
     }
 
-    async fn session_for(
-        &self,
-        sid: Option<&str>,
-    ) -> ProgramResult<(String, Arc<Mutex<WebSession>>, bool)> {
-        let now = Instant::now();
-        if let Some(sid) = sid {
-            let mut map = self
-                .sessions
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(e) = map.get_mut(sid) {
-                e.last_seen = now;
-                return Ok((sid.to_string(), e.session.clone(), false));
-            }
-        }
+    /// Starts a program session for a user who just logged in; returns its id.
+    pub async fn start_session(&self, user: ProgramUser) -> ProgramResult<String> {
         let base = self.base_url_of(self.environment().await);
+        let user_key = user.name().to_lowercase();
         let ws = WebSession {
             csrf: random_hex(),
+            user,
             app: self.new_app(base)?,
-            current_user: None,
+            ksef_screen: None,
+            ksef_last_use: Instant::now(),
             last_nip: String::new(),
             pending_pz: None,
-            generated: None,
+            generated: HashMap::new(),
             flash: None,
             error: None,
         };
         let sid = random_hex();
-        let session = Arc::new(Mutex::new(ws));
-        let mut map = self
-            .sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.retain(|_, e| now.duration_since(e.last_seen) < SESSION_IDLE);
-        while map.len() >= MAX_SESSIONS {
-            let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, e)| e.last_seen)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            map.remove(&oldest);
-        }
+        let now = Instant::now();
+        let mut map = self.lock_sessions();
+        let idle = self.timeouts.program_idle;
+        map.retain(|_, e| now.duration_since(e.last_seen) < idle);
+        evict_oldest(&mut map, MAX_SESSIONS_PER_USER, |e| e.user_key == user_key);
+        evict_oldest(&mut map, MAX_SESSIONS, |_| true);
         map.insert(
             sid.clone(),
             Entry {
-                session: session.clone(),
+                session: Arc::new(Mutex::new(ws)),
+                user_key,
                 last_seen: now,
             },
         );
-        Ok((sid, session, true))
+        Ok(sid)
+    }
+
+    /// Ends a program session (logout).
+    pub fn end_session(&self, sid: &str) -> Option<Arc<Mutex<WebSession>>> {
+        self.lock_sessions().remove(sid).map(|e| e.session)
+    }
+
+    /// Ends every program session of a user (removed, or password reset by an administrator).
+    pub fn end_sessions_of(&self, name: &str) -> Vec<Arc<Mutex<WebSession>>> {
+        let key = name.trim().to_lowercase();
+        let mut map = self.lock_sessions();
+        let ids: Vec<String> = map
+            .iter()
+            .filter(|(_, e)| e.user_key == key)
+            .map(|(k, _)| k.clone())
+            .collect();
+        ids.iter()
+            .filter_map(|id| map.remove(id).map(|e| e.session))
+            .collect()
+    }
+
+    fn lock_sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn session(&self, sid: &str) -> Option<Arc<Mutex<WebSession>>> {
+        let now = Instant::now();
+        let mut map = self.lock_sessions();
+        let idle = self.timeouts.program_idle;
+        match map.get_mut(sid) {
+            Some(e) if now.duration_since(e.last_seen) < idle => {
+                e.last_seen = now;
+                Some(e.session.clone())
+            }
+            Some(_) => {
+                map.remove(sid);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// The CSRF token of the pre-login forms for a pre-login cookie value.
+    pub fn pre_csrf(&self, pre: &str) -> String {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.pre_key[..])
+            .expect("HMAC takes keys of any length");
+        mac.update(pre.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether a program session id is live.
+    pub fn has_session(&self, sid: &str) -> bool {
+        self.session(sid).is_some()
+    }
+
+    /// Whether a pre-login form's CSRF token matches the request's pre-login cookie.
+    pub fn pre_csrf_ok(&self, headers: &HeaderMap, given: Option<&str>) -> bool {
+        let (Some(pre), Some(given)) = (cookie_value(headers, PRE_COOKIE), given) else {
+            return false;
+        };
+        bool::from(self.pre_csrf(pre).as_bytes().ct_eq(given.as_bytes()))
+    }
+
+    /// Ends KSeF sessions of the token screens idle for longer than allowed, and forgets
+    /// idle program sessions. Run periodically.
+    pub async fn sweep(&self) {
+        let idle = self.timeouts.program_idle;
+        let sessions: Vec<Arc<Mutex<WebSession>>> = {
+            let mut map = self.lock_sessions();
+            let now = Instant::now();
+            map.retain(|_, e| now.duration_since(e.last_seen) < idle);
+            map.values().map(|e| e.session.clone()).collect()
+        };
+        for s in sessions {
+            // A session busy with a request is left alone; the request itself checks.
+            if let Ok(mut ws) = s.try_lock() {
+                self.expire_screen_session(&mut ws).await;
+            }
+        }
+    }
+
+    /// Ends the token screens' KSeF session if it was idle too long; returns whether it did.
+    pub async fn expire_screen_session(&self, ws: &mut WebSession) -> bool {
+        if ws.ksef_screen == Some(Screen::Tokens)
+            && ws.ksef_last_use.elapsed() >= self.timeouts.screen_idle
+        {
+            ws.end_ksef_session().await;
+            ws.flash = Some(
+                "Sesja KSeF okna tokenów została zakończona po okresie bezczynności.".into(),
+            );
+            return true;
+        }
+        false
     }
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn evict_oldest(map: &mut HashMap<String, Entry>, cap: usize, of: impl Fn(&Entry) -> bool) {
+    loop {
+        let mine: Vec<(&String, &Entry)> = map.iter().filter(|(_, e)| of(e)).collect();
+        if mine.len() < cap {
+            return;
+        }
+        let Some(oldest) = mine
+            .iter()
+            .min_by_key(|(_, e)| e.last_seen)
+            .map(|(k, _)| (*k).clone())
+        else {
+            return;
+        };
+        map.remove(&oldest);
+    }
+}
+
+pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -252,6 +493,7 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn plain_error(status: StatusCode, text: &str) -> Response {
@@ -283,6 +525,11 @@ pub fn internal_error(text: &str) -> Response {
     plain_error(StatusCode::INTERNAL_SERVER_ERROR, text)
 }
 
+/// The 404 page of unknown static files (no session needed).
+pub fn static_not_found() -> Response {
+    plain_error(StatusCode::NOT_FOUND, "Nie ma takiego pliku.")
+}
+
 fn set_security_headers(headers: &mut HeaderMap) {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -305,7 +552,28 @@ fn set_security_headers(headers: &mut HeaderMap) {
     }
 }
 
-/// Every request: the `Host` must be this loopback server; pages get the cookie-bound session.
+/// Whether a POST comes from this app's own pages (`Origin` absent or one of ours).
+fn same_origin(sh: &Shared, headers: &HeaderMap) -> bool {
+    match headers.get(header::ORIGIN).map(|o| o.to_str()) {
+        None => true,
+        Some(Ok(origin)) => origin
+            .strip_prefix("http://")
+            .is_some_and(|host| sh.allowed_hosts.iter().any(|a| a.eq_ignore_ascii_case(host))),
+        Some(Err(_)) => false,
+    }
+}
+
+/// The section of the app a path belongs to (for ending the token screens' KSeF session).
+pub fn is_token_screen(path: &str) -> bool {
+    const PREFIXES: [&str; 4] = ["/generuj", "/tokeny", "/logowanie", "/sesja"];
+    PREFIXES.iter().any(|p| {
+        path.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
+/// Every request: the `Host` must be this loopback server; POSTs must come from our pages;
+/// pages other than login and setup need a logged-in program user.
 pub async fn guard(State(sh): State<SharedState>, mut req: Request, next: Next) -> Response {
     let host_ok = req
         .headers()
@@ -320,31 +588,73 @@ pub async fn guard(State(sh): State<SharedState>, mut req: Request, next: Next) 
         set_security_headers(r.headers_mut());
         return r;
     }
-    if req.uri().path().starts_with("/static/") {
+    if req.method() == Method::POST && !same_origin(&sh, req.headers()) {
+        let mut r = csrf_forbidden();
+        set_security_headers(r.headers_mut());
+        return r;
+    }
+    let path = req.uri().path().to_string();
+    if path.starts_with("/static/") {
         let mut r = next.run(req).await;
         set_security_headers(r.headers_mut());
         return r;
     }
-    let sid = cookie_value(req.headers(), SESSION_COOKIE).map(str::to_string);
-    let (sid, session, new) = match sh.session_for(sid.as_deref()).await {
-        Ok(x) => x,
-        Err(e) => {
-            tracing::error!("cannot create a web session: {e}");
-            return internal_error(&format!(
-                "Nie można uruchomić sesji aplikacji: {}",
-                crate::errors::polish(&e)
-            ));
+    if PUBLIC_PATHS.contains(&path.as_str()) {
+        let existing = cookie_value(req.headers(), PRE_COOKIE).map(str::to_string);
+        let new = existing.is_none();
+        let pre = existing.unwrap_or_else(random_hex);
+        req.extensions_mut().insert(PreLogin(pre.clone()));
+        let mut resp = next.run(req).await;
+        if new
+            && let Ok(v) = HeaderValue::from_str(&format!(
+                "{PRE_COOKIE}={pre}; Path=/; HttpOnly; SameSite=Strict"
+            ))
+        {
+            resp.headers_mut().append(header::SET_COOKIE, v);
         }
+        set_security_headers(resp.headers_mut());
+        return resp;
+    }
+    let sid = cookie_value(req.headers(), SESSION_COOKIE).map(str::to_string);
+    let session = sid.as_deref().and_then(|sid| sh.session(sid));
+    let Some(session) = session else {
+        let target = match sh.store.needs_first_admin().await {
+            Ok(true) => SETUP_PATH.to_string(),
+            _ if sid.is_some() => format!("{LOGIN_PATH}?wygasla=1"),
+            _ => LOGIN_PATH.to_string(),
+        };
+        let mut r = Redirect::to(&target).into_response();
+        set_security_headers(r.headers_mut());
+        return r;
     };
+    {
+        // Leaving the token screens (or idling) ends the KSeF session opened for them.
+        let mut ws = session.lock().await;
+        if !sh.expire_screen_session(&mut ws).await && ws.ksef_screen == Some(Screen::Tokens) {
+            if is_token_screen(&path) {
+                ws.ksef_last_use = Instant::now();
+            } else if ws.end_ksef_session().await {
+                ws.flash = Some(
+                    "Sesja KSeF okna tokenów została zakończona po zamknięciu okna.".into(),
+                );
+            }
+        }
+    }
     req.extensions_mut().insert(SessionHandle(session));
     let mut resp = next.run(req).await;
-    if new
-        && let Ok(v) = HeaderValue::from_str(&format!(
-            "{SESSION_COOKIE}={sid}; Path=/; HttpOnly; SameSite=Strict"
-        ))
-    {
-        resp.headers_mut().append(header::SET_COOKIE, v);
-    }
     set_security_headers(resp.headers_mut());
     resp
+}
+
+/// The `Set-Cookie` value of a new program session.
+pub fn session_cookie(sid: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={sid}; Path=/; HttpOnly; SameSite=Strict"
+    ))
+    .ok()
+}
+
+/// The `Set-Cookie` value that forgets the program session.
+pub fn clear_session_cookie() -> HeaderValue {
+    HeaderValue::from_static("ksef_web_sid=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
 }

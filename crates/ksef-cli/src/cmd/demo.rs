@@ -103,9 +103,11 @@ pub async fn run() -> CliResult<()> {
         s.session.authentication_method.as_deref().unwrap_or("?")
     ));
 
-    n.step("Konfiguracja › Użytkownicy: adding program user \"Księgowa\"");
-    app.store().await?.add_user("Księgowa").await?;
-    n.ok("user added");
+    n.step("Konfiguracja › Użytkownicy: adding program user \"Księgowa\" with a password");
+    // A throwaway password for this demo's temporary store.
+    let password = hex::encode(rand::random::<[u8; 12]>());
+    app.store().await?.add_user("Księgowa", &password, true).await?;
+    n.ok("user added (the password protects the user's KSeF token)");
 
     n.step("Nadaj uprawnienia KSeF: name \"Wystawianie faktur\", InvoiceRead + InvoiceWrite → Dodaj, Zapisz");
     let g = token::generate(
@@ -154,7 +156,9 @@ pub async fn run() -> CliResult<()> {
     n.ok("session ended (DELETE /auth/sessions/current)");
 
     n.step("Logging in with the KSeF token saved on \"Księgowa\" (the preferred daily session)");
-    let ts = auth::login_with_user(&mut app, "Księgowa").await?;
+    let store = app.store().await?.clone();
+    let ksiegowa = ksef_program::users::log_in(&store, "Księgowa", &password).await?;
+    let ts = auth::login_with_user(&mut app, &ksiegowa).await?;
     expect(ts.session.is_token_session(), "a token session")?;
     n.ok(&format!("token session {}", ts.session.reference_number));
 
@@ -200,16 +204,34 @@ pub async fn run() -> CliResult<()> {
     auth::logout(&mut app).await?;
 
     n.step("The revoked token no longer opens a session");
-    let again = auth::login_with_user(&mut app, "Księgowa").await;
-    let failed_450 = matches!(&again, Err(e) if e.0.contains("450"));
+    let again = auth::login_with_user(&mut app, &ksiegowa).await;
+    let refused_locally = matches!(
+        &again,
+        Err(ksef_program::ProgramError::User(ksef_program::users::UserError::TokenUnusable { .. }))
+    );
+    expect(
+        refused_locally,
+        &format!(
+            "the program must know the token is revoked, got {:?}",
+            again.as_ref().err()
+        ),
+    )?;
+    let direct = app
+        .client
+        .login_with_ksef_token(&g.token, &context)
+        .await;
+    let failed_450 = matches!(
+        &direct,
+        Err(ksef_client::KsefError::AuthenticationFailed { code: 450, .. })
+    );
     expect(
         failed_450,
         &format!(
             "login with a revoked token must end with status 450, got {:?}",
-            again.as_ref().err()
+            direct.as_ref().err()
         ),
     )?;
-    n.ok("authentication ended with status 450 (Token unieważniony)");
+    n.ok("the program no longer offers it, and KSeF ends such a login with status 450 (Token unieważniony)");
 
     emu.shutdown().await;
     println!(

@@ -2,15 +2,71 @@
 //! KSeF token (field "Token KSeF"), stored encrypted and never shown in full.
 
 use std::io::Read;
+use std::path::PathBuf;
+
+use ksef_crypto::Zeroizing;
+use ksef_program::users::{self, ProgramUser};
+use ksef_store::TokenAfterReset;
 
 use crate::app::{App, CliError, CliResult, print_json, show_time};
 
-pub async fn add(app: &mut App, name: &str) -> CliResult<()> {
-    app.store().await?.add_user(name).await?;
+/// The environment variable holding a program user's password (when no file is given).
+pub const USER_PASSWORD_ENV: &str = "KSEF_USER_PASSWORD";
+
+/// The password from `file` (first line) or `KSEF_USER_PASSWORD`.
+fn password(file: Option<PathBuf>, option: &str) -> CliResult<Zeroizing<String>> {
+    match file {
+        Some(f) => ksef_program::read_password_file(&f),
+        None => std::env::var(USER_PASSWORD_ENV)
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(Zeroizing::new)
+            .ok_or_else(|| {
+                CliError(format!(
+                    "the program user's password is needed: give {option} FILE or set {USER_PASSWORD_ENV}"
+                ))
+            }),
+    }
+}
+
+/// Logs the program user in (for commands that use the user's KSeF token).
+pub async fn log_in(app: &mut App, name: &str, file: Option<PathBuf>) -> CliResult<ProgramUser> {
+    let pw = password(file, "--user-password-file")?;
+    let store = app.store().await?.clone();
+    users::log_in(&store, name, &pw).await
+}
+
+pub async fn add(app: &mut App, name: &str, file: Option<PathBuf>, admin: bool) -> CliResult<()> {
+    let pw = password(file, "--password-file")?;
+    app.store().await?.add_user(name, &pw, admin).await?;
     if app.json() {
-        print_json(&serde_json::json!({"added": name.trim()}))
+        print_json(&serde_json::json!({"added": name.trim(), "admin": admin}))
     } else {
-        println!("program user {:?} added", name.trim());
+        let role = if admin { " (administrator)" } else { "" };
+        println!("program user {:?} added{role}", name.trim());
+        Ok(())
+    }
+}
+
+pub async fn passwd(app: &mut App, name: &str, file: Option<PathBuf>) -> CliResult<()> {
+    let pw = password(file, "--password-file")?;
+    let after = app.store().await?.set_password(name, &pw).await?;
+    let note = match after {
+        TokenAfterReset::None => "",
+        TokenAfterReset::Kept => "; the saved KSeF token was re-sealed to the new password",
+        TokenAfterReset::Removed => {
+            "; the saved KSeF token was sealed to the old password and has been removed \
+             (save it again with `ksef user set-token`)"
+        }
+    };
+    if app.json() {
+        print_json(&serde_json::json!({
+            "user": name.trim(),
+            "passwordSet": true,
+            "tokenRemoved": after == TokenAfterReset::Removed,
+        }))
+    } else {
+        println!("password of program user {:?} set{note}", name.trim());
         Ok(())
     }
 }
@@ -23,6 +79,10 @@ pub async fn list(app: &mut App) -> CliResult<()> {
             .map(|u| {
                 serde_json::json!({
                     "name": u.name,
+                    "admin": u.is_admin,
+                    "hasPassword": u.has_password,
+                    "lockedUntil": u.locked_until.map(show_time),
+                    "tokenStatus": u.token_status,
                     "hasToken": u.has_token,
                     "token": u.token_masked,
                     "tokenReference": u.token_reference,
@@ -34,14 +94,16 @@ pub async fn list(app: &mut App) -> CliResult<()> {
         return print_json(&v);
     }
     if users.is_empty() {
-        println!("no program users; add one with `ksef user add NAME`");
+        println!("no program users; add one with `ksef user add NAME --password-file FILE`");
         return Ok(());
     }
-    println!("{:<24}  TOKEN KSeF", "USER");
+    println!("{:<24}  {:<5}  {:<10}  TOKEN KSeF", "USER", "ADMIN", "STATUS");
     for u in users {
         println!(
-            "{:<24}  {}",
+            "{:<24}  {:<5}  {:<10}  {}",
             u.name,
+            if u.is_admin { "yes" } else { "no" },
+            u.token_status.as_deref().unwrap_or("-"),
             u.token_masked.as_deref().unwrap_or("-")
         );
     }

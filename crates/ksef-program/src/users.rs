@@ -1,0 +1,275 @@
+//! The program's users and their rules, in one place: who may log in to the program (a
+//! password; the first administrator on a fresh store), who administers (adds users, sets
+//! passwords), whose KSeF token may be saved by whom and used by whom, which token a user
+//! holds and whether it may still be offered for a KSeF login.
+//!
+//! The store ([`ksef_store`]) keeps the secrets (Argon2id hashes, a key pair per user, tokens
+//! sealed to it); this module decides. Front ends (the web app, the CLI) call these functions
+//! and never apply a user rule themselves.
+
+use std::collections::BTreeMap;
+
+use ksef_crypto::Zeroizing;
+use ksef_store::{Store, TokenAfterReset, UnlockedUser, UserInfo};
+
+use crate::{ProgramError, ProgramResult};
+
+/// What a user rule refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UserError {
+    /// The action needs an administrator.
+    #[error("only a program administrator may {action}")]
+    NotAdmin { action: AdminAction },
+    /// The first administrator exists already; the setup cannot run again.
+    #[error("the program already has an administrator; log in instead")]
+    SetupDone,
+    /// The program has no administrator yet: run the first-start setup.
+    #[error("the program has no users yet; create the first administrator first")]
+    SetupNeeded,
+    /// A user who is not an administrator may save a token only on themselves.
+    #[error("program user {user:?} may save a KSeF token only on their own account")]
+    OnlyOwnToken { user: String },
+    /// The user holds no KSeF token.
+    #[error("program user {user:?} has no KSeF token; save one first (`ksef user set-token {user}`)")]
+    NoToken { user: String },
+    /// The user's token is known to be unusable (revoked, failed).
+    #[error("the KSeF token of program user {user:?} is {status} in KSeF and cannot be used")]
+    TokenUnusable { user: String, status: String },
+    /// The stored token text is not a KSeF token (damaged store).
+    #[error("the KSeF token saved on program user {user:?} is not a valid KSeF token")]
+    TokenDamaged { user: String },
+    /// An administrator may not remove their own account while logged in with it.
+    #[error("you cannot remove the account you are logged in with")]
+    RemoveSelf,
+}
+
+/// Actions reserved to administrators (named in [`UserError::NotAdmin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAction {
+    AddUser,
+    RemoveUser,
+    SetPassword,
+    SetAdmin,
+    SaveTokenForOthers,
+}
+
+impl std::fmt::Display for AdminAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AdminAction::AddUser => "add program users",
+            AdminAction::RemoveUser => "remove program users",
+            AdminAction::SetPassword => "set another user's password",
+            AdminAction::SetAdmin => "change who is an administrator",
+            AdminAction::SaveTokenForOthers => "save a KSeF token on another user",
+        })
+    }
+}
+
+/// The program user logged in (by password): the only one whose KSeF token the program uses.
+#[derive(Debug)]
+pub struct ProgramUser {
+    unlocked: UnlockedUser,
+}
+
+impl ProgramUser {
+    /// The user's name as stored.
+    pub fn name(&self) -> &str {
+        self.unlocked.name()
+    }
+
+    /// Whether the user administers the program (as when logged in).
+    pub fn is_admin(&self) -> bool {
+        self.unlocked.is_admin()
+    }
+
+    fn require_admin(&self, action: AdminAction) -> ProgramResult<()> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(UserError::NotAdmin { action }.into())
+        }
+    }
+
+    fn is(&self, name: &str) -> bool {
+        same_name(self.name(), name)
+    }
+}
+
+/// Whether two user names name the same user (trimmed, case-insensitive in Unicode, as the
+/// store compares them).
+pub fn same_name(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
+}
+
+/// KSeF token statuses that can never log in again.
+const UNUSABLE_STATUSES: [&str; 3] = ["Revoking", "Revoked", "Failed"];
+
+/// Whether the user's token may be offered for a KSeF login (held, not known to be revoked
+/// or failed).
+pub fn token_usable(user: &UserInfo) -> bool {
+    user.has_token
+        && !user
+            .token_status
+            .as_deref()
+            .is_some_and(|s| UNUSABLE_STATUSES.contains(&s))
+}
+
+/// Who holds which token: token reference → the users holding it (the seed: "widoczne są
+/// osoby, które mają przypisany token").
+pub fn holders(users: &[UserInfo]) -> BTreeMap<String, Vec<String>> {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for u in users {
+        if let Some(r) = &u.token_reference {
+            map.entry(r.clone()).or_default().push(u.name.clone());
+        }
+    }
+    map
+}
+
+/// Whether the first-start setup must run (no administrator yet).
+pub async fn setup_needed(store: &Store) -> ProgramResult<bool> {
+    Ok(store.needs_first_admin().await?)
+}
+
+/// The first-start setup: creates the first administrator and logs them in. Refused once an
+/// administrator exists. If a user of that name exists (a store from before passwords), it
+/// gets the password and becomes the administrator; its old token is kept, re-sealed.
+pub async fn create_first_admin(
+    store: &Store,
+    name: &str,
+    password: &str,
+) -> ProgramResult<ProgramUser> {
+    if !store.needs_first_admin().await? {
+        return Err(UserError::SetupDone.into());
+    }
+    match store.user(name).await {
+        Ok(existing) => {
+            store.set_password(&existing.name, password).await?;
+            store.set_admin(&existing.name, true).await?;
+        }
+        Err(ksef_store::StoreError::UnknownUser { .. }) => {
+            store.add_user(name, password, true).await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    log_in(store, name, password).await
+}
+
+/// Logs a program user in with the password (wrong passwords count towards a lock-out).
+pub async fn log_in(store: &Store, name: &str, password: &str) -> ProgramResult<ProgramUser> {
+    if store.needs_first_admin().await? && store.list_users().await?.is_empty() {
+        return Err(UserError::SetupNeeded.into());
+    }
+    let unlocked = store.unlock_user(name, password).await?;
+    Ok(ProgramUser { unlocked })
+}
+
+/// The logged-in user's current entry (fresh from the store: admin flag, token, status).
+pub async fn me(store: &Store, me: &ProgramUser) -> ProgramResult<UserInfo> {
+    Ok(store.user(me.name()).await?)
+}
+
+/// An administrator adds a user with a password.
+pub async fn add_user(
+    store: &Store,
+    by: &ProgramUser,
+    name: &str,
+    password: &str,
+    admin: bool,
+) -> ProgramResult<()> {
+    by.require_admin(AdminAction::AddUser)?;
+    Ok(store.add_user(name, password, admin).await?)
+}
+
+/// Sets a password: an administrator for anyone (a new key pair — a token sealed to the old
+/// one is removed), a user for themselves with the current password (key and token kept).
+pub async fn set_password(
+    store: &Store,
+    by: &ProgramUser,
+    name: &str,
+    current_password: Option<&str>,
+    new_password: &str,
+) -> ProgramResult<TokenAfterReset> {
+    if by.is(name) {
+        if let Some(current) = current_password {
+            let again = store.unlock_user(by.name(), current).await?;
+            store.change_password(&again, new_password).await?;
+            return Ok(TokenAfterReset::Kept);
+        }
+    }
+    by.require_admin(AdminAction::SetPassword)?;
+    Ok(store.set_password(name, new_password).await?)
+}
+
+/// An administrator makes a user an administrator or not (the last one stays).
+pub async fn set_admin(
+    store: &Store,
+    by: &ProgramUser,
+    name: &str,
+    admin: bool,
+) -> ProgramResult<()> {
+    by.require_admin(AdminAction::SetAdmin)?;
+    Ok(store.set_admin(name, admin).await?)
+}
+
+/// An administrator removes a user (not themselves, not the last administrator).
+pub async fn remove_user(store: &Store, by: &ProgramUser, name: &str) -> ProgramResult<()> {
+    by.require_admin(AdminAction::RemoveUser)?;
+    if by.is(name) {
+        return Err(UserError::RemoveSelf.into());
+    }
+    Ok(store.remove_user(name).await?)
+}
+
+/// Saves a KSeF token on a user, sealed to that user: users on themselves, administrators on
+/// anyone (they cannot read it back).
+pub async fn save_token(
+    store: &Store,
+    by: &ProgramUser,
+    for_user: &str,
+    token: &str,
+) -> ProgramResult<()> {
+    if !by.is(for_user) {
+        by.require_admin(AdminAction::SaveTokenForOthers)?;
+    }
+    Ok(store.set_user_token(for_user, token).await?)
+}
+
+/// Saves a token on a user without a logged-in program user: the command line, run by whoever
+/// can open the store (sealing needs no password; reading it back does).
+pub async fn save_token_locally(store: &Store, for_user: &str, token: &str) -> ProgramResult<()> {
+    Ok(store.set_user_token(for_user, token).await?)
+}
+
+/// The logged-in user's own KSeF token, if usable.
+pub async fn own_token(store: &Store, me: &ProgramUser) -> ProgramResult<Zeroizing<String>> {
+    let info = store.user(me.name()).await?;
+    if !info.has_token {
+        return Err(UserError::NoToken {
+            user: info.name.clone(),
+        }
+        .into());
+    }
+    if let Some(status) = info
+        .token_status
+        .as_deref()
+        .filter(|s| UNUSABLE_STATUSES.contains(s))
+    {
+        return Err(UserError::TokenUnusable {
+            user: info.name.clone(),
+            status: status.to_string(),
+        }
+        .into());
+    }
+    store
+        .user_token(&me.unlocked)
+        .await?
+        .ok_or_else(|| ProgramError::from(UserError::NoToken { user: info.name }))
+}
+
+/// Records what KSeF said about a token's status on every user holding it.
+pub async fn record_token_status(store: &Store, reference: &str, status: &str) -> ProgramResult<()> {
+    store.set_token_status(reference, status).await?;
+    Ok(())
+}
