@@ -247,8 +247,8 @@ enum UserCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Emulator(args) => emulator::run(args).map_err(CliError),
-        Command::Cert(CertCommand::New(args)) => cert::new(args, cli.json).map_err(CliError),
+        Command::Emulator(args) => emulator::run(args).map_err(CliError::Tool),
+        Command::Cert(CertCommand::New(args)) => cert::new(args, cli.json).map_err(CliError::Tool),
         Command::Ui { port, no_emulator } => run_ui(
             cli.base_url,
             cli.environment,
@@ -283,7 +283,10 @@ fn run_async(
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|source| CliError::Io {
+            action: "start the async runtime",
+            source,
+        })?;
     rt.block_on(async move {
         if let Command::Demo = command {
             return demo::run().await;
@@ -319,16 +322,20 @@ fn run_ui(
         config.local_base_url = url.trim_end_matches('/').to_string();
     }
     if let Some(env) = environment {
-        config.environment = Some(env.parse().map_err(|e| CliError(format!("--env: {e}")))?);
+        config.environment = Some(
+            env.parse()
+                .map_err(|e| CliError::Usage(format!("--env: {e}")))?,
+        );
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|source| CliError::Io {
+            action: "start the async runtime",
+            source,
+        })?;
     rt.block_on(async move {
-        let web = ksef_web::serve(config)
-            .await
-            .map_err(|e| CliError(e.to_string()))?;
+        let web = ksef_web::serve(config).await?;
         {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
@@ -344,7 +351,10 @@ fn run_ui(
         }
         tokio::signal::ctrl_c()
             .await
-            .map_err(|e| CliError(format!("signal handler: {e}")))?;
+            .map_err(|source| CliError::Io {
+                action: "wait for Ctrl+C",
+                source,
+            })?;
         eprintln!("shutting down");
         web.shutdown().await;
         Ok(())
@@ -353,7 +363,7 @@ fn run_ui(
 
 fn parse_permissions(list: &str) -> CliResult<Vec<TokenPermission>> {
     ksef_core::permission::parse_list::<TokenPermission>(list)
-        .map_err(|e| CliError(format!("--permissions: {e}")))
+        .map_err(|e| CliError::Usage(format!("--permissions: {e}")))
 }
 
 async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
@@ -382,7 +392,7 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
                     auth::login_with_user(app, &who).await?
                 }
                 _ => {
-                    return Err(CliError(
+                    return Err(CliError::Usage(
                         "give --cert FILE (with --nip) or --user NAME".into(),
                     ));
                 }
@@ -441,10 +451,7 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
                 }
             }
             if errors > 0 {
-                return Err(CliError(format!(
-                    "{}: {errors} problem(s) KSeF would reject",
-                    file.display()
-                )));
+                return Err(CliError::CheckFindings { file, errors });
             }
             Ok(())
         }
@@ -494,6 +501,6 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
         Command::Emulator(_)
         | Command::Cert(CertCommand::New(_))
         | Command::Demo
-        | Command::Ui { .. } => Err(CliError("unreachable command".into())),
+        | Command::Ui { .. } => Err(CliError::Usage("unreachable command".into())),
     }
 }

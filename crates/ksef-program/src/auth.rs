@@ -11,7 +11,10 @@ use ksef_xades::auth_request::{AuthNamespace, AuthTokenRequest, SubjectIdentifie
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::{App, ProgramError, ProgramResult, StoredSession, read_password_file, show_time};
+use crate::{
+    App, Field, InputProblem, IoAction, ProgramError, ProgramResult, StoredSession,
+    read_password_file,
+};
 
 /// The government signing service for Profil Zaufany (digest §5.1).
 pub const SIGNING_SERVICE_URL: &str =
@@ -26,16 +29,19 @@ pub fn context_from_args(
     internal_id: Option<&str>,
 ) -> ProgramResult<ContextIdentifier> {
     match (nip, internal_id) {
-        (Some(n), None) => Ok(ContextIdentifier::Nip(
-            n.parse::<Nip>()
-                .map_err(|e| ProgramError(format!("--nip: {e}")))?,
-        )),
+        (Some(n), None) => Ok(ContextIdentifier::Nip(n.parse::<Nip>().map_err(|e| {
+            ProgramError::invalid(Field::Nip, InputProblem::Identifier(e))
+        })?)),
         (None, Some(i)) => Ok(ContextIdentifier::InternalId(
-            i.parse::<InternalId>()
-                .map_err(|e| ProgramError(format!("--internal-id: {e}")))?,
+            i.parse::<InternalId>().map_err(|e| {
+                ProgramError::invalid(Field::InternalId, InputProblem::Identifier(e))
+            })?,
         )),
-        _ => Err(ProgramError(
-            "give the context: --nip NIP (or --internal-id NIP-NNNNN)".into(),
+        _ => Err(ProgramError::invalid(
+            Field::Context,
+            InputProblem::Missing {
+                hint: "--nip NIP (or --internal-id NIP-NNNNN)",
+            },
         )),
     }
 }
@@ -46,13 +52,10 @@ pub fn load_credential(
     key: Option<&Path>,
     password_file: Option<&Path>,
 ) -> ProgramResult<Credential> {
-    let bytes = std::fs::read(cert)
-        .map_err(|e| ProgramError(format!("cannot read {}: {e}", cert.display())))?;
+    let bytes = std::fs::read(cert).map_err(|e| ProgramError::io(IoAction::Read, cert, e))?;
     if let Some(key) = key {
-        let key_pem = std::fs::read(key)
-            .map_err(|e| ProgramError(format!("cannot read {}: {e}", key.display())))?;
-        return credential_from_bytes(&bytes, Some(&key_pem), "")
-            .map_err(|e| ProgramError(format!("{}: {e}", cert.display())));
+        let key_pem = std::fs::read(key).map_err(|e| ProgramError::io(IoAction::Read, key, e))?;
+        return credential_from_bytes(&bytes, Some(&key_pem), "").map_err(|e| e.in_file(cert));
     }
     let password = match password_file {
         Some(p) => read_password_file(p)?,
@@ -60,8 +63,7 @@ pub fn load_credential(
             ksef_crypto::Zeroizing::new(std::env::var("KSEF_CERT_PASSWORD").unwrap_or_default())
         }
     };
-    credential_from_bytes(&bytes, None, &password)
-        .map_err(|e| ProgramError(format!("{}: {e}", cert.display())))
+    credential_from_bytes(&bytes, None, &password).map_err(|e| e.in_file(cert))
 }
 
 /// Loads a signing credential from bytes (an upload): PKCS#12 with `password`, or a PEM
@@ -75,10 +77,10 @@ pub fn credential_from_bytes(
         cert.starts_with(b"-----") || String::from_utf8_lossy(cert).contains("-----BEGIN ");
     if key_pem.is_some() || looks_pem {
         let cert_pem = std::str::from_utf8(cert)
-            .map_err(|_| ProgramError("the certificate is not a PEM file".into()))?;
+            .map_err(|_| ProgramError::invalid(Field::Certificate, InputProblem::NotPem))?;
         let key_pem = match key_pem {
             Some(k) => std::str::from_utf8(k)
-                .map_err(|_| ProgramError("the key is not a PEM file".into()))?,
+                .map_err(|_| ProgramError::invalid(Field::Key, InputProblem::NotPem))?,
             None => cert_pem,
         };
         return Credential::from_pem(key_pem, cert_pem).map_err(ProgramError::from);
@@ -284,16 +286,19 @@ pub async fn prepare(
     dir: &Path,
 ) -> ProgramResult<PendingRequest> {
     std::fs::create_dir_all(dir)
-        .map_err(|e| ProgramError(format!("cannot create {}: {e}", dir.display())))?;
+        .map_err(|e| ProgramError::io(IoAction::CreateDirectory, dir, e))?;
     let prepared = prepare_request(app, context).await?;
     let file = dir.join(&prepared.file_name);
     std::fs::write(&file, &prepared.xml)
-        .map_err(|e| ProgramError(format!("cannot write {}: {e}", file.display())))?;
+        .map_err(|e| ProgramError::io(IoAction::Write, &file, e))?;
     let pending = PendingRequest {
         file,
         ..prepared.pending
     };
-    let json = serde_json::to_string(&pending).map_err(|e| ProgramError(e.to_string()))?;
+    let json = serde_json::to_string(&pending).map_err(|e| ProgramError::Serialize {
+        what: "the prepared request",
+        detail: e.to_string(),
+    })?;
     app.store().await?.set_setting(PENDING_KEY, &json).await?;
     Ok(pending)
 }
@@ -309,9 +314,16 @@ pub fn find_signed(dir: &Path, prepared: &Path) -> ProgramResult<PathBuf> {
     let stem = prepared
         .file_stem()
         .and_then(|s| s.to_str())
-        .ok_or_else(|| ProgramError(format!("bad prepared file name {}", prepared.display())))?;
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| ProgramError(format!("cannot read {}: {e}", dir.display())))?;
+        .ok_or_else(|| {
+            ProgramError::invalid(
+                Field::PreparedFile,
+                InputProblem::BadFormat {
+                    value: prepared.display().to_string(),
+                    expected: "a file name in UTF-8",
+                },
+            )
+        })?;
+    let entries = std::fs::read_dir(dir).map_err(|e| ProgramError::io(IoAction::Read, dir, e))?;
     let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
     for entry in entries.flatten() {
         let path = entry.path();
@@ -342,14 +354,11 @@ pub fn find_signed(dir: &Path, prepared: &Path) -> ProgramResult<PathBuf> {
             best = Some((modified, path));
         }
     }
-    best.map(|(_, p)| p).ok_or_else(|| {
-        ProgramError(format!(
-            "no signed copy of {} in {} yet (looked for \"{stem}.xml\", \"{stem} (1).xml\", … with a signature); \
-             sign the file in the signing service and save it there",
-            prepared.display(),
-            dir.display()
-        ))
-    })
+    best.map(|(_, p)| p)
+        .ok_or_else(|| ProgramError::SignedFileNotFound {
+            prepared: prepared.to_path_buf(),
+            dir: dir.to_path_buf(),
+        })
 }
 
 /// `ksef auth submit --dir D` or `ksef auth submit FILE`.
@@ -362,20 +371,22 @@ pub async fn submit(
     let path = match (file, dir) {
         (Some(f), _) => f.to_path_buf(),
         (None, Some(d)) => {
-            let p = pending.as_ref().ok_or_else(|| {
-                ProgramError(
-                    "no prepared request: run `ksef auth prepare --nip … --dir …` first".into(),
-                )
-            })?;
+            let p = pending.as_ref().ok_or(ProgramError::NoPreparedRequest)?;
             find_signed(d, &p.file)?
         }
-        (None, None) => return Err(ProgramError("give the signed FILE or --dir DIR".into())),
+        (None, None) => {
+            return Err(ProgramError::invalid(
+                Field::SignedFile,
+                InputProblem::Missing {
+                    hint: "the signed FILE or --dir DIR",
+                },
+            ));
+        }
     };
-    let bytes = std::fs::read(&path)
-        .map_err(|e| ProgramError(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = std::fs::read(&path).map_err(|e| ProgramError::io(IoAction::Read, &path, e))?;
     let stored = submit_signed(app, &bytes, pending.as_ref())
         .await
-        .map_err(|e| ProgramError(format!("{}: {e}", path.display())))?;
+        .map_err(|e| e.in_file(&path))?;
     app.store().await?.remove_setting(PENDING_KEY).await?;
     Ok(stored)
 }
@@ -388,20 +399,15 @@ pub async fn submit_signed(
     pending: Option<&PendingRequest>,
 ) -> ProgramResult<StoredSession> {
     if !has_signature(bytes) {
-        return Err(ProgramError(
-            "the file carries no XML signature; sign it first".into(),
-        ));
+        return Err(ProgramError::NoXmlSignature);
     }
-    let (request, _) = AuthTokenRequest::parse(bytes)
-        .map_err(|e| ProgramError(format!("not a valid AuthTokenRequest: {e}")))?;
+    let (request, _) = AuthTokenRequest::parse(bytes).map_err(ProgramError::NotAuthTokenRequest)?;
     if let Some(p) = pending.filter(|p| p.challenge == request.challenge) {
         let now = OffsetDateTime::now_utc();
         if now > p.deadline() {
-            return Err(ProgramError(format!(
-                "the challenge expired at {} (KSeF gives {} minutes to sign); prepare a new request",
-                show_time(p.deadline()),
-                CHALLENGE_LIFETIME.as_secs() / 60
-            )));
+            return Err(ProgramError::ChallengeExpired {
+                deadline: p.deadline(),
+            });
         }
     }
     let session = app.client.login_with_signed_request(bytes, None).await?;

@@ -27,13 +27,13 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::invoices::with_stored;
-use crate::{App, ProgramError, ProgramResult};
+use crate::{App, Field, InputProblem, Operation, ProgramError, ProgramResult};
 
 /// How long an enrollment may take to be issued.
 const ENROLLMENT_WAIT: Duration = Duration::from_secs(120);
 
-/// What the 25xxx codes of the certificates API mean (digest §14, §16).
-fn code_meaning(code: u32) -> Option<&'static str> {
+/// What the 25xxx codes of the certificates API mean (digest §14, §16), in English.
+pub fn code_meaning(code: u32) -> Option<&'static str> {
     Some(match code {
         25001 | 25002 => {
             "KSeF certificates are available only in a session opened with a certificate or \
@@ -54,12 +54,13 @@ fn code_meaning(code: u32) -> Option<&'static str> {
     })
 }
 
-/// A clear error for a failed KSeF call: KSeF's code and message plus, for 25xxx codes, what
-/// the code means.
-fn ksef_failure(what: &str, e: KsefError) -> ProgramError {
-    match e.code().and_then(code_meaning) {
-        Some(meaning) => ProgramError(format!("{what}: refused by KSeF ({meaning}) — {e}")),
-        None => ProgramError(format!("{what}: KSeF: {e}")),
+/// A clear error for a failed KSeF call: KSeF's code and message plus (in its `Display`), for
+/// 25xxx codes, what the code means.
+fn ksef_failure(operation: Operation, subject: Option<&str>, source: KsefError) -> ProgramError {
+    ProgramError::KsefFailed {
+        operation,
+        subject: subject.map(str::to_string),
+        source,
     }
 }
 
@@ -71,9 +72,13 @@ pub fn parse_certificate_type(s: &str) -> ProgramResult<KsefCertificateType> {
         .find(|t| t.wire_name().eq_ignore_ascii_case(v))
         .copied()
         .ok_or_else(|| {
-            ProgramError(format!(
-                "unknown certificate type {v:?}; expected Authentication or Offline"
-            ))
+            ProgramError::invalid(
+                Field::CertificateType,
+                InputProblem::UnexpectedValue {
+                    value: v.to_string(),
+                    expected: "Authentication or Offline".into(),
+                },
+            )
         })
 }
 
@@ -135,23 +140,24 @@ impl Output {
         if let Output::Pkcs12 { password, .. } = self
             && password.is_empty()
         {
-            return Err("the PKCS#12 password is empty; put one in the --password-file".into());
+            return Err(ProgramError::invalid(
+                Field::Pkcs12Password,
+                InputProblem::Missing {
+                    hint: "a non-empty password in the --password-file",
+                },
+            ));
         }
         let (main, key) = self.files();
         for p in std::iter::once(&main).chain(key.as_ref()) {
             if p.exists() {
-                return Err(ProgramError(format!(
-                    "{} already exists; choose another --out (an existing key is never overwritten)",
-                    p.display()
-                )));
+                return Err(ProgramError::OutputExists { path: p.clone() });
             }
             let dir = parent_dir(p);
             if !dir.is_dir() {
-                return Err(ProgramError(format!(
-                    "cannot write {}: directory {} does not exist",
-                    p.display(),
-                    dir.display()
-                )));
+                return Err(ProgramError::OutputDirMissing {
+                    path: p.clone(),
+                    dir: dir.to_path_buf(),
+                });
             }
         }
         Ok(())
@@ -159,12 +165,10 @@ impl Output {
 
     /// Writes the credential durably.
     fn write(&self, credential: &Credential, serial: &str) -> ProgramResult<()> {
-        let written = |p: &Path, e: KsefError| {
-            ProgramError(format!(
-                "certificate {serial} was issued but {} could not be written ({e}); its key is \
-                 lost: revoke it with `ksef cert revoke {serial}` and enroll again",
-                p.display()
-            ))
+        let written = |p: &Path, source: KsefError| ProgramError::CertificateNotSaved {
+            serial: serial.to_string(),
+            path: p.to_path_buf(),
+            source,
         };
         match self {
             Output::Pkcs12 { path, password } => {
@@ -233,23 +237,29 @@ pub async fn enroll(app: &mut App, req: EnrollRequest) -> ProgramResult<Enrolled
         valid_from: None,
     }
     .validate()
-    .map_err(|e| ProgramError(format!("certificate name: {e}")))?;
+    .map_err(|e| ProgramError::invalid(Field::CertificateName, InputProblem::Rules(e)))?;
     if !matches!(
         req.key_algorithm,
         KeyAlgorithm::Rsa2048 | KeyAlgorithm::EcP256
     ) {
-        return Err("KSeF certificates need an RSA-2048 or EC P-256 key".into());
+        return Err(ProgramError::invalid(
+            Field::KeyAlgorithm,
+            InputProblem::UnexpectedValue {
+                value: format!("{:?}", req.key_algorithm),
+                expected: "RSA-2048 or EC P-256 (KSeF certificates)".into(),
+            },
+        ));
     }
     req.output.preflight()?;
 
-    let data = with_stored(app, &[], "reading the enrollment data", async |c, s| {
+    let data = with_stored(app, &[], Operation::ReadEnrollmentData, async |c, s| {
         Ok(
             c.certificate_enrollment_data(s.access_token.expose_secret())
                 .await,
         )
     })
     .await?
-    .map_err(|e| ksef_failure("reading the certificate enrollment data", e))?;
+    .map_err(|e| ksef_failure(Operation::ReadEnrollmentData, None, e))?;
 
     let (key, csr_der) = make_csr(&csr_subject(&data), req.key_algorithm)?;
     let request = EnrollCertificateRequest {
@@ -258,7 +268,7 @@ pub async fn enroll(app: &mut App, req: EnrollRequest) -> ProgramResult<Enrolled
         csr: csr_base64(&csr_der),
         valid_from: None,
     };
-    let (reference, status) = with_stored(app, &[], "enrolling a certificate", async |c, s| {
+    let (reference, status) = with_stored(app, &[], Operation::EnrollCertificate, async |c, s| {
         let access = s.access_token.expose_secret();
         let submitted = match c.enroll_certificate(access, &request).await {
             Ok(r) => r,
@@ -270,33 +280,30 @@ pub async fn enroll(app: &mut App, req: EnrollRequest) -> ProgramResult<Enrolled
             .map(|st| (reference, st)))
     })
     .await?
-    .map_err(|e| ksef_failure("the certificate enrollment", e))?;
+    .map_err(|e| ksef_failure(Operation::EnrollCertificate, None, e))?;
     if status.status.code != 200 {
-        let details = status
-            .status
-            .details
-            .as_ref()
-            .map(|d| format!(" ({})", d.join("; ")))
-            .unwrap_or_default();
-        return Err(ProgramError(format!(
-            "KSeF did not issue the certificate: enrollment {reference} ended with status {} {}{details}",
-            status.status.code, status.status.description
-        )));
+        return Err(ProgramError::CertificateNotIssued {
+            reference_number: reference,
+            status_code: status.status.code,
+            description: status.status.description,
+            details: status.status.details.unwrap_or_default(),
+        });
     }
-    let serial = status.certificate_serial_number.ok_or_else(|| {
-        ProgramError(format!(
-            "KSeF issued enrollment {reference} without a certificate serial number"
-        ))
-    })?;
+    let serial =
+        status
+            .certificate_serial_number
+            .ok_or_else(|| ProgramError::NoCertificateSerial {
+                reference_number: reference.clone(),
+            })?;
 
-    let (der, item) = with_stored(app, &[], "retrieving the certificate", async |c, s| {
+    let (der, item) = with_stored(app, &[], Operation::RetrieveCertificate, async |c, s| {
         Ok(
             c.retrieve_certificate(s.access_token.expose_secret(), &serial)
                 .await,
         )
     })
     .await?
-    .map_err(|e| ksef_failure(&format!("retrieving certificate {serial}"), e))?;
+    .map_err(|e| ksef_failure(Operation::RetrieveCertificate, Some(&serial), e))?;
 
     // Pairs the key with the certificate (fails if KSeF certified another key).
     let credential = Credential::new(key, der, Vec::new())?;
@@ -319,7 +326,7 @@ pub async fn enroll(app: &mut App, req: EnrollRequest) -> ProgramResult<Enrolled
 
 /// `ksef cert list`: every KSeF certificate of the logged-in subject, newest request first.
 pub async fn list(app: &mut App) -> ProgramResult<Vec<CertificateListItem>> {
-    with_stored(app, &[], "listing certificates", async |c, s| {
+    with_stored(app, &[], Operation::ListCertificates, async |c, s| {
         Ok(c.all_certificates(
             s.access_token.expose_secret(),
             &QueryCertificatesRequest::default(),
@@ -327,7 +334,7 @@ pub async fn list(app: &mut App) -> ProgramResult<Vec<CertificateListItem>> {
         .await)
     })
     .await?
-    .map_err(|e| ksef_failure("listing KSeF certificates", e))
+    .map_err(|e| ksef_failure(Operation::ListCertificates, None, e))
 }
 
 /// `ksef cert revoke`: revokes a KSeF certificate of the logged-in subject (it can no longer be
@@ -335,11 +342,15 @@ pub async fn list(app: &mut App) -> ProgramResult<Vec<CertificateListItem>> {
 pub async fn revoke(app: &mut App, serial: &str) -> ProgramResult<()> {
     let serial = serial.trim().to_ascii_uppercase();
     if !ksef_wire::is_certificate_serial_number(&serial) {
-        return Err(ProgramError(format!(
-            "{serial:?}: a certificate serial number is 16 hex digits (see `ksef cert list`)"
-        )));
+        return Err(ProgramError::invalid(
+            Field::CertificateSerial,
+            InputProblem::BadFormat {
+                value: serial,
+                expected: "16 hex digits (see `ksef cert list`)",
+            },
+        ));
     }
-    with_stored(app, &[], "revoking a certificate", async |c, s| {
+    with_stored(app, &[], Operation::RevokeCertificate, async |c, s| {
         Ok(c.revoke_certificate(
             s.access_token.expose_secret(),
             &serial,
@@ -348,16 +359,16 @@ pub async fn revoke(app: &mut App, serial: &str) -> ProgramResult<()> {
         .await)
     })
     .await?
-    .map_err(|e| ksef_failure(&format!("revoking certificate {serial}"), e))
+    .map_err(|e| ksef_failure(Operation::RevokeCertificate, Some(&serial), e))
 }
 
 /// The certificate limits of the logged-in subject.
 pub async fn limits(app: &mut App) -> ProgramResult<CertificateLimitsResponse> {
-    with_stored(app, &[], "reading certificate limits", async |c, s| {
+    with_stored(app, &[], Operation::ReadCertificateLimits, async |c, s| {
         Ok(c.certificate_limits(s.access_token.expose_secret()).await)
     })
     .await?
-    .map_err(|e| ksef_failure("reading the certificate limits", e))
+    .map_err(|e| ksef_failure(Operation::ReadCertificateLimits, None, e))
 }
 
 #[cfg(test)]
@@ -384,7 +395,10 @@ mod tests {
             path: taken,
             password: Zeroizing::new("pw".into()),
         };
-        assert!(out.preflight().unwrap_err().0.contains("already exists"));
+        assert!(matches!(
+            out.preflight().unwrap_err(),
+            ProgramError::OutputExists { .. }
+        ));
         let out = Output::Pkcs12 {
             path: dir.path().join("new.p12"),
             password: Zeroizing::new(String::new()),
@@ -393,7 +407,10 @@ mod tests {
         let out = Output::Pem {
             path: dir.path().join("missing").join("c.pem"),
         };
-        assert!(out.preflight().unwrap_err().0.contains("does not exist"));
+        assert!(matches!(
+            out.preflight().unwrap_err(),
+            ProgramError::OutputDirMissing { .. }
+        ));
         let out = Output::Pem {
             path: dir.path().join("c.pem"),
         };

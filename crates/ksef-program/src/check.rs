@@ -12,7 +12,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::auth::PendingRequest;
-use crate::{ProgramError, ProgramResult, show_time};
+use crate::{IoAction, ProgramError, ProgramResult, show_time};
 
 /// One line of the report.
 #[derive(Debug, Serialize)]
@@ -28,8 +28,7 @@ pub fn check_file(
     pending: Option<&PendingRequest>,
     now: OffsetDateTime,
 ) -> ProgramResult<Vec<CheckLine>> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| ProgramError(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| ProgramError::io(IoAction::Read, path, e))?;
     let mut lines: Vec<CheckLine> = diagnose(&bytes)
         .into_iter()
         .map(|f| CheckLine {

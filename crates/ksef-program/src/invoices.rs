@@ -21,7 +21,9 @@ use ksef_wire::{
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::{App, ProgramError, ProgramResult, StoredSession};
+use crate::{
+    App, Field, InputProblem, IoAction, Operation, ProgramError, ProgramResult, StoredSession,
+};
 
 /// Most invoices in one session (KSeF: 10 000, digest §9.1); [`send`] splits larger sets into
 /// several sessions.
@@ -35,15 +37,20 @@ pub const MAX_PER_SESSION: usize = 10_000;
 /// files (not recursive, sorted by name). A missing path is an error naming it.
 pub fn collect_files(inputs: &[PathBuf]) -> ProgramResult<Vec<PathBuf>> {
     if inputs.is_empty() {
-        return Err("give at least one invoice FILE or DIRECTORY".into());
+        return Err(ProgramError::invalid(
+            Field::InvoiceFiles,
+            InputProblem::Missing {
+                hint: "at least one invoice FILE or DIRECTORY",
+            },
+        ));
     }
     let mut out = Vec::new();
     for input in inputs {
-        let meta = std::fs::metadata(input)
-            .map_err(|e| ProgramError(format!("cannot read {}: {e}", input.display())))?;
+        let meta =
+            std::fs::metadata(input).map_err(|e| ProgramError::io(IoAction::Read, input, e))?;
         if meta.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(input)
-                .map_err(|e| ProgramError(format!("cannot read {}: {e}", input.display())))?
+                .map_err(|e| ProgramError::io(IoAction::Read, input, e))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
                     p.is_file()
@@ -53,10 +60,7 @@ pub fn collect_files(inputs: &[PathBuf]) -> ProgramResult<Vec<PathBuf>> {
                 })
                 .collect();
             if found.is_empty() {
-                return Err(ProgramError(format!(
-                    "{} has no *.xml files",
-                    input.display()
-                )));
+                return Err(ProgramError::NoXmlFiles { dir: input.clone() });
             }
             found.sort();
             out.extend(found);
@@ -83,9 +87,13 @@ pub fn parse_form(s: &str) -> ProgramResult<FormCode> {
         "FA_RR" | "FA_RR1" | "FARR" | "FARR1" => Ok(FormCode::FaRr1),
         "PEF" | "PEF3" => Ok(FormCode::Pef3),
         "PEF_KOR" | "PEF_KOR3" | "PEFKOR" | "PEFKOR3" => Ok(FormCode::PefKor3),
-        _ => Err(ProgramError(format!(
-            "--form {s:?}: expected FA3, FA2, FA_RR, PEF or PEF_KOR"
-        ))),
+        _ => Err(ProgramError::invalid(
+            Field::Form,
+            InputProblem::UnexpectedValue {
+                value: s.to_string(),
+                expected: "FA3, FA2, FA_RR, PEF or PEF_KOR".into(),
+            },
+        )),
     }
 }
 
@@ -261,28 +269,19 @@ pub async fn validate(inputs: &[PathBuf], form: Option<FormCode>) -> ProgramResu
     let files = collect_files(inputs)?;
     tokio::task::spawn_blocking(move || check_files(&files, form, true))
         .await
-        .map_err(|e| ProgramError(format!("validation failed: {e}")))
+        .map_err(|e| ProgramError::CheckAborted {
+            detail: e.to_string(),
+        })
 }
 
 /// The one-paragraph refusal listing the files that failed the local checks (`total`: how many
 /// files were checked).
 pub fn refusal(checks: &[FileCheck], total: usize) -> Option<ProgramError> {
-    let bad: Vec<&FileCheck> = checks.iter().filter(|c| !c.ok).collect();
-    if bad.is_empty() {
+    let failed: Vec<FileCheck> = checks.iter().filter(|c| !c.ok).cloned().collect();
+    if failed.is_empty() {
         return None;
     }
-    let mut msg = format!(
-        "{} of {total} invoice file(s) failed the local check; nothing was sent:",
-        bad.len(),
-    );
-    for c in bad {
-        msg.push_str(&format!(
-            "\n  {}: {}",
-            c.file.display(),
-            c.errors.join("\n    ")
-        ));
-    }
-    Some(ProgramError(msg))
+    Some(ProgramError::LocalCheckFailed { failed, total })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,27 +328,22 @@ impl SendRequest {
 }
 
 /// Refuses early when the session is known not to hold a permission any of `needed`.
-fn require_any(s: &StoredSession, needed: &[Permission], what: &str) -> ProgramResult<()> {
+fn require_any(
+    s: &StoredSession,
+    needed: &[Permission],
+    operation: Operation,
+) -> ProgramResult<()> {
     let Some(held) = s.permissions.as_ref().filter(|_| !needed.is_empty()) else {
         return Ok(());
     };
     if needed.iter().any(|p| held.iter().any(|h| h == p.as_str())) {
         return Ok(());
     }
-    Err(ProgramError(format!(
-        "{what} needs the {} permission in this context, which the current session does not \
-         hold (held: {})",
-        needed
-            .iter()
-            .map(|p| p.as_str())
-            .collect::<Vec<_>>()
-            .join(" or "),
-        if held.is_empty() {
-            "none".to_string()
-        } else {
-            held.join(", ")
-        }
-    )))
+    Err(ProgramError::PermissionMissing {
+        operation,
+        needed: needed.to_vec(),
+        held: held.clone(),
+    })
 }
 
 const WRITE_PERMISSIONS: [Permission; 3] = [
@@ -364,14 +358,14 @@ const READ_PERMISSIONS: [Permission; 1] = [Permission::InvoiceRead];
 pub(crate) async fn with_stored<T>(
     app: &mut App,
     needed: &[Permission],
-    what: &str,
+    operation: Operation,
     f: impl AsyncFnOnce(
         &ksef_client::KsefClient,
         &mut ksef_client::Session,
     ) -> Result<T, ksef_client::KsefError>,
 ) -> ProgramResult<T> {
     let mut stored = app.session().await?;
-    require_any(&stored, needed, what)?;
+    require_any(&stored, needed, operation)?;
     let before =
         ksef_crypto::Zeroizing::new(stored.session.access_token.expose_secret().to_string());
     let client = app.client.clone();
@@ -425,23 +419,19 @@ pub async fn send(
         (files, forms)
     })
     .await
-    .map_err(|e| ProgramError(format!("validation failed: {e}")))?;
+    .map_err(|e| ProgramError::CheckAborted {
+        detail: e.to_string(),
+    })?;
     let forms = match forms {
         Ok(f) => f,
-        Err(failed) => {
-            return Err(refusal(&failed, total).unwrap_or_else(|| {
-                ProgramError("the local check failed; nothing was sent".into())
-            }));
-        }
+        Err(failed) => return Err(ProgramError::LocalCheckFailed { failed, total }),
     };
     if req.batch
         && let Some(f) = forms.iter().find(|f| !f.allowed_in_batch())
     {
-        return Err(ProgramError(format!(
-            "{} invoices cannot be sent in a batch session (KSeF takes FA (2), FA (3) and FA_RR (1) \
-             in batches); send them without --batch",
-            form_name(*f)
-        )));
+        return Err(ProgramError::NotInBatch {
+            form: form_name(*f),
+        });
     }
     let longest_path = files
         .iter()
@@ -487,13 +477,20 @@ pub async fn send(
         let wire = wire_form(form);
         for chunk in group.chunks(per_session) {
             let mut sink = |o: InvoiceOutcome| on_event(SendEvent::Outcome(o));
-            let summary = with_stored(app, &WRITE_PERMISSIONS, "sending invoices", async |c, s| {
-                if req.batch {
-                    invoicing_flows::send_batch_to(c, s, &wire, chunk, &options, &mut sink).await
-                } else {
-                    invoicing_flows::send_online_to(c, s, &wire, chunk, &options, &mut sink).await
-                }
-            })
+            let summary = with_stored(
+                app,
+                &WRITE_PERMISSIONS,
+                Operation::SendInvoices,
+                async |c, s| {
+                    if req.batch {
+                        invoicing_flows::send_batch_to(c, s, &wire, chunk, &options, &mut sink)
+                            .await
+                    } else {
+                        invoicing_flows::send_online_to(c, s, &wire, chunk, &options, &mut sink)
+                            .await
+                    }
+                },
+            )
             .await?;
             totals.sessions += 1;
             totals.accepted += summary.accepted;
@@ -523,22 +520,32 @@ pub async fn upo(
 ) -> ProgramResult<Vec<UpoDocument>> {
     let session_ref = session_ref.trim().to_string();
     if session_ref.is_empty() {
-        return Err("--session: give the session reference number".into());
+        return Err(ProgramError::invalid(
+            Field::SessionReference,
+            InputProblem::Missing {
+                hint: "the session reference number",
+            },
+        ));
     }
-    with_stored(app, &[], "downloading a UPO", async |c, s| match &invoice {
-        Some(inv) => {
-            let xml = invoicing_flows::invoice_upo(c, s, &session_ref, inv).await?;
-            let name = match inv {
-                InvoiceRef::Reference(r) | InvoiceRef::KsefNumber(r) => r.clone(),
-            };
-            Ok(vec![UpoDocument { name, xml }])
-        }
-        None => Ok(invoicing_flows::session_upos(c, s, &session_ref)
-            .await?
-            .into_iter()
-            .map(|(name, xml)| UpoDocument { name, xml })
-            .collect()),
-    })
+    with_stored(
+        app,
+        &[],
+        Operation::DownloadUpo,
+        async |c, s| match &invoice {
+            Some(inv) => {
+                let xml = invoicing_flows::invoice_upo(c, s, &session_ref, inv).await?;
+                let name = match inv {
+                    InvoiceRef::Reference(r) | InvoiceRef::KsefNumber(r) => r.clone(),
+                };
+                Ok(vec![UpoDocument { name, xml }])
+            }
+            None => Ok(invoicing_flows::session_upos(c, s, &session_ref)
+                .await?
+                .into_iter()
+                .map(|(name, xml)| UpoDocument { name, xml })
+                .collect()),
+        },
+    )
     .await
 }
 
@@ -551,9 +558,14 @@ pub async fn session_upo_files(
 ) -> ProgramResult<Vec<(String, PathBuf)>> {
     let session_ref = session_ref.trim().to_string();
     if session_ref.is_empty() {
-        return Err("--session: give the session reference number".into());
+        return Err(ProgramError::invalid(
+            Field::SessionReference,
+            InputProblem::Missing {
+                hint: "the session reference number",
+            },
+        ));
     }
-    with_stored(app, &[], "downloading a UPO", async |c, s| {
+    with_stored(app, &[], Operation::DownloadUpo, async |c, s| {
         let written = invoicing_flows::session_upos_to_files(c, s, &session_ref, &path_for).await?;
         Ok(written
             .into_iter()
@@ -577,7 +589,7 @@ pub struct Limits {
 
 /// `ksef limits`: session, subject and API rate limits of the current context.
 pub async fn limits(app: &mut App) -> ProgramResult<Limits> {
-    with_stored(app, &[], "reading the limits", async |c, s| {
+    with_stored(app, &[], Operation::ReadLimits, async |c, s| {
         let token = invoicing_flows::access_token(c, s).await?;
         Ok(Limits {
             context: c.context_limits(&token).await?,
@@ -597,9 +609,13 @@ pub fn parse_session_type(s: &str) -> ProgramResult<SessionType> {
     match s.to_ascii_lowercase().as_str() {
         "online" => Ok(SessionType::Online),
         "batch" => Ok(SessionType::Batch),
-        _ => Err(ProgramError(format!(
-            "--type {s:?}: expected online or batch"
-        ))),
+        _ => Err(ProgramError::invalid(
+            Field::SessionType,
+            InputProblem::UnexpectedValue {
+                value: s.to_string(),
+                expected: "online or batch".into(),
+            },
+        )),
     }
 }
 
@@ -616,9 +632,13 @@ pub fn parse_session_statuses(values: &[String]) -> ProgramResult<Vec<CommonSess
             .iter()
             .find(|s| s.wire_name().eq_ignore_ascii_case(v))
             .ok_or_else(|| {
-                ProgramError(format!(
-                    "--status {v:?}: expected InProgress, Succeeded, Failed or Cancelled"
-                ))
+                ProgramError::invalid(
+                    Field::SessionStatus,
+                    InputProblem::UnexpectedValue {
+                        value: v.to_string(),
+                        expected: "InProgress, Succeeded, Failed or Cancelled".into(),
+                    },
+                )
             })?;
         out.push(*found);
     }
@@ -635,7 +655,7 @@ pub async fn list_sessions(
     let mut query = SessionsQuery::new(session_type);
     query.statuses = statuses;
     query.page_size = Some(limit.clamp(10, 1000) as u32);
-    with_stored(app, &[], "listing sessions", async |c, s| {
+    with_stored(app, &[], Operation::ListSessions, async |c, s| {
         let mut all = Vec::new();
         let mut continuation: Option<String> = None;
         loop {
@@ -663,7 +683,7 @@ pub async fn show_session(
     session_ref: &str,
 ) -> ProgramResult<(SessionStatusResponse, Vec<SessionInvoiceStatusResponse>)> {
     let session_ref = session_ref.trim().to_string();
-    with_stored(app, &[], "showing a session", async |c, s| {
+    with_stored(app, &[], Operation::ShowSession, async |c, s| {
         let token = invoicing_flows::access_token(c, s).await?;
         let status = c.session_status(&token, &session_ref).await?;
         let invoices = invoicing_flows::all_session_invoices(c, s, &session_ref).await?;
@@ -691,10 +711,14 @@ pub fn parse_subject_type(s: &str) -> ProgramResult<InvoiceQuerySubjectType> {
             .copied(),
     };
     found.ok_or_else(|| {
-        ProgramError(format!(
-            "--subject-type {s:?}: expected Subject1 (seller), Subject2 (buyer), Subject3 or \
-             SubjectAuthorized"
-        ))
+        ProgramError::invalid(
+            Field::SubjectType,
+            InputProblem::UnexpectedValue {
+                value: s.to_string(),
+                expected: "Subject1 (seller), Subject2 (buyer), Subject3 or SubjectAuthorized"
+                    .into(),
+            },
+        )
     })
 }
 
@@ -705,14 +729,18 @@ pub fn parse_date_type(s: &str) -> ProgramResult<InvoiceQueryDateType> {
         .find(|t| t.wire_name().eq_ignore_ascii_case(s.trim()))
         .copied()
         .ok_or_else(|| {
-            ProgramError(format!(
-                "--date-type {s:?}: expected Issue, Invoicing or PermanentStorage"
-            ))
+            ProgramError::invalid(
+                Field::DateType,
+                InputProblem::UnexpectedValue {
+                    value: s.to_string(),
+                    expected: "Issue, Invoicing or PermanentStorage".into(),
+                },
+            )
         })
 }
 
 /// Parses a date or timestamp: `YYYY-MM-DD` (start of that day, UTC) or RFC 3339.
-pub fn parse_when(flag: &str, s: &str) -> ProgramResult<OffsetDateTime> {
+pub fn parse_when(field: Field, s: &str) -> ProgramResult<OffsetDateTime> {
     let s = s.trim();
     if let Ok(t) = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
         return Ok(t);
@@ -721,9 +749,13 @@ pub fn parse_when(flag: &str, s: &str) -> ProgramResult<OffsetDateTime> {
     time::Date::parse(s, fmt)
         .map(|d| d.midnight().assume_utc())
         .map_err(|_| {
-            ProgramError(format!(
-                "{flag} {s:?}: expected a date YYYY-MM-DD or a timestamp like 2025-08-28T09:22:13Z"
-            ))
+            ProgramError::invalid(
+                field,
+                InputProblem::BadFormat {
+                    value: s.to_string(),
+                    expected: "a date YYYY-MM-DD or a timestamp like 2025-08-28T09:22:13Z",
+                },
+            )
         })
 }
 
@@ -757,68 +789,80 @@ pub async fn query(app: &mut App, req: &QueryRequest) -> ProgramResult<QueryResu
     if let Some(to) = req.to
         && to < req.from
     {
-        return Err("--to is before --from".into());
+        return Err(ProgramError::invalid(Field::To, InputProblem::BeforeFrom));
     }
     let to = req.to.unwrap_or_else(OffsetDateTime::now_utc);
     if !ksef_wire::within_three_months(req.from, to) {
-        return Err(ProgramError(
-            "the date range is longer than 3 months, which KSeF does not accept; narrow --from/--to"
-                .into(),
+        return Err(ProgramError::invalid(
+            Field::DateRange,
+            InputProblem::RangeTooLong { months: 3 },
         ));
     }
     if !(10..=250).contains(&req.page_size) {
-        return Err("--page-size: KSeF takes 10 to 250".into());
+        return Err(ProgramError::invalid(
+            Field::PageSize,
+            InputProblem::OutOfRange {
+                min: 10,
+                max: 250,
+                actual: i64::from(req.page_size),
+            },
+        ));
     }
     let req = req.clone();
-    with_stored(app, &READ_PERMISSIONS, "querying invoices", async |c, s| {
-        let mut from = req.from;
-        let mut page_offset = 0u32;
-        let mut out = QueryResult {
-            invoices: Vec::new(),
-            more: false,
-            permanent_storage_hwm_date: None,
-        };
-        let mut seen = std::collections::HashSet::new();
-        loop {
-            let range = InvoiceQueryDateRange::new(req.date_type, from, req.to);
-            let filters = InvoiceQueryFilters::new(req.subject_type, range);
-            let token = invoicing_flows::access_token(c, s).await?;
-            let page = c
-                .query_invoice_metadata(
-                    &token,
-                    &filters,
-                    SortOrder::Asc,
-                    page_offset,
-                    req.page_size,
-                )
-                .await?;
-            out.permanent_storage_hwm_date = page.permanent_storage_hwm_date;
-            let last_date = page.invoices.last().map(|m| date_of(m, req.date_type));
-            for m in page.invoices {
-                if out.invoices.len() >= req.limit {
-                    out.more = true;
+    with_stored(
+        app,
+        &READ_PERMISSIONS,
+        Operation::QueryInvoices,
+        async |c, s| {
+            let mut from = req.from;
+            let mut page_offset = 0u32;
+            let mut out = QueryResult {
+                invoices: Vec::new(),
+                more: false,
+                permanent_storage_hwm_date: None,
+            };
+            let mut seen = std::collections::HashSet::new();
+            loop {
+                let range = InvoiceQueryDateRange::new(req.date_type, from, req.to);
+                let filters = InvoiceQueryFilters::new(req.subject_type, range);
+                let token = invoicing_flows::access_token(c, s).await?;
+                let page = c
+                    .query_invoice_metadata(
+                        &token,
+                        &filters,
+                        SortOrder::Asc,
+                        page_offset,
+                        req.page_size,
+                    )
+                    .await?;
+                out.permanent_storage_hwm_date = page.permanent_storage_hwm_date;
+                let last_date = page.invoices.last().map(|m| date_of(m, req.date_type));
+                for m in page.invoices {
+                    if out.invoices.len() >= req.limit {
+                        out.more = true;
+                        return Ok(out);
+                    }
+                    if seen.insert(m.ksef_number.clone()) {
+                        out.invoices.push(m);
+                    }
+                }
+                if !page.has_more {
                     return Ok(out);
                 }
-                if seen.insert(m.ksef_number.clone()) {
-                    out.invoices.push(m);
-                }
-            }
-            if !page.has_more {
-                return Ok(out);
-            }
-            if page.is_truncated {
-                match last_date {
-                    Some(d) if d > from => {
-                        from = d;
-                        page_offset = 0;
+                if page.is_truncated {
+                    match last_date {
+                        Some(d) if d > from => {
+                            from = d;
+                            page_offset = 0;
+                        }
+                        _ => page_offset += 1,
                     }
-                    _ => page_offset += 1,
+                } else {
+                    page_offset += 1;
                 }
-            } else {
-                page_offset += 1;
             }
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -834,12 +878,17 @@ fn date_of(m: &InvoiceMetadata, t: InvoiceQueryDateType) -> OffsetDateTime {
 pub async fn download(app: &mut App, ksef_number: &str) -> ProgramResult<Vec<u8>> {
     let number = ksef_number.trim().to_string();
     if number.is_empty() {
-        return Err("give the KSeF number of the invoice".into());
+        return Err(ProgramError::invalid(
+            Field::KsefNumber,
+            InputProblem::Missing {
+                hint: "the KSeF number of the invoice",
+            },
+        ));
     }
     with_stored(
         app,
         &READ_PERMISSIONS,
-        "downloading invoices",
+        Operation::DownloadInvoices,
         async |c, s| {
             let token = invoicing_flows::access_token(c, s).await?;
             let doc = c.get_invoice(&token, &number).await?;
@@ -873,7 +922,7 @@ pub async fn sync(
     with_stored(
         app,
         &READ_PERMISSIONS,
-        "synchronising invoices",
+        Operation::SyncInvoices,
         async |c, s| invoicing_flows::sync(c, s, &dir, &options).await,
     )
     .await
@@ -883,8 +932,12 @@ pub async fn sync(
 pub fn write_file(path: &Path, bytes: &[u8]) -> ProgramResult<()> {
     // Durable as well as atomic: a UPO is a legal receipt and must survive a crash right after
     // the command said it was saved.
-    ksef_client::invoicing_flows::write_atomically(path, bytes)
-        .map_err(|e| ProgramError(format!("cannot write {}: {e}", path.display())))
+    ksef_client::invoicing_flows::write_atomically(path, bytes).map_err(|source| {
+        ProgramError::NotWritten {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 #[cfg(test)]
@@ -913,10 +966,10 @@ mod tests {
         );
         assert!(parse_subject_type("Subject9").is_err());
         assert_eq!(
-            parse_when("--from", "2025-08-28").unwrap(),
+            parse_when(Field::From, "2025-08-28").unwrap(),
             time::macros::datetime!(2025-08-28 0:00 UTC)
         );
-        assert!(parse_when("--from", "28.08.2025").is_err());
+        assert!(parse_when(Field::From, "28.08.2025").is_err());
         assert_eq!(
             parse_session_statuses(&["succeeded,Failed".into()]).unwrap(),
             vec![CommonSessionStatus::Succeeded, CommonSessionStatus::Failed]
@@ -936,10 +989,13 @@ mod tests {
             .collect();
         assert_eq!(names, vec!["a.XML", "b.xml"]);
         let e = collect_files(&[dir.path().join("missing.xml")]).unwrap_err();
-        assert!(e.0.contains("missing.xml"), "{e}");
+        assert!(
+            matches!(&e, ProgramError::Io { action: IoAction::Read, path, .. } if path.ends_with("missing.xml")),
+            "{e:?}"
+        );
         let checks = check_files(&got, None, true);
         assert!(checks.iter().all(|c| !c.ok));
-        let msg = refusal(&checks, 2).unwrap().0;
+        let msg = refusal(&checks, 2).unwrap().to_string();
         assert!(msg.starts_with("2 of 2 invoice file(s)"), "{msg}");
         assert!(
             msg.contains("a.XML") && msg.contains("nothing was sent"),

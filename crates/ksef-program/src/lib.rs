@@ -3,11 +3,13 @@
 //! logging in (certificate, Profil Zaufany round trip, a program user's KSeF token), generating,
 //! listing and revoking tokens with the seed's rules checked before KSeF is called, and the local
 //! pre-flight of signed files; invoices (local validation, sending, UPOs, sessions, queries,
-//! downloads, sync — [`invoices`]). One error type with a clear message. No printing.
+//! downloads, sync — [`invoices`]). One error type, [`ProgramError`], whose variants front ends
+//! branch on and render in their own language (its `Display` is English). No printing.
 
 pub mod auth;
 pub mod certificates;
 pub mod check;
+pub mod error;
 pub mod invoices;
 pub mod permissions;
 pub mod tokens;
@@ -15,50 +17,11 @@ pub mod users;
 
 use std::path::{Path, PathBuf};
 
-use ksef_client::{Environment, KsefClient, KsefError, Session};
-use ksef_store::{SessionSummary, Store, StoreError};
+use ksef_client::{Environment, KsefClient, Session};
+use ksef_store::{SessionSummary, Store};
 use serde::{Deserialize, Serialize};
 
-/// A failure of a program operation: one clear message for the user.
-#[derive(Debug)]
-pub struct ProgramError(pub String);
-
-impl std::fmt::Display for ProgramError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<String> for ProgramError {
-    fn from(s: String) -> Self {
-        ProgramError(s)
-    }
-}
-impl From<&str> for ProgramError {
-    fn from(s: &str) -> Self {
-        ProgramError(s.to_string())
-    }
-}
-impl From<KsefError> for ProgramError {
-    fn from(e: KsefError) -> Self {
-        ProgramError(format!("KSeF: {e}"))
-    }
-}
-impl From<users::UserError> for ProgramError {
-    fn from(e: users::UserError) -> Self {
-        ProgramError(e.to_string())
-    }
-}
-impl From<StoreError> for ProgramError {
-    fn from(e: StoreError) -> Self {
-        ProgramError(format!("local store: {e}"))
-    }
-}
-impl From<ksef_crypto::CryptoError> for ProgramError {
-    fn from(e: ksef_crypto::CryptoError) -> Self {
-        ProgramError(e.to_string())
-    }
-}
+pub use error::{Field, InputProblem, IoAction, Operation, ProgramError, TokenSessionRefusal};
 
 pub type ProgramResult<T> = Result<T, ProgramError>;
 
@@ -82,7 +45,15 @@ impl Settings {
             (Some(url), _) => normalise_base_url(&url)?,
             (None, Some(env)) => env
                 .parse::<Environment>()
-                .map_err(|e| ProgramError(format!("--env: {e}")))?
+                .map_err(|_| {
+                    ProgramError::invalid(
+                        Field::Environment,
+                        InputProblem::UnexpectedValue {
+                            value: env.clone(),
+                            expected: "local, test, demo, prod (or prd)".into(),
+                        },
+                    )
+                })?
                 .base_url()
                 .to_string(),
             (None, None) => Environment::Local.base_url().to_string(),
@@ -99,9 +70,13 @@ impl Settings {
 fn normalise_base_url(url: &str) -> ProgramResult<String> {
     let url = url.trim().trim_end_matches('/');
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(ProgramError(format!(
-            "--base-url {url:?}: expected an http:// or https:// URL ending in /v2, e.g. http://127.0.0.1:8080/v2"
-        )));
+        return Err(ProgramError::invalid(
+            Field::BaseUrl,
+            InputProblem::BadFormat {
+                value: url.to_string(),
+                expected: "an http:// or https:// URL ending in /v2, e.g. http://127.0.0.1:8080/v2",
+            },
+        ));
     }
     Ok(url.to_string())
 }
@@ -209,35 +184,35 @@ impl App {
 
     /// Opens the local store on first use.
     pub async fn store(&mut self) -> ProgramResult<&Store> {
-        if self.store.is_none() {
-            let store = Store::open(&self.settings.data_dir, passphrase()).await?;
-            self.store = Some(store);
-        }
-        self.store
-            .as_ref()
-            .ok_or_else(|| ProgramError("store not open".into()))
+        let store = match self.store.take() {
+            Some(store) => store,
+            None => Store::open(&self.settings.data_dir, passphrase()).await?,
+        };
+        Ok(self.store.insert(store))
     }
 
     /// The stored session for this base URL, with a fresh access token.
     pub async fn session(&mut self) -> ProgramResult<StoredSession> {
         let base = self.settings.base_url.clone();
         let Some(json) = self.load_session_json().await? else {
-            return Err(ProgramError(format!(
-                "no KSeF session for {base}: log in first (`ksef auth login --nip … --cert …`, \
-                 `ksef auth prepare`/`submit`, or `ksef auth login --user NAME`)"
-            )));
+            return Err(ProgramError::NotLoggedIn { base_url: base });
         };
-        let mut stored: StoredSession = serde_json::from_str(&json).map_err(|e| {
-            ProgramError(format!(
-                "the stored session is unreadable ({e}); log in again"
-            ))
-        })?;
+        // Only the position of the defect: serde_json's message may quote the text (tokens).
+        let mut stored: StoredSession =
+            serde_json::from_str(&json).map_err(|e| ProgramError::SessionUnreadable {
+                kind: match e.classify() {
+                    serde_json::error::Category::Io => "I/O",
+                    serde_json::error::Category::Syntax => "syntax",
+                    serde_json::error::Category::Data => "data",
+                    serde_json::error::Category::Eof => "EOF",
+                },
+                line: e.line(),
+                column: e.column(),
+            })?;
         let now = time::OffsetDateTime::now_utc();
         if stored.session.refresh_valid_until <= now {
             self.clear_session().await?;
-            return Err(ProgramError(
-                "the KSeF session has expired; log in again".into(),
-            ));
+            return Err(ProgramError::SessionExpired);
         }
         if self.client.ensure_fresh(&mut stored.session).await? {
             self.save_session(&stored).await?;
@@ -247,8 +222,10 @@ impl App {
 
     pub async fn save_session(&mut self, stored: &StoredSession) -> ProgramResult<()> {
         let base = self.settings.base_url.clone();
-        let json = serde_json::to_string(stored)
-            .map_err(|e| ProgramError(format!("cannot serialise the session: {e}")))?;
+        let json = serde_json::to_string(stored).map_err(|e| ProgramError::Serialize {
+            what: "the session",
+            detail: e.to_string(),
+        })?;
         if let Some(mem) = &mut self.memory_session {
             *mem = Some(ksef_crypto::Zeroizing::new(json));
             return Ok(());
@@ -290,7 +267,7 @@ impl App {
 /// Reads the first line of a password file.
 pub fn read_password_file(path: &Path) -> ProgramResult<ksef_crypto::Zeroizing<String>> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| ProgramError(format!("cannot read password file {}: {e}", path.display())))?;
+        .map_err(|e| ProgramError::io(IoAction::ReadPasswordFile, path, e))?;
     Ok(ksef_crypto::Zeroizing::new(
         text.lines().next().unwrap_or("").to_string(),
     ))

@@ -15,7 +15,7 @@ use ksef_wire::{
 use serde::Serialize;
 
 use crate::invoices::with_stored;
-use crate::{App, ProgramError, ProgramResult};
+use crate::{App, Field, InputProblem, Operation, ProgramError, ProgramResult};
 
 /// How long a grant or revocation may take to become final.
 const OPERATION_WAIT: Duration = Duration::from_secs(60);
@@ -29,13 +29,16 @@ pub fn parse_person(s: &str) -> ProgramResult<SubjectIdentifier> {
         10 => SubjectIdentifierKind::Nip,
         64 => SubjectIdentifierKind::Fingerprint,
         _ => {
-            return Err(ProgramError(format!(
-                "{v:?}: expected a PESEL (11 digits), a NIP (10 digits) or a certificate \
-                 fingerprint (64 hex digits)"
-            )));
+            return Err(ProgramError::invalid(
+                Field::Person,
+                InputProblem::NotAPerson {
+                    value: v.to_string(),
+                },
+            ));
         }
     };
-    SubjectIdentifier::parse(kind, v).map_err(|e| ProgramError(format!("{v:?}: {e}")))
+    SubjectIdentifier::parse(kind, v)
+        .map_err(|e| ProgramError::invalid(Field::Person, InputProblem::Identifier(e)))
 }
 
 /// Parses permission names (`CredentialsRead`, `InvoiceWrite`, …; case-insensitive; also
@@ -52,21 +55,29 @@ pub fn parse_permissions(values: &[String]) -> ProgramResult<Vec<PersonPermissio
             .find(|p| p.wire_name().eq_ignore_ascii_case(v))
             .copied()
             .ok_or_else(|| {
-                ProgramError(format!(
-                    "unknown permission {v:?}; expected one of {}",
-                    PersonPermissionType::VALUES
-                        .iter()
-                        .map(|p| p.wire_name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
+                ProgramError::invalid(
+                    Field::PersonPermissions,
+                    InputProblem::UnknownPermission {
+                        value: v.to_string(),
+                        expected: PersonPermissionType::VALUES
+                            .iter()
+                            .map(|p| p.wire_name())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    },
+                )
             })?;
         if !out.contains(&p) {
             out.push(p);
         }
     }
     if out.is_empty() {
-        return Err("give at least one --permission".into());
+        return Err(ProgramError::invalid(
+            Field::PersonPermissions,
+            InputProblem::Missing {
+                hint: "at least one --permission",
+            },
+        ));
     }
     Ok(out)
 }
@@ -94,14 +105,16 @@ pub struct OperationOutcome {
 
 impl OperationOutcome {
     /// An error naming KSeF's reason unless the operation succeeded.
-    pub fn into_result(self, what: &str) -> ProgramResult<Self> {
+    pub fn into_result(self, operation: Operation) -> ProgramResult<Self> {
         if self.status_code == 200 {
             Ok(self)
         } else {
-            Err(ProgramError(format!(
-                "{what} was refused by KSeF: {} {} (operation {})",
-                self.status_code, self.status_description, self.reference_number
-            )))
+            Err(ProgramError::OperationRefused {
+                operation,
+                status_code: self.status_code,
+                description: self.status_description,
+                reference_number: self.reference_number,
+            })
         }
     }
 }
@@ -144,21 +157,20 @@ pub async fn grant(app: &mut App, req: GrantRequest) -> ProgramResult<OperationO
         },
     };
     if matches!(req.person, SubjectIdentifier::Fingerprint(_)) {
-        return Err(
-            "granting to a certificate fingerprint needs the person's identity document \
-             details; grant to their PESEL or NIP instead"
-                .into(),
-        );
+        return Err(ProgramError::invalid(
+            Field::Person,
+            InputProblem::FingerprintGrant,
+        ));
     }
     body.validate()
-        .map_err(|e| ProgramError(format!("the grant is not valid: {e}")))?;
-    let outcome = with_stored(app, &[], "granting permissions", async |c, s| {
+        .map_err(|e| ProgramError::invalid(Field::Grant, InputProblem::Rules(e)))?;
+    let outcome = with_stored(app, &[], Operation::GrantPermissions, async |c, s| {
         let token = invoicing_flows::access_token(c, s).await?;
         let op = c.grant_person_permissions(&token, &body).await?;
         finish(c, &token, op).await
     })
     .await?;
-    outcome.into_result("the grant")
+    outcome.into_result(Operation::GrantPermissions)
 }
 
 /// `ksef permission revoke ID`: revokes a grant (ids from `ksef permission list`) and waits
@@ -166,15 +178,20 @@ pub async fn grant(app: &mut App, req: GrantRequest) -> ProgramResult<OperationO
 pub async fn revoke(app: &mut App, permission_id: &str) -> ProgramResult<OperationOutcome> {
     let id = permission_id.trim().to_string();
     if id.is_empty() {
-        return Err("give the permission id (see `ksef permission list`)".into());
+        return Err(ProgramError::invalid(
+            Field::PermissionId,
+            InputProblem::Missing {
+                hint: "one from `ksef permission list`",
+            },
+        ));
     }
-    let outcome = with_stored(app, &[], "revoking a permission", async |c, s| {
+    let outcome = with_stored(app, &[], Operation::RevokePermission, async |c, s| {
         let token = invoicing_flows::access_token(c, s).await?;
         let op = c.revoke_permission(&token, &id).await?;
         finish(c, &token, op).await
     })
     .await?;
-    outcome.into_result("the revocation")
+    outcome.into_result(Operation::RevokePermission)
 }
 
 /// `ksef permission list`: the person permissions in force in the current context, or (with
@@ -193,7 +210,7 @@ pub async fn list(app: &mut App, granted_here: bool) -> ProgramResult<Vec<Person
             PersonPermissionsQueryType::PermissionsInCurrentContext
         }),
     };
-    with_stored(app, &[], "listing permissions", async |c, s| {
+    with_stored(app, &[], Operation::ListPermissions, async |c, s| {
         let token = invoicing_flows::access_token(c, s).await?;
         c.all_person_permissions(&token, &query).await
     })
@@ -214,9 +231,24 @@ mod tests {
             parse_person("5265877635").unwrap(),
             SubjectIdentifier::Nip(_)
         ));
-        let e = parse_person("15062788703").unwrap_err().0;
-        assert!(e.contains("15062788703"), "{e}");
-        assert!(parse_person("123").unwrap_err().0.contains("PESEL"));
+        let e = parse_person("15062788703").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ProgramError::InvalidInput {
+                    field: Field::Person,
+                    problem: InputProblem::Identifier(_)
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("15062788703"), "{e}");
+        assert!(
+            parse_person("123")
+                .unwrap_err()
+                .to_string()
+                .contains("PESEL")
+        );
         assert_eq!(
             parse_permissions(&["credentialsread,InvoiceRead".into(), "InvoiceRead".into()])
                 .unwrap(),
@@ -225,7 +257,9 @@ mod tests {
                 PersonPermissionType::InvoiceRead
             ]
         );
-        let e = parse_permissions(&["Owner".into()]).unwrap_err().0;
+        let e = parse_permissions(&["Owner".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("Owner") && e.contains("CredentialsRead"), "{e}");
         assert!(parse_permissions(&[]).is_err());
     }

@@ -7,20 +7,15 @@ use ksef_client::TokenQuery;
 use ksef_core::{Permission, TokenPermission, TokenStatus};
 use ksef_wire::QueryTokensResponseItem;
 
-use crate::{App, ProgramError, ProgramResult, StoredSession};
+use crate::{
+    App, Field, InputProblem, Operation, ProgramError, ProgramResult, StoredSession,
+    TokenSessionRefusal,
+};
 
 /// The seed: "Sesja z tokenem nie może generować kolejnych podtokenów" / cannot browse tokens.
-fn refuse_token_session(s: &StoredSession, what: &str) -> ProgramResult<()> {
+fn refuse_token_session(s: &StoredSession, what: TokenSessionRefusal) -> ProgramResult<()> {
     if s.session.is_token_session() {
-        return Err(ProgramError(format!(
-            "{what} is not possible in a session opened with a KSeF token (Sesja z tokenem nie może {}). \
-             Log in with a certificate or Profil Zaufany: `ksef auth login --nip … --cert …` or `ksef auth prepare`.",
-            if what.starts_with("generating") {
-                "generować kolejnych tokenów"
-            } else {
-                "przeglądać ani usuwać tokenów"
-            }
-        )));
+        return Err(ProgramError::RefusedInTokenSession(what));
     }
     Ok(())
 }
@@ -38,12 +33,12 @@ pub fn held_permissions(s: &StoredSession) -> Option<Vec<Permission>> {
 
 /// Why a session may not generate tokens (the seed's rule), or `None` if it may.
 pub fn generate_refusal(s: &StoredSession) -> Option<ProgramError> {
-    refuse_token_session(s, "generating a KSeF token").err()
+    refuse_token_session(s, TokenSessionRefusal::GenerateTokens).err()
 }
 
 /// Why a session may not browse tokens (token session), or `None` if it may.
 pub fn browse_refusal(s: &StoredSession) -> Option<ProgramError> {
-    refuse_token_session(s, "browsing KSeF tokens").err()
+    refuse_token_session(s, TokenSessionRefusal::BrowseTokens).err()
 }
 
 /// One token permission as offered on "Nadaj uprawnienia KSeF".
@@ -147,13 +142,21 @@ pub async fn generate(
 ) -> ProgramResult<Generated> {
     let len = description.chars().count();
     if !(5..=256).contains(&len) {
-        return Err(ProgramError(format!(
-            "--description must have 5–256 characters (has {len})"
-        )));
+        return Err(ProgramError::invalid(
+            Field::Description,
+            InputProblem::Length {
+                min: 5,
+                max: 256,
+                actual: len,
+            },
+        ));
     }
     if permissions.is_empty() {
-        return Err(ProgramError(
-            "--permissions: give at least one permission".into(),
+        return Err(ProgramError::invalid(
+            Field::TokenPermissions,
+            InputProblem::Missing {
+                hint: "at least one permission",
+            },
         ));
     }
     if let Some(user) = save_to_user {
@@ -161,19 +164,15 @@ pub async fn generate(
         app.store().await?.user(user).await?;
     }
     let s = app.session().await?;
-    refuse_token_session(&s, "generating a KSeF token")?;
+    refuse_token_session(&s, TokenSessionRefusal::GenerateTokens)?;
     if let Some(have) = held(&s) {
-        let missing: Vec<&str> = permissions
+        let missing: Vec<TokenPermission> = permissions
             .iter()
             .filter(|p| !have.contains(&Permission::from(**p)))
-            .map(|p| p.as_str())
+            .copied()
             .collect();
         if !missing.is_empty() {
-            return Err(ProgramError(format!(
-                "you do not hold {} in this context; a token can carry only permissions you have \
-                 (Nie można nadać tokenowi uprawnień których nie posiadasz)",
-                missing.join(", ")
-            )));
+            return Err(ProgramError::TokenPermissionsNotHeld { missing });
         }
     }
     let access = s.session.access_token.expose_secret().clone();
@@ -201,9 +200,15 @@ fn parse_statuses(statuses: &[String]) -> ProgramResult<Vec<TokenStatus>> {
         .flat_map(|s| s.split(','))
         .filter(|s| !s.trim().is_empty())
         .map(|s| {
-            s.trim()
-                .parse::<TokenStatus>()
-                .map_err(|e| ProgramError(format!("--status: {e}")))
+            s.trim().parse::<TokenStatus>().map_err(|e| {
+                ProgramError::invalid(
+                    Field::TokenStatus,
+                    InputProblem::UnexpectedValue {
+                        value: e.value,
+                        expected: e.expected.join(", "),
+                    },
+                )
+            })
         })
         .collect()
 }
@@ -215,7 +220,7 @@ pub async fn list(
 ) -> ProgramResult<Vec<QueryTokensResponseItem>> {
     let statuses = parse_statuses(statuses)?;
     let s = app.session().await?;
-    refuse_token_session(&s, "browsing KSeF tokens")?;
+    refuse_token_session(&s, TokenSessionRefusal::BrowseTokens)?;
     let query = TokenQuery {
         statuses,
         ..TokenQuery::default()
@@ -241,7 +246,7 @@ async fn record_statuses(app: &mut App, list: &[QueryTokensResponseItem]) -> Pro
 /// `ksef token show REF`.
 pub async fn show(app: &mut App, reference: &str) -> ProgramResult<QueryTokensResponseItem> {
     let s = app.session().await?;
-    refuse_token_session(&s, "browsing KSeF tokens")?;
+    refuse_token_session(&s, TokenSessionRefusal::BrowseTokens)?;
     let t = app
         .client
         .token_status(s.session.access_token.expose_secret(), reference)
@@ -254,15 +259,15 @@ pub async fn show(app: &mut App, reference: &str) -> ProgramResult<QueryTokensRe
 /// możliwe dla użytkowników, którzy mają w KSeF uprawnienie zarządzania uprawnieniami").
 pub async fn revoke(app: &mut App, reference: &str) -> ProgramResult<()> {
     let s = app.session().await?;
-    refuse_token_session(&s, "revoking KSeF tokens")?;
+    refuse_token_session(&s, TokenSessionRefusal::RevokeTokens)?;
     if let Some(have) = held(&s)
         && !have.contains(&Permission::CredentialsManage)
     {
-        return Err(ProgramError(
-            "revoking tokens needs the CredentialsManage permission (zarządzanie uprawnieniami), \
-                 which you do not hold in this context"
-                .into(),
-        ));
+        return Err(ProgramError::PermissionMissing {
+            operation: Operation::RevokeTokens,
+            needed: vec![Permission::CredentialsManage],
+            held: s.permissions.clone().unwrap_or_default(),
+        });
     }
     let access = s.session.access_token.expose_secret().clone();
     app.client.revoke_token(&access, reference).await?;

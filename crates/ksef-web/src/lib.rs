@@ -4,7 +4,7 @@
 //! progressive JavaScript, CSRF-protected forms, loopback only. The workflow itself lives in
 //! `ksef-program`; this crate is a thin front end over it.
 
-mod errors;
+pub mod errors;
 mod forms;
 mod handlers;
 mod pages;

@@ -156,7 +156,7 @@ pub async fn enroll(app: &mut App, args: CertEnrollArgs) -> CliResult<()> {
         Output::Pem { path: args.out }
     } else {
         let Some(pw) = args.password_file.as_deref() else {
-            return Err(CliError(
+            return Err(CliError::Usage(
                 "--password-file is required for PKCS#12 output (or use --pem)".into(),
             ));
         };

@@ -9,7 +9,7 @@ use ksef_crypto::KeyAlgorithm;
 use ksef_crypto::testcert::{TestSubject, make_test_certificate};
 use ksef_emulator::EmulatorConfig;
 
-use crate::app::{App, CliError, CliResult, Settings};
+use crate::app::{App, CliError, CliResult, ProgramError, Settings};
 use crate::cmd::{auth, token};
 
 struct Narrator {
@@ -31,7 +31,7 @@ fn expect(cond: bool, what: &str) -> CliResult<()> {
     if cond {
         Ok(())
     } else {
-        Err(CliError(format!("demo step failed: {what}")))
+        Err(CliError::DemoStep(what.to_string()))
     }
 }
 
@@ -59,8 +59,10 @@ pub async fn run() -> CliResult<()> {
         step: 0,
         started: Instant::now(),
     };
-    let work = tempfile::tempdir()
-        .map_err(|e| CliError(format!("cannot create a temporary directory: {e}")))?;
+    let work = tempfile::tempdir().map_err(|source| CliError::Io {
+        action: "create a temporary directory",
+        source,
+    })?;
     println!(
         "KSeF demo: the accounting program's token workflow (Generuj token KSeF, Tokeny KSeF, Użytkownicy)"
     );
@@ -73,9 +75,7 @@ pub async fn run() -> CliResult<()> {
     let mut config = EmulatorConfig::new(work.path().join("emulator"));
     config.auth_processing_delay = Duration::from_millis(200);
     config.token_activation_delay = Duration::from_millis(500);
-    let emu = ksef_emulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .map_err(|e| CliError(format!("cannot start the emulator: {e}")))?;
+    let emu = ksef_emulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     n.ok(&format!("KSeF API at {}", emu.base_url()));
     let settings = Settings {
         base_url: emu.base_url(),

@@ -96,7 +96,7 @@ pub async fn run(app: &mut App, cmd: InvoiceCommand) -> CliResult<()> {
 }
 
 fn parse_form(form: Option<&str>) -> CliResult<Option<ksef_invoice::FormCode>> {
-    form.map(invoices::parse_form).transpose()
+    Ok(form.map(invoices::parse_form).transpose()?)
 }
 
 async fn validate(app: &App, files: Vec<PathBuf>, form: Option<String>) -> CliResult<()> {
@@ -109,10 +109,10 @@ async fn validate(app: &App, files: Vec<PathBuf>, form: Option<String>) -> CliRe
         print_checks(&checks);
     }
     if bad > 0 {
-        return Err(CliError(format!(
-            "{bad} of {} invoice file(s) are not valid",
-            checks.len()
-        )));
+        return Err(CliError::InvoicesInvalid {
+            invalid: bad,
+            total: checks.len(),
+        });
     }
     Ok(())
 }
@@ -142,7 +142,7 @@ async fn send(app: &mut App, args: SendArgs) -> CliResult<()> {
     req.compression = args
         .compression
         .parse()
-        .map_err(|e| CliError(format!("--compression: {e}")))?;
+        .map_err(|e| CliError::Usage(format!("--compression: {e}")))?;
     req.part_size = args.part_size;
     req.session_size = args.session_size.map(|n| n as usize);
     let bar = Bar::new();
@@ -156,16 +156,16 @@ async fn send(app: &mut App, args: SendArgs) -> CliResult<()> {
     let result = invoices::send(app, req, &mut |event| {
         bar.suspend(|| out.event(event));
     })
-    .await;
+    .await
+    .map_err(CliError::from);
     bar.finish();
     out.finish(&result);
     let totals = result?;
     if totals.failed > 0 {
-        return Err(CliError(format!(
-            "{} of {} invoice(s) were not accepted by KSeF",
-            totals.failed,
-            totals.accepted + totals.failed
-        )));
+        return Err(CliError::InvoicesNotAccepted {
+            failed: totals.failed,
+            total: totals.accepted + totals.failed,
+        });
     }
     Ok(())
 }
@@ -333,7 +333,7 @@ impl JsonStream {
                 ",\n  \"accepted\": {},\n  \"failed\": {}",
                 t.accepted, t.failed
             )?,
-            Err(e) => write!(out, ",\n  \"error\": {}", json_line(&e.0))?,
+            Err(e) => write!(out, ",\n  \"error\": {}", json_line(&e.to_string()))?,
         }
         writeln!(out, "\n}}")
     }
@@ -364,11 +364,11 @@ async fn query(app: &mut App, args: QueryArgs) -> CliResult<()> {
     let req = QueryRequest {
         subject_type: invoices::parse_subject_type(&args.subject_type)?,
         date_type,
-        from: invoices::parse_when("--from", &args.from)?,
+        from: invoices::parse_when(ksef_program::Field::From, &args.from)?,
         to: args
             .to
             .as_deref()
-            .map(|t| invoices::parse_when("--to", t))
+            .map(|t| invoices::parse_when(ksef_program::Field::To, t))
             .transpose()?,
         page_size: args.page_size,
         limit: args.limit,
@@ -451,7 +451,10 @@ async fn download(app: &mut App, number: &str, output: Option<PathBuf>) -> CliRe
             let mut out = std::io::stdout().lock();
             out.write_all(&xml)
                 .and_then(|_| out.flush())
-                .map_err(|e| CliError(format!("cannot write to standard output: {e}")))
+                .map_err(|source| CliError::Io {
+                    action: "write to standard output",
+                    source,
+                })
         }
     }
 }

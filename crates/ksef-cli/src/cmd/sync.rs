@@ -38,12 +38,12 @@ pub async fn run(app: &mut App, args: SyncArgs) -> CliResult<()> {
     let since = args
         .since
         .as_deref()
-        .map(|s| invoices::parse_when("--since", s))
+        .map(|s| invoices::parse_when(ksef_program::Field::Since, s))
         .transpose()?;
     let compression = args
         .compression
         .parse()
-        .map_err(|e| CliError(format!("--compression: {e}")))?;
+        .map_err(|e| CliError::Usage(format!("--compression: {e}")))?;
     let bar = Bar::new();
     let result = invoices::sync(app, &args.dir, types, since, compression, bar.callback()).await;
     bar.finish();

@@ -62,7 +62,10 @@ pub async fn run(app: &mut App, cmd: UpoCommand) -> CliResult<()> {
         for d in &docs {
             out.write_all(&d.xml)
                 .and_then(|_| out.write_all(b"\n"))
-                .map_err(|e| CliError(format!("cannot write to standard output: {e}")))?;
+                .map_err(|source| CliError::Io {
+                    action: "write to standard output",
+                    source,
+                })?;
         }
         return Ok(());
     };

@@ -115,11 +115,14 @@ pub async fn set_token(app: &mut App, name: &str) -> CliResult<()> {
     let mut input = String::new();
     std::io::stdin()
         .read_to_string(&mut input)
-        .map_err(|e| CliError(format!("cannot read the token from standard input: {e}")))?;
+        .map_err(|source| CliError::Io {
+            action: "read the token from standard input",
+            source,
+        })?;
     let token = ksef_crypto::Zeroizing::new(input.trim().to_string());
     input.clear();
     if token.is_empty() {
-        return Err(CliError(
+        return Err(CliError::Usage(
             "no token on standard input; paste the KSeF token and end with Ctrl+D".into(),
         ));
     }
