@@ -91,6 +91,14 @@ pub struct EmulatorConfig {
     /// CA is one more trusted CA, checked like the listed ones. [`SimulatedTrustedProfile::Auto`]
     /// by default (on without a trust list, off with one).
     pub simulated_trusted_profile: SimulatedTrustedProfile,
+    /// Whether the simulated signing service offers (checked by default) to treat the signer as
+    /// the owner of the NIP in the signed document's context — a sole trader, as TEST lets an
+    /// integrator make their own PESEL the owner of a test NIP (`POST /testdata/person`, digest
+    /// §5.1). When the signer ticks it, signing records that NIP–PESEL link, so a fresh
+    /// emulator's PZ login in a NIP context succeeds with the owner's rights without any other
+    /// preparation. Only in effect while the simulation is on
+    /// ([`EmulatorConfig::simulated_trusted_profile_enabled`]); `true` by default.
+    pub simulated_trusted_profile_sole_trader: bool,
     /// Lifetime of the person certificate the simulated signing service issues for each
     /// signature (short-lived; the challenge itself lives 10 minutes).
     pub simulated_trusted_profile_certificate_lifetime: Duration,
@@ -148,6 +156,7 @@ impl EmulatorConfig {
             header_read_timeout: Duration::from_secs(10),
             max_connections: 1024,
             simulated_trusted_profile: SimulatedTrustedProfile::Auto,
+            simulated_trusted_profile_sole_trader: true,
             simulated_trusted_profile_certificate_lifetime: Duration::from_secs(60 * 60),
             session_lifetime: Duration::from_secs(12 * 3600),
             batch_part_window: Duration::from_secs(20 * 60),

@@ -175,3 +175,47 @@ fn tighten(path: &Path) -> std::io::Result<()> {
 fn tighten(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
+
+/// Name of the lock file in the data directory. A running emulator holds an exclusive lock on
+/// it (`flock` on Unix, `LockFileEx` on Windows) from [`crate::spawn`] until it stops serving;
+/// the operating system releases it when the process ends, however it ends.
+pub const LOCK_FILE_NAME: &str = "ksef-emulator.lock";
+
+/// The exclusive lock of a running emulator on its data directory; released on drop.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: File,
+}
+
+/// Why the data directory could not be locked.
+#[derive(Debug)]
+pub enum LockError {
+    /// Another emulator (this process or another one) holds the lock.
+    InUse { lock_file: std::path::PathBuf },
+    /// The lock file cannot be created, opened or locked.
+    Io {
+        lock_file: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Takes the exclusive lock of `dir` (already prepared by [`prepare`]) without waiting.
+pub fn lock(dir: &Path) -> Result<DataDirLock, LockError> {
+    let lock_file = dir.join(LOCK_FILE_NAME);
+    let io = |source| LockError::Io {
+        lock_file: lock_file.clone(),
+        source,
+    };
+    // Never truncated: the file only carries the lock.
+    let file = private_options()
+        .read(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_file)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(DataDirLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LockError::InUse { lock_file }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
+}

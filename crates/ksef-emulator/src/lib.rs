@@ -41,6 +41,7 @@ mod tokens;
 mod server;
 
 pub use config::{EmulatorConfig, SimulatedTrustedProfile, TrustPolicy};
+pub use datadir::LOCK_FILE_NAME as DATA_DIR_LOCK_FILE;
 pub use error::StartError;
 pub use server::{RunningEmulator, SpawnError, spawn};
 pub use state::AppState;

@@ -7,14 +7,23 @@
 //! there is no such service, so the emulator provides a stand-in:
 //!
 //! * `GET /symulator-podpisu` — a small Polish HTML form (labelled as a SIMULATION that is
-//!   not part of the KSeF API): `document` (file), `pesel`, `given_name`, `surname`. The query
-//!   string may pre-fill `pesel`, `given_name` and `surname`.
+//!   not part of the KSeF API): `document` (file), `pesel`, `given_name`, `surname` and, when
+//!   [`crate::config::EmulatorConfig::simulated_trusted_profile_sole_trader`] is on, the
+//!   checkbox `owner` (checked by default). The query string may pre-fill `pesel`,
+//!   `given_name`, `surname` and `owner` (`0` = unchecked); a missing PESEL is suggested (a
+//!   valid random test PESEL), and missing names are suggested to match its sex.
 //! * `POST /symulator-podpisu` (multipart) — checks the PESEL, the names (1–64 characters)
 //!   and that the document is an unsigned `AuthTokenRequest`, issues a short-lived person
 //!   certificate (`givenName`, `surname`, `serialNumber=PNOPL-<PESEL>`, `CN`, `C=PL`) from the
 //!   emulator's persistent "trusted profile" CA, signs the document (enveloped XAdES-BES) and
 //!   returns it as an attachment named `<uploaded name> (1).xml`. Bad input gives a Polish
 //!   HTML error page with status 400 (413 for a document over 1 MiB).
+//!   With `owner` set and a `Nip` context in the document, the person becomes the owner of
+//!   that NIP (a sole trader): the emulator records the NIP–PESEL link, as `POST
+//!   /testdata/person` does and as an integrator does on TEST before a real PZ login (digest
+//!   §5.1), so the signed request then logs in with the owner's rights. A NIP already linked
+//!   to another PESEL is refused (400, naming the linked PESEL); other contexts ignore the
+//!   option.
 //! * `GET /symulator-podpisu/ca.pem` — the CA certificate, for configuring trust elsewhere.
 //!
 //! When the simulation is on (see [`crate::config::EmulatorConfig::simulated_trusted_profile`]:
@@ -31,7 +40,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
-use ksef_core::{IdentifierError, Pesel};
+use ksef_core::{ContextIdentifier, IdentifierError, Nip, Pesel};
 use ksef_crypto::ca::{Validity, issue_certificate};
 use ksef_crypto::testcert::TestSubject;
 use ksef_crypto::{Credential, KeyAlgorithm};
@@ -56,6 +65,12 @@ const FORM_OVERHEAD_BYTES: usize = 64 * 1024;
 const MAX_TEXT_FIELD_BYTES: usize = 1024;
 /// Names (given name, surname): 1–64 characters.
 const MAX_NAME_CHARS: usize = 64;
+/// The label of the `owner` checkbox.
+pub const OWNER_LABEL: &str = "Traktuj osobę jako właściciela firmy o NIP z podpisywanego \
+     dokumentu (jednoosobowa działalność — jak w środowisku TEST)";
+/// `description` of the NIP–PESEL links the `owner` option records.
+const OWNER_LINK_DESCRIPTION: &str =
+    "Osoba testowa z symulatora podpisu zaufanego (właściciel — jednoosobowa działalność)";
 
 /// Page title (also the `<h1>`).
 pub const TITLE: &str =
@@ -122,6 +137,55 @@ struct FormValues {
     given_name: String,
     #[serde(default)]
     surname: String,
+    /// The `owner` checkbox: present (any value but `0`) = checked. A browser sends the field
+    /// only when the box is checked.
+    #[serde(default)]
+    owner: Option<String>,
+}
+
+impl FormValues {
+    fn owner_checked(&self) -> bool {
+        self.owner.as_deref().is_some_and(|v| v.trim() != "0")
+    }
+
+    /// Fills what the page suggests on a fresh visit: a valid random test PESEL, names that
+    /// match its sex, and the `owner` box checked.
+    fn suggest(&mut self) {
+        if self.pesel.trim().is_empty() {
+            self.pesel = Pesel::random().as_str().to_string();
+        }
+        if self.given_name.trim().is_empty() && self.surname.trim().is_empty() {
+            let (given, surname) = suggested_names(self.pesel.trim());
+            self.given_name = given.to_string();
+            self.surname = surname.to_string();
+        }
+        if self.owner.is_none() {
+            self.owner = Some("1".into());
+        }
+    }
+}
+
+/// Test names for a PESEL: its tenth digit is odd for men, even for women.
+fn suggested_names(pesel: &str) -> (&'static str, &'static str) {
+    const MEN: [(&str, &str); 5] = [
+        ("Jan", "Kowalski"),
+        ("Piotr", "Nowak"),
+        ("Tomasz", "Wiśniewski"),
+        ("Krzysztof", "Wójcik"),
+        ("Marek", "Testowy"),
+    ];
+    const WOMEN: [(&str, &str); 5] = [
+        ("Anna", "Kowalska"),
+        ("Maria", "Nowak"),
+        ("Katarzyna", "Wiśniewska"),
+        ("Agnieszka", "Wójcik"),
+        ("Ewa", "Testowa"),
+    ];
+    let pick = rand::random_range(0..MEN.len());
+    match pesel.as_bytes().get(9) {
+        Some(d) if d.is_ascii_digit() && (d - b'0').is_multiple_of(2) => WOMEN[pick],
+        _ => MEN[pick],
+    }
 }
 
 async fn page(
@@ -132,8 +196,12 @@ async fn page(
         return disabled();
     }
     // A malformed query only loses the pre-fill.
-    let values = query.map(|Query(v)| v).unwrap_or_default();
-    html(StatusCode::OK, render_page(&values, &[]))
+    let mut values = query.map(|Query(v)| v).unwrap_or_default();
+    values.suggest();
+    html(
+        StatusCode::OK,
+        render_page(&values, &[], offers_owner(&state)),
+    )
 }
 
 async fn ca_pem(State(state): State<AppState>) -> Response {
@@ -152,8 +220,14 @@ async fn ca_pem(State(state): State<AppState>) -> Response {
         Err(e) => error_page(
             &FormValues::default(),
             &SigningServiceError::Internal(e.to_string()),
+            false,
         ),
     }
+}
+
+/// Whether the page offers the `owner` option.
+fn offers_owner(state: &AppState) -> bool {
+    state.config().simulated_trusted_profile_sole_trader
 }
 
 fn disabled() -> Response {
@@ -184,6 +258,7 @@ async fn sign(
     if !state.config().simulated_trusted_profile_enabled() {
         return disabled();
     }
+    let offer = offers_owner(&state);
     let mut multipart = match multipart {
         Ok(m) => m,
         Err(_) => {
@@ -193,12 +268,13 @@ async fn sign(
                     "Formularz należy wysłać jako multipart/form-data (pole „document” z plikiem)."
                         .into(),
                 ]),
+                offer,
             );
         }
     };
     let upload = match read_form(&mut multipart).await {
         Ok(u) => u,
-        Err(e) => return error_page(&FormValues::default(), &e),
+        Err(e) => return error_page(&FormValues::default(), &e, offer),
     };
     let lifetime = state
         .config()
@@ -211,21 +287,84 @@ async fn sign(
     } = upload;
     let checked = match validate(&values, document) {
         Ok(c) => c,
-        Err(e) => return error_page(&values, &e),
+        Err(e) => return error_page(&values, &e, offer),
+    };
+    // The NIP the person is to own (the option is on and the document has a NIP context).
+    let owned = match (&checked.context, offer && values.owner_checked()) {
+        (ContextIdentifier::Nip(nip), true) => Some((nip.clone(), checked.pesel.clone())),
+        _ => None,
     };
     let signed = tokio::task::spawn_blocking(move || sign_for(&ca, &checked, lifetime))
         .await
         .map_err(|e| SigningServiceError::Internal(e.to_string()))
         .and_then(|r| r);
+    let signed = match (signed, owned) {
+        (Ok(xml), Some((nip, pesel))) => link_owner(&state, &nip, &pesel).await.map(|()| xml),
+        (other, _) => other,
+    };
     match signed {
         Ok(xml) => attachment(&signed_file_name(file_name.as_deref()), xml),
         Err(e) => {
             if let SigningServiceError::Internal(detail) = &e {
                 tracing::error!(%detail, "simulated trusted profile signing failed");
             }
-            error_page(&values, &e)
+            error_page(&values, &e, offer)
         }
     }
+}
+
+/// Makes `pesel` the owner of `nip` (a sole trader): records the NIP–PESEL link as
+/// `POST /testdata/person` does, unless it exists. A NIP owned by another PESEL is refused.
+async fn link_owner(state: &AppState, nip: &Nip, pesel: &Pesel) -> Result<(), SigningServiceError> {
+    let internal = |e: crate::error::ApiError| SigningServiceError::Internal(e.to_string());
+    let linked = |existing: String| {
+        if existing == pesel.as_str() {
+            Ok(())
+        } else {
+            Err(SigningServiceError::Invalid(vec![format!(
+                "Firma o NIP {nip} ma już w emulatorze właściciela o numerze PESEL {existing} \
+                 (powiązanie NIP–PESEL). Podpisz jako ta osoba (wpisz PESEL {existing}) albo \
+                 odznacz opcję „właściciel firmy”."
+            )]))
+        }
+    };
+    if let Some(existing) = owner_pesel(state, nip).await.map_err(internal)? {
+        return linked(existing);
+    }
+    let created = crate::testdata::create_person(
+        state,
+        nip,
+        pesel,
+        false,
+        false,
+        OWNER_LINK_DESCRIPTION,
+        None,
+    )
+    .await;
+    match created {
+        Ok(()) => {
+            tracing::info!("simulated trusted profile: recorded a NIP–PESEL owner link");
+            Ok(())
+        }
+        // Linked meanwhile (a concurrent request): the same rules apply.
+        Err(e) => match owner_pesel(state, nip).await.map_err(internal)? {
+            Some(existing) => linked(existing),
+            None => Err(internal(e)),
+        },
+    }
+}
+
+/// The PESEL linked to `nip` (`/testdata/person`), if any.
+async fn owner_pesel(
+    state: &AppState,
+    nip: &Nip,
+) -> Result<Option<String>, crate::error::ApiError> {
+    Ok(
+        sqlx::query_scalar("SELECT pesel FROM persons WHERE nip = ?")
+            .bind(nip.as_str())
+            .fetch_optional(state.pool())
+            .await?,
+    )
 }
 
 async fn read_form(multipart: &mut Multipart) -> Result<Upload, SigningServiceError> {
@@ -237,7 +376,7 @@ async fn read_form(multipart: &mut Multipart) -> Result<Upload, SigningServiceEr
                 upload.file_name = field.file_name().map(str::to_string);
                 upload.document = Some(read_capped(&mut field, MAX_DOCUMENT_BYTES).await?);
             }
-            "pesel" | "given_name" | "surname" => {
+            "pesel" | "given_name" | "surname" | "owner" => {
                 let bytes = read_capped(&mut field, MAX_TEXT_FIELD_BYTES)
                     .await
                     .map_err(|e| match e {
@@ -256,6 +395,7 @@ async fn read_form(multipart: &mut Multipart) -> Result<Upload, SigningServiceEr
                 match name.as_str() {
                     "pesel" => upload.values.pesel = text,
                     "given_name" => upload.values.given_name = text,
+                    "owner" => upload.values.owner = Some(text),
                     _ => upload.values.surname = text,
                 }
             }
@@ -295,6 +435,8 @@ struct Checked {
     given_name: String,
     surname: String,
     document: String,
+    /// The document's context.
+    context: ContextIdentifier,
 }
 
 fn validate(
@@ -333,12 +475,15 @@ fn validate(
         },
     };
     match (pesel, given_name, surname, document) {
-        (Some(pesel), Some(given_name), Some(surname), Some(document)) if errors.is_empty() => {
+        (Some(pesel), Some(given_name), Some(surname), Some((document, context)))
+            if errors.is_empty() =>
+        {
             Ok(Checked {
                 pesel,
                 given_name,
                 surname,
                 document,
+                context,
             })
         }
         _ => Err(SigningServiceError::Invalid(errors)),
@@ -386,16 +531,22 @@ fn check_name(value: &str, label: &str) -> Result<String, String> {
     Ok(v.to_string())
 }
 
-/// The document must be an `AuthTokenRequest` (schema rules) without a signature.
-fn check_document(bytes: Vec<u8>) -> Result<String, String> {
-    if let Err(e) = AuthTokenRequest::parse(&bytes) {
-        return Err(format!(
-            "Plik nie jest prawidłowym żądaniem uwierzytelnienia AuthTokenRequest: {} ({e})",
-            e.description_pl()
-        ));
-    }
+/// The document must be an `AuthTokenRequest` (schema rules) without a signature. Returns its
+/// text and its context.
+fn check_document(bytes: Vec<u8>) -> Result<(String, ContextIdentifier), String> {
+    let context = match AuthTokenRequest::parse(&bytes) {
+        Ok((request, _)) => request.context,
+        Err(e) => {
+            return Err(format!(
+                "Plik nie jest prawidłowym żądaniem uwierzytelnienia AuthTokenRequest: {} ({e})",
+                e.description_pl()
+            ));
+        }
+    };
     // `parse` accepted it, so it is UTF-8 (or pure ASCII under an ASCII-compatible label).
-    String::from_utf8(bytes).map_err(|_| "Plik musi być zapisany w kodowaniu UTF-8.".to_string())
+    let text = String::from_utf8(bytes)
+        .map_err(|_| "Plik musi być zapisany w kodowaniu UTF-8.".to_string())?;
+    Ok((text, context))
 }
 
 /// Issues the person certificate and signs. CPU-bound.
@@ -521,8 +672,11 @@ fn html(status: StatusCode, body: String) -> Response {
     resp
 }
 
-fn error_page(values: &FormValues, err: &SigningServiceError) -> Response {
-    html(err.status(), render_page(values, &err.messages()))
+fn error_page(values: &FormValues, err: &SigningServiceError, offer_owner: bool) -> Response {
+    html(
+        err.status(),
+        render_page(values, &err.messages(), offer_owner),
+    )
 }
 
 /// HTML text/attribute escaping. Hand-rolled: five characters, and the emulator has no
@@ -542,7 +696,24 @@ fn escape(s: &str) -> String {
     out
 }
 
-fn render_page(values: &FormValues, errors: &[String]) -> String {
+fn render_page(values: &FormValues, errors: &[String], offer_owner: bool) -> String {
+    let owner_block = if offer_owner {
+        format!(
+            "<label for=\"owner\" class=\"checkbox\"><input type=\"checkbox\" id=\"owner\" \
+             name=\"owner\" value=\"1\"{checked}> {label}</label>\n\
+             <p class=\"hint\">Emulator zapisze wtedy powiązanie NIP–PESEL (jak POST \
+             /testdata/person w środowisku TEST), więc logowanie w kontekście tego NIP-u \
+             odbędzie się z uprawnieniami właściciela.</p>\n",
+            checked = if values.owner_checked() {
+                " checked"
+            } else {
+                ""
+            },
+            label = escape(OWNER_LABEL),
+        )
+    } else {
+        String::new()
+    };
     let error_block = if errors.is_empty() {
         String::new()
     } else {
@@ -567,6 +738,8 @@ body {{ font-family: sans-serif; max-width: 44rem; margin: 2rem auto; padding: 0
 #error {{ border: 2px solid #b00; padding: .5rem 1rem; margin: 1rem 0; color: #700; }}
 label {{ display: block; margin-top: .75rem; }}
 input {{ display: block; margin-top: .25rem; }}
+label.checkbox input {{ display: inline; }}
+.hint {{ font-size: .9em; color: #444; margin: .25rem 0 0; }}
 button {{ margin-top: 1.25rem; padding: .5rem 1.5rem; }}
 </style>
 </head>
@@ -586,7 +759,7 @@ Podpisany plik zostanie pobrany jako „&lt;nazwa&gt; (1).xml”; wyślij go bez
 <input type="text" id="given_name" name="given_name" maxlength="{max}" required value="{given}"></label>
 <label for="surname">Nazwisko
 <input type="text" id="surname" name="surname" maxlength="{max}" required value="{surname}"></label>
-<button type="submit" id="sign">Podpisz</button>
+{owner_block}<button type="submit" id="sign">Podpisz</button>
 </form>
 </body>
 </html>
@@ -646,8 +819,10 @@ mod tests {
                 pesel: "\"><script>".into(),
                 given_name: String::new(),
                 surname: String::new(),
+                owner: None,
             },
             &["<b>".into()],
+            true,
         );
         assert!(!page.contains("<script>"));
         assert!(!page.contains("<b>"));

@@ -314,3 +314,55 @@ async fn assert_start_refused_as_read_only(data: &Path, what: &str, how: &str) {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn one_emulator_per_data_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let first = spawn(&data).await.unwrap();
+    let lock = data.join(ksef_emulator::DATA_DIR_LOCK_FILE);
+    assert!(lock.is_file(), "{:?}", tree(&data));
+    assert_eq!(mode(&lock), 0o600);
+
+    // A second emulator on the same directory is refused with a typed error naming it, and
+    // the first one keeps serving.
+    let err = match spawn(&data).await {
+        Ok(_) => panic!("a second emulator started on the same data directory"),
+        Err(e) => e,
+    };
+    let SpawnError::DataDirInUse { path, lock_file } = &err else {
+        panic!("expected DataDirInUse, got {err:?}");
+    };
+    assert_eq!(path, &data.display().to_string());
+    assert_eq!(lock_file, &lock.display().to_string());
+    let message = err.to_string();
+    assert!(message.contains(&data.display().to_string()), "{message}");
+    assert!(
+        message.contains("in use by another running KSeF emulator"),
+        "{message}"
+    );
+    let a = ksef_testkit::http_client()
+        .post(format!("{}/auth/challenge", first.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.status(), reqwest::StatusCode::OK);
+
+    // Another directory is independent.
+    let other = spawn(&tmp.path().join("other")).await.unwrap();
+
+    // Once the first has stopped, the directory is free again.
+    first.shutdown().await;
+    let again = spawn(&data).await.unwrap();
+    again.shutdown().await;
+    other.shutdown().await;
+
+    // A refused port leaves the lock free too (the start failed before serving).
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = match ksef_emulator::spawn(config(&data), taken.local_addr().unwrap()).await {
+        Ok(_) => panic!("bound a taken port"),
+        Err(e) => e,
+    };
+    assert!(matches!(err, SpawnError::Bind { .. }), "{err:?}");
+    spawn(&data).await.unwrap().shutdown().await;
+}

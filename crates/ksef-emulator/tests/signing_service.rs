@@ -823,3 +823,216 @@ async fn oversized_documents_are_refused_without_500() {
     let r = reply(e.http.get(e.service_url()).send().await.unwrap()).await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+/// The `value` of the `<input>` with `id` in a page.
+fn input_value(page: &str, id: &str) -> String {
+    let at = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no input {id} in {page}"));
+    let tag_end = at + page[at..].find('>').expect("end of the input tag");
+    let tag = &page[at..tag_end];
+    let v = tag
+        .find("value=\"")
+        .unwrap_or_else(|| panic!("no value in {tag}"));
+    let rest = &tag[v + 7..];
+    rest[..rest.find('"').expect("closing quote")].to_string()
+}
+
+/// The `owner` checkbox tag of a page, if the page offers it.
+fn owner_checkbox(page: &str) -> Option<String> {
+    let at = page.find("id=\"owner\"")?;
+    let start = page[..at].rfind('<')?;
+    let end = at + page[at..].find('>')?;
+    Some(page[start..=end].to_string())
+}
+
+/// Submits the form with the `owner` field as a browser does for a checked box (`Some`) or an
+/// unchecked one (`None`: the field is not sent).
+async fn submit_with_owner(
+    e: &Emu,
+    unsigned: &str,
+    pesel: &str,
+    given_name: &str,
+    surname: &str,
+    owner: Option<&str>,
+) -> Reply {
+    let mut form = Form::new()
+        .text("pesel", pesel.to_string())
+        .text("given_name", given_name.to_string())
+        .text("surname", surname.to_string())
+        .part(
+            "document",
+            Part::bytes(unsigned.as_bytes().to_vec())
+                .file_name(FILE_NAME)
+                .mime_str("text/xml")
+                .unwrap(),
+        );
+    if let Some(v) = owner {
+        form = form.text("owner", v.to_string());
+    }
+    reply(
+        e.http
+            .post(e.service_url())
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// Logs in with `signed` and returns the access token of the redeemed session (status 200).
+async fn owner_session(e: &Emu, signed: &[u8]) -> String {
+    let (init, status) = auth_outcome(&e.c, signed, false).await;
+    assert_trusted_profile(&status);
+    e.c.finish_login(&init).await.expect("redeem").access_token
+}
+
+#[tokio::test]
+async fn fresh_install_suggests_a_valid_person_and_the_owner_option_makes_the_login_work() {
+    let e = start(|_| {}).await;
+    // The page suggests a valid test PESEL with a real birth date, names, and the owner
+    // option, checked.
+    let page = reply(e.http.get(e.service_url()).send().await.unwrap()).await;
+    let t = page.text();
+    assert_eq!(page.status, StatusCode::OK, "{t}");
+    let pesel: Pesel = input_value(&t, "pesel")
+        .parse()
+        .unwrap_or_else(|err| panic!("suggested PESEL invalid: {err}\n{t}"));
+    let born = pesel.birth_date().expect("a real birth date");
+    assert!((1940..=2006).contains(&born.year()), "{born}");
+    let given = input_value(&t, "given_name");
+    let surname = input_value(&t, "surname");
+    assert!(!given.is_empty() && !surname.is_empty(), "{t}");
+    let checkbox = owner_checkbox(&t).expect("the owner option is offered");
+    assert!(checkbox.contains("name=\"owner\""), "{checkbox}");
+    assert!(checkbox.contains(" checked"), "{checkbox}");
+    assert!(
+        t.contains(
+            "Traktuj osobę jako właściciela firmy o NIP z podpisywanego dokumentu \
+             (jednoosobowa działalność — jak w środowisku TEST)"
+        ),
+        "{t}"
+    );
+    // Two visits suggest different people.
+    let again = reply(e.http.get(e.service_url()).send().await.unwrap()).await;
+    assert_ne!(input_value(&again.text(), "pesel"), pesel.as_str());
+    // A pre-filled PESEL and `owner=0` are kept.
+    let q = reply(
+        e.http
+            .get(format!("{}?pesel=44051401359&owner=0", e.service_url()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let qt = q.text();
+    assert_eq!(input_value(&qt, "pesel"), "44051401359");
+    assert!(!owner_checkbox(&qt).unwrap().contains(" checked"), "{qt}");
+    // Men's names for a man's PESEL (tenth digit odd).
+    assert!(
+        ["Jan", "Piotr", "Tomasz", "Krzysztof", "Marek"]
+            .contains(&input_value(&qt, "given_name").as_str()),
+        "{qt}"
+    );
+
+    // A fresh NIP nobody prepared: signing with the suggestion and the option logs in as owner.
+    let nip = Nip::random();
+    let unsigned = unsigned_request(&e.c, &nip).await;
+    let r = submit_with_owner(&e, &unsigned, pesel.as_str(), &given, &surname, Some("1")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let access = owner_session(&e, &r.body).await;
+    // The owner's rights: creating a KSeF token needs CredentialsManage.
+    let (_, token) =
+        e.c.generate_active_token(
+            &access,
+            &["InvoiceRead", "CredentialsManage"],
+            "Token właściciela",
+        )
+        .await;
+    assert!(!token.is_empty());
+    // The link is the one `/testdata/person` makes: `/testdata/person/remove` undoes it…
+    let removed =
+        e.c.post(
+            "/testdata/person/remove",
+            None,
+            json!({"nip": nip.as_str()}),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::OK, "{:?}", removed.body);
+    // …and without the option the same person is refused as before (415, no rights).
+    let unsigned = unsigned_request(&e.c, &nip).await;
+    let r = submit_with_owner(&e, &unsigned, pesel.as_str(), &given, &surname, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let (_, status) = auth_outcome(&e.c, &r.body, false).await;
+    assert_eq!(status["status"]["code"], 415, "{status}");
+    assert_eq!(status["authenticationMethod"], "TrustedProfile", "{status}");
+}
+
+#[tokio::test]
+async fn owner_option_respects_existing_links_and_other_contexts() {
+    let e = start(|_| {}).await;
+    let nip = Nip::random();
+    let pesel = Pesel::random();
+    // Signing twice as owner of the same NIP: the second finds the link and is fine.
+    for _ in 0..2 {
+        let unsigned = unsigned_request(&e.c, &nip).await;
+        let r = submit_with_owner(&e, &unsigned, pesel.as_str(), "Anna", "Nowak", Some("1")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        owner_session(&e, &r.body).await;
+    }
+    // Another PESEL cannot take the NIP over: a clear page naming the owner's PESEL.
+    let other = loop {
+        let p = Pesel::random();
+        if p != pesel {
+            break p;
+        }
+    };
+    let unsigned = unsigned_request(&e.c, &nip).await;
+    let r = submit_with_owner(&e, &unsigned, other.as_str(), "Ewa", "Testowa", Some("1")).await;
+    r.assert_error_page(
+        StatusCode::BAD_REQUEST,
+        &format!(
+            "ma już w emulatorze właściciela o numerze PESEL {}",
+            pesel.as_str()
+        ),
+    );
+
+    // A document without a NIP context (an InternalId): the option does nothing.
+    let internal = ksef_core::InternalId::new(&nip, 1234).unwrap();
+    let (challenge, _) = e.c.challenge().await;
+    let unsigned = AuthTokenRequest::new(
+        challenge,
+        ContextIdentifier::InternalId(internal),
+        SubjectIdentifierType::CertificateSubject,
+    )
+    .to_xml(AuthNamespace::V2_0);
+    let stranger = Pesel::random();
+    let r = submit_with_owner(&e, &unsigned, stranger.as_str(), "Jan", "Nowak", Some("1")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let links = e.emu.state.pool();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM persons WHERE pesel = ?")
+        .bind(stranger.as_str())
+        .fetch_one(links)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn owner_option_can_be_switched_off_in_the_configuration() {
+    let e = start(|c| c.simulated_trusted_profile_sole_trader = false).await;
+    let page = reply(e.http.get(e.service_url()).send().await.unwrap()).await;
+    let t = page.text();
+    assert!(owner_checkbox(&t).is_none(), "{t}");
+    // Still a valid suggestion.
+    input_value(&t, "pesel").parse::<Pesel>().unwrap();
+    // A forged `owner` field changes nothing: no link, the login is refused (415).
+    let nip = Nip::random();
+    let pesel = Pesel::random();
+    let unsigned = unsigned_request(&e.c, &nip).await;
+    let r = submit_with_owner(&e, &unsigned, pesel.as_str(), "Jan", "Kowalski", Some("1")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let (_, status) = auth_outcome(&e.c, &r.body, false).await;
+    assert_eq!(status["status"]["code"], 415, "{status}");
+}

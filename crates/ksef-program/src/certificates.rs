@@ -427,3 +427,170 @@ mod tests {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Self-signed test certificates (`ksef cert new`; the web app's "test certificate for a NIP")
+// ---------------------------------------------------------------------------------------------
+
+/// Given name of a test person certificate unless one is given.
+pub const TEST_GIVEN_NAME: &str = "Jan";
+/// Surname of a test person certificate unless one is given.
+pub const TEST_SURNAME: &str = "Testowy";
+/// Organisation name of a test seal unless one is given.
+pub const TEST_ORGANIZATION: &str = "Firma Testowa Sp. z o.o.";
+
+/// Who a self-signed test certificate identifies (digest §5.2: the attribute sets of the
+/// official client builders; personal and seal attributes are kept apart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestCertificateRequest {
+    /// NIP of a person (`TINPL-…`) or, with `seal`, of an organisation (`VATPL-…`).
+    pub nip: Option<String>,
+    /// PESEL of a person (`PNOPL-…`); not with `nip`.
+    pub pesel: Option<String>,
+    /// An organisation seal instead of a personal certificate (needs `nip`).
+    pub seal: bool,
+    /// Given name (personal certificates).
+    pub given_name: String,
+    /// Surname (personal certificates).
+    pub surname: String,
+    /// Organisation name (seals).
+    pub organization: String,
+    /// RSA-2048 or EC P-256.
+    pub key_algorithm: KeyAlgorithm,
+}
+
+impl TestCertificateRequest {
+    /// A personal certificate of the owner of `nip` (`TINPL-<nip>`, "Jan Testowy", RSA-2048),
+    /// as `ksef cert new --nip` makes it.
+    pub fn person_nip(nip: &ksef_core::Nip) -> Self {
+        Self {
+            nip: Some(nip.as_str().to_string()),
+            pesel: None,
+            seal: false,
+            given_name: TEST_GIVEN_NAME.to_string(),
+            surname: TEST_SURNAME.to_string(),
+            organization: TEST_ORGANIZATION.to_string(),
+            key_algorithm: KeyAlgorithm::Rsa2048,
+        }
+    }
+
+    /// The certificate subject; a clear error for a bad NIP/PESEL or a wrong combination.
+    pub fn subject(&self) -> ProgramResult<ksef_crypto::testcert::TestSubject> {
+        use ksef_crypto::testcert::TestSubject;
+        let nip = |v: &str| {
+            v.trim()
+                .parse::<ksef_core::Nip>()
+                .map_err(|e| ProgramError::from(format!("NIP {v:?}: {e}")))
+        };
+        let name = |v: &str, what: &str| {
+            let v = v.trim();
+            if v.is_empty() || v.chars().any(char::is_control) {
+                Err(ProgramError::from(format!(
+                    "the {what} of a test certificate must be non-empty text without control \
+                     characters"
+                )))
+            } else {
+                Ok(v.to_string())
+            }
+        };
+        match (&self.nip, &self.pesel, self.seal) {
+            (Some(n), None, true) => {
+                let organization = name(&self.organization, "organisation name")?;
+                Ok(TestSubject::Seal {
+                    nip: nip(n)?,
+                    organization_name: organization.clone(),
+                    common_name: organization,
+                })
+            }
+            (Some(n), None, false) => {
+                let (given, surname) = (
+                    name(&self.given_name, "given name")?,
+                    name(&self.surname, "surname")?,
+                );
+                Ok(TestSubject::PersonNip {
+                    nip: nip(n)?,
+                    common_name: format!("{given} {surname}"),
+                    given_name: given,
+                    surname,
+                })
+            }
+            (None, Some(p), false) => {
+                let pesel = p
+                    .trim()
+                    .parse::<ksef_core::Pesel>()
+                    .map_err(|e| ProgramError::from(format!("PESEL {p:?}: {e}")))?;
+                let (given, surname) = (
+                    name(&self.given_name, "given name")?,
+                    name(&self.surname, "surname")?,
+                );
+                Ok(TestSubject::PersonPesel {
+                    pesel,
+                    common_name: format!("{given} {surname}"),
+                    given_name: given,
+                    surname,
+                })
+            }
+            (None, Some(_), true) => Err(ProgramError::from(
+                "a seal needs a NIP (it carries VATPL-<NIP>), not a PESEL",
+            )),
+            (Some(_), Some(_), _) => Err(ProgramError::from(
+                "give a NIP or a PESEL for a test certificate, not both",
+            )),
+            (None, None, _) => Err(ProgramError::from(
+                "give a NIP or a PESEL for a test certificate",
+            )),
+        }
+    }
+}
+
+/// A new self-signed test certificate and its key (for the TEST environment and the local
+/// emulator; DEMO and production accept only certificates from trusted CAs).
+pub fn new_test_credential(req: &TestCertificateRequest) -> ProgramResult<Credential> {
+    let subject = req.subject()?;
+    ksef_crypto::testcert::make_test_certificate(&subject, req.key_algorithm)
+        .map_err(|e| ProgramError::from(format!("cannot make the test certificate: {e}")))
+}
+
+/// A self-signed test certificate as a password-protected PKCS#12 file's bytes.
+pub struct TestCertificate {
+    /// The PKCS#12 (`.p12`) bytes: the certificate and its private key, encrypted with the
+    /// password.
+    pub pkcs12: Vec<u8>,
+    /// SHA-256 fingerprint of the certificate (hex).
+    pub fingerprint: String,
+}
+
+impl std::fmt::Debug for TestCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestCertificate")
+            .field("pkcs12", &format_args!("<{} bytes>", self.pkcs12.len()))
+            .field("fingerprint", &self.fingerprint)
+            .finish()
+    }
+}
+
+/// A self-signed test certificate for the owner of `nip` (`TINPL-<nip>`, as `ksef cert new
+/// --nip` makes it) as PKCS#12 bytes protected by `password`: what logs in as the owner of `nip`
+/// on TEST and in the local emulator. Offer it only there ([`accepts_test_certificates`]).
+pub fn test_certificate_for_nip(
+    nip: &ksef_core::Nip,
+    password: &str,
+) -> ProgramResult<TestCertificate> {
+    let cred = new_test_credential(&TestCertificateRequest::person_nip(nip))?;
+    let pkcs12 = cred
+        .to_pkcs12(password)
+        .map_err(|e| ProgramError::from(format!("cannot write the PKCS#12 file: {e}")))?;
+    Ok(TestCertificate {
+        pkcs12,
+        fingerprint: cred.fingerprint(),
+    })
+}
+
+/// Whether an environment accepts self-signed test certificates: the local emulator and TEST
+/// do; DEMO and production require certificates issued by a trusted CA.
+pub fn accepts_test_certificates(env: ksef_client::Environment) -> bool {
+    matches!(
+        env,
+        ksef_client::Environment::Local | ksef_client::Environment::Test
+    )
+}

@@ -25,13 +25,13 @@ pub struct CertNewArgs {
     #[arg(long)]
     ec: bool,
     /// Given name (personal certificates).
-    #[arg(long, default_value = "Jan")]
+    #[arg(long, default_value = certificates::TEST_GIVEN_NAME)]
     given_name: String,
     /// Surname (personal certificates).
-    #[arg(long, default_value = "Testowy")]
+    #[arg(long, default_value = certificates::TEST_SURNAME)]
     surname: String,
     /// Organisation name (seals).
-    #[arg(long, default_value = "Firma Testowa Sp. z o.o.")]
+    #[arg(long, default_value = certificates::TEST_ORGANIZATION)]
     organization: String,
     /// Output file: PKCS#12 (.p12/.pfx) or, with --pem, the certificate PEM (key goes to <out>.key).
     #[arg(long)]
@@ -56,37 +56,36 @@ fn read_password(path: &Option<PathBuf>) -> Result<String, String> {
 }
 
 pub fn new(args: CertNewArgs, json: bool) -> Result<(), String> {
-    use ksef_crypto::KeyAlgorithm;
-    use ksef_crypto::testcert::{TestSubject, make_test_certificate};
-    let subject = match (&args.nip, &args.pesel, args.seal) {
-        (Some(nip), None, true) => TestSubject::Seal {
-            nip: nip.parse().map_err(|e| format!("--nip: {e}"))?,
-            organization_name: args.organization.clone(),
-            common_name: args.organization.clone(),
+    if args.nip.is_none() && args.pesel.is_none() {
+        return Err("give --nip or --pesel".into());
+    }
+    if args.seal && args.pesel.is_some() {
+        return Err("--seal needs --nip (a seal carries VATPL-<NIP>)".into());
+    }
+    let req = certificates::TestCertificateRequest {
+        nip: args.nip.clone(),
+        pesel: args.pesel.clone(),
+        seal: args.seal,
+        given_name: args.given_name.clone(),
+        surname: args.surname.clone(),
+        organization: args.organization.clone(),
+        key_algorithm: if args.ec {
+            KeyAlgorithm::EcP256
+        } else {
+            KeyAlgorithm::Rsa2048
         },
-        (Some(nip), None, false) => TestSubject::PersonNip {
-            nip: nip.parse().map_err(|e| format!("--nip: {e}"))?,
-            given_name: args.given_name.clone(),
-            surname: args.surname.clone(),
-            common_name: format!("{} {}", args.given_name, args.surname),
-        },
-        (None, Some(pesel), false) => TestSubject::PersonPesel {
-            pesel: pesel.parse().map_err(|e| format!("--pesel: {e}"))?,
-            given_name: args.given_name.clone(),
-            surname: args.surname.clone(),
-            common_name: format!("{} {}", args.given_name, args.surname),
-        },
-        (None, Some(_), true) => {
-            return Err("--seal needs --nip (a seal carries VATPL-<NIP>)".into());
+    };
+    let cred = certificates::new_test_credential(&req).map_err(|e| {
+        // Name the option the value came from.
+        let m = e.to_string();
+        if m.starts_with("NIP ") {
+            format!("--nip: {m}")
+        } else if m.starts_with("PESEL ") {
+            format!("--pesel: {m}")
+        } else {
+            m
         }
-        _ => return Err("give --nip or --pesel".into()),
-    };
-    let alg = if args.ec {
-        KeyAlgorithm::EcP256
-    } else {
-        KeyAlgorithm::Rsa2048
-    };
-    let cred = make_test_certificate(&subject, alg).map_err(|e| e.to_string())?;
+    })?;
     if args.pem {
         let key_path = args.out.with_extension("key");
         let cert_pem = cred.certificate_pem().map_err(|e| e.to_string())?;

@@ -59,6 +59,11 @@ pub struct EmulatorArgs {
         default_missing_value = "on"
     )]
     simulated_trusted_profile: SimulatorMode,
+    /// Do not offer, on the simulated signing page, to treat the signer as the owner of the
+    /// NIP of the signed request (a sole trader, recorded as a NIP–PESEL link like
+    /// POST /testdata/person). Without this flag the option is offered and checked by default.
+    #[arg(long)]
+    no_simulated_sole_trader: bool,
     /// Allow sessions opened with a KSeF token to create tokens (the seed forbids it; so do we by default).
     #[arg(long)]
     allow_token_minting_from_token_sessions: bool,
@@ -142,6 +147,7 @@ pub fn run(args: EmulatorArgs) -> Result<(), String> {
     config.forbid_token_minting_from_token_sessions = !args.allow_token_minting_from_token_sessions;
     config.public_base_url = args.public_base_url.clone();
     config.simulated_trusted_profile = args.simulated_trusted_profile.into();
+    config.simulated_trusted_profile_sole_trader = !args.no_simulated_sole_trader;
     config.header_read_timeout = Duration::from_secs(args.header_read_timeout_secs);
     config.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     if !args.trusted_ca.is_empty() {

@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 mod router;
 
 use crate::config::EmulatorConfig;
+use crate::datadir::{DataDirLock, LockError};
 use crate::error::StartError;
 use crate::state::AppState;
 use router::router;
@@ -191,6 +192,20 @@ impl Drop for RunningEmulator {
 pub enum SpawnError {
     #[error(transparent)]
     Start(#[from] StartError),
+    /// Another emulator (in this process or another one) runs on this data directory: one
+    /// data directory serves one emulator at a time.
+    #[error(
+        "the data directory {path} is in use by another running KSeF emulator (it holds the lock \
+         {lock_file}); stop that emulator or choose another data directory"
+    )]
+    DataDirInUse { path: String, lock_file: String },
+    /// The lock file of the data directory cannot be created or locked.
+    #[error("cannot lock the data directory {path} (lock file {lock_file}): {source}")]
+    DataDirLock {
+        path: String,
+        lock_file: String,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -198,12 +213,45 @@ pub enum SpawnError {
     },
 }
 
+/// Locks the data directory (after preparing it: created, private, writable) for the lifetime
+/// of the returned guard.
+async fn lock_data_dir(config: &EmulatorConfig) -> Result<DataDirLock, SpawnError> {
+    let dir = config.data_dir.clone();
+    let db = config.database_path();
+    let shown = dir.display().to_string();
+    let locked = tokio::task::spawn_blocking(move || {
+        crate::datadir::prepare(&dir, &db)?;
+        Ok::<_, StartError>(crate::datadir::lock(&dir))
+    })
+    .await
+    .map_err(|e| StartError::DataDir {
+        path: shown.clone(),
+        source: std::io::Error::other(e),
+    })??;
+    locked.map_err(|e| match e {
+        LockError::InUse { lock_file } => SpawnError::DataDirInUse {
+            path: shown,
+            lock_file: lock_file.display().to_string(),
+        },
+        LockError::Io { lock_file, source } => SpawnError::DataDirLock {
+            path: shown,
+            lock_file: lock_file.display().to_string(),
+            source,
+        },
+    })
+}
+
 /// Opens the state and serves on `addr` (port 0 = a random free port) in a background task.
+///
+/// The emulator holds an exclusive lock on its data directory
+/// ([`crate::datadir::LOCK_FILE_NAME`]) until it stops serving, so a second emulator on the same
+/// directory fails with [`SpawnError::DataDirInUse`]. The address is bound before the state is
+/// opened: a taken port fails fast, without touching the database.
 pub async fn spawn(
     config: EmulatorConfig,
     addr: SocketAddr,
 ) -> Result<RunningEmulator, SpawnError> {
-    let state = AppState::open(config).await?;
+    let lock = lock_data_dir(&config).await?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| SpawnError::Bind {
@@ -214,10 +262,17 @@ pub async fn spawn(
         addr: addr.to_string(),
         source,
     })?;
+    let state = AppState::open(config).await?;
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(state.clone(), listener, async move {
-        let _ = rx.await;
-    }));
+    let served = state.clone();
+    let task = tokio::spawn(async move {
+        // Held while serving (and while background work winds down), released when it ends.
+        let _lock = lock;
+        serve(served, listener, async move {
+            let _ = rx.await;
+        })
+        .await
+    });
     Ok(RunningEmulator {
         addr,
         state,
