@@ -25,6 +25,11 @@ use tokio::task::JoinHandle;
 /// Default upload cap (certificates, signed requests).
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 1024 * 1024;
 
+/// Default idle time of a program session (then the user logs in again).
+pub const DEFAULT_PROGRAM_IDLE: std::time::Duration = std::time::Duration::from_secs(4 * 3600);
+/// Default idle time of the token screens' KSeF session.
+pub const DEFAULT_SCREEN_IDLE: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
 /// How to start the web app.
 #[derive(Debug, Clone)]
 pub struct WebConfig {
@@ -41,6 +46,10 @@ pub struct WebConfig {
     pub local_base_url: String,
     /// If set, saved as the chosen environment at start (else the settings page's choice stays).
     pub environment: Option<ksef_client::Environment>,
+    /// A program session without requests for this long is logged out.
+    pub program_idle: std::time::Duration,
+    /// The KSeF session of the token screens ends after this long without a request to them.
+    pub screen_idle: std::time::Duration,
 }
 
 impl WebConfig {
@@ -54,6 +63,8 @@ impl WebConfig {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             local_base_url: ksef_client::Environment::Local.base_url().to_string(),
             environment: None,
+            program_idle: DEFAULT_PROGRAM_IDLE,
+            screen_idle: DEFAULT_SCREEN_IDLE,
         }
     }
 }
@@ -173,15 +184,38 @@ pub async fn serve(config: WebConfig) -> Result<RunningWeb, WebError> {
         config.local_base_url.clone(),
         config.max_upload_bytes,
         addr.port(),
+        state::Timeouts {
+            program_idle: config.program_idle,
+            screen_idle: config.screen_idle,
+        },
     ));
-    let router = router(shared, config.max_upload_bytes);
+    let router = router(shared.clone(), config.max_upload_bytes);
     let (tx, rx) = oneshot::channel::<()>();
+    // Ends idle KSeF sessions of the token screens (at KSeF too) and forgets idle program
+    // sessions, even when no request comes.
+    let sweep_every = (config.screen_idle / 4).clamp(
+        std::time::Duration::from_millis(200),
+        std::time::Duration::from_secs(30),
+    );
+    let sweeper_state = Arc::downgrade(&shared);
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(sweep_every);
+        loop {
+            tick.tick().await;
+            let Some(sh) = sweeper_state.upgrade() else {
+                return;
+            };
+            sh.sweep().await;
+        }
+    });
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
+        let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 let _ = rx.await;
             })
-            .await
+            .await;
+        sweeper.abort();
+        served
     });
     Ok(RunningWeb {
         addr,
@@ -203,7 +237,14 @@ fn router(shared: state::SharedState, max_upload: usize) -> Router {
         .route("/", get(h::index))
         .route("/static/app.js", get(h::static_js))
         .route("/static/app.css", get(h::static_css))
-        .route("/biezacy-uzytkownik", post(h::set_current_user))
+        .route("/static/{*path}", get(h::static_missing))
+        .route(
+            state::LOGIN_PATH,
+            get(h::program_login_page).post(h::program_login),
+        )
+        .route(state::SETUP_PATH, get(h::setup_form).post(h::setup_submit))
+        .route("/wyloguj", post(h::logout))
+        .route("/certyfikat-testowy", post(h::test_certificate))
         .route("/sesja/zamknij", post(h::close_session))
         .route(
             "/logowanie/certyfikat",
@@ -217,11 +258,14 @@ fn router(shared: state::SharedState, max_upload: usize) -> Router {
             post(h::pz_submit).layer(upload_limit),
         )
         .route("/generuj", get(h::generate_page).post(h::generate_submit))
-        .route("/generuj/zapisz", post(h::generate_save))
+        .route("/generuj/token/{id}", get(h::token_page))
+        .route("/generuj/token/{id}/zapisz", post(h::token_save))
         .route("/tokeny", get(h::tokens_page))
         .route("/tokeny/{reference}/usun", post(h::token_revoke))
         .route("/uzytkownicy", get(h::users_page).post(h::user_add))
         .route("/uzytkownicy/{name}", get(h::user_page).post(h::user_save))
+        .route("/uzytkownicy/{name}/haslo", post(h::user_password))
+        .route("/uzytkownicy/{name}/rola", post(h::user_admin))
         .route("/uzytkownicy/{name}/sprawdz", post(h::user_check))
         .route("/uzytkownicy/{name}/usun", post(h::user_remove))
         .route("/ustawienia", get(h::settings_page).post(h::settings_save))

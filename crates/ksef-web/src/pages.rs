@@ -190,8 +190,20 @@ pub struct LoginPage {
     pub return_to: String,
     pub nip: String,
     pub max_upload: String,
-    /// Program users holding a KSeF token (for a token session).
-    pub token_users: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct HomePage {
+    pub l: Layout,
+    pub has_token: bool,
+    pub token_usable: bool,
+    /// The own token's last known KSeF status (Polish), if a token is saved.
+    pub token_status: Option<String>,
+    pub has_session: bool,
+    /// Offer "Utwórz certyfikat testowy" (local and TEST environments).
+    pub test_certificates: bool,
+    pub nip: String,
 }
 
 #[derive(Template)]
@@ -231,15 +243,22 @@ pub struct GrantPage {
     pub description: String,
     pub context: String,
     pub permissions: Vec<PermissionBox>,
+    /// The logged-in user (the token is saved on them by default).
+    pub me: String,
+    /// Users an administrator may save the token on (empty for other users).
+    pub for_users: Vec<String>,
 }
 
 #[derive(Template)]
 #[template(path = "token_result.html")]
 pub struct TokenResultPage {
     pub l: Layout,
+    /// The page's one-time id (Zapisz saves exactly this token).
+    pub id: String,
     pub reference: String,
     pub token: String,
-    pub save_for: String,
+    pub me: String,
+    pub for_users: Vec<String>,
 }
 
 /// One row of the tokens table.
@@ -248,10 +267,14 @@ pub struct TokenRow {
     pub description: String,
     pub author: String,
     pub permissions: String,
+    /// KSeF's status code (`Active`, …) and its Polish label.
+    pub status_code: String,
     pub status: String,
     pub created: String,
     pub last_use: String,
     pub revocable: bool,
+    /// Program users holding this token ("—" if none).
+    pub holders: String,
 }
 
 #[derive(Template)]
@@ -266,10 +289,16 @@ pub struct TokensPage {
 }
 
 /// One row of the users table.
+#[derive(Clone)]
 pub struct UserRow {
     pub name: String,
     pub path: String,
     pub masked: String,
+    pub token_status_code: String,
+    pub token_status: String,
+    pub is_admin: bool,
+    pub has_password: bool,
+    pub locked_until: Option<String>,
 }
 
 #[derive(Template)]
@@ -277,6 +306,7 @@ pub struct UserRow {
 pub struct UsersPage {
     pub l: Layout,
     pub users: Vec<UserRow>,
+    pub min_chars: usize,
 }
 
 #[derive(Template)]
@@ -287,7 +317,15 @@ pub struct UserEditPage {
     pub path: String,
     pub placeholder: String,
     pub has_token: bool,
+    /// The page is the logged-in user's own.
+    pub own: bool,
+    /// The logged-in user is an administrator.
+    pub admin: bool,
+    /// The own token may be checked (held and not known to be revoked).
+    pub can_check: bool,
+    pub user: UserRow,
     pub check: Option<ksef_program::tokens::TokenCheck>,
+    pub min_chars: usize,
 }
 
 #[derive(Template)]
