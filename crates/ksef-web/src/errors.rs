@@ -469,7 +469,7 @@ mod tests {
             ProgramError::KsefFailed {
                 operation: Operation::RevokeCertificate,
                 subject: Some("0123456789ABCDEF".into()),
-                source: api(),
+                source: Box::new(api()),
             },
             ProgramError::OperationRefused {
                 operation: Operation::GrantPermissions,
@@ -560,7 +560,7 @@ mod tests {
             ProgramError::io(IoAction::Read, "/tmp/missing.xml", io()),
             ProgramError::NotWritten {
                 path: "/tmp/upo.xml".into(),
-                source: KsefError::Transport("disk full".into()),
+                source: Box::new(KsefError::Transport("disk full".into())),
             },
             ProgramError::NoXmlSignature.in_file("/tmp/signed.xml"),
             ProgramError::NoXmlSignature,
@@ -597,7 +597,7 @@ mod tests {
             ProgramError::CertificateNotSaved {
                 serial: "0123456789ABCDEF".into(),
                 path: "/tmp/c.p12".into(),
-                source: KsefError::Transport("No space left on device".into()),
+                source: Box::new(KsefError::Transport("No space left on device".into())),
             },
             ProgramError::OutputExists {
                 path: "/tmp/c.p12".into(),
@@ -654,7 +654,7 @@ mod tests {
         let e = ProgramError::CertificateNotSaved {
             serial: "0123456789ABCDEF".into(),
             path: "/tmp/c.p12".into(),
-            source: KsefError::Transport("No space left on device".into()),
+            source: Box::new(KsefError::Transport("No space left on device".into())),
         };
         assert!(details(&e).unwrap().contains("No space left on device"));
         let e = ProgramError::NoXmlSignature.in_file("/tmp/signed.xml");
@@ -665,13 +665,13 @@ mod tests {
         let e = ProgramError::KsefFailed {
             operation: Operation::ListCertificates,
             subject: None,
-            source: KsefError::Api {
+            source: Box::new(KsefError::Api {
                 status: 400,
                 code: Some(25002),
                 description: "Brak uprawnień".into(),
                 details: vec![],
                 reason_code: None,
-            },
+            }),
         };
         let shown = polish(&e);
         assert!(
