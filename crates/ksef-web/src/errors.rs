@@ -137,20 +137,11 @@ pub fn polish(e: &ProgramError) -> String {
     }
 }
 
-/// The technical detail of a failure, for „Szczegóły”: the English message (KSeF's status,
-/// code and details included), then the underlying errors. Never a secret.
+/// The technical detail of a failure, for „Szczegóły”: the English message of the program
+/// layer, which names KSeF's HTTP status, code, description and details, the file and the
+/// underlying error (every variant's message includes its source). Never a secret.
 pub fn details(e: &ProgramError) -> Option<String> {
-    let mut out = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str("\n← ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    Some(out).filter(|s| !s.trim().is_empty())
+    Some(e.to_string()).filter(|s| !s.trim().is_empty())
 }
 
 /// A KSeF error: KSeF's own description and code.
