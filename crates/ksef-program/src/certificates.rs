@@ -60,7 +60,7 @@ fn ksef_failure(operation: Operation, subject: Option<&str>, source: KsefError) 
     ProgramError::KsefFailed {
         operation,
         subject: subject.map(str::to_string),
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -168,7 +168,7 @@ impl Output {
         let written = |p: &Path, source: KsefError| ProgramError::CertificateNotSaved {
             serial: serial.to_string(),
             path: p.to_path_buf(),
-            source,
+            source: Box::new(source),
         };
         match self {
             Output::Pkcs12 { path, password } => {

@@ -34,7 +34,7 @@ pub enum ProgramError {
         /// What the operation was about (e.g. a certificate serial number).
         subject: Option<String>,
         #[source]
-        source: KsefError,
+        source: Box<KsefError>,
     },
 
     /// KSeF finished an asynchronous operation (grant, revocation) with a refusal.
@@ -132,7 +132,7 @@ pub enum ProgramError {
     NotWritten {
         path: PathBuf,
         #[source]
-        source: KsefError,
+        source: Box<KsefError>,
     },
 
     /// `source` happened while working on the file `path`.
@@ -204,7 +204,7 @@ pub enum ProgramError {
         serial: String,
         path: PathBuf,
         #[source]
-        source: KsefError,
+        source: Box<KsefError>,
     },
 
     /// An output file exists already (an existing key is never overwritten).
@@ -598,7 +598,7 @@ mod tests {
             ProgramError::KsefFailed {
                 operation: Operation::RevokeCertificate,
                 subject: Some("0123456789ABCDEF".into()),
-                source: api(),
+                source: Box::new(api()),
             },
             ProgramError::OperationRefused {
                 operation: Operation::GrantPermissions,
@@ -641,7 +641,7 @@ mod tests {
             ProgramError::io(IoAction::Read, "/x/y.xml", io()),
             ProgramError::NotWritten {
                 path: "/x/upo.xml".into(),
-                source: KsefError::Transport("disk full".into()),
+                source: Box::new(KsefError::Transport("disk full".into())),
             },
             ProgramError::NoXmlSignature.in_file("/x/y.xml"),
             ProgramError::NoXmlSignature,
@@ -667,7 +667,7 @@ mod tests {
             ProgramError::CertificateNotSaved {
                 serial: "S".into(),
                 path: "/a.p12".into(),
-                source: KsefError::Transport("disk full".into()),
+                source: Box::new(KsefError::Transport("disk full".into())),
             },
             ProgramError::OutputExists {
                 path: "/a.p12".into(),
@@ -725,13 +725,13 @@ mod tests {
         let e = ProgramError::KsefFailed {
             operation: Operation::RevokeCertificate,
             subject: Some("0123456789ABCDEF".into()),
-            source: KsefError::Api {
+            source: Box::new(KsefError::Api {
                 status: 400,
                 code: Some(25001),
                 description: "x".into(),
                 details: vec![],
                 reason_code: None,
-            },
+            }),
         };
         let shown = e.to_string();
         assert!(

@@ -935,7 +935,7 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> ProgramResult<()> {
     ksef_client::invoicing_flows::write_atomically(path, bytes).map_err(|source| {
         ProgramError::NotWritten {
             path: path.to_path_buf(),
-            source,
+            source: Box::new(source),
         }
     })
 }

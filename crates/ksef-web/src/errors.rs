@@ -134,20 +134,11 @@ pub fn polish(e: &ProgramError) -> String {
     }
 }
 
-/// The technical detail of a failure, for „Szczegóły”: the English message (KSeF's status,
-/// code and details included), then the underlying errors. Never a secret.
+/// The technical detail of a failure, for „Szczegóły”: the English message of the program
+/// layer, which names KSeF's HTTP status, code, description and details, the file and the
+/// underlying error (every variant's message includes its source). Never a secret.
 pub fn details(e: &ProgramError) -> Option<String> {
-    let mut out = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str("\n← ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    Some(out).filter(|s| !s.trim().is_empty())
+    Some(e.to_string()).filter(|s| !s.trim().is_empty())
 }
 
 /// A KSeF error: KSeF's own description and code.
@@ -525,7 +516,7 @@ mod tests {
             ProgramError::KsefFailed {
                 operation: Operation::RevokeCertificate,
                 subject: Some("0123456789ABCDEF".into()),
-                source: api(),
+                source: Box::new(api()),
             },
             ProgramError::OperationRefused {
                 operation: Operation::GrantPermissions,
@@ -616,7 +607,7 @@ mod tests {
             ProgramError::io(IoAction::Read, "/tmp/missing.xml", io()),
             ProgramError::NotWritten {
                 path: "/tmp/upo.xml".into(),
-                source: KsefError::Transport("disk full".into()),
+                source: Box::new(KsefError::Transport("disk full".into())),
             },
             ProgramError::NoXmlSignature.in_file("/tmp/signed.xml"),
             ProgramError::NoXmlSignature,
@@ -684,7 +675,7 @@ mod tests {
             ProgramError::CertificateNotSaved {
                 serial: "0123456789ABCDEF".into(),
                 path: "/tmp/c.p12".into(),
-                source: KsefError::Transport("No space left on device".into()),
+                source: Box::new(KsefError::Transport("No space left on device".into())),
             },
             ProgramError::OutputExists {
                 path: "/tmp/c.p12".into(),
@@ -741,7 +732,7 @@ mod tests {
         let e = ProgramError::CertificateNotSaved {
             serial: "0123456789ABCDEF".into(),
             path: "/tmp/c.p12".into(),
-            source: KsefError::Transport("No space left on device".into()),
+            source: Box::new(KsefError::Transport("No space left on device".into())),
         };
         assert!(details(&e).unwrap().contains("No space left on device"));
         let e = ProgramError::NoXmlSignature.in_file("/tmp/signed.xml");
@@ -752,13 +743,13 @@ mod tests {
         let e = ProgramError::KsefFailed {
             operation: Operation::ListCertificates,
             subject: None,
-            source: KsefError::Api {
+            source: Box::new(KsefError::Api {
                 status: 400,
                 code: Some(25002),
                 description: "Brak uprawnień".into(),
                 details: vec![],
                 reason_code: None,
-            },
+            }),
         };
         let shown = polish(&e);
         assert!(
