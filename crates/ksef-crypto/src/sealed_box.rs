@@ -81,7 +81,8 @@ impl SealingKey {
         let (nonce, ct) = rest.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| bad())?;
         let ephemeral = PublicKey::from_sec1_bytes(epk).map_err(|_| bad())?;
-        let shared = p256::ecdh::diffie_hellman(self.secret.to_nonzero_scalar(), ephemeral.as_affine());
+        let shared =
+            p256::ecdh::diffie_hellman(self.secret.to_nonzero_scalar(), ephemeral.as_affine());
         let key = derive(&shared, epk, &self.public_key_bytes())?;
         let cipher = Aes256Gcm::new(<&Key<Aes256Gcm>>::from(&*key));
         cipher
@@ -98,13 +99,23 @@ pub fn seal(recipient: &[u8], plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
     let recipient_bytes = recipient_key.to_sec1_point(false).as_bytes().to_vec();
     let mut rng = rand::rng();
     let ephemeral = p256::ecdh::EphemeralSecret::generate_from_rng(&mut rng);
-    let epk = ephemeral.public_key().to_sec1_point(false).as_bytes().to_vec();
+    let epk = ephemeral
+        .public_key()
+        .to_sec1_point(false)
+        .as_bytes()
+        .to_vec();
     let shared = ephemeral.diffie_hellman(&recipient_key);
     let key = derive(&shared, &epk, &recipient_bytes)?;
     let nonce: [u8; NONCE_LEN] = rand::random();
     let cipher = Aes256Gcm::new(<&Key<Aes256Gcm>>::from(&*key));
     let ct = cipher
-        .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad })
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
         .map_err(|_| CryptoError::EncryptionFailed("AES-GCM".into()))?;
     let mut out = Vec::with_capacity(1 + POINT_LEN + NONCE_LEN + ct.len());
     out.push(VERSION);
@@ -149,7 +160,10 @@ mod tests {
         assert_eq!(again.public_key_bytes(), k.public_key_bytes());
         assert_eq!(&again.open(&sealed, b"row 1").unwrap()[..], b"secret token");
         // Two seals of the same plaintext differ (ephemeral key and nonce).
-        assert_ne!(sealed, seal(&k.public_key_bytes(), b"secret token", b"row 1").unwrap());
+        assert_ne!(
+            sealed,
+            seal(&k.public_key_bytes(), b"secret token", b"row 1").unwrap()
+        );
         assert!(seal(b"not a key", b"x", b"").is_err());
     }
 }

@@ -188,9 +188,11 @@ pub async fn login_with_user(
 ) -> ProgramResult<StoredSession> {
     let store = app.store().await?.clone();
     let token = crate::users::own_token(&store, user).await?;
-    let parsed: KsefToken = token.parse().map_err(|_| crate::users::UserError::TokenDamaged {
-        user: user.name().to_string(),
-    })?;
+    let parsed: KsefToken = token
+        .parse()
+        .map_err(|_| crate::users::UserError::TokenDamaged {
+            user: user.name().to_string(),
+        })?;
     let context = parsed.context().clone();
     let session = app.client.login_with_ksef_token(&token, &context).await?;
     let stored = StoredSession {

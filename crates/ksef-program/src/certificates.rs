@@ -480,22 +480,31 @@ impl TestCertificateRequest {
         let nip = |v: &str| {
             v.trim()
                 .parse::<ksef_core::Nip>()
-                .map_err(|e| ProgramError::from(format!("NIP {v:?}: {e}")))
+                .map_err(|e| ProgramError::InvalidInput {
+                    field: Field::Nip,
+                    problem: InputProblem::Identifier(e),
+                })
         };
-        let name = |v: &str, what: &str| {
+        let name = |v: &str, what: &'static str| {
             let v = v.trim();
             if v.is_empty() || v.chars().any(char::is_control) {
-                Err(ProgramError::from(format!(
-                    "the {what} of a test certificate must be non-empty text without control \
-                     characters"
-                )))
+                Err(ProgramError::InvalidInput {
+                    field: Field::TestSubject,
+                    problem: InputProblem::BadFormat {
+                        value: v.to_string(),
+                        expected: what,
+                    },
+                })
             } else {
                 Ok(v.to_string())
             }
         };
         match (&self.nip, &self.pesel, self.seal) {
             (Some(n), None, true) => {
-                let organization = name(&self.organization, "organisation name")?;
+                let organization = name(
+                    &self.organization,
+                    "an organisation name without control characters",
+                )?;
                 Ok(TestSubject::Seal {
                     nip: nip(n)?,
                     organization_name: organization.clone(),
@@ -504,8 +513,8 @@ impl TestCertificateRequest {
             }
             (Some(n), None, false) => {
                 let (given, surname) = (
-                    name(&self.given_name, "given name")?,
-                    name(&self.surname, "surname")?,
+                    name(&self.given_name, "a given name without control characters")?,
+                    name(&self.surname, "a surname without control characters")?,
                 );
                 Ok(TestSubject::PersonNip {
                     nip: nip(n)?,
@@ -515,13 +524,15 @@ impl TestCertificateRequest {
                 })
             }
             (None, Some(p), false) => {
-                let pesel = p
-                    .trim()
-                    .parse::<ksef_core::Pesel>()
-                    .map_err(|e| ProgramError::from(format!("PESEL {p:?}: {e}")))?;
+                let pesel = p.trim().parse::<ksef_core::Pesel>().map_err(|e| {
+                    ProgramError::InvalidInput {
+                        field: Field::Pesel,
+                        problem: InputProblem::Identifier(e),
+                    }
+                })?;
                 let (given, surname) = (
-                    name(&self.given_name, "given name")?,
-                    name(&self.surname, "surname")?,
+                    name(&self.given_name, "a given name without control characters")?,
+                    name(&self.surname, "a surname without control characters")?,
                 );
                 Ok(TestSubject::PersonPesel {
                     pesel,
@@ -530,15 +541,25 @@ impl TestCertificateRequest {
                     surname,
                 })
             }
-            (None, Some(_), true) => Err(ProgramError::from(
-                "a seal needs a NIP (it carries VATPL-<NIP>), not a PESEL",
-            )),
-            (Some(_), Some(_), _) => Err(ProgramError::from(
-                "give a NIP or a PESEL for a test certificate, not both",
-            )),
-            (None, None, _) => Err(ProgramError::from(
-                "give a NIP or a PESEL for a test certificate",
-            )),
+            (None, Some(_), true) => Err(ProgramError::InvalidInput {
+                field: Field::TestSubject,
+                problem: InputProblem::Missing {
+                    hint: "a seal needs a NIP (it carries VATPL-<NIP>), not a PESEL",
+                },
+            }),
+            (Some(_), Some(_), _) => Err(ProgramError::InvalidInput {
+                field: Field::TestSubject,
+                problem: InputProblem::UnexpectedValue {
+                    value: "NIP and PESEL".into(),
+                    expected: "a NIP or a PESEL, not both".into(),
+                },
+            }),
+            (None, None, _) => Err(ProgramError::InvalidInput {
+                field: Field::TestSubject,
+                problem: InputProblem::Missing {
+                    hint: "give a NIP or a PESEL for a test certificate",
+                },
+            }),
         }
     }
 }
@@ -548,7 +569,7 @@ impl TestCertificateRequest {
 pub fn new_test_credential(req: &TestCertificateRequest) -> ProgramResult<Credential> {
     let subject = req.subject()?;
     ksef_crypto::testcert::make_test_certificate(&subject, req.key_algorithm)
-        .map_err(|e| ProgramError::from(format!("cannot make the test certificate: {e}")))
+        .map_err(ProgramError::Crypto)
 }
 
 /// A self-signed test certificate as a password-protected PKCS#12 file's bytes.
@@ -577,9 +598,7 @@ pub fn test_certificate_for_nip(
     password: &str,
 ) -> ProgramResult<TestCertificate> {
     let cred = new_test_credential(&TestCertificateRequest::person_nip(nip))?;
-    let pkcs12 = cred
-        .to_pkcs12(password)
-        .map_err(|e| ProgramError::from(format!("cannot write the PKCS#12 file: {e}")))?;
+    let pkcs12 = cred.to_pkcs12(password).map_err(ProgramError::Crypto)?;
     Ok(TestCertificate {
         pkcs12,
         fingerprint: cred.fingerprint(),

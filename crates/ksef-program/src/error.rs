@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use ksef_client::KsefError;
-use ksef_core::{IdentifierError, KsefTokenError, Permission, TokenPermission};
+use ksef_core::{IdentifierError, Permission, TokenPermission};
 use ksef_crypto::CryptoError;
 use ksef_store::StoreError;
 use ksef_wire::ValidationError;
@@ -478,6 +478,9 @@ pub enum Field {
     DateRange,
     PageSize,
     KsefNumber,
+    /// A test certificate's subject (NIP or PESEL, names).
+    TestSubject,
+    Pesel,
 }
 
 impl fmt::Display for Field {
@@ -517,6 +520,8 @@ impl fmt::Display for Field {
             Field::DateRange => "--from/--to",
             Field::PageSize => "--page-size",
             Field::KsefNumber => "the KSeF number",
+            Field::TestSubject => "the test certificate's subject",
+            Field::Pesel => "--pesel",
         })
     }
 }

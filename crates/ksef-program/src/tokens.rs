@@ -237,7 +237,10 @@ pub async fn list(
 async fn record_statuses(app: &mut App, list: &[QueryTokensResponseItem]) -> ProgramResult<()> {
     let store = app.store().await?.clone();
     let held = crate::users::holders(&store.list_users().await?);
-    for t in list.iter().filter(|t| held.contains_key(&t.reference_number)) {
+    for t in list
+        .iter()
+        .filter(|t| held.contains_key(&t.reference_number))
+    {
         crate::users::record_token_status(&store, &t.reference_number, t.status.as_str()).await?;
     }
     Ok(())

@@ -31,7 +31,9 @@ pub enum UserError {
     #[error("program user {user:?} may save a KSeF token only on their own account")]
     OnlyOwnToken { user: String },
     /// The user holds no KSeF token.
-    #[error("program user {user:?} has no KSeF token; save one first (`ksef user set-token {user}`)")]
+    #[error(
+        "program user {user:?} has no KSeF token; save one first (`ksef user set-token {user}`)"
+    )]
     NoToken { user: String },
     /// The user's token is known to be unusable (revoked, failed).
     #[error("the KSeF token of program user {user:?} is {status} in KSeF and cannot be used")]
@@ -269,7 +271,11 @@ pub async fn own_token(store: &Store, me: &ProgramUser) -> ProgramResult<Zeroizi
 }
 
 /// Records what KSeF said about a token's status on every user holding it.
-pub async fn record_token_status(store: &Store, reference: &str, status: &str) -> ProgramResult<()> {
+pub async fn record_token_status(
+    store: &Store,
+    reference: &str,
+    status: &str,
+) -> ProgramResult<()> {
     store.set_token_status(reference, status).await?;
     Ok(())
 }

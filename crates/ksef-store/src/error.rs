@@ -110,7 +110,9 @@ pub enum StoreError {
     NoPassword { name: String },
 
     /// The password is wrong.
-    #[error("wrong password for program user {name:?} ({attempts_left} attempts left before a lock-out)")]
+    #[error(
+        "wrong password for program user {name:?} ({attempts_left} attempts left before a lock-out)"
+    )]
     WrongPassword { name: String, attempts_left: u32 },
 
     /// The user is locked out after repeated wrong passwords.

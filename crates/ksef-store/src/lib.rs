@@ -45,11 +45,11 @@ use zeroize::Zeroizing;
 
 pub use error::{Result, StoreError};
 pub use keys::KeySource;
-pub use users::{
-    FIRST_LOCK, MAX_FAILED_LOGINS, MAX_LOCK, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, TokenAfterReset,
-    UnlockedUser, UserInfo, validate_password,
-};
 use keys::{KdfParams, Sealer};
+pub use users::{
+    FIRST_LOCK, MAX_FAILED_LOGINS, MAX_LOCK, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS,
+    TokenAfterReset, UnlockedUser, UserInfo, validate_password,
+};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE_NAME: &str = "ksef.sqlite3";

@@ -265,7 +265,6 @@ struct UserRow {
     token_sealed: Option<Vec<u8>>,
 }
 
-
 impl UserRow {
     fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Self> {
         let locked: Option<String> = row.try_get("locked_until")?;
@@ -316,12 +315,12 @@ impl Store {
              failed_logins, locked_until, token_reference, token_context, token_tail, \
              token_sealing, token_sealed FROM users WHERE name_key = ?",
         )
-            .bind(name_key(trimmed))
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::UnknownUser {
-                name: trimmed.into(),
-            })?;
+        .bind(name_key(trimmed))
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::UnknownUser {
+            name: trimmed.into(),
+        })?;
         UserRow::from_row(&row)
     }
 

@@ -234,18 +234,15 @@ fn polish_user(e: &UserError) -> String {
                 AdminAction::SetPassword => "ustawiać hasła innym użytkownikom",
                 AdminAction::SetAdmin => "nadawać lub odbierać rolę administratora",
                 AdminAction::SaveTokenForOthers => "zapisywać token KSeF innemu użytkownikowi",
-                _ => "wykonać tę operację",
             }
         ),
-        UserError::SetupDone => {
-            "Program ma już administratora — zaloguj się.".into()
-        }
+        UserError::SetupDone => "Program ma już administratora — zaloguj się.".into(),
         UserError::SetupNeeded => {
             "Program nie ma jeszcze użytkowników — najpierw utwórz administratora.".into()
         }
-        UserError::OnlyOwnToken { user } => format!(
-            "Użytkownik „{user}” może zapisać token KSeF tylko na swoim koncie."
-        ),
+        UserError::OnlyOwnToken { user } => {
+            format!("Użytkownik „{user}” może zapisać token KSeF tylko na swoim koncie.")
+        }
         UserError::NoToken { user } => format!(
             "Użytkownik „{user}” nie ma zapisanego tokenu KSeF — wklej go w Użytkownicy › Edytuj, pole „Token KSeF”."
         ),
@@ -353,6 +350,8 @@ fn field_pl(f: Field) -> &'static str {
         Field::DateRange => "zakres dat",
         Field::PageSize => "rozmiar strony",
         Field::KsefNumber => "numer KSeF faktury",
+        Field::TestSubject => "dane certyfikatu testowego",
+        Field::Pesel => "PESEL",
         _ => "pole",
     }
 }
@@ -408,7 +407,7 @@ fn capitalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ksef_core::{KsefTokenError, Permission, TokenPermission};
+    use ksef_core::{Permission, TokenPermission};
     use ksef_store::StoreError;
 
     fn via_program(e: KsefError) -> String {

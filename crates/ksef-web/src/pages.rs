@@ -316,7 +316,6 @@ pub struct UserEditPage {
     pub name: String,
     pub path: String,
     pub placeholder: String,
-    pub has_token: bool,
     /// The page is the logged-in user's own.
     pub own: bool,
     /// The logged-in user is an administrator.

@@ -458,9 +458,8 @@ impl Shared {
             && ws.ksef_last_use.elapsed() >= self.timeouts.screen_idle
         {
             ws.end_ksef_session().await;
-            ws.flash = Some(
-                "Sesja KSeF okna tokenów została zakończona po okresie bezczynności.".into(),
-            );
+            ws.flash =
+                Some("Sesja KSeF okna tokenów została zakończona po okresie bezczynności.".into());
             return true;
         }
         false
@@ -556,9 +555,11 @@ fn set_security_headers(headers: &mut HeaderMap) {
 fn same_origin(sh: &Shared, headers: &HeaderMap) -> bool {
     match headers.get(header::ORIGIN).map(|o| o.to_str()) {
         None => true,
-        Some(Ok(origin)) => origin
-            .strip_prefix("http://")
-            .is_some_and(|host| sh.allowed_hosts.iter().any(|a| a.eq_ignore_ascii_case(host))),
+        Some(Ok(origin)) => origin.strip_prefix("http://").is_some_and(|host| {
+            sh.allowed_hosts
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(host))
+        }),
         Some(Err(_)) => false,
     }
 }
@@ -634,9 +635,8 @@ pub async fn guard(State(sh): State<SharedState>, mut req: Request, next: Next) 
             if is_token_screen(&path) {
                 ws.ksef_last_use = Instant::now();
             } else if ws.end_ksef_session().await {
-                ws.flash = Some(
-                    "Sesja KSeF okna tokenów została zakończona po zamknięciu okna.".into(),
-                );
+                ws.flash =
+                    Some("Sesja KSeF okna tokenów została zakończona po zamknięciu okna.".into());
             }
         }
     }

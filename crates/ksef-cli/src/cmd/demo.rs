@@ -9,7 +9,7 @@ use ksef_crypto::KeyAlgorithm;
 use ksef_crypto::testcert::{TestSubject, make_test_certificate};
 use ksef_emulator::EmulatorConfig;
 
-use crate::app::{App, CliError, CliResult, ProgramError, Settings};
+use crate::app::{App, CliError, CliResult, Settings};
 use crate::cmd::{auth, token};
 
 struct Narrator {
@@ -105,8 +105,11 @@ pub async fn run() -> CliResult<()> {
 
     n.step("Konfiguracja › Użytkownicy: adding program user \"Księgowa\" with a password");
     // A throwaway password for this demo's temporary store.
-    let password = hex::encode(rand::random::<[u8; 12]>());
-    app.store().await?.add_user("Księgowa", &password, true).await?;
+    let password = ksef_crypto::Zeroizing::new(hex::encode(rand::random::<[u8; 12]>()));
+    app.store()
+        .await?
+        .add_user("Księgowa", &password, true)
+        .await?;
     n.ok("user added (the password protects the user's KSeF token)");
 
     n.step("Nadaj uprawnienia KSeF: name \"Wystawianie faktur\", InvoiceRead + InvoiceWrite → Dodaj, Zapisz");
@@ -207,7 +210,9 @@ pub async fn run() -> CliResult<()> {
     let again = auth::login_with_user(&mut app, &ksiegowa).await;
     let refused_locally = matches!(
         &again,
-        Err(ksef_program::ProgramError::User(ksef_program::users::UserError::TokenUnusable { .. }))
+        Err(ksef_program::ProgramError::User(
+            ksef_program::users::UserError::TokenUnusable { .. }
+        ))
     );
     expect(
         refused_locally,
@@ -216,10 +221,7 @@ pub async fn run() -> CliResult<()> {
             again.as_ref().err()
         ),
     )?;
-    let direct = app
-        .client
-        .login_with_ksef_token(&g.token, &context)
-        .await;
+    let direct = app.client.login_with_ksef_token(&g.token, &context).await;
     let failed_450 = matches!(
         &direct,
         Err(ksef_client::KsefError::AuthenticationFailed { code: 450, .. })

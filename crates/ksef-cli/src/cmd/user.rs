@@ -16,13 +16,13 @@ pub const USER_PASSWORD_ENV: &str = "KSEF_USER_PASSWORD";
 /// The password from `file` (first line) or `KSEF_USER_PASSWORD`.
 fn password(file: Option<PathBuf>, option: &str) -> CliResult<Zeroizing<String>> {
     match file {
-        Some(f) => ksef_program::read_password_file(&f),
+        Some(f) => Ok(ksef_program::read_password_file(&f)?),
         None => std::env::var(USER_PASSWORD_ENV)
             .ok()
             .filter(|p| !p.is_empty())
             .map(Zeroizing::new)
             .ok_or_else(|| {
-                CliError(format!(
+                CliError::Usage(format!(
                     "the program user's password is needed: give {option} FILE or set {USER_PASSWORD_ENV}"
                 ))
             }),
@@ -33,7 +33,7 @@ fn password(file: Option<PathBuf>, option: &str) -> CliResult<Zeroizing<String>>
 pub async fn log_in(app: &mut App, name: &str, file: Option<PathBuf>) -> CliResult<ProgramUser> {
     let pw = password(file, "--user-password-file")?;
     let store = app.store().await?.clone();
-    users::log_in(&store, name, &pw).await
+    Ok(users::log_in(&store, name, &pw).await?)
 }
 
 pub async fn add(app: &mut App, name: &str, file: Option<PathBuf>, admin: bool) -> CliResult<()> {
@@ -97,7 +97,10 @@ pub async fn list(app: &mut App) -> CliResult<()> {
         println!("no program users; add one with `ksef user add NAME --password-file FILE`");
         return Ok(());
     }
-    println!("{:<24}  {:<5}  {:<10}  TOKEN KSeF", "USER", "ADMIN", "STATUS");
+    println!(
+        "{:<24}  {:<5}  {:<10}  TOKEN KSeF",
+        "USER", "ADMIN", "STATUS"
+    );
     for u in users {
         println!(
             "{:<24}  {:<5}  {:<10}  {}",

@@ -23,16 +23,13 @@ pub async fn index(
     let has_session = session_of(&mut ws).await.is_some();
     let env = sh.environment().await;
     let token_usable = me.as_ref().is_some_and(users::token_usable);
-    let token_status = me
-        .as_ref()
-        .filter(|u| u.has_token)
-        .map(|u| {
-            u.token_status
-                .as_deref()
-                .map(token_status_label)
-                .unwrap_or("nieznany")
-                .to_string()
-        });
+    let token_status = me.as_ref().filter(|u| u.has_token).map(|u| {
+        u.token_status
+            .as_deref()
+            .map(token_status_label)
+            .unwrap_or("nieznany")
+            .to_string()
+    });
     let test_certificates = matches!(env, Environment::Local | Environment::Test);
     let l = layout(&sh, &mut ws, "Start", "home", "/").await;
     render(&HomePage {

@@ -172,7 +172,7 @@ pub async fn login_certificate(
             &mut ws,
             &return_to,
             StatusCode::UNPROCESSABLE_ENTITY,
-            "Wybierz plik certyfikatu (PKCS#12 .p12/.pfx lub PEM).".into(),
+            "Wybierz plik certyfikatu (PKCS#12 .p12/.pfx lub PEM).",
         )
         .await;
     };
@@ -391,7 +391,6 @@ pub async fn pz_submit(
         }
     }
 }
-
 
 /// The start page's "Zaloguj tokenem": a KSeF session with the logged-in user's own token
 /// (for sending and receiving invoices; it cannot generate or browse tokens).

@@ -1,17 +1,17 @@
 //! The program login, the first-start setup and logout.
 
+use axum::Extension;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use ksef_program::users;
 
 use super::see_other;
 use crate::forms::Fields;
 use crate::pages::{ProgramLoginPage, SetupPage, render_status};
 use crate::state::{
-    LOGIN_PATH, Notice, PreLogin, SETUP_PATH, SESSION_COOKIE, SessionHandle, SharedState,
+    LOGIN_PATH, Notice, PreLogin, SESSION_COOKIE, SETUP_PATH, SessionHandle, SharedState,
     clear_session_cookie, cookie_value, csrf_forbidden, session_cookie,
 };
 
@@ -84,8 +84,12 @@ pub async fn program_login_page(
         return see_other("/");
     }
     let flash = match q.get("wygasla") {
-        Some(_) => Some("Sesja programu wygasła lub została zakończona — zaloguj się ponownie.".into()),
-        None => q.get("wylogowano").map(|_| "Wylogowano z programu.".to_string()),
+        Some(_) => {
+            Some("Sesja programu wygasła lub została zakończona — zaloguj się ponownie.".into())
+        }
+        None => q
+            .get("wylogowano")
+            .map(|_| "Wylogowano z programu.".to_string()),
     };
     login_page(&sh, &pre, String::new(), flash, None, StatusCode::OK)
 }
@@ -103,7 +107,14 @@ pub async fn program_login(
     let password = ksef_crypto::Zeroizing::new(f.get("password").unwrap_or("").to_string());
     if name.is_empty() || password.is_empty() {
         let e = Notice::from("Podaj nazwę użytkownika i hasło.");
-        return login_page(&sh, &pre, name, None, Some(e), StatusCode::UNPROCESSABLE_ENTITY);
+        return login_page(
+            &sh,
+            &pre,
+            name,
+            None,
+            Some(e),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     }
     match users::log_in(&sh.store, &name, &password).await {
         Ok(user) => logged_in(&sh, user).await,
@@ -151,7 +162,13 @@ pub async fn setup_submit(
             if done {
                 return see_other(LOGIN_PATH);
             }
-            setup_page(&sh, &pre, name, Some(Notice::from(&e)), StatusCode::UNPROCESSABLE_ENTITY)
+            setup_page(
+                &sh,
+                &pre,
+                name,
+                Some(Notice::from(&e)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
         }
     }
 }

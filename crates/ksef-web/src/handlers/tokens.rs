@@ -418,4 +418,3 @@ pub async fn token_revoke(
     }
     see_other("/tokeny")
 }
-

@@ -143,7 +143,6 @@ async fn user_edit_page(
                 .token_masked
                 .clone()
                 .unwrap_or_else(|| "(brak tokenu — wklej token KSeF, Ctrl+V)".into()),
-            has_token: u.has_token,
             can_check: own && usable,
             own,
             admin,
