@@ -193,12 +193,12 @@ pub async fn set_password(
     current_password: Option<&str>,
     new_password: &str,
 ) -> ProgramResult<TokenAfterReset> {
-    if by.is(name) {
-        if let Some(current) = current_password {
-            let again = store.unlock_user(by.name(), current).await?;
-            store.change_password(&again, new_password).await?;
-            return Ok(TokenAfterReset::Kept);
-        }
+    if by.is(name)
+        && let Some(current) = current_password
+    {
+        let again = store.unlock_user(by.name(), current).await?;
+        store.change_password(&again, new_password).await?;
+        return Ok(TokenAfterReset::Kept);
     }
     by.require_admin(AdminAction::SetPassword)?;
     Ok(store.set_password(name, new_password).await?)
@@ -232,8 +232,11 @@ pub async fn save_token(
     for_user: &str,
     token: &str,
 ) -> ProgramResult<()> {
-    if !by.is(for_user) {
-        by.require_admin(AdminAction::SaveTokenForOthers)?;
+    if !by.is(for_user) && !by.is_admin() {
+        return Err(UserError::OnlyOwnToken {
+            user: by.name().to_string(),
+        }
+        .into());
     }
     Ok(store.set_user_token(for_user, token).await?)
 }

@@ -218,7 +218,8 @@ fn enroll_login_list_revoke_and_token_session_refused() {
         "--password-file",
         &seal_pw,
     ]);
-    k.ok(&["user", "add", "Księgowa"]);
+    let user_pw = write(files.path(), "ksiegowa.txt", "hasło księgowej 1\n");
+    k.ok(&["user", "add", "Księgowa", "--password-file", &user_pw]);
     k.ok(&[
         "token",
         "generate",
@@ -229,7 +230,14 @@ fn enroll_login_list_revoke_and_token_session_refused() {
         "--save-to-user",
         "Księgowa",
     ]);
-    k.ok(&["auth", "login", "--user", "Księgowa"]);
+    k.ok(&[
+        "auth",
+        "login",
+        "--user",
+        "Księgowa",
+        "--user-password-file",
+        &user_pw,
+    ]);
     let other = files.path().join("token.p12");
     let e = k.fails(&[
         "cert",

@@ -31,7 +31,18 @@ fn snapshot(p: &Program) -> String {
             .await
             .unwrap()
             .iter()
-            .map(|u| format!("{}|{:?}|{:?}", u.name, u.token_masked, u.token_set_at))
+            .map(|u| {
+                format!(
+                    "{}|admin={}|password={}|locked={:?}|{:?}|{:?}|{:?}",
+                    u.name,
+                    u.is_admin,
+                    u.has_password,
+                    u.locked_until,
+                    u.token_masked,
+                    u.token_set_at,
+                    u.token_status
+                )
+            })
             .collect();
         let settings = store.settings().await.unwrap();
         let session = store
@@ -45,19 +56,30 @@ fn snapshot(p: &Program) -> String {
     })
 }
 
-/// Files of the data dir containing `needle`.
+/// Files of the data dir (and its subdirectories) containing `needle`.
 fn files_containing(p: &Program, needle: &str) -> Vec<PathBuf> {
-    std::fs::read_dir(p.data_dir())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .filter(|p| {
-            std::fs::read(p)
-                .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+    fn walk(dir: &Path, needle: &[u8], hits: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path, needle, hits);
+            } else if std::fs::read(&path)
+                .map(|b| b.windows(needle.len()).any(|w| w == needle))
                 .unwrap_or(false)
-        })
-        .collect()
+            {
+                hits.push(path);
+            }
+        }
+    }
+    assert!(!needle.is_empty());
+    let mut hits = Vec::new();
+    walk(p.data_dir(), needle.as_bytes(), &mut hits);
+    hits
+}
+
+/// How many KSeF-token logins (`POST /auth/ksef-token`) the emulator has logged.
+fn token_logins(emu: &EmulatorProcess) -> usize {
+    emu.log().matches("/auth/ksef-token").count()
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -77,6 +99,15 @@ fn seed_workflow_end_to_end() {
     let nip = Nip::random();
     let pw = write(files.path(), "pw.txt", "hasło-do-p12\n");
     let p12 = files.path().join("me.p12").display().to_string();
+    // The program users' own passwords (not the certificate's).
+    let ksiegowa_pw_text = "Księgowa-hasło-2024";
+    let ksiegowa_pw = write(files.path(), "ksiegowa.txt", &format!("{ksiegowa_pw_text}\n"));
+    let kierownik_pw_text = "Kierownik#hasło#77";
+    let kierownik_pw = write(
+        files.path(),
+        "kierownik.txt",
+        &format!("{kierownik_pw_text}\n"),
+    );
 
     // Certificate and certificate login.
     p.ok(&[
@@ -104,7 +135,7 @@ fn seed_workflow_end_to_end() {
     assert_eq!(st["tokenSession"], false);
 
     // Users dictionary and token generation saved on a user.
-    p.ok(&["user", "add", "Księgowa"]);
+    p.ok(&["user", "add", "Księgowa", "--password-file", &ksiegowa_pw]);
     let g = p.json(&[
         "token",
         "generate",
@@ -125,6 +156,9 @@ fn seed_workflow_end_to_end() {
         !masked.contains(&token) && masked.contains(&reference),
         "{masked}"
     );
+    assert_eq!(users[0]["hasPassword"], true, "{users:#}");
+    assert_eq!(users[0]["admin"], false, "{users:#}");
+    assert!(users[0]["lockedUntil"].is_null(), "{users:#}");
     // Text output is masked too.
     assert!(!p.ok(&["user", "list"]).contains(&token));
     // The token (and any JWT) never appears in the store's files.
@@ -134,6 +168,8 @@ fn seed_workflow_end_to_end() {
         files_containing(&p, "eyJ").is_empty(),
         "a JWT in clear text in the store"
     );
+    // Nor the user's password.
+    assert!(files_containing(&p, ksiegowa_pw_text).is_empty());
     // Nor does any log: the emulator logs every request, never a token.
     let log = emu.log();
     assert!(
@@ -160,7 +196,14 @@ fn seed_workflow_end_to_end() {
     // Token session: no minting, no browsing (the seed).
     p.ok(&["auth", "logout"]);
     p.fails(&["auth", "status"]);
-    p.ok(&["auth", "login", "--user", "Księgowa"]);
+    p.ok(&[
+        "auth",
+        "login",
+        "--user",
+        "Księgowa",
+        "--user-password-file",
+        &ksiegowa_pw,
+    ]);
     assert_eq!(p.json(&["auth", "status"])["tokenSession"], true);
     let e = p.fails(&[
         "token",
@@ -195,7 +238,8 @@ fn seed_workflow_end_to_end() {
         "Odczyt faktur",
     ]);
     let token2 = g2["token"].as_str().unwrap().to_string();
-    p.ok(&["user", "add", "Kierownik"]);
+    p.ok(&["user", "add", "Kierownik", "--password-file", &kierownik_pw]);
+    // Saving a token needs no password: it is sealed to the user's public key.
     let out = p.run_stdin(&["user", "set-token", "Kierownik"], &format!("{token2}\n"));
     let printed = format!(
         "{}{}",
@@ -209,6 +253,8 @@ fn seed_workflow_end_to_end() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(files_containing(&p, &token2).is_empty());
+    assert!(files_containing(&p, &token2[token2.len() - 64..]).is_empty());
+    assert!(files_containing(&p, kierownik_pw_text).is_empty());
     let out = p.run_stdin(&["user", "set-token", "Kierownik"], "not a token\n");
     assert!(!out.status.success());
 
@@ -220,8 +266,48 @@ fn seed_workflow_end_to_end() {
         Some("Revoked" | "Revoking")
     ));
     p.ok(&["auth", "logout"]);
-    let e = p.fails(&["auth", "login", "--user", "Księgowa"]);
-    assert!(e.contains("450"), "{e}");
+    // The revocation was recorded on the holder: the program refuses before asking KSeF.
+    let users = p.json(&["user", "list"]);
+    let status = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "Księgowa")
+        .map(|u| u["tokenStatus"].clone())
+        .unwrap();
+    assert!(
+        matches!(status.as_str(), Some("Revoked" | "Revoking")),
+        "{users:#}"
+    );
+    let logins = token_logins(&emu);
+    assert!(logins > 0, "the emulator log names no token login");
+    let e = p.fails(&[
+        "auth",
+        "login",
+        "--user",
+        "Księgowa",
+        "--user-password-file",
+        &ksiegowa_pw,
+    ]);
+    assert!(
+        e.contains("Księgowa")
+            && (e.contains("is Revoked") || e.contains("is Revoking"))
+            && e.contains("cannot be used"),
+        "{e}"
+    );
+    assert_eq!(logins, token_logins(&emu), "KSeF was asked anyway");
+    p.fails(&["auth", "status"]);
+    // The other user's token (pasted via stdin) still logs in, with that user's password.
+    p.ok(&[
+        "auth",
+        "login",
+        "--user",
+        "Kierownik",
+        "--user-password-file",
+        &kierownik_pw,
+    ]);
+    assert_eq!(p.json(&["auth", "status"])["tokenSession"], true);
+    p.ok(&["auth", "logout"]);
     p.ok(&["user", "remove", "Kierownik"]);
     assert_eq!(p.json(&["user", "list"]).as_array().unwrap().len(), 1);
 
@@ -344,7 +430,8 @@ fn bad_input_is_refused_clearly_and_writes_nothing() {
         &pw,
         "--ec",
     ]);
-    p.ok(&["user", "add", "Ala"]);
+    let ala_pw = write(files.path(), "ala.txt", "hasło-Ali-123\n");
+    p.ok(&["user", "add", "Ala", "--password-file", &ala_pw]);
     let before = snapshot(&p);
 
     let e = p.fails(&[
@@ -410,6 +497,56 @@ fn bad_input_is_refused_clearly_and_writes_nothing() {
         &pw,
     ]);
     assert!(e.contains("--nip"), "{e}");
+    // Program users: a weak or missing password, an unknown user.
+    let short = write(files.path(), "short.txt", "abc\n");
+    let e = p.fails(&["user", "add", "Bolek", "--password-file", &short]);
+    assert!(e.contains("at least 8 characters"), "{e}");
+    let out = p
+        .cmd(&["user", "add", "Bolek"])
+        .env("KSEF_USER_PASSWORD", "abc")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("at least 8 characters"), "{e}");
+    let e = p.fails(&["user", "add", "Bolek"]);
+    assert!(
+        e.contains("--password-file") && e.contains("KSEF_USER_PASSWORD"),
+        "{e}"
+    );
+    let e = p.fails(&[
+        "user",
+        "add",
+        "Bolek",
+        "--password-file",
+        files.path().join("no-such.txt").to_str().unwrap(),
+    ]);
+    assert!(e.contains("no-such.txt"), "{e}");
+    let e = p.fails(&["user", "add", "ala", "--password-file", &ala_pw]);
+    assert!(e.contains("already exists"), "{e}");
+    let names: Vec<Value> = p
+        .json(&["user", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].clone())
+        .collect();
+    assert_eq!(names, vec![json!("Ala")], "a refused user was added");
+    let e = p.fails(&[
+        "auth",
+        "login",
+        "--user",
+        "Nieznany",
+        "--user-password-file",
+        &ala_pw,
+    ]);
+    assert!(e.contains("no user named \"Nieznany\""), "{e}");
+    let e = p.fails(&["user", "passwd", "Nieznany", "--password-file", &ala_pw]);
+    assert!(e.contains("no user named \"Nieznany\""), "{e}");
+    let out = p.run_stdin(&["user", "set-token", "Nieznany"], "whatever\n");
+    assert!(!out.status.success());
+    let e = p.fails(&["user", "remove", "Nieznany"]);
+    assert!(e.contains("Nieznany"), "{e}");
     assert_eq!(before, snapshot(&p), "a failed command changed the store");
 
     // Expired challenge: the emulator gives 1 s here.
