@@ -9,6 +9,7 @@ pub mod auth;
 pub mod certificates;
 pub mod check;
 pub mod invoices;
+pub mod local_emulator;
 pub mod permissions;
 pub mod tokens;
 
