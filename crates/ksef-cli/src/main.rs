@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use ksef_core::TokenPermission;
 
-use crate::app::{App, CliError, CliResult, Settings, print_json, show_time};
+use crate::app::{App, CliError, CliResult, print_json, show_time};
 use crate::cmd::{
     auth, cert, demo, emulator, invoice, limits, permission, session, sync, token, upo, user,
 };
@@ -291,8 +291,9 @@ fn run_async(
         if let Command::Demo = command {
             return demo::run().await;
         }
-        let settings = Settings::resolve(base_url, environment, data_dir, json)?;
-        let mut app = App::new(settings)?;
+        // In the local environment: the emulator `ksef ui` runs for this data directory.
+        let mut app =
+            ksef_program::local_emulator::local_app(base_url, environment, data_dir, json).await?;
         dispatch(&mut app, command).await
     })
 }
@@ -403,15 +404,24 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
             let ctx =
                 auth::context_from_args(context.nip.as_deref(), context.internal_id.as_deref())?;
             let p = auth::prepare(app, ctx, &dir).await?;
+            // The government service, or the emulator's simulated one in the local environment.
+            let signing = ksef_program::local_emulator::signing_service_url(&app.settings.base_url);
             if app.json() {
                 return print_json(&serde_json::json!({
                     "file": p.file, "challenge": p.challenge,
-                    "signingService": auth::SIGNING_SERVICE_URL, "deadline": show_time(p.deadline()),
+                    "signingService": signing, "deadline": show_time(p.deadline()),
                 }));
             }
             println!("Wrote {}", p.file.display());
-            println!("Sign it with Profil Zaufany (or a qualified signature) here:");
-            println!("  {}", auth::SIGNING_SERVICE_URL);
+            if signing == auth::SIGNING_SERVICE_URL {
+                println!("Sign it with Profil Zaufany (or a qualified signature) here:");
+            } else {
+                println!(
+                    "Sign it in the emulator's simulated Profil Zaufany signing service \
+                     (a SIMULATION, accepted only by the emulator):"
+                );
+            }
+            println!("  {signing}");
             println!(
                 "save the signed file next to it, then run: ksef auth submit --dir {}",
                 dir.display()

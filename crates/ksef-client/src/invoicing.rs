@@ -473,6 +473,8 @@ impl KsefClient {
         what: &str,
         out: &mut (dyn std::io::Write + Send),
     ) -> Result<u64, KsefError> {
+        // Named in mid-body errors too (the URL holds no secret: tokens travel in headers).
+        let shown = url.to_string();
         let mut resp = self
             .send_streaming(
                 Call::new(Method::GET, url)
@@ -489,7 +491,7 @@ impl KsefClient {
         let mut hashing = ksef_crypto::stream::HashingWriter::new(out);
         while let Some(chunk) = resp.chunk().await.map_err(|e| {
             KsefError::Transport(format!(
-                "downloading the {what}: {}",
+                "downloading the {what} from {shown} (GET) broke off: {}",
                 crate::client::chain(&e.without_url())
             ))
         })? {

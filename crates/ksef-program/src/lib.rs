@@ -11,6 +11,7 @@ pub mod certificates;
 pub mod check;
 pub mod error;
 pub mod invoices;
+pub mod local_emulator;
 pub mod permissions;
 pub mod tokens;
 pub mod users;

@@ -4,6 +4,7 @@
 //! progressive JavaScript, CSRF-protected forms, loopback only. The workflow itself lives in
 //! `ksef-program`; this crate is a thin front end over it.
 
+mod embedded;
 pub mod errors;
 mod forms;
 mod handlers;
@@ -37,8 +38,10 @@ pub struct WebConfig {
     pub data_dir: PathBuf,
     /// Where to listen; must be a loopback address (port 0 = a free port).
     pub addr: SocketAddr,
-    /// `Some` = run this in-process emulator (on 127.0.0.1, a free port) and use it for the
-    /// environment "local"; `None` = use the environment chosen in the settings.
+    /// `Some` = run this in-process emulator and use it for the environment "local": on
+    /// 127.0.0.1, on the port recorded in the store (`emulator.base_url`, see
+    /// `ksef_program::local_emulator`) if it is free, else on a free port, which is then
+    /// recorded; `None` = use the environment chosen in the settings.
     pub emulator: Option<EmulatorConfig>,
     /// Upload size cap in bytes (per file).
     pub max_upload_bytes: usize,
@@ -156,10 +159,9 @@ pub async fn serve(config: WebConfig) -> Result<RunningWeb, WebError> {
                 message: e.to_string(),
             })?;
     }
+    // On the address recorded for this data directory (see `embedded`).
     let emulator = match &config.emulator {
-        Some(c) => {
-            Some(ksef_emulator::spawn(c.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await?)
-        }
+        Some(c) => Some(embedded::spawn_recorded(&store, c, config.addr.port()).await?),
         None => None,
     };
     let emulator_base_url = emulator.as_ref().map(|e| e.base_url());

@@ -707,3 +707,82 @@ async fn loopback_only_cookie_flags_and_foreign_host_refused() {
     assert_eq!(r.status(), StatusCode::MISDIRECTED_REQUEST);
     h.web.shutdown().await;
 }
+
+/// The setting read back through the store itself (key file, as the web app opened it).
+async fn recorded(data_dir: &std::path::Path) -> Option<String> {
+    let store = ksef_store::Store::open(data_dir, None).await.unwrap();
+    let v = store
+        .setting(ksef_program::local_emulator::BASE_URL_SETTING)
+        .await
+        .unwrap();
+    store.close().await;
+    v
+}
+
+#[tokio::test]
+async fn embedded_emulator_keeps_its_address_and_owns_its_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("program");
+    let config = || {
+        let mut c = WebConfig::new(&data);
+        c.emulator.as_mut().unwrap().auth_processing_delay = Duration::from_millis(20);
+        c
+    };
+    // First start: a free port, recorded in the store.
+    let web = ksef_web::serve(config()).await.unwrap();
+    let first = web.emulator_base_url.clone().unwrap();
+    assert_eq!(recorded(&data).await.as_deref(), Some(first.as_str()));
+
+    // A second web app on the same data directory cannot run a second emulator there.
+    let err = match ksef_web::serve(config()).await {
+        Ok(_) => panic!("two emulators on one data directory"),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(
+            err,
+            ksef_web::WebError::Emulator(ksef_emulator::SpawnError::DataDirInUse { .. })
+        ),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains(&data.join("emulator").display().to_string()),
+        "{message}"
+    );
+    // The first one still serves, on the recorded address.
+    let a = ksef_testkit::http_client()
+        .post(format!("{first}/auth/challenge"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.status(), StatusCode::OK);
+    web.shutdown().await;
+
+    // Restarted: the same address.
+    let web = ksef_web::serve(config()).await.unwrap();
+    assert_eq!(web.emulator_base_url.as_deref(), Some(first.as_str()));
+    web.shutdown().await;
+
+    // The recorded port taken by someone else: a free port, recorded anew.
+    let port: u16 = first
+        .trim_end_matches("/v2")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let web = ksef_web::serve(config()).await.unwrap();
+    let moved = web.emulator_base_url.clone().unwrap();
+    assert_ne!(moved, first);
+    assert_eq!(recorded(&data).await.as_deref(), Some(moved.as_str()));
+    let a = ksef_testkit::http_client()
+        .post(format!("{moved}/auth/challenge"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.status(), StatusCode::OK);
+    web.shutdown().await;
+    drop(squatter);
+}

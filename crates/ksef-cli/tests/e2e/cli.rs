@@ -358,11 +358,10 @@ fn profil_zaufany_round_trip_and_check() {
         name.starts_with("AuthTokenRequest_") && name.ends_with(".xml"),
         "{name}"
     );
-    assert!(
-        out["signingService"]
-            .as_str()
-            .unwrap()
-            .starts_with("https://www.gov.pl/")
+    // Against the emulator, the request is signed in its simulated signing service.
+    assert_eq!(
+        out["signingService"].as_str().unwrap(),
+        format!("{}/symulator-podpisu", emu.base_url.trim_end_matches("/v2"))
     );
 
     // Nothing signed yet → clear refusal.

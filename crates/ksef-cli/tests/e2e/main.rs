@@ -6,4 +6,5 @@ mod cli;
 mod durability;
 mod emulator;
 mod invoices;
+mod local_emulator;
 mod tampering;

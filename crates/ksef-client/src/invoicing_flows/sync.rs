@@ -595,7 +595,7 @@ async fn download_part(
     loop {
         let chunk = resp.chunk().await.map_err(|e| {
             KsefError::Transport(format!(
-                "downloading part {ordinal} of export {export_ref}: {}",
+                "downloading part {ordinal} of export {export_ref} from {shown} broke off: {}",
                 crate::client::chain(&e.without_url())
             ))
         })?;

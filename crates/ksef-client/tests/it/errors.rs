@@ -168,6 +168,55 @@ async fn transport_error_names_the_url() {
     );
 }
 
+/// A raw HTTP/1.1 server that answers `200` with a promised body of 1000 bytes, sends 10 and
+/// closes the connection. Returns the base URL.
+async fn broken_body_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 8192];
+            let _ = sock.read(&mut buf).await;
+            let _ = sock
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/xml\r\ncontent-length: 1000\r\n\r\n<UPO>01234")
+                .await;
+            let _ = sock.flush().await;
+            drop(sock);
+        }
+    });
+    format!("http://{addr}/v2")
+}
+
+#[tokio::test]
+async fn transport_error_in_the_middle_of_a_body_names_the_url() {
+    let url = broken_body_server().await;
+    let client = KsefClient::new(&url).unwrap();
+    let mut out = Vec::new();
+    let err = client
+        .session_upo_to("token", "SESSION-REF", "UPO-REF", &mut out)
+        .await
+        .unwrap_err();
+    let KsefError::Transport(message) = &err else {
+        panic!("expected Transport, got {err:?}")
+    };
+    assert!(
+        message.contains(&format!("{url}/sessions/SESSION-REF/upo/UPO-REF")),
+        "{message}"
+    );
+    assert!(message.contains("session UPO"), "{message}");
+    // The buffered download reports the URL the same way.
+    let err = client
+        .session_upo("token", "SESSION-REF", "UPO-REF")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("{url}/sessions/SESSION-REF/upo/UPO-REF")),
+        "{err}"
+    );
+}
+
 /// A raw HTTP/1.1 server that drops the first `drops` connections without answering, then
 /// answers every request with `200 []`. Returns the base URL and the connection count.
 async fn flaky_server(drops: u32) -> (String, Arc<AtomicU32>) {

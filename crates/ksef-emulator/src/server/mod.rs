@@ -168,7 +168,9 @@ impl RunningEmulator {
         format!("http://{}/v2", self.addr)
     }
 
-    /// Stops serving and waits for in-flight requests.
+    /// Stops serving and waits for in-flight requests; the data directory's lock is released
+    /// when this returns. (Dropping without `shutdown` stops serving too, but the lock is
+    /// released only once the background task has wound down.)
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
