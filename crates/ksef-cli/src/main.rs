@@ -341,6 +341,12 @@ fn run_ui(
             use std::io::Write;
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "KSeF web app: {}", web.base_url());
+            if web.first_start {
+                let _ = writeln!(
+                    out,
+                    "first start: open the address above to create the program's administrator"
+                );
+            }
             if let Some(emu) = &web.emulator_base_url {
                 let _ = writeln!(
                     out,

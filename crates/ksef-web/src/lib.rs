@@ -94,6 +94,8 @@ pub struct RunningWeb {
     pub addr: SocketAddr,
     /// The embedded emulator's API base URL (`http://127.0.0.1:PORT/v2`), if one runs.
     pub emulator_base_url: Option<String>,
+    /// The store has no administrator yet: the first page is the first-start setup.
+    pub first_start: bool,
     emulator: Option<RunningEmulator>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
@@ -179,6 +181,7 @@ pub async fn serve(config: WebConfig) -> Result<RunningWeb, WebError> {
         base_url: e.base_url(),
         signing_url: format!("http://{}/symulator-podpisu", e.addr),
     });
+    let first_start = store.needs_first_admin().await.unwrap_or(false);
     let shared = Arc::new(state::Shared::new(
         store,
         config.data_dir.clone(),
@@ -222,6 +225,7 @@ pub async fn serve(config: WebConfig) -> Result<RunningWeb, WebError> {
     Ok(RunningWeb {
         addr,
         emulator_base_url,
+        first_start,
         emulator,
         stop: Some(tx),
         task: Some(task),
