@@ -85,8 +85,10 @@ impl ProgramUser {
         self.unlocked.is_admin()
     }
 
-    fn require_admin(&self, action: AdminAction) -> ProgramResult<()> {
-        if self.is_admin() {
+    /// Refuses unless the user is an administrator *now* (read from the store, so a role
+    /// taken away meanwhile counts, and a removed user can do nothing).
+    async fn require_admin(&self, store: &Store, action: AdminAction) -> ProgramResult<()> {
+        if store.user(self.name()).await?.is_admin {
             Ok(())
         } else {
             Err(UserError::NotAdmin { action }.into())
@@ -180,7 +182,7 @@ pub async fn add_user(
     password: &str,
     admin: bool,
 ) -> ProgramResult<()> {
-    by.require_admin(AdminAction::AddUser)?;
+    by.require_admin(store, AdminAction::AddUser).await?;
     Ok(store.add_user(name, password, admin).await?)
 }
 
@@ -200,7 +202,7 @@ pub async fn set_password(
         store.change_password(&again, new_password).await?;
         return Ok(TokenAfterReset::Kept);
     }
-    by.require_admin(AdminAction::SetPassword)?;
+    by.require_admin(store, AdminAction::SetPassword).await?;
     Ok(store.set_password(name, new_password).await?)
 }
 
@@ -211,13 +213,13 @@ pub async fn set_admin(
     name: &str,
     admin: bool,
 ) -> ProgramResult<()> {
-    by.require_admin(AdminAction::SetAdmin)?;
+    by.require_admin(store, AdminAction::SetAdmin).await?;
     Ok(store.set_admin(name, admin).await?)
 }
 
 /// An administrator removes a user (not themselves, not the last administrator).
 pub async fn remove_user(store: &Store, by: &ProgramUser, name: &str) -> ProgramResult<()> {
-    by.require_admin(AdminAction::RemoveUser)?;
+    by.require_admin(store, AdminAction::RemoveUser).await?;
     if by.is(name) {
         return Err(UserError::RemoveSelf.into());
     }
@@ -232,7 +234,7 @@ pub async fn save_token(
     for_user: &str,
     token: &str,
 ) -> ProgramResult<()> {
-    if !by.is(for_user) && !by.is_admin() {
+    if !by.is(for_user) && !store.user(by.name()).await?.is_admin {
         return Err(UserError::OnlyOwnToken {
             user: by.name().to_string(),
         }

@@ -760,7 +760,7 @@ mod tests {
     #[test]
     fn local_errors_become_polish_sentences() {
         let e = ProgramError::User(UserError::NoToken { user: "x".into() });
-        assert!(polish(&e).starts_with("Użytkownik nie ma"));
+        assert!(polish(&e).starts_with("Użytkownik „x” nie ma zapisanego tokenu"));
         let e = ProgramError::RefusedInTokenSession(TokenSessionRefusal::GenerateTokens);
         assert!(polish(&e).contains("Sesja z tokenem nie może generować"));
         let e = ProgramError::RefusedInTokenSession(TokenSessionRefusal::BrowseTokens);

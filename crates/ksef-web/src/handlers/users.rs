@@ -218,6 +218,12 @@ pub async fn user_password(
     .await;
     match result {
         Ok(after) => {
+            if own && current.is_none() {
+                // An administrator's reset of their own password gave them a new key: this
+                // session holds the old one, so log in again.
+                sh.end_sessions_of(&name);
+                return see_other(crate::state::LOGIN_PATH);
+            }
             if !own {
                 // The user's other sessions hold the old key: log them out.
                 for s in sh.end_sessions_of(&name) {
@@ -253,6 +259,10 @@ pub async fn user_admin(
     let admin = f.get("admin").is_some();
     match users::set_admin(&sh.store, &ws.user, &name, admin).await {
         Ok(()) => {
+            if !users::same_name(ws.user.name(), &name) {
+                // The user's open sessions show the old role: they log in again.
+                sh.end_sessions_of(&name);
+            }
             ws.flash = Some(if admin {
                 format!("„{name}” jest administratorem programu.")
             } else {
