@@ -93,9 +93,13 @@ TOKEN_PERMISSIONS = [TokenPermissionType.INVOICEREAD, TokenPermissionType.INVOIC
 
 
 def random_nip() -> str:
-    """Random valid NIP: 9 digits + checksum (weights 6,5,7,2,3,4,5,6,7 mod 11; 10 is invalid)."""
+    """Random valid NIP: 9 digits + checksum (weights 6,5,7,2,3,4,5,6,7 mod 11; 10 is invalid).
+
+    Digits 2-3 are never both 0: the invoice schema's TNIP pattern refuses such NIPs."""
     while True:
         digits = [secrets.randbelow(9) + 1] + [secrets.randbelow(10) for _ in range(8)]
+        if digits[1] == 0 and digits[2] == 0:
+            continue
         check = sum(w * d for w, d in zip(NIP_WEIGHTS, digits)) % 11
         if check != 10:
             return "".join(map(str, digits)) + str(check)

@@ -101,7 +101,11 @@ fn seed_workflow_end_to_end() {
     let p12 = files.path().join("me.p12").display().to_string();
     // The program users' own passwords (not the certificate's).
     let ksiegowa_pw_text = "Księgowa-hasło-2024";
-    let ksiegowa_pw = write(files.path(), "ksiegowa.txt", &format!("{ksiegowa_pw_text}\n"));
+    let ksiegowa_pw = write(
+        files.path(),
+        "ksiegowa.txt",
+        &format!("{ksiegowa_pw_text}\n"),
+    );
     let kierownik_pw_text = "Kierownik#hasło#77";
     let kierownik_pw = write(
         files.path(),
@@ -847,4 +851,339 @@ fn permissions_granted_and_revoked_with_the_cli() {
         err.contains("403") || err.contains("CredentialsRead"),
         "{err}"
     );
+}
+
+/// A program user's password guards the KSeF token saved on the user: `auth login --user`
+/// needs it (file or `KSEF_USER_PASSWORD`), a wrong one is refused with the attempts left and
+/// changes nothing else, five in a row lock the user (even the right password is then refused),
+/// another user's password does not open the token, and an administrator's reset removes the
+/// token sealed under the old password. Neither passwords nor tokens reach the data dir.
+#[test]
+fn program_user_password_guards_the_saved_token() {
+    let emu = EmulatorProcess::start(
+        BIN,
+        &["--auth-delay-ms", "20", "--token-activation-ms", "50"],
+    );
+    let p = Program::new(BIN, &emu.base_url);
+    let files = tempfile::tempdir().unwrap();
+    let nip = Nip::random();
+    p.login_owner(&nip, files.path());
+
+    let anna_text = "Anna-hasło-2024!";
+    let bartek_text = "Bartek-hasło-5678";
+    let anna_pw = write(
+        files.path(),
+        "anna.txt",
+        &format!("{anna_text}\nignored line\n"),
+    );
+    let bartek_pw = write(files.path(), "bartek.txt", &format!("{bartek_text}\n"));
+    let wrong_pw = write(files.path(), "wrong.txt", "zupełnie-złe-hasło\n");
+    p.ok(&[
+        "user",
+        "add",
+        "Anna",
+        "--password-file",
+        &anna_pw,
+        "--admin",
+    ]);
+    let out = p
+        .cmd(&["user", "add", "Bartek", "--json"])
+        .env("KSEF_USER_PASSWORD", bartek_text)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let added: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(added, json!({"added": "Bartek", "admin": false}));
+
+    // (3) A 3-character password: refused, no user added.
+    let short = write(files.path(), "short.txt", "abc\n");
+    let e = p.fails(&["user", "add", "Cezary", "--password-file", &short]);
+    assert!(e.contains("at least 8 characters"), "{e}");
+
+    // A token generated and saved on Anna: no password needed (sealed to her public key).
+    let g = p.json(&[
+        "token",
+        "generate",
+        "--permissions",
+        "InvoiceRead",
+        "--description",
+        "Token Anny",
+        "--save-to-user",
+        "Anna",
+    ]);
+    let token = g["token"].as_str().unwrap().to_string();
+    let reference = g["referenceNumber"].as_str().unwrap().to_string();
+    p.ok(&["auth", "logout"]);
+    let list = p.json(&["user", "list"]);
+    let users = list.as_array().unwrap();
+    assert_eq!(users.len(), 2, "{list:#}");
+    let (anna, bartek) = (&users[0], &users[1]);
+    assert_eq!(anna["name"], "Anna");
+    assert_eq!(anna["admin"], true);
+    assert_eq!(anna["hasPassword"], true);
+    assert_eq!(anna["hasToken"], true);
+    assert_eq!(anna["tokenReference"], reference.as_str());
+    assert!(anna["lockedUntil"].is_null());
+    assert_eq!(bartek["name"], "Bartek");
+    assert_eq!(bartek["admin"], false);
+    assert_eq!(bartek["hasPassword"], true);
+    assert_eq!(bartek["hasToken"], false);
+    let table = p.ok(&["user", "list"]);
+    let header = table.lines().next().unwrap();
+    for col in ["USER", "ADMIN", "STATUS", "TOKEN"] {
+        assert!(header.contains(col), "{table}");
+    }
+    assert!(
+        !table.contains(&token) && table.contains(&reference),
+        "{table}"
+    );
+
+    // (1) No password at all: refused, naming both ways to give it (an empty variable is none).
+    let logins = token_logins(&emu);
+    let e = p.fails(&["auth", "login", "--user", "Anna"]);
+    assert!(
+        e.contains("--user-password-file") && e.contains("KSEF_USER_PASSWORD"),
+        "{e}"
+    );
+    let out = p
+        .cmd(&["auth", "login", "--user", "Anna"])
+        .env("KSEF_USER_PASSWORD", "")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--user-password-file"));
+    assert_eq!(
+        list,
+        p.json(&["user", "list"]),
+        "a missing password counted"
+    );
+
+    // A wrong password: refused with the attempts left; nothing else changes, no session.
+    let e = p.fails(&[
+        "auth",
+        "login",
+        "--user",
+        "Anna",
+        "--user-password-file",
+        &wrong_pw,
+    ]);
+    assert!(
+        e.contains("wrong password") && e.contains("Anna") && e.contains("4 attempts left"),
+        "{e}"
+    );
+    assert_eq!(
+        list,
+        p.json(&["user", "list"]),
+        "a wrong password changed the user"
+    );
+    p.fails(&["auth", "status"]);
+
+    // (4) Another user's password does not open Anna's token (and counts as a wrong one).
+    let e = p.fails(&[
+        "auth",
+        "login",
+        "--user",
+        "Anna",
+        "--user-password-file",
+        &bartek_pw,
+    ]);
+    assert!(
+        e.contains("wrong password") && e.contains("3 attempts left"),
+        "{e}"
+    );
+    // Bartek's own password opens only Bartek, who holds no token.
+    let e = p.fails(&[
+        "auth",
+        "login",
+        "--user",
+        "Bartek",
+        "--user-password-file",
+        &bartek_pw,
+    ]);
+    assert!(e.contains("Bartek") && e.contains("no KSeF token"), "{e}");
+    assert_eq!(
+        logins,
+        token_logins(&emu),
+        "KSeF was asked without a usable token"
+    );
+    p.fails(&["auth", "status"]);
+
+    // The right password (here from the environment; names match case-insensitively) logs in
+    // with Anna's token and resets the count of wrong ones.
+    let out = p
+        .cmd(&["auth", "login", "--user", "anna"])
+        .env("KSEF_USER_PASSWORD", anna_text)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(token_logins(&emu), logins + 1);
+    let st = p.json(&["auth", "status"]);
+    assert_eq!(st["tokenSession"], true);
+    assert_eq!(st["context"]["value"], nip.as_str());
+    p.ok(&["auth", "logout"]);
+
+    // Five wrong passwords in a row lock Anna; then even the right one is refused.
+    for left in (1..=4).rev() {
+        let e = p.fails(&[
+            "auth",
+            "login",
+            "--user",
+            "Anna",
+            "--user-password-file",
+            &wrong_pw,
+        ]);
+        assert!(
+            e.contains("wrong password") && e.contains(&format!("{left} attempts left")),
+            "{left}: {e}"
+        );
+    }
+    let e = p.fails(&[
+        "auth",
+        "login",
+        "--user",
+        "Anna",
+        "--user-password-file",
+        &wrong_pw,
+    ]);
+    assert!(e.contains("Anna") && e.contains("locked"), "{e}");
+    let e = p.fails(&[
+        "auth",
+        "login",
+        "--user",
+        "Anna",
+        "--user-password-file",
+        &anna_pw,
+    ]);
+    assert!(e.contains("Anna") && e.contains("locked"), "{e}");
+    p.fails(&["auth", "status"]);
+    let locked = p.json(&["user", "list"]);
+    assert!(locked[0]["lockedUntil"].is_string(), "{locked:#}");
+    assert_eq!(locked[0]["hasToken"], true, "{locked:#}");
+    assert!(locked[1]["lockedUntil"].is_null(), "{locked:#}");
+    let mut unlocked = locked.clone();
+    unlocked[0]["lockedUntil"] = Value::Null;
+    assert_eq!(list, unlocked, "the lock-out changed more than lockedUntil");
+    // The lock-out is Anna's alone.
+    let e = p.fails(&[
+        "auth",
+        "login",
+        "--user",
+        "Bartek",
+        "--user-password-file",
+        &bartek_pw,
+    ]);
+    assert!(e.contains("no KSeF token"), "{e}");
+    assert_eq!(
+        logins + 1,
+        token_logins(&emu),
+        "a refused login reached KSeF"
+    );
+
+    // (2) An unknown user: clear refusal.
+    let e = p.fails(&[
+        "auth",
+        "login",
+        "--user",
+        "Zenon",
+        "--user-password-file",
+        &anna_pw,
+    ]);
+    assert!(e.contains("no user named \"Zenon\""), "{e}");
+
+    // (5) Neither the passwords nor the token are in clear anywhere in the data dir.
+    for secret in [
+        anna_text,
+        bartek_text,
+        "zupełnie-złe-hasło",
+        &token,
+        &token[token.len() - 64..],
+    ] {
+        let hits = files_containing(&p, secret);
+        assert!(hits.is_empty(), "{secret:?} in clear in {hits:?}");
+    }
+
+    // (4) An administrator's reset: the token sealed under the old password is removed (and
+    // the message says so); the lock-out is cleared; the old password no longer works.
+    let anna_new_pw = write(files.path(), "anna-new.txt", "Nowe-hasło-Anny-1\n");
+    let out = p.ok(&["user", "passwd", "Anna", "--password-file", &anna_new_pw]);
+    assert!(out.contains("token") && out.contains("removed"), "{out}");
+    let after = p.json(&["user", "list"]);
+    assert_eq!(after[0]["hasToken"], false, "{after:#}");
+    assert!(
+        after[0]["token"].is_null() && after[0]["tokenReference"].is_null(),
+        "{after:#}"
+    );
+    assert!(after[0]["lockedUntil"].is_null(), "{after:#}");
+    assert_eq!(after[0]["hasPassword"], true, "{after:#}");
+    assert_eq!(after[0]["admin"], true, "{after:#}");
+    assert_eq!(after[1], list[1], "the reset touched another user");
+    let e = p.fails(&[
+        "auth",
+        "login",
+        "--user",
+        "Anna",
+        "--user-password-file",
+        &anna_pw,
+    ]);
+    assert!(e.contains("wrong password"), "{e}");
+    let e = p.fails(&[
+        "auth",
+        "login",
+        "--user",
+        "Anna",
+        "--user-password-file",
+        &anna_new_pw,
+    ]);
+    assert!(e.contains("no KSeF token"), "{e}");
+    // A reset of a user holding no token removes nothing and says nothing of it.
+    let out = p.json(&["user", "passwd", "Bartek", "--password-file", &bartek_pw]);
+    assert_eq!(out["tokenRemoved"], false, "{out:#}");
+    // A 3-character new password is refused and changes nothing.
+    let before = snapshot(&p);
+    let e = p.fails(&["user", "passwd", "Anna", "--password-file", &short]);
+    assert!(e.contains("at least 8 characters"), "{e}");
+    assert_eq!(before, snapshot(&p));
+    p.fails(&[
+        "auth",
+        "login",
+        "--user",
+        "Anna",
+        "--user-password-file",
+        &short,
+    ]);
+
+    // The token saved again (stdin) opens with the new password.
+    let out = p.run_stdin(&["user", "set-token", "Anna"], &format!("{token}\n"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    p.ok(&[
+        "auth",
+        "login",
+        "--user",
+        "Anna",
+        "--user-password-file",
+        &anna_new_pw,
+    ]);
+    assert_eq!(p.json(&["auth", "status"])["tokenSession"], true);
+    p.ok(&["auth", "logout"]);
+    for secret in [
+        anna_text,
+        "Nowe-hasło-Anny-1",
+        bartek_text,
+        &token[token.len() - 64..],
+    ] {
+        let hits = files_containing(&p, secret);
+        assert!(hits.is_empty(), "{secret:?} in clear in {hits:?}");
+    }
 }

@@ -23,7 +23,8 @@ struct Ui {
 
 impl Ui {
     /// Starts `ksef ui --port 0` for the installation (without `KSEF_BASE_URL`) and reads the
-    /// embedded emulator's address from its first lines.
+    /// embedded emulator's address from its first lines (a fresh store also prints a
+    /// first-start line before it).
     fn start(p: &Program, log: &Path) -> Ui {
         let log = std::fs::File::create(log).expect("ui log");
         let mut child = local(p, &["ui", "--port", "0"])
@@ -33,18 +34,19 @@ impl Ui {
             .expect("start ksef ui");
         let mut reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
         let mut lines = Vec::new();
-        for _ in 0..2 {
+        let mut emulator = None;
+        while emulator.is_none() && lines.len() < 4 {
             let mut line = String::new();
             reader.read_line(&mut line).expect("read a line of ksef ui");
+            emulator = line
+                .strip_prefix("embedded KSeF emulator: ")
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(str::to_string);
             lines.push(line);
         }
         std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         assert!(lines[0].starts_with("KSeF web app: "), "{lines:?}");
-        let emulator = lines[1]
-            .strip_prefix("embedded KSeF emulator: ")
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no emulator line: {lines:?}"))
-            .to_string();
+        let emulator = emulator.unwrap_or_else(|| panic!("no emulator line: {lines:?}"));
         Ui { child, emulator }
     }
 
