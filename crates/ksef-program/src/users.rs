@@ -144,17 +144,9 @@ pub async fn create_first_admin(
     name: &str,
     password: &str,
 ) -> ProgramResult<ProgramUser> {
-    if !store.needs_first_admin().await? {
-        return Err(UserError::SetupDone.into());
-    }
-    match store.user(name).await {
-        Ok(existing) => {
-            store.set_password(&existing.name, password).await?;
-            store.set_admin(&existing.name, true).await?;
-        }
-        Err(ksef_store::StoreError::UnknownUser { .. }) => {
-            store.add_user(name, password, true).await?;
-        }
+    match store.add_first_admin(name, password).await {
+        Ok(()) => {}
+        Err(ksef_store::StoreError::FirstAdminExists) => return Err(UserError::SetupDone.into()),
         Err(e) => return Err(e.into()),
     }
     log_in(store, name, password).await

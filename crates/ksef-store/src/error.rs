@@ -135,6 +135,11 @@ pub enum StoreError {
     #[error("program user {name:?} was changed meanwhile (another window or process); try again")]
     ChangedMeanwhile { name: String },
 
+    /// The first administrator was to be created, but one exists (e.g. a second setup ran
+    /// at the same time); nothing was written.
+    #[error("the program already has an administrator")]
+    FirstAdminExists,
+
     /// The last administrator cannot be removed or demoted.
     #[error("program user {name:?} is the last administrator and must stay one")]
     LastAdmin { name: String },

@@ -517,6 +517,57 @@ impl Store {
     /// saved before passwords existed is re-sealed to the new key; one sealed to the old key
     /// cannot be and is removed.
     pub async fn set_password(&self, name: &str, password: &str) -> Result<TokenAfterReset> {
+        self.reset_password(name, password, false).await
+    }
+
+    /// Creates the program's first administrator — or, on a store from before passwords,
+    /// gives an existing user of that name a password and the role — atomically: if an
+    /// administrator with a password exists by the time of writing, nothing is written and
+    /// [`StoreError::FirstAdminExists`] is returned (two setups at once make one administrator).
+    pub async fn add_first_admin(&self, name: &str, password: &str) -> Result<()> {
+        let name = validate_user_name(name)?.to_owned();
+        validate_password(password)?;
+        match self.user_row(&name).await {
+            Ok(_) => return self.reset_password(&name, password, true).await.map(|_| ()),
+            Err(StoreError::UnknownUser { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let key = name_key(&name);
+        let (c, _) = credentials(Zeroizing::new(password.to_owned()), key.clone(), None).await?;
+        let key_sealed = self
+            .sealer
+            .seal(&c.key_wrapped, &user_key_aad(&key, &c.key_public))?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if admins(&mut tx).await? > 0 {
+            return Err(StoreError::FirstAdminExists);
+        }
+        let res = sqlx::query(
+            "INSERT INTO users (name, name_key, created_at, is_admin, password_hash, key_public, \
+             key_salt, key_sealed) VALUES (?, ?, ?, 1, ?, ?, ?, ?) \
+             ON CONFLICT (name_key) DO NOTHING",
+        )
+        .bind(&name)
+        .bind(&key)
+        .bind(now_text()?)
+        .bind(&c.password_hash)
+        .bind(&c.key_public)
+        .bind(&c.key_salt)
+        .bind(key_sealed)
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::UserExists { name });
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn reset_password(
+        &self,
+        name: &str,
+        password: &str,
+        first_admin: bool,
+    ) -> Result<TokenAfterReset> {
         validate_password(password)?;
         let row = self.user_row(name).await?;
         let (c, key) = credentials(
@@ -538,7 +589,16 @@ impl Store {
             (None, Some(_)) => TokenAfterReset::Removed,
             (None, None) => TokenAfterReset::None,
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if first_admin {
+            if admins(&mut tx).await? > 0 {
+                return Err(StoreError::FirstAdminExists);
+            }
+            sqlx::query("UPDATE users SET is_admin = 1 WHERE name_key = ?")
+                .bind(&row.name_key)
+                .execute(&mut *tx)
+                .await?;
+        }
         self.write_credentials(&mut tx, &row.name_key, row.key_public.as_deref(), &c)
             .await?;
         match legacy_token {

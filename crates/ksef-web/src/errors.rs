@@ -202,6 +202,7 @@ pub fn polish_store(e: &ksef_store::StoreError) -> String {
             format!("Hasło jest za krótkie — podaj co najmniej {min_chars} znaków.")
         }
         E::InvalidPassword => "Hasło jest za długie albo zawiera znaki sterujące.".into(),
+        E::FirstAdminExists => "Program ma już administratora — zaloguj się.".into(),
         E::LastAdmin { name } => format!(
             "„{name}” jest ostatnim administratorem programu — nie można go usunąć ani odebrać mu roli."
         ),
@@ -653,6 +654,7 @@ mod tests {
             }),
             ProgramError::Store(ksef_store::StoreError::WeakPassword { min_chars: 8 }),
             ProgramError::Store(ksef_store::StoreError::InvalidPassword),
+            ProgramError::Store(ksef_store::StoreError::FirstAdminExists),
             ProgramError::Store(ksef_store::StoreError::LastAdmin {
                 name: "Księgowa".into(),
             }),

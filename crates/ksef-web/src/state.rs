@@ -631,12 +631,18 @@ pub async fn guard(State(sh): State<SharedState>, mut req: Request, next: Next) 
         return r;
     };
     {
-        // Leaving the token screens (or idling) ends the KSeF session opened for them.
+        // Leaving the token screens (or idling) ends the KSeF session opened for them. Only a
+        // page load leaves: not what the browser fetches by itself (`/favicon.ico`) or a
+        // script fetches (`Sec-Fetch-Dest` other than `document`).
+        let page_load = req
+            .headers()
+            .get("sec-fetch-dest")
+            .is_none_or(|d| d.as_bytes() == b"document");
         let mut ws = session.lock().await;
         if !sh.expire_screen_session(&mut ws).await && ws.ksef_screen == Some(Screen::Tokens) {
             if is_token_screen(&path) {
                 ws.ksef_last_use = Instant::now();
-            } else if ws.end_ksef_session().await {
+            } else if page_load && ws.end_ksef_session().await {
                 ws.flash =
                     Some("Sesja KSeF okna tokenów została zakończona po zamknięciu okna.".into());
             }

@@ -1,35 +1,67 @@
-//! The web app over real HTTP (reqwest with a cookie store) against an in-process emulator:
-//! certificate login, Nadaj uprawnienia with disabled permissions, Dodaj → token shown once,
-//! Zapisz → masked token, Tokeny KSeF as owner and as a CredentialsRead-only person, token
-//! sessions refused, Profil Zaufany round trip, CSRF and upload limits.
+//! The web app over real HTTP (reqwest with a cookie store) against its embedded emulator and a
+//! real SQLite store: the first-start setup and the program login (every page and form action
+//! needs a logged-in program user), certificate login, Nadaj uprawnienia with disabled
+//! permissions, Dodaj → the token on its own page, Zapisz → masked token, Tokeny KSeF as owner
+//! and as a CredentialsRead-only person, token sessions refused, a user's token usable only by
+//! that user, Profil Zaufany round trip, CSRF and Origin checks, upload limits, lock-out, idle
+//! program sessions and static files.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ksef_core::{ContextIdentifier, Nip, Pesel};
 use ksef_crypto::testcert::{TestSubject, make_test_certificate};
 use ksef_crypto::{Credential, KeyAlgorithm};
 use ksef_web::{RunningWeb, WebConfig};
+use reqwest::cookie::{CookieStore, Jar};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
 use serde_json::json;
 
+/// The administrator created by the first-start setup of every [`Harness::start`].
+const ADMIN: &str = "Administrator";
+const ADMIN_PASSWORD: &str = "hasło-administratora";
+/// Password of the other program users the tests add.
+const USER_PASSWORD: &str = "hasło-użytkownika";
+
+const SETUP: &str = "/pierwsze-uruchomienie";
+const LOGIN: &str = "/zaloguj";
+
 struct Harness {
     web: RunningWeb,
+    /// The administrator's browser (logged in by the setup unless started empty).
     http: Client,
+    jar: Arc<Jar>,
+    data_dir: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Harness {
+    /// A fresh data dir, the server, and the first administrator set up in `http`.
     async fn start() -> Harness {
+        let h = Harness::start_with(|_| {}).await;
+        setup_admin(&h.http, &h).await;
+        h
+    }
+
+    /// A fresh data dir and the server on an empty store (nobody logged in).
+    async fn start_with(adjust: impl FnOnce(&mut WebConfig)) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = WebConfig::new(dir.path().join("program"));
+        let data_dir = dir.path().join("program");
+        let mut config = WebConfig::new(&data_dir);
         let emu = config.emulator.as_mut().unwrap();
         emu.auth_processing_delay = Duration::from_millis(50);
         emu.token_activation_delay = Duration::from_millis(100);
+        adjust(&mut config);
         let web = ksef_web::serve(config).await.unwrap();
+        let (http, jar) = browser_with_jar();
         Harness {
             web,
-            http: browser(),
+            http,
+            jar,
+            data_dir,
             _dir: dir,
         }
     }
@@ -42,9 +74,58 @@ impl Harness {
         get_with(&self.http, &self.url(path)).await
     }
 
-    /// A URL-encoded POST with the page's CSRF token (taken from `csrf_page`).
+    /// A URL-encoded POST in the administrator's browser (redirects followed).
     async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
         post_with(&self.http, &self.url(path), fields).await
+    }
+
+    /// The administrator browser's program session id (`ksef_web_sid`).
+    fn admin_sid(&self) -> String {
+        sid_of(&self.jar, &self.web.base_url()).expect("the administrator is logged in")
+    }
+
+    /// A second handle on the program's store (SQLite WAL: shared with the server).
+    async fn store(&self) -> ksef_store::Store {
+        ksef_store::Store::open(&self.data_dir, ksef_program::passphrase())
+            .await
+            .unwrap()
+    }
+
+    /// The administrator adds a program user (not an administrator).
+    async fn add_user(&self, name: &str) {
+        let (_, page) = self.get("/uzytkownicy").await;
+        let (status, page) = self
+            .post(
+                "/uzytkownicy",
+                &[
+                    ("csrf", &csrf(&page)),
+                    ("name", name),
+                    ("password", USER_PASSWORD),
+                    ("password2", USER_PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            element_text(&page, "flash")
+                .unwrap_or_default()
+                .contains(&format!("Dodano użytkownika „{name}”")),
+            "{page}"
+        );
+        assert!(page.contains(&format!("data-name=\"{name}\"")), "{page}");
+    }
+
+    /// A new browser logged in to the program as `name`.
+    async fn browser_as(&self, name: &str, password: &str) -> Client {
+        let b = browser();
+        let (status, page) = program_login(&b, self, name, password).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(
+            element_text(&page, "program-user-name").as_deref(),
+            Some(name),
+            "{page}"
+        );
+        b
     }
 
     async fn testdata_permissions(&self, context: &Nip, pesel: &Pesel, perms: &[&str]) {
@@ -69,11 +150,38 @@ impl Harness {
     }
 }
 
+/// A browser: cookie store, redirects followed.
 fn browser() -> Client {
+    browser_with_jar().0
+}
+
+fn browser_with_jar() -> (Client, Arc<Jar>) {
+    let jar = Arc::new(Jar::default());
+    let client = ksef_testkit::http_client_builder()
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    (client, jar)
+}
+
+/// A client without cookies that does not follow redirects (to see the 303s themselves).
+fn bare() -> Client {
     ksef_testkit::http_client_builder()
-        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+/// The `ksef_web_sid` cookie a jar holds for the server.
+fn sid_of(jar: &Jar, base: &str) -> Option<String> {
+    let cookies = jar.cookies(&reqwest::Url::parse(base).unwrap())?;
+    cookies
+        .to_str()
+        .unwrap()
+        .split(';')
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == "ksef_web_sid")
+        .map(|(_, v)| v.to_string())
 }
 
 async fn get_with(http: &Client, url: &str) -> (StatusCode, String) {
@@ -86,6 +194,63 @@ async fn post_with(http: &Client, url: &str, fields: &[(&str, &str)]) -> (Status
     (r.status(), r.text().await.unwrap())
 }
 
+/// The `Location` of a 303 (panics on anything else).
+fn see_other(r: &reqwest::Response) -> String {
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "303 expected from {}",
+        r.url()
+    );
+    r.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// The first-start setup in `http` (creates the administrator, logs them in).
+async fn setup_admin(http: &Client, h: &Harness) {
+    let (status, page) = get_with(http, &h.url(SETUP)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("id=\"setup-form\""), "{page}");
+    let (status, page) = post_with(
+        http,
+        &h.url(SETUP),
+        &[
+            ("csrf", &csrf(&page)),
+            ("name", ADMIN),
+            ("password", ADMIN_PASSWORD),
+            ("password2", ADMIN_PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        element_text(&page, "program-user-name").as_deref(),
+        Some(ADMIN),
+        "{page}"
+    );
+}
+
+/// The program login form (GET for its CSRF token, then POST); redirects followed.
+async fn program_login(
+    http: &Client,
+    h: &Harness,
+    name: &str,
+    password: &str,
+) -> (StatusCode, String) {
+    let (status, page) = get_with(http, &h.url(LOGIN)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("id=\"program-login-form\""), "{page}");
+    post_with(
+        http,
+        &h.url(LOGIN),
+        &[
+            ("csrf", &csrf(&page)),
+            ("name", name),
+            ("password", password),
+        ],
+    )
+    .await
+}
+
 /// The value of the first `name="csrf"` hidden input.
 fn csrf(html: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
@@ -94,12 +259,61 @@ fn csrf(html: &str) -> String {
     html[start..start + end].to_string()
 }
 
-/// The text of the element with `id`.
+/// The text of the element with `id` (tags and folded `<details>` inside stripped, a few
+/// entities decoded).
 fn element_text(html: &str, id: &str) -> Option<String> {
-    let start = html.find(&format!("id=\"{id}\""))?;
-    let open_end = start + html[start..].find('>')? + 1;
-    let close = open_end + html[open_end..].find("</")?;
-    Some(html[open_end..close].trim().to_string())
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let open = html[..at].rfind('<')?;
+    let tag: String = html[open + 1..]
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    let body = at + html[at..].find('>')? + 1;
+    let close = body + html[body..].find(&format!("</{tag}>"))?;
+    // Folded technical details (`<details>` of an error) are not the message.
+    let mut inner = html[body..close].to_string();
+    while let Some(d) = inner.find("<details") {
+        let end = inner[d..]
+            .find("</details>")
+            .map_or(inner.len(), |e| d + e + "</details>".len());
+        inner.replace_range(d..end, "");
+    }
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in inner.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    Some(text.trim().to_string())
+}
+
+/// The `<tr>` of a table row carrying `attr="value"`.
+fn row<'a>(html: &'a str, attr: &str, value: &str) -> Option<&'a str> {
+    let at = html.find(&format!("{attr}=\"{value}\""))?;
+    let start = html[..at].rfind("<tr")?;
+    let end = at + html[at..].find("</tr>")?;
+    Some(&html[start..end])
+}
+
+/// The text of a row's `<td class="…">`.
+fn cell(row: &str, class: &str) -> String {
+    let at = row
+        .find(&format!("<td class=\"{class}"))
+        .unwrap_or_else(|| panic!("no td.{class} in {row}"));
+    let body = at + row[at..].find('>').unwrap() + 1;
+    let end = body + row[body..].find("</td>").unwrap();
+    row[body..end].trim().to_string()
 }
 
 /// The `<input ...>` tag of a permission checkbox.
@@ -122,14 +336,15 @@ fn owner() -> (Nip, Credential) {
     (nip, cred)
 }
 
-/// Certificate login by multipart upload (PKCS#12 + password).
-async fn login_p12(
+/// Certificate login by multipart upload (PKCS#12 + password) in `http`.
+async fn login_p12_in(
     h: &Harness,
+    http: &Client,
     nip: &Nip,
     cred: &Credential,
     return_to: &str,
 ) -> (StatusCode, String) {
-    let (_, page) = h.get(return_to).await;
+    let (_, page) = get_with(http, &h.url(return_to)).await;
     assert!(
         page.contains("id=\"cert-form\""),
         "login page expected: {page}"
@@ -141,8 +356,7 @@ async fn login_p12(
         .text("nip", nip.as_str().to_string())
         .part("certificate", Part::bytes(p12).file_name("anna.p12"))
         .text("password", "tajne-haslo");
-    let r = h
-        .http
+    let r = http
         .post(h.url("/logowanie/certyfikat"))
         .multipart(form)
         .send()
@@ -151,21 +365,90 @@ async fn login_p12(
     (r.status(), r.text().await.unwrap())
 }
 
+/// Certificate login in the administrator's browser.
+async fn login_p12(
+    h: &Harness,
+    nip: &Nip,
+    cred: &Credential,
+    return_to: &str,
+) -> (StatusCode, String) {
+    login_p12_in(h, &h.http, nip, cred, return_to).await
+}
+
+/// Generuj token KSeF in the administrator's browser (certificate login, Dodaj): the token,
+/// its reference and the token page's path.
+async fn generate_token(
+    h: &Harness,
+    nip: &Nip,
+    cred: &Credential,
+    description: &str,
+    permissions: &[&str],
+) -> (String, String, String) {
+    let (status, page) = login_p12(h, nip, cred, "/generuj").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("id=\"grant-form\""), "{page}");
+    let token = csrf(&page);
+    let mut fields = vec![("csrf", token.as_str()), ("description", description)];
+    fields.extend(permissions.iter().map(|p| ("permission", *p)));
+    let r = h
+        .http
+        .post(h.url("/generuj"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let path = r.url().path().to_string();
+    assert!(path.starts_with("/generuj/token/"), "{path}");
+    let page = r.text().await.unwrap();
+    let token = element_text(&page, "token-value").expect("token shown");
+    let parsed: ksef_core::KsefToken = token.parse().expect("a KSeF token");
+    (token, parsed.reference_number().to_string(), path)
+}
+
+/// The administrator's Tokeny KSeF (certificate login first if the KSeF session is gone).
+async fn tokens_page(h: &Harness, nip: &Nip, cred: &Credential) -> String {
+    let (status, page) = h.get("/tokeny").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    if page.contains("id=\"tokens-table\"") {
+        return page;
+    }
+    let (status, page) = login_p12(h, nip, cred, "/tokeny").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("id=\"tokens-table\""), "{page}");
+    page
+}
+
+/// A raw HTTP/1.1 GET (paths exactly as given, no client-side normalisation): status and body.
+async fn raw_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line for {path}: {text}"));
+    (status, text)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The token screens (logged in to the program as the administrator).
+
 #[tokio::test]
 async fn owner_generates_saves_checks_and_revokes_a_token() {
     let h = Harness::start().await;
     let (nip, cred) = owner();
 
     // Konfiguracja › Użytkownicy: a program user to save the token on.
-    let (_, page) = h.get("/uzytkownicy").await;
-    let (status, page) = h
-        .post(
-            "/uzytkownicy",
-            &[("csrf", &csrf(&page)), ("name", "Księgowa")],
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("data-name=\"Księgowa\""), "{page}");
+    h.add_user("Księgowa").await;
 
     // Generuj token KSeF: certificate login, then Nadaj uprawnienia KSeF.
     let (status, page) = login_p12(&h, &nip, &cred, "/generuj").await;
@@ -178,56 +461,116 @@ async fn owner_generates_saves_checks_and_revokes_a_token() {
     assert!(permission_input(&page, "EnforcementOperations").contains("disabled"));
     assert!(page.contains("class=\"reason\""));
 
-    // Dodaj.
-    let (status, page) = h
-        .post(
-            "/generuj",
-            &[
-                ("csrf", &csrf(&page)),
-                ("description", "Wystawianie faktur"),
-                ("permission", "InvoiceRead"),
-                ("permission", "InvoiceWrite"),
-                ("for_user", ""),
-            ],
-        )
-        .await;
+    // Dodaj → 303 to the token's own page.
+    let r = bare()
+        .post(h.url("/generuj"))
+        .header("cookie", format!("ksef_web_sid={}", h.admin_sid()))
+        .form(&[
+            ("csrf", csrf(&page).as_str()),
+            ("description", "Wystawianie faktur"),
+            ("permission", "InvoiceRead"),
+            ("permission", "InvoiceWrite"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let token_path = see_other(&r);
+    assert!(token_path.starts_with("/generuj/token/"), "{token_path}");
+    let (status, page) = h.get(&token_path).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let token = element_text(&page, "token-value").expect("token shown");
     let parsed: ksef_core::KsefToken = token.parse().expect("a KSeF token");
     let reference = parsed.reference_number().to_string();
+    assert_eq!(
+        element_text(&page, "token-reference").as_deref(),
+        Some(reference.as_str())
+    );
     assert!(page.contains("id=\"copy-token\""));
     assert!(page.contains("nie będzie już możliwości jego podejrzenia"));
+    // The administrator may save it on any user with a password.
+    assert!(page.contains("<option value=\"Księgowa\""), "{page}");
+    // F5 shows the same token again, never mints another.
+    let (_, again) = h.get(&token_path).await;
+    assert_eq!(element_text(&again, "token-value"), Some(token.clone()));
 
-    // Zapisz → the users list shows the masked token, never the full one.
-    let (status, page) = h.post("/generuj/zapisz", &[("csrf", &csrf(&page))]).await;
-    assert_eq!(status, StatusCode::OK);
-    let secret = parsed.secret_hex();
+    // Zapisz (on Księgowa) → back to Generuj with the reference, never the full token again.
+    let secret = parsed.secret_hex().to_string();
+    let (status, page) = h
+        .post(
+            &format!("{token_path}/zapisz"),
+            &[("csrf", &csrf(&page)), ("for_user", "Księgowa")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
     assert!(
-        !page.contains(secret),
+        !page.contains(&secret),
         "the full token must never be shown again"
     );
-    let masked = element_text(&page, "flash").unwrap_or_default();
-    assert!(masked.contains(&reference), "{masked}");
-    assert!(page.contains("class=\"token-masked\">"), "{page}");
-    let row_start = page.find("data-name=\"Księgowa\"").unwrap();
-    let row = &page[row_start..row_start + page[row_start..].find("</tr>").unwrap()];
-    assert!(row.contains(&reference) && row.contains('…'), "{row}");
-    assert!(!row.contains(secret));
+    let flash = element_text(&page, "flash").unwrap_or_default();
+    assert!(
+        flash.contains(&reference) && flash.contains("Księgowa"),
+        "{flash}"
+    );
+    // The token page is gone; a second Zapisz has nothing to save.
+    let (_, page) = h.get(&token_path).await;
+    assert!(!page.contains(&secret));
+    assert!(
+        element_text(&page, "error")
+            .unwrap_or_default()
+            .contains("Tego tokenu nie można już wyświetlić"),
+        "{page}"
+    );
+    let (_, page) = h
+        .post(&format!("{token_path}/zapisz"), &[("csrf", &csrf(&page))])
+        .await;
+    assert!(!page.contains(&secret));
+    assert!(
+        element_text(&page, "error")
+            .unwrap_or_default()
+            .contains("Tego tokenu nie można już wyświetlić"),
+        "{page}"
+    );
+
+    // Tokeny KSeF as the owner: exactly one token (the same one), held by Księgowa, with Usuń.
+    let (status, page) = h.get("/tokeny").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page.matches("class=\"token-row\"").count(), 1, "{page}");
+    let r = row(&page, "data-reference", &reference).expect("the token's row");
+    assert_eq!(cell(r, "holders"), "Księgowa");
+    assert!(page.contains("class=\"revoke\""));
+    assert!(page.contains("Wystawianie faktur"));
+    let (_, filtered) = h.get("/tokeny?status=Revoked").await;
+    assert!(!filtered.contains(&format!("data-reference=\"{reference}\"")));
+
+    // Użytkownicy: the masked token on Księgowa's row only.
+    let (_, users) = h.get("/uzytkownicy").await;
+    assert!(!users.contains(&secret));
+    let r = row(&users, "data-name", "Księgowa").unwrap();
+    let masked = cell(r, "token-masked");
+    assert!(
+        masked.contains(&reference) && masked.contains('…'),
+        "{masked}"
+    );
+    assert_eq!(
+        cell(row(&users, "data-name", ADMIN).unwrap(), "token-masked"),
+        "—"
+    );
     // The edit page shows the masked token only as a placeholder.
     let (_, edit) = h.get("/uzytkownicy/Ksi%C4%99gowa").await;
     assert!(edit.contains("id=\"token-field\""));
-    assert!(!edit.contains(secret));
-    // A second Zapisz has nothing to save: the token lived only until then.
-    let (_, page) = h.post("/generuj/zapisz", &[("csrf", &csrf(&edit))]).await;
-    assert!(page.contains("Nie ma tokenu do zapisania"), "{page}");
+    assert!(!edit.contains(&secret));
 
-    // Edytuj › check: a token session shows the token's permissions and is closed again.
-    let (status, page) = h
-        .post(
-            "/uzytkownicy/Ksi%C4%99gowa/sprawdz",
-            &[("csrf", &csrf(&edit))],
-        )
-        .await;
+    // Edytuj › Sprawdź, by Księgowa herself (her password unlocks the token): a token session
+    // shows the token's permissions and is closed again.
+    let clerk = h.browser_as("Księgowa", USER_PASSWORD).await;
+    let (_, edit) = get_with(&clerk, &h.url("/uzytkownicy/Ksi%C4%99gowa")).await;
+    assert!(edit.contains("id=\"check-token-form\""), "{edit}");
+    let (status, page) = post_with(
+        &clerk,
+        &h.url("/uzytkownicy/Ksi%C4%99gowa/sprawdz"),
+        &[("csrf", &csrf(&edit))],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let at = page
         .find("id=\"token-permissions\"")
@@ -238,22 +581,10 @@ async fn owner_generates_saves_checks_and_revokes_a_token() {
         "{perms}"
     );
     assert!(!perms.contains("CredentialsManage"));
-    // … and the certificate session of this browser is still the current one.
-    assert!(!page.contains("sesja tokenem"), "{page}");
+    assert!(!page.contains("id=\"ksef-session\""), "{page}");
 
-    // Tokeny KSeF as the owner: the row is there with Usuń.
-    let (status, page) = h.get("/tokeny").await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(
-        page.contains(&format!("data-reference=\"{reference}\"")),
-        "{page}"
-    );
-    assert!(page.contains("class=\"revoke\""));
-    assert!(page.contains("Wystawianie faktur"));
-    let (_, filtered) = h.get("/tokeny?status=Revoked").await;
-    assert!(!filtered.contains(&format!("data-reference=\"{reference}\"")));
-
-    // Usuń.
+    // Usuń (the administrator's certificate session).
+    let page = tokens_page(&h, &nip, &cred).await;
     let (status, page) = h
         .post(
             &format!("/tokeny/{reference}/usun"),
@@ -267,11 +598,8 @@ async fn owner_generates_saves_checks_and_revokes_a_token() {
             .contains(&reference),
         "{page}"
     );
-    let row_start = page
-        .find(&format!("data-reference=\"{reference}\""))
-        .unwrap();
-    let row = &page[row_start..row_start + page[row_start..].find("</tr>").unwrap()];
-    assert!(row.contains("Revoking") || row.contains("Revoked"), "{row}");
+    let r = row(&page, "data-reference", &reference).unwrap();
+    assert!(r.contains("Revoking") || r.contains("Revoked"), "{r}");
 
     // Zamknij ends the KSeF session: the login page comes back.
     let (_, page) = h
@@ -289,22 +617,20 @@ async fn owner_generates_saves_checks_and_revokes_a_token() {
 async fn token_session_is_refused_in_tokeny_and_generuj() {
     let h = Harness::start().await;
     let (nip, cred) = owner();
-    let (_, page) = h.get("/uzytkownicy").await;
-    h.post("/uzytkownicy", &[("csrf", &csrf(&page)), ("name", "Jan")])
+    let (_, _, token_path) =
+        generate_token(&h, &nip, &cred, "Token do faktur", &["InvoiceRead"]).await;
+    // Zapisz on the administrator (the default), then Zamknij.
+    let (_, page) = h.get(&token_path).await;
+    let (status, page) = h
+        .post(&format!("{token_path}/zapisz"), &[("csrf", &csrf(&page))])
         .await;
-    let (_, page) = login_p12(&h, &nip, &cred, "/generuj").await;
-    let (_, page) = h
-        .post(
-            "/generuj",
-            &[
-                ("csrf", &csrf(&page)),
-                ("description", "Token do faktur"),
-                ("permission", "InvoiceRead"),
-            ],
-        )
-        .await;
-    assert!(element_text(&page, "token-value").is_some(), "{page}");
-    let (_, page) = h.post("/generuj/zapisz", &[("csrf", &csrf(&page))]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        element_text(&page, "flash")
+            .unwrap_or_default()
+            .contains(ADMIN),
+        "{page}"
+    );
     let (_, page) = h
         .post(
             "/sesja/zamknij",
@@ -312,17 +638,14 @@ async fn token_session_is_refused_in_tokeny_and_generuj() {
         )
         .await;
 
-    // Log in with Jan's token.
-    let (status, page) = h
-        .post(
-            "/logowanie/token",
-            &[
-                ("csrf", &csrf(&page)),
-                ("user", "Jan"),
-                ("return_to", "/tokeny"),
-            ],
-        )
-        .await;
+    // Log in to KSeF with the administrator's own token (the start page's form).
+    let (_, start) = h.get("/").await;
+    assert!(start.contains("id=\"token-login-form\""), "{start}");
+    let (status, page) = h.post("/logowanie/token", &[("csrf", &csrf(&page))]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("sesja tokenem"), "{page}");
+
+    let (status, page) = h.get("/tokeny").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
     assert!(page.contains("sesja tokenem"), "{page}");
     let refusal = element_text(&page, "refusal").expect("refusal");
@@ -358,21 +681,17 @@ async fn credentials_read_person_sees_tokens_without_revoke_and_lacks_permission
     let h = Harness::start().await;
     let (nip, owner_cred) = owner();
     // The owner mints a token so the list is not empty.
-    let (_, page) = login_p12(&h, &nip, &owner_cred, "/generuj").await;
-    let (_, page) = h
-        .post(
-            "/generuj",
-            &[
-                ("csrf", &csrf(&page)),
-                ("description", "Token właściciela"),
-                ("permission", "InvoiceWrite"),
-            ],
-        )
-        .await;
-    let token: ksef_core::KsefToken = element_text(&page, "token-value").unwrap().parse().unwrap();
-    let reference = token.reference_number().to_string();
+    let (_, reference, _) = generate_token(
+        &h,
+        &nip,
+        &owner_cred,
+        "Token właściciela",
+        &["InvoiceWrite"],
+    )
+    .await;
 
-    // A clerk (PESEL) with CredentialsRead + InvoiceRead in the company's context, in another browser.
+    // A clerk (PESEL) with CredentialsRead + InvoiceRead in the company's context, in another
+    // browser (logged in to the program as a user of its own).
     let pesel = Pesel::random();
     h.testdata_permissions(&nip, &pesel, &["CredentialsRead", "InvoiceRead"])
         .await;
@@ -381,7 +700,8 @@ async fn credentials_read_person_sees_tokens_without_revoke_and_lacks_permission
         KeyAlgorithm::EcP256,
     )
     .unwrap();
-    let other = browser();
+    h.add_user("Celina").await;
+    let other = h.browser_as("Celina", USER_PASSWORD).await;
     let (_, page) = get_with(&other, &h.url("/tokeny")).await;
     assert!(page.contains("id=\"login\""));
     let form = Form::new()
@@ -427,16 +747,8 @@ async fn credentials_read_person_sees_tokens_without_revoke_and_lacks_permission
             .contains("CredentialsManage"),
         "{after}"
     );
-    let row_start = after
-        .find(&format!("data-reference=\"{reference}\""))
-        .unwrap();
-    assert!(
-        after[row_start..]
-            .split("</tr>")
-            .next()
-            .unwrap()
-            .contains("Active")
-    );
+    let r = row(&after, "data-reference", &reference).unwrap();
+    assert!(r.contains("Active"), "{r}");
 
     // Nadaj uprawnienia KSeF: only the held permissions are enabled.
     let (_, page) = get_with(&other, &h.url("/generuj")).await;
@@ -475,7 +787,8 @@ async fn credentials_read_person_sees_tokens_without_revoke_and_lacks_permission
         KeyAlgorithm::EcP256,
     )
     .unwrap();
-    let third = browser();
+    h.add_user("Piotr").await;
+    let third = h.browser_as("Piotr", USER_PASSWORD).await;
     let (_, page) = get_with(&third, &h.url("/tokeny")).await;
     let form = Form::new()
         .text("csrf", csrf(&page))
@@ -589,26 +902,38 @@ async fn posts_without_csrf_are_forbidden_and_big_uploads_are_refused_clearly() 
     let h = Harness::start().await;
     let (_, page) = h.get("/uzytkownicy").await;
     let token = csrf(&page);
+    let intruder = [
+        ("name", "Intruz"),
+        ("password", USER_PASSWORD),
+        ("password2", USER_PASSWORD),
+    ];
 
-    let (status, body) = h.post("/uzytkownicy", &[("name", "Intruz")]).await;
+    let (status, body) = h.post("/uzytkownicy", &intruder).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("CSRF"), "{body}");
-    let (status, _) = h
-        .post("/uzytkownicy", &[("csrf", "0000"), ("name", "Intruz")])
-        .await;
+    let mut wrong = vec![("csrf", "0000")];
+    wrong.extend(intruder);
+    let (status, _) = h.post("/uzytkownicy", &wrong).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    // Another browser's token is not ours.
-    let (_, other_page) = get_with(&browser(), &h.url("/uzytkownicy")).await;
-    assert_ne!(csrf(&other_page), token);
-    let (status, _) = h
-        .post(
-            "/uzytkownicy",
-            &[("csrf", &csrf(&other_page)), ("name", "Intruz")],
-        )
-        .await;
+    // Another browser's token is not ours (the same administrator, another session).
+    let other = h.browser_as(ADMIN, ADMIN_PASSWORD).await;
+    let (_, other_page) = get_with(&other, &h.url("/uzytkownicy")).await;
+    let other_token = csrf(&other_page);
+    assert_ne!(other_token, token);
+    let mut foreign = vec![("csrf", other_token.as_str())];
+    foreign.extend(intruder);
+    let (status, _) = h.post("/uzytkownicy", &foreign).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Nor is the pre-login form's token.
+    let (_, login_page) = get_with(&browser(), &h.url(LOGIN)).await;
+    let pre_token = csrf(&login_page);
+    let mut pre = vec![("csrf", pre_token.as_str())];
+    pre.extend(intruder);
+    let (status, _) = h.post("/uzytkownicy", &pre).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, page) = h.get("/uzytkownicy").await;
     assert!(!page.contains("Intruz"));
+    assert!(h.store().await.user("Intruz").await.is_err());
 
     // Multipart without the CSRF field.
     let form = Form::new()
@@ -681,16 +1006,17 @@ async fn loopback_only_cookie_flags_and_foreign_host_refused() {
         Err(ksef_web::WebError::NotLoopback(_))
     ));
 
-    let h = Harness::start().await;
-    let r = ksef_testkit::http_client()
-        .get(h.url("/generuj"))
-        .send()
-        .await
-        .unwrap();
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    let h = Harness::start_with(|_| {}).await;
+    let http = bare();
+    // The setup page's pre-login cookie, then the session cookie of the administrator.
+    let r = http.get(h.url(SETUP)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let pre = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-        "{cookie}"
+        pre.starts_with("ksef_web_pre=")
+            && pre.contains("HttpOnly")
+            && pre.contains("SameSite=Strict"),
+        "{pre}"
     );
     assert!(
         r.headers()["content-security-policy"]
@@ -698,91 +1024,1017 @@ async fn loopback_only_cookie_flags_and_foreign_host_refused() {
             .unwrap()
             .contains("script-src 'self'")
     );
-    let r = ksef_testkit::http_client()
-        .get(h.url("/generuj"))
-        .header("host", "evil.example")
+    let page = r.text().await.unwrap();
+    let pre_value = pre.split(';').next().unwrap().to_string();
+    let r = http
+        .post(h.url(SETUP))
+        .header("cookie", &pre_value)
+        .form(&[
+            ("csrf", csrf(&page).as_str()),
+            ("name", ADMIN),
+            ("password", ADMIN_PASSWORD),
+            ("password2", ADMIN_PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::MISDIRECTED_REQUEST);
+    assert_eq!(see_other(&r), "/");
+    let sid = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        sid.starts_with("ksef_web_sid=")
+            && sid.contains("HttpOnly")
+            && sid.contains("SameSite=Strict"),
+        "{sid}"
+    );
+    let sid_value = sid.split(';').next().unwrap().to_string();
+    let r = http
+        .get(h.url("/generuj"))
+        .header("cookie", &sid_value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    // A foreign Host is refused, logged in or not.
+    for cookie in ["", sid_value.as_str()] {
+        let r = http
+            .get(h.url("/generuj"))
+            .header("host", "evil.example")
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::MISDIRECTED_REQUEST);
+    }
     h.web.shutdown().await;
 }
 
-/// The setting read back through the store itself (key file, as the web app opened it).
-async fn recorded(data_dir: &std::path::Path) -> Option<String> {
-    let store = ksef_store::Store::open(data_dir, None).await.unwrap();
-    let v = store
-        .setting(ksef_program::local_emulator::BASE_URL_SETTING)
-        .await
-        .unwrap();
-    store.close().await;
-    v
+// ---------------------------------------------------------------------------------------------
+// Program users: nothing works without a program login.
+
+/// Every GET screen (and a few more paths) of the app.
+const GET_SCREENS: [&str; 12] = [
+    "/",
+    "/generuj",
+    "/tokeny",
+    "/tokeny?status=Active",
+    "/uzytkownicy",
+    "/uzytkownicy/x",
+    "/ustawienia",
+    "/generuj/token/abc",
+    "/logowanie/pz",
+    "/logowanie/pz/plik",
+    "/wyloguj",
+    "/nie-ma-takiej-strony",
+];
+
+/// Every POST route of the router (lib.rs), with plausible form fields.
+fn post_routes(user: &str, reference: &str) -> Vec<(String, Vec<(&'static str, String)>)> {
+    let pw = |p: &str| p.to_string();
+    vec![
+        ("/wyloguj".into(), vec![]),
+        (
+            "/certyfikat-testowy".into(),
+            vec![("nip", pw("1234563218")), ("password", pw("haslo"))],
+        ),
+        ("/sesja/zamknij".into(), vec![("return_to", pw("/tokeny"))]),
+        ("/logowanie/token".into(), vec![]),
+        (
+            "/logowanie/pz".into(),
+            vec![("nip", pw("1234563218")), ("return_to", pw("/generuj"))],
+        ),
+        (
+            "/generuj".into(),
+            vec![
+                ("description", pw("Token intruza")),
+                ("permission", pw("InvoiceRead")),
+            ],
+        ),
+        (
+            "/generuj/token/abc/zapisz".into(),
+            vec![("for_user", user.to_string())],
+        ),
+        (format!("/tokeny/{reference}/usun"), vec![]),
+        (
+            "/uzytkownicy".into(),
+            vec![
+                ("name", pw("Intruz")),
+                ("password", pw(USER_PASSWORD)),
+                ("password2", pw(USER_PASSWORD)),
+                ("admin", pw("1")),
+            ],
+        ),
+        (
+            format!("/uzytkownicy/{user}"),
+            vec![(
+                "token",
+                pw("20250101-EC-0000000000-0000000000-00|nip-1234563218|00"),
+            )],
+        ),
+        (
+            format!("/uzytkownicy/{user}/haslo"),
+            vec![
+                ("password", pw("nowe-hasło-intruza")),
+                ("password2", pw("nowe-hasło-intruza")),
+            ],
+        ),
+        (
+            format!("/uzytkownicy/{user}/rola"),
+            vec![("admin", pw("1"))],
+        ),
+        (format!("/uzytkownicy/{user}/sprawdz"), vec![]),
+        (format!("/uzytkownicy/{user}/usun"), vec![]),
+        ("/ustawienia".into(), vec![("environment", pw("prod"))]),
+    ]
+}
+
+/// The multipart POST routes (certificate login, signed Profil Zaufany file).
+const MULTIPART_ROUTES: [&str; 2] = ["/logowanie/certyfikat", "/logowanie/pz/podpisany"];
+
+/// Sends every POST route without a program session (with `cookie` as the only cookie and the
+/// given CSRF token): each must answer 303 to `expected`.
+async fn posts_redirect(
+    h: &Harness,
+    cookie: &str,
+    token: &str,
+    user: &str,
+    reference: &str,
+    expected: &str,
+) {
+    let http = bare();
+    for (path, fields) in post_routes(user, reference) {
+        let mut body: Vec<(&str, &str)> = vec![("csrf", token)];
+        body.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
+        let r = http
+            .post(h.url(&path))
+            .header("cookie", cookie)
+            .form(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(see_other(&r), expected, "POST {path}");
+        assert!(r.headers().get("set-cookie").is_none(), "POST {path}");
+        let text = r.text().await.unwrap();
+        assert!(!text.contains("ksef_web_sid"), "POST {path}: {text}");
+    }
+    let (nip, cred) = owner();
+    for path in MULTIPART_ROUTES {
+        let form = Form::new()
+            .text("csrf", token.to_string())
+            .text("return_to", "/generuj")
+            .text("nip", nip.as_str().to_string())
+            .part(
+                "certificate",
+                Part::bytes(cred.to_pkcs12("x").unwrap()).file_name("c.p12"),
+            )
+            .part("signed", Part::bytes(b"<x/>".to_vec()).file_name("s.xml"))
+            .text("password", "x");
+        let r = http
+            .post(h.url(path))
+            .header("cookie", cookie)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(see_other(&r), expected, "POST {path}");
+    }
 }
 
 #[tokio::test]
-async fn embedded_emulator_keeps_its_address_and_owns_its_data_directory() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("program");
-    let config = || {
-        let mut c = WebConfig::new(&data);
-        c.emulator.as_mut().unwrap().auth_processing_delay = Duration::from_millis(20);
-        c
-    };
-    // First start: a free port, recorded in the store.
-    let web = ksef_web::serve(config()).await.unwrap();
-    let first = web.emulator_base_url.clone().unwrap();
-    assert_eq!(recorded(&data).await.as_deref(), Some(first.as_str()));
+async fn every_screen_redirects_to_the_setup_then_to_the_login_without_a_program_session() {
+    let h = Harness::start_with(|_| {}).await;
+    let http = bare();
+    let stale = format!("ksef_web_sid={}", "ab".repeat(32));
+    // An empty store: everything leads to the first-start setup (even a stale session cookie).
+    for path in GET_SCREENS {
+        for cookie in ["", stale.as_str()] {
+            let r = http
+                .get(h.url(path))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(see_other(&r), SETUP, "GET {path} ({cookie:?})");
+            assert!(r.headers().get("set-cookie").is_none(), "GET {path}");
+        }
+    }
+    // The login page itself sends to the setup while there is no administrator.
+    let r = http.get(h.url(LOGIN)).send().await.unwrap();
+    assert_eq!(see_other(&r), SETUP);
+    // No POST works either, and the users dictionary stays empty.
+    let (_, setup) = get_with(&h.http, &h.url(SETUP)).await;
+    posts_redirect(&h, "", &csrf(&setup), "x", "ref", SETUP).await;
+    assert!(h.store().await.list_users().await.unwrap().is_empty());
+    assert!(h.store().await.needs_first_admin().await.unwrap());
 
-    // A second web app on the same data directory cannot run a second emulator there.
-    let err = match ksef_web::serve(config()).await {
-        Ok(_) => panic!("two emulators on one data directory"),
-        Err(e) => e,
-    };
-    assert!(
-        matches!(
-            err,
-            ksef_web::WebError::Emulator(ksef_emulator::SpawnError::DataDirInUse { .. })
-        ),
-        "{err:?}"
-    );
-    let message = err.to_string();
-    assert!(
-        message.contains(&data.join("emulator").display().to_string()),
-        "{message}"
-    );
-    // The first one still serves, on the recorded address.
-    let a = ksef_testkit::http_client()
-        .post(format!("{first}/auth/challenge"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(a.status(), StatusCode::OK);
-    web.shutdown().await;
+    // Once an administrator exists: the login (a stale or unknown cookie: "wygasła").
+    setup_admin(&h.http, &h).await;
+    for path in GET_SCREENS {
+        let r = http.get(h.url(path)).send().await.unwrap();
+        assert_eq!(see_other(&r), LOGIN, "GET {path}");
+        let r = http
+            .get(h.url(path))
+            .header("cookie", &stale)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(see_other(&r), "/zaloguj?wygasla=1", "GET {path}");
+        // …while the administrator's browser opens it (or is sent on within the app).
+        let r = bare()
+            .get(h.url(path))
+            .header("cookie", format!("ksef_web_sid={}", h.admin_sid()))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::SEE_OTHER {
+            let to = see_other(&r);
+            assert!(
+                to != LOGIN && to != SETUP && !to.starts_with("/zaloguj"),
+                "GET {path} → {to}"
+            );
+        } else {
+            assert!(
+                [
+                    StatusCode::OK,
+                    StatusCode::NOT_FOUND,
+                    StatusCode::METHOD_NOT_ALLOWED
+                ]
+                .contains(&r.status()),
+                "GET {path}: {}",
+                r.status()
+            );
+        }
+    }
+    // The setup cannot run again.
+    let r = http.get(h.url(SETUP)).send().await.unwrap();
+    assert_eq!(see_other(&r), LOGIN);
+    h.web.shutdown().await;
+}
 
-    // Restarted: the same address.
-    let web = ksef_web::serve(config()).await.unwrap();
-    assert_eq!(web.emulator_base_url.as_deref(), Some(first.as_str()));
-    web.shutdown().await;
+#[tokio::test]
+async fn no_form_action_works_without_a_program_login() {
+    let h = Harness::start().await;
+    let (nip, cred) = owner();
+    h.add_user("Anna").await;
+    // Anna holds a token (pasted by the administrator).
+    let (token, reference, _) =
+        generate_token(&h, &nip, &cred, "Token Anny", &["InvoiceRead"]).await;
+    let (_, edit) = h.get("/uzytkownicy/Anna").await;
+    let (status, page) = h
+        .post(
+            "/uzytkownicy/Anna",
+            &[("csrf", &csrf(&edit)), ("token", &token)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let store = h.store().await;
+    let users_before = store.list_users().await.unwrap();
+    let env_before = store.setting("environment").await.unwrap();
+    assert!(users_before.iter().any(|u| u.name == "Anna" && u.has_token));
 
-    // The recorded port taken by someone else: a free port, recorded anew.
-    let port: u16 = first
-        .trim_end_matches("/v2")
-        .rsplit(':')
+    // Cookie-less POSTs carrying the administrator's real CSRF token (as a forged form would):
+    // all 303 to the login.
+    let (_, page) = h.get("/uzytkownicy").await;
+    let admin_csrf = csrf(&page);
+    posts_redirect(&h, "", &admin_csrf, "Anna", &reference, LOGIN).await;
+    // A browser that only opened the login page (pre-login cookie and its valid token).
+    let pre_browser = bare();
+    let r = pre_browser.get(h.url(LOGIN)).send().await.unwrap();
+    let pre = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
         .next()
         .unwrap()
-        .parse()
-        .unwrap();
-    let squatter = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-    let web = ksef_web::serve(config()).await.unwrap();
-    let moved = web.emulator_base_url.clone().unwrap();
-    assert_ne!(moved, first);
-    assert_eq!(recorded(&data).await.as_deref(), Some(moved.as_str()));
-    let a = ksef_testkit::http_client()
-        .post(format!("{moved}/auth/challenge"))
+        .to_string();
+    let pre_csrf = csrf(&r.text().await.unwrap());
+    posts_redirect(&h, &pre, &pre_csrf, "Anna", &reference, LOGIN).await;
+    // An unknown session id.
+    let stale = format!("ksef_web_sid={}", "cd".repeat(32));
+    posts_redirect(
+        &h,
+        &stale,
+        &admin_csrf,
+        "Anna",
+        &reference,
+        "/zaloguj?wygasla=1",
+    )
+    .await;
+
+    // Nothing changed: users (no Intruz, same roles, tokens, locks), the environment…
+    let store = h.store().await;
+    assert_eq!(store.list_users().await.unwrap(), users_before);
+    assert!(store.user("Intruz").await.is_err());
+    assert_eq!(store.setting("environment").await.unwrap(), env_before);
+    // …the passwords (both still log in)…
+    h.browser_as(ADMIN, ADMIN_PASSWORD).await;
+    let anna = h.browser_as("Anna", USER_PASSWORD).await;
+    // …and Anna's token was never used: KSeF shows it active, unused, held by Anna.
+    let page = tokens_page(&h, &nip, &cred).await;
+    let r = row(&page, "data-reference", &reference).expect("Anna's token");
+    assert_eq!(cell(r, "last-use"), "—", "{r}");
+    assert_eq!(cell(r, "holders"), "Anna");
+    assert!(r.contains("data-status=\"Active\""), "{r}");
+    // The check itself works: Anna's own login with her token shows up as a use.
+    let (_, start) = get_with(&anna, &h.url("/")).await;
+    let (status, start) = post_with(
+        &anna,
+        &h.url("/logowanie/token"),
+        &[("csrf", &csrf(&start))],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{start}");
+    assert!(
+        element_text(&start, "ksef-session")
+            .unwrap_or_default()
+            .contains("sesja tokenem"),
+        "{start}"
+    );
+    let page = tokens_page(&h, &nip, &cred).await;
+    let r = row(&page, "data-reference", &reference).unwrap();
+    assert_ne!(cell(r, "last-use"), "—", "{r}");
+    h.web.shutdown().await;
+}
+
+#[tokio::test]
+async fn cookie_less_requests_do_not_log_a_user_out() {
+    let h = Harness::start().await;
+    let sid = h.admin_sid();
+    let (_, page) = h.get("/uzytkownicy").await;
+    let admin_csrf = csrf(&page);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..300usize {
+        let http = bare();
+        let base = h.web.base_url();
+        let token = admin_csrf.clone();
+        tasks.spawn(async move {
+            let paths = [
+                "",
+                "generuj",
+                "tokeny",
+                "uzytkownicy",
+                "zaloguj",
+                "ustawienia",
+            ];
+            let path = paths[i % paths.len()];
+            let url = format!("{base}{path}");
+            let req = match i % 3 {
+                0 => http.get(&url),
+                1 => http
+                    .post(&url)
+                    .form(&[("csrf", token.as_str()), ("name", "x")]),
+                // A random (unknown) session id.
+                _ => http
+                    .get(&url)
+                    .header("cookie", format!("ksef_web_sid={:064x}", i)),
+            };
+            let r = req.send().await.unwrap();
+            (path, r.status())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (path, status) = done.unwrap();
+        // Only the login page answers itself (POST /zaloguj without its cookie: 403).
+        if path == "zaloguj" {
+            assert!(
+                [StatusCode::OK, StatusCode::FORBIDDEN].contains(&status),
+                "{path}: {status}"
+            );
+        } else {
+            assert_eq!(status, StatusCode::SEE_OTHER, "{path}");
+        }
+    }
+    // The administrator is still logged in, in the same session.
+    let r = bare()
+        .get(h.url("/uzytkownicy"))
+        .header("cookie", format!("ksef_web_sid={sid}"))
         .send()
         .await
         .unwrap();
-    assert_eq!(a.status(), StatusCode::OK);
-    web.shutdown().await;
-    drop(squatter);
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert_eq!(
+        element_text(&page, "program-user-name").as_deref(),
+        Some(ADMIN)
+    );
+    assert_eq!(csrf(&page), admin_csrf);
+    h.web.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_static_paths_are_404_never_500() {
+    let h = Harness::start().await;
+    let addr = h.web.addr;
+    for ok in ["/static/app.js", "/static/app.css"] {
+        let (status, _) = raw_get(addr, ok).await;
+        assert_eq!(status, 200, "{ok}");
+    }
+    for path in [
+        "/static/x",
+        "/static/",
+        "/static/app.js.map",
+        "/static/../../etc/passwd",
+        "/static/../../../../../../etc/passwd",
+        "/static/..%2f..%2fetc%2fpasswd",
+        "/static/%2e%2e/%2e%2e/etc/passwd",
+        "/static/app.js/../../etc/passwd",
+        "/static//etc/passwd",
+        "/static/%00",
+        "/static/..\\..\\windows\\win.ini",
+        "/static/%c0%ae%c0%ae/etc/passwd",
+    ] {
+        let (status, text) = raw_get(addr, path).await;
+        assert_eq!(status, 404, "{path}: {text}");
+        assert!(!text.contains("root:"), "{path}");
+        assert!(text.contains("Nie ma takiego pliku"), "{path}: {text}");
+    }
+    // The same through a client (normalised paths), with and without a session.
+    for client in [bare(), h.http.clone()] {
+        let r = client.get(h.url("/static/x")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+    h.web.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_passwords_count_down_then_lock_and_change_nothing_else() {
+    let h = Harness::start().await;
+    h.add_user("Jan").await;
+    let store = h.store().await;
+    let before = store.list_users().await.unwrap();
+
+    let jan = browser();
+    for left in (1..=4).rev() {
+        let (status, page) = program_login(&jan, &h, "Jan", "złe-hasło-123").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{page}");
+        let error = element_text(&page, "error").unwrap();
+        assert!(
+            error.starts_with("Nieprawidłowe hasło. Pozostałe próby")
+                && error.ends_with(&format!(": {left}.")),
+            "{error}"
+        );
+        assert!(!page.contains("id=\"program-user\""));
+        // The name stays in the form.
+        assert!(page.contains("value=\"Jan\""), "{page}");
+    }
+    let (status, page) = program_login(&jan, &h, "Jan", "złe-hasło-123").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let error = element_text(&page, "error").unwrap();
+    assert!(error.contains("zablokowane"), "{error}");
+    // Locked: even the right password is refused.
+    let (status, page) = program_login(&jan, &h, "Jan", USER_PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        element_text(&page, "error")
+            .unwrap()
+            .contains("zablokowane")
+    );
+    assert!(!page.contains("id=\"program-user\""));
+    let r = bare().get(h.url("/")).send().await.unwrap();
+    assert_eq!(see_other(&r), LOGIN);
+
+    // Only Jan's lock changed.
+    let after = store.list_users().await.unwrap();
+    assert_eq!(after.len(), before.len());
+    for (b, a) in before.iter().zip(&after) {
+        if a.name == "Jan" {
+            assert!(a.locked_until.is_some());
+            let mut unlocked = a.clone();
+            unlocked.locked_until = None;
+            assert_eq!(&unlocked, b);
+        } else {
+            assert_eq!(a, b);
+        }
+    }
+    // The administrator sees the lock and is not affected.
+    let (status, page) = h.get("/uzytkownicy").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        row(&page, "data-name", "Jan")
+            .unwrap()
+            .contains("zablokowany do")
+    );
+    h.web.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_users_and_non_administrators_get_polish_refusals() {
+    let h = Harness::start().await;
+    // An unknown user.
+    let (status, page) = program_login(&browser(), &h, "Ktoś", "jakieś-hasło-1").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let error = element_text(&page, "error").unwrap();
+    assert!(
+        error.contains("Nie ma użytkownika programu „Ktoś”"),
+        "{error}"
+    );
+    // Empty fields.
+    let b = browser();
+    let (_, login) = get_with(&b, &h.url(LOGIN)).await;
+    let (status, page) = post_with(
+        &b,
+        &h.url(LOGIN),
+        &[("csrf", &csrf(&login)), ("name", "Jan")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        element_text(&page, "error")
+            .unwrap()
+            .contains("Podaj nazwę użytkownika i hasło")
+    );
+
+    h.add_user("Jan").await;
+    let store = h.store().await;
+    let before = store.list_users().await.unwrap();
+    let jan = h.browser_as("Jan", USER_PASSWORD).await;
+    // Jan sees only himself and no form to add users.
+    let (status, page) = get_with(&jan, &h.url("/uzytkownicy")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("data-name=\"Jan\""));
+    assert!(!page.contains(&format!("data-name=\"{ADMIN}\"")), "{page}");
+    assert!(!page.contains("id=\"add-user-form\""));
+    // A crafted "add user" is refused in Polish.
+    let (status, page) = post_with(
+        &jan,
+        &h.url("/uzytkownicy"),
+        &[
+            ("csrf", &csrf(&page)),
+            ("name", "Intruz"),
+            ("password", USER_PASSWORD),
+            ("password2", USER_PASSWORD),
+            ("admin", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let error = element_text(&page, "error").unwrap();
+    assert!(
+        error.contains("Tylko administrator programu może dodawać użytkowników"),
+        "{error}"
+    );
+    assert!(!page.contains("Intruz"));
+    // Another user's page: refused, back to Jan's list.
+    let r = jan
+        .get(h.url(&format!("/uzytkownicy/{ADMIN}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.url().path(), "/uzytkownicy");
+    let page = r.text().await.unwrap();
+    let error = element_text(&page, "error").unwrap();
+    assert!(
+        error.contains("Możesz oglądać i zmieniać tylko swoje konto"),
+        "{error}"
+    );
+    assert!(!page.contains(&format!("data-name=\"{ADMIN}\"")));
+    // Nor may Jan change the administrator (password, role, removal) or make himself one.
+    let token = csrf(&page);
+    for (path, fields) in [
+        (
+            format!("/uzytkownicy/{ADMIN}/haslo"),
+            vec![
+                ("password", "przejęte-hasło"),
+                ("password2", "przejęte-hasło"),
+            ],
+        ),
+        (format!("/uzytkownicy/{ADMIN}/rola"), vec![]),
+        (format!("/uzytkownicy/{ADMIN}/usun"), vec![]),
+        ("/uzytkownicy/Jan/rola".to_string(), vec![("admin", "1")]),
+    ] {
+        let mut body = vec![("csrf", token.as_str())];
+        body.extend(fields);
+        let (status, page) = post_with(&jan, &h.url(&path), &body).await;
+        assert!(
+            status.is_success() || status.is_client_error(),
+            "{path}: {status}"
+        );
+        let error = element_text(&page, "error").unwrap_or_default();
+        assert!(
+            error.starts_with("Tylko administrator programu")
+                || error.starts_with("Możesz oglądać"),
+            "{path}: {page}"
+        );
+    }
+    // Nothing changed; the administrator's password still works.
+    assert_eq!(store.list_users().await.unwrap(), before);
+    h.browser_as(ADMIN, ADMIN_PASSWORD).await;
+    h.web.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_idle_program_session_expires_and_the_login_says_so() {
+    let h = Harness::start_with(|c| c.program_idle = Duration::from_millis(300)).await;
+    setup_admin(&h.http, &h).await;
+    let sid = h.admin_sid();
+    let cookie = format!("ksef_web_sid={sid}");
+    // Requests keep it alive…
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let r = bare()
+            .get(h.url("/"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    // …idling ends it.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let r = bare()
+        .get(h.url("/uzytkownicy"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(see_other(&r), "/zaloguj?wygasla=1");
+    let r = bare()
+        .post(h.url("/uzytkownicy"))
+        .header("cookie", &cookie)
+        .form(&[("name", "Intruz")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(see_other(&r), "/zaloguj?wygasla=1");
+    // The browser follows to the login, which says the session expired.
+    let (status, page) = h.get("/uzytkownicy").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"program-login-form\""), "{page}");
+    let flash = element_text(&page, "flash").unwrap();
+    assert!(flash.contains("wygasła"), "{flash}");
+    // Logging in again works.
+    let (status, page) = program_login(&h.http, &h, ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        element_text(&page, "program-user-name").as_deref(),
+        Some(ADMIN)
+    );
+    assert_ne!(h.admin_sid(), sid);
+    h.web.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_users_token_works_only_for_that_user() {
+    let h = Harness::start().await;
+    let (nip, cred) = owner();
+    h.add_user("Anna").await;
+    h.add_user("Bartek").await;
+    let (token, reference, _) = generate_token(
+        &h,
+        &nip,
+        &cred,
+        "Token Anny do faktur",
+        &["InvoiceRead", "InvoiceWrite"],
+    )
+    .await;
+    // The administrator pastes it on Anna (Użytkownicy › Edytuj › Token KSeF).
+    let (_, edit) = h.get("/uzytkownicy/Anna").await;
+    let (status, page) = h
+        .post(
+            "/uzytkownicy/Anna",
+            &[("csrf", &csrf(&edit)), ("token", &token)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        element_text(&page, "flash")
+            .unwrap_or_default()
+            .contains("Token KSeF zapisany dla użytkownika „Anna”"),
+        "{page}"
+    );
+    let secret = token
+        .parse::<ksef_core::KsefToken>()
+        .unwrap()
+        .secret_hex()
+        .to_string();
+    assert!(!page.contains(&secret));
+    assert!(cell(row(&page, "data-name", "Anna").unwrap(), "token-masked").contains(&reference));
+    assert_eq!(
+        cell(row(&page, "data-name", "Bartek").unwrap(), "token-masked"),
+        "—"
+    );
+    // The administrator cannot use or check it.
+    let (_, page) = h.post("/logowanie/token", &[("csrf", &csrf(&page))]).await;
+    assert!(
+        element_text(&page, "error")
+            .unwrap_or_default()
+            .contains(&format!(
+                "Użytkownik „{ADMIN}” nie ma zapisanego tokenu KSeF"
+            )),
+        "{page}"
+    );
+    assert!(!page.contains("id=\"ksef-session\""));
+    let (_, page) = h
+        .post("/uzytkownicy/Anna/sprawdz", &[("csrf", &csrf(&page))])
+        .await;
+    assert!(
+        element_text(&page, "error")
+            .unwrap_or_default()
+            .contains("Token można sprawdzić tylko na swoim koncie"),
+        "{page}"
+    );
+
+    // Bartek: no token on his start page, the token login refused in Polish.
+    let bartek = h.browser_as("Bartek", USER_PASSWORD).await;
+    let (_, start) = get_with(&bartek, &h.url("/")).await;
+    assert!(start.contains("id=\"own-token-missing\""), "{start}");
+    assert!(!start.contains("id=\"token-login-form\""));
+    let (status, page) = post_with(
+        &bartek,
+        &h.url("/logowanie/token"),
+        &[("csrf", &csrf(&start))],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let error = element_text(&page, "error").unwrap();
+    assert!(
+        error.contains("Użytkownik „Bartek” nie ma zapisanego tokenu KSeF"),
+        "{error}"
+    );
+    assert!(!page.contains("id=\"ksef-session\""));
+    // Nor can he reach Anna's entry: not to view, check, or overwrite it.
+    let (_, page) = post_with(
+        &bartek,
+        &h.url("/uzytkownicy/Anna/sprawdz"),
+        &[("csrf", &csrf(&start))],
+    )
+    .await;
+    assert!(
+        element_text(&page, "error")
+            .unwrap_or_default()
+            .contains("Token można sprawdzić tylko na swoim koncie"),
+        "{page}"
+    );
+    let (_, page) = post_with(
+        &bartek,
+        &h.url("/uzytkownicy/Anna"),
+        &[("csrf", &csrf(&start)), ("token", "x")],
+    )
+    .await;
+    assert!(element_text(&page, "error").is_some(), "{page}");
+    assert!(!page.contains("data-name=\"Anna\""));
+    let anna_info = h.store().await.user("Anna").await.unwrap();
+    assert_eq!(
+        anna_info.token_reference.as_deref(),
+        Some(reference.as_str())
+    );
+
+    // KSeF: the token is unused so far.
+    let page = tokens_page(&h, &nip, &cred).await;
+    let r = row(&page, "data-reference", &reference).unwrap();
+    assert_eq!(cell(r, "holders"), "Anna");
+    assert_eq!(cell(r, "last-use"), "—", "{r}");
+
+    // Anna: her start page offers the token login, and it works.
+    let anna = h.browser_as("Anna", USER_PASSWORD).await;
+    let (_, start) = get_with(&anna, &h.url("/")).await;
+    assert!(start.contains("id=\"token-login-form\""), "{start}");
+    assert!(!start.contains("id=\"own-token-missing\""));
+    let (status, page) = post_with(
+        &anna,
+        &h.url("/logowanie/token"),
+        &[("csrf", &csrf(&start))],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let flash = element_text(&page, "flash").unwrap_or_default();
+    assert!(
+        flash.contains("Zalogowano do KSeF tokenem użytkownika „Anna”"),
+        "{page}"
+    );
+    let banner = element_text(&page, "ksef-session").unwrap();
+    assert!(
+        banner.contains("sesja tokenem") && banner.contains("Anna"),
+        "{banner}"
+    );
+    // …and KSeF saw exactly that use.
+    let (_, page) = h.get("/tokeny").await;
+    let r = row(&page, "data-reference", &reference).unwrap();
+    assert_ne!(cell(r, "last-use"), "—", "{r}");
+    // Bartek still has nothing.
+    let (_, start) = get_with(&bartek, &h.url("/")).await;
+    assert!(start.contains("id=\"own-token-missing\""));
+    assert!(!start.contains("id=\"ksef-session\""));
+    h.web.shutdown().await;
+}
+
+#[tokio::test]
+async fn csrf_and_foreign_origins_are_refused() {
+    let h = Harness::start().await;
+    let sid = format!("ksef_web_sid={}", h.admin_sid());
+    let (_, page) = h.get("/uzytkownicy").await;
+    let token = csrf(&page);
+    let add = |csrf: Option<&str>| {
+        let mut f = vec![
+            ("name", "Intruz".to_string()),
+            ("password", USER_PASSWORD.to_string()),
+            ("password2", USER_PASSWORD.to_string()),
+        ];
+        if let Some(c) = csrf {
+            f.push(("csrf", c.to_string()));
+        }
+        f
+    };
+    let http = bare();
+    // Logged in: no token, a wrong one, an empty one → 403, on every kind of form.
+    for path in [
+        "/uzytkownicy",
+        "/ustawienia",
+        "/wyloguj",
+        "/logowanie/token",
+        "/generuj",
+        "/uzytkownicy/Administrator/haslo",
+    ] {
+        for bad in [None, Some("0".repeat(64).as_str()), Some("")] {
+            let r = http
+                .post(h.url(path))
+                .header("cookie", &sid)
+                .form(&add(bad))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                r.status(),
+                StatusCode::FORBIDDEN,
+                "POST {path} csrf {bad:?}"
+            );
+            assert!(r.text().await.unwrap().contains("CSRF"));
+        }
+    }
+    // A foreign Origin is refused even with the right token and session (another local port).
+    for origin in [
+        "http://127.0.0.1:1",
+        "http://localhost:1",
+        "https://evil.example",
+        "null",
+    ] {
+        let r = http
+            .post(h.url("/uzytkownicy"))
+            .header("cookie", &sid)
+            .header("origin", origin)
+            .form(&add(Some(&token)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "Origin {origin}");
+    }
+    // …also for the pre-login forms.
+    let b = browser();
+    let (_, login) = get_with(&b, &h.url(LOGIN)).await;
+    let r = b
+        .post(h.url(LOGIN))
+        .header("origin", "http://127.0.0.1:1")
+        .form(&[
+            ("csrf", csrf(&login).as_str()),
+            ("name", ADMIN),
+            ("password", ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The login form without its pre-login cookie, or with a wrong token: 403.
+    let r = bare()
+        .post(h.url(LOGIN))
+        .form(&[
+            ("csrf", csrf(&login).as_str()),
+            ("name", ADMIN),
+            ("password", ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let (status, _) = post_with(
+        &b,
+        &h.url(LOGIN),
+        &[
+            ("csrf", "00"),
+            ("name", ADMIN),
+            ("password", ADMIN_PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(h.store().await.user("Intruz").await.is_err());
+    // Our own origin with the right token works.
+    let r = http
+        .post(h.url("/uzytkownicy"))
+        .header("cookie", &sid)
+        .header("origin", format!("http://{}", h.web.addr))
+        .form(&add(Some(&token)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(see_other(&r), "/uzytkownicy");
+    assert!(h.store().await.user("Intruz").await.is_ok());
+    // Logout needs the token too; with it the session is gone.
+    let r = http
+        .post(h.url("/wyloguj"))
+        .header("cookie", &sid)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(see_other(&r), "/zaloguj?wylogowano=1");
+    let r = http
+        .get(h.url("/"))
+        .header("cookie", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(see_other(&r), "/zaloguj?wygasla=1");
+    h.web.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_demoted_administrator_loses_the_rights_at_once() {
+    let h = Harness::start().await;
+    // Jan becomes an administrator and logs in.
+    h.add_user("Jan").await;
+    let (_, edit) = h.get("/uzytkownicy/Jan").await;
+    let (status, page) = h
+        .post(
+            "/uzytkownicy/Jan/rola",
+            &[("csrf", &csrf(&edit)), ("admin", "1")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(h.store().await.user("Jan").await.unwrap().is_admin);
+    let jan = h.browser_as("Jan", USER_PASSWORD).await;
+    let (_, jan_page) = get_with(&jan, &h.url("/uzytkownicy")).await;
+    assert!(jan_page.contains("id=\"add-user-form\""));
+    // The administrator takes the role away while Jan's page is open.
+    let (status, page) = h
+        .post("/uzytkownicy/Jan/rola", &[("csrf", &csrf(&edit))])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let store = h.store().await;
+    assert!(!store.user("Jan").await.unwrap().is_admin);
+    let before = store.list_users().await.unwrap();
+    // Jan's open form no longer adds anybody (logged out, or refused).
+    let (_, page) = post_with(
+        &jan,
+        &h.url("/uzytkownicy"),
+        &[
+            ("csrf", &csrf(&jan_page)),
+            ("name", "Intruz"),
+            ("password", USER_PASSWORD),
+            ("password2", USER_PASSWORD),
+        ],
+    )
+    .await;
+    assert!(
+        page.contains("id=\"program-login-form\"")
+            || element_text(&page, "error")
+                .unwrap_or_default()
+                .contains("Tylko administrator programu"),
+        "{page}"
+    );
+    assert_eq!(store.list_users().await.unwrap(), before);
+    h.web.shutdown().await;
+}
+
+/// Two setup forms sent at once make one administrator (the store checks "no administrator
+/// yet" and inserts in one `BEGIN IMMEDIATE` transaction); the other gets the login.
+#[tokio::test]
+async fn concurrent_first_start_setups_create_one_administrator() {
+    let h = Harness::start_with(|_| {}).await;
+    let (a, b) = (browser(), browser());
+    let (_, pa) = get_with(&a, &h.url(SETUP)).await;
+    let (_, pb) = get_with(&b, &h.url(SETUP)).await;
+    let form = |page: &str, name: &'static str| {
+        vec![
+            ("csrf", csrf(page)),
+            ("name", name.to_string()),
+            ("password", ADMIN_PASSWORD.to_string()),
+            ("password2", ADMIN_PASSWORD.to_string()),
+        ]
+    };
+    let (fa, fb) = (form(&pa, "Ala"), form(&pb, "Bob"));
+    let (ra, rb) = tokio::join!(
+        a.post(h.url(SETUP)).form(&fa).send(),
+        b.post(h.url(SETUP)).form(&fb).send()
+    );
+    let logged_in = [ra.unwrap(), rb.unwrap()]
+        .iter()
+        .filter(|r| r.url().path() == "/")
+        .count();
+    let admins = h
+        .store()
+        .await
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.is_admin)
+        .count();
+    assert_eq!((logged_in, admins), (1, 1));
+    h.web.shutdown().await;
 }

@@ -112,7 +112,8 @@ async fn user_edit_page(
     status: StatusCode,
 ) -> Response {
     if !may_see(ws, name) {
-        ws.error = Some("Możesz oglądać i zmieniać tylko swoje konto.".into());
+        ws.error
+            .get_or_insert_with(|| "Możesz oglądać i zmieniać tylko swoje konto.".into());
         return see_other("/uzytkownicy");
     }
     let u = match sh.store.user(name).await {
