@@ -68,18 +68,7 @@ async fn grant_page(
     checked: &[&str],
     status: StatusCode,
 ) -> Response {
-    let for_users = if ws.user.is_admin() {
-        sh.store
-            .list_users()
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|u| u.has_password)
-            .map(|u| u.name)
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let for_users = save_targets(sh, ws).await;
     let me = ws.user.name().to_string();
     let l = layout(sh, ws, "Nadaj uprawnienia KSeF", "generate", "/generuj").await;
     render_status(
@@ -206,6 +195,22 @@ pub async fn generate_submit(
     }
 }
 
+/// Users an administrator may save a generated token on (those who can log in); none for
+/// other users, who save on themselves.
+async fn save_targets(sh: &Shared, ws: &WebSession) -> Vec<String> {
+    if !ws.user.is_admin() {
+        return Vec::new();
+    }
+    sh.store
+        .list_users()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|u| u.has_password)
+        .map(|u| u.name)
+        .collect()
+}
+
 /// The generated token's page (`/generuj/token/{id}`): shown until saved or expired.
 pub async fn token_page(
     State(sh): State<SharedState>,
@@ -228,18 +233,7 @@ async fn token_result(sh: &Shared, ws: &mut WebSession, id: &str, status: Status
     };
     let reference = g.reference.clone();
     let token = ksef_crypto::Zeroizing::new(g.token.as_str().to_string());
-    let for_users = if ws.user.is_admin() {
-        sh.store
-            .list_users()
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|u| u.has_password)
-            .map(|u| u.name)
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let for_users = save_targets(sh, ws).await;
     let me = ws.user.name().to_string();
     let l = layout(sh, ws, "Token KSeF", "generate", "/generuj").await;
     let mut page = TokenResultPage {
