@@ -1,8 +1,9 @@
-//! Browser tests of the web app (issue 5 "Done when") in a real headless Chromium, written against
-//! DOM-CONTRACT.md only. Each test starts the app with its embedded emulator in a temp dir, sets
-//! up test data through the emulator's `/testdata` API, clicks through the screens and saves
-//! screenshots into `<target>/screenshots/<test>-<step>.png` (paths are printed; run with
-//! `--nocapture` to see them).
+//! Browser tests of the web app (issue 5 and the program users' "Done when") in a real headless
+//! Chromium, written against DOM-CONTRACT.md only. Each test starts the app with its embedded
+//! emulator in a temp dir (an empty store: the first page is the first-run setup), sets up test
+//! data through the emulator's `/testdata` API, clicks through the screens and saves screenshots
+//! into `<target>/screenshots/<test>-<step>.png` (paths are printed; run with `--nocapture` to
+//! see them).
 //!
 //! Chromium is required: without it these tests FAIL and say to run scripts/test.sh.
 
@@ -27,6 +28,12 @@ const PESEL_PARTIAL: &str = "44051401359";
 const PESEL_OWNER: &str = "15062788702";
 /// Password of every PKCS#12 file made here.
 const P12_PASSWORD: &str = "Hasło-testowe-1";
+/// The first administrator, created by the first-run setup, and their password.
+const ADMIN: &str = "Anna Nowak";
+const ADMIN_PASSWORD: &str = "Hasło-administratora-1";
+/// A second program user (not an administrator) and their password.
+const USER2: &str = "Beata Druga";
+const USER2_PASSWORD: &str = "Hasło-Beaty-2";
 
 /// Every token permission the grant form offers (DOM-CONTRACT.md).
 const TOKEN_PERMISSIONS: [&str; 7] = [
@@ -48,11 +55,17 @@ struct App {
 
 impl App {
     async fn start() -> App {
+        App::start_with(|_| {}).await
+    }
+
+    /// [`App::start`] with the config changed by `adjust` first.
+    async fn start_with(adjust: impl FnOnce(&mut WebConfig)) -> App {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = WebConfig::new(dir.path().join("program"));
         if let Some(emulator) = config.emulator.as_mut() {
             emulator.auth_processing_delay = std::time::Duration::from_millis(100);
         }
+        adjust(&mut config);
         let web = ksef_web::serve(config).await.expect("start the web app");
         let api = RawClient::new(
             web.emulator_base_url
@@ -207,20 +220,183 @@ async fn certificate_login(tab: &Tab, p12: &Path) {
     );
 }
 
-/// Użytkownicy › Dodaj `name`, then makes it the current program user.
-async fn add_program_user(tab: &Tab, name: &str) {
+/// The path of the page shown (`/uzytkownicy`, …).
+async fn path(tab: &Tab) -> String {
+    tab.call("() => location.pathname", &[])
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Fails the test with the page's `#error` if one is shown.
+async fn no_error(tab: &Tab, step: &str) {
+    if tab.exists("#error").await {
+        let e = tab.text("#error .message").await.unwrap_or_default();
+        tab.fail::<()>(&format!("{step} failed: {e}")).await;
+    }
+}
+
+/// The start page of the logged-in `name`: `#guide`, the header names the user.
+async fn expect_start_page(tab: &Tab, name: &str) {
+    if tab.wait_for_any(&["#guide", "#error"]).await == 1 {
+        let e = tab.text("#error").await.unwrap_or_default();
+        tab.fail::<()>(&format!("expected the start page of {name}: {e}"))
+            .await;
+    }
+    assert_eq!(path(tab).await, "/", "the start page is /");
+    assert_eq!(
+        tab.text("#program-user-name").await.as_deref(),
+        Some(name),
+        "the header names the logged-in program user"
+    );
+    tab.expect("form#logout-form button#logout").await;
+}
+
+/// An empty store: any page leads to the first-run setup, which creates `name` as the first
+/// administrator and logs them in (→ the start page).
+async fn first_run_setup(tab: &Tab, app: &App, name: &str, password: &str) {
+    tab.goto(&app.url("/uzytkownicy")).await;
+    tab.wait_for("form#setup-form").await;
+    assert_eq!(
+        path(tab).await,
+        "/pierwsze-uruchomienie",
+        "an empty store sends every page to the first-run setup"
+    );
+    tab.type_into("#setup-name", name).await;
+    tab.type_into("#setup-password", password).await;
+    tab.type_into("#setup-password2", password).await;
+    tab.click_and_wait("#setup-submit").await;
+    expect_start_page(tab, name).await;
+    assert!(
+        tab.text("#program-user")
+            .await
+            .unwrap_or_default()
+            .contains("administrator"),
+        "the first user is an administrator"
+    );
+}
+
+/// `/zaloguj` with `name` and `password`; returns the page's `#error .message` (or fails when
+/// the login succeeds).
+async fn refused_login(tab: &Tab, app: &App, name: &str, password: &str) -> String {
+    tab.goto(&app.url("/zaloguj")).await;
+    tab.wait_for("form#program-login-form").await;
+    tab.type_into("#login-name", name).await;
+    tab.type_into("#login-password", password).await;
+    tab.click_and_wait("#program-login").await;
+    if tab.wait_for_any(&["#error", "#guide"]).await == 1 {
+        tab.fail::<()>(&format!("{name} logged in with a wrong password"))
+            .await;
+    }
+    tab.expect("form#program-login-form").await;
+    assert!(!tab.exists("#program-user-name").await);
+    tab.text("#error .message").await.unwrap_or_default()
+}
+
+/// `/zaloguj` as `name` → the start page.
+async fn program_login(tab: &Tab, app: &App, name: &str, password: &str) {
+    tab.goto(&app.url("/zaloguj")).await;
+    tab.wait_for("form#program-login-form").await;
+    tab.type_into("#login-name", name).await;
+    tab.type_into("#login-password", password).await;
+    tab.click_and_wait("#program-login").await;
+    expect_start_page(tab, name).await;
+}
+
+/// Wyloguj → the login page saying so; no page is served without logging in again.
+async fn logout(tab: &Tab, app: &App) {
+    tab.click_and_wait("#logout").await;
+    tab.wait_for("form#program-login-form").await;
+    assert_eq!(path(tab).await, "/zaloguj");
+    let flash = tab.text("#flash").await.unwrap_or_default();
+    assert!(flash.contains("Wylogowano"), "after Wyloguj: {flash:?}");
+    assert!(!tab.exists("#program-user-name").await);
+    tab.goto(&app.url("/uzytkownicy")).await;
+    tab.wait_for("form#program-login-form").await;
+    assert_eq!(path(tab).await, "/zaloguj", "a page after Wyloguj");
+}
+
+/// Użytkownicy › Dodaj (an administrator): `name` with `password`.
+async fn add_program_user(tab: &Tab, name: &str, password: &str, admin: bool) {
     tab.click_and_wait("a#nav-users").await;
     tab.fill("#add-user-form input[name=name]", name).await;
+    tab.fill("#add-user-form input[name=password]", password)
+        .await;
+    tab.fill("#add-user-form input[name=password2]", password)
+        .await;
+    if admin {
+        tab.click("#add-user-form input[type=checkbox][name=admin]")
+            .await;
+    }
     tab.click_and_wait("#add-user").await;
+    no_error(tab, &format!("adding {name}")).await;
     let row = format!("tr.user-row[data-name=\"{name}\"]");
     tab.expect(&row).await;
-    tab.fill("select#current-user", name).await;
-    tab.click_and_wait("#current-user-save").await;
+    let role = if admin {
+        "administrator"
+    } else {
+        "użytkownik"
+    };
     assert_eq!(
-        tab.prop("select#current-user", "value").await,
-        json!(name),
-        "{name} is the current program user"
+        tab.text(&format!("{row} td.role")).await.as_deref(),
+        Some(role)
     );
+}
+
+/// Submits a POST form built in the page with the session's CSRF token (as a crafted page of
+/// ours would), and waits for the answer's page: what the server does, not what the UI offers.
+async fn post_in_page(tab: &Tab, action: &str, fields: &[(&str, &str)]) {
+    let fields: Vec<Value> = fields.iter().map(|(n, v)| json!([n, v])).collect();
+    tab.call(
+        "(action, fields) => { const f = document.createElement('form'); f.method = 'post'; \
+         f.action = action; const add = (n, v) => { const i = document.createElement('input'); \
+         i.type = 'hidden'; i.name = n; i.value = v; f.appendChild(i); }; \
+         add('csrf', document.querySelector('#logout-form input[name=csrf]').value); \
+         for (const [n, v] of fields) add(n, v); document.body.appendChild(f); \
+         window.__ksefBrowserTestOldPage = true; f.submit(); }",
+        &[json!(action), json!(fields)],
+    )
+    .await;
+    tab.wait_until(
+        &format!("the answer to POST {action}"),
+        "() => window.__ksefBrowserTestOldPage === undefined && document.readyState === 'complete'",
+        &[],
+    )
+    .await;
+}
+
+/// On the grant form: description, the permissions, Dodaj → the token's own page; returns
+/// (the page's path, reference, token).
+async fn generate_token(
+    tab: &Tab,
+    description: &str,
+    permissions: &[&str],
+) -> (String, String, String) {
+    tab.wait_for("form#grant-form").await;
+    tab.type_into("form#grant-form input[name=description]", description)
+        .await;
+    for p in permissions {
+        tab.click(&format!("input[name=permission][value={p}]"))
+            .await;
+    }
+    tab.click_and_wait("#add-token").await;
+    if tab.wait_for_any(&["#token-value", "#error"]).await == 1 {
+        let e = tab.text("#error").await.unwrap_or_default();
+        tab.fail::<()>(&format!("Dodaj failed: {e}")).await;
+    }
+    let page = path(tab).await;
+    assert!(
+        page.starts_with("/generuj/token/") && page.len() > "/generuj/token/".len(),
+        "Dodaj redirects to the token's own page: {page}"
+    );
+    let token = tab.text("#token-value").await.unwrap_or_default();
+    let reference = tab.text("#token-reference").await.unwrap_or_default();
+    assert!(
+        !reference.is_empty() && token.starts_with(&format!("{reference}|")),
+        "#token-reference {reference:?} is the reference of #token-value {token:?}"
+    );
+    (page, reference, token)
 }
 
 /// The secret part of a KSeF token (after the last `|`): what must never be shown again.
@@ -228,8 +404,45 @@ fn token_secret(token: &str) -> &str {
     token.rsplit('|').next().unwrap_or(token)
 }
 
+/// Asserts the users table shows `name` holding exactly `token`, masked: its reference and
+/// context, the secret's last 4 characters, never the secret.
+async fn expect_masked(tab: &Tab, name: &str, token: &str) {
+    let row = format!("tr.user-row[data-name=\"{name}\"]");
+    tab.expect(&row).await;
+    let masked = tab
+        .text(&format!("{row} td.token-masked"))
+        .await
+        .unwrap_or_default();
+    let secret = token_secret(token);
+    let shown_part = &token[..token.len() - secret.len()];
+    let tail = &secret[secret.len() - 4..];
+    assert!(
+        masked.starts_with(shown_part) && masked.ends_with(tail),
+        "{name}'s masked token {masked:?} is not {shown_part}…{tail}"
+    );
+    assert!(
+        !masked.contains(secret),
+        "masked token shows the secret: {masked:?}"
+    );
+}
+
+/// The leaving of the token screens ended the KSeF session: no banner, a flash saying so.
+async fn expect_session_ended(tab: &Tab) {
+    assert!(
+        !tab.exists("#ksef-session").await,
+        "the KSeF session outlived leaving the token screens"
+    );
+    let flash = tab.text("#flash").await.unwrap_or_default();
+    assert!(
+        flash.contains("Sesja KSeF") && flash.contains("zakończona"),
+        "no flash saying the KSeF session ended: {flash:?}"
+    );
+}
+
 /// certificate login → Nadaj uprawnienia (what the person lacks is disabled, with a reason) →
-/// Dodaj → token shown once → Zapisz → Użytkownicy shows it masked; the saved token works.
+/// Dodaj → the token on its own page, F5 shows the same one (one mint: one row in Tokeny KSeF)
+/// → Zapisz → the page is gone; Użytkownicy shows it masked on the logged-in user; the saved
+/// token works (Sprawdź).
 #[test]
 fn certificate_login_grant_add_save_masked() {
     common::run(|| async {
@@ -241,13 +454,30 @@ fn certificate_login_grant_add_save_masked() {
         let p12 = p12_file(&chrome.scratch(), "jan-kowalski.p12", &jan);
         let tab = chrome.tab().await;
 
-        tab.goto(&app.web.base_url()).await;
-        add_program_user(&tab, "Anna Nowak").await;
+        first_run_setup(&tab, &app, ADMIN, ADMIN_PASSWORD).await;
 
-        // Generuj token KSeF → login → Nadaj uprawnienia KSeF.
+        // Generuj token KSeF → the KSeF login (certificate or Profil Zaufany; no token method).
         tab.click_and_wait("a#nav-generate").await;
+        tab.wait_for("#login").await;
+        tab.expect("input[name=method][value=cert]").await;
+        tab.expect("input[name=method][value=pz]").await;
+        assert!(!tab.exists("input[name=method][value=token]").await);
+        assert!(!tab.exists("#token-login-form").await);
+        assert!(!tab.exists("#current-user").await);
+        assert!(!tab.exists("#ksef-session").await);
+        tab.screenshot("01-generuj-logowanie").await;
         certificate_login(&tab, &p12).await;
         tab.wait_for("form#grant-form").await;
+        // What a browser fetches by itself after a page (the icon) and what the page fetches is
+        // not leaving the token screens: the KSeF session stays.
+        let (status, _, _) = tab.fetch("/favicon.ico").await;
+        assert_eq!(status, 404, "/favicon.ico");
+        tab.reload().await;
+        tab.wait_for("form#grant-form").await;
+        assert!(
+            tab.exists("#ksef-session").await,
+            "fetching /favicon.ico ended the KSeF session"
+        );
         for p in TOKEN_PERMISSIONS {
             let sel = format!("form#grant-form input[type=checkbox][name=permission][value={p}]");
             tab.expect(&sel).await;
@@ -275,7 +505,7 @@ fn certificate_login_grant_add_save_masked() {
                 assert!(!reason.is_empty(), "{p} is disabled without a span.reason");
             }
         }
-        tab.screenshot("01-nadaj-uprawnienia").await;
+        tab.screenshot("02-nadaj-uprawnienia").await;
 
         // A real click on a disabled permission does nothing; held ones can be ticked.
         tab.click("input[name=permission][value=InvoiceWrite]")
@@ -285,61 +515,106 @@ fn certificate_login_grant_add_save_masked() {
                 .await,
             false
         );
-        tab.type_into(
-            "form#grant-form input[name=description]",
-            "Faktury - test przeglądarki",
-        )
-        .await;
-        tab.click("input[name=permission][value=InvoiceRead]").await;
-        assert_eq!(
-            tab.prop("input[name=permission][value=InvoiceRead]", "checked")
-                .await,
-            true
-        );
 
-        // Dodaj → the token, shown once, with the copy button and the warning.
-        tab.click_and_wait("#add-token").await;
-        if tab.wait_for_any(&["#token-value", "#error"]).await == 1 {
-            let e = tab.text("#error").await.unwrap_or_default();
-            tab.fail::<()>(&format!("Dodaj failed: {e}")).await;
-        }
-        let token = tab.text("#token-value").await.unwrap_or_default();
-        assert!(!token.is_empty(), "#token-value is empty");
+        // Dodaj → the token on its own page, with the copy button and the warning.
+        let (page, reference, token) =
+            generate_token(&tab, "Faktury - test przeglądarki", &["InvoiceRead"]).await;
         let parsed: KsefToken = token.parse().expect("#token-value holds a KSeF token");
         assert_eq!(parsed.context(), &App::context());
         tab.expect("button#copy-token").await;
         let warning = tab.text("#token-warning").await.unwrap_or_default();
         assert!(warning.contains("nie będzie już możliwości"), "{warning:?}");
-        tab.screenshot("02-token").await;
+        // An administrator chooses whom to save it on; the logged-in user is preselected.
+        assert_eq!(tab.prop("select#for-user", "value").await, json!(ADMIN));
+        tab.screenshot("03-token").await;
 
-        // Zapisz → saved on the current program user.
+        // F5: the same page shows the same token; nothing new is minted.
+        tab.reload().await;
+        tab.wait_for("#token-value").await;
+        assert_eq!(path(&tab).await, page, "F5 stays on the token's page");
+        assert_eq!(
+            tab.text("#token-value").await.as_deref(),
+            Some(token.as_str()),
+            "F5 shows the same token"
+        );
+        assert_eq!(
+            tab.text("#token-reference").await.as_deref(),
+            Some(reference.as_str())
+        );
+
+        // Zapisz → saved on the logged-in user; back on Generuj token KSeF with a flash.
         tab.click_and_wait("#save-token").await;
-        tab.expect("#flash").await;
+        no_error(&tab, "Zapisz").await;
+        assert_eq!(path(&tab).await, "/generuj");
+        let flash = tab.text("#flash").await.unwrap_or_default();
+        assert!(
+            flash.contains(&reference) && flash.contains(ADMIN),
+            "Zapisz's flash names the token and the user: {flash:?}"
+        );
         assert!(
             !tab.html().await.contains(token_secret(&token)),
             "the token is shown again after Zapisz"
         );
+        // The saved token's page is gone.
+        tab.goto(&app.url(&page)).await;
+        assert_eq!(path(&tab).await, "/generuj", "a saved token's page");
+        tab.expect("#error").await;
+        assert!(!tab.html().await.contains(token_secret(&token)));
 
-        // Użytkownicy: masked, never the full token.
+        // Tokeny KSeF: exactly one token was minted (despite F5), held by the admin.
+        tab.click_and_wait("a#nav-tokens").await;
+        tab.wait_for("table#tokens-table").await;
+        assert!(
+            tab.exists("#ksef-session").await,
+            "Tokeny KSeF keeps the session"
+        );
+        assert_eq!(
+            tab.count("tr.token-row").await,
+            1,
+            "one Dodaj and an F5 mint exactly one token"
+        );
+        let trow = format!("tr.token-row[data-reference=\"{reference}\"]");
+        tab.expect(&trow).await;
+        assert_eq!(
+            tab.text(&format!("{trow} td.holders")).await.as_deref(),
+            Some(ADMIN)
+        );
+        assert_eq!(
+            tab.attr(&format!("{trow} td.status"), "data-status")
+                .await
+                .as_deref(),
+            Some("Active")
+        );
+        assert_eq!(
+            tab.text(&format!("{trow} td.status")).await.as_deref(),
+            Some("Aktywny")
+        );
+        tab.screenshot("04-tokeny").await;
+
+        // Użytkownicy (leaving the token screens ends the KSeF session): masked, never the
+        // full token; status in Polish.
         tab.click_and_wait("a#nav-users").await;
-        let row = "tr.user-row[data-name=\"Anna Nowak\"]";
-        tab.expect(row).await;
-        let masked = tab
-            .text(&format!("{row} td.token-masked"))
+        expect_session_ended(&tab).await;
+        let row = format!("tr.user-row[data-name=\"{ADMIN}\"]");
+        expect_masked(&tab, ADMIN, &token).await;
+        assert_eq!(
+            tab.attr(&format!("{row} td.token-status"), "data-status")
+                .await
+                .as_deref(),
+            Some("Active")
+        );
+        let status = tab
+            .text(&format!("{row} td.token-status"))
             .await
             .unwrap_or_default();
-        assert!(!masked.is_empty(), "the user's token is not shown masked");
-        assert!(
-            !masked.contains(token_secret(&token)),
-            "masked token shows the secret: {masked:?}"
-        );
+        assert!(status.starts_with("Aktywny"), "token status: {status:?}");
         let html = tab.html().await;
         assert!(!html.contains(&token), "Użytkownicy shows the full token");
         assert!(
             !html.contains(token_secret(&token)),
             "Użytkownicy shows the token's secret"
         );
-        tab.screenshot("03-uzytkownicy").await;
+        tab.screenshot("05-uzytkownicy").await;
 
         // Edytuj: the field is empty (masked placeholder only); the check button opens a token
         // session with the saved token and shows what it gives.
@@ -359,7 +634,7 @@ fn certificate_login_grant_add_save_masked() {
             tab.texts("#token-permissions li").await,
             vec!["InvoiceRead".to_string()]
         );
-        tab.screenshot("04-sprawdz-token").await;
+        tab.screenshot("06-sprawdz-token").await;
 
         drop(tab);
         chrome.close().await;
@@ -394,6 +669,7 @@ fn profil_zaufany_round_trip() {
         let chrome = Chrome::launch("profil-zaufany").await;
         let tab = chrome.tab().await;
 
+        first_run_setup(&tab, &app, ADMIN, ADMIN_PASSWORD).await;
         tab.goto(&app.url("/generuj")).await;
         tab.wait_for("#login").await;
         tab.click("input[name=method][value=pz]").await;
@@ -498,8 +774,9 @@ fn profil_zaufany_round_trip() {
     });
 }
 
-/// Tokeny KSeF as the owner (Usuń revokes, after a confirmation) and, after Zamknij, as a person
-/// with only CredentialsRead (the table, but no Usuń).
+/// Tokeny KSeF as the owner (Usuń revokes, after a confirmation; statuses in Polish) and, after
+/// Zamknij, as a person with only CredentialsRead (the table, but no Usuń); leaving Tokeny KSeF
+/// ends the KSeF session.
 #[test]
 fn tokens_owner_revokes_reader_cannot() {
     common::run(|| async {
@@ -517,6 +794,7 @@ fn tokens_owner_revokes_reader_cannot() {
         let tab = chrome.tab().await;
 
         // Owner.
+        first_run_setup(&tab, &app, ADMIN, ADMIN_PASSWORD).await;
         tab.goto(&app.url("/tokeny")).await;
         certificate_login(&tab, &owner_p12).await;
         tab.wait_for("table#tokens-table").await;
@@ -534,7 +812,20 @@ fn tokens_owner_revokes_reader_cannot() {
             tab.text(&format!("{doomed_row} td.status"))
                 .await
                 .as_deref(),
+            Some("Aktywny")
+        );
+        assert_eq!(
+            tab.attr(&format!("{doomed_row} td.status"), "data-status")
+                .await
+                .as_deref(),
             Some("Active")
+        );
+        // Made through the API: no program user holds them.
+        assert_eq!(
+            tab.text(&format!("{doomed_row} td.holders"))
+                .await
+                .as_deref(),
+            Some("—")
         );
         assert!(
             tab.count(".revoke").await >= 2,
@@ -550,23 +841,25 @@ fn tokens_owner_revokes_reader_cannot() {
             1,
             "Usuń asks for a confirmation first: {dialogs:?}"
         );
-        if tab.exists("#error").await {
-            let e = tab.text("#error").await.unwrap_or_default();
-            tab.fail::<()>(&format!("Usuń failed: {e}")).await;
-        }
+        no_error(&tab, "Usuń").await;
         tab.goto(&app.url("/tokeny")).await;
         tab.wait_for(&doomed_row).await;
+        let code = tab
+            .attr(&format!("{doomed_row} td.status"), "data-status")
+            .await
+            .unwrap_or_default();
         let status = tab
             .text(&format!("{doomed_row} td.status"))
             .await
             .unwrap_or_default();
         assert!(
-            status == "Revoking" || status == "Revoked",
-            "revoked token's status: {status:?}"
+            (code == "Revoking" && status == "W trakcie unieważniania")
+                || (code == "Revoked" && status == "Unieważniony"),
+            "revoked token's status: {code:?} {status:?}"
         );
         assert_eq!(
             tab.text(&format!("{kept_row} td.status")).await.as_deref(),
-            Some("Active")
+            Some("Aktywny")
         );
         let in_ksef = app.token_status(&owner, &doomed).await;
         assert!(
@@ -616,14 +909,24 @@ fn tokens_owner_revokes_reader_cannot() {
         assert_eq!(tab.count("form.revoke-form").await, 0);
         tab.screenshot("03-tylko-odczyt").await;
 
+        // Leaving Tokeny KSeF (to Użytkownicy) ends the KSeF session; coming back asks for a
+        // login again.
+        tab.click_and_wait("a#nav-users").await;
+        tab.wait_for("table#users-table").await;
+        expect_session_ended(&tab).await;
+        tab.click_and_wait("a#nav-tokens").await;
+        tab.wait_for("#login").await;
+        assert!(!tab.exists("table#tokens-table").await);
+        assert!(!tab.exists("#ksef-session").await);
+
         drop(tab);
         chrome.close().await;
         app.web.shutdown().await;
     });
 }
 
-/// A session opened with a program user's KSeF token is refused in Tokeny KSeF (and in Generuj
-/// token KSeF), with the seed's explanation.
+/// A KSeF session opened on the start page with the logged-in user's own token is refused in
+/// Tokeny KSeF and in Generuj token KSeF, with the seed's explanation.
 #[test]
 fn token_session_refused_in_tokens() {
     common::run(|| async {
@@ -636,32 +939,44 @@ fn token_session_refused_in_tokens() {
         let chrome = Chrome::launch("sesja-tokenem").await;
         let tab = chrome.tab().await;
 
-        // Użytkownicy › Dodaj › Edytuj › paste the token › Zapisz.
-        tab.goto(&app.web.base_url()).await;
-        add_program_user(&tab, "Piotr Token").await;
-        tab.click_and_wait("tr.user-row[data-name=\"Piotr Token\"] a.edit")
+        // Użytkownicy › Edytuj (own account) › paste the token › Zapisz.
+        first_run_setup(&tab, &app, ADMIN, ADMIN_PASSWORD).await;
+        tab.expect("#own-token-missing").await;
+        assert!(
+            !tab.exists("#token-login").await,
+            "no token, no token login"
+        );
+        tab.click_and_wait("a#nav-users").await;
+        tab.click_and_wait(&format!("tr.user-row[data-name=\"{ADMIN}\"] a.edit"))
             .await;
         tab.fill("textarea#token-field", &token).await;
         tab.click_and_wait("#save-user").await;
+        no_error(&tab, "saving the pasted token").await;
         assert!(
             !tab.html().await.contains(token_secret(&token)),
             "the pasted token is shown back"
         );
+        expect_masked(&tab, ADMIN, &token).await;
 
-        // Tokeny KSeF with the user's token.
-        tab.click_and_wait("a#nav-tokens").await;
-        tab.wait_for("#login").await;
-        tab.click("input[name=method][value=token]").await;
-        tab.fill("#token-login-form select[name=user]", "Piotr Token")
-            .await;
+        // Start page: a KSeF session with the own token.
+        tab.click_and_wait("a#nav-home").await;
         tab.click_and_wait("#token-login").await;
-        tab.wait_for_any(&["#refusal", "table#tokens-table", "#error"])
-            .await;
+        no_error(&tab, "the token login").await;
+        tab.wait_for("#ksef-session").await;
         let banner = tab.text("#ksef-session").await.unwrap_or_default();
         assert!(
-            banner.contains("sesja tokenem"),
+            banner.contains("sesja tokenem") && banner.contains(ADMIN),
             "session banner: {banner:?}"
         );
+        assert!(
+            !tab.exists("#token-login").await,
+            "a session is already open"
+        );
+
+        // Tokeny KSeF with that session: refused.
+        tab.click_and_wait("a#nav-tokens").await;
+        tab.wait_for_any(&["#refusal", "table#tokens-table", "#error"])
+            .await;
         let refusal = tab.text("#refusal").await.unwrap_or_default();
         assert!(
             refusal.contains("Sesja z tokenem"),
@@ -670,6 +985,13 @@ fn token_session_refused_in_tokens() {
         assert!(
             !tab.exists("table#tokens-table").await,
             "a token session sees the tokens table"
+        );
+        assert!(
+            tab.text("#ksef-session")
+                .await
+                .unwrap_or_default()
+                .contains("sesja tokenem"),
+            "the token session is shown in the banner"
         );
         tab.screenshot("01-tokeny-odmowa").await;
 
@@ -681,6 +1003,402 @@ fn token_session_refused_in_tokens() {
         );
         assert!(!tab.exists("form#grant-form").await);
         tab.screenshot("02-generuj-odmowa").await;
+
+        drop(tab);
+        chrome.close().await;
+        app.web.shutdown().await;
+    });
+}
+
+/// Two tabs each generate a token (each its own page and id); Zapisz in each saves that tab's
+/// token: tab A's on the administrator, tab B's on a chosen user (the masked tails match).
+/// Tokeny KSeF shows the holders; revoking tab B's token shows it as such on its user, who can
+/// no longer log in to KSeF with it.
+#[test]
+fn two_tabs_save_their_own_tokens_and_revoked_shows_on_user() {
+    common::run(|| async {
+        let app = App::start().await;
+        let owner = owner();
+        let chrome = Chrome::launch("dwie-karty").await;
+        let owner_p12 = p12_file(&chrome.scratch(), "wlasciciel.p12", &owner);
+        let a = chrome.tab().await;
+
+        first_run_setup(&a, &app, ADMIN, ADMIN_PASSWORD).await;
+        add_program_user(&a, USER2, USER2_PASSWORD, false).await;
+
+        // Tab A: login, Dodaj → token A.
+        a.click_and_wait("a#nav-generate").await;
+        certificate_login(&a, &owner_p12).await;
+        let (page_a, ref_a, token_a) = generate_token(&a, "Token karty A", &["InvoiceRead"]).await;
+
+        // Tab B (same browser, same program and KSeF session): Dodaj → token B.
+        let b = chrome.tab().await;
+        b.goto(&app.url("/generuj")).await;
+        let (page_b, ref_b, token_b) =
+            generate_token(&b, "Token karty B", &["InvoiceRead", "InvoiceWrite"]).await;
+        assert_ne!(page_a, page_b, "each tab gets its own token page");
+        assert_ne!(ref_a, ref_b);
+        assert_ne!(token_a, token_b);
+        b.screenshot("01-karta-b-token").await;
+
+        // Tab A still shows token A (F5 included).
+        a.reload().await;
+        assert_eq!(
+            a.text("#token-value").await.as_deref(),
+            Some(token_a.as_str())
+        );
+
+        // Zapisz in tab A: token A on the administrator.
+        a.click_and_wait("#save-token").await;
+        no_error(&a, "Zapisz in tab A").await;
+        let flash = a.text("#flash").await.unwrap_or_default();
+        assert!(flash.contains(&ref_a) && flash.contains(ADMIN), "{flash:?}");
+
+        // Zapisz in tab B (its page is still there): token B on the second user.
+        assert_eq!(
+            b.text("#token-value").await.as_deref(),
+            Some(token_b.as_str())
+        );
+        b.fill("select#for-user", USER2).await;
+        b.click_and_wait("#save-token").await;
+        no_error(&b, "Zapisz in tab B").await;
+        let flash = b.text("#flash").await.unwrap_or_default();
+        assert!(flash.contains(&ref_b) && flash.contains(USER2), "{flash:?}");
+
+        // Tokeny KSeF: who holds which token.
+        b.click_and_wait("a#nav-tokens").await;
+        b.wait_for("table#tokens-table").await;
+        assert_eq!(b.count("tr.token-row").await, 2, "two Dodaj, two tokens");
+        let row_a = format!("tr.token-row[data-reference=\"{ref_a}\"]");
+        let row_b = format!("tr.token-row[data-reference=\"{ref_b}\"]");
+        assert_eq!(
+            b.text(&format!("{row_a} td.holders")).await.as_deref(),
+            Some(ADMIN)
+        );
+        assert_eq!(
+            b.text(&format!("{row_b} td.holders")).await.as_deref(),
+            Some(USER2)
+        );
+        b.screenshot("02-tokeny-posiadacze").await;
+
+        // Użytkownicy: each user holds their tab's token.
+        b.click_and_wait("a#nav-users").await;
+        expect_session_ended(&b).await;
+        expect_masked(&b, ADMIN, &token_a).await;
+        expect_masked(&b, USER2, &token_b).await;
+        // The administrator cannot use (check) the second user's token.
+        b.click_and_wait(&format!("tr.user-row[data-name=\"{USER2}\"] a.edit"))
+            .await;
+        assert!(
+            !b.exists("#check-token-form").await,
+            "an administrator is offered a check of another user's token"
+        );
+        assert!(!b.html().await.contains(token_secret(&token_b)));
+
+        // Revoke token B in Tokeny KSeF (a new KSeF login: leaving ended the last one).
+        b.click_and_wait("a#nav-tokens").await;
+        certificate_login(&b, &owner_p12).await;
+        b.wait_for(&row_b).await;
+        b.click_and_wait(&format!("{row_b} button.revoke")).await;
+        no_error(&b, "Usuń").await;
+        b.wait_for(&row_b).await;
+        assert_eq!(
+            b.text(&format!("{row_b} td.holders")).await.as_deref(),
+            Some(USER2)
+        );
+
+        // Użytkownicy: the holder's token is shown revoked.
+        b.click_and_wait("a#nav-users").await;
+        let user2_row = format!("tr.user-row[data-name=\"{USER2}\"]");
+        let code = b
+            .attr(&format!("{user2_row} td.token-status"), "data-status")
+            .await
+            .unwrap_or_default();
+        let status = b
+            .text(&format!("{user2_row} td.token-status"))
+            .await
+            .unwrap_or_default();
+        assert!(
+            (code == "Revoking" && status.starts_with("W trakcie unieważniania"))
+                || (code == "Revoked" && status.starts_with("Unieważniony")),
+            "{USER2}'s revoked token: {code:?} {status:?}"
+        );
+        assert_eq!(
+            b.attr(
+                &format!("tr.user-row[data-name=\"{ADMIN}\"] td.token-status"),
+                "data-status"
+            )
+            .await
+            .as_deref(),
+            Some("Active"),
+            "the other token stays active"
+        );
+        b.screenshot("03-uzytkownicy-uniewazniony").await;
+
+        // The second user: their start page says the token cannot be used; no token login.
+        drop(a);
+        logout(&b, &app).await;
+        program_login(&b, &app, USER2, USER2_PASSWORD).await;
+        b.expect("#own-token-unusable").await;
+        assert!(
+            !b.exists("#token-login").await,
+            "a revoked token is offered for login"
+        );
+        b.screenshot("04-start-token-uniewazniony").await;
+
+        drop(b);
+        chrome.close().await;
+        app.web.shutdown().await;
+    });
+}
+
+/// First-run setup, logout, login (and its errors, up to the lock-out), Ustawienia, and a second
+/// user who cannot see, check or use the first user's token.
+#[test]
+fn setup_login_logout_and_second_user_cannot_use_first_users_token() {
+    common::run(|| async {
+        let app = App::start().await;
+        let owner = owner();
+        let tokens = app.owner_tokens(&owner, &["Token administratora"]).await;
+        let token = tokens[0].1.clone();
+        let chrome = Chrome::launch("uzytkownicy").await;
+        let tab = chrome.tab().await;
+
+        // The first-run setup; the login page is not offered yet.
+        tab.goto(&app.web.base_url()).await;
+        tab.wait_for("form#setup-form").await;
+        assert_eq!(path(&tab).await, "/pierwsze-uruchomienie");
+        tab.expect("#setup-name").await;
+        tab.expect("#setup-password").await;
+        tab.expect("#setup-password2").await;
+        tab.expect("#setup-form input[type=hidden][name=csrf]")
+            .await;
+        assert!(
+            !tab.exists("nav#menu").await,
+            "the menu before any user exists"
+        );
+        tab.goto(&app.url("/zaloguj")).await;
+        tab.wait_for("form#setup-form").await;
+        assert_eq!(
+            path(&tab).await,
+            "/pierwsze-uruchomienie",
+            "/zaloguj before the setup"
+        );
+        tab.screenshot("01-pierwsze-uruchomienie").await;
+        // Passwords that differ are refused.
+        tab.type_into("#setup-name", ADMIN).await;
+        tab.type_into("#setup-password", ADMIN_PASSWORD).await;
+        tab.type_into("#setup-password2", "Inne-hasło-123").await;
+        tab.click_and_wait("#setup-submit").await;
+        let e = tab.text("#error .message").await.unwrap_or_default();
+        assert!(e.contains("Hasła nie są takie same"), "{e:?}");
+        tab.expect("form#setup-form").await;
+        first_run_setup(&tab, &app, ADMIN, ADMIN_PASSWORD).await;
+        // Done once: the setup page is not offered again.
+        tab.goto(&app.url("/pierwsze-uruchomienie")).await;
+        tab.wait_for("#guide").await;
+        assert_eq!(path(&tab).await, "/");
+
+        // Start page: the guide, no token yet, the test certificate (local emulator).
+        tab.expect("#own-token-missing").await;
+        assert!(!tab.exists("#token-login").await);
+        tab.expect("form#test-certificate-form").await;
+        tab.screenshot("02-start-bez-tokenu").await;
+
+        // The administrator saves their own token; the start page offers the token login.
+        tab.click_and_wait("a#nav-users").await;
+        tab.click_and_wait(&format!("tr.user-row[data-name=\"{ADMIN}\"] a.edit"))
+            .await;
+        tab.fill("textarea#token-field", &token).await;
+        tab.click_and_wait("#save-user").await;
+        no_error(&tab, "saving the pasted token").await;
+        tab.click_and_wait("a#nav-home").await;
+        tab.expect("#token-login").await;
+        tab.screenshot("03-start").await;
+
+        // Użytkownicy › Dodaj a second user; the administrator's view of them.
+        add_program_user(&tab, USER2, USER2_PASSWORD, false).await;
+        tab.expect("#add-user-form input[name=password2]").await;
+        tab.expect("#add-user-form input[type=checkbox][name=admin]")
+            .await;
+        assert_eq!(tab.count("tr.user-row").await, 2);
+        tab.screenshot("04-uzytkownicy").await;
+        tab.click_and_wait(&format!("tr.user-row[data-name=\"{USER2}\"] a.edit"))
+            .await;
+        tab.expect("form#user-form textarea#token-field").await;
+        tab.expect("form#password-form button#set-password").await;
+        tab.expect("form#admin-form").await;
+        tab.expect("form#remove-user-form button#remove-user").await;
+        assert!(
+            !tab.exists("#check-token-form").await,
+            "USER2 has no token to check"
+        );
+        tab.screenshot("05-edycja-uzytkownika").await;
+
+        // Ustawienia.
+        tab.click_and_wait("a#nav-settings").await;
+        tab.expect("form#settings-form select[name=environment]")
+            .await;
+        assert_eq!(
+            tab.prop("form#settings-form select[name=environment]", "value")
+                .await,
+            json!("local")
+        );
+        tab.screenshot("06-ustawienia").await;
+
+        // Wyloguj → the login page.
+        logout(&tab, &app).await;
+        tab.expect("#login-name").await;
+        tab.expect("#login-password").await;
+        tab.screenshot("07-logowanie").await;
+
+        // A wrong password: a Polish message, the technical detail folded away.
+        let e = refused_login(&tab, &app, USER2, "Złe-hasło-000").await;
+        assert!(e.contains("Nieprawidłowe hasło"), "{e:?}");
+        assert_eq!(
+            tab.prop("#error details", "open").await,
+            json!(false),
+            "Szczegóły are folded"
+        );
+        assert_eq!(
+            tab.text("#error details summary").await.as_deref(),
+            Some("Szczegóły")
+        );
+        assert_eq!(
+            tab.prop("#login-name", "value").await,
+            json!(USER2),
+            "the name stays filled in"
+        );
+        tab.screenshot("08-logowanie-blad").await;
+
+        // The second user: only their own entry, no token, no way to the first user's token.
+        program_login(&tab, &app, USER2, USER2_PASSWORD).await;
+        assert!(
+            !tab.text("#program-user")
+                .await
+                .unwrap_or_default()
+                .contains("administrator")
+        );
+        tab.expect("#own-token-missing").await;
+        assert!(
+            !tab.exists("#token-login").await,
+            "USER2 is offered a token login"
+        );
+        tab.click_and_wait("a#nav-users").await;
+        assert!(
+            !tab.exists("#add-user-form").await,
+            "a user who is not an administrator may add users"
+        );
+        assert_eq!(tab.count("tr.user-row").await, 1);
+        tab.expect(&format!("tr.user-row[data-name=\"{USER2}\"]"))
+            .await;
+        assert!(!tab.html().await.contains(token_secret(&token)));
+        // The first user's page is refused.
+        tab.goto(&app.url(&format!("/uzytkownicy/{}", ADMIN.replace(' ', "%20"))))
+            .await;
+        assert_eq!(path(&tab).await, "/uzytkownicy");
+        let e = tab.text("#error .message").await.unwrap_or_default();
+        assert!(e.contains("tylko swoje konto"), "{e:?}");
+        // Checking the first user's token is refused.
+        post_in_page(
+            &tab,
+            &format!("/uzytkownicy/{}/sprawdz", ADMIN.replace(' ', "%20")),
+            &[],
+        )
+        .await;
+        let e = tab.text("#error .message").await.unwrap_or_default();
+        assert!(e.contains("tylko na swoim koncie"), "{e:?}");
+        assert!(!tab.exists("#token-permissions").await);
+        // Logging in to KSeF "with my token" does not use the first user's token.
+        tab.click_and_wait("a#nav-home").await;
+        post_in_page(&tab, "/logowanie/token", &[]).await;
+        assert_eq!(path(&tab).await, "/");
+        let e = tab.text("#error .message").await.unwrap_or_default();
+        assert!(
+            e.contains(USER2) && e.contains("nie ma zapisanego tokenu"),
+            "USER2's token login: {e:?}"
+        );
+        assert!(
+            !tab.exists("#ksef-session").await,
+            "USER2 got a KSeF session"
+        );
+        // Saving a token on the first user is refused too.
+        post_in_page(
+            &tab,
+            &format!("/uzytkownicy/{}", ADMIN.replace(' ', "%20")),
+            &[("token", &token)],
+        )
+        .await;
+        tab.expect("#error").await;
+        logout(&tab, &app).await;
+
+        // The first user's token still works for them.
+        program_login(&tab, &app, ADMIN, ADMIN_PASSWORD).await;
+        tab.click_and_wait("#token-login").await;
+        no_error(&tab, "the administrator's token login").await;
+        let banner = tab.text("#ksef-session").await.unwrap_or_default();
+        assert!(
+            banner.contains("sesja tokenem") && banner.contains(ADMIN),
+            "{banner:?}"
+        );
+        logout(&tab, &app).await;
+
+        // Wrong passwords lock the account out, even for the right password.
+        let mut locked = String::new();
+        for _ in 0..8 {
+            let e = refused_login(&tab, &app, USER2, "Złe-hasło-000").await;
+            if e.contains("zablokowane") {
+                locked = e;
+                break;
+            }
+            assert!(e.contains("Nieprawidłowe hasło"), "{e:?}");
+        }
+        assert!(
+            !locked.is_empty(),
+            "wrong passwords never locked {USER2} out"
+        );
+        assert!(locked.contains(USER2), "{locked:?}");
+        tab.screenshot("09-konto-zablokowane").await;
+        let e = refused_login(&tab, &app, USER2, USER2_PASSWORD).await;
+        assert!(
+            e.contains("zablokowane"),
+            "the right password during the lock-out: {e:?}"
+        );
+
+        drop(tab);
+        chrome.close().await;
+        app.web.shutdown().await;
+    });
+}
+
+/// The KSeF session of the token screens ends after `screen_idle` without a request.
+#[test]
+fn ksef_session_of_token_screens_ends_when_idle() {
+    common::run(|| async {
+        let idle = std::time::Duration::from_secs(2);
+        let app = App::start_with(|c| c.screen_idle = idle).await;
+        let chrome = Chrome::launch("bezczynnosc").await;
+        let owner_p12 = p12_file(&chrome.scratch(), "wlasciciel.p12", &owner());
+        let tab = chrome.tab().await;
+
+        first_run_setup(&tab, &app, ADMIN, ADMIN_PASSWORD).await;
+        tab.goto(&app.url("/tokeny")).await;
+        certificate_login(&tab, &owner_p12).await;
+        tab.wait_for("table#tokens-table").await;
+        // Requests to the token screens keep it open.
+        tab.reload().await;
+        tab.wait_for("table#tokens-table").await;
+        tab.expect("#ksef-session").await;
+
+        tokio::time::sleep(idle * 2).await;
+        tab.reload().await;
+        tab.wait_for("#login").await;
+        assert!(
+            !tab.exists("#ksef-session").await,
+            "an idle KSeF session outlived screen_idle"
+        );
+        let flash = tab.text("#flash").await.unwrap_or_default();
+        assert!(flash.contains("bezczynności"), "{flash:?}");
 
         drop(tab);
         chrome.close().await;

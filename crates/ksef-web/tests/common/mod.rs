@@ -541,6 +541,21 @@ impl Tab {
         self.wait_loaded().await;
     }
 
+    /// Reloads the page as F5 does (WebDriver "Refresh") and waits for the NEW document.
+    pub async fn reload(&self) {
+        self.call("() => { window.__ksefBrowserTestOldPage = true; }", &[])
+            .await;
+        if let Err(e) = self.command(Method::POST, "refresh", Some(json!({}))).await {
+            self.fail::<()>(&format!("reloading the page: {e}")).await;
+        }
+        self.wait_until(
+            "the reloaded page",
+            "() => window.__ksefBrowserTestOldPage === undefined && document.readyState === 'complete'",
+            &[],
+        )
+        .await;
+    }
+
     /// Saves a full-page PNG as `<target>/screenshots/<test>-<step>.png`, prints and returns the path.
     pub async fn screenshot(&self, step: &str) -> PathBuf {
         let path = screenshot_dir().join(format!("{}-{step}.png", self.test));
