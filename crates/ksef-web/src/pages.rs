@@ -45,7 +45,12 @@ impl Banner {
             method: method_label(s.session.authentication_method.as_deref()),
             token_session: s.session.is_token_session(),
             via_user: s.via_user.clone(),
-            subject: s.subject.as_deref().map(subject_label),
+            // The authenticated subject, when it says more than the context (e.g. a PESEL).
+            subject: s
+                .subject
+                .as_deref()
+                .map(subject_label)
+                .filter(|subject| *subject != context_label(&s.session.context)),
             access_until: warsaw::format_datetime(s.session.access_valid_until),
             refresh_until: warsaw::format_datetime(s.session.refresh_valid_until),
         }

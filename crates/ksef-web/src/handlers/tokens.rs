@@ -358,7 +358,10 @@ pub async fn tokens_page(
                 permissions: t
                     .requested_permissions
                     .iter()
-                    .map(|p| p.as_str().to_string())
+                    .map(|p| match permission_label(p.as_str()) {
+                        "" => p.as_str().to_string(),
+                        label => label.to_string(),
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
                 status_code: t.status.as_str().to_string(),
