@@ -23,7 +23,7 @@ use ksef_core::TokenPermission;
 
 use crate::app::{App, CliError, CliResult, print_json, show_time};
 use crate::cmd::{
-    auth, cert, demo, emulator, invoice, limits, permission, session, sync, token, upo, user,
+    auth, cert, demo, emulator, firm, invoice, limits, permission, session, sync, token, upo, user,
 };
 use ksef_program::check;
 
@@ -63,9 +63,12 @@ enum Command {
     /// KSeF tokens: generate, list, show, revoke.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// The program's users dictionary (each user may hold a KSeF token).
+    /// The program's users dictionary (each user may hold a KSeF token per firm).
     #[command(subcommand)]
     User(UserCommand),
+    /// The firms (KSeF contexts) the program works for.
+    #[command(subcommand)]
+    Firm(FirmCommand),
     /// Invoices: validate locally, send (online or batch), query, download.
     #[command(subcommand)]
     Invoice(invoice::InvoiceCommand),
@@ -215,6 +218,20 @@ struct NewPasswordArgs {
     /// File whose first line is the password (at least 8 characters); else KSEF_USER_PASSWORD.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum FirmCommand {
+    /// List the firms.
+    List,
+    /// Add a firm (or rename it).
+    Add {
+        #[command(flatten)]
+        context: ContextArgs,
+        /// The firm's name, as people know it.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -396,7 +413,15 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
                 }
                 (None, Some(user)) => {
                     let who = user::log_in(app, &user, user_password.user_password_file).await?;
-                    auth::login_with_user(app, &who).await?
+                    // --nip / --internal-id pick the firm when the user holds several tokens.
+                    let firm = match (&context.nip, &context.internal_id) {
+                        (None, None) => None,
+                        _ => Some(ksef_store::firm_key(&auth::context_from_args(
+                            context.nip.as_deref(),
+                            context.internal_id.as_deref(),
+                        )?)),
+                    };
+                    auth::login_with_user(app, &who, firm.as_deref()).await?
                 }
                 _ => {
                     return Err(CliError::Usage(
@@ -502,6 +527,12 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
             user::passwd(app, &name, password.password_file).await
         }
         Command::User(UserCommand::List) => user::list(app).await,
+        Command::Firm(FirmCommand::List) => firm::list(app).await,
+        Command::Firm(FirmCommand::Add { context, name }) => {
+            let ctx =
+                auth::context_from_args(context.nip.as_deref(), context.internal_id.as_deref())?;
+            firm::add(app, &ctx, &name).await
+        }
         Command::User(UserCommand::SetToken { name }) => user::set_token(app, &name).await,
         Command::User(UserCommand::Remove { name }) => user::remove(app, &name).await,
         Command::Invoice(cmd) => invoice::run(app, cmd).await,

@@ -185,9 +185,10 @@ pub async fn login_with_certificate(
 pub async fn login_with_user(
     app: &mut App,
     user: &crate::users::ProgramUser,
+    firm: Option<&str>,
 ) -> ProgramResult<StoredSession> {
     let store = app.store().await?.clone();
-    let token = crate::users::own_token(&store, user).await?;
+    let (_, token) = crate::users::own_token(&store, user, firm).await?;
     let parsed: KsefToken = token
         .parse()
         .map_err(|_| crate::users::UserError::TokenDamaged {

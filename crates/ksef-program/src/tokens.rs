@@ -92,10 +92,11 @@ pub struct TokenCheck {
 pub async fn check_user_token(
     app: &App,
     user: &crate::users::ProgramUser,
+    firm: Option<&str>,
 ) -> ProgramResult<TokenCheck> {
     let mut side = app.side_app();
     let store = side.store().await?.clone();
-    let token = crate::users::own_token(&store, user).await?;
+    let (firm, token) = crate::users::own_token(&store, user, firm).await?;
     let reference = token
         .parse::<ksef_core::KsefToken>()
         .map(|t| t.reference_number().to_string())
@@ -103,7 +104,7 @@ pub async fn check_user_token(
             user: user.name().to_string(),
         })?;
     drop(token);
-    let s = crate::auth::login_with_user(&mut side, user).await?;
+    let s = crate::auth::login_with_user(&mut side, user, Some(&firm)).await?;
     let access = s.session.access_token.expose_secret().clone();
     let result = side.client.token_status(&access, &reference).await;
     let _ = side.client.logout(&access).await;

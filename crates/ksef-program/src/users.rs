@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use ksef_crypto::Zeroizing;
-use ksef_store::{Store, TokenAfterReset, UnlockedUser, UserInfo};
+use ksef_store::{Store, TokenAfterReset, UnlockedUser, UserInfo, UserToken};
 
 use crate::{ProgramError, ProgramResult};
 
@@ -30,6 +30,15 @@ pub enum UserError {
     /// A user who is not an administrator may save a token only on themselves.
     #[error("program user {user:?} may save a KSeF token only on their own account")]
     OnlyOwnToken { user: String },
+    /// The user holds tokens for several firms and none was named.
+    #[error(
+        "program user {user:?} holds KSeF tokens for several firms ({}); name one with --nip",
+        firms.join(", ")
+    )]
+    FirmNeeded { user: String, firms: Vec<String> },
+    /// The user holds no KSeF token for this firm.
+    #[error("program user {user:?} has no KSeF token for {firm}")]
+    NoTokenForFirm { user: String, firm: String },
     /// The user holds no KSeF token.
     #[error(
         "program user {user:?} has no KSeF token; save one first (`ksef user set-token {user}`)"
@@ -109,14 +118,18 @@ pub fn same_name(a: &str, b: &str) -> bool {
 /// KSeF token statuses that can never log in again.
 const UNUSABLE_STATUSES: [&str; 3] = ["Revoking", "Revoked", "Failed"];
 
-/// Whether the user's token may be offered for a KSeF login (held, not known to be revoked
-/// or failed).
-pub fn token_usable(user: &UserInfo) -> bool {
-    user.has_token
-        && !user
-            .token_status
-            .as_deref()
-            .is_some_and(|s| UNUSABLE_STATUSES.contains(&s))
+/// Whether a token may be offered for a KSeF login (not known to be revoked or failed).
+pub fn usable(token: &UserToken) -> bool {
+    !token
+        .status
+        .as_deref()
+        .is_some_and(|s| UNUSABLE_STATUSES.contains(&s))
+}
+
+/// Whether the user's token for a firm may be offered for a KSeF login (held, not known to
+/// be revoked or failed).
+pub fn token_usable(user: &UserInfo, firm: &str) -> bool {
+    user.token_for(firm).is_some_and(usable)
 }
 
 /// Who holds which token: token reference → the users holding it (the seed: "widoczne są
@@ -124,8 +137,10 @@ pub fn token_usable(user: &UserInfo) -> bool {
 pub fn holders(users: &[UserInfo]) -> BTreeMap<String, Vec<String>> {
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for u in users {
-        if let Some(r) = &u.token_reference {
-            map.entry(r.clone()).or_default().push(u.name.clone());
+        for t in &u.tokens {
+            map.entry(t.reference.clone())
+                .or_default()
+                .push(u.name.clone());
         }
     }
     map
@@ -225,7 +240,7 @@ pub async fn save_token(
     by: &ProgramUser,
     for_user: &str,
     token: &str,
-) -> ProgramResult<()> {
+) -> ProgramResult<String> {
     if !by.is(for_user) && !store.user(by.name()).await?.is_admin {
         return Err(UserError::OnlyOwnToken {
             user: by.name().to_string(),
@@ -237,34 +252,66 @@ pub async fn save_token(
 
 /// Saves a token on a user without a logged-in program user: the command line, run by whoever
 /// can open the store (sealing needs no password; reading it back does).
-pub async fn save_token_locally(store: &Store, for_user: &str, token: &str) -> ProgramResult<()> {
+pub async fn save_token_locally(
+    store: &Store,
+    for_user: &str,
+    token: &str,
+) -> ProgramResult<String> {
     Ok(store.set_user_token(for_user, token).await?)
 }
 
-/// The logged-in user's own KSeF token, if usable.
-pub async fn own_token(store: &Store, me: &ProgramUser) -> ProgramResult<Zeroizing<String>> {
+/// The firm whose token to use: the one asked for, or the user's only one.
+pub fn choose_firm(info: &UserInfo, firm: Option<&str>) -> ProgramResult<String> {
+    match firm {
+        Some(f) => Ok(f.to_string()),
+        None => match info.tokens.as_slice() {
+            [] => Err(UserError::NoToken {
+                user: info.name.clone(),
+            }
+            .into()),
+            [only] => Ok(only.firm.clone()),
+            many => Err(UserError::FirmNeeded {
+                user: info.name.clone(),
+                firms: many.iter().map(|t| t.firm.clone()).collect(),
+            }
+            .into()),
+        },
+    }
+}
+
+/// The logged-in user's own KSeF token for a firm (or their only one), if usable; with the
+/// firm it works in.
+pub async fn own_token(
+    store: &Store,
+    me: &ProgramUser,
+    firm: Option<&str>,
+) -> ProgramResult<(String, Zeroizing<String>)> {
     let info = store.user(me.name()).await?;
-    if !info.has_token {
-        return Err(UserError::NoToken {
+    let firm = choose_firm(&info, firm)?;
+    let Some(held) = info.token_for(&firm) else {
+        return Err(UserError::NoTokenForFirm {
             user: info.name.clone(),
+            firm,
         }
         .into());
-    }
-    if let Some(status) = info
-        .token_status
-        .as_deref()
-        .filter(|s| UNUSABLE_STATUSES.contains(s))
-    {
+    };
+    if !usable(held) {
         return Err(UserError::TokenUnusable {
             user: info.name.clone(),
-            status: status.to_string(),
+            status: held.status.clone().unwrap_or_default(),
         }
         .into());
     }
-    store
-        .user_token(&me.unlocked)
+    let token = store
+        .user_token(&me.unlocked, &firm)
         .await?
-        .ok_or_else(|| ProgramError::from(UserError::NoToken { user: info.name }))
+        .ok_or_else(|| {
+            ProgramError::from(UserError::NoTokenForFirm {
+                user: info.name.clone(),
+                firm: firm.clone(),
+            })
+        })?;
+    Ok((firm, token))
 }
 
 /// Records what KSeF said about a token's status on every user holding it.

@@ -140,6 +140,14 @@ pub enum StoreError {
     #[error("the program already has an administrator")]
     FirstAdminExists,
 
+    /// A firm key is not `<ContextType>:<value>`.
+    #[error("invalid firm {0:?}: expected a KSeF context such as Nip:5265877635")]
+    InvalidFirm(String),
+
+    /// A firm name is empty, too long or contains control characters.
+    #[error("invalid firm name: use 1–256 printable characters")]
+    InvalidFirmName,
+
     /// The last administrator cannot be removed or demoted.
     #[error("program user {name:?} is the last administrator and must stay one")]
     LastAdmin { name: String },

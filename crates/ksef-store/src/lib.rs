@@ -29,6 +29,7 @@
 //! `secure_delete` on; the database file is created with mode 0600.
 
 mod error;
+mod firms;
 mod keys;
 mod schema;
 mod users;
@@ -44,11 +45,12 @@ use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
 
 pub use error::{Result, StoreError};
+pub use firms::{Firm, MAX_FIRM_NAME_CHARS};
 pub use keys::KeySource;
 use keys::{KdfParams, Sealer};
 pub use users::{
     FIRST_LOCK, MAX_FAILED_LOGINS, MAX_LOCK, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS,
-    TokenAfterReset, UnlockedUser, UserInfo, validate_password,
+    TokenAfterReset, UnlockedUser, UserInfo, UserToken, firm_key, validate_password,
 };
 
 /// File name of the database inside the data directory.

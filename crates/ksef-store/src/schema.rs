@@ -62,4 +62,49 @@ pub(crate) const MIGRATIONS: Migrations = Migrations::new(&[
     ALTER TABLE users ADD COLUMN token_status TEXT;
     ALTER TABLE users ADD COLUMN token_status_at TEXT;
     "#,
+    // v3: firms (KSeF contexts the program works for) and one KSeF token per user per firm.
+    // Tokens move from the users row to user_tokens (same sealed bytes and AAD); the firm is
+    // the token's own context (`nip-5265877635` → `Nip:5265877635`).
+    r#"
+    CREATE TABLE firms (
+        context TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE user_tokens (
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        firm TEXT NOT NULL,
+        token_reference TEXT NOT NULL,
+        token_context TEXT NOT NULL,
+        token_tail TEXT NOT NULL,
+        token_set_at TEXT NOT NULL,
+        token_sealing TEXT NOT NULL,
+        token_sealed BLOB NOT NULL,
+        token_status TEXT,
+        token_status_at TEXT,
+        PRIMARY KEY (user_id, firm)
+    );
+    CREATE INDEX user_tokens_reference ON user_tokens (token_reference);
+    CREATE TEMP TABLE v3_moved AS
+        SELECT id AS user_id,
+            CASE
+                WHEN token_context LIKE 'nip-%' THEN 'Nip:' || substr(token_context, 5)
+                WHEN token_context LIKE 'internalId-%' THEN 'InternalId:' || substr(token_context, 12)
+                WHEN token_context LIKE 'nipVatUe-%' THEN 'NipVatUe:' || substr(token_context, 10)
+                WHEN token_context LIKE 'peppolId-%' THEN 'PeppolId:' || substr(token_context, 10)
+                ELSE token_context
+            END AS firm,
+            token_reference, token_context, token_tail,
+            COALESCE(token_set_at, created_at) AS token_set_at,
+            COALESCE(token_sealing, 'store') AS token_sealing,
+            token_sealed, token_status, token_status_at
+        FROM users WHERE token_sealed IS NOT NULL;
+    INSERT INTO user_tokens SELECT * FROM v3_moved;
+    INSERT OR IGNORE INTO firms (context, name, created_at)
+        SELECT DISTINCT firm, substr(firm, instr(firm, ':') + 1), token_set_at FROM v3_moved;
+    DROP TABLE v3_moved;
+    UPDATE users SET token_reference = NULL, token_context = NULL, token_tail = NULL,
+        token_set_at = NULL, token_sealing = NULL, token_sealed = NULL, token_status = NULL,
+        token_status_at = NULL;
+    "#,
 ]);

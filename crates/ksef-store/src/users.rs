@@ -49,20 +49,41 @@ pub struct UserInfo {
     pub has_password: bool,
     /// Set while the user is locked out after wrong passwords.
     pub locked_until: Option<OffsetDateTime>,
-    /// Whether a KSeF token is stored for this user.
+    /// Whether the user holds a KSeF token for any firm.
     pub has_token: bool,
+    /// The user's KSeF tokens, one per firm, sorted by firm.
+    pub tokens: Vec<UserToken>,
+}
+
+impl UserInfo {
+    /// The user's token for a firm (`Nip:5265877635`), if any.
+    pub fn token_for(&self, firm: &str) -> Option<&UserToken> {
+        self.tokens.iter().find(|t| t.firm == firm)
+    }
+}
+
+/// A KSeF token held by a user for one firm, as listed (no secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserToken {
+    /// The firm (KSeF context) the token works in, e.g. `Nip:5265877635` ([`firm_key`]).
+    pub firm: String,
     /// The token with its secret masked: `<reference>|<context>|…<last 4 hex>`.
-    pub token_masked: Option<String>,
+    pub masked: String,
     /// The token's reference number (not secret).
-    pub token_reference: Option<String>,
+    pub reference: String,
     /// The token's context as written in the token, e.g. `nip-5265877635` (not secret).
-    pub token_context: Option<String>,
+    pub context: String,
     /// When the token was stored.
-    pub token_set_at: Option<OffsetDateTime>,
+    pub set_at: OffsetDateTime,
     /// The token's KSeF status when last seen (`Active`, `Revoked`, …), if known.
-    pub token_status: Option<String>,
+    pub status: Option<String>,
     /// When that status was seen.
-    pub token_status_at: Option<OffsetDateTime>,
+    pub status_at: Option<OffsetDateTime>,
+}
+
+/// The store's key of a firm (a KSeF context): `Nip:5265877635`, `InternalId:5265877635-12345`.
+pub fn firm_key(context: &ksef_core::ContextIdentifier) -> String {
+    format!("{}:{}", context.kind(), context.value())
 }
 
 /// A user who proved the password: holds the user's private key in memory (zeroized on drop)
@@ -249,6 +270,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 
 /// The columns of a user row this module reads.
 struct UserRow {
+    id: i64,
     name: String,
     name_key: String,
     is_admin: bool,
@@ -258,11 +280,29 @@ struct UserRow {
     key_sealed: Option<Vec<u8>>,
     failed_logins: u32,
     locked_until: Option<OffsetDateTime>,
-    token_reference: Option<String>,
-    token_context: Option<String>,
-    token_tail: Option<String>,
-    token_sealing: Option<String>,
-    token_sealed: Option<Vec<u8>>,
+}
+
+/// A row of `user_tokens`.
+struct TokenRow {
+    firm: String,
+    parts: TokenParts,
+    sealing: String,
+    sealed: Vec<u8>,
+}
+
+impl TokenRow {
+    fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Self> {
+        Ok(TokenRow {
+            firm: row.try_get("firm")?,
+            parts: TokenParts {
+                reference: row.try_get("token_reference")?,
+                context: row.try_get("token_context")?,
+                tail: row.try_get("token_tail")?,
+            },
+            sealing: row.try_get("token_sealing")?,
+            sealed: row.try_get("token_sealed")?,
+        })
+    }
 }
 
 impl UserRow {
@@ -270,6 +310,7 @@ impl UserRow {
         let locked: Option<String> = row.try_get("locked_until")?;
         let failed: i64 = row.try_get("failed_logins")?;
         Ok(UserRow {
+            id: row.try_get("id")?,
             name: row.try_get("name")?,
             name_key: row.try_get("name_key")?,
             is_admin: row.try_get::<i64, _>("is_admin")? != 0,
@@ -279,24 +320,7 @@ impl UserRow {
             key_sealed: row.try_get("key_sealed")?,
             failed_logins: u32::try_from(failed.max(0)).unwrap_or(u32::MAX),
             locked_until: locked.as_deref().map(parse_time).transpose()?,
-            token_reference: row.try_get("token_reference")?,
-            token_context: row.try_get("token_context")?,
-            token_tail: row.try_get("token_tail")?,
-            token_sealing: row.try_get("token_sealing")?,
-            token_sealed: row.try_get("token_sealed")?,
         })
-    }
-
-    fn token_parts(&self) -> Option<TokenParts> {
-        Some(TokenParts {
-            reference: self.token_reference.clone()?,
-            context: self.token_context.clone()?,
-            tail: self.token_tail.clone()?,
-        })
-    }
-
-    fn sealing(&self) -> &str {
-        self.token_sealing.as_deref().unwrap_or(SEALING_STORE)
     }
 }
 
@@ -311,9 +335,8 @@ impl Store {
     async fn user_row(&self, name: &str) -> Result<UserRow> {
         let trimmed = name.trim();
         let row = sqlx::query(
-            "SELECT name, name_key, is_admin, password_hash, key_public, key_salt, key_sealed, \
-             failed_logins, locked_until, token_reference, token_context, token_tail, \
-             token_sealing, token_sealed FROM users WHERE name_key = ?",
+            "SELECT id, name, name_key, is_admin, password_hash, key_public, key_salt, key_sealed, \
+             failed_logins, locked_until FROM users WHERE name_key = ?",
         )
         .bind(name_key(trimmed))
         .fetch_optional(&self.pool)
@@ -366,41 +389,61 @@ impl Store {
         Ok(n == 0)
     }
 
-    /// All users, sorted by name (case-insensitively).
+    /// All users, sorted by name (case-insensitively), with their tokens.
     pub async fn list_users(&self) -> Result<Vec<UserInfo>> {
         let rows = sqlx::query(
-            "SELECT name, is_admin, password_hash IS NOT NULL AS has_password, locked_until, \
-             token_reference, token_context, token_tail, token_set_at, token_status, \
-             token_status_at FROM users ORDER BY name_key",
+            "SELECT id, name, is_admin, password_hash IS NOT NULL AS has_password, locked_until \
+             FROM users ORDER BY name_key",
         )
         .fetch_all(&self.pool)
         .await?;
+        let token_rows = sqlx::query(
+            "SELECT user_id, firm, token_reference, token_context, token_tail, token_set_at, \
+             token_status, token_status_at FROM user_tokens ORDER BY user_id, firm",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut tokens: std::collections::HashMap<i64, Vec<UserToken>> =
+            std::collections::HashMap::new();
+        for row in &token_rows {
+            let time = |col: &str| -> Result<Option<OffsetDateTime>> {
+                let v: Option<String> = row.try_get(col)?;
+                v.as_deref().map(parse_time).transpose()
+            };
+            let reference: String = row.try_get("token_reference")?;
+            let context: String = row.try_get("token_context")?;
+            let tail: String = row.try_get("token_tail")?;
+            let set_at: String = row.try_get("token_set_at")?;
+            tokens
+                .entry(row.try_get("user_id")?)
+                .or_default()
+                .push(UserToken {
+                    firm: row.try_get("firm")?,
+                    masked: format!("{reference}|{context}|…{tail}"),
+                    reference,
+                    context,
+                    set_at: parse_time(&set_at)?,
+                    status: row.try_get("token_status")?,
+                    status_at: time("token_status_at")?,
+                });
+        }
         let now = OffsetDateTime::now_utc();
         rows.iter()
             .map(|row| {
-                let reference: Option<String> = row.try_get("token_reference")?;
-                let context: Option<String> = row.try_get("token_context")?;
-                let tail: Option<String> = row.try_get("token_tail")?;
-                let time = |col: &str| -> Result<Option<OffsetDateTime>> {
-                    let v: Option<String> = row.try_get(col)?;
-                    v.as_deref().map(parse_time).transpose()
-                };
-                let token_masked = match (&reference, &context, &tail) {
-                    (Some(r), Some(c), Some(t)) => Some(format!("{r}|{c}|…{t}")),
-                    _ => None,
-                };
+                let locked: Option<String> = row.try_get("locked_until")?;
+                let id: i64 = row.try_get("id")?;
+                let tokens = tokens.remove(&id).unwrap_or_default();
                 Ok(UserInfo {
                     name: row.try_get("name")?,
                     is_admin: row.try_get::<i64, _>("is_admin")? != 0,
                     has_password: row.try_get::<i64, _>("has_password")? != 0,
-                    locked_until: time("locked_until")?.filter(|t| *t > now),
-                    has_token: reference.is_some(),
-                    token_masked,
-                    token_reference: reference,
-                    token_context: context,
-                    token_set_at: time("token_set_at")?,
-                    token_status: row.try_get("token_status")?,
-                    token_status_at: time("token_status_at")?,
+                    locked_until: locked
+                        .as_deref()
+                        .map(parse_time)
+                        .transpose()?
+                        .filter(|t| *t > now),
+                    has_token: !tokens.is_empty(),
+                    tokens,
                 })
             })
             .collect()
@@ -576,18 +619,23 @@ impl Store {
             None,
         )
         .await?;
-        let legacy_token = match (row.sealing(), &row.token_sealed, row.token_parts()) {
-            (SEALING_STORE, Some(sealed), Some(parts)) => {
-                let aad = user_token_aad(&row.name_key, SEALING_STORE, &parts);
-                let what = format!("KSeF token of user {:?}", row.name);
-                Some((self.sealer.open_string(sealed, &aad, &what)?, parts))
-            }
-            _ => None,
-        };
-        let outcome = match (&legacy_token, &row.token_sealed) {
-            (Some(_), _) => TokenAfterReset::Kept,
-            (None, Some(_)) => TokenAfterReset::Removed,
-            (None, None) => TokenAfterReset::None,
+        let held = self.token_rows(row.id).await?;
+        // Tokens saved before passwords (store key only) can be re-sealed to the new key;
+        // tokens sealed to the old key cannot and are removed.
+        let mut legacy = Vec::new();
+        for t in held.iter().filter(|t| t.sealing == SEALING_STORE) {
+            let aad = user_token_aad(&row.name_key, SEALING_STORE, &t.parts);
+            let what = format!("KSeF token of user {:?}", row.name);
+            let token = self.sealer.open_string(&t.sealed, &aad, &what)?;
+            legacy.push((t.firm.clone(), token, &t.parts));
+        }
+        let removed = held.iter().any(|t| t.sealing != SEALING_STORE);
+        let outcome = if removed {
+            TokenAfterReset::Removed
+        } else if !legacy.is_empty() {
+            TokenAfterReset::Kept
+        } else {
+            TokenAfterReset::None
         };
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if first_admin {
@@ -601,22 +649,23 @@ impl Store {
         }
         self.write_credentials(&mut tx, &row.name_key, row.key_public.as_deref(), &c)
             .await?;
-        match legacy_token {
-            Some((token, parts)) => {
-                let sealed = self.seal_token(&row.name_key, &c.key_public, &token, &parts)?;
-                sqlx::query(
-                    "UPDATE users SET token_sealing = ?, token_sealed = ? WHERE name_key = ?",
-                )
-                .bind(SEALING_USER)
-                .bind(sealed)
-                .bind(&row.name_key)
-                .execute(&mut *tx)
-                .await?;
-            }
-            None if outcome == TokenAfterReset::Removed => {
-                clear_token(&mut tx, &row.name_key).await?;
-            }
-            None => {}
+        sqlx::query("DELETE FROM user_tokens WHERE user_id = ? AND token_sealing <> ?")
+            .bind(row.id)
+            .bind(SEALING_STORE)
+            .execute(&mut *tx)
+            .await?;
+        for (firm, token, parts) in legacy {
+            let sealed = self.seal_token(&row.name_key, &c.key_public, &token, parts)?;
+            sqlx::query(
+                "UPDATE user_tokens SET token_sealing = ?, token_sealed = ? \
+                 WHERE user_id = ? AND firm = ?",
+            )
+            .bind(SEALING_USER)
+            .bind(sealed)
+            .bind(row.id)
+            .bind(&firm)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         drop(key);
@@ -705,65 +754,105 @@ impl Store {
         self.sealer.seal(&inner, &aad)
     }
 
-    /// Stores (replacing) the user's KSeF token, sealed to the user's key: no password needed
-    /// to save, the user's password needed to read. Surrounding whitespace is ignored; the
-    /// text must be a valid KSeF token (`<reference>|<contextType>-<contextValue>|<64 hex>`).
-    pub async fn set_user_token(&self, name: &str, token: &str) -> Result<()> {
+    async fn token_rows(&self, user_id: i64) -> Result<Vec<TokenRow>> {
+        let rows = sqlx::query(
+            "SELECT firm, token_reference, token_context, token_tail, token_sealing, token_sealed \
+             FROM user_tokens WHERE user_id = ? ORDER BY firm",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(TokenRow::from_row).collect()
+    }
+
+    /// Stores (replacing) the user's KSeF token for the token's firm (its context), sealed to
+    /// the user's key: no password needed to save, the user's password needed to read.
+    /// Surrounding whitespace is ignored; the text must be a valid KSeF token
+    /// (`<reference>|<contextType>-<contextValue>|<64 hex>`). The firm is added to the firms
+    /// if new. Returns the firm.
+    pub async fn set_user_token(&self, name: &str, token: &str) -> Result<String> {
         let token: KsefToken = token.trim().parse().map_err(StoreError::InvalidToken)?;
         let parts = TokenParts::of(&token)?;
+        let firm = firm_key(token.context());
         let row = self.user_row(name).await?;
         let Some(public) = &row.key_public else {
             return Err(StoreError::NoPassword { name: row.name });
         };
         let sealed = self.seal_token(&row.name_key, public, token.expose_secret(), &parts)?;
-        let res = sqlx::query(
-            "UPDATE users SET token_reference = ?, token_context = ?, token_tail = ?, \
-             token_set_at = ?, token_sealing = ?, token_sealed = ?, token_status = NULL, \
-             token_status_at = NULL WHERE name_key = ? AND key_public = ?",
+        let now = now_text()?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // Only if the key pair is still the one the token was sealed to.
+        let same_key: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM users WHERE id = ? AND key_public = ?")
+                .bind(row.id)
+                .bind(public)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if same_key.is_none() {
+            return Err(StoreError::ChangedMeanwhile { name: row.name });
+        }
+        sqlx::query(
+            "INSERT INTO user_tokens (user_id, firm, token_reference, token_context, token_tail, \
+             token_set_at, token_sealing, token_sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (user_id, firm) DO UPDATE SET token_reference = excluded.token_reference, \
+             token_context = excluded.token_context, token_tail = excluded.token_tail, \
+             token_set_at = excluded.token_set_at, token_sealing = excluded.token_sealing, \
+             token_sealed = excluded.token_sealed, token_status = NULL, token_status_at = NULL",
         )
+        .bind(row.id)
+        .bind(&firm)
         .bind(&parts.reference)
         .bind(&parts.context)
         .bind(&parts.tail)
-        .bind(now_text()?)
+        .bind(&now)
         .bind(SEALING_USER)
         .bind(sealed)
-        .bind(&row.name_key)
-        .bind(public)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::ChangedMeanwhile { name: row.name });
-        }
-        Ok(())
-    }
-
-    /// Removes the user's KSeF token (the user stays).
-    pub async fn clear_user_token(&self, name: &str) -> Result<()> {
-        let row = self.user_row(name).await?;
-        let mut tx = self.pool.begin().await?;
-        clear_token(&mut tx, &row.name_key).await?;
+        add_firm_if_new(&mut tx, &firm, &now).await?;
         tx.commit().await?;
+        Ok(firm)
+    }
+
+    /// Removes the user's KSeF token for a firm, or all of the user's tokens (the user stays).
+    pub async fn clear_user_token(&self, name: &str, firm: Option<&str>) -> Result<()> {
+        let row = self.user_row(name).await?;
+        sqlx::query("DELETE FROM user_tokens WHERE user_id = ? AND (? IS NULL OR firm = ?)")
+            .bind(row.id)
+            .bind(firm)
+            .bind(firm)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
-    /// The unlocked user's KSeF token in clear, or `None` if the user has none.
-    pub async fn user_token(&self, user: &UnlockedUser) -> Result<Option<Zeroizing<String>>> {
+    /// The unlocked user's KSeF token for a firm in clear, or `None` if the user has none.
+    pub async fn user_token(
+        &self,
+        user: &UnlockedUser,
+        firm: &str,
+    ) -> Result<Option<Zeroizing<String>>> {
         let row = self.user_row(&user.name).await?;
         if row.name_key != user.name_key {
             return Err(StoreError::UnknownUser {
                 name: user.name.clone(),
             });
         }
-        let (Some(sealed), Some(parts)) = (&row.token_sealed, row.token_parts()) else {
+        let Some(t) = self
+            .token_rows(row.id)
+            .await?
+            .into_iter()
+            .find(|t| t.firm == firm)
+        else {
             return Ok(None);
         };
         let what = format!("KSeF token of user {:?}", row.name);
-        let aad = user_token_aad(&row.name_key, row.sealing(), &parts);
-        match row.sealing() {
-            SEALING_STORE => Ok(Some(self.sealer.open_string(sealed, &aad, &what)?)),
+        let aad = user_token_aad(&row.name_key, &t.sealing, &t.parts);
+        match t.sealing.as_str() {
+            SEALING_STORE => Ok(Some(self.sealer.open_string(&t.sealed, &aad, &what)?)),
             SEALING_USER => {
                 let integrity = || StoreError::Integrity { what: what.clone() };
-                let inner = self.sealer.open(sealed, &aad).ok_or_else(integrity)?;
+                let inner = self.sealer.open(&t.sealed, &aad).ok_or_else(integrity)?;
                 let mut plain = user.key.open(&inner, &aad).map_err(|_| integrity())?;
                 let taken = std::mem::take(&mut *plain);
                 String::from_utf8(taken)
@@ -782,7 +871,7 @@ impl Store {
     /// Records the KSeF status of a token seen by the program (on every user holding it).
     pub async fn set_token_status(&self, reference: &str, status: &str) -> Result<u64> {
         let res = sqlx::query(
-            "UPDATE users SET token_status = ?, token_status_at = ? WHERE token_reference = ?",
+            "UPDATE user_tokens SET token_status = ?, token_status_at = ? WHERE token_reference = ?",
         )
         .bind(status)
         .bind(now_text()?)
@@ -816,15 +905,14 @@ async fn admins(conn: &mut sqlx::SqliteConnection) -> Result<i64> {
     .await?)
 }
 
-async fn clear_token(conn: &mut sqlx::SqliteConnection, name_key: &str) -> Result<()> {
-    sqlx::query(
-        "UPDATE users SET token_reference = NULL, token_context = NULL, token_tail = NULL, \
-         token_set_at = NULL, token_sealing = NULL, token_sealed = NULL, token_status = NULL, \
-         token_status_at = NULL WHERE name_key = ?",
-    )
-    .bind(name_key)
-    .execute(conn)
-    .await?;
+async fn add_firm_if_new(conn: &mut sqlx::SqliteConnection, firm: &str, now: &str) -> Result<()> {
+    let name = firm.split_once(':').map(|(_, v)| v).unwrap_or(firm);
+    sqlx::query("INSERT OR IGNORE INTO firms (context, name, created_at) VALUES (?, ?, ?)")
+        .bind(firm)
+        .bind(name)
+        .bind(now)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -250,6 +250,7 @@ fn router(shared: state::SharedState, max_upload: usize) -> Router {
         )
         .route(state::SETUP_PATH, get(h::setup_form).post(h::setup_submit))
         .route("/wyloguj", post(h::logout))
+        .route("/firma", post(h::switch_firm))
         .route("/certyfikat-testowy", post(h::test_certificate))
         .route("/sesja/zamknij", post(h::close_session))
         .route(

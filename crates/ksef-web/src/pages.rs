@@ -17,6 +17,8 @@ pub struct Layout {
     pub path: String,
     /// The logged-in program user.
     pub user: String,
+    /// The firms (key, "name — NIP …", current) for the header's switch.
+    pub firms: Vec<(String, String, bool)>,
     pub is_admin: bool,
     pub ksef: Option<Banner>,
     pub flash: Option<String>,
@@ -73,6 +75,11 @@ pub fn kind_label(kind: &str) -> String {
         "PeppolId" | "peppolid" => "identyfikator Peppol".into(),
         other => other.to_string(),
     }
+}
+
+/// A firm key for people: `Nip:5265877635` → `NIP 5265877635`.
+pub fn firm_label(firm: &str) -> String {
+    subject_label(firm)
 }
 
 /// `Nip:5265877635` → `NIP 5265877635`.
@@ -134,7 +141,20 @@ pub async fn layout(
         .flatten()
         .map(|s| Banner::of(&s));
     let env = sh.environment().await;
+    let firms = sh
+        .store
+        .list_firms()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| {
+            let current = ws.firm.as_deref() == Some(f.context.as_str());
+            let label = format!("{} — {}", f.name, firm_label(&f.context));
+            (f.context, label, current)
+        })
+        .collect();
     Layout {
+        firms,
         title: title.to_string(),
         section,
         csrf: ws.csrf().to_string(),
@@ -201,6 +221,8 @@ pub struct LoginPage {
 #[template(path = "home.html")]
 pub struct HomePage {
     pub l: Layout,
+    /// The current firm for people (`NIP 5265877635`), if one is chosen.
+    pub firm: Option<String>,
     pub has_token: bool,
     pub token_usable: bool,
     /// The own token's last known KSeF status (Polish), if a token is saved.
@@ -298,12 +320,22 @@ pub struct TokensPage {
 pub struct UserRow {
     pub name: String,
     pub path: String,
-    pub masked: String,
-    pub token_status_code: String,
-    pub token_status: String,
+    /// The user's tokens, one per firm.
+    pub tokens: Vec<TokenCell>,
     pub is_admin: bool,
     pub has_password: bool,
     pub locked_until: Option<String>,
+}
+
+/// One token of a user, as the users screens show it.
+#[derive(Clone)]
+pub struct TokenCell {
+    pub firm: String,
+    pub firm_label: String,
+    pub masked: String,
+    pub status_code: String,
+    pub status: String,
+    pub usable: bool,
 }
 
 #[derive(Template)]

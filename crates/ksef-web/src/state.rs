@@ -157,6 +157,8 @@ pub struct WebSession {
     pub user: ProgramUser,
     /// The program, with this browser's KSeF session kept in memory only.
     pub app: App,
+    /// The firm (KSeF context key, `Nip:5265877635`) the user works for now.
+    pub firm: Option<String>,
     /// What the open KSeF session (if any) was opened for.
     pub ksef_screen: Option<Screen>,
     /// The last request to the screen that opened the KSeF session.
@@ -345,6 +347,7 @@ impl Shared {
             csrf: random_hex(),
             user,
             app: self.new_app(base)?,
+            firm: None,
             ksef_screen: None,
             ksef_last_use: Instant::now(),
             last_nip: String::new(),

@@ -13,6 +13,11 @@
   });
   showMethod();
 
+  // The header's firm switch: one click (the button stays for use without JavaScript).
+  document.querySelectorAll('select[data-autosubmit]').forEach(function (sel) {
+    sel.addEventListener('change', function () { if (sel.form) sel.form.submit(); });
+  });
+
   // Confirmation before destructive actions (Usuń).
   document.querySelectorAll('form[data-confirm]').forEach(function (f) {
     f.addEventListener('submit', function (ev) {

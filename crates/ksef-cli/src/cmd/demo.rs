@@ -132,7 +132,7 @@ pub async fn run() -> CliResult<()> {
     let masked = users
         .iter()
         .find(|u| u.name == "Księgowa")
-        .and_then(|u| u.token_masked.clone())
+        .and_then(|u| u.tokens.first().map(|t| t.masked.clone()))
         .unwrap_or_default();
     expect(
         !masked.is_empty() && !masked.contains(g.token.as_str()),
@@ -161,7 +161,7 @@ pub async fn run() -> CliResult<()> {
     n.step("Logging in with the KSeF token saved on \"Księgowa\" (the preferred daily session)");
     let store = app.store().await?.clone();
     let ksiegowa = ksef_program::users::log_in(&store, "Księgowa", &password).await?;
-    let ts = auth::login_with_user(&mut app, &ksiegowa).await?;
+    let ts = auth::login_with_user(&mut app, &ksiegowa, None).await?;
     expect(ts.session.is_token_session(), "a token session")?;
     n.ok(&format!("token session {}", ts.session.reference_number));
 
@@ -207,7 +207,7 @@ pub async fn run() -> CliResult<()> {
     auth::logout(&mut app).await?;
 
     n.step("The revoked token no longer opens a session");
-    let again = auth::login_with_user(&mut app, &ksiegowa).await;
+    let again = auth::login_with_user(&mut app, &ksiegowa, None).await;
     let refused_locally = matches!(
         &again,
         Err(ksef_program::ProgramError::User(

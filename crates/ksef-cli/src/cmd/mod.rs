@@ -4,6 +4,7 @@ pub mod auth;
 pub mod cert;
 pub mod demo;
 pub mod emulator;
+pub mod firm;
 pub mod invoice;
 pub mod limits;
 pub mod permission;

@@ -82,12 +82,15 @@ pub async fn list(app: &mut App) -> CliResult<()> {
                     "admin": u.is_admin,
                     "hasPassword": u.has_password,
                     "lockedUntil": u.locked_until.map(show_time),
-                    "tokenStatus": u.token_status,
                     "hasToken": u.has_token,
-                    "token": u.token_masked,
-                    "tokenReference": u.token_reference,
-                    "tokenContext": u.token_context,
-                    "tokenSetAt": u.token_set_at.map(show_time),
+                    "tokens": u.tokens.iter().map(|t| serde_json::json!({
+                        "firm": t.firm,
+                        "token": t.masked,
+                        "tokenReference": t.reference,
+                        "tokenContext": t.context,
+                        "tokenSetAt": show_time(t.set_at),
+                        "tokenStatus": t.status,
+                    })).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -98,17 +101,23 @@ pub async fn list(app: &mut App) -> CliResult<()> {
         return Ok(());
     }
     println!(
-        "{:<24}  {:<5}  {:<10}  TOKEN KSeF",
-        "USER", "ADMIN", "STATUS"
+        "{:<24}  {:<5}  {:<22}  {:<10}  TOKEN KSeF",
+        "USER", "ADMIN", "FIRM", "STATUS"
     );
     for u in users {
-        println!(
-            "{:<24}  {:<5}  {:<10}  {}",
-            u.name,
-            if u.is_admin { "yes" } else { "no" },
-            u.token_status.as_deref().unwrap_or("-"),
-            u.token_masked.as_deref().unwrap_or("-")
-        );
+        let admin = if u.is_admin { "yes" } else { "no" };
+        if u.tokens.is_empty() {
+            println!("{:<24}  {admin:<5}  {:<22}  {:<10}  -", u.name, "-", "-");
+        }
+        for t in &u.tokens {
+            println!(
+                "{:<24}  {admin:<5}  {:<22}  {:<10}  {}",
+                u.name,
+                t.firm,
+                t.status.as_deref().unwrap_or("-"),
+                t.masked
+            );
+        }
     }
     Ok(())
 }
@@ -129,11 +138,11 @@ pub async fn set_token(app: &mut App, name: &str) -> CliResult<()> {
             "no token on standard input; paste the KSeF token and end with Ctrl+D".into(),
         ));
     }
-    app.store().await?.set_user_token(name, &token).await?;
+    let firm = app.store().await?.set_user_token(name, &token).await?;
     if app.json() {
-        print_json(&serde_json::json!({"user": name, "tokenSaved": true}))
+        print_json(&serde_json::json!({"user": name, "tokenSaved": true, "firm": firm}))
     } else {
-        println!("KSeF token saved on program user {name:?} (encrypted)");
+        println!("KSeF token for {firm} saved on program user {name:?} (sealed to the user)");
         Ok(())
     }
 }

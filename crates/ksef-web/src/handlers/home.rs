@@ -12,7 +12,54 @@ use ksef_program::users;
 use super::{lock_or_return, see_other, session_of};
 use crate::forms::Fields;
 use crate::pages::*;
-use crate::state::{Notice, SessionHandle, SharedState};
+use crate::state::{Notice, SessionHandle, Shared, SharedState, WebSession};
+
+/// The current firm: the one chosen, else the only firm the user holds a token for.
+async fn current_firm(
+    _sh: &Shared,
+    ws: &mut WebSession,
+    me: Option<&ksef_store::UserInfo>,
+) -> Option<String> {
+    if ws.firm.is_none()
+        && let Some([only]) = me.map(|u| u.tokens.as_slice())
+    {
+        ws.firm = Some(only.firm.clone());
+    }
+    ws.firm.clone()
+}
+
+/// "Zmień firmę": one click in the header; a KSeF session of another firm ends.
+pub async fn switch_firm(
+    State(sh): State<SharedState>,
+    Extension(h): Extension<SessionHandle>,
+    Form(f): Form<Fields>,
+) -> Response {
+    let mut ws = lock_or_return!(sh, h, csrf = f.get("csrf"));
+    let firm = f.text("firm");
+    match sh.store.firm(&firm).await {
+        Ok(Some(found)) => {
+            if ws.firm.as_deref() != Some(firm.as_str()) {
+                if ws.end_ksef_session().await {
+                    ws.flash = Some(format!(
+                        "Sesja KSeF poprzedniej firmy została zakończona. Bieżąca firma: {} ({}).",
+                        found.name,
+                        firm_label(&firm)
+                    ));
+                } else {
+                    ws.flash = Some(format!(
+                        "Bieżąca firma: {} ({}).",
+                        found.name,
+                        firm_label(&firm)
+                    ));
+                }
+                ws.firm = Some(firm);
+            }
+        }
+        Ok(None) => ws.error = Some("Nie ma takiej firmy w programie.".into()),
+        Err(e) => ws.error = Some(Notice::from(&ksef_program::ProgramError::from(e))),
+    }
+    see_other(&crate::forms::safe_return_to(&f.text("return_to")))
+}
 
 pub async fn index(
     State(sh): State<SharedState>,
@@ -22,19 +69,25 @@ pub async fn index(
     let me = sh.store.user(ws.user.name()).await.ok();
     let has_session = session_of(&mut ws).await.is_some();
     let env = sh.environment().await;
-    let token_usable = me.as_ref().is_some_and(users::token_usable);
-    let token_status = me.as_ref().filter(|u| u.has_token).map(|u| {
-        u.token_status
+    let firm = current_firm(&sh, &mut ws, me.as_ref()).await;
+    let held = me
+        .as_ref()
+        .zip(firm.as_deref())
+        .and_then(|(u, f)| u.token_for(f));
+    let token_usable = held.is_some_and(users::usable);
+    let token_status = held.map(|t| {
+        t.status
             .as_deref()
             .map(token_status_label)
-            .unwrap_or("nieznany")
+            .unwrap_or("jeszcze nie sprawdzony — zobacz Tokeny KSeF")
             .to_string()
     });
     let test_certificates = matches!(env, Environment::Local | Environment::Test);
     let l = layout(&sh, &mut ws, "Start", "home", "/").await;
     render(&HomePage {
         l,
-        has_token: me.as_ref().is_some_and(|u| u.has_token),
+        firm: firm.as_deref().map(firm_label),
+        has_token: held.is_some(),
         token_usable,
         token_status,
         has_session,

@@ -207,6 +207,7 @@ async fn login_outcome(
 ) -> Response {
     match result {
         Ok(s) => {
+            enter_firm(sh, ws, &s).await;
             ws.ksef_screen = Some(Screen::Tokens);
             ws.ksef_last_use = Instant::now();
             ws.flash = Some(format!(
@@ -377,6 +378,7 @@ pub async fn pz_submit(
                 .take()
                 .map(|p| p.return_to)
                 .unwrap_or_else(|| "/generuj".into());
+            enter_firm(&sh, &mut ws, &s).await;
             ws.ksef_screen = Some(Screen::Tokens);
             ws.ksef_last_use = Instant::now();
             ws.flash = Some(format!(
@@ -403,8 +405,10 @@ pub async fn login_token(
     ws.pending_pz = None;
     ws.generated.clear();
     let ws = &mut *ws;
-    match auth::login_with_user(&mut ws.app, &ws.user).await {
+    let firm = ws.firm.clone();
+    match auth::login_with_user(&mut ws.app, &ws.user, firm.as_deref()).await {
         Ok(s) => {
+            ws.firm = Some(ksef_store::firm_key(&s.session.context));
             ws.ksef_screen = Some(Screen::Invoices);
             ws.ksef_last_use = Instant::now();
             ws.flash = Some(format!(
@@ -416,4 +420,16 @@ pub async fn login_token(
         Err(e) => ws.error = Some(Notice::from(&e)),
     }
     see_other("/")
+}
+
+/// A KSeF login in a context makes it the current firm (added to the firms if new).
+async fn enter_firm(sh: &Shared, ws: &mut WebSession, s: &StoredSession) {
+    let firm = ksef_store::firm_key(&s.session.context);
+    if let Ok(None) = sh.store.firm(&firm).await {
+        let name = s.session.context.value().to_string();
+        if let Err(e) = sh.store.put_firm(&firm, &name).await {
+            tracing::warn!("cannot record the firm {firm}: {e}");
+        }
+    }
+    ws.firm = Some(firm);
 }

@@ -268,7 +268,7 @@ pub async fn token_save(
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| ws.user.name().to_string());
     match users::save_token(&sh.store, &ws.user, &for_user, &token).await {
-        Ok(()) => {
+        Ok(_) => {
             ws.generated.remove(&id);
             let _ = users::record_token_status(&sh.store, &reference, "Active").await;
             ws.flash = Some(format!(

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use ksef_core::warsaw;
 use ksef_program::{ProgramError, tokens, users};
-use ksef_store::{TokenAfterReset, UserInfo};
+use ksef_store::{TokenAfterReset, UserInfo, UserToken};
 
 use super::{Ws, lock_or_return, see_other};
 use crate::forms::{Fields, path_segment};
@@ -20,9 +20,7 @@ use crate::state::{Notice, SessionHandle, Shared, SharedState};
 fn row(u: UserInfo) -> UserRow {
     UserRow {
         path: path_segment(&u.name),
-        masked: u.token_masked.clone().unwrap_or_else(|| "—".into()),
-        token_status_code: u.token_status.clone().unwrap_or_default(),
-        token_status: token_status_text(&u),
+        tokens: u.tokens.iter().map(token_cell).collect(),
         is_admin: u.is_admin,
         has_password: u.has_password,
         locked_until: u.locked_until.map(warsaw::format_datetime),
@@ -30,18 +28,25 @@ fn row(u: UserInfo) -> UserRow {
     }
 }
 
-/// The token column's status: KSeF's last known status in Polish, or why none is known.
-fn token_status_text(u: &UserInfo) -> String {
-    match (&u.token_status, u.has_token) {
-        (_, false) => "—".into(),
-        (Some(s), true) => {
-            let when = u
-                .token_status_at
+/// One token of a user: the firm, the masked token, KSeF's last known status in Polish.
+fn token_cell(t: &UserToken) -> TokenCell {
+    let status = match &t.status {
+        Some(s) => {
+            let when = t
+                .status_at
                 .map(|t| format!(" (sprawdzono {})", warsaw::format_datetime(t)))
                 .unwrap_or_default();
             format!("{}{when}", token_status_label(s))
         }
-        (None, true) => "nieznany — sprawdź w Tokeny KSeF".into(),
+        None => "nieznany — sprawdź w Tokeny KSeF".into(),
+    };
+    TokenCell {
+        firm: t.firm.clone(),
+        firm_label: firm_label(&t.firm),
+        masked: t.masked.clone(),
+        status_code: t.status.clone().unwrap_or_default(),
+        status,
+        usable: users::usable(t),
     }
 }
 
@@ -125,7 +130,6 @@ async fn user_edit_page(
     };
     let own = users::same_name(&u.name, ws.user.name());
     let admin = ws.user.is_admin();
-    let usable = users::token_usable(&u);
     let r = row(u.clone());
     let path = path_segment(&u.name);
     let l = layout(
@@ -140,11 +144,8 @@ async fn user_edit_page(
         status,
         &UserEditPage {
             l,
-            placeholder: u
-                .token_masked
-                .clone()
-                .unwrap_or_else(|| "(brak tokenu — wklej token KSeF, Ctrl+V)".into()),
-            can_check: own && usable,
+            placeholder: "(wklej token KSeF, Ctrl+V — zostanie zapisany dla firmy z tokenu)".into(),
+            can_check: own,
             own,
             admin,
             user: r,
@@ -179,8 +180,11 @@ pub async fn user_save(
         return see_other("/uzytkownicy");
     }
     match users::save_token(&sh.store, &ws.user, &name, &token).await {
-        Ok(()) => {
-            ws.flash = Some(format!("Token KSeF zapisany dla użytkownika „{name}”."));
+        Ok(firm) => {
+            ws.flash = Some(format!(
+                "Token KSeF zapisany dla użytkownika „{name}” (firma {}).",
+                firm_label(&firm)
+            ));
             see_other("/uzytkownicy")
         }
         Err(e) => {
@@ -291,9 +295,10 @@ pub async fn user_check(
         );
         return see_other("/uzytkownicy");
     }
+    let firm = Some(f.text("firm")).filter(|f| !f.is_empty());
     let result = {
         let w = &mut *ws;
-        tokens::check_user_token(&w.app, &w.user).await
+        tokens::check_user_token(&w.app, &w.user, firm.as_deref()).await
     };
     match result {
         Ok(c) => {
