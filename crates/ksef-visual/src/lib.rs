@@ -1,6 +1,6 @@
 //! `ksef-visual` — human-readable KSeF invoices.
 //!
-//! * [`parse`] reads an FA(2), FA(3) or FA_RR(1) document into an [`InvoiceView`]: a typed,
+//! * [`parse()`] reads an FA(2), FA(3) or FA_RR(1) document into an [`InvoiceView`]: a typed,
 //!   owned view with every section a reader needs (parties incl. `Podmiot3` and
 //!   `PodmiotUpowazniony`, dates, lines, VAT rate summary, totals, FA_RR amount in words,
 //!   payment, annotations, correction data, advance payments, additional descriptions,
@@ -20,7 +20,7 @@
 //! * [`facts::Facts`]: the key strings of an invoice as every rendering must show them, for
 //!   tests of the HTML and PDF renderings.
 //!
-//! PEF (UBL) documents are not covered: [`parse`] answers [`ViewError::UnsupportedForm`].
+//! PEF (UBL) documents are not covered: [`parse()`] answers [`ViewError::UnsupportedForm`].
 
 pub mod decimal;
 pub mod facts;

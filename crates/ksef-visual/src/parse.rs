@@ -813,13 +813,10 @@ fn fa(cx: &mut Cx, form: Form, root: Node) -> Result<InvoiceView, ViewError> {
     let kind = InvoiceKind::from_code(&required(cx.text(fa, "RodzajFaktury"), "Fa/RodzajFaktury")?);
     let sale_date = match cx.date(fa, "P_6") {
         Some(d) => Some(SaleDate::Date(d)),
-        None => match cx.child(fa, "OkresFa") {
-            Some(o) => Some(SaleDate::Period {
-                from: cx.date(o, "P_6_Od"),
-                to: cx.date(o, "P_6_Do"),
-            }),
-            None => None,
-        },
+        None => cx.child(fa, "OkresFa").map(|o| SaleDate::Period {
+            from: cx.date(o, "P_6_Od"),
+            to: cx.date(o, "P_6_Do"),
+        }),
     };
     let third_parties = third_parties(cx, root);
     let authorised = cx
