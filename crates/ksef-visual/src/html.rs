@@ -1,0 +1,120 @@
+//! HTML rendering of a [`Layout`]: a self-contained fragment (its own scoped `<style>`, every
+//! class prefixed `ksef-`) that a web page embeds, or a standalone page. askama templates,
+//! auto-escaped: every value from the document is text, never markup.
+
+use askama::Template;
+
+use crate::kod_i::{OFFLINE, qr_svg};
+use crate::layout::{Block, Layout, Table};
+use crate::model::InvoiceView;
+
+/// What the document itself does not say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// The KSeF number, when the invoice is in KSeF: shown in the header and under KOD I
+    /// (`OFFLINE` there otherwise).
+    pub ksef_number: Option<String>,
+    /// The KOD I link (see [`crate::kod_i::kod_i`]); no QR section without it. Only `https://`
+    /// links are shown.
+    pub kod_i_url: Option<String>,
+    /// Trusted SVG markup of the QR code (inserted as is, e.g. a cached
+    /// [`crate::kod_i::qr_svg`]); `None` = generated from `kod_i_url`.
+    pub qr_svg: Option<String>,
+}
+
+/// KOD I as drawn: the code, the label under it, the link.
+struct Qr {
+    svg: String,
+    label: String,
+    url: String,
+}
+
+#[derive(Template)]
+#[template(path = "invoice.html")]
+struct Fragment<'a> {
+    layout: &'a Layout,
+    form_class: &'a str,
+    qr: Option<Qr>,
+}
+
+#[derive(Template)]
+#[template(path = "page.html")]
+struct Page<'a> {
+    title: String,
+    body: &'a str,
+}
+
+impl Table {
+    /// Column titles with their alignment (for templates).
+    pub fn heads(&self) -> Vec<(&str, bool)> {
+        self.columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), self.numeric.get(i).copied().unwrap_or(false)))
+            .collect()
+    }
+
+    /// Rows of (cell, numeric) pairs (for templates).
+    pub fn cells(&self) -> Vec<Vec<(&str, bool)>> {
+        self.rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .enumerate()
+                    .map(|(i, c)| (c.as_str(), self.numeric.get(i).copied().unwrap_or(false)))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+fn qr(opts: &RenderOptions) -> Option<Qr> {
+    let url = opts
+        .kod_i_url
+        .as_ref()
+        .filter(|u| u.starts_with("https://"))?;
+    let svg = match &opts.qr_svg {
+        Some(s) => s.clone(),
+        None => qr_svg(url)?,
+    };
+    Some(Qr {
+        svg,
+        label: opts
+            .ksef_number
+            .clone()
+            .unwrap_or_else(|| OFFLINE.to_string()),
+        url: url.clone(),
+    })
+}
+
+/// The invoice as an HTML fragment (`<div class="ksef-invoice">…</div>`, styles included).
+pub fn render(view: &InvoiceView, opts: &RenderOptions) -> String {
+    let layout = view.layout(opts.ksef_number.as_deref());
+    render_layout(&layout, view, opts)
+}
+
+fn render_layout(layout: &Layout, view: &InvoiceView, opts: &RenderOptions) -> String {
+    let t = Fragment {
+        layout,
+        form_class: match view.form {
+            crate::Form::Fa2 => "ksef-fa2",
+            crate::Form::Fa3 => "ksef-fa3",
+            crate::Form::FaRr1 => "ksef-farr1",
+        },
+        qr: qr(opts),
+    };
+    // Rendering owned strings into a String cannot fail (no I/O, no fallible filters).
+    t.render().unwrap_or_default()
+}
+
+/// The invoice as a standalone HTML page (`<!DOCTYPE html>…`).
+pub fn render_page(view: &InvoiceView, opts: &RenderOptions) -> String {
+    let body = render(view, opts);
+    let layout_title = crate::layout::kind_title(view);
+    Page {
+        title: format!("{layout_title} {}", view.number),
+        body: &body,
+    }
+    .render()
+    .unwrap_or_default()
+}

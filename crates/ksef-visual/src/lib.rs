@@ -1,0 +1,98 @@
+//! `ksef-visual` — human-readable KSeF invoices.
+//!
+//! * [`parse()`] reads an FA(2), FA(3) or FA_RR(1) document into an [`InvoiceView`]: a typed,
+//!   owned view with every section a reader needs (parties incl. `Podmiot3` and
+//!   `PodmiotUpowazniony`, dates, lines, VAT rate summary, totals, FA_RR amount in words,
+//!   payment, annotations, correction data, advance payments, additional descriptions,
+//!   attachments, footer, system info). Lenient for display, strict about hostile input: size,
+//!   node count and nesting are bounded, DTDs refused, and every failure is a [`ViewError`].
+//! * [`layout::build`] turns a view into a [`layout::Layout`]: the sections in the order of the
+//!   Ministry's official visualisation (header, Dane faktury korygowanej, Sprzedawca / Nabywca /
+//!   Podmiot trzeci, Szczegóły, Pozycje, Zamówienie, Podsumowanie stawek podatku, Adnotacje,
+//!   Dodatkowe informacje, Rozliczenie, Płatność, Warunki transakcji, Załącznik, Stopka) with
+//!   Polish labels and values formatted the Polish way (`1 234,56 zł`, `DD.MM.RRRR`). Any
+//!   renderer (HTML here, PDF in `ksef-pdf`) draws that, so all show the same strings.
+//! * [`html::render`] / [`html::render_page`]: an HTML fragment to embed in a page, or a
+//!   standalone page (askama, auto-escaped), with KOD I as an inline SVG QR code and the KSeF
+//!   number (or `OFFLINE`) under it.
+//! * [`kod_i::kod_i`]: the KOD I verification link (digest §13.2); [`kod_i::qr_svg`]: a QR code
+//!   as SVG.
+//! * [`facts::Facts`]: the key strings of an invoice as every rendering must show them, for
+//!   tests of the HTML and PDF renderings.
+//!
+//! PEF (UBL) documents are not covered: [`parse()`] answers [`ViewError::UnsupportedForm`].
+
+pub mod decimal;
+pub mod facts;
+pub mod html;
+pub mod kod_i;
+pub mod layout;
+pub mod model;
+pub mod parse;
+
+pub use decimal::Decimal;
+pub use facts::Facts;
+pub use html::RenderOptions;
+pub use model::*;
+pub use parse::parse;
+
+/// Why a document cannot be shown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ViewError {
+    /// Larger than [`parse::MAX_INPUT_BYTES`].
+    #[error("dokument jest za duży ({size} B, limit {limit} B) / document too large")]
+    TooLarge { size: usize, limit: usize },
+    /// Carries a document type declaration (refused by the workspace's DTD guard).
+    #[error("{0}")]
+    Doctype(String),
+    /// Not UTF-8.
+    #[error("dokument nie jest w UTF-8 (bajt {offset}) / document is not UTF-8")]
+    NotUtf8 { offset: usize },
+    /// Not well-formed XML.
+    #[error("to nie jest poprawny dokument XML / not well-formed XML: {0}")]
+    NotXml(String),
+    /// Nested deeper than [`parse::MAX_DEPTH`] elements.
+    #[error("zbyt głębokie zagnieżdżenie elementów (limit {limit}) / nesting too deep")]
+    TooDeep { limit: usize },
+    /// More than [`parse::MAX_NODES`] XML nodes.
+    #[error("zbyt wiele węzłów XML (limit {limit}) / too many XML nodes")]
+    TooManyNodes { limit: u32 },
+    /// Well-formed XML, but its root is no invoice at all (`{namespace}name`).
+    #[error("to nie jest faktura KSeF / not a KSeF invoice: {0}")]
+    NotAnInvoice(String),
+    /// An invoice of a form this crate does not show (PEF, an unknown or mismatched
+    /// `KodFormularza`…).
+    #[error("nieobsługiwana struktura faktury / unsupported invoice form: {0}")]
+    UnsupportedForm(String),
+    /// A part every view needs is missing (path of the element).
+    #[error("brak wymaganego elementu {0} / required element missing")]
+    MissingElement(&'static str),
+    /// A part every view needs cannot be read (path, the value cut to 40 characters).
+    #[error("niepoprawna wartość elementu {element}: „{value}” / invalid value")]
+    InvalidValue {
+        element: &'static str,
+        value: String,
+    },
+}
+
+impl InvoiceView {
+    /// Reads an invoice document; see [`parse()`].
+    pub fn parse(xml: &[u8]) -> Result<InvoiceView, ViewError> {
+        parse::parse(xml)
+    }
+
+    /// The KOD I link of this invoice: `file` must be the exact bytes this view was read from.
+    pub fn kod_i(&self, host: &str, file: &[u8]) -> String {
+        kod_i::kod_i(host, self.seller_nip(), self.issue_date, file)
+    }
+
+    /// The display layout (see [`layout::build`]).
+    pub fn layout(&self, ksef_number: Option<&str>) -> layout::Layout {
+        layout::build(self, ksef_number)
+    }
+
+    /// The key strings every rendering must show.
+    pub fn facts(&self) -> Facts {
+        Facts::of(self)
+    }
+}

@@ -1,0 +1,339 @@
+//! Every official sample invoice vendored in the repository (FA(2), each FA(3) variant,
+//! FA_RR(1)) is read and rendered; the key facts must appear in the HTML. PEF samples must be
+//! refused as unsupported. KOD I is checked against `openssl dgst` as an independent oracle.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ksef_visual::{Form, InvoiceView, RenderOptions, ViewError, html, kod_i};
+
+const SELLER_NIP: &str = "5265877635";
+const BUYER_NIP: &str = "7010002137";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn sample_files() -> Vec<PathBuf> {
+    let dirs = [
+        "spec/ksef-client-csharp/KSeF.Client.Tests.Core/Templates",
+        "spec/ksef-client-java/demo-web-app/src/integrationTest/resources/xml/invoices/sample",
+    ];
+    let mut out = Vec::new();
+    for d in dirs {
+        let dir = repo_root().join(d);
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for e in entries {
+            let p = e.expect("dir entry").path();
+            if p.extension().is_some_and(|x| x == "xml") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The sample with its placeholders filled in.
+fn load(path: &Path) -> Vec<u8> {
+    let text = std::fs::read_to_string(path).expect("sample is UTF-8");
+    text.replace("#nip#", SELLER_NIP)
+        .replace("#supplier_nip#", SELLER_NIP)
+        .replace("#nip_podmiot1#", SELLER_NIP)
+        .replace("#selfInvocingNip#", SELLER_NIP)
+        .replace("#nip_podmiot2#", BUYER_NIP)
+        .replace("#nipOdbiorca#", BUYER_NIP)
+        .replace("#nip1_podmiot3#", "9512345675")
+        .replace("#nip2_podmiot3#", "1132345673")
+        .replace("#idwew1_podmiot3#", "9512345675-00001")
+        .replace("#idwew2_podmiot3#", "1132345673-00002")
+        .replace("#buyer_nip#", BUYER_NIP)
+        .replace("#invoice_number#", "FV/2026/02/0042")
+        .replace("#issue_date#", "2026-02-03")
+        .replace("#invoicing_date#", "2026-02-03")
+        .replace("#due_date#", "2026-02-17")
+        .replace("#ksef_number#", "5265877635-20260203-0100A0B1C2D3-4E")
+        .replace("#buyer_reference#", "REF-1")
+        .replace("#iban#", "PL61109010140000071219812874")
+        .into_bytes()
+}
+
+#[test]
+fn no_placeholder_left() {
+    for path in sample_files() {
+        if is_pef(&path) {
+            continue;
+        }
+        let text = String::from_utf8(load(&path)).expect("utf-8");
+        let left: Vec<&str> = text
+            .split('#')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            .collect();
+        assert!(left.is_empty(), "{}: placeholders {left:?}", path.display());
+    }
+}
+
+/// HTML escaping as askama does it (numeric character references).
+fn escape(s: &str) -> String {
+    s.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+fn is_pef(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.contains("pef"))
+}
+
+#[test]
+fn every_official_sample_renders_its_facts() {
+    let files = sample_files();
+    assert!(files.len() >= 12, "samples found: {files:?}");
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    for path in &files {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+        let xml = load(path);
+        if is_pef(path) {
+            assert!(
+                matches!(InvoiceView::parse(&xml), Err(ViewError::UnsupportedForm(_))),
+                "{name}: PEF must be refused as unsupported"
+            );
+            *seen.entry("PEF".into()).or_default() += 1;
+            continue;
+        }
+        let view = InvoiceView::parse(&xml).unwrap_or_else(|e| panic!("{name}: {e}"));
+        *seen.entry(view.form.to_string()).or_default() += 1;
+        assert!(view.warnings.is_empty(), "{name}: {:?}", view.warnings);
+        assert_eq!(view.seller_nip(), SELLER_NIP, "{name}");
+        assert!(!view.lines.is_empty(), "{name}: no lines");
+        assert!(view.total.is_some(), "{name}: no total");
+        if view.form != Form::FaRr1 {
+            assert!(!view.vat_summary.is_empty(), "{name}: no VAT summary");
+        }
+
+        let opts = RenderOptions {
+            ksef_number: Some("5265877635-20260203-0100A0B1C2D3-4E".into()),
+            kod_i_url: Some(view.kod_i(kod_i::HOST_TEST, &xml)),
+            qr_svg: None,
+        };
+        let out = html::render(&view, &opts);
+        let facts = view.facts();
+        assert!(facts.seller_name.is_some(), "{name}");
+        assert!(facts.buyer_id.is_some(), "{name}");
+        assert!(facts.buyer_name.is_some(), "{name}");
+        assert!(facts.total.is_some(), "{name}");
+        for fact in facts.all() {
+            assert!(
+                out.contains(&escape(&fact)),
+                "{name}: {fact:?} missing from the HTML"
+            );
+        }
+        // Dates DD.MM.RRRR, never the ISO form of P_1.
+        assert!(out.contains(&facts.issue_date), "{name}");
+        let d = view.issue_date;
+        let iso = format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day());
+        assert!(!out.contains(&iso), "{name}: ISO date {iso} shown");
+        // Labels and sections of the official layout.
+        for label in [
+            "Sprzedawca",
+            "Nabywca",
+            "Szczegóły",
+            "Pozycje",
+            "NIP",
+            "Stopka",
+        ] {
+            assert!(out.contains(label), "{name}: {label}");
+        }
+        if view.form != Form::FaRr1 {
+            assert!(out.contains("Podsumowanie stawek podatku"), "{name}");
+        }
+        // KOD I with the KSeF number under it.
+        assert!(out.contains("<svg "), "{name}: QR");
+        assert!(
+            out.contains("<figcaption class=\"ksef-qr-label\">5265877635-20260203-0100A0B1C2D3-4E</figcaption>"),
+            "{name}"
+        );
+        // The same strings are in the layout's plain text (what the PDF will show).
+        let text = view.layout(None).text().join("\n");
+        for fact in facts.all() {
+            assert!(
+                text.contains(&fact),
+                "{name}: {fact:?} missing from the layout text"
+            );
+        }
+        // A standalone page too.
+        let page = html::render_page(&view, &opts);
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert!(page.contains(&escape(&view.number)));
+    }
+    for form in ["FA (2)", "FA (3)", "FA_RR (1)", "PEF"] {
+        assert!(seen.contains_key(form), "no {form} sample among {seen:?}");
+    }
+}
+
+fn sample(name: &str) -> Vec<u8> {
+    load(
+        &repo_root()
+            .join("spec/ksef-client-csharp/KSeF.Client.Tests.Core/Templates")
+            .join(name),
+    )
+}
+
+#[test]
+fn fa3_sample_in_detail() {
+    let xml = sample("invoice-template-fa-3.xml");
+    let view = InvoiceView::parse(&xml).expect("parses");
+    assert_eq!(view.form, Form::Fa3);
+    assert_eq!(view.kind.code(), "VAT");
+    let out = html::render(&view, &RenderOptions::default());
+    for s in [
+        "Faktura podstawowa",
+        "Elektrownia S.A.",
+        "F.H.U. Jan Kowalski",
+        "01.09.2025",
+        "od 01.01.2026 do 28.02.2026",
+        "Razem za energię czynną",
+        "23% lub 22%",
+        "43,60",
+        "10,03",
+        "53,63 zł",
+        "Kwota należności ogółem",
+        "Przelew",
+        "73111111111111111111111111",
+        "Termin płatności",
+        "15.03.2026",
+        "0000099999",
+        "Kapiał zakładowy 5 000 000",
+        "Informacja o akcyzie",
+        "Wytworzona w",
+        "SamploFaktur",
+        "01.09.2025 02:00:00",
+    ] {
+        assert!(out.contains(s), "{s:?} missing");
+    }
+    // No KOD I link given: no QR section.
+    assert!(!out.contains("<svg"));
+    // Annotations: none set in this sample (all "2"/"N"), so no section.
+    assert!(!out.contains("Adnotacje"));
+}
+
+#[test]
+fn fa_rr_sample_in_detail() {
+    let xml = sample("invoice-template-fa-rr-1.xml");
+    let view = InvoiceView::parse(&xml).expect("parses");
+    assert_eq!(view.form, Form::FaRr1);
+    assert_eq!(view.kind.code(), "VAT_RR");
+    let out = html::render(&view, &RenderOptions::default());
+    for s in [
+        "Faktura VAT RR",
+        "Sprzedawca (rolnik ryczałtowy)",
+        "Nabywca (wystawca faktury)",
+        BUYER_NIP,
+        "23.02.2026",
+        "20.02.2026",
+        "ziemniaki jadalne odmiana irga (partia A)",
+        "klasa I",
+        "300",
+        "7%",
+        "52,50",
+        "1 337,50",
+        "2 000,00 zł",
+        "140,00 zł",
+        "2 140,00 zł",
+        "Słownie",
+        "dwa tysiące sto czterdzieści złotych 00/100",
+        "Rachunek bankowy rolnika",
+        "83102055550000987654321012",
+        "Rachunek bankowy nabywcy",
+    ] {
+        assert!(out.contains(s), "{s:?} missing");
+    }
+}
+
+#[test]
+fn attachment_and_third_parties() {
+    let view =
+        InvoiceView::parse(&sample("invoice-template-fa-3-with-attachment.xml")).expect("parses");
+    assert!(!view.attachments.is_empty());
+    let out = html::render(&view, &RenderOptions::default());
+    assert!(out.contains("Załącznik do faktury"));
+    let t = &view.attachments[0];
+    assert!(!t.tables.is_empty() || !t.meta.is_empty());
+
+    let view = InvoiceView::parse(&sample("invoice-template-fa-3-with-multiple-Subject3.xml"))
+        .expect("parses");
+    assert!(view.third_parties.len() >= 2, "{:?}", view.third_parties);
+    let out = html::render(&view, &RenderOptions::default());
+    assert!(out.contains("Podmiot trzeci 1"));
+    assert!(out.contains("Podmiot trzeci 2"));
+    assert!(out.contains("Rola"));
+    for t in &view.third_parties {
+        if let Some(n) = &t.party.name {
+            assert!(out.contains(&escape(n)), "{n}");
+        }
+    }
+}
+
+/// Base64URL(SHA-256(file)) without padding, computed by openssl.
+fn openssl_hash(bytes: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("ksef-visual-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("invoice.xml");
+    std::fs::write(&file, bytes).expect("write");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("openssl dgst -sha256 -binary \"$1\" | openssl base64 -A | tr '+/' '-_' | tr -d '='")
+        .arg("sh")
+        .arg(&file)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    String::from_utf8(out.stdout)
+        .expect("ascii")
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn kod_i_matches_openssl() {
+    let xml = sample("invoice-template-fa-3.xml");
+    let view = InvoiceView::parse(&xml).expect("parses");
+    let hash = openssl_hash(&xml);
+    assert_eq!(hash.len(), 43);
+    for host in [kod_i::HOST_TEST, kod_i::HOST_DEMO, kod_i::HOST_PRD] {
+        assert_eq!(
+            view.kod_i(host, &xml),
+            format!("https://{host}/invoice/{SELLER_NIP}/01-09-2025/{hash}")
+        );
+    }
+    // The link and the OFFLINE label end up in the HTML.
+    let url = view.kod_i(kod_i::HOST_TEST, &xml);
+    let out = html::render(
+        &view,
+        &RenderOptions {
+            kod_i_url: Some(url.clone()),
+            ..RenderOptions::default()
+        },
+    );
+    assert!(out.contains(&format!("href=\"{}\"", escape(&url))));
+    assert!(out.contains(">OFFLINE</figcaption>"));
+    // A non-https "link" is never shown.
+    let out = html::render(
+        &view,
+        &RenderOptions {
+            kod_i_url: Some("javascript:alert(1)".into()),
+            ..RenderOptions::default()
+        },
+    );
+    assert!(!out.contains("javascript:"));
+}
