@@ -13,7 +13,9 @@ use ksef_pdf::{Align, Block, Document, PdfError, Table};
 
 fn invoice() -> Result<Document, PdfError> {
     let mut doc = Document::new("Faktura VAT FV/2026/04/0123");
-    doc.footer("Wygenerowano w programie ksef — faktura w KSeF: 5260001246-20260415-0A1B2C3D4E5F-7A");
+    doc.footer(
+        "Wygenerowano w programie ksef — faktura w KSeF: 5260001246-20260415-0A1B2C3D4E5F-7A",
+    );
     doc.heading("Faktura VAT nr FV/2026/04/0123", 1)
         .key_values(&[
             ("Data wystawienia:", "2026-04-15, Warszawa"),
@@ -23,19 +25,42 @@ fn invoice() -> Result<Document, PdfError> {
         .columns(
             vec![
                 Block::heading("Sprzedawca", 3),
-                Block::paragraph("Przedsiębiorstwo Handlowe „Żuraw” Sp. z o.o.\nul. Źródlana 12/4\n00-950 Łódź"),
-                Block::key_values(&[("NIP:", "5260001246"), ("Rachunek:", "PL61 1090 1014 0000 0712 1981 2874")]),
+                Block::paragraph(
+                    "Przedsiębiorstwo Handlowe „Żuraw” Sp. z o.o.\nul. Źródlana 12/4\n00-950 Łódź",
+                ),
+                Block::key_values(&[
+                    ("NIP:", "5260001246"),
+                    ("Rachunek:", "PL61 1090 1014 0000 0712 1981 2874"),
+                ]),
             ],
             vec![
                 Block::heading("Nabywca", 3),
-                Block::paragraph("Gęślarnia Świętokrzyska S.A.\nal. Jerozolimskie 135\n02-304 Warszawa"),
+                Block::paragraph(
+                    "Gęślarnia Świętokrzyska S.A.\nal. Jerozolimskie 135\n02-304 Warszawa",
+                ),
                 Block::key_values(&[("NIP:", "7010002137")]),
             ],
         );
     let mut table = Table::new(
-        &["Lp.", "Nazwa towaru lub usługi", "J.m.", "Ilość", "Cena netto", "Stawka", "Wartość netto"],
+        &[
+            "Lp.",
+            "Nazwa towaru lub usługi",
+            "J.m.",
+            "Ilość",
+            "Cena netto",
+            "Stawka",
+            "Wartość netto",
+        ],
         &[0.05, 0.39, 0.07, 0.09, 0.14, 0.08, 0.18],
-        &[Align::Right, Align::Left, Align::Center, Align::Right, Align::Right, Align::Center, Align::Right],
+        &[
+            Align::Right,
+            Align::Left,
+            Align::Center,
+            Align::Right,
+            Align::Right,
+            Align::Center,
+            Align::Right,
+        ],
     )?;
     for i in 1..=10 {
         table.push_row([

@@ -1,5 +1,5 @@
 //! Layout: blocks → pages of positioned drawing operations (points, origin at the top left
-//! of the page, y downwards — krilla's coordinate system).
+//! of the page, y downwards; `render` flips to PDF coordinates).
 //!
 //! Each block becomes pieces: unbreakable fragments (a paragraph line, a key/value pair, a
 //! table row…), vertical spaces (dropped at the top of a page) and tables (header fragment +
@@ -258,8 +258,11 @@ fn pieces(block: &Block, width: f32, out: &mut Vec<Piece>) {
                 height: l.height.max(r.height),
                 ops: l.ops,
             };
-            frag.ops
-                .extend(r.ops.into_iter().map(|op| op.shifted(half + COLUMN_GAP, 0.0)));
+            frag.ops.extend(
+                r.ops
+                    .into_iter()
+                    .map(|op| op.shifted(half + COLUMN_GAP, 0.0)),
+            );
             out.push(Piece::Frag {
                 frag,
                 keep_with_next: false,
@@ -465,7 +468,8 @@ fn totals(rows: &[(String, String)], width: f32) -> Frag {
         let top = frag.height;
         let mut ops = style.lines(labels, label_w, Align::Left, top);
         ops.extend(style.lines(values, box_w, Align::Right, top));
-        frag.ops.extend(ops.into_iter().map(|op| op.shifted(x0, 0.0)));
+        frag.ops
+            .extend(ops.into_iter().map(|op| op.shifted(x0, 0.0)));
         frag.height += n * style.line_height();
     }
     frag
@@ -518,11 +522,8 @@ fn qr(matrix: &QrMatrix, caption: &str, size: f32, width: f32) -> Frag {
     };
     let n_lines = caption_lines.len() as f32;
     let caption_top = size - (QUIET_ZONE as f32 - 1.0) * module;
-    frag.ops.extend(
-        caption_style
-            .lines(caption_lines, box_w, Align::Center, caption_top)
-            .into_iter(),
-    );
+    frag.ops
+        .extend(caption_style.lines(caption_lines, box_w, Align::Center, caption_top));
     frag.height = caption_top + n_lines * caption_style.line_height();
     frag
 }
@@ -732,7 +733,11 @@ mod tests {
             doc.heading("Sekcja", 2).paragraph("treść");
             let pages = layout(&doc);
             for page in &pages {
-                assert_ne!(texts(page).last().map(String::as_str), Some("Sekcja"), "{n}");
+                assert_ne!(
+                    texts(page).last().map(String::as_str),
+                    Some("Sekcja"),
+                    "{n}"
+                );
             }
             if pages.len() > 1 && texts(&pages[1]).first().map(String::as_str) == Some("Sekcja") {
                 moved += 1;

@@ -49,7 +49,8 @@
 //! `fonts/`), subset into each PDF with a ToUnicode map, so the PDF is small and its text —
 //! Polish letters included — can be searched and copied. Characters are placed one glyph per
 //! character from the font's advances (no shaping or kerning); characters the font lacks come
-//! out as its empty box glyph. Why krilla writes the PDF: see the crate's README.md.
+//! out as its empty box glyph. Why `pdf-writer` + `subsetter` write the PDF (and not krilla,
+//! printpdf or genpdf): see the crate's README.md.
 
 mod font;
 mod layout;

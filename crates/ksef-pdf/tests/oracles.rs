@@ -93,8 +93,16 @@ fn polish_letters_come_back_from_every_kind_of_block() {
 
     let text = text(&pdf);
     for what in [
-        "nagłówek", "akapit", "drobny", "etykieta", "wartość", "lewa", "prawa", "tabela",
-        "suma", "stopka",
+        "nagłówek",
+        "akapit",
+        "drobny",
+        "etykieta",
+        "wartość",
+        "lewa",
+        "prawa",
+        "tabela",
+        "suma",
+        "stopka",
     ] {
         let expected = format!("{what} {POLISH}");
         assert!(text.contains(&expected), "{expected:?} not in:\n{text}");
