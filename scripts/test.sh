@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace on a fresh Debian machine: installs the system tools the tests
-# use as oracles (xmlsec1, xmllint, openssl), the browser of the web app's tests (chromium,
+# use as oracles (xmlsec1, xmllint, openssl; poppler-utils and zbar-tools read back the PDFs of
+# ksef-pdf), the browser of the web app's tests (chromium,
 # chromium-driver) and the pinned third-party Python KSeF client; checks the gates (rustfmt,
 # clippy and rustdoc without warnings, cargo-deny); runs `cargo test`, then the schema-driven fuzzing of the
 # release emulator (tests/fuzz); ends with one `N passed, M failed` line.
@@ -15,6 +16,12 @@ need_apt=()
 command -v xmlsec1 >/dev/null 2>&1 || need_apt+=(xmlsec1)
 command -v xmllint >/dev/null 2>&1 || need_apt+=(libxml2-utils)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# ksef-pdf's tests (crates/ksef-pdf/tests/oracles.rs): pdftotext, pdfinfo, pdffonts, pdftoppm
+# and zbarimg read back the text, pages, fonts and QR codes of the generated PDFs.
+for tool in pdftotext pdfinfo pdffonts pdftoppm; do
+  command -v "$tool" >/dev/null 2>&1 || { need_apt+=(poppler-utils); break; }
+done
+command -v zbarimg >/dev/null 2>&1 || need_apt+=(zbar-tools)
 # The web app's browser tests (crates/ksef-web/tests/browser*.rs) drive headless Chromium through
 # chromedriver (W3C WebDriver).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
