@@ -9,6 +9,18 @@ const TOKEN_B: &str = "20251011-EC-2DCE3E3000-12ECB5B36E-46|nip-5265877635|01234
 const ADMIN_PW: &str = "hasło administratora";
 const USER_PW: &str = "hasło księgowej";
 
+/// The firm of both tokens (`nip-5265877635`).
+const FIRM: &str = "Nip:5265877635";
+
+/// The caller's only token, checking it is [`FIRM`]'s.
+async fn own(store: &Store, me: &users::ProgramUser) -> String {
+    let (firm, token) = users::own_token(store, me, None).await.unwrap();
+    assert_eq!(firm, FIRM);
+    let (named, again) = users::own_token(store, me, Some(FIRM)).await.unwrap();
+    assert_eq!((named.as_str(), again.as_str()), (FIRM, token.as_str()));
+    token.as_str().to_owned()
+}
+
 async fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), None).await.unwrap();
@@ -121,20 +133,20 @@ async fn tokens_are_saved_by_owner_or_administrator_and_used_only_by_the_owner()
             user: "Księgowa".into()
         }
     );
-    users::save_token(&store, &admin, "Księgowa", TOKEN_A)
-        .await
-        .unwrap();
+    assert_eq!(
+        users::save_token(&store, &admin, "Księgowa", TOKEN_A)
+            .await
+            .unwrap(),
+        FIRM
+    );
     // The administrator cannot read it back (own_token reads only the caller's own).
     assert_eq!(
-        user_error(users::own_token(&store, &admin).await),
+        user_error(users::own_token(&store, &admin, None).await),
         UserError::NoToken {
             user: "Anna".into()
         }
     );
-    assert_eq!(
-        users::own_token(&store, &k).await.unwrap().as_str(),
-        TOKEN_A
-    );
+    assert_eq!(own(&store, &k).await, TOKEN_A);
     let holders = users::holders(&store.list_users().await.unwrap());
     assert_eq!(
         holders.get("20251010-EC-1DCE3E3000-12ECB5B36E-45"),
@@ -145,9 +157,9 @@ async fn tokens_are_saved_by_owner_or_administrator_and_used_only_by_the_owner()
         .await
         .unwrap();
     let info = store.user("Księgowa").await.unwrap();
-    assert!(!users::token_usable(&info));
+    assert!(!users::token_usable(&info, FIRM));
     assert_eq!(
-        user_error(users::own_token(&store, &k).await),
+        user_error(users::own_token(&store, &k, None).await),
         UserError::TokenUnusable {
             user: "Księgowa".into(),
             status: "Revoked".into()
@@ -157,11 +169,11 @@ async fn tokens_are_saved_by_owner_or_administrator_and_used_only_by_the_owner()
     users::save_token(&store, &k, "Księgowa", TOKEN_B)
         .await
         .unwrap();
-    assert!(users::token_usable(&store.user("Księgowa").await.unwrap()));
-    assert_eq!(
-        users::own_token(&store, &k).await.unwrap().as_str(),
-        TOKEN_B
-    );
+    assert!(users::token_usable(
+        &store.user("Księgowa").await.unwrap(),
+        FIRM
+    ));
+    assert_eq!(own(&store, &k).await, TOKEN_B);
 }
 
 #[tokio::test]
@@ -194,10 +206,7 @@ async fn passwords_own_change_keeps_the_token_admin_reset_removes_it() {
     let k = users::log_in(&store, "Księgowa", "nowe hasło 1")
         .await
         .unwrap();
-    assert_eq!(
-        users::own_token(&store, &k).await.unwrap().as_str(),
-        TOKEN_A
-    );
+    assert_eq!(own(&store, &k).await, TOKEN_A);
     // An administrator's reset cannot keep a token sealed to the old password.
     let after = users::set_password(&store, &admin, "Księgowa", None, "hasło od admina")
         .await
@@ -207,9 +216,115 @@ async fn passwords_own_change_keeps_the_token_admin_reset_removes_it() {
         .await
         .unwrap();
     assert_eq!(
-        user_error(users::own_token(&store, &k).await),
+        user_error(users::own_token(&store, &k, None).await),
         UserError::NoToken {
             user: "Księgowa".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn own_token_with_two_firms_needs_the_firm() {
+    const FIRM_B: &str = "InternalId:5265877635-12346";
+    const TOKEN_C: &str = "20251010-EC-1DCE3E3000-12ECB5B36E-45|internalId-5265877635-12346|0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let (_dir, store) = store().await;
+    let admin = users::create_first_admin(&store, "Anna", ADMIN_PW)
+        .await
+        .unwrap();
+    users::add_user(&store, &admin, "Księgowa", USER_PW, false)
+        .await
+        .unwrap();
+    let k = users::log_in(&store, "Księgowa", USER_PW).await.unwrap();
+    // No token at all: NoToken, with or without a firm named (NoTokenForFirm then).
+    assert_eq!(
+        user_error(users::own_token(&store, &k, None).await),
+        UserError::NoToken {
+            user: "Księgowa".into()
+        }
+    );
+    assert_eq!(
+        user_error(users::own_token(&store, &k, Some(FIRM)).await),
+        UserError::NoTokenForFirm {
+            user: "Księgowa".into(),
+            firm: FIRM.into()
+        }
+    );
+    assert_eq!(
+        users::save_token(&store, &k, "Księgowa", TOKEN_A)
+            .await
+            .unwrap(),
+        FIRM
+    );
+    assert_eq!(
+        users::save_token(&store, &admin, "Księgowa", TOKEN_C)
+            .await
+            .unwrap(),
+        FIRM_B
+    );
+    // Two tokens and no firm named: refused, naming both firms.
+    let err = user_error(users::own_token(&store, &k, None).await);
+    assert_eq!(
+        err,
+        UserError::FirmNeeded {
+            user: "Księgowa".into(),
+            firms: vec![FIRM_B.into(), FIRM.into()]
+        }
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("--nip") && msg.contains(FIRM) && msg.contains(FIRM_B),
+        "{msg}"
+    );
+    let info = store.user("Księgowa").await.unwrap();
+    assert!(matches!(
+        users::choose_firm(&info, None),
+        Err(ProgramError::User(UserError::FirmNeeded { .. }))
+    ));
+    // A firm named: that firm's token.
+    let (firm, token) = users::own_token(&store, &k, Some(FIRM)).await.unwrap();
+    assert_eq!((firm.as_str(), token.as_str()), (FIRM, TOKEN_A));
+    let (firm, token) = users::own_token(&store, &k, Some(FIRM_B)).await.unwrap();
+    assert_eq!((firm.as_str(), token.as_str()), (FIRM_B, TOKEN_C));
+    // A firm the user holds no token for.
+    assert_eq!(
+        user_error(users::own_token(&store, &k, Some("Nip:1111111111")).await),
+        UserError::NoTokenForFirm {
+            user: "Księgowa".into(),
+            firm: "Nip:1111111111".into()
+        }
+    );
+    assert!(users::token_usable(&info, FIRM) && users::token_usable(&info, FIRM_B));
+    assert!(!users::token_usable(&info, "Nip:1111111111"));
+    // Both tokens share a reference here, so a revocation reaches both: neither usable.
+    users::record_token_status(&store, "20251010-EC-1DCE3E3000-12ECB5B36E-45", "Revoked")
+        .await
+        .unwrap();
+    let info = store.user("Księgowa").await.unwrap();
+    assert!(!users::token_usable(&info, FIRM) && !users::token_usable(&info, FIRM_B));
+    assert!(matches!(
+        user_error(users::own_token(&store, &k, Some(FIRM_B)).await),
+        UserError::TokenUnusable { .. }
+    ));
+    // A new token for one firm: that one usable again, the other still not.
+    users::save_token(&store, &k, "Księgowa", TOKEN_B)
+        .await
+        .unwrap();
+    let info = store.user("Księgowa").await.unwrap();
+    assert!(users::token_usable(&info, FIRM) && !users::token_usable(&info, FIRM_B));
+    let (_, token) = users::own_token(&store, &k, Some(FIRM)).await.unwrap();
+    assert_eq!(token.as_str(), TOKEN_B);
+    // The holders map lists the user once per token held.
+    let holders = users::holders(&store.list_users().await.unwrap());
+    assert_eq!(
+        holders.get("20251011-EC-2DCE3E3000-12ECB5B36E-46"),
+        Some(&vec!["Księgowa".to_string()])
+    );
+    // Another user sees none of them.
+    assert_eq!(
+        user_error(users::own_token(&store, &admin, Some(FIRM)).await),
+        UserError::NoTokenForFirm {
+            user: "Anna".into(),
+            firm: FIRM.into()
         }
     );
 }

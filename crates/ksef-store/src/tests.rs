@@ -190,8 +190,9 @@ async fn raw_pool(path: &Path) -> SqlitePool {
 
 /// Builds a store as the v1 program wrote it: schema v1, a key file, the `encryption` row,
 /// user "Anna Stara" holding `TOKEN` sealed with the store key only (v1 AAD, no
-/// `token_sealing`), and user "jan" without a token.
-async fn v1_store(dir: &Path) {
+/// `token_sealing`, set at [`V1_SET_AT`]), and user "jan" without a token. Returns the
+/// token's sealed bytes.
+async fn v1_store(dir: &Path) -> Vec<u8> {
     let key = keys::create_key_file(&dir.join(KEY_FILE_NAME)).unwrap();
     let sealer = Sealer::new(&key);
     let db = raw_pool(&dir.join(DB_FILE_NAME)).await;
@@ -220,8 +221,8 @@ async fn v1_store(dir: &Path) {
     .bind(&parts.reference)
     .bind(&parts.context)
     .bind(&parts.tail)
-    .bind(now_text().unwrap())
-    .bind(sealed)
+    .bind(V1_SET_AT)
+    .bind(&sealed)
     .execute(&db)
     .await
     .unwrap();
@@ -235,21 +236,51 @@ async fn v1_store(dir: &Path) {
         .await
         .unwrap();
     db.close().await;
+    sealed
 }
 
+/// When the v1 token was saved.
+const V1_SET_AT: &str = "2025-10-10T12:00:00Z";
+
+/// The firm of [`TOKEN`] (its context `nip-5265877635`).
+const FIRM: &str = "Nip:5265877635";
+
+/// The sealing mode and sealed bytes of the user's token for [`FIRM`] (`user_tokens`), or
+/// `(None, None)` without one.
 async fn token_columns(store: &Store, name_key: &str) -> (Option<String>, Option<Vec<u8>>) {
-    let row = sqlx::query("SELECT token_sealing, token_sealed FROM users WHERE name_key = ?")
-        .bind(name_key)
-        .fetch_one(&store.pool)
-        .await
-        .unwrap();
-    (row.get(0), row.get(1))
+    let row = sqlx::query(
+        "SELECT token_sealing, token_sealed FROM user_tokens \
+         WHERE user_id = (SELECT id FROM users WHERE name_key = ?) AND firm = ?",
+    )
+    .bind(name_key)
+    .bind(FIRM)
+    .fetch_optional(&store.pool)
+    .await
+    .unwrap();
+    row.map_or((None, None), |row| (row.get(0), row.get(1)))
+}
+
+/// The token columns left on the users row (all NULL from schema v3 on).
+async fn users_row_token_columns(store: &Store, name_key: &str) -> Vec<Option<String>> {
+    let row = sqlx::query(
+        "SELECT token_reference, token_context, token_tail, token_set_at, token_sealing, \
+         quote(token_sealed), token_status, token_status_at FROM users WHERE name_key = ?",
+    )
+    .bind(name_key)
+    .fetch_one(&store.pool)
+    .await
+    .unwrap();
+    (0..8)
+        .map(|i| row.get::<Option<String>, _>(i))
+        .map(|v| v.filter(|v| v != "NULL"))
+        .collect()
 }
 
 #[tokio::test]
 async fn v1_store_migrates_and_legacy_token_is_resealed_on_the_first_password() {
     let dir = tempfile::tempdir().unwrap();
-    v1_store(dir.path()).await;
+    let v1_sealed = v1_store(dir.path()).await;
+    let v1_set_at = parse_time(V1_SET_AT).unwrap();
 
     let store = Store::open(dir.path(), None).await.unwrap();
     let version: i64 = sqlx::query_scalar("PRAGMA user_version")
@@ -257,24 +288,52 @@ async fn v1_store_migrates_and_legacy_token_is_resealed_on_the_first_password() 
         .await
         .unwrap();
     assert_eq!(version, schema::MIGRATIONS.current());
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
 
-    // The v1 users survive the migration: no password, not administrators, the token listed.
+    // The v1 users survive the migrations (v2, v3): no password, not administrators, the
+    // token listed under its firm (the token's own context).
     let users = store.list_users().await.unwrap();
     assert_eq!(users.len(), 2);
     let anna = &users[0];
     assert_eq!(anna.name, "Anna Stara");
     assert!(!anna.is_admin && !anna.has_password && anna.locked_until.is_none());
     assert!(anna.has_token);
+    assert_eq!(anna.tokens.len(), 1);
+    let t = anna.token_for(FIRM).unwrap();
+    assert_eq!(t.firm, FIRM);
     assert_eq!(
-        anna.token_masked.as_deref(),
-        Some("20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|…f7b9")
+        t.masked,
+        "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|…f7b9"
     );
-    assert!(anna.token_status.is_none() && anna.token_status_at.is_none());
+    assert_eq!(t.reference, "20251010-EC-1DCE3E3000-12ECB5B36E-45");
+    assert_eq!(t.context, "nip-5265877635");
+    assert_eq!(t.set_at, v1_set_at);
+    assert!(t.status.is_none() && t.status_at.is_none());
+    assert!(!users[1].has_token && users[1].tokens.is_empty());
     assert!(store.needs_first_admin().await.unwrap());
+    // The token moved off the users row into user_tokens, sealed as it was (store key, v1
+    // AAD): a v1 row had no sealing mode, which is the store's.
+    assert_eq!(
+        users_row_token_columns(&store, "anna stara").await,
+        vec![None; 8]
+    );
     let (sealing, legacy_sealed) = token_columns(&store, "anna stara").await;
-    assert_eq!(sealing, None, "a v1 row has no sealing mode");
+    assert_eq!(sealing.as_deref(), Some("store"));
     let legacy_sealed = legacy_sealed.unwrap();
+    assert_eq!(legacy_sealed, v1_sealed, "same sealed bytes");
+    let moved: i64 = sqlx::query_scalar("SELECT count(*) FROM user_tokens")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    // The token's firm is known to the program, named by its NIP.
+    let firms = store.list_firms().await.unwrap();
+    assert_eq!(firms.len(), 1);
+    assert_eq!(
+        (firms[0].context.as_str(), firms[0].name.as_str()),
+        (FIRM, "5265877635")
+    );
+    assert_eq!(firms[0].created_at, v1_set_at);
 
     // Without a password the user cannot log in, and no token can be sealed to a key pair
     // that does not exist; the legacy token stays as it was.
@@ -287,7 +346,7 @@ async fn v1_store_migrates_and_legacy_token_is_resealed_on_the_first_password() 
     assert!(matches!(err, StoreError::NoPassword { .. }), "{err:?}");
     assert_eq!(
         token_columns(&store, "anna stara").await,
-        (None, Some(legacy_sealed.clone()))
+        (Some("store".into()), Some(legacy_sealed.clone()))
     );
     // A no-password user cannot be made an administrator (they could not log in).
     let err = store.set_admin("jan", true).await.unwrap_err();
@@ -324,11 +383,17 @@ async fn v1_store_migrates_and_legacy_token_is_resealed_on_the_first_password() 
     assert!(!inner.windows(secret.len()).any(|w| w == secret.as_bytes()));
     let info = store.user("ANNA STARA").await.unwrap();
     assert!(info.has_password && info.has_token);
+    assert_eq!(info.token_for(FIRM).unwrap().set_at, v1_set_at);
 
     // She reads it with her password.
     let anna = store.unlock_user("Anna Stara", PASSWORD).await.unwrap();
     assert_eq!(
-        store.user_token(&anna).await.unwrap().unwrap().as_str(),
+        store
+            .user_token(&anna, FIRM)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
         TOKEN
     );
 
@@ -348,7 +413,7 @@ async fn v1_store_migrates_and_legacy_token_is_resealed_on_the_first_password() 
         TokenAfterReset::None
     );
     let jan = store.unlock_user("jan", PASSWORD).await.unwrap();
-    assert!(store.user_token(&jan).await.unwrap().is_none());
+    assert!(store.user_token(&jan, FIRM).await.unwrap().is_none());
     store.close().await;
 
     // Reopening does not migrate again.
@@ -371,9 +436,11 @@ async fn legacy_sealed_token_is_read_with_the_store_key_and_kept_by_a_reset() {
         .seal(TOKEN.as_bytes(), &user_token_aad("ewa", "store", &parts))
         .unwrap();
     sqlx::query(
-        "UPDATE users SET token_reference = ?, token_context = ?, token_tail = ?, \
-         token_set_at = ?, token_sealing = NULL, token_sealed = ? WHERE name_key = 'ewa'",
+        "INSERT INTO user_tokens (user_id, firm, token_reference, token_context, token_tail, \
+         token_set_at, token_sealing, token_sealed) \
+         SELECT id, ?, ?, ?, ?, ?, 'store', ? FROM users WHERE name_key = 'ewa'",
     )
+    .bind(FIRM)
     .bind(&parts.reference)
     .bind(&parts.context)
     .bind(&parts.tail)
@@ -384,17 +451,24 @@ async fn legacy_sealed_token_is_read_with_the_store_key_and_kept_by_a_reset() {
     .unwrap();
     let ewa = store.unlock_user("ewa", PASSWORD).await.unwrap();
     assert_eq!(
-        store.user_token(&ewa).await.unwrap().unwrap().as_str(),
+        store
+            .user_token(&ewa, FIRM)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
         TOKEN
     );
     // An unknown sealing mode is refused as damage, not guessed.
-    sqlx::query("UPDATE users SET token_sealing = 'other' WHERE name_key = 'ewa'")
+    sqlx::query("UPDATE user_tokens SET token_sealing = 'other' WHERE firm = ?")
+        .bind(FIRM)
         .execute(&store.pool)
         .await
         .unwrap();
-    let err = store.user_token(&ewa).await.unwrap_err();
+    let err = store.user_token(&ewa, FIRM).await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
-    sqlx::query("UPDATE users SET token_sealing = NULL WHERE name_key = 'ewa'")
+    sqlx::query("UPDATE user_tokens SET token_sealing = 'store' WHERE firm = ?")
+        .bind(FIRM)
         .execute(&store.pool)
         .await
         .unwrap();
@@ -404,8 +478,54 @@ async fn legacy_sealed_token_is_read_with_the_store_key_and_kept_by_a_reset() {
     );
     let ewa = store.unlock_user("ewa", "nowe hasło 3").await.unwrap();
     assert_eq!(
-        store.user_token(&ewa).await.unwrap().unwrap().as_str(),
+        store
+            .user_token(&ewa, FIRM)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
         TOKEN
     );
+    assert_eq!(
+        token_columns(&store, "ewa").await.0.as_deref(),
+        Some("user")
+    );
+
+    // A legacy token beside one sealed to the user's key: a reset re-seals the legacy one
+    // and removes the other, and says that a token was removed.
+    let other_firm = "InternalId:5265877635-12346";
+    let other = "20251010-EC-1DCE3E3000-12ECB5B36E-45|internalId-5265877635-12346|0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    assert_eq!(
+        store.set_user_token("ewa", other).await.unwrap(),
+        other_firm
+    );
+    let sealed = store
+        .sealer
+        .seal(TOKEN.as_bytes(), &user_token_aad("ewa", "store", &parts))
+        .unwrap();
+    sqlx::query("UPDATE user_tokens SET token_sealing = 'store', token_sealed = ? WHERE firm = ?")
+        .bind(sealed)
+        .bind(FIRM)
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.set_password("ewa", PASSWORD).await.unwrap(),
+        TokenAfterReset::Removed
+    );
+    let info = store.user("ewa").await.unwrap();
+    let firms: Vec<_> = info.tokens.iter().map(|t| t.firm.as_str()).collect();
+    assert_eq!(firms, [FIRM]);
+    let ewa = store.unlock_user("ewa", PASSWORD).await.unwrap();
+    assert_eq!(
+        store
+            .user_token(&ewa, FIRM)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        TOKEN
+    );
+    assert!(store.user_token(&ewa, other_firm).await.unwrap().is_none());
     store.close().await;
 }

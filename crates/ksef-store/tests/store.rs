@@ -16,6 +16,8 @@ use zeroize::Zeroizing;
 /// A valid token (NIP context) and one with an InternalId context.
 const TOKEN_A: &str = "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|919f704466624ce29cd5ac7b65ded5e7cccc112eee314f2aaa76e02cd16df7b9";
 const TOKEN_B: &str = "20251010-EC-1DCE3E3000-12ECB5B36E-45|internalId-5265877635-12346|0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+/// Another token for the NIP context of [`TOKEN_A`] (another secret).
+const TOKEN_A2: &str = "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const FAKE_JWT: &str =
     "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJrc2VmLXN0b3JlLXRlc3QifQ.c2lnbmF0dXJlLW5vdC1yZWFs";
 
@@ -23,15 +25,52 @@ const FAKE_JWT: &str =
 const PW: &str = "hasło testowe 123";
 const PW2: &str = "zupełnie inne hasło";
 
-/// The user's KSeF token, read the way the program reads it: unlock with [`PW`], then read.
+/// The firms (KSeF contexts) of [`TOKEN_A`] and [`TOKEN_B`].
+const FIRM_A: &str = "Nip:5265877635";
+const FIRM_B: &str = "InternalId:5265877635-12346";
+
+/// The firm a token works in: its context as a firm key.
+fn firm_of(token: &str) -> String {
+    ksef_store::firm_key(token.trim().parse::<KsefToken>().unwrap().context())
+}
+
+/// The user's only KSeF token (the user must hold at most one), read the way the program
+/// reads it: unlock with [`PW`], then read.
 async fn token_of(store: &Store, name: &str) -> Option<String> {
     try_token_of(store, name).await.unwrap()
 }
 
 async fn try_token_of(store: &Store, name: &str) -> Result<Option<String>, StoreError> {
+    let firms: Vec<String> = store
+        .user(name)
+        .await?
+        .tokens
+        .into_iter()
+        .map(|t| t.firm)
+        .collect();
+    assert!(firms.len() <= 1, "{name} holds several tokens: {firms:?}");
+    match firms.first() {
+        Some(firm) => try_token_in(store, name, firm).await,
+        None => {
+            let user = store.unlock_user(name, PW).await?;
+            // Nothing listed, nothing readable for any firm.
+            for firm in [FIRM_A, FIRM_B] {
+                assert!(store.user_token(&user, firm).await?.is_none());
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// The user's KSeF token for one firm, read with [`PW`].
+async fn token_in(store: &Store, name: &str, firm: &str) -> Option<String> {
+    try_token_in(store, name, firm).await.unwrap()
+}
+
+async fn try_token_in(store: &Store, name: &str, firm: &str) -> Result<Option<String>, StoreError> {
     let user = store.unlock_user(name, PW).await?;
     Ok(store
-        .user_token(&user)
+        .user_token(&user, firm)
         .await?
         .map(|t| t.as_str().to_owned()))
 }
@@ -126,32 +165,41 @@ async fn users_round_trip() {
 
     store.add_user("  Zofia Kowalska ", PW, true).await.unwrap();
     store.add_user("anna", PW, false).await.unwrap();
-    store
+    let set = store
         .set_user_token("ZOFIA KOWALSKA", TOKEN_A)
         .await
         .unwrap();
+    assert_eq!(set, FIRM_A, "set_user_token returns the token's firm");
 
     let users = store.list_users().await.unwrap();
     let names: Vec<_> = users.iter().map(|u| u.name.as_str()).collect();
     assert_eq!(names, ["anna", "Zofia Kowalska"]);
-    assert!(!users[0].has_token && users[0].token_masked.is_none());
+    assert!(!users[0].has_token && users[0].tokens.is_empty());
     let z = &users[1];
     assert!(z.has_token);
+    assert_eq!(z.tokens.len(), 1);
+    let t = z.token_for(FIRM_A).unwrap();
+    assert_eq!(t.firm, FIRM_A);
     assert_eq!(
-        z.token_masked.as_deref(),
-        Some("20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|…f7b9")
+        t.masked,
+        "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|…f7b9"
     );
-    assert_eq!(
-        z.token_reference.as_deref(),
-        Some("20251010-EC-1DCE3E3000-12ECB5B36E-45")
-    );
-    assert_eq!(z.token_context.as_deref(), Some("nip-5265877635"));
-    let set_at = z.token_set_at.unwrap();
+    assert_eq!(t.reference, "20251010-EC-1DCE3E3000-12ECB5B36E-45");
+    assert_eq!(t.context, "nip-5265877635");
+    assert!(t.status.is_none() && t.status_at.is_none());
     assert!(
-        (time::OffsetDateTime::now_utc() - set_at)
+        (time::OffsetDateTime::now_utc() - t.set_at)
             .whole_seconds()
             .abs()
             < 60
+    );
+    assert!(z.token_for(FIRM_B).is_none());
+    // Saving the token added its firm, named by the context value.
+    let firms = store.list_firms().await.unwrap();
+    assert_eq!(firms.len(), 1);
+    assert_eq!(
+        (firms[0].context.as_str(), firms[0].name.as_str()),
+        (FIRM_A, "5265877635")
     );
 
     assert_eq!(
@@ -160,38 +208,89 @@ async fn users_round_trip() {
     );
     assert!(token_of(&store, "anna").await.is_none());
 
-    // Replace (with surrounding whitespace, as pasted), then clear.
-    store
-        .set_user_token("Zofia Kowalska", &format!("  {TOKEN_B}\n"))
-        .await
-        .unwrap();
+    // A token for another firm (with surrounding whitespace, as pasted) is held beside the
+    // first one.
     assert_eq!(
-        token_of(&store, "Zofia Kowalska").await.as_deref(),
+        store
+            .set_user_token("Zofia Kowalska", &format!("  {TOKEN_B}\n"))
+            .await
+            .unwrap(),
+        FIRM_B
+    );
+    assert_eq!(
+        token_in(&store, "Zofia Kowalska", FIRM_B).await.as_deref(),
         Some(TOKEN_B)
     );
-    let z = store.list_users().await.unwrap().remove(1);
     assert_eq!(
-        z.token_context.as_deref(),
-        Some("internalId-5265877635-12346")
+        token_in(&store, "Zofia Kowalska", FIRM_A).await.as_deref(),
+        Some(TOKEN_A)
     );
-    assert!(z.token_masked.unwrap().ends_with("|…cdef"));
+    let z = store.list_users().await.unwrap().remove(1);
+    let firms: Vec<_> = z.tokens.iter().map(|t| t.firm.as_str()).collect();
+    assert_eq!(firms, [FIRM_B, FIRM_A], "sorted by firm");
+    let b = z.token_for(FIRM_B).unwrap();
+    assert_eq!(b.context, "internalId-5265877635-12346");
+    assert!(b.masked.ends_with("|…cdef"));
+
+    // A new token for the same firm replaces that firm's token only.
+    assert_eq!(
+        store
+            .set_user_token("Zofia Kowalska", TOKEN_A2)
+            .await
+            .unwrap(),
+        FIRM_A
+    );
+    assert_eq!(
+        token_in(&store, "Zofia Kowalska", FIRM_A).await.as_deref(),
+        Some(TOKEN_A2)
+    );
+    assert_eq!(
+        token_in(&store, "Zofia Kowalska", FIRM_B).await.as_deref(),
+        Some(TOKEN_B)
+    );
+    let z = store.user("zofia kowalska").await.unwrap();
+    assert_eq!(z.tokens.len(), 2);
+    assert!(z.token_for(FIRM_A).unwrap().masked.ends_with("|…aaaa"));
 
     let random = random_token();
-    store.set_user_token("anna", &random).await.unwrap();
+    assert_eq!(
+        store.set_user_token("anna", &random).await.unwrap(),
+        firm_of(&random)
+    );
     assert_eq!(
         token_of(&store, "anna").await.as_deref(),
         Some(random.as_str())
     );
 
-    store.clear_user_token("Zofia Kowalska").await.unwrap();
+    // Clearing one firm's token keeps the other; clearing without a firm removes all.
+    store
+        .clear_user_token("Zofia Kowalska", Some(FIRM_A))
+        .await
+        .unwrap();
+    assert!(token_in(&store, "Zofia Kowalska", FIRM_A).await.is_none());
+    assert_eq!(
+        token_of(&store, "Zofia Kowalska").await.as_deref(),
+        Some(TOKEN_B)
+    );
+    store
+        .set_user_token("Zofia Kowalska", TOKEN_A)
+        .await
+        .unwrap();
+    store
+        .clear_user_token("Zofia Kowalska", None)
+        .await
+        .unwrap();
     assert!(token_of(&store, "Zofia Kowalska").await.is_none());
     let z = store.list_users().await.unwrap().remove(1);
-    assert!(!z.has_token && z.token_set_at.is_none() && z.token_reference.is_none());
+    assert!(!z.has_token && z.tokens.is_empty() && z.token_for(FIRM_A).is_none());
+    // The firms stay (they are the program's, not the user's).
+    assert_eq!(store.list_firms().await.unwrap().len(), 3);
 
     // Unknown users.
     for r in [
-        store.set_user_token("nobody", TOKEN_A).await,
-        store.clear_user_token("nobody").await,
+        store.set_user_token("nobody", TOKEN_A).await.map(|_| ()),
+        store.clear_user_token("nobody", None).await,
+        store.clear_user_token("nobody", Some(FIRM_A)).await,
         store.remove_user("nobody").await,
         store.unlock_user("nobody", PW).await.map(|_| ()),
         store.set_password("nobody", PW).await.map(|_| ()),
@@ -398,7 +497,7 @@ async fn fill_with_secrets(store: &Store, extra_token: &str) {
     store.set_user_token("anna", TOKEN_A).await.unwrap();
     store.set_user_token("jan", extra_token).await.unwrap();
     store.set_user_token("ewa", TOKEN_B).await.unwrap();
-    store.clear_user_token("ewa").await.unwrap();
+    store.clear_user_token("ewa", None).await.unwrap();
     // A password changed by the user and one reset by the administrator (then set back, so
     // the tests can log in with PW): neither the old nor the new one may be on disk.
     let jan = store.unlock_user("jan", PW).await.unwrap();
@@ -661,12 +760,15 @@ async fn swapped_ciphertexts_are_detected() {
     let sealed = |name: &'static str| {
         let db = db.clone();
         async move {
-            sqlx::query("SELECT token_sealed FROM users WHERE name_key = ?")
-                .bind(name)
-                .fetch_one(&db)
-                .await
-                .unwrap()
-                .get::<Vec<u8>, _>(0)
+            sqlx::query(
+                "SELECT token_sealed FROM user_tokens \
+                 WHERE user_id = (SELECT id FROM users WHERE name_key = ?)",
+            )
+            .bind(name)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+            .get::<Vec<u8>, _>(0)
         }
     };
     let (a, b, e, o) = (
@@ -678,12 +780,15 @@ async fn swapped_ciphertexts_are_detected() {
     let put = |name: &'static str, v: Vec<u8>| {
         let db = db.clone();
         async move {
-            sqlx::query("UPDATE users SET token_sealed = ? WHERE name_key = ?")
-                .bind(v)
-                .bind(name)
-                .execute(&db)
-                .await
-                .unwrap();
+            sqlx::query(
+                "UPDATE user_tokens SET token_sealed = ? \
+                 WHERE user_id = (SELECT id FROM users WHERE name_key = ?)",
+            )
+            .bind(v)
+            .bind(name)
+            .execute(&db)
+            .await
+            .unwrap();
         }
     };
     put("anna", b.clone()).await;
@@ -719,10 +824,13 @@ async fn swapped_ciphertexts_are_detected() {
 
     // Editing a clear column of a row also breaks its seal.
     let db = raw(dir.path()).await;
-    sqlx::query("UPDATE users SET token_context = 'nip-1111111111' WHERE name_key = 'anna'")
-        .execute(&db)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE user_tokens SET token_context = 'nip-1111111111' \
+         WHERE user_id = (SELECT id FROM users WHERE name_key = 'anna')",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
     db.close().await;
     let store = Store::open(dir.path(), None).await.unwrap();
     let err = try_token_of(&store, "anna").await.unwrap_err();
@@ -765,7 +873,7 @@ async fn migrations_are_idempotent_and_newer_schema_refused() {
         .fetch_one(&db)
         .await
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM encryption")
         .fetch_one(&db)
         .await
@@ -784,7 +892,7 @@ async fn migrations_are_idempotent_and_newer_schema_refused() {
             err,
             StoreError::SchemaTooNew {
                 found: 99,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),
@@ -819,6 +927,47 @@ async fn raw_user_row(db: &sqlx::SqlitePool, name_key: &str) -> BTreeMap<String,
         .enumerate()
         .map(|(i, c)| (c.clone(), row.get::<String, _>(i)))
         .collect()
+}
+
+/// The user's `user_tokens` rows, each column quoted, by firm.
+async fn raw_token_rows(
+    db: &sqlx::SqlitePool,
+    name_key: &str,
+) -> BTreeMap<String, BTreeMap<String, String>> {
+    let cols: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('user_tokens')")
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert!(cols.iter().any(|c| c == "token_sealed"));
+    let select = cols
+        .iter()
+        .map(|c| format!("quote(\"{c}\")"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT firm, {select} FROM user_tokens \
+         WHERE user_id = (SELECT id FROM users WHERE name_key = ?)"
+    )))
+    .bind(name_key)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    rows.iter()
+        .map(|row| {
+            let cells = cols
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.clone(), row.get::<String, _>(i + 1)))
+                .collect();
+            (row.get::<String, _>(0), cells)
+        })
+        .collect()
+}
+
+/// The user's only token (the test user holds exactly one).
+fn only_token(u: &ksef_store::UserInfo) -> &ksef_store::UserToken {
+    assert_eq!(u.tokens.len(), 1, "{u:?}");
+    &u.tokens[0]
 }
 
 /// Ends a lock-out early (as if its time had passed).
@@ -888,7 +1037,12 @@ async fn password_login_wrong_passwords_and_lock_out() {
     let jan = store.unlock_user("jan", PW).await.unwrap();
     assert_eq!(raw_user_row(&db, "jan").await, clean);
     assert_eq!(
-        store.user_token(&jan).await.unwrap().unwrap().as_str(),
+        store
+            .user_token(&jan, FIRM_A)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
         TOKEN_A
     );
 
@@ -936,7 +1090,12 @@ async fn password_login_wrong_passwords_and_lock_out() {
         ("0", "NULL")
     );
     assert_eq!(
-        store.user_token(&jan).await.unwrap().unwrap().as_str(),
+        store
+            .user_token(&jan, FIRM_B)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
         TOKEN_B
     );
 
@@ -1013,10 +1172,11 @@ async fn administrator_saves_a_token_only_the_user_can_read() {
     store.set_user_token("bartek", TOKEN_A).await.unwrap();
     let info = store.user("bartek").await.unwrap();
     assert!(info.has_token && info.has_password && !info.is_admin);
+    assert_eq!(info.tokens.len(), 1);
 
     // The administrator's own unlocked user reads the administrator's row only.
     let admin = store.unlock_user("admin", PW).await.unwrap();
-    assert!(store.user_token(&admin).await.unwrap().is_none());
+    assert!(store.user_token(&admin, FIRM_A).await.unwrap().is_none());
     // The administrator's password does not open Bartek.
     assert!(matches!(
         store.unlock_user("bartek", PW).await,
@@ -1025,7 +1185,12 @@ async fn administrator_saves_a_token_only_the_user_can_read() {
     // Bartek reads it with his password.
     let bartek = store.unlock_user("bartek", PW2).await.unwrap();
     assert_eq!(
-        store.user_token(&bartek).await.unwrap().unwrap().as_str(),
+        store
+            .user_token(&bartek, FIRM_A)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
         TOKEN_A
     );
 
@@ -1048,7 +1213,7 @@ async fn administrator_saves_a_token_only_the_user_can_read() {
     // reset (a new key pair) cannot carry the token over, it is removed, and the result
     // says so.
     store
-        .set_token_status(&info.token_reference.clone().unwrap(), "Active")
+        .set_token_status(&info.token_for(FIRM_A).unwrap().reference, "Active")
         .await
         .unwrap();
     assert_eq!(
@@ -1074,8 +1239,9 @@ async fn administrator_saves_a_token_only_the_user_can_read() {
     for col in ["password_hash", "key_public", "key_salt", "key_sealed"] {
         assert_ne!(after[col], before[col], "{col} not replaced");
     }
+    assert!(raw_token_rows(&db, "bartek").await.is_empty());
     let info = store.user("bartek").await.unwrap();
-    assert!(!info.has_token && info.token_masked.is_none() && info.token_status.is_none());
+    assert!(!info.has_token && info.tokens.is_empty() && info.token_for(FIRM_A).is_none());
     // The old password no longer opens; the new one does, with no token.
     assert!(matches!(
         store.unlock_user("bartek", PW2).await,
@@ -1085,16 +1251,18 @@ async fn administrator_saves_a_token_only_the_user_can_read() {
         .unlock_user("bartek", "hasło od administratora")
         .await
         .unwrap();
-    assert!(store.user_token(&new_bartek).await.unwrap().is_none());
+    for firm in [FIRM_A, FIRM_B] {
+        assert!(store.user_token(&new_bartek, firm).await.unwrap().is_none());
+    }
 
     // A token saved after the reset is sealed to the new key: the old unlocked user (the
     // old private key) cannot open it, the new one can.
     store.set_user_token("bartek", TOKEN_B).await.unwrap();
-    let err = store.user_token(&bartek).await.unwrap_err();
+    let err = store.user_token(&bartek, FIRM_B).await.unwrap_err();
     assert!(matches!(err, StoreError::Integrity { .. }), "{err:?}");
     assert_eq!(
         store
-            .user_token(&new_bartek)
+            .user_token(&new_bartek, FIRM_B)
             .await
             .unwrap()
             .unwrap()
@@ -1111,7 +1279,7 @@ async fn administrator_saves_a_token_only_the_user_can_read() {
     store.remove_user("bartek").await.unwrap();
     store.add_user("Bartek", PW2, false).await.unwrap();
     store.set_user_token("bartek", TOKEN_A).await.unwrap();
-    assert!(store.user_token(&new_bartek).await.is_err());
+    assert!(store.user_token(&new_bartek, FIRM_A).await.is_err());
     db.close().await;
     store.close().await;
 }
@@ -1124,6 +1292,8 @@ async fn change_password_keeps_key_and_token() {
     store.set_user_token("ewa", TOKEN_A).await.unwrap();
     let db = raw(dir.path()).await;
     let before = raw_user_row(&db, "ewa").await;
+    let tokens_before = raw_token_rows(&db, "ewa").await;
+    assert_eq!(tokens_before.len(), 1);
 
     let ewa = store.unlock_user("ewa", PW).await.unwrap();
     // Refused new passwords change nothing.
@@ -1143,18 +1313,14 @@ async fn change_password_keeps_key_and_token() {
         );
     }
     assert_eq!(raw_user_row(&db, "ewa").await, before);
+    assert_eq!(raw_token_rows(&db, "ewa").await, tokens_before);
 
     store.change_password(&ewa, PW2).await.unwrap();
     let after = raw_user_row(&db, "ewa").await;
-    // Same key pair and token; new hash and password-derived wrapping.
-    for col in [
-        "key_public",
-        "token_sealed",
-        "token_sealing",
-        "token_reference",
-    ] {
-        assert_eq!(after[col], before[col], "{col}");
-    }
+    // Same key pair and token (the token row untouched); new hash and password-derived
+    // wrapping.
+    assert_eq!(after["key_public"], before["key_public"]);
+    assert_eq!(raw_token_rows(&db, "ewa").await, tokens_before);
     for col in ["password_hash", "key_salt", "key_sealed"] {
         assert_ne!(after[col], before[col], "{col}");
     }
@@ -1168,12 +1334,22 @@ async fn change_password_keeps_key_and_token() {
     ));
     let ewa2 = store.unlock_user("ewa", PW2).await.unwrap();
     assert_eq!(
-        store.user_token(&ewa2).await.unwrap().unwrap().as_str(),
+        store
+            .user_token(&ewa2, FIRM_A)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
         TOKEN_A
     );
     // The session unlocked before the change still holds the same key.
     assert_eq!(
-        store.user_token(&ewa).await.unwrap().unwrap().as_str(),
+        store
+            .user_token(&ewa, FIRM_A)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
         TOKEN_A
     );
     // A token saved afterwards is readable with the new password, across a reopen.
@@ -1183,7 +1359,12 @@ async fn change_password_keeps_key_and_token() {
     let store = Store::open(dir.path(), None).await.unwrap();
     let ewa = store.unlock_user("ewa", PW2).await.unwrap();
     assert_eq!(
-        store.user_token(&ewa).await.unwrap().unwrap().as_str(),
+        store
+            .user_token(&ewa, FIRM_B)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
         TOKEN_B
     );
     store.close().await;
@@ -1278,7 +1459,12 @@ async fn user_without_password_cannot_log_in_or_receive_a_token() {
     store.set_user_token("stary", TOKEN_A).await.unwrap();
     let stary = store.unlock_user("stary", PW2).await.unwrap();
     assert_eq!(
-        store.user_token(&stary).await.unwrap().unwrap().as_str(),
+        store
+            .user_token(&stary, FIRM_A)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
         TOKEN_A
     );
     db.close().await;
@@ -1344,10 +1530,8 @@ async fn token_status_is_listed_and_cleared_with_a_new_token() {
     store.set_user_token("ewa", &other).await.unwrap();
     let reference = "20251010-EC-1DCE3E3000-12ECB5B36E-45";
     for u in store.list_users().await.unwrap() {
-        assert!(
-            u.token_status.is_none() && u.token_status_at.is_none(),
-            "{u:?}"
-        );
+        let t = only_token(&u);
+        assert!(t.status.is_none() && t.status_at.is_none(), "{u:?}");
     }
 
     // Recorded on every user holding the token; others untouched.
@@ -1367,25 +1551,30 @@ async fn token_status_is_listed_and_cleared_with_a_new_token() {
     assert_eq!(names, ["anna", "ewa", "jan"]);
     let now = time::OffsetDateTime::now_utc();
     for u in [&users[0], &users[2]] {
-        assert_eq!(u.token_status.as_deref(), Some("Revoked"), "{}", u.name);
-        let at = u.token_status_at.unwrap();
+        let t = only_token(u);
+        assert_eq!(t.status.as_deref(), Some("Revoked"), "{}", u.name);
+        let at = t.status_at.unwrap();
         assert!((now - at).whole_seconds().abs() < 60);
     }
     assert!(
-        users[1].token_status.is_none() && users[1].token_status_at.is_none(),
+        only_token(&users[1]).status.is_none() && only_token(&users[1]).status_at.is_none(),
         "{:?}",
         users[1]
     );
     // `user` shows the same.
     assert_eq!(
-        store.user("JAN").await.unwrap().token_status.as_deref(),
+        only_token(&store.user("JAN").await.unwrap())
+            .status
+            .as_deref(),
         Some("Revoked")
     );
 
     // A newer status replaces it.
     store.set_token_status(reference, "Active").await.unwrap();
     assert_eq!(
-        store.user("anna").await.unwrap().token_status.as_deref(),
+        only_token(&store.user("anna").await.unwrap())
+            .status
+            .as_deref(),
         Some("Active")
     );
 
@@ -1393,21 +1582,240 @@ async fn token_status_is_listed_and_cleared_with_a_new_token() {
     // token clears it too.
     store.set_user_token("anna", TOKEN_A).await.unwrap();
     let anna = store.user("anna").await.unwrap();
-    assert!(anna.token_status.is_none() && anna.token_status_at.is_none());
+    assert!(only_token(&anna).status.is_none() && only_token(&anna).status_at.is_none());
     assert_eq!(
-        store.user("jan").await.unwrap().token_status.as_deref(),
+        only_token(&store.user("jan").await.unwrap())
+            .status
+            .as_deref(),
         Some("Active")
     );
-    store.clear_user_token("jan").await.unwrap();
+    store.clear_user_token("jan", Some(FIRM_A)).await.unwrap();
     let jan = store.user("jan").await.unwrap();
-    assert!(jan.token_status.is_none() && jan.token_status_at.is_none() && !jan.has_token);
+    assert!(jan.tokens.is_empty() && !jan.has_token);
+    // A status recorded for a token nobody holds any more lands nowhere; a new token for the
+    // firm starts without a status.
+    store.set_user_token("jan", TOKEN_A).await.unwrap();
+    assert!(
+        only_token(&store.user("jan").await.unwrap())
+            .status
+            .is_none()
+    );
     // Persisted.
     store.set_token_status(reference, "Revoked").await.unwrap();
     store.close().await;
     let store = Store::open(dir.path(), None).await.unwrap();
     assert_eq!(
-        store.user("anna").await.unwrap().token_status.as_deref(),
+        only_token(&store.user("anna").await.unwrap())
+            .status
+            .as_deref(),
         Some("Revoked")
     );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn one_user_holds_tokens_for_two_firms() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), None).await.unwrap();
+    store.add_user("admin", PW2, true).await.unwrap();
+    store.add_user("jan", PW, false).await.unwrap();
+    assert_eq!(store.set_user_token("jan", TOKEN_A).await.unwrap(), FIRM_A);
+    assert_eq!(store.set_user_token("jan", TOKEN_B).await.unwrap(), FIRM_B);
+
+    // Both listed, each under its firm, and both firms known to the program.
+    let jan = store.user("jan").await.unwrap();
+    assert!(jan.has_token);
+    assert_eq!(jan.tokens.len(), 2);
+    let a = jan.token_for(FIRM_A).unwrap();
+    let b = jan.token_for(FIRM_B).unwrap();
+    assert_eq!(
+        (a.firm.as_str(), a.context.as_str()),
+        (FIRM_A, "nip-5265877635")
+    );
+    assert_eq!(
+        (b.firm.as_str(), b.context.as_str()),
+        (FIRM_B, "internalId-5265877635-12346")
+    );
+    assert!(jan.token_for("Nip:1111111111").is_none());
+    let firms: Vec<_> = store
+        .list_firms()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.context)
+        .collect();
+    assert_eq!(firms.len(), 2);
+    assert!(firms.iter().any(|f| f == FIRM_A) && firms.iter().any(|f| f == FIRM_B));
+
+    // Both read with the password, each for its own firm; an unknown firm reads nothing.
+    let unlocked = store.unlock_user("jan", PW).await.unwrap();
+    assert_eq!(
+        store
+            .user_token(&unlocked, FIRM_A)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        TOKEN_A
+    );
+    assert_eq!(
+        store
+            .user_token(&unlocked, FIRM_B)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        TOKEN_B
+    );
+    assert!(
+        store
+            .user_token(&unlocked, "Nip:1111111111")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Another user's password opens neither.
+    let admin = store.unlock_user("admin", PW2).await.unwrap();
+    for firm in [FIRM_A, FIRM_B] {
+        assert!(store.user_token(&admin, firm).await.unwrap().is_none());
+    }
+
+    // A status is recorded per token reference: both tokens here share one reference, so
+    // both get it (as every holder of a token does).
+    store
+        .set_token_status("20251010-EC-1DCE3E3000-12ECB5B36E-45", "Active")
+        .await
+        .unwrap();
+    let jan = store.user("jan").await.unwrap();
+    assert!(
+        jan.tokens
+            .iter()
+            .all(|t| t.status.as_deref() == Some("Active"))
+    );
+
+    // Clearing one firm's token keeps the other, readable as before.
+    store.clear_user_token("JAN", Some(FIRM_A)).await.unwrap();
+    let jan = store.user("jan").await.unwrap();
+    assert!(jan.has_token && jan.token_for(FIRM_A).is_none());
+    assert_eq!(jan.tokens.len(), 1);
+    assert_eq!(
+        jan.token_for(FIRM_B).unwrap().status.as_deref(),
+        Some("Active")
+    );
+    assert!(store.user_token(&unlocked, FIRM_A).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .user_token(&unlocked, FIRM_B)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        TOKEN_B
+    );
+    // Clearing a firm the user holds no token for changes nothing.
+    store
+        .clear_user_token("jan", Some("Nip:1111111111"))
+        .await
+        .unwrap();
+    assert_eq!(store.user("jan").await.unwrap().tokens.len(), 1);
+
+    // The user's own password change keeps both; an administrator's reset removes both.
+    store.set_user_token("jan", TOKEN_A).await.unwrap();
+    store.change_password(&unlocked, PW2).await.unwrap();
+    let jan2 = store.unlock_user("jan", PW2).await.unwrap();
+    for (firm, token) in [(FIRM_A, TOKEN_A), (FIRM_B, TOKEN_B)] {
+        assert_eq!(
+            store
+                .user_token(&jan2, firm)
+                .await
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            token
+        );
+    }
+    assert_eq!(
+        store.set_password("jan", PW).await.unwrap(),
+        TokenAfterReset::Removed
+    );
+    let jan = store.user("jan").await.unwrap();
+    assert!(!jan.has_token && jan.tokens.is_empty());
+    let db = raw(dir.path()).await;
+    assert!(raw_token_rows(&db, "jan").await.is_empty());
+    let jan3 = store.unlock_user("jan", PW).await.unwrap();
+    for firm in [FIRM_A, FIRM_B] {
+        assert!(store.user_token(&jan3, firm).await.unwrap().is_none());
+    }
+    // The firms stay.
+    assert_eq!(store.list_firms().await.unwrap().len(), 2);
+
+    // Removing the user removes the user's token rows (nothing left to match a new user).
+    store.set_user_token("jan", TOKEN_B).await.unwrap();
+    store.remove_user("jan").await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM user_tokens")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    db.close().await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn firms_are_added_renamed_and_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), None).await.unwrap();
+    assert!(store.list_firms().await.unwrap().is_empty());
+    assert!(store.firm(FIRM_A).await.unwrap().is_none());
+
+    store
+        .put_firm(FIRM_A, "  Firma Testowa sp. z o.o. ")
+        .await
+        .unwrap();
+    let f = store.firm(FIRM_A).await.unwrap().unwrap();
+    assert_eq!(
+        (f.context.as_str(), f.name.as_str()),
+        (FIRM_A, "Firma Testowa sp. z o.o.")
+    );
+    let created = f.created_at;
+    // Renaming keeps the creation time.
+    store.put_firm(FIRM_A, "Abc").await.unwrap();
+    let f = store.firm(FIRM_A).await.unwrap().unwrap();
+    assert_eq!((f.name.as_str(), f.created_at), ("Abc", created));
+    // Saving a token for a named firm keeps its name.
+    store.add_user("jan", PW, false).await.unwrap();
+    store.set_user_token("jan", TOKEN_A).await.unwrap();
+    assert_eq!(store.firm(FIRM_A).await.unwrap().unwrap().name, "Abc");
+    store.put_firm(FIRM_B, "Zeta").await.unwrap();
+    let names: Vec<_> = store
+        .list_firms()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(names, ["Abc", "Zeta"]);
+
+    for bad in ["", "Nip", "Nip:", ":5265877635", "Nip:52\n65"] {
+        let err = store.put_firm(bad, "x").await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidFirm(_)),
+            "{bad:?}: {err:?}"
+        );
+    }
+    let long = "x".repeat(ksef_store::MAX_FIRM_NAME_CHARS + 1);
+    for bad in ["", "   ", "a\u{7}b", long.as_str()] {
+        let err = store.put_firm(FIRM_B, bad).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidFirmName),
+            "{bad:?}: {err:?}"
+        );
+    }
+    assert_eq!(store.firm(FIRM_B).await.unwrap().unwrap().name, "Zeta");
+    store.close().await;
+
+    // Persisted.
+    let store = Store::open(dir.path(), None).await.unwrap();
+    assert_eq!(store.list_firms().await.unwrap().len(), 2);
     store.close().await;
 }

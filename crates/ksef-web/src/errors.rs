@@ -247,6 +247,20 @@ fn polish_user(e: &UserError) -> String {
         UserError::NoToken { user } => format!(
             "Użytkownik „{user}” nie ma zapisanego tokenu KSeF — wklej go w Użytkownicy › Edytuj, pole „Token KSeF”."
         ),
+        UserError::NoTokenForFirm { user, firm } => format!(
+            "Użytkownik „{user}” nie ma zapisanego tokenu KSeF dla firmy {} — wklej go w \
+             Użytkownicy › Edytuj, pole „Token KSeF”, albo wybierz inną firmę u góry strony.",
+            crate::pages::firm_label(firm)
+        ),
+        UserError::FirmNeeded { user, firms } => format!(
+            "Użytkownik „{user}” ma tokeny KSeF kilku firm ({}) — wybierz firmę u góry strony \
+             (lista „Firma”).",
+            firms
+                .iter()
+                .map(|f| crate::pages::firm_label(f))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         UserError::TokenUnusable { user, status } => format!(
             "Token KSeF użytkownika „{user}” ma w KSeF status „{}” — nie można się nim zalogować. \
              Wygeneruj nowy token i zapisz go na użytkowniku.",
@@ -641,6 +655,14 @@ mod tests {
                 user: "Księgowa".into(),
             }),
             ProgramError::User(UserError::RemoveSelf),
+            ProgramError::User(UserError::NoTokenForFirm {
+                user: "Księgowa".into(),
+                firm: "Nip:5265877635".into(),
+            }),
+            ProgramError::User(UserError::FirmNeeded {
+                user: "Księgowa".into(),
+                firms: vec!["Nip:5265877635".into(), "Nip:5260250274".into()],
+            }),
             ProgramError::Store(ksef_store::StoreError::WrongPassword {
                 name: "Księgowa".into(),
                 attempts_left: 3,
@@ -720,6 +742,10 @@ mod tests {
                 "English words in {shown}"
             );
             assert!(!shown.starts_with("Operacja nie powiodła się"), "{e:?}");
+            assert!(
+                !shown.starts_with("Operacja na użytkownikach programu"),
+                "a user rule without its own message: {e:?}"
+            );
             let d = details(&e).expect("details");
             assert!(
                 d.contains(&english),

@@ -409,8 +409,30 @@ fn token_secret(token: &str) -> &str {
 async fn expect_masked(tab: &Tab, name: &str, token: &str) {
     let row = format!("tr.user-row[data-name=\"{name}\"]");
     tab.expect(&row).await;
+    // One token, shown under its firm (the token's context).
+    let parsed: ksef_core::KsefToken = token.parse().unwrap();
+    let firm = ksef_store::firm_key(parsed.context());
+    assert_eq!(
+        tab.texts(&format!("{row} td.tokens div.user-token"))
+            .await
+            .len(),
+        1,
+        "{name} should hold one token"
+    );
+    assert_eq!(
+        tab.attr(&format!("{row} td.tokens div.user-token"), "data-firm")
+            .await
+            .as_deref(),
+        Some(firm.as_str())
+    );
+    assert_eq!(
+        tab.text(&format!("{row} td.tokens span.token-firm"))
+            .await
+            .as_deref(),
+        Some(format!("NIP {}", parsed.context().value()).as_str())
+    );
     let masked = tab
-        .text(&format!("{row} td.token-masked"))
+        .text(&format!("{row} td.tokens span.token-masked"))
         .await
         .unwrap_or_default();
     let secret = token_secret(token);
@@ -598,13 +620,13 @@ fn certificate_login_grant_add_save_masked() {
         let row = format!("tr.user-row[data-name=\"{ADMIN}\"]");
         expect_masked(&tab, ADMIN, &token).await;
         assert_eq!(
-            tab.attr(&format!("{row} td.token-status"), "data-status")
+            tab.attr(&format!("{row} td.tokens span.token-status"), "data-status")
                 .await
                 .as_deref(),
             Some("Active")
         );
         let status = tab
-            .text(&format!("{row} td.token-status"))
+            .text(&format!("{row} td.tokens span.token-status"))
             .await
             .unwrap_or_default();
         assert!(status.starts_with("Aktywny"), "token status: {status:?}");
@@ -624,7 +646,8 @@ fn certificate_login_grant_add_save_masked() {
             !tab.html().await.contains(token_secret(&token)),
             "Edytuj shows the token's secret"
         );
-        tab.click_and_wait("#check-token").await;
+        tab.click_and_wait("form.check-token-form button.check-token")
+            .await;
         if tab.wait_for_any(&["#token-permissions", "#error"]).await == 1 {
             let e = tab.text("#error").await.unwrap_or_default();
             tab.fail::<()>(&format!("checking the saved token failed: {e}"))
@@ -1090,7 +1113,7 @@ fn two_tabs_save_their_own_tokens_and_revoked_shows_on_user() {
         b.click_and_wait(&format!("tr.user-row[data-name=\"{USER2}\"] a.edit"))
             .await;
         assert!(
-            !b.exists("#check-token-form").await,
+            !b.exists("form.check-token-form").await,
             "an administrator is offered a check of another user's token"
         );
         assert!(!b.html().await.contains(token_secret(&token_b)));
@@ -1111,11 +1134,14 @@ fn two_tabs_save_their_own_tokens_and_revoked_shows_on_user() {
         b.click_and_wait("a#nav-users").await;
         let user2_row = format!("tr.user-row[data-name=\"{USER2}\"]");
         let code = b
-            .attr(&format!("{user2_row} td.token-status"), "data-status")
+            .attr(
+                &format!("{user2_row} td.tokens span.token-status"),
+                "data-status",
+            )
             .await
             .unwrap_or_default();
         let status = b
-            .text(&format!("{user2_row} td.token-status"))
+            .text(&format!("{user2_row} td.tokens span.token-status"))
             .await
             .unwrap_or_default();
         assert!(
@@ -1125,7 +1151,7 @@ fn two_tabs_save_their_own_tokens_and_revoked_shows_on_user() {
         );
         assert_eq!(
             b.attr(
-                &format!("tr.user-row[data-name=\"{ADMIN}\"] td.token-status"),
+                &format!("tr.user-row[data-name=\"{ADMIN}\"] td.tokens span.token-status"),
                 "data-status"
             )
             .await
@@ -1230,7 +1256,7 @@ fn setup_login_logout_and_second_user_cannot_use_first_users_token() {
         tab.expect("form#admin-form").await;
         tab.expect("form#remove-user-form button#remove-user").await;
         assert!(
-            !tab.exists("#check-token-form").await,
+            !tab.exists("form.check-token-form").await,
             "USER2 has no token to check"
         );
         tab.screenshot("05-edycja-uzytkownika").await;
@@ -1399,6 +1425,174 @@ fn ksef_session_of_token_screens_ends_when_idle() {
         );
         let flash = tab.text("#flash").await.unwrap_or_default();
         assert!(flash.contains("bezczynności"), "{flash:?}");
+
+        drop(tab);
+        chrome.close().await;
+        app.web.shutdown().await;
+    });
+}
+
+/// A program user holding KSeF tokens for two firms: the users table lists both (one
+/// `div.user-token[data-firm]` each); the start page asks for a firm first; switching the firm
+/// in the header (`#firm-select`, one change) makes the start page's token login open a session
+/// in that firm's context (`#ksef-session` names its NIP); switching again ends that session and
+/// the next token login is in the other firm.
+#[test]
+fn user_with_two_firms_switches_firm_and_logs_in_with_that_firms_token() {
+    common::run(|| async {
+        let app = App::start().await;
+        // Token A in NIP (the owner's), token B in a second firm, through the API.
+        let token_a = app.owner_tokens(&owner(), &["Token firmy A"]).await[0]
+            .1
+            .clone();
+        let nip_b = loop {
+            let n = Nip::random();
+            if n.as_str() != NIP {
+                break n;
+            }
+        };
+        let owner_b = make_test_certificate(
+            &TestSubject::person_nip(nip_b.clone(), "Bogdan", "Drugi"),
+            KeyAlgorithm::EcP256,
+        )
+        .expect("test certificate");
+        let session_b = app
+            .api
+            .login_with_certificate(&owner_b, &ContextIdentifier::Nip(nip_b.clone()))
+            .await
+            .expect("second owner's login through the API");
+        let (_, token_b) = app
+            .api
+            .generate_active_token(&session_b.access_token, &["InvoiceRead"], "Token firmy B")
+            .await;
+        let (firm_a, firm_b) = (format!("Nip:{NIP}"), format!("Nip:{}", nip_b.as_str()));
+
+        let chrome = Chrome::launch("dwie-firmy").await;
+        let tab = chrome.tab().await;
+        first_run_setup(&tab, &app, ADMIN, ADMIN_PASSWORD).await;
+        // Before any token or KSeF login: no firm to choose.
+        assert!(tab.exists("form#firm-form select#firm-select").await);
+        assert_eq!(tab.count("#firm-select option[value^='Nip:']").await, 0);
+
+        // Both tokens pasted on the administrator's own entry.
+        for token in [&token_a, &token_b] {
+            tab.click_and_wait("a#nav-users").await;
+            tab.click_and_wait(&format!("tr.user-row[data-name=\"{ADMIN}\"] a.edit"))
+                .await;
+            tab.fill("textarea#token-field", token).await;
+            tab.click_and_wait("#save-user").await;
+            no_error(&tab, "saving a pasted token").await;
+        }
+        let row = format!("tr.user-row[data-name=\"{ADMIN}\"]");
+        tab.wait_for(&row).await;
+        assert_eq!(
+            tab.count(&format!("{row} td.tokens div.user-token")).await,
+            2
+        );
+        for (firm, token) in [(&firm_a, &token_a), (&firm_b, &token_b)] {
+            let cell = format!("{row} td.tokens div.user-token[data-firm=\"{firm}\"]");
+            let masked = tab
+                .text(&format!("{cell} span.token-masked"))
+                .await
+                .unwrap_or_default();
+            let reference = token.split('|').next().unwrap();
+            assert!(masked.starts_with(reference), "{firm}: {masked:?}");
+            assert_eq!(
+                tab.text(&format!("{cell} span.token-firm")).await,
+                Some(format!("NIP {}", firm.trim_start_matches("Nip:")))
+            );
+        }
+        assert!(!tab.html().await.contains(token_secret(&token_b)));
+        // The edit page: one row per firm, each with its own check form.
+        tab.click_and_wait(&format!("{row} a.edit")).await;
+        assert_eq!(tab.count("table#user-tokens tr.user-token").await, 2);
+        for firm in [&firm_a, &firm_b] {
+            let r = format!("table#user-tokens tr.user-token[data-firm=\"{firm}\"]");
+            tab.expect(&format!("{r} form.check-token-form button.check-token"))
+                .await;
+            assert_eq!(
+                tab.prop(
+                    &format!("{r} form.check-token-form input[name=firm]"),
+                    "value"
+                )
+                .await,
+                json!(firm)
+            );
+        }
+        tab.screenshot("01-dwa-tokeny").await;
+
+        // The start page: two tokens and no firm chosen yet → choose one first.
+        tab.click_and_wait("a#nav-home").await;
+        tab.expect("#own-token-missing").await;
+        assert!(
+            !tab.exists("#token-login").await,
+            "a token login without a firm"
+        );
+        assert_eq!(tab.count("#firm-select option").await, 2);
+        // A token login posted anyway is refused in Polish, naming both firms.
+        post_in_page(&tab, "/logowanie/token", &[]).await;
+        let e = tab.text("#error .message").await.unwrap_or_default();
+        assert!(
+            e.contains("kilku firm") && e.contains(NIP) && e.contains(nip_b.as_str()),
+            "{e:?}"
+        );
+        assert!(!tab.exists("#ksef-session").await);
+
+        // Switch to the second firm in the header: one change of the list.
+        let switch = |firm: String| {
+            let tab = &tab;
+            async move {
+                tab.call("() => { window.__ksefBrowserTestOldPage = true; }", &[])
+                    .await;
+                tab.fill("#firm-select", &firm).await;
+                tab.wait_until(
+                    "the page after switching the firm",
+                    "() => window.__ksefBrowserTestOldPage === undefined && document.readyState === 'complete'",
+                    &[],
+                )
+                .await;
+                no_error(tab, "switching the firm").await;
+                assert_eq!(path(tab).await, "/", "the switch returns to the same page");
+                assert_eq!(tab.prop("#firm-select", "value").await, json!(firm));
+            }
+        };
+        switch(firm_b.clone()).await;
+        let flash = tab.text("#flash").await.unwrap_or_default();
+        assert!(flash.contains(nip_b.as_str()), "{flash:?}");
+        tab.expect("#token-login").await;
+        tab.screenshot("02-firma-b").await;
+        tab.click_and_wait("#token-login").await;
+        no_error(&tab, "the token login in the second firm").await;
+        let banner = tab.text("#ksef-session").await.unwrap_or_default();
+        assert!(
+            banner.contains("sesja tokenem") && banner.contains(nip_b.as_str()),
+            "{banner:?}"
+        );
+        assert!(!banner.contains(NIP), "{banner:?}");
+        assert_eq!(tab.prop("#firm-select", "value").await, json!(firm_b));
+        tab.screenshot("03-sesja-firmy-b").await;
+
+        // Back to the first firm: the second firm's KSeF session ends; the token login is now
+        // the first firm's.
+        switch(firm_a.clone()).await;
+        let flash = tab.text("#flash").await.unwrap_or_default();
+        assert!(
+            flash.contains("zakończona") && flash.contains(NIP),
+            "{flash:?}"
+        );
+        assert!(
+            !tab.exists("#ksef-session").await,
+            "the old firm's session stayed"
+        );
+        tab.click_and_wait("#token-login").await;
+        no_error(&tab, "the token login in the first firm").await;
+        let banner = tab.text("#ksef-session").await.unwrap_or_default();
+        assert!(
+            banner.contains("sesja tokenem") && banner.contains(NIP),
+            "{banner:?}"
+        );
+        assert!(!banner.contains(nip_b.as_str()), "{banner:?}");
+        tab.screenshot("04-sesja-firmy-a").await;
 
         drop(tab);
         chrome.close().await;

@@ -316,6 +316,16 @@ fn cell(row: &str, class: &str) -> String {
     row[body..end].trim().to_string()
 }
 
+/// The text of the first `<span class="{class}…">` in a piece of a page (e.g. a user's row).
+fn span(row: &str, class: &str) -> String {
+    let at = row
+        .find(&format!("<span class=\"{class}"))
+        .unwrap_or_else(|| panic!("no span.{class} in {row}"));
+    let body = at + row[at..].find('>').unwrap() + 1;
+    let end = body + row[body..].find("</span>").unwrap();
+    row[body..end].trim().to_string()
+}
+
 /// The `<input ...>` tag of a permission checkbox.
 fn permission_input<'a>(html: &'a str, permission: &str) -> &'a str {
     let at = html
@@ -546,13 +556,19 @@ async fn owner_generates_saves_checks_and_revokes_a_token() {
     let (_, users) = h.get("/uzytkownicy").await;
     assert!(!users.contains(&secret));
     let r = row(&users, "data-name", "Księgowa").unwrap();
-    let masked = cell(r, "token-masked");
+    let masked = span(r, "token-masked");
+    let firm = format!("Nip:{}", nip.as_str());
+    assert!(
+        r.contains(&format!("class=\"user-token\" data-firm=\"{firm}\"")),
+        "{r}"
+    );
+    assert_eq!(span(r, "token-firm"), format!("NIP {}", nip.as_str()));
     assert!(
         masked.contains(&reference) && masked.contains('…'),
         "{masked}"
     );
     assert_eq!(
-        cell(row(&users, "data-name", ADMIN).unwrap(), "token-masked"),
+        span(row(&users, "data-name", ADMIN).unwrap(), "token-masked"),
         "—"
     );
     // The edit page shows the masked token only as a placeholder.
@@ -564,11 +580,24 @@ async fn owner_generates_saves_checks_and_revokes_a_token() {
     // shows the token's permissions and is closed again.
     let clerk = h.browser_as("Księgowa", USER_PASSWORD).await;
     let (_, edit) = get_with(&clerk, &h.url("/uzytkownicy/Ksi%C4%99gowa")).await;
-    assert!(edit.contains("id=\"check-token-form\""), "{edit}");
+    assert!(edit.contains("id=\"user-tokens\""), "{edit}");
+    assert!(
+        edit.contains(&format!("class=\"user-token\" data-firm=\"{firm}\"")),
+        "{edit}"
+    );
+    assert_eq!(
+        edit.matches("class=\"check-token-form\"").count(),
+        1,
+        "{edit}"
+    );
+    assert!(
+        edit.contains(&format!("name=\"firm\" value=\"{firm}\"")),
+        "{edit}"
+    );
     let (status, page) = post_with(
         &clerk,
         &h.url("/uzytkownicy/Ksi%C4%99gowa/sprawdz"),
-        &[("csrf", &csrf(&edit))],
+        &[("csrf", &csrf(&edit)), ("firm", &firm)],
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{page}");
@@ -1714,9 +1743,9 @@ async fn a_users_token_works_only_for_that_user() {
         .secret_hex()
         .to_string();
     assert!(!page.contains(&secret));
-    assert!(cell(row(&page, "data-name", "Anna").unwrap(), "token-masked").contains(&reference));
+    assert!(span(row(&page, "data-name", "Anna").unwrap(), "token-masked").contains(&reference));
     assert_eq!(
-        cell(row(&page, "data-name", "Bartek").unwrap(), "token-masked"),
+        span(row(&page, "data-name", "Bartek").unwrap(), "token-masked"),
         "—"
     );
     // The administrator cannot use or check it.
@@ -1725,7 +1754,8 @@ async fn a_users_token_works_only_for_that_user() {
         element_text(&page, "error")
             .unwrap_or_default()
             .contains(&format!(
-                "Użytkownik „{ADMIN}” nie ma zapisanego tokenu KSeF"
+                "Użytkownik „{ADMIN}” nie ma zapisanego tokenu KSeF dla firmy NIP {}",
+                nip.as_str()
             )),
         "{page}"
     );
@@ -1780,10 +1810,8 @@ async fn a_users_token_works_only_for_that_user() {
     assert!(element_text(&page, "error").is_some(), "{page}");
     assert!(!page.contains("data-name=\"Anna\""));
     let anna_info = h.store().await.user("Anna").await.unwrap();
-    assert_eq!(
-        anna_info.token_reference.as_deref(),
-        Some(reference.as_str())
-    );
+    assert_eq!(anna_info.tokens.len(), 1);
+    assert_eq!(anna_info.tokens[0].reference.as_str(), reference.as_str());
 
     // KSeF: the token is unused so far.
     let page = tokens_page(&h, &nip, &cred).await;

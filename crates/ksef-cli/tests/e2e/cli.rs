@@ -33,14 +33,8 @@ fn snapshot(p: &Program) -> String {
             .iter()
             .map(|u| {
                 format!(
-                    "{}|admin={}|password={}|locked={:?}|{:?}|{:?}|{:?}",
-                    u.name,
-                    u.is_admin,
-                    u.has_password,
-                    u.locked_until,
-                    u.token_masked,
-                    u.token_set_at,
-                    u.token_status
+                    "{}|admin={}|password={}|locked={:?}|{:?}",
+                    u.name, u.is_admin, u.has_password, u.locked_until, u.tokens
                 )
             })
             .collect();
@@ -155,7 +149,15 @@ fn seed_workflow_end_to_end() {
     assert!(token.starts_with(&reference));
     assert_eq!(g["status"], "Active");
     let users = p.json(&["user", "list"]);
-    let masked = users[0]["token"].as_str().unwrap();
+    assert_eq!(users[0]["hasToken"], true, "{users:#}");
+    assert_eq!(users[0]["tokens"].as_array().unwrap().len(), 1, "{users:#}");
+    assert!(
+        users[0]["tokens"][0]["firm"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("Nip:")),
+        "{users:#}"
+    );
+    let masked = users[0]["tokens"][0]["token"].as_str().unwrap();
     assert!(
         !masked.contains(&token) && masked.contains(&reference),
         "{masked}"
@@ -277,7 +279,7 @@ fn seed_workflow_end_to_end() {
         .unwrap()
         .iter()
         .find(|u| u["name"] == "Księgowa")
-        .map(|u| u["tokenStatus"].clone())
+        .map(|u| u["tokens"][0]["tokenStatus"].clone())
         .unwrap();
     assert!(
         matches!(status.as_str(), Some("Revoked" | "Revoking")),
@@ -926,15 +928,24 @@ fn program_user_password_guards_the_saved_token() {
     assert_eq!(anna["admin"], true);
     assert_eq!(anna["hasPassword"], true);
     assert_eq!(anna["hasToken"], true);
-    assert_eq!(anna["tokenReference"], reference.as_str());
+    let firm = format!("Nip:{}", nip.as_str());
+    let tokens = anna["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 1, "{list:#}");
+    assert_eq!(tokens[0]["firm"], firm.as_str());
+    assert_eq!(tokens[0]["tokenReference"], reference.as_str());
+    assert_eq!(tokens[0]["tokenContext"], format!("nip-{}", nip.as_str()));
+    assert!(tokens[0]["tokenSetAt"].is_string(), "{list:#}");
+    assert!(tokens[0]["token"].as_str().unwrap().contains(&reference));
+    assert!(anna.get("tokenReference").is_none(), "{list:#}");
     assert!(anna["lockedUntil"].is_null());
     assert_eq!(bartek["name"], "Bartek");
     assert_eq!(bartek["admin"], false);
     assert_eq!(bartek["hasPassword"], true);
     assert_eq!(bartek["hasToken"], false);
+    assert_eq!(bartek["tokens"], json!([]));
     let table = p.ok(&["user", "list"]);
     let header = table.lines().next().unwrap();
-    for col in ["USER", "ADMIN", "STATUS", "TOKEN"] {
+    for col in ["USER", "ADMIN", "FIRM", "STATUS", "TOKEN"] {
         assert!(header.contains(col), "{table}");
     }
     assert!(
@@ -1117,10 +1128,7 @@ fn program_user_password_guards_the_saved_token() {
     assert!(out.contains("token") && out.contains("removed"), "{out}");
     let after = p.json(&["user", "list"]);
     assert_eq!(after[0]["hasToken"], false, "{after:#}");
-    assert!(
-        after[0]["token"].is_null() && after[0]["tokenReference"].is_null(),
-        "{after:#}"
-    );
+    assert_eq!(after[0]["tokens"], json!([]), "{after:#}");
     assert!(after[0]["lockedUntil"].is_null(), "{after:#}");
     assert_eq!(after[0]["hasPassword"], true, "{after:#}");
     assert_eq!(after[0]["admin"], true, "{after:#}");
@@ -1160,12 +1168,20 @@ fn program_user_password_guards_the_saved_token() {
         &short,
     ]);
 
-    // The token saved again (stdin) opens with the new password.
-    let out = p.run_stdin(&["user", "set-token", "Anna"], &format!("{token}\n"));
+    // The token saved again (stdin) opens with the new password; the answer names its firm.
+    let out = p.run_stdin(
+        &["user", "set-token", "Anna", "--json"],
+        &format!("{token}\n"),
+    );
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    let saved: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        saved,
+        json!({"user": "Anna", "tokenSaved": true, "firm": firm})
     );
     p.ok(&[
         "auth",
@@ -1185,5 +1201,162 @@ fn program_user_password_guards_the_saved_token() {
     ] {
         let hits = files_containing(&p, secret);
         assert!(hits.is_empty(), "{secret:?} in clear in {hits:?}");
+    }
+}
+
+/// One program user holding KSeF tokens for two firms: `auth login --user` without a firm is
+/// refused, naming `--nip` and both firms, without asking KSeF; `--nip` picks the firm's token
+/// and opens a session in that firm's context. `firm add` names a firm (`firm list` shows it)
+/// and saving a token adds its firm.
+#[test]
+fn user_with_tokens_for_two_firms_logs_in_with_nip_and_firms_are_listed() {
+    let emu = EmulatorProcess::start(
+        BIN,
+        &["--auth-delay-ms", "20", "--token-activation-ms", "50"],
+    );
+    let p = Program::new(BIN, &emu.base_url);
+    let (files1, files2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (nip1, nip2) = (Nip::random(), Nip::random());
+    let (firm1, firm2) = (
+        format!("Nip:{}", nip1.as_str()),
+        format!("Nip:{}", nip2.as_str()),
+    );
+    assert_eq!(p.json(&["firm", "list"]), json!([]));
+    assert!(p.ok(&["firm", "list"]).contains("no firms yet"));
+
+    // A firm added by hand, then renamed.
+    let added = p.json(&[
+        "firm",
+        "add",
+        "--nip",
+        nip1.as_str(),
+        "--name",
+        "  Alfa sp. z o.o.",
+    ]);
+    assert_eq!(added, json!({"context": firm1, "name": "Alfa sp. z o.o."}));
+    p.ok(&["firm", "add", "--nip", nip1.as_str(), "--name", "Alfa S.A."]);
+    let e = p.fails(&["firm", "add", "--nip", "123", "--name", "Zła"]);
+    assert!(!e.is_empty());
+    let e = p.fails(&["firm", "add", "--nip", nip2.as_str(), "--name", "   "]);
+    assert!(e.contains("firm name"), "{e}");
+    let firms = p.json(&["firm", "list"]);
+    assert_eq!(firms.as_array().unwrap().len(), 1, "{firms:#}");
+    assert_eq!(firms[0]["context"], firm1.as_str());
+    assert_eq!(firms[0]["name"], "Alfa S.A.");
+    assert!(firms[0]["createdAt"].is_string());
+
+    let anna_pw = write(files1.path(), "anna.txt", "Anna-hasło-2024!\n");
+    p.ok(&[
+        "user",
+        "add",
+        "Anna",
+        "--password-file",
+        &anna_pw,
+        "--admin",
+    ]);
+    // A token per firm, each generated in that firm's context and saved on Anna.
+    let mut tokens = Vec::new();
+    for (nip, files) in [(&nip1, &files1), (&nip2, &files2)] {
+        p.login_owner(nip, files.path());
+        let g = p.json(&[
+            "token",
+            "generate",
+            "--permissions",
+            "InvoiceRead",
+            "--description",
+            "Token Anny",
+            "--save-to-user",
+            "Anna",
+        ]);
+        tokens.push(g["referenceNumber"].as_str().unwrap().to_string());
+        p.ok(&["auth", "logout"]);
+    }
+    let list = p.json(&["user", "list"]);
+    let held = list[0]["tokens"].as_array().unwrap();
+    assert_eq!(held.len(), 2, "{list:#}");
+    let firm_refs: Vec<(String, String)> = held
+        .iter()
+        .map(|t| {
+            (
+                t["firm"].as_str().unwrap().to_string(),
+                t["tokenReference"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        firm_refs.contains(&(firm1.clone(), tokens[0].clone())),
+        "{list:#}"
+    );
+    assert!(
+        firm_refs.contains(&(firm2.clone(), tokens[1].clone())),
+        "{list:#}"
+    );
+    // The second firm was added by saving its token (named by its NIP); the first keeps its name.
+    let firms = p.json(&["firm", "list"]);
+    assert_eq!(firms.as_array().unwrap().len(), 2, "{firms:#}");
+    let name_of = |ctx: &str| {
+        firms
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["context"] == ctx)
+            .map(|f| f["name"].as_str().unwrap().to_string())
+    };
+    assert_eq!(name_of(&firm1).as_deref(), Some("Alfa S.A."));
+    assert_eq!(name_of(&firm2).as_deref(), Some(nip2.as_str()));
+    let table = p.ok(&["firm", "list"]);
+    assert!(table.contains(&firm1) && table.contains("Alfa S.A.") && table.contains(&firm2));
+
+    // No firm named: refused, naming --nip and both firms; KSeF not asked.
+    let logins = token_logins(&emu);
+    let e = p.fails(&[
+        "auth",
+        "login",
+        "--user",
+        "Anna",
+        "--user-password-file",
+        &anna_pw,
+    ]);
+    assert!(
+        e.contains("--nip") && e.contains(&firm1) && e.contains(&firm2) && e.contains("Anna"),
+        "{e}"
+    );
+    assert_eq!(logins, token_logins(&emu), "KSeF was asked without a firm");
+    p.fails(&["auth", "status"]);
+    // A firm Anna holds no token for.
+    let other = Nip::random();
+    let e = p.fails(&[
+        "auth",
+        "login",
+        "--user",
+        "Anna",
+        "--nip",
+        other.as_str(),
+        "--user-password-file",
+        &anna_pw,
+    ]);
+    assert!(
+        e.contains("no KSeF token for") && e.contains(other.as_str()),
+        "{e}"
+    );
+    assert_eq!(logins, token_logins(&emu));
+
+    // --nip picks each firm's token: the session opens in that firm's context.
+    for (i, nip) in [&nip2, &nip1].into_iter().enumerate() {
+        p.ok(&[
+            "auth",
+            "login",
+            "--user",
+            "Anna",
+            "--nip",
+            nip.as_str(),
+            "--user-password-file",
+            &anna_pw,
+        ]);
+        assert_eq!(token_logins(&emu), logins + i + 1);
+        let st = p.json(&["auth", "status"]);
+        assert_eq!(st["tokenSession"], true, "{st:#}");
+        assert_eq!(st["context"]["value"], nip.as_str(), "{st:#}");
+        p.ok(&["auth", "logout"]);
     }
 }
