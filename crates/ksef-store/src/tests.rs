@@ -257,7 +257,7 @@ async fn v1_store_migrates_and_legacy_token_is_resealed_on_the_first_password() 
         .await
         .unwrap();
     assert_eq!(version, schema::MIGRATIONS.current());
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
 
     // The v1 users survive the migration: no password, not administrators, the token listed.
     let users = store.list_users().await.unwrap();
