@@ -765,7 +765,7 @@ async fn migrations_are_idempotent_and_newer_schema_refused() {
         .fetch_one(&db)
         .await
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM encryption")
         .fetch_one(&db)
         .await
@@ -784,7 +784,7 @@ async fn migrations_are_idempotent_and_newer_schema_refused() {
             err,
             StoreError::SchemaTooNew {
                 found: 99,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),
