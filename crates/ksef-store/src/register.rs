@@ -287,6 +287,18 @@ impl Store {
         Ok(FirmId(id))
     }
 
+    /// The registers of `api`: (id, context), by context.
+    pub async fn firms(&self, api: &str) -> Result<Vec<(FirmId, String)>> {
+        let api = crate::normalize_base_url(api)?;
+        let rows = sqlx::query("SELECT id, context FROM firms WHERE api = ? ORDER BY context")
+            .bind(api)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((FirmId(r.try_get("id")?), r.try_get("context")?)))
+            .collect()
+    }
+
     /// Where the next sync of `subject_type` starts (`None`: never synced).
     pub async fn sync_cursor(
         &self,
