@@ -953,7 +953,9 @@ pub async fn sync(
         app,
         &READ_PERMISSIONS,
         Operation::SyncInvoices,
-        async |c, s| Ok(invoicing_flows::sync_with(c, s, dir.as_deref(), &mut sink, &options).await),
+        async |c, s| {
+            Ok(invoicing_flows::sync_with(c, s, dir.as_deref(), &mut sink, &options).await)
+        },
     )
     .await?;
     result.map_err(|e| match e {

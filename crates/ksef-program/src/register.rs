@@ -58,11 +58,7 @@ pub async fn current_firm(app: &mut App) -> ProgramResult<FirmId> {
     let base = app.settings.base_url.clone();
     match app.current_session().await? {
         Some(s) => {
-            let context = format!(
-                "{}:{}",
-                s.session.context.kind(),
-                s.session.context.value()
-            );
+            let context = format!("{}:{}", s.session.context.kind(), s.session.context.value());
             Ok(app.store().await?.firm(&base, &context).await?)
         }
         None => {
@@ -446,7 +442,10 @@ mod tests {
         assert_eq!(grosze(1e300), None);
         assert_eq!(format_grosze(-1230), "-12.30");
         assert_eq!(format_grosze(5), "0.05");
-        assert_eq!(parse_amount(crate::Field::MinAmount, "1234,5").unwrap(), 123450);
+        assert_eq!(
+            parse_amount(crate::Field::MinAmount, "1234,5").unwrap(),
+            123450
+        );
         assert_eq!(parse_amount(crate::Field::MinAmount, "10").unwrap(), 1000);
         assert!(parse_amount(crate::Field::MinAmount, "1.234").is_err());
         assert!(parse_amount(crate::Field::MinAmount, "abc").is_err());

@@ -107,7 +107,11 @@ async fn sends_and_syncs_fill_the_register_consistently() {
     let mut paths = Vec::new();
     for n in 1..=4 {
         let p = files.join(format!("fv-{n}.xml"));
-        std::fs::write(&p, ksef_testkit::invoices::fa3(nip.as_str(), &format!("REG-{n}"))).unwrap();
+        std::fs::write(
+            &p,
+            ksef_testkit::invoices::fa3(nip.as_str(), &format!("REG-{n}")),
+        )
+        .unwrap();
         paths.push(p);
     }
     send(&mut app, paths.clone()).await;
@@ -137,7 +141,14 @@ async fn sends_and_syncs_fill_the_register_consistently() {
     // The exact file is kept.
     let firm = register::current_firm(&mut app).await.unwrap();
     let key = InvoiceKey::KsefNumber(accepted[0].ksef_number.clone().unwrap());
-    let (inv, bytes) = app.store().await.unwrap().invoice(firm, &key).await.unwrap().unwrap();
+    let (inv, bytes) = app
+        .store()
+        .await
+        .unwrap()
+        .invoice(firm, &key)
+        .await
+        .unwrap()
+        .unwrap();
     let original = paths
         .iter()
         .map(|p| std::fs::read(p).unwrap())
@@ -147,18 +158,41 @@ async fn sends_and_syncs_fill_the_register_consistently() {
 
     // --- Sync twice: the same register; the sales sent are the rows the sync finds.
     let progress = invoicing_flows::no_progress();
-    let first = invoices::sync(&mut app, None, vec![], None, Default::default(), progress.clone())
-        .await
-        .unwrap();
-    assert_eq!(first.subjects[0].registered, 0, "already recorded on sending: {first:?}");
+    let first = invoices::sync(
+        &mut app,
+        None,
+        vec![],
+        None,
+        Default::default(),
+        progress.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        first.subjects[0].registered, 0,
+        "already recorded on sending: {first:?}"
+    );
     let after_first = listed(&mut app, None).await;
-    let second = invoices::sync(&mut app, None, vec![], None, Default::default(), progress.clone())
-        .await
-        .unwrap();
+    let second = invoices::sync(
+        &mut app,
+        None,
+        vec![],
+        None,
+        Default::default(),
+        progress.clone(),
+    )
+    .await
+    .unwrap();
     assert_eq!(second.subjects.iter().map(|s| s.registered).sum::<u64>(), 0);
     assert_eq!(listed(&mut app, None).await, after_first);
-    let synced = after_first.iter().find(|s| s.ksef_number == accepted[0].ksef_number).unwrap();
-    assert_eq!(synced.status, "accepted", "a sync does not downgrade a sale");
+    let synced = after_first
+        .iter()
+        .find(|s| s.ksef_number == accepted[0].ksef_number)
+        .unwrap();
+    assert_eq!(
+        synced.status, "accepted",
+        "a sync does not downgrade a sale"
+    );
     assert_eq!(synced.session_reference, accepted[0].session_reference);
 
     // --- A fresh register (another data dir): the sync dies before its cursor moves.
@@ -177,10 +211,22 @@ async fn sends_and_syncs_fill_the_register_consistently() {
         .await
         .unwrap_err();
     assert!(matches!(err, SyncError::Sink(ProgramError::SessionExpired)));
-    assert_eq!(store.sync_cursor(firm, "Subject1").await.unwrap(), None, "the cursor did not move");
+    assert_eq!(
+        store.sync_cursor(firm, "Subject1").await.unwrap(),
+        None,
+        "the cursor did not move"
+    );
     let partial = listed(&mut fresh, None).await;
-    assert_eq!(partial.len(), 2, "half of the package, whole rows: {partial:#?}");
-    assert!(partial.iter().all(|p| p.status == "received" && p.ksef_number.is_some()));
+    assert_eq!(
+        partial.len(),
+        2,
+        "half of the package, whole rows: {partial:#?}"
+    );
+    assert!(
+        partial
+            .iter()
+            .all(|p| p.status == "received" && p.ksef_number.is_some())
+    );
     // The next run completes it: every accepted sale once, the cursor set.
     let done = invoices::sync(
         &mut fresh,
@@ -197,9 +243,15 @@ async fn sends_and_syncs_fill_the_register_consistently() {
     let all = listed(&mut fresh, Some(Direction::Sale)).await;
     let mut numbers: Vec<_> = all.iter().filter_map(|s| s.ksef_number.clone()).collect();
     numbers.sort();
-    let mut expected: Vec<_> = accepted.iter().filter_map(|s| s.ksef_number.clone()).collect();
+    let mut expected: Vec<_> = accepted
+        .iter()
+        .filter_map(|s| s.ksef_number.clone())
+        .collect();
     expected.sort();
     assert_eq!(numbers, expected);
-    assert!(all.iter().all(|s| s.status == InvoiceStatus::Received.as_str()));
+    assert!(
+        all.iter()
+            .all(|s| s.status == InvoiceStatus::Received.as_str())
+    );
     emu.shutdown().await;
 }

@@ -48,11 +48,11 @@ use zeroize::Zeroizing;
 
 pub use error::{FilterProblem, Result, StoreError};
 pub use keys::KeySource;
+use keys::{KdfParams, Sealer};
 pub use register::{
     CurrencyTotals, CursorUpdate, Direction, FirmId, InvoiceFilter, InvoiceKey, InvoicePage,
     InvoiceRecord, InvoiceStatus, RecordCounts, RegisteredInvoice,
 };
-use keys::{KdfParams, Sealer};
 pub use users::{
     FIRST_LOCK, MAX_FAILED_LOGINS, MAX_LOCK, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS,
     TokenAfterReset, UnlockedUser, UserInfo, validate_password,

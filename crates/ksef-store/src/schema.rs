@@ -110,16 +110,20 @@ pub(crate) const MIGRATIONS: Migrations = Migrations::new(&[
         size INTEGER NOT NULL,
         recorded_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
+        -- What the text filter searches, in one column so that an index holds it.
+        search TEXT GENERATED ALWAYS AS (lower(invoice_number || ' ' || coalesce(ksef_number, '')
+            || ' ' || coalesce(seller_name, '') || ' ' || coalesce(buyer_name, ''))) VIRTUAL,
         CHECK (ksef_number IS NOT NULL OR invoice_reference IS NOT NULL)
     );
     CREATE UNIQUE INDEX invoices_ksef_number ON invoices (firm_id, ksef_number)
         WHERE ksef_number IS NOT NULL;
     CREATE UNIQUE INDEX invoices_reference ON invoices (firm_id, invoice_reference)
         WHERE invoice_reference IS NOT NULL;
-    CREATE INDEX invoices_by_date ON invoices
-        (firm_id, direction, issue_date, id, currency, net, vat, gross);
-    CREATE INDEX invoices_by_any_date ON invoices
-        (firm_id, issue_date, id, currency, net, vat, gross);
+    CREATE INDEX invoices_by_date ON invoices (firm_id, direction, issue_date, id);
+    CREATE INDEX invoices_by_any_date ON invoices (firm_id, issue_date, id);
+    CREATE INDEX invoices_totals ON invoices
+        (firm_id, direction, currency, issue_date, net, vat, gross);
+    CREATE INDEX invoices_by_text ON invoices (firm_id, direction, search);
     CREATE INDEX invoices_by_seller ON invoices (firm_id, seller_nip, issue_date);
     CREATE INDEX invoices_by_buyer ON invoices (firm_id, buyer_id, issue_date);
     CREATE INDEX invoices_by_gross ON invoices (firm_id, gross);
@@ -137,4 +141,3 @@ pub(crate) const MIGRATIONS: Migrations = Migrations::new(&[
     ) WITHOUT ROWID;
     "#,
 ]);
-

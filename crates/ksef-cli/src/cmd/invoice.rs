@@ -492,8 +492,16 @@ async fn list(app: &mut App, args: ListArgs) -> CliResult<()> {
     let nip = args.nip.map(|n| n.trim().to_string());
     let req = ListRequest {
         direction,
-        from: args.from.as_deref().map(|d| parse_day(Field::From, d)).transpose()?,
-        to: args.to.as_deref().map(|d| parse_day(Field::To, d)).transpose()?,
+        from: args
+            .from
+            .as_deref()
+            .map(|d| parse_day(Field::From, d))
+            .transpose()?,
+        to: args
+            .to
+            .as_deref()
+            .map(|d| parse_day(Field::To, d))
+            .transpose()?,
         // Sales are filtered by the buyer, everything else by the seller.
         seller_nip: nip.clone().filter(|_| direction != Some(Direction::Sale)),
         buyer_id: nip.filter(|_| direction == Some(Direction::Sale)),

@@ -45,7 +45,15 @@ pub async fn run(app: &mut App, args: SyncArgs) -> CliResult<()> {
         .parse()
         .map_err(|e| CliError::Usage(format!("--compression: {e}")))?;
     let bar = Bar::new();
-    let result = invoices::sync(app, args.dir.as_deref(), types, since, compression, bar.callback()).await;
+    let result = invoices::sync(
+        app,
+        args.dir.as_deref(),
+        types,
+        since,
+        compression,
+        bar.callback(),
+    )
+    .await;
     bar.finish();
     let report = result?;
     if app.json() {

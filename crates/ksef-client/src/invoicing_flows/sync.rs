@@ -25,8 +25,8 @@ use std::time::Duration;
 use ksef_crypto::stream::{CbcDecryptWriter, HashingWriter};
 use ksef_wire::{
     CompressionType, EXPORT_METADATA_FILE_NAME, InvoiceExportRequest, InvoiceExportStatusResponse,
-    InvoiceMetadata, InvoicePackage, InvoiceQueryDateRange, InvoiceQueryDateType, InvoiceQueryFilters,
-    InvoiceQuerySubjectType, WireEnum,
+    InvoiceMetadata, InvoicePackage, InvoiceQueryDateRange, InvoiceQueryDateType,
+    InvoiceQueryFilters, InvoiceQuerySubjectType, WireEnum,
 };
 use serde::{Deserialize, Serialize};
 use tempfile::NamedTempFile;
@@ -322,7 +322,9 @@ impl SyncSink for DirectoryOnly {
         _: InvoiceQuerySubjectType,
     ) -> Result<Option<OffsetDateTime>, Self::Error> {
         // Later than any directory checkpoint: the directory's decides.
-        Ok(Some(OffsetDateTime::now_utc() + time::Duration::days(36_500)))
+        Ok(Some(
+            OffsetDateTime::now_utc() + time::Duration::days(36_500),
+        ))
     }
 
     async fn store(
@@ -693,7 +695,11 @@ async fn download_package<S: SyncSink>(
     let wants = sink.wants_invoices();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<UnpackedBatch>(2);
     let unpacking = tokio::task::spawn_blocking(move || {
-        let open = || archive.reopen().map_err(|e| io_error("temporary archive", e));
+        let open = || {
+            archive
+                .reopen()
+                .map_err(|e| io_error("temporary archive", e))
+        };
         let mut out = BatchSender {
             tx,
             wants,
@@ -701,10 +707,17 @@ async fn download_package<S: SyncSink>(
             bytes: 0,
         };
         let counts = match compression {
-            Compression::Zip => unpack_zip(open()?, subject_dir.as_deref(), total, &progress, &mut out),
-            Compression::TarGz => {
-                unpack_tar_gz(open()?, open()?, subject_dir.as_deref(), total, &progress, &mut out)
+            Compression::Zip => {
+                unpack_zip(open()?, subject_dir.as_deref(), total, &progress, &mut out)
             }
+            Compression::TarGz => unpack_tar_gz(
+                open()?,
+                open()?,
+                subject_dir.as_deref(),
+                total,
+                &progress,
+                &mut out,
+            ),
         }?;
         if let Some(d) = &subject_dir {
             flush_to_disk(d)?;
@@ -869,7 +882,10 @@ fn parse_metadata(reader: impl Read) -> Result<PackageMetadata, KsefError> {
     })?;
     let mut out = HashMap::new();
     for v in m.invoices {
-        let Some(number) = v.get("ksefNumber").and_then(|n| n.as_str()).map(str::to_string)
+        let Some(number) = v
+            .get("ksefNumber")
+            .and_then(|n| n.as_str())
+            .map(str::to_string)
         else {
             return Err(KsefError::Decode {
                 what: format!("{EXPORT_METADATA_FILE_NAME} of an export package"),
