@@ -59,11 +59,11 @@ pub async fn current_firm(app: &mut App) -> ProgramResult<FirmId> {
     match app.current_session().await? {
         Some(s) => {
             let context = format!("{}:{}", s.session.context.kind(), s.session.context.value());
-            Ok(app.store().await?.firm(&base, &context).await?)
+            Ok(app.store().await?.register_of(&base, &context).await?)
         }
         None => {
             // Not logged in: the register can still be read when this API has one firm.
-            let firms = app.store().await?.firms(&base).await?;
+            let firms = app.store().await?.registers(&base).await?;
             match firms.as_slice() {
                 [(id, _)] => Ok(*id),
                 _ => Err(ProgramError::NoRegister {
@@ -78,7 +78,7 @@ pub async fn current_firm(app: &mut App) -> ProgramResult<FirmId> {
 /// The register of `context` (e.g. `Nip:5265877635`) on the app's API.
 pub async fn firm(app: &mut App, context: &str) -> ProgramResult<FirmId> {
     let base = app.settings.base_url.clone();
-    Ok(app.store().await?.firm(&base, context).await?)
+    Ok(app.store().await?.register_of(&base, context).await?)
 }
 
 /// A register row from KSeF's metadata.

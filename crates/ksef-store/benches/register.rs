@@ -95,7 +95,7 @@ async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path(), None).await.expect("store");
     let firm: FirmId = store
-        .firm("http://127.0.0.1:8080/v2", "Nip:5265877635")
+        .register_of("http://127.0.0.1:8080/v2", "Nip:5265877635")
         .await
         .expect("firm");
     let filler = "x".repeat(2000);

@@ -273,17 +273,17 @@ enum Bind {
 
 impl Store {
     /// The register of `context` on `api` (created on first use).
-    pub async fn firm(&self, api: &str, context: &str) -> Result<FirmId> {
+    pub async fn register_of(&self, api: &str, context: &str) -> Result<FirmId> {
         let api = crate::normalize_base_url(api)?;
         sqlx::query(
-            "INSERT INTO firms (api, context, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO registers (api, context, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         )
         .bind(api)
         .bind(context)
         .bind(now_text()?)
         .execute(&self.pool)
         .await?;
-        let id: i64 = sqlx::query_scalar("SELECT id FROM firms WHERE api = ? AND context = ?")
+        let id: i64 = sqlx::query_scalar("SELECT id FROM registers WHERE api = ? AND context = ?")
             .bind(api)
             .bind(context)
             .fetch_one(&self.pool)
@@ -292,9 +292,9 @@ impl Store {
     }
 
     /// The registers of `api`: (id, context), by context.
-    pub async fn firms(&self, api: &str) -> Result<Vec<(FirmId, String)>> {
+    pub async fn registers(&self, api: &str) -> Result<Vec<(FirmId, String)>> {
         let api = crate::normalize_base_url(api)?;
-        let rows = sqlx::query("SELECT id, context FROM firms WHERE api = ? ORDER BY context")
+        let rows = sqlx::query("SELECT id, context FROM registers WHERE api = ? ORDER BY context")
             .bind(api)
             .fetch_all(&self.pool)
             .await?;
@@ -879,7 +879,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), None).await.unwrap();
         let firm = store
-            .firm("http://127.0.0.1:8080/v2/", "Nip:5265877635")
+            .register_of("http://127.0.0.1:8080/v2/", "Nip:5265877635")
             .await
             .unwrap();
         (dir, store, firm)
@@ -890,13 +890,13 @@ mod tests {
         let (_dir, store, firm) = store().await;
         assert_eq!(
             store
-                .firm("http://127.0.0.1:8080/v2", "Nip:5265877635")
+                .register_of("http://127.0.0.1:8080/v2", "Nip:5265877635")
                 .await
                 .unwrap(),
             firm
         );
         let other = store
-            .firm("https://api-test.ksef.mf.gov.pl/v2", "Nip:5265877635")
+            .register_of("https://api-test.ksef.mf.gov.pl/v2", "Nip:5265877635")
             .await
             .unwrap();
         assert_ne!(

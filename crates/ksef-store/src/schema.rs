@@ -62,11 +62,11 @@ pub(crate) const MIGRATIONS: Migrations = Migrations::new(&[
     ALTER TABLE users ADD COLUMN token_status TEXT;
     ALTER TABLE users ADD COLUMN token_status_at TEXT;
     "#,
-    // v3: the invoice register — every invoice sent or received per firm (API + context), its
+    // v4: the invoice register — every invoice sent or received per firm (API + context), its
     // exact file (content-addressed, in its own table so the register rows stay small), its UPO,
     // and the sync cursors (moved in the same transaction as the invoices they cover).
     r#"
-    CREATE TABLE firms (
+    CREATE TABLE registers (
         id INTEGER PRIMARY KEY,
         api TEXT NOT NULL,
         context TEXT NOT NULL,
@@ -80,7 +80,7 @@ pub(crate) const MIGRATIONS: Migrations = Migrations::new(&[
     ) WITHOUT ROWID;
     CREATE TABLE invoices (
         id INTEGER PRIMARY KEY,
-        firm_id INTEGER NOT NULL REFERENCES firms (id),
+        firm_id INTEGER NOT NULL REFERENCES registers (id),
         direction TEXT NOT NULL CHECK (direction IN ('sale', 'purchase', 'other')),
         ksef_number TEXT,
         invoice_reference TEXT,
@@ -133,7 +133,7 @@ pub(crate) const MIGRATIONS: Migrations = Migrations::new(&[
         fetched_at TEXT NOT NULL
     );
     CREATE TABLE sync_cursors (
-        firm_id INTEGER NOT NULL REFERENCES firms (id),
+        firm_id INTEGER NOT NULL REFERENCES registers (id),
         subject_type TEXT NOT NULL,
         checkpoint TEXT NOT NULL,
         updated_at TEXT NOT NULL,
