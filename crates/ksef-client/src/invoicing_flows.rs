@@ -36,7 +36,10 @@ use crate::session::Session;
 
 pub mod sync;
 
-pub use sync::{SyncOptions, SyncReport, SyncSubjectReport, parent_dir, sync, write_atomically};
+pub use sync::{
+    ExportedInvoice, SINK_BATCH_INVOICES, SyncError, SyncOptions, SyncReport, SyncSink,
+    SyncSubjectReport, parent_dir, sync, sync_with, write_atomically,
+};
 
 /// Session status codes that mean "not finished yet" (digest §8.4, §9.5).
 const SESSION_IN_PROGRESS: [i32; 3] = [100, 150, 170];
@@ -146,6 +149,16 @@ pub struct InvoiceOutcome {
     pub details: Vec<String>,
     /// Status extensions (e.g. `originalKsefNumber` of a duplicate).
     pub extensions: BTreeMap<String, String>,
+    /// The session the invoice was sent in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_reference: Option<String>,
+    /// When KSeF assigned the KSeF number.
+    #[serde(
+        default,
+        with = "ksef_wire::ksef_time::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub acquisition_date: Option<time::OffsetDateTime>,
 }
 
 impl InvoiceOutcome {
@@ -161,6 +174,8 @@ impl InvoiceOutcome {
             status_description: "KSeF reported no status for this invoice".into(),
             details: Vec::new(),
             extensions: BTreeMap::new(),
+            session_reference: None,
+            acquisition_date: None,
         }
     }
 
@@ -173,6 +188,7 @@ impl InvoiceOutcome {
         self.reference_number = Some(s.reference_number.clone());
         self.ksef_number = s.ksef_number.clone();
         self.invoice_number = s.invoice_number.clone();
+        self.acquisition_date = s.acquisition_date;
         apply_status(self, &s.status);
     }
 }
@@ -240,20 +256,23 @@ pub type OutcomeSink<'a> = &'a mut (dyn FnMut(InvoiceOutcome) + Send);
 /// Counts what went through a sink, for the [`SendSummary`].
 struct Tally<'a, 'b> {
     sink: &'a mut OutcomeSink<'b>,
+    session_ref: String,
     accepted: usize,
     failed: usize,
 }
 
 impl<'a, 'b> Tally<'a, 'b> {
-    fn new(sink: &'a mut OutcomeSink<'b>) -> Self {
+    fn new(sink: &'a mut OutcomeSink<'b>, session_ref: &str) -> Self {
         Tally {
             sink,
+            session_ref: session_ref.to_string(),
             accepted: 0,
             failed: 0,
         }
     }
 
-    fn emit(&mut self, outcome: InvoiceOutcome) {
+    fn emit(&mut self, mut outcome: InvoiceOutcome) {
+        outcome.session_reference = Some(self.session_ref.clone());
         if outcome.accepted() {
             self.accepted += 1;
         } else {
@@ -462,7 +481,7 @@ pub async fn send_online_to(
     let session_ref = opened.reference_number;
     tracing::debug!(session = %session_ref, invoices = files.len(), "online session opened");
 
-    let mut tally = Tally::new(&mut sink);
+    let mut tally = Tally::new(&mut sink, &session_ref);
     // Invoice reference → (file index, SHA-256): all that is kept per invoice until its
     // status arrives.
     let mut sent: HashMap<String, (usize, [u8; 32])> = HashMap::new();
@@ -684,7 +703,7 @@ pub async fn send_batch_to(
         let f = &packaged[i];
         InvoiceOutcome::new(f.path.clone(), f.name().to_string(), f.hash())
     };
-    let mut tally = Tally::new(&mut sink);
+    let mut tally = Tally::new(&mut sink, &session_ref);
     let mut reported = vec![false; packaged.len()];
     // Statuses without a (known) file name: matched by hash once all named ones are placed.
     // KSeF names every batch invoice, so this stays empty in practice.

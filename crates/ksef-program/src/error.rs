@@ -244,6 +244,28 @@ pub enum ProgramError {
         /// The form's short name, e.g. `PEF (3)`.
         form: &'static str,
     },
+
+    /// Not logged in, and the invoice register of this API is not one firm's (none, or
+    /// several): which one to show is unknown.
+    #[error(
+        "no KSeF session for {base_url} and {}: log in to the firm whose invoices you want",
+        if firms.is_empty() { "no invoice register yet".to_string() }
+        else { format!("the invoice registers of {} are kept", firms.join(", ")) }
+    )]
+    NoRegister {
+        base_url: String,
+        /// The contexts with a register on this API.
+        firms: Vec<String>,
+    },
+
+    /// An invoice's metadata could not be read from its file (for the register).
+    #[error("cannot read the invoice {invoice} for the register: {source}")]
+    InvoiceUnreadable {
+        /// The KSeF number or the file.
+        invoice: String,
+        #[source]
+        source: ksef_invoice::InvoiceError,
+    },
 }
 
 impl ProgramError {
@@ -481,6 +503,12 @@ pub enum Field {
     /// A test certificate's subject (NIP or PESEL, names).
     TestSubject,
     Pesel,
+    /// The smallest gross amount listed.
+    MinAmount,
+    /// The largest gross amount listed.
+    MaxAmount,
+    /// A page of a list.
+    Page,
 }
 
 impl fmt::Display for Field {
@@ -522,6 +550,9 @@ impl fmt::Display for Field {
             Field::KsefNumber => "the KSeF number",
             Field::TestSubject => "the test certificate's subject",
             Field::Pesel => "--pesel",
+            Field::MinAmount => "--min-amount",
+            Field::MaxAmount => "--max-amount",
+            Field::Page => "--page",
         })
     }
 }
@@ -690,6 +721,14 @@ mod tests {
                 detail: "panic".into(),
             },
             ProgramError::NotInBatch { form: "PEF (3)" },
+            ProgramError::NoRegister {
+                base_url: "http://127.0.0.1:1/v2".into(),
+                firms: vec!["Nip:5265877635".into()],
+            },
+            ProgramError::InvoiceUnreadable {
+                invoice: "5265877635-20250826-0100001AF629-AF".into(),
+                source: ksef_invoice::InvoiceError::Semantic("no P_2".into()),
+            },
         ]
     }
 

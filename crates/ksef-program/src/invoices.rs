@@ -473,11 +473,21 @@ pub async fn send(
         };
     }
     let mut totals = SendTotals::default();
+    // Every sale KSeF registers goes to the register (after its session, with the session's
+    // statuses; also when the session failed half-way).
+    let firm = crate::register::current_firm(app).await?;
+    let store = app.store().await?.clone();
     for (form, group) in groups {
         let wire = wire_form(form);
         for chunk in group.chunks(per_session) {
-            let mut sink = |o: InvoiceOutcome| on_event(SendEvent::Outcome(o));
-            let summary = with_stored(
+            let mut sent: Vec<InvoiceOutcome> = Vec::new();
+            let mut sink = |o: InvoiceOutcome| {
+                if o.reference_number.is_some() {
+                    sent.push(o.clone());
+                }
+                on_event(SendEvent::Outcome(o))
+            };
+            let result = with_stored(
                 app,
                 &WRITE_PERMISSIONS,
                 Operation::SendInvoices,
@@ -491,7 +501,9 @@ pub async fn send(
                     }
                 },
             )
-            .await?;
+            .await;
+            crate::register::record_sent(&store, firm, form, req.offline, &sent).await?;
+            let summary = result?;
             totals.sessions += 1;
             totals.accepted += summary.accepted;
             totals.failed += summary.failed;
@@ -527,7 +539,7 @@ pub async fn upo(
             },
         ));
     }
-    with_stored(
+    let docs = with_stored(
         app,
         &[],
         Operation::DownloadUpo,
@@ -546,7 +558,16 @@ pub async fn upo(
                 .collect()),
         },
     )
-    .await
+    .await?;
+    // An invoice's UPO is kept with the invoice in the register (when the register has it).
+    if let (Some(inv), [doc]) = (&invoice, docs.as_slice()) {
+        let key = match inv {
+            InvoiceRef::Reference(r) => ksef_store::InvoiceKey::Reference(r.clone()),
+            InvoiceRef::KsefNumber(n) => ksef_store::InvoiceKey::KsefNumber(n.clone()),
+        };
+        crate::register::attach_upo(app, &key, &doc.xml).await?;
+    }
+    Ok(docs)
 }
 
 /// `ksef upo get --session REF -o FILE`: the session UPO pages streamed into files (`path_for`
@@ -899,11 +920,14 @@ pub async fn download(app: &mut App, ksef_number: &str) -> ProgramResult<Vec<u8>
     .await
 }
 
-/// `ksef sync --dir D`: the incremental download (see
-/// [`ksef_client::invoicing_flows::sync()`]).
+/// `ksef sync [--dir D]`: the incremental download into the invoice register (and, given
+/// `dir`, into the directory as well; see [`ksef_client::invoicing_flows::sync_with()`]).
+/// Each batch of invoices is one register transaction; the register's cursor moves with a
+/// package's last batch, so an interrupted run leaves the register consistent and the next
+/// run continues.
 pub async fn sync(
     app: &mut App,
-    dir: &Path,
+    dir: Option<&Path>,
     subject_types: Vec<InvoiceQuerySubjectType>,
     since: Option<OffsetDateTime>,
     compression: Compression,
@@ -918,14 +942,26 @@ pub async fn sync(
     if !subject_types.is_empty() {
         options.subject_types = subject_types;
     }
-    let dir = dir.to_path_buf();
-    with_stored(
+    if dir.is_none() {
+        options.temp_dir = Some(app.settings.data_dir.clone());
+    }
+    let firm = crate::register::current_firm(app).await?;
+    let store = app.store().await?.clone();
+    let mut sink = crate::register::RegisterSink::new(store, firm);
+    let dir = dir.map(Path::to_path_buf);
+    let result = with_stored(
         app,
         &READ_PERMISSIONS,
         Operation::SyncInvoices,
-        async |c, s| invoicing_flows::sync(c, s, &dir, &options).await,
+        async |c, s| {
+            Ok(invoicing_flows::sync_with(c, s, dir.as_deref(), &mut sink, &options).await)
+        },
     )
-    .await
+    .await?;
+    result.map_err(|e| match e {
+        invoicing_flows::SyncError::Ksef(e) => ProgramError::from(e),
+        invoicing_flows::SyncError::Sink(e) => e,
+    })
 }
 
 /// Writes `bytes` to `path` atomically (temporary file beside it, then rename).

@@ -13,6 +13,7 @@ pub mod error;
 pub mod invoices;
 pub mod local_emulator;
 pub mod permissions;
+pub mod register;
 pub mod tokens;
 pub mod users;
 

@@ -167,6 +167,35 @@ pub enum StoreError {
     /// Encryption failed (not expected in practice; AES-GCM only fails on absurd sizes).
     #[error("encryption failed")]
     Encrypt,
+
+    /// An invoice for the register has neither a KSeF number nor an invoice reference, so it
+    /// could never be found again.
+    #[error("invoice {invoice_number:?} has neither a KSeF number nor a KSeF reference number")]
+    InvoiceUnidentified { invoice_number: String },
+
+    /// A register page outside what the register serves (pages count from 1; a page holds
+    /// 1 to [`MAX_PAGE_SIZE`](crate::register::MAX_PAGE_SIZE) invoices).
+    #[error(
+        "page {page} of {page_size} invoices: pages count from 1 and hold 1 to {} invoices",
+        crate::register::MAX_PAGE_SIZE
+    )]
+    InvalidPage { page: u32, page_size: u32 },
+
+    /// A register filter that can match nothing sensible (e.g. `to` before `from`).
+    #[error("invalid invoice filter: {problem}")]
+    InvalidFilter { problem: FilterProblem },
+}
+
+/// What is wrong with a register filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FilterProblem {
+    /// The date range ends before it starts.
+    #[error("the end date is before the start date")]
+    DatesReversed,
+    /// The amount range ends below where it starts.
+    #[error("the largest amount is below the smallest")]
+    AmountsReversed,
 }
 
 /// Shorthand for results of this crate.

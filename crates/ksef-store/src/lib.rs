@@ -6,7 +6,9 @@
 //! * the **users dictionary** (program users, each optionally holding a KSeF token — the
 //!   "Konfiguracja > Użytkownicy > Edytuj > Token KSeF" field of desktop accounting programs);
 //! * plain, non-secret **settings** (base URL, environment, …);
-//! * the current KSeF **session(s)**, one per API base URL (the session JSON holds the JWTs).
+//! * the current KSeF **session(s)**, one per API base URL (the session JSON holds the JWTs);
+//! * the **invoice register** ([`register`]): every invoice sent or received per firm, its
+//!   file, status and UPO, and the sync cursors.
 //!
 //! Secrets at rest: KSeF tokens and session JSON are sealed with AES-256-GCM (random 96-bit
 //! nonce per value; AAD = table, column and row identity, so sealed values cannot be swapped
@@ -31,6 +33,7 @@
 mod error;
 mod firms;
 mod keys;
+pub mod register;
 mod schema;
 mod users;
 
@@ -44,10 +47,14 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
 
-pub use error::{Result, StoreError};
+pub use error::{FilterProblem, Result, StoreError};
 pub use firms::{Firm, MAX_FIRM_NAME_CHARS};
 pub use keys::KeySource;
 use keys::{KdfParams, Sealer};
+pub use register::{
+    CurrencyTotals, CursorUpdate, Direction, FirmId, InvoiceFilter, InvoiceKey, InvoicePage,
+    InvoiceRecord, InvoiceStatus, RecordCounts, RegisteredInvoice,
+};
 pub use users::{
     FIRST_LOCK, MAX_FAILED_LOGINS, MAX_LOCK, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS,
     TokenAfterReset, UnlockedUser, UserInfo, UserToken, firm_key, validate_password,

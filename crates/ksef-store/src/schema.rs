@@ -107,4 +107,82 @@ pub(crate) const MIGRATIONS: Migrations = Migrations::new(&[
         token_set_at = NULL, token_sealing = NULL, token_sealed = NULL, token_status = NULL,
         token_status_at = NULL;
     "#,
+    // v4: the invoice register — every invoice sent or received per firm (API + context), its
+    // exact file (content-addressed, in its own table so the register rows stay small), its UPO,
+    // and the sync cursors (moved in the same transaction as the invoices they cover).
+    r#"
+    CREATE TABLE registers (
+        id INTEGER PRIMARY KEY,
+        api TEXT NOT NULL,
+        context TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (api, context)
+    );
+    CREATE TABLE invoice_files (
+        sha256 BLOB PRIMARY KEY CHECK (length(sha256) = 32),
+        size INTEGER NOT NULL,
+        content BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE invoices (
+        id INTEGER PRIMARY KEY,
+        firm_id INTEGER NOT NULL REFERENCES registers (id),
+        direction TEXT NOT NULL CHECK (direction IN ('sale', 'purchase', 'other')),
+        ksef_number TEXT,
+        invoice_reference TEXT,
+        session_reference TEXT,
+        invoice_number TEXT NOT NULL,
+        issue_date TEXT NOT NULL,
+        seller_nip TEXT NOT NULL,
+        seller_name TEXT,
+        buyer_id_type TEXT NOT NULL,
+        buyer_id TEXT,
+        buyer_name TEXT,
+        net INTEGER,
+        vat INTEGER,
+        gross INTEGER,
+        currency TEXT NOT NULL,
+        form_code TEXT NOT NULL,
+        invoice_type TEXT,
+        acquisition_date TEXT,
+        invoicing_date TEXT,
+        permanent_storage_date TEXT,
+        offline INTEGER NOT NULL DEFAULT 0 CHECK (offline IN (0, 1)),
+        status TEXT NOT NULL CHECK (status IN ('sent', 'accepted', 'rejected', 'received')),
+        status_code INTEGER,
+        status_description TEXT,
+        status_details TEXT,
+        sha256 BLOB NOT NULL REFERENCES invoice_files (sha256),
+        size INTEGER NOT NULL,
+        recorded_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        -- What the text filter searches, in one column so that an index holds it.
+        search TEXT GENERATED ALWAYS AS (lower(invoice_number || ' ' || coalesce(ksef_number, '')
+            || ' ' || coalesce(seller_name, '') || ' ' || coalesce(buyer_name, ''))) VIRTUAL,
+        CHECK (ksef_number IS NOT NULL OR invoice_reference IS NOT NULL)
+    );
+    CREATE UNIQUE INDEX invoices_ksef_number ON invoices (firm_id, ksef_number)
+        WHERE ksef_number IS NOT NULL;
+    CREATE UNIQUE INDEX invoices_reference ON invoices (firm_id, invoice_reference)
+        WHERE invoice_reference IS NOT NULL;
+    CREATE INDEX invoices_by_date ON invoices (firm_id, direction, issue_date, id);
+    CREATE INDEX invoices_by_any_date ON invoices (firm_id, issue_date, id);
+    CREATE INDEX invoices_totals ON invoices
+        (firm_id, direction, currency, issue_date, net, vat, gross);
+    CREATE INDEX invoices_by_text ON invoices (firm_id, direction, search);
+    CREATE INDEX invoices_by_seller ON invoices (firm_id, seller_nip, issue_date);
+    CREATE INDEX invoices_by_buyer ON invoices (firm_id, buyer_id, issue_date);
+    CREATE INDEX invoices_by_gross ON invoices (firm_id, gross);
+    CREATE TABLE invoice_upos (
+        invoice_id INTEGER PRIMARY KEY REFERENCES invoices (id),
+        xml BLOB NOT NULL,
+        fetched_at TEXT NOT NULL
+    );
+    CREATE TABLE sync_cursors (
+        firm_id INTEGER NOT NULL REFERENCES registers (id),
+        subject_type TEXT NOT NULL,
+        checkpoint TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (firm_id, subject_type)
+    ) WITHOUT ROWID;
+    "#,
 ]);

@@ -130,6 +130,12 @@ pub fn polish(e: &ProgramError) -> String {
         E::NotInBatch { form } => format!(
             "Faktur {form} nie można wysłać w sesji wsadowej (KSeF przyjmuje wsadowo FA (2), FA (3) i FA_RR (1)) — wyślij je w sesji interaktywnej."
         ),
+        E::NoRegister { .. } => {
+            "Brak sesji KSeF — zaloguj się do firmy, której faktury chcesz zobaczyć.".into()
+        }
+        E::InvoiceUnreadable { invoice, .. } => {
+            format!("Nie można odczytać danych faktury {invoice} do rejestru faktur.")
+        }
         _ => "Operacja nie powiodła się.".into(),
     }
 }
@@ -367,6 +373,9 @@ fn field_pl(f: Field) -> &'static str {
         Field::KsefNumber => "numer KSeF faktury",
         Field::TestSubject => "dane certyfikatu testowego",
         Field::Pesel => "PESEL",
+        Field::MinAmount => "kwota od",
+        Field::MaxAmount => "kwota do",
+        Field::Page => "strona",
         _ => "pole",
     }
 }
@@ -718,6 +727,14 @@ mod tests {
                 detail: "task panicked".into(),
             },
             ProgramError::NotInBatch { form: "PEF (3)" },
+            ProgramError::NoRegister {
+                base_url: "http://127.0.0.1:1/v2".into(),
+                firms: vec![],
+            },
+            ProgramError::InvoiceUnreadable {
+                invoice: "5265877635-20250826-0100001AF629-AF".into(),
+                source: ksef_invoice::InvoiceError::Semantic("brak P_2".into()),
+            },
         ]
     }
 

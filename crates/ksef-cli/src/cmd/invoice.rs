@@ -1,4 +1,5 @@
-//! `ksef invoice …`: validate locally, send (online or batch), query metadata, download.
+//! `ksef invoice …`: validate locally, send (online or batch), list the register, query
+//! metadata, download.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -24,6 +25,9 @@ pub enum InvoiceCommand {
     },
     /// Send invoices to KSeF and wait for their KSeF numbers.
     Send(SendArgs),
+    /// List the invoice register (what `ksef sync` and `ksef invoice send` stored), newest
+    /// first.
+    List(ListArgs),
     /// Search invoice metadata (POST /invoices/query/metadata).
     Query(QueryArgs),
     /// Download one invoice XML by its KSeF number.
@@ -65,6 +69,40 @@ pub struct SendArgs {
 }
 
 #[derive(Args)]
+pub struct ListArgs {
+    /// Sales only (invoices you issued).
+    #[arg(long, conflicts_with = "purchases")]
+    sales: bool,
+    /// Purchases only (invoices you received).
+    #[arg(long)]
+    purchases: bool,
+    /// Issue date from (YYYY-MM-DD).
+    #[arg(long)]
+    from: Option<String>,
+    /// Issue date to (YYYY-MM-DD, inclusive).
+    #[arg(long)]
+    to: Option<String>,
+    /// The seller's NIP (with --sales: the buyer's NIP or other identifier).
+    #[arg(long)]
+    nip: Option<String>,
+    /// A fragment of the invoice number, KSeF number or a party's name.
+    #[arg(long)]
+    text: Option<String>,
+    /// Smallest gross amount (e.g. 100 or 99.99).
+    #[arg(long)]
+    min_amount: Option<String>,
+    /// Largest gross amount.
+    #[arg(long)]
+    max_amount: Option<String>,
+    /// Page (from 1).
+    #[arg(long, default_value_t = 1)]
+    page: u32,
+    /// Invoices per page (1–1000).
+    #[arg(long, default_value_t = 100)]
+    page_size: u32,
+}
+
+#[derive(Args)]
 pub struct QueryArgs {
     /// Start of the range: YYYY-MM-DD (UTC midnight) or an RFC 3339 timestamp.
     #[arg(long)]
@@ -90,6 +128,7 @@ pub async fn run(app: &mut App, cmd: InvoiceCommand) -> CliResult<()> {
     match cmd {
         InvoiceCommand::Validate { files, form } => validate(app, files, form).await,
         InvoiceCommand::Send(args) => send(app, args).await,
+        InvoiceCommand::List(args) => list(app, args).await,
         InvoiceCommand::Query(args) => query(app, args).await,
         InvoiceCommand::Download { number, output } => download(app, &number, output).await,
     }
@@ -426,6 +465,95 @@ fn print_metadata_row(m: &InvoiceMetadata, t: InvoiceQueryDateType) {
         m.currency,
         date
     );
+}
+
+fn parse_day(field: ksef_program::Field, s: &str) -> CliResult<time::Date> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s.trim(), fmt).map_err(|_| {
+        CliError::from(ksef_program::ProgramError::invalid(
+            field,
+            ksef_program::InputProblem::BadFormat {
+                value: s.to_string(),
+                expected: "a date YYYY-MM-DD",
+            },
+        ))
+    })
+}
+
+async fn list(app: &mut App, args: ListArgs) -> CliResult<()> {
+    use ksef_program::Field;
+    use ksef_program::register::{self, ListRequest, ListedInvoice};
+    use ksef_store::Direction;
+    let direction = match (args.sales, args.purchases) {
+        (true, _) => Some(Direction::Sale),
+        (_, true) => Some(Direction::Purchase),
+        _ => None,
+    };
+    let nip = args.nip.map(|n| n.trim().to_string());
+    let req = ListRequest {
+        direction,
+        from: args
+            .from
+            .as_deref()
+            .map(|d| parse_day(Field::From, d))
+            .transpose()?,
+        to: args
+            .to
+            .as_deref()
+            .map(|d| parse_day(Field::To, d))
+            .transpose()?,
+        // Sales are filtered by the buyer, everything else by the seller.
+        seller_nip: nip.clone().filter(|_| direction != Some(Direction::Sale)),
+        buyer_id: nip.filter(|_| direction == Some(Direction::Sale)),
+        text: args.text,
+        min_gross: args
+            .min_amount
+            .as_deref()
+            .map(|a| register::parse_amount(Field::MinAmount, a))
+            .transpose()?,
+        max_gross: args
+            .max_amount
+            .as_deref()
+            .map(|a| register::parse_amount(Field::MaxAmount, a))
+            .transpose()?,
+        page: args.page,
+        page_size: args.page_size,
+    };
+    let page = register::list(app, &req).await?;
+    let rows: Vec<ListedInvoice> = page.invoices.iter().map(ListedInvoice::from).collect();
+    if app.json() {
+        return print_json(&rows);
+    }
+    println!(
+        "{:<36}  {:<20}  {:<10}  {:<10}  {:<14}  {:>14}  {:<3}  {:<8}",
+        "KSEF NUMBER", "INVOICE NUMBER", "ISSUED", "SELLER", "BUYER", "GROSS", "CUR", "STATUS"
+    );
+    for r in &rows {
+        println!(
+            "{:<36}  {:<20}  {:<10}  {:<10}  {:<14}  {:>14}  {:<3}  {:<8}",
+            r.ksef_number.as_deref().unwrap_or("-"),
+            truncate(&r.invoice_number, 20),
+            r.issue_date,
+            r.seller.nip.as_deref().unwrap_or("-"),
+            r.buyer.nip.as_deref().unwrap_or("-"),
+            r.gross.as_deref().unwrap_or("-"),
+            r.currency,
+            r.status
+        );
+    }
+    let shown_to = (u64::from(req.page.max(1)) - 1) * u64::from(req.page_size) + rows.len() as u64;
+    println!("{} of {} invoice(s)", shown_to, page.total);
+    for t in &page.totals {
+        println!(
+            "  {}: {} invoice(s), net {}, VAT {}, gross {}",
+            t.currency,
+            t.count,
+            register::format_grosze(t.net),
+            register::format_grosze(t.vat),
+            register::format_grosze(t.gross)
+        );
+    }
+    Ok(())
 }
 
 async fn download(app: &mut App, number: &str, output: Option<PathBuf>) -> CliResult<()> {

@@ -1,5 +1,5 @@
-//! `ksef sync --dir D`: download new invoices of the context into a directory (incremental,
-//! resumable, idempotent; see `ksef_client::invoicing_flows::sync`).
+//! `ksef sync [--dir D]`: download new invoices of the context into the invoice register (and
+//! a directory; incremental, resumable, idempotent; see `ksef_program::invoices::sync`).
 
 use std::path::PathBuf;
 
@@ -11,10 +11,10 @@ use crate::cmd::progress::Bar;
 
 #[derive(Args)]
 pub struct SyncArgs {
-    /// The directory: invoices go to DIR/Subject1/{ksefNumber}.xml etc., the checkpoints to
-    /// DIR/.ksef-sync.json.
+    /// Also write the invoices to DIR/Subject1/{ksefNumber}.xml etc. (checkpoints in
+    /// DIR/.ksef-sync.json). Without it, the invoices go to the register only.
     #[arg(long)]
-    dir: PathBuf,
+    dir: Option<PathBuf>,
     /// Subject types (Subject1 = issued by you, Subject2 = received, Subject3,
     /// SubjectAuthorized); repeatable or comma-separated. Default: Subject1 and Subject2.
     #[arg(long)]
@@ -45,26 +45,46 @@ pub async fn run(app: &mut App, args: SyncArgs) -> CliResult<()> {
         .parse()
         .map_err(|e| CliError::Usage(format!("--compression: {e}")))?;
     let bar = Bar::new();
-    let result = invoices::sync(app, &args.dir, types, since, compression, bar.callback()).await;
+    let result = invoices::sync(
+        app,
+        args.dir.as_deref(),
+        types,
+        since,
+        compression,
+        bar.callback(),
+    )
+    .await;
     bar.finish();
     let report = result?;
     if app.json() {
         return print_json(&serde_json::json!({
             "dir": report.dir,
             "downloaded": report.downloaded(),
+            "registered": report.subjects.iter().map(|s| s.registered).sum::<u64>(),
             "subjects": report.subjects,
         }));
     }
     for s in &report.subjects {
-        println!(
-            "{}: {} new, {} already present ({} export(s)); up to date to {}; in {}",
-            s.subject_type,
-            s.downloaded,
-            s.already_present,
-            s.exports,
-            show_time(s.checkpoint),
-            s.dir.display()
-        );
+        match &s.dir {
+            Some(dir) => println!(
+                "{}: {} new in the register; {} new, {} already present in {} ({} export(s)); \
+                 up to date to {}",
+                s.subject_type,
+                s.registered,
+                s.downloaded,
+                s.already_present,
+                dir.display(),
+                s.exports,
+                show_time(s.checkpoint)
+            ),
+            None => println!(
+                "{}: {} new in the register ({} export(s)); up to date to {}",
+                s.subject_type,
+                s.registered,
+                s.exports,
+                show_time(s.checkpoint)
+            ),
+        }
     }
     Ok(())
 }

@@ -331,6 +331,59 @@ fn online_batch_upo_query_download_and_sync() {
     assert!(checkpoint["subjects"]["Subject2"]["checkpoint"].is_string());
     let second = p.json(&["sync", "--dir", s(&dir)]);
     assert_eq!(second["downloaded"], 0, "{second:#}");
+    assert_eq!(second["registered"], 0, "{second:#}");
+    // The register: every sale once (recorded on sending, found again by the sync), with its
+    // KSeF number; filters work.
+    let mut sales = Vec::new();
+    for page in ["1", "2"] {
+        let rows = p.json(&[
+            "invoice",
+            "list",
+            "--sales",
+            "--page-size",
+            "1000",
+            "--page",
+            page,
+        ]);
+        sales.extend(rows.as_array().unwrap().iter().cloned());
+    }
+    let accepted: Vec<&Value> = sales.iter().filter(|r| r["status"] == "accepted").collect();
+    assert_eq!(accepted.len(), 1005);
+    assert_eq!(sales.len(), 1008, "and the three the batch's KSeF rejected");
+    let row = sales
+        .iter()
+        .find(|r| r["ksefNumber"] == fa3_ksef.as_str())
+        .unwrap();
+    assert_eq!(row["direction"], "sale");
+    assert_eq!(row["seller"]["nip"], nip.as_str());
+    assert!(
+        row["gross"].is_string() && row["acquisitionDate"].is_string(),
+        "{row:#}"
+    );
+    assert!(
+        row["invoiceNumber"].as_str().unwrap().contains("ON-FA3-1"),
+        "{row:#}"
+    );
+    assert!(
+        sales
+            .iter()
+            .any(|r| r["status"] == "rejected" && r["statusCode"].is_number())
+    );
+    assert_eq!(
+        p.json(&["invoice", "list", "--purchases"]),
+        serde_json::json!([])
+    );
+    let by_nip = p.json(&["invoice", "list", "--nip", nip.as_str(), "--page-size", "5"]);
+    assert_eq!(by_nip.as_array().unwrap().len(), 5);
+    let none = p.json(&["invoice", "list", "--nip", "1111111111"]);
+    assert_eq!(none, serde_json::json!([]));
+    let later = p.json(&["invoice", "list", "--from", "2999-01-01"]);
+    assert_eq!(later, serde_json::json!([]));
+    let text = p.ok(&["invoice", "list", "--sales", "--page-size", "3"]);
+    assert!(
+        text.contains("KSEF NUMBER") && text.contains("gross"),
+        "{text}"
+    );
     assert_eq!(std::fs::read_dir(&subj1).unwrap().count(), 1005);
     // A new invoice after the sync is picked up by the next one, and only it.
     let late = write(&again, "late.xml", &invoices::fa3(nip.as_str(), "LATE-1"));

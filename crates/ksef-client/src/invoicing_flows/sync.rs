@@ -25,8 +25,8 @@ use std::time::Duration;
 use ksef_crypto::stream::{CbcDecryptWriter, HashingWriter};
 use ksef_wire::{
     CompressionType, EXPORT_METADATA_FILE_NAME, InvoiceExportRequest, InvoiceExportStatusResponse,
-    InvoicePackage, InvoiceQueryDateRange, InvoiceQueryDateType, InvoiceQueryFilters,
-    InvoiceQuerySubjectType, WireEnum,
+    InvoiceMetadata, InvoicePackage, InvoiceQueryDateRange, InvoiceQueryDateType,
+    InvoiceQueryFilters, InvoiceQuerySubjectType, WireEnum,
 };
 use serde::{Deserialize, Serialize};
 use tempfile::NamedTempFile;
@@ -112,19 +112,21 @@ pub struct SyncSubjectReport {
     pub downloaded: u64,
     /// Invoices in the packages that were already in the directory.
     pub already_present: u64,
+    /// Invoices new to the sink (the program's register).
+    pub registered: u64,
     /// The checkpoint now stored.
     #[serde(with = "ksef_wire::ksef_time")]
     pub checkpoint: OffsetDateTime,
-    /// Where the invoices are.
-    pub dir: PathBuf,
+    /// Where the invoice files are (`None`: no directory, the sink only).
+    pub dir: Option<PathBuf>,
 }
 
 /// What a sync did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncReport {
-    /// The sync directory.
-    pub dir: PathBuf,
+    /// The sync directory (`None`: no directory, the sink only).
+    pub dir: Option<PathBuf>,
     /// One entry per subject type, in the order asked.
     pub subjects: Vec<SyncSubjectReport>,
 }
@@ -259,33 +261,150 @@ pub async fn sync(
     dir: &Path,
     options: &SyncOptions,
 ) -> Result<SyncReport, KsefError> {
-    if options.subject_types.is_empty() {
-        return Err(KsefError::InvalidInput(
-            "no subject type to synchronise".into(),
-        ));
-    }
-    tokio::fs::create_dir_all(dir)
+    sync_with(client, session, Some(dir), &mut DirectoryOnly, options)
         .await
-        .map_err(|e| io_error(format!("cannot create {}", dir.display()), e))?;
-    let context = format!("{}:{}", session.context.kind(), session.context.value());
-    let mut checkpoints = read_checkpoints(dir)?;
-    match &checkpoints.context {
-        Some(c) if *c != context => {
-            return Err(KsefError::InvalidInput(format!(
-                "{} holds the invoices of context {c}, but you are logged in to {context}; \
-                 use a separate directory per context",
-                dir.display()
-            )));
-        }
-        _ => checkpoints.context = Some(context),
+        .map_err(|e| match e {
+            SyncError::Ksef(e) => e,
+            SyncError::Sink(never) => match never {},
+        })
+}
+
+/// One invoice of an export package, handed to a [`SyncSink`].
+#[derive(Debug, Clone)]
+pub struct ExportedInvoice {
+    /// The KSeF number (the archive entry's name).
+    pub ksef_number: String,
+    /// Its entry of the package's `_metadata.json` (`None`: the package has none for it, or
+    /// the entry could not be read as `InvoiceMetadata`).
+    pub metadata: Option<InvoiceMetadata>,
+    /// The invoice exactly as KSeF stores it (checked against the metadata's hash).
+    pub bytes: Vec<u8>,
+}
+
+/// Where [`sync_with`] puts the invoices besides the optional directory: e.g. the program's
+/// invoice register. Its checkpoints are its own; the sync starts each subject type at the
+/// earlier of the sink's and the directory's checkpoint.
+pub trait SyncSink: Send {
+    /// What the sink fails with.
+    type Error: Send;
+
+    /// The sink's checkpoint of `subject` (`None`: never synced, start from `since`).
+    fn checkpoint(
+        &mut self,
+        subject: InvoiceQuerySubjectType,
+    ) -> impl Future<Output = Result<Option<OffsetDateTime>, Self::Error>> + Send;
+
+    /// Stores a batch of one package. `checkpoint` is `Some` on a package's LAST batch only:
+    /// the sink must store that batch and move its checkpoint of `subject` atomically (one
+    /// transaction), so an interrupted run never has a checkpoint past missing invoices.
+    /// Returns how many invoices were new to the sink.
+    fn store(
+        &mut self,
+        subject: InvoiceQuerySubjectType,
+        invoices: Vec<ExportedInvoice>,
+        checkpoint: Option<OffsetDateTime>,
+    ) -> impl Future<Output = Result<u64, Self::Error>> + Send;
+
+    /// `false`: the sink takes no invoices (only the directory gets them; no bytes are kept).
+    fn wants_invoices(&self) -> bool {
+        true
     }
-    checkpoints.version = 1;
-    let temp_dir = options
-        .temp_dir
-        .clone()
-        .unwrap_or_else(|| dir.to_path_buf());
+}
+
+/// The sink of the plain directory sync: takes nothing, constrains nothing.
+struct DirectoryOnly;
+
+impl SyncSink for DirectoryOnly {
+    type Error = std::convert::Infallible;
+
+    async fn checkpoint(
+        &mut self,
+        _: InvoiceQuerySubjectType,
+    ) -> Result<Option<OffsetDateTime>, Self::Error> {
+        // Later than any directory checkpoint: the directory's decides.
+        Ok(Some(
+            OffsetDateTime::now_utc() + time::Duration::days(36_500),
+        ))
+    }
+
+    async fn store(
+        &mut self,
+        _: InvoiceQuerySubjectType,
+        _: Vec<ExportedInvoice>,
+        _: Option<OffsetDateTime>,
+    ) -> Result<u64, Self::Error> {
+        Ok(0)
+    }
+
+    fn wants_invoices(&self) -> bool {
+        false
+    }
+}
+
+/// Why [`sync_with`] failed: KSeF (or the download) or the sink.
+#[derive(Debug)]
+pub enum SyncError<E> {
+    Ksef(KsefError),
+    Sink(E),
+}
+
+impl<E> From<KsefError> for SyncError<E> {
+    fn from(e: KsefError) -> Self {
+        SyncError::Ksef(e)
+    }
+}
+
+/// Most invoices in one [`SyncSink::store`] batch.
+pub const SINK_BATCH_INVOICES: usize = 500;
+/// Most invoice bytes in one batch (a batch is cut earlier when its files reach this).
+const SINK_BATCH_BYTES: usize = 32 << 20;
+/// Largest invoice file read from a package (KSeF takes at most 1 MB, 3 MB with attachments).
+const MAX_INVOICE_BYTES: u64 = 16 << 20;
+
+/// Downloads new invoices of the session's context into `sink` and, given `dir`, into the
+/// directory as [`sync`] does. Per export package the sink gets batches of at most
+/// [`SINK_BATCH_INVOICES`]; the last one moves its checkpoint (after the directory's files
+/// are on disk), then the directory's checkpoint file is written.
+pub async fn sync_with<S: SyncSink>(
+    client: &KsefClient,
+    session: &mut Session,
+    dir: Option<&Path>,
+    sink: &mut S,
+    options: &SyncOptions,
+) -> Result<SyncReport, SyncError<S::Error>> {
+    if options.subject_types.is_empty() {
+        return Err(KsefError::InvalidInput("no subject type to synchronise".into()).into());
+    }
+    let context = format!("{}:{}", session.context.kind(), session.context.value());
+    let mut checkpoints = CheckpointFile {
+        version: 1,
+        ..CheckpointFile::default()
+    };
+    if let Some(dir) = dir {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| io_error(format!("cannot create {}", dir.display()), e))?;
+        checkpoints = read_checkpoints(dir)?;
+        match &checkpoints.context {
+            Some(c) if *c != context => {
+                return Err(KsefError::InvalidInput(format!(
+                    "{} holds the invoices of context {c}, but you are logged in to {context}; \
+                     use a separate directory per context",
+                    dir.display()
+                ))
+                .into());
+            }
+            _ => checkpoints.context = Some(context),
+        }
+        checkpoints.version = 1;
+    }
+    let temp_dir = match (&options.temp_dir, dir) {
+        (Some(t), _) => t.clone(),
+        (None, Some(d)) => d.to_path_buf(),
+        (None, None) => std::env::temp_dir(),
+    };
     let mut report = SyncReport {
-        dir: dir.to_path_buf(),
+        dir: dir.map(Path::to_path_buf),
         subjects: Vec::new(),
     };
     for subject in &options.subject_types {
@@ -296,6 +415,7 @@ pub async fn sync(
             &temp_dir,
             *subject,
             &mut checkpoints,
+            sink,
             options,
         )
         .await?;
@@ -305,31 +425,43 @@ pub async fn sync(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn sync_subject(
+async fn sync_subject<S: SyncSink>(
     client: &KsefClient,
     session: &mut Session,
-    dir: &Path,
+    dir: Option<&Path>,
     temp_dir: &Path,
     subject: InvoiceQuerySubjectType,
     checkpoints: &mut CheckpointFile,
+    sink: &mut S,
     options: &SyncOptions,
-) -> Result<SyncSubjectReport, KsefError> {
+) -> Result<SyncSubjectReport, SyncError<S::Error>> {
     let name = subject.wire_name().to_string();
-    let subject_dir = dir.join(&name);
-    tokio::fs::create_dir_all(&subject_dir)
-        .await
-        .map_err(|e| io_error(format!("cannot create {}", subject_dir.display()), e))?;
-    let mut from = match checkpoints.subjects.get(&name) {
-        Some(c) => c.checkpoint,
-        None => options
-            .since
-            .unwrap_or_else(|| OffsetDateTime::now_utc() - DEFAULT_FIRST_WINDOW),
+    let subject_dir = dir.map(|d| d.join(&name));
+    if let Some(sd) = &subject_dir {
+        tokio::fs::create_dir_all(sd)
+            .await
+            .map_err(|e| io_error(format!("cannot create {}", sd.display()), e))?;
+    }
+    let default_start = options
+        .since
+        .unwrap_or_else(|| OffsetDateTime::now_utc() - DEFAULT_FIRST_WINDOW);
+    let dir_start = match (dir, checkpoints.subjects.get(&name)) {
+        (None, _) => None,
+        (Some(_), Some(c)) => Some(c.checkpoint),
+        (Some(_), None) => Some(default_start),
     };
+    let sink_start = sink
+        .checkpoint(subject)
+        .await
+        .map_err(SyncError::Sink)?
+        .unwrap_or(default_start);
+    let mut from = dir_start.map_or(sink_start, |d| d.min(sink_start));
     let mut report = SyncSubjectReport {
         subject_type: name.clone(),
         exports: 0,
         downloaded: 0,
         already_present: 0,
+        registered: 0,
         checkpoint: from,
         dir: subject_dir.clone(),
     };
@@ -363,20 +495,6 @@ async fn sync_subject(
             what: "GET /invoices/exports/{ref} response".into(),
             message: format!("export {export_ref} is done but has no package"),
         })?;
-        let (new, present) = download_package(
-            client,
-            &key,
-            &package,
-            &export_ref,
-            compression,
-            temp_dir,
-            &subject_dir,
-            &options.progress,
-        )
-        .await?;
-        report.downloaded += new;
-        report.already_present += present;
-
         let next = if package.is_truncated {
             package
                 .last_permanent_storage_date
@@ -402,24 +520,46 @@ async fn sync_subject(
             return Err(KsefError::InvalidInput(format!(
                 "export {export_ref} of {name} is truncated at its own start {from}: more invoices \
                  share one permanent-storage time than one package holds"
-            )));
+            ))
+            .into());
         }
-        // The invoices are on disk (fsynced); only now does the checkpoint move past them.
         let new_cp = next.max(from);
-        checkpoints.subjects.insert(
-            name.clone(),
-            SubjectCheckpoint {
-                checkpoint: new_cp,
-                updated: OffsetDateTime::now_utc(),
-            },
-        );
-        let snapshot = checkpoints.clone();
-        let d = dir.to_path_buf();
-        tokio::task::spawn_blocking(move || write_checkpoints(&d, &snapshot))
-            .await
-            .map_err(|e| {
-                KsefError::InvalidInput(format!("writing the checkpoint failed: {e}"))
-            })??;
+        let counts = download_package(
+            client,
+            &key,
+            &package,
+            &export_ref,
+            compression,
+            temp_dir,
+            subject_dir.as_deref(),
+            subject,
+            new_cp,
+            sink,
+            &options.progress,
+        )
+        .await?;
+        report.downloaded += counts.new_files;
+        report.already_present += counts.present_files;
+        report.registered += counts.registered;
+
+        // The invoices are on disk (fsynced) and in the sink (with its checkpoint); only now
+        // does the directory's checkpoint move past them.
+        if let Some(d) = dir {
+            checkpoints.subjects.insert(
+                name.clone(),
+                SubjectCheckpoint {
+                    checkpoint: new_cp,
+                    updated: OffsetDateTime::now_utc(),
+                },
+            );
+            let snapshot = checkpoints.clone();
+            let d = d.to_path_buf();
+            tokio::task::spawn_blocking(move || write_checkpoints(&d, &snapshot))
+                .await
+                .map_err(|e| {
+                    KsefError::InvalidInput(format!("writing the checkpoint failed: {e}"))
+                })??;
+        }
         report.checkpoint = new_cp;
         from = new_cp;
         if !package.is_truncated && to.is_none() {
@@ -428,7 +568,8 @@ async fn sync_subject(
     }
     Err(KsefError::InvalidInput(format!(
         "{name}: more than {MAX_EXPORTS_PER_SUBJECT} exports in one run; run the sync again"
-    )))
+    ))
+    .into())
 }
 
 /// Polls `GET /invoices/exports/{ref}` until the export is no longer in progress; anything but
@@ -468,20 +609,42 @@ async fn wait_export(
     }
 }
 
-/// Downloads, checks, decrypts and unpacks one export package; returns (new, already present).
+/// What one package brought.
+#[derive(Debug, Default, Clone, Copy)]
+struct PackageCounts {
+    new_files: u64,
+    present_files: u64,
+    registered: u64,
+}
+
+/// A batch of invoices unpacked for the sink; `last` = the package is complete (and its files
+/// are on disk).
+struct UnpackedBatch {
+    invoices: Vec<ExportedInvoice>,
+    last: bool,
+}
+
+/// Downloads, checks, decrypts and unpacks one export package into the directory (if any)
+/// and the sink; the sink's last batch carries `checkpoint`.
 #[allow(clippy::too_many_arguments)]
-async fn download_package(
+async fn download_package<S: SyncSink>(
     client: &KsefClient,
     key: &SymmetricKey,
     package: &InvoicePackage,
     export_ref: &str,
     compression: Compression,
     temp_dir: &Path,
-    subject_dir: &Path,
+    subject_dir: Option<&Path>,
+    subject: InvoiceQuerySubjectType,
+    checkpoint: OffsetDateTime,
+    sink: &mut S,
     progress: &ProgressFn,
-) -> Result<(u64, u64), KsefError> {
+) -> Result<PackageCounts, SyncError<S::Error>> {
     if package.parts.is_empty() {
-        return Ok((0, 0));
+        sink.store(subject, Vec::new(), Some(checkpoint))
+            .await
+            .map_err(SyncError::Sink)?;
+        return Ok(PackageCounts::default());
     }
     let archive = NamedTempFile::with_prefix_in(".ksef-export-", temp_dir).map_err(|e| {
         io_error(
@@ -526,23 +689,101 @@ async fn download_package(
         .await
         .map_err(|e| KsefError::InvalidInput(format!("decrypting the export failed: {e}")))??;
     }
-    let subject_dir = subject_dir.to_path_buf();
+    let subject_dir = subject_dir.map(Path::to_path_buf);
     let progress = progress.clone();
     let total = package.invoice_count;
-    tokio::task::spawn_blocking(move || {
-        let file = archive
-            .reopen()
-            .map_err(|e| io_error("temporary archive", e))?;
+    let wants = sink.wants_invoices();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<UnpackedBatch>(2);
+    let unpacking = tokio::task::spawn_blocking(move || {
+        let open = || {
+            archive
+                .reopen()
+                .map_err(|e| io_error("temporary archive", e))
+        };
+        let mut out = BatchSender {
+            tx,
+            wants,
+            batch: Vec::new(),
+            bytes: 0,
+        };
         let counts = match compression {
-            Compression::Zip => unpack_zip(file, &subject_dir, total, &progress),
-            Compression::TarGz => unpack_tar_gz(file, &subject_dir, total, &progress),
+            Compression::Zip => {
+                unpack_zip(open()?, subject_dir.as_deref(), total, &progress, &mut out)
+            }
+            Compression::TarGz => unpack_tar_gz(
+                open()?,
+                open()?,
+                subject_dir.as_deref(),
+                total,
+                &progress,
+                &mut out,
+            ),
         }?;
-        flush_to_disk(&subject_dir)?;
+        if let Some(d) = &subject_dir {
+            flush_to_disk(d)?;
+        }
+        out.finish()?;
         drop(archive);
-        Ok(counts)
+        Ok::<_, KsefError>(counts)
+    });
+    let mut registered = 0;
+    let mut complete = false;
+    while let Some(batch) = rx.recv().await {
+        let cp = batch.last.then_some(checkpoint);
+        complete |= batch.last;
+        registered += sink
+            .store(subject, batch.invoices, cp)
+            .await
+            .map_err(SyncError::Sink)?;
+    }
+    let (new_files, present_files) = unpacking
+        .await
+        .map_err(|e| KsefError::InvalidInput(format!("unpacking the export failed: {e}")))??;
+    if !complete {
+        return Err(KsefError::InvalidInput(format!(
+            "export {export_ref}: the package was not unpacked completely"
+        ))
+        .into());
+    }
+    Ok(PackageCounts {
+        new_files,
+        present_files,
+        registered,
     })
-    .await
-    .map_err(|e| KsefError::InvalidInput(format!("unpacking the export failed: {e}")))?
+}
+
+/// Collects unpacked invoices into batches for the sink (across the blocking/async border).
+struct BatchSender {
+    tx: tokio::sync::mpsc::Sender<UnpackedBatch>,
+    wants: bool,
+    batch: Vec<ExportedInvoice>,
+    bytes: usize,
+}
+
+impl BatchSender {
+    fn push(&mut self, invoice: ExportedInvoice) -> Result<(), KsefError> {
+        if !self.wants {
+            return Ok(());
+        }
+        self.bytes += invoice.bytes.len();
+        self.batch.push(invoice);
+        if self.batch.len() >= SINK_BATCH_INVOICES || self.bytes >= SINK_BATCH_BYTES {
+            self.send(false)?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, last: bool) -> Result<(), KsefError> {
+        self.bytes = 0;
+        let invoices = std::mem::take(&mut self.batch);
+        self.tx
+            .blocking_send(UnpackedBatch { invoices, last })
+            .map_err(|_| KsefError::InvalidInput("the sync was stopped while unpacking".into()))
+    }
+
+    fn finish(mut self) -> Result<(), KsefError> {
+        self.send(true)
+    }
 }
 
 /// Streams one encrypted part to a temporary file, checking its size and hash.
@@ -622,31 +863,82 @@ async fn download_part(
     Ok(tmp)
 }
 
-/// The part of `_metadata.json` the sync needs (lenient: other fields are ignored).
+/// `_metadata.json`, leniently: every entry needs its `ksefNumber`; its hash and the full
+/// `InvoiceMetadata` are taken when readable.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct MetadataFile {
     #[serde(default)]
-    invoices: Vec<MetadataEntry>,
+    invoices: Vec<serde_json::Value>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct MetadataEntry {
-    ksef_number: String,
-    #[serde(default)]
-    invoice_hash: Option<String>,
-}
+/// Per KSeF number: the expected hash and the metadata.
+type PackageMetadata = HashMap<String, (Option<String>, Option<InvoiceMetadata>)>;
 
-fn parse_metadata(reader: impl Read) -> Result<HashMap<String, Option<String>>, KsefError> {
+fn parse_metadata(reader: impl Read) -> Result<PackageMetadata, KsefError> {
     let m: MetadataFile = serde_json::from_reader(reader).map_err(|e| KsefError::Decode {
         what: format!("{EXPORT_METADATA_FILE_NAME} of an export package"),
         message: e.to_string(),
     })?;
-    Ok(m.invoices
-        .into_iter()
-        .map(|e| (e.ksef_number, e.invoice_hash))
-        .collect())
+    let mut out = HashMap::new();
+    for v in m.invoices {
+        let Some(number) = v
+            .get("ksefNumber")
+            .and_then(|n| n.as_str())
+            .map(str::to_string)
+        else {
+            return Err(KsefError::Decode {
+                what: format!("{EXPORT_METADATA_FILE_NAME} of an export package"),
+                message: "an entry has no ksefNumber".into(),
+            });
+        };
+        let hash = v
+            .get("invoiceHash")
+            .and_then(|h| h.as_str())
+            .map(str::to_string);
+        let meta = serde_json::from_value::<InvoiceMetadata>(v).ok();
+        out.insert(number, (hash, meta));
+    }
+    Ok(out)
+}
+
+/// Reads one invoice entry (bounded), checks its hash against the metadata, writes it into
+/// the directory (if any) and queues it for the sink; returns whether its file is new.
+fn take_invoice(
+    ksef: String,
+    content: impl Read,
+    meta: &mut PackageMetadata,
+    dir: Option<&Path>,
+    out: &mut BatchSender,
+) -> Result<bool, KsefError> {
+    let mut bytes = Vec::new();
+    content
+        .take(MAX_INVOICE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(format!("unpacking {ksef}.xml"), e))?;
+    if bytes.len() as u64 > MAX_INVOICE_BYTES {
+        return Err(KsefError::InvalidInput(format!(
+            "{ksef}.xml in the export package is larger than {MAX_INVOICE_BYTES} bytes"
+        )));
+    }
+    let (hash, metadata) = meta.remove(&ksef).unwrap_or((None, None));
+    if let Some(h) = &hash
+        && *h != ksef_crypto::envelope::sha256_base64(&bytes)
+    {
+        return Err(KsefError::InvalidInput(format!(
+            "{ksef}.xml in the export package does not match its invoiceHash"
+        )));
+    }
+    let new = match dir {
+        Some(d) => store_invoice(d, &ksef, bytes.as_slice(), hash.as_deref())?,
+        None => true,
+    };
+    out.push(ExportedInvoice {
+        ksef_number: ksef,
+        metadata,
+        bytes,
+    })?;
+    Ok(new)
 }
 
 /// The KSeF number of an archive entry `{ksefNumber}.xml`, `None` for other entries.
@@ -754,13 +1046,14 @@ fn store_invoice(
 
 fn unpack_zip(
     file: File,
-    dir: &Path,
+    dir: Option<&Path>,
     total: u64,
     progress: &ProgressFn,
+    out: &mut BatchSender,
 ) -> Result<(u64, u64), KsefError> {
     let zip_err = |e: zip::result::ZipError| io_error("reading the export package (ZIP)", e);
     let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(zip_err)?;
-    let hashes = match zip.by_name(EXPORT_METADATA_FILE_NAME) {
+    let mut meta = match zip.by_name(EXPORT_METADATA_FILE_NAME) {
         Ok(entry) => parse_metadata(entry)?,
         Err(zip::result::ZipError::FileNotFound) => HashMap::new(),
         Err(e) => return Err(zip_err(e)),
@@ -778,8 +1071,7 @@ fn unpack_zip(
         if !seen.insert(ksef.clone()) {
             continue;
         }
-        let expected = hashes.get(&ksef).and_then(|h| h.as_deref());
-        if store_invoice(dir, &ksef, entry, expected)? {
+        if take_invoice(ksef, entry, &mut meta, dir, out)? {
             new += 1;
         } else {
             present += 1;
@@ -792,39 +1084,46 @@ fn unpack_zip(
     Ok((new, present))
 }
 
+/// tar.gz: `_metadata.json` may come after the invoices, so a first pass reads it (the
+/// archive is a local file) and the second takes the invoices.
 fn unpack_tar_gz(
-    file: File,
-    dir: &Path,
+    first: File,
+    second: File,
+    dir: Option<&Path>,
     total: u64,
     progress: &ProgressFn,
+    out: &mut BatchSender,
 ) -> Result<(u64, u64), KsefError> {
     let tar_err = |e: io::Error| io_error("reading the export package (tar.gz)", e);
-    let gz = flate2::read::GzDecoder::new(BufReader::new(file));
-    let mut tar = tar::Archive::new(gz);
+    let open = |f: File| tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(f)));
+    let mut meta = HashMap::new();
+    let mut tar = open(first);
+    for entry in tar.entries().map_err(tar_err)? {
+        let mut entry = entry.map_err(tar_err)?;
+        if entry.header().entry_type() == tar::EntryType::Regular
+            && entry.path().map_err(tar_err)?.as_os_str() == EXPORT_METADATA_FILE_NAME
+        {
+            meta = parse_metadata(&mut entry)?;
+            break;
+        }
+    }
+    let mut tar = open(second);
     let (mut new, mut present) = (0u64, 0u64);
-    // `_metadata.json` may come after the invoices: check hashes at the end, removing any
-    // file written in this run whose hash does not match.
-    let mut hashes: Option<HashMap<String, Option<String>>> = None;
-    let mut written: Vec<(String, String)> = Vec::new();
+    let mut seen = HashSet::new();
     for entry in tar.entries().map_err(tar_err)? {
         let mut entry = entry.map_err(tar_err)?;
         if entry.header().entry_type() != tar::EntryType::Regular {
             continue;
         }
         let path = entry.path().map_err(tar_err)?.display().to_string();
-        if path == EXPORT_METADATA_FILE_NAME {
-            hashes = Some(parse_metadata(&mut entry)?);
-            continue;
-        }
         let Some(ksef) = entry_ksef_number(&path)? else {
             continue;
         };
-        let mut hashing = ksef_crypto::stream::HashingReader::new(&mut entry);
-        let stored = store_invoice(dir, &ksef, &mut hashing, None)?;
-        let (_, digest) = hashing.finish();
-        if stored {
+        if !seen.insert(ksef.clone()) {
+            continue;
+        }
+        if take_invoice(ksef, &mut entry, &mut meta, dir, out)? {
             new += 1;
-            written.push((ksef, digest.sha256_base64()));
         } else {
             present += 1;
         }
@@ -832,18 +1131,6 @@ fn unpack_tar_gz(
             done: new + present,
             total: total.max(new + present),
         });
-    }
-    if let Some(hashes) = hashes {
-        for (ksef, hash) in &written {
-            if let Some(Some(expected)) = hashes.get(ksef)
-                && expected != hash
-            {
-                let _ = std::fs::remove_file(dir.join(format!("{ksef}.xml")));
-                return Err(KsefError::InvalidInput(format!(
-                    "{ksef}.xml in the export package does not match its invoiceHash"
-                )));
-            }
-        }
     }
     Ok((new, present))
 }
