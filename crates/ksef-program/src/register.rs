@@ -226,7 +226,7 @@ impl SyncSink for RegisterSink {
 /// Records the outcomes of one sending session: every invoice KSeF registered (it has an
 /// invoice reference) becomes a sale — accepted with its KSeF number, rejected with KSeF's
 /// code and description, or sent (no final status yet). In transactions of
-/// [`RECORD_BATCH`] invoices.
+/// `RECORD_BATCH` invoices.
 pub async fn record_sent(
     store: &Store,
     firm: FirmId,

@@ -81,6 +81,22 @@ pub struct UserToken {
     pub status_at: Option<OffsetDateTime>,
 }
 
+/// The firm of a token's context text (`nip-5265877635` → `Nip:5265877635`), as migration v3
+/// maps it.
+fn firm_of_token_context(context: &str) -> Option<String> {
+    const PREFIXES: [(&str, &str); 4] = [
+        ("nip-", "Nip"),
+        ("internalId-", "InternalId"),
+        ("nipVatUe-", "NipVatUe"),
+        ("peppolId-", "PeppolId"),
+    ];
+    PREFIXES.iter().find_map(|(prefix, kind)| {
+        context
+            .strip_prefix(prefix)
+            .map(|value| format!("{kind}:{value}"))
+    })
+}
+
 /// The store's key of a firm (a KSeF context): `Nip:5265877635`, `InternalId:5265877635-12345`.
 pub fn firm_key(context: &ksef_core::ContextIdentifier) -> String {
     format!("{}:{}", context.kind(), context.value())
@@ -847,6 +863,11 @@ impl Store {
             return Ok(None);
         };
         let what = format!("KSeF token of user {:?}", row.name);
+        // The row's firm must be the token's own context: a row relabelled to another firm
+        // (an edited database) must not log in "for" that firm.
+        if firm_of_token_context(&t.parts.context).as_deref() != Some(t.firm.as_str()) {
+            return Err(StoreError::Integrity { what });
+        }
         let aad = user_token_aad(&row.name_key, &t.sealing, &t.parts);
         match t.sealing.as_str() {
             SEALING_STORE => Ok(Some(self.sealer.open_string(&t.sealed, &aad, &what)?)),

@@ -19,6 +19,8 @@ pub struct Layout {
     pub user: String,
     /// The firms (key, "name — NIP …", current) for the header's switch.
     pub firms: Vec<(String, String, bool)>,
+    /// Whether a current firm is chosen (else the switch shows a placeholder).
+    pub firm_chosen: bool,
     pub is_admin: bool,
     pub ksef: Option<Banner>,
     pub flash: Option<String>,
@@ -141,7 +143,7 @@ pub async fn layout(
         .flatten()
         .map(|s| Banner::of(&s));
     let env = sh.environment().await;
-    let firms = sh
+    let firms: Vec<(String, String, bool)> = sh
         .store
         .list_firms()
         .await
@@ -153,7 +155,9 @@ pub async fn layout(
             (f.context, label, current)
         })
         .collect();
+    let firm_chosen = firms.iter().any(|(_, _, current)| *current);
     Layout {
+        firm_chosen,
         firms,
         title: title.to_string(),
         section,

@@ -1528,7 +1528,14 @@ fn user_with_two_firms_switches_firm_and_logs_in_with_that_firms_token() {
             !tab.exists("#token-login").await,
             "a token login without a firm"
         );
-        assert_eq!(tab.count("#firm-select option").await, 2);
+        // The two firms, and a placeholder selected while no firm is chosen.
+        assert_eq!(tab.count("#firm-select option[value^='Nip:']").await, 2);
+        assert_eq!(
+            tab.attr("#firm-select option:checked", "value")
+                .await
+                .as_deref(),
+            Some("")
+        );
         // A token login posted anyway is refused in Polish, naming both firms.
         post_in_page(&tab, "/logowanie/token", &[]).await;
         let e = tab.text("#error .message").await.unwrap_or_default();
