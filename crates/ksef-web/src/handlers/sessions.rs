@@ -96,7 +96,7 @@ pub async fn sessions_page(
             Err(n) => ws.error = Some(n),
         }
     }
-    rows.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.created_at));
     let l = layout(&sh, &mut ws, "Sesje", "sessions", "/sesje").await;
     render(&SessionsPage {
         l,
