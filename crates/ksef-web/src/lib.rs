@@ -276,6 +276,14 @@ fn router(shared: state::SharedState, max_upload: usize) -> Router {
         .route("/uzytkownicy/{name}/sprawdz", post(h::user_check))
         .route("/uzytkownicy/{name}/usun", post(h::user_remove))
         .route("/ustawienia", get(h::settings_page).post(h::settings_save))
+        .route("/faktury/zakupu", get(h::purchases_page))
+        .route("/faktury/zakupu/pobierz", post(h::purchases_sync))
+        .route("/faktury/zakupu/pobieranie", get(h::purchases_sync_page))
+        .route("/faktury/{id}", get(h::invoice_page))
+        .route("/faktury/{id}/xml", get(h::invoice_xml))
+        .route("/faktury/{id}/upo", get(h::invoice_upo))
+        .route("/static/faktura.css", get(h::invoice_css))
+        .route("/sesje", get(h::sessions_page))
         .fallback(h::not_found)
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),

@@ -398,3 +398,57 @@ pub fn permission_label(p: &str) -> &'static str {
         _ => "",
     }
 }
+
+#[derive(Template)]
+#[template(path = "purchases.html")]
+pub struct PurchasesPage {
+    pub l: Layout,
+    pub firm: Option<String>,
+    pub filter: crate::handlers::PurchaseFilter,
+    pub rows: Vec<crate::handlers::PurchaseRow>,
+    pub totals: Vec<crate::handlers::TotalRow>,
+    pub total: u64,
+    pub page: u32,
+    pub pages: u32,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+    pub sync_running: bool,
+}
+
+#[derive(Template)]
+#[template(path = "purchases_sync.html")]
+pub struct PurchasesSyncPage {
+    pub l: Layout,
+    pub firm: Option<String>,
+    /// `none`, `running`, `done`, `failed`.
+    pub state: &'static str,
+    pub text: String,
+    pub started: Option<String>,
+    pub finished: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "invoice.html")]
+pub struct InvoicePage {
+    pub l: Layout,
+    pub id: i64,
+    pub number: String,
+    pub ksef_number: Option<String>,
+    pub issue_date: String,
+    pub seller: String,
+    pub gross: String,
+    pub has_upo: bool,
+    /// The ksef-visual fragment (trusted: askama-escaped by ksef-visual), without its styles.
+    pub fragment: Option<String>,
+    pub view_error: Option<String>,
+    pub back: String,
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+pub struct SessionsPage {
+    pub l: Layout,
+    pub firm: Option<String>,
+    pub loaded: bool,
+    pub rows: Vec<crate::handlers::SessionRow>,
+}

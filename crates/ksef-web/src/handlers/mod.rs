@@ -3,15 +3,21 @@
 //! is delegated to `ksef-program`.
 
 mod home;
+mod invoice;
 mod ksef_login;
 mod program;
+mod purchases;
+mod sessions;
 mod settings;
 mod tokens;
 mod users;
 
 pub use home::*;
+pub use invoice::*;
 pub use ksef_login::*;
 pub use program::*;
+pub use purchases::*;
+pub use sessions::*;
 pub use settings::*;
 pub use tokens::*;
 pub use users::*;
