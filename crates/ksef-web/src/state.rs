@@ -87,6 +87,8 @@ pub struct Shared {
     /// Key of the pre-login CSRF tokens (random per process).
     pre_key: Zeroizing<[u8; 32]>,
     sessions: std::sync::Mutex<HashMap<String, Entry>>,
+    /// Faktury sprzedaży: the background sending jobs.
+    pub sales_jobs: crate::handlers::SalesJobs,
 }
 
 struct Entry {
@@ -277,6 +279,7 @@ impl Shared {
             timeouts,
             pre_key: Zeroizing::new(rand::random()),
             sessions: std::sync::Mutex::new(HashMap::new()),
+            sales_jobs: Default::default(),
         }
     }
 

@@ -5,6 +5,7 @@
 mod home;
 mod ksef_login;
 mod program;
+mod sales;
 mod settings;
 mod tokens;
 mod users;
@@ -12,6 +13,7 @@ mod users;
 pub use home::*;
 pub use ksef_login::*;
 pub use program::*;
+pub use sales::*;
 pub use settings::*;
 pub use tokens::*;
 pub use users::*;
