@@ -364,3 +364,30 @@ async fn sales_are_sent_per_file_listed_and_their_upos_download() {
     assert!(list.contains("Wysłane faktury (2)"), "{list}");
     h.web.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_50_mb_upload_is_refused_in_polish() {
+    let h = Harness::start().await;
+    let (_, page) = h.get("/faktury/sprzedazy").await;
+    let form = Form::new().text("csrf", csrf(&page)).part(
+        "files",
+        Part::bytes(vec![b'x'; 50 * 1024 * 1024]).file_name("ogromna.xml"),
+    );
+    let r = h
+        .http
+        .post(h.url("/faktury/sprzedazy/wyslij"))
+        .multipart(form)
+        .send()
+        .await;
+    // The server answers before the whole body is read; the client may see the answer or,
+    // rarely, a reset connection — never an accepted upload.
+    if let Ok(r) = r {
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let page = r.text().await.unwrap();
+        let err = element_text(&page, "error").unwrap_or_default();
+        assert!(err.contains("za duż"), "{err}");
+    }
+    let (_, list) = h.get("/faktury/sprzedazy").await;
+    assert!(!list.contains("class=\"sale-row\""), "{list}");
+    h.web.shutdown().await;
+}

@@ -916,3 +916,30 @@ pub async fn sales_upo(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_and_dates_are_polish() {
+        assert_eq!(money(123456, "PLN"), "1\u{a0}234,56\u{a0}zł");
+        assert_eq!(money(-5, "PLN"), "-0,05\u{a0}zł");
+        assert_eq!(money(100000000, "EUR"), "1\u{a0}000\u{a0}000,00\u{a0}EUR");
+        let d = time::Date::from_calendar_date(2026, time::Month::March, 5).unwrap();
+        assert_eq!(date_pl(d), "05.03.2026");
+    }
+
+    #[test]
+    fn failed_checks_say_what_to_fix() {
+        let dir = PrivateDir::create().unwrap();
+        let text = dir.0.join("a.xml");
+        std::fs::write(&text, "zwykły tekst").unwrap();
+        let (msg, _) = polish_file_check(&invoices::check_file(&text, None, true));
+        assert!(msg.starts_with("To nie jest"), "{msg}");
+        let other = dir.0.join("b.xml");
+        std::fs::write(&other, "<?xml version=\"1.0\"?><a/>").unwrap();
+        let (msg, _) = polish_file_check(&invoices::check_file(&other, None, true));
+        assert!(msg.starts_with("To nie jest plik faktury KSeF"), "{msg}");
+    }
+}
