@@ -156,7 +156,7 @@ pub fn money(grosze: i64, currency: &str) -> String {
     let mut grouped = String::new();
     for (i, ch) in whole.chars().enumerate() {
         if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push('\u{a0}');
+            grouped.push(' ');
         }
         grouped.push(ch);
     }
@@ -164,7 +164,7 @@ pub fn money(grosze: i64, currency: &str) -> String {
         "" | "PLN" => "zł",
         other => other,
     };
-    format!("{sign}{grouped},{:02}\u{a0}{unit}", a % 100)
+    format!("{sign}{grouped},{:02} {unit}", a % 100)
 }
 
 /// `DD.MM.RRRR`.
@@ -923,9 +923,9 @@ mod tests {
 
     #[test]
     fn amounts_and_dates_are_polish() {
-        assert_eq!(money(123456, "PLN"), "1\u{a0}234,56\u{a0}zł");
-        assert_eq!(money(-5, "PLN"), "-0,05\u{a0}zł");
-        assert_eq!(money(100000000, "EUR"), "1\u{a0}000\u{a0}000,00\u{a0}EUR");
+        assert_eq!(money(123456, "PLN"), "1 234,56 zł");
+        assert_eq!(money(-5, "PLN"), "-0,05 zł");
+        assert_eq!(money(100000000, "EUR"), "1 000 000,00 EUR");
         let d = time::Date::from_calendar_date(2026, time::Month::March, 5).unwrap();
         assert_eq!(date_pl(d), "05.03.2026");
     }
