@@ -39,6 +39,8 @@ pub struct Upload {
     parts: Vec<(String, Option<String>, Zeroizing<Vec<u8>>)>,
     /// The first field that exceeded the cap (its data was discarded).
     pub too_large: Option<String>,
+    /// Every part that exceeded the cap: (field name, file name).
+    pub oversized: Vec<(String, Option<String>)>,
 }
 
 /// Why a multipart body could not be read.
@@ -76,8 +78,11 @@ impl Upload {
                     Err(e) => return Err(UploadError(e.body_text())),
                 }
             }
-            if oversized && up.too_large.is_none() {
-                up.too_large = Some(name.clone());
+            if oversized {
+                if up.too_large.is_none() {
+                    up.too_large = Some(name.clone());
+                }
+                up.oversized.push((name.clone(), file_name.clone()));
             }
             up.parts.push((name, file_name, data));
         }
@@ -90,6 +95,24 @@ impl Upload {
             .iter()
             .find(|(n, _, d)| n == name && !d.is_empty())
             .map(|(_, _, d)| d.as_slice())
+    }
+
+    /// Every non-empty part `name` (a `multiple` file input): (file name, bytes).
+    pub fn files(&self, name: &str) -> Vec<(Option<&str>, &[u8])> {
+        self.parts
+            .iter()
+            .filter(|(n, _, d)| n == name && !d.is_empty())
+            .map(|(_, f, d)| (f.as_deref(), d.as_slice()))
+            .collect()
+    }
+
+    /// The file names of the parts `name` that exceeded the cap.
+    pub fn oversized(&self, name: &str) -> Vec<Option<&str>> {
+        self.oversized
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, f)| f.as_deref())
+            .collect()
     }
 
     /// The text of part `name`, trimmed (lossy UTF-8), or "".

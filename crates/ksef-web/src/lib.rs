@@ -284,6 +284,17 @@ fn router(shared: state::SharedState, max_upload: usize) -> Router {
         .route("/faktury/{id}/upo", get(h::invoice_upo))
         .route("/static/faktura.css", get(h::invoice_css))
         .route("/sesje", get(h::sessions_page))
+        .route("/faktury/sprzedazy", get(h::sales_list))
+        .route(
+            "/faktury/sprzedazy/wyslij",
+            post(h::sales_send).layer(DefaultBodyLimit::max(h::sales_body_limit(max_upload))),
+        )
+        .route("/faktury/sprzedazy/wysylka/{id}", get(h::sales_job))
+        .route(
+            "/faktury/sprzedazy/wysylka/{id}/upo",
+            get(h::sales_session_upo),
+        )
+        .route("/faktury/sprzedazy/upo/{id}", get(h::sales_upo))
         .fallback(h::not_found)
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),

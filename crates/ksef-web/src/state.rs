@@ -89,6 +89,8 @@ pub struct Shared {
     sessions: std::sync::Mutex<HashMap<String, Entry>>,
     /// "Pobierz z KSeF" runs per firm (Faktury zakupu).
     pub syncs: Arc<crate::handlers::SyncJobs>,
+    /// Faktury sprzedaży: the background sending jobs.
+    pub sales_jobs: crate::handlers::SalesJobs,
 }
 
 struct Entry {
@@ -280,6 +282,7 @@ impl Shared {
             pre_key: Zeroizing::new(rand::random()),
             sessions: std::sync::Mutex::new(HashMap::new()),
             syncs: Arc::default(),
+            sales_jobs: Default::default(),
         }
     }
 

@@ -102,13 +102,16 @@ pub(crate) fn money(grosze: i64, currency: &str) -> String {
         }
         grouped.push(c);
     }
-    let unit = if currency == "PLN" { "zł" } else { currency };
+    let unit = match currency {
+        "" | "PLN" => "zł",
+        other => other,
+    };
     format!("{sign}{grouped},{:02} {unit}", a % 100)
 }
 
 /// `DD.MM.RRRR`.
 pub(crate) fn date_pl(d: time::Date) -> String {
-    format!("{:02}.{:02}.{}", d.day(), u8::from(d.month()), d.year())
+    format!("{:02}.{:02}.{:04}", d.day(), u8::from(d.month()), d.year())
 }
 
 /// `RRRR-MM-DD` (date inputs) or `DD.MM.RRRR`.
