@@ -151,7 +151,12 @@ pub async fn layout(
         .into_iter()
         .map(|f| {
             let current = ws.firm.as_deref() == Some(f.context.as_str());
-            let label = format!("{} — {}", f.name, firm_label(&f.context));
+            // A firm still named after its context value shows as "NIP …" only.
+            let label = if f.context.ends_with(&format!(":{}", f.name)) {
+                firm_label(&f.context)
+            } else {
+                format!("{} — {}", f.name, firm_label(&f.context))
+            };
             (f.context, label, current)
         })
         .collect();
