@@ -17,6 +17,7 @@
 //!   number (or `OFFLINE`) under it.
 //! * [`pdf::render`]: the same layout as an A4 PDF (ksef-pdf): tables breaking across pages,
 //!   KOD I as a vector QR code, `strona N z M` in the footer.
+//! * [`upo_pdf::render`]: a UPO (upo-v4-3) as a PDF: its fields and the table of documents.
 //! * [`kod_i::kod_i`]: the KOD I verification link (digest §13.2); [`kod_i::qr_svg`]: a QR code
 //!   as SVG.
 //! * [`facts::Facts`]: the key strings of an invoice as every rendering must show them, for
@@ -32,6 +33,7 @@ pub mod layout;
 pub mod model;
 pub mod parse;
 pub mod pdf;
+pub mod upo_pdf;
 
 pub use decimal::Decimal;
 pub use facts::Facts;
