@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use ksef_visual::{InvoiceView, RenderOptions, kod_i, pdf};
 
 fn main() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../spec/ksef-client-csharp/KSeF.Client.Tests.Core/Templates/invoice-template-fa-3.xml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../spec/ksef-client-csharp/KSeF.Client.Tests.Core/Templates/invoice-template-fa-3.xml",
+    );
     let text = std::fs::read_to_string(&path).expect("the FA(3) sample");
     let xml = text
         .replace("#nip#", "5265877635")

@@ -36,16 +36,21 @@ pub fn render_layout(layout: &Layout, opts: &RenderOptions) -> Result<Vec<u8>, P
     // Header: the brand on the left, the invoice's identity on the right.
     let mut id = vec![
         PdfBlock::small("Numer faktury:"),
-        PdfBlock::heading(layout.number.clone(), 1),
+        // A long number in a smaller size, so that it stays on one line where it can.
+        PdfBlock::heading(
+            layout.number.clone(),
+            if layout.number.chars().count() > 24 {
+                2
+            } else {
+                1
+            },
+        ),
         PdfBlock::paragraph(layout.title.clone()),
     ];
     if let Some(k) = &layout.ksef_number {
         id.push(PdfBlock::key_values(&[("Numer KSeF:", k.as_str())]));
     }
-    doc.columns(
-        vec![PdfBlock::heading("Krajowy System e-Faktur", 2)],
-        id,
-    );
+    doc.columns(vec![PdfBlock::heading("Krajowy System e-Faktur", 2)], id);
     doc.rule();
 
     for section in &layout.sections {

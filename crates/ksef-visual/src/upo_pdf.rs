@@ -81,8 +81,7 @@ pub fn render(xml: &[u8]) -> Result<Vec<u8>, UpoPdfError> {
         other => ViewError::NotXml(other.to_string()),
     })?;
     let root = doc.root_element();
-    if root.tag_name().name() != "Potwierdzenie" || root.tag_name().namespace() != Some(NAMESPACE)
-    {
+    if root.tag_name().name() != "Potwierdzenie" || root.tag_name().namespace() != Some(NAMESPACE) {
         return Err(UpoPdfError::NotAUpo(format!(
             "{{{}}}{}",
             root.tag_name().namespace().unwrap_or(""),
@@ -128,10 +127,7 @@ pub fn render(xml: &[u8]) -> Result<Vec<u8>, UpoPdfError> {
         if let (Some(a), Some(b)) = (text(p, "Strona"), text(p, "LiczbaStron")) {
             push("Strona potwierdzenia", Some(format!("{a} z {b}")));
         }
-        if let (Some(a), Some(b)) = (
-            text(p, "ZakresDokumentowOd"),
-            text(p, "ZakresDokumentowDo"),
-        ) {
+        if let (Some(a), Some(b)) = (text(p, "ZakresDokumentowOd"), text(p, "ZakresDokumentowDo")) {
             push("Zakres dokumentów", Some(format!("od {a} do {b}")));
         }
         push(
@@ -139,10 +135,7 @@ pub fn render(xml: &[u8]) -> Result<Vec<u8>, UpoPdfError> {
             text(p, "CalkowitaLiczbaDokumentow"),
         );
     }
-    push(
-        "Struktura logiczna",
-        text(root, "NazwaStrukturyLogicznej"),
-    );
+    push("Struktura logiczna", text(root, "NazwaStrukturyLogicznej"));
     push("Kod formularza", text(root, "KodFormularza"));
 
     let mut table = Table::new(

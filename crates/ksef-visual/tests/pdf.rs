@@ -189,7 +189,10 @@ fn every_official_sample_as_pdf() {
                 "{name}: {fact:?} missing from pdftotext output:\n{text}"
             );
         }
-        assert!(facts.seller_name.is_some() && facts.buyer_name.is_some(), "{name}");
+        assert!(
+            facts.seller_name.is_some() && facts.buyer_name.is_some(),
+            "{name}"
+        );
         assert!(facts.total.is_some(), "{name}");
         for label in ["Sprzedawca", "Nabywca", "Szczegóły", "Pozycje", "Stopka"] {
             assert!(text.contains(label), "{name}: {label}");
@@ -254,10 +257,7 @@ fn many_lines_break_across_pages() {
     let mut lines = String::new();
     for i in 1..=120 {
         let l = regex_free_replace(line, "NrWierszaFa", &i.to_string());
-        lines.push_str(&l.replace(
-            "<P_7>",
-            &format!("<P_7>Pozycja numer {i:03} "),
-        ));
+        lines.push_str(&l.replace("<P_7>", &format!("<P_7>Pozycja numer {i:03} ")));
     }
     let xml = format!("{}{}{}", &xml[..start], lines, &xml[end..]);
     let view = InvoiceView::parse(xml.as_bytes()).expect("parses");

@@ -7,10 +7,6 @@ use ksef_visual::{Form, InvoiceView, RenderOptions, ViewError, html, kod_i};
 mod common;
 use common::*;
 
-
-
-
-
 #[test]
 fn no_placeholder_left() {
     for path in sample_files() {
@@ -36,7 +32,6 @@ fn escape(s: &str) -> String {
         .replace('"', "&#34;")
         .replace('\'', "&#39;")
 }
-
 
 #[test]
 fn every_official_sample_renders_its_facts() {
@@ -226,7 +221,6 @@ fn attachment_and_third_parties() {
         }
     }
 }
-
 
 #[test]
 fn kod_i_matches_openssl() {
