@@ -284,3 +284,59 @@ fn regex_free_replace(xml: &str, tag: &str, value: &str) -> String {
         _ => xml.to_string(),
     }
 }
+
+#[test]
+fn every_official_upo_sample_as_pdf() {
+    let root = repo_root().join("spec/ksef-docs/faktury/upo/przyklady/v4-3");
+    let mut files = Vec::new();
+    for d in std::fs::read_dir(&root).expect("UPO samples") {
+        for f in std::fs::read_dir(d.expect("entry").path()).expect("dir") {
+            let p = f.expect("entry").path();
+            if p.extension().is_some_and(|x| x == "xml") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 6, "{files:?}");
+    for path in files {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+        let xml = std::fs::read(&path).expect("read");
+        let bytes = ksef_visual::upo_pdf::render(&xml).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let dir = temp_dir(name);
+        let text = pdf_text(&dir, &bytes);
+        let tokens: Vec<&str> = text.split_whitespace().collect();
+        let doc =
+            roxmltree::Document::parse(std::str::from_utf8(&xml).expect("utf-8")).expect("xml");
+        for tag in [
+            "NumerReferencyjnySesji",
+            "NumerKSeFDokumentu",
+            "NumerFaktury",
+            "NipSprzedawcy",
+            "SkrotDokumentu",
+            "TrybWysylki",
+        ] {
+            let values: Vec<&str> = doc
+                .descendants()
+                .filter(|n| n.tag_name().name() == tag)
+                .filter_map(|n| n.text())
+                .collect();
+            assert!(!values.is_empty(), "{name}: no {tag}");
+            for v in values {
+                // Long values wrap inside their table cell: the pieces are found in order.
+                assert!(
+                    contains_words(&tokens, v),
+                    "{name}: {tag} {v} missing:\n{text}"
+                );
+            }
+        }
+        assert!(text.contains("strona 1 z 1"), "{name}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    // An invoice is no UPO.
+    let inv = load(&repo_root().join(
+        "spec/ksef-client-csharp/KSeF.Client.Tests.Core/Templates/invoice-template-fa-3.xml",
+    ));
+    let e = ksef_visual::upo_pdf::render(&inv).expect_err("not a UPO");
+    assert!(e.to_string().starts_with("not a KSeF UPO"), "{e}");
+}
