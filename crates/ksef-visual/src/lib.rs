@@ -11,10 +11,13 @@
 //!   Podmiot trzeci, Szczegóły, Pozycje, Zamówienie, Podsumowanie stawek podatku, Adnotacje,
 //!   Dodatkowe informacje, Rozliczenie, Płatność, Warunki transakcji, Załącznik, Stopka) with
 //!   Polish labels and values formatted the Polish way (`1 234,56 zł`, `DD.MM.RRRR`). Any
-//!   renderer (HTML here, PDF in `ksef-pdf`) draws that, so all show the same strings.
+//!   renderer (HTML and PDF here, the PDF typeset by `ksef-pdf`) draws that, so all show the same strings.
 //! * [`html::render`] / [`html::render_page`]: an HTML fragment to embed in a page, or a
 //!   standalone page (askama, auto-escaped), with KOD I as an inline SVG QR code and the KSeF
 //!   number (or `OFFLINE`) under it.
+//! * [`pdf::render`]: the same layout as an A4 PDF (ksef-pdf): tables breaking across pages,
+//!   KOD I as a vector QR code, `strona N z M` in the footer.
+//! * [`upo_pdf::render`]: a UPO (upo-v4-3) as a PDF: its fields and the table of documents.
 //! * [`kod_i::kod_i`]: the KOD I verification link (digest §13.2); [`kod_i::qr_svg`]: a QR code
 //!   as SVG.
 //! * [`facts::Facts`]: the key strings of an invoice as every rendering must show them, for
@@ -29,6 +32,8 @@ pub mod kod_i;
 pub mod layout;
 pub mod model;
 pub mod parse;
+pub mod pdf;
+pub mod upo_pdf;
 
 pub use decimal::Decimal;
 pub use facts::Facts;

@@ -30,6 +30,8 @@ pub enum InvoiceCommand {
     List(ListArgs),
     /// Search invoice metadata (POST /invoices/query/metadata).
     Query(QueryArgs),
+    /// Print an invoice XML file as PDF with KOD I (local; nothing is sent).
+    Pdf(crate::cmd::pdf::InvoicePdfArgs),
     /// Download one invoice XML by its KSeF number.
     Download {
         /// The KSeF number.
@@ -131,6 +133,8 @@ pub async fn run(app: &mut App, cmd: InvoiceCommand) -> CliResult<()> {
         InvoiceCommand::List(args) => list(app, args).await,
         InvoiceCommand::Query(args) => query(app, args).await,
         InvoiceCommand::Download { number, output } => download(app, &number, output).await,
+        // Handled in main without a session or local store.
+        InvoiceCommand::Pdf(args) => crate::cmd::pdf::invoice(args, None),
     }
 }
 

@@ -27,15 +27,21 @@ pub enum UpoCommand {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Print a UPO XML file (upo-v4-3) as PDF (local; nothing is sent).
+    Pdf(crate::cmd::pdf::UpoPdfArgs),
 }
 
 pub async fn run(app: &mut App, cmd: UpoCommand) -> CliResult<()> {
-    let UpoCommand::Get {
-        session,
-        invoice,
-        ksef_number,
-        output,
-    } = cmd;
+    let (session, invoice, ksef_number, output) = match cmd {
+        UpoCommand::Get {
+            session,
+            invoice,
+            ksef_number,
+            output,
+        } => (session, invoice, ksef_number, output),
+        // Handled in main without a session or local store.
+        UpoCommand::Pdf(args) => return crate::cmd::pdf::upo(args),
+    };
     let which = match (invoice, ksef_number) {
         (Some(r), _) => Some(InvoiceRef::Reference(r.trim().to_string())),
         (None, Some(n)) => Some(InvoiceRef::KsefNumber(n.trim().to_string())),

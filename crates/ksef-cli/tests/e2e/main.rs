@@ -7,4 +7,5 @@ mod durability;
 mod emulator;
 mod invoices;
 mod local_emulator;
+mod pdf;
 mod tampering;

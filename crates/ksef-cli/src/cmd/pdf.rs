@@ -1,0 +1,111 @@
+//! `ksef invoice pdf` and `ksef upo pdf`: printable PDFs of local files. Nothing is sent and no
+//! session or local store is needed; the output file is written atomically (a temporary file
+//! renamed into place), so a failure never leaves a partial PDF behind.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use ksef_visual::{InvoiceView, RenderOptions, kod_i};
+
+use crate::app::{CliError, CliResult};
+
+#[derive(Args)]
+pub struct InvoicePdfArgs {
+    /// The invoice XML file (FA(2), FA(3) or FA_RR(1)), exactly as sent to KSeF: KOD I hashes
+    /// its bytes.
+    file: PathBuf,
+    /// The KSeF number, shown in the header and under KOD I (default: OFFLINE under KOD I).
+    #[arg(long)]
+    ksef_number: Option<String>,
+    /// Whose KOD I link: test, demo or prod (default: from --env; test for local or none).
+    #[arg(long, value_name = "ENV")]
+    env_host: Option<String>,
+    /// The PDF file to write.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+#[derive(Args)]
+pub struct UpoPdfArgs {
+    /// The UPO XML file (upo-v4-3).
+    file: PathBuf,
+    /// The PDF file to write.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+/// The KOD I host for an environment name (`test`, `demo`, `prod`/`prd`; `local` = test).
+pub fn qr_host(env: &str) -> CliResult<&'static str> {
+    match env.trim().to_ascii_lowercase().as_str() {
+        "test" | "local" => Ok(kod_i::HOST_TEST),
+        "demo" => Ok(kod_i::HOST_DEMO),
+        "prod" | "prd" => Ok(kod_i::HOST_PRD),
+        other => Err(CliError::Usage(format!(
+            "unknown environment {other:?}; expected one of: test, demo, prod"
+        ))),
+    }
+}
+
+fn read(path: &Path) -> CliResult<Vec<u8>> {
+    std::fs::read(path).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))
+}
+
+fn write(path: &Path, pdf: &[u8]) -> CliResult<()> {
+    ksef_program::invoices::write_file(path, pdf)?;
+    Ok(())
+}
+
+/// `ksef invoice pdf FILE -o OUT.pdf`.
+pub fn invoice(args: InvoicePdfArgs, environment: Option<&str>) -> CliResult<()> {
+    let host = match (&args.env_host, environment) {
+        (Some(h), _) => qr_host(h).map_err(|e| CliError::Usage(format!("--env-host: {e}")))?,
+        (None, Some(env)) => qr_host(env).map_err(|e| CliError::Usage(format!("--env: {e}")))?,
+        (None, None) => kod_i::HOST_TEST,
+    };
+    let xml = read(&args.file)?;
+    let view = InvoiceView::parse(&xml).map_err(|e| {
+        CliError::Usage(format!(
+            "{} is not an invoice this program can print: {}",
+            args.file.display(),
+            english(&e)
+        ))
+    })?;
+    let ksef_number = args
+        .ksef_number
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    let opts = RenderOptions {
+        kod_i_url: Some(view.kod_i(host, &xml)),
+        ksef_number,
+        qr_svg: None,
+    };
+    let pdf = ksef_visual::pdf::render(&view, &opts)
+        .map_err(|e| CliError::Tool(format!("{}: {e}", args.file.display())))?;
+    write(&args.output, &pdf)?;
+    eprintln!("{} written ({} bytes)", args.output.display(), pdf.len());
+    Ok(())
+}
+
+/// `ksef upo pdf UPO.xml -o OUT.pdf`.
+pub fn upo(args: UpoPdfArgs) -> CliResult<()> {
+    let xml = read(&args.file)?;
+    let pdf = ksef_visual::upo_pdf::render(&xml).map_err(|e| {
+        CliError::Usage(format!(
+            "{} is not a UPO this program can print: {}",
+            args.file.display(),
+            english(&e)
+        ))
+    })?;
+    write(&args.output, &pdf)?;
+    eprintln!("{} written ({} bytes)", args.output.display(), pdf.len());
+    Ok(())
+}
+
+/// The English half of a bilingual `Polish / English: detail` message.
+fn english(e: &dyn std::fmt::Display) -> String {
+    let s = e.to_string();
+    match s.split_once(" / ") {
+        Some((_, en)) => en.to_string(),
+        None => s,
+    }
+}
