@@ -281,6 +281,7 @@ fn router(shared: state::SharedState, max_upload: usize) -> Router {
         .route("/faktury/zakupu/pobieranie", get(h::purchases_sync_page))
         .route("/faktury/{id}", get(h::invoice_page))
         .route("/faktury/{id}/xml", get(h::invoice_xml))
+        .route("/faktury/{id}/pdf", get(h::invoice_pdf))
         .route("/faktury/{id}/upo", get(h::invoice_upo))
         .route("/static/faktura.css", get(h::invoice_css))
         .route("/sesje", get(h::sessions_page))

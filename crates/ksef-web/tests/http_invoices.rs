@@ -662,6 +662,31 @@ async fn purchases_are_fetched_listed_filtered_and_shown() {
             .contains(&format!("{}.xml", sent[1].1))
     );
     assert_eq!(r.bytes().await.unwrap().as_ref(), sent[1].0.as_slice());
+    // "Pobierz PDF": a PDF whose text (pdftotext, an independent reader) names the seller and
+    // the KSeF number under the QR code.
+    let r = h
+        .http
+        .get(h.url(&format!("/faktury/{id}/pdf")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let pdf = r.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("faktura.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is needed for this test");
+    assert!(out.status.success(), "pdftotext failed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Elektrownia S.A."), "{text}");
+    assert!(text.contains(sent[1].1.as_str()), "{text}");
     // No UPO for a purchase.
     let (status, _) = h.get(&format!("/faktury/{id}/upo")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -163,6 +163,51 @@ pub async fn invoice_xml(
     }
 }
 
+/// `GET /faktury/{id}/pdf`: the visualisation as PDF (A4, KOD I with the KSeF number).
+pub async fn invoice_pdf(
+    State(sh): State<SharedState>,
+    Extension(h): Extension<SessionHandle>,
+    Path(id): Path<String>,
+) -> Response {
+    let mut ws = lock_or_return!(sh, h);
+    let (inv, bytes) = match find(&sh, &mut ws, &id).await {
+        Ok(found) => found,
+        Err(notice) => return not_found_page(&sh, &mut ws, notice, "/faktury/zakupu").await,
+    };
+    let host = qr_host(sh.environment().await);
+    let rendered = ksef_visual::parse(&bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|view| {
+            let options = ksef_visual::html::RenderOptions {
+                ksef_number: inv.record.ksef_number.clone(),
+                kod_i_url: Some(view.kod_i(host, &bytes)),
+                qr_svg: None,
+            };
+            ksef_visual::pdf::render(&view, &options).map_err(|e| e.to_string())
+        });
+    match rendered {
+        Ok(pdf) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "application/pdf".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{}.pdf\"", file_stem(&inv)),
+                ),
+            ],
+            pdf,
+        )
+            .into_response(),
+        Err(detail) => {
+            ws.error = Some(Notice {
+                text: "Nie można utworzyć PDF tej faktury — pobierz plik XML.".into(),
+                details: Some(detail),
+            });
+            crate::handlers::see_other(&format!("/faktury/{}", inv.id))
+        }
+    }
+}
+
 /// `GET /faktury/{id}/upo`: the invoice's UPO, if stored.
 pub async fn invoice_upo(
     State(sh): State<SharedState>,
