@@ -27,7 +27,7 @@ use ksef_client::Environment;
 use ksef_crypto::Zeroizing;
 use ksef_program::auth::PreparedRequest;
 use ksef_program::users::ProgramUser;
-use ksef_program::{App, ProgramResult, Settings};
+use ksef_program::{App, ProgramResult, Settings, StoredSession};
 use ksef_store::Store;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -223,6 +223,21 @@ impl WebSession {
             .filter(|g| g.created.elapsed() < PENDING_TOKEN_LIFETIME)
     }
 
+    /// A KSeF session in `firm`'s context for the invoice screens: the open one if it is in
+    /// that context, else (ending another firm's) a new one with the user's own token for it.
+    pub async fn firm_session(&mut self, firm: &str) -> ProgramResult<StoredSession> {
+        if let Ok(Some(s)) = self.app.current_session().await {
+            if ksef_store::firm_key(&s.session.context) == firm {
+                return Ok(s);
+            }
+            self.end_ksef_session().await;
+        }
+        let s = ksef_program::auth::login_with_user(&mut self.app, &self.user, Some(firm)).await?;
+        self.ksef_screen = Some(Screen::Invoices);
+        self.ksef_last_use = Instant::now();
+        Ok(s)
+    }
+
     /// Ends the KSeF session (at KSeF, best effort, and here). Returns whether one was open.
     pub async fn end_ksef_session(&mut self) -> bool {
         self.pending_pz = None;
@@ -332,6 +347,18 @@ impl Shared {
         Ok(App::new(settings)?
             .with_store(self.store.clone())
             .with_session_in_memory())
+    }
+
+    /// The current firm: the one chosen in the header, else the only firm the user holds a
+    /// token for (which then becomes the chosen one).
+    pub async fn current_firm(&self, ws: &mut WebSession) -> Option<String> {
+        if ws.firm.is_none()
+            && let Ok(me) = self.store.user(ws.user.name()).await
+            && let [only] = me.tokens.as_slice()
+        {
+            ws.firm = Some(only.firm.clone());
+        }
+        ws.firm.clone()
     }
 
     /// Makes sure the session's program talks to the chosen environment (a switch drops the

@@ -12,21 +12,7 @@ use ksef_program::users;
 use super::{lock_or_return, see_other, session_of};
 use crate::forms::Fields;
 use crate::pages::*;
-use crate::state::{Notice, SessionHandle, Shared, SharedState, WebSession};
-
-/// The current firm: the one chosen, else the only firm the user holds a token for.
-async fn current_firm(
-    _sh: &Shared,
-    ws: &mut WebSession,
-    me: Option<&ksef_store::UserInfo>,
-) -> Option<String> {
-    if ws.firm.is_none()
-        && let Some([only]) = me.map(|u| u.tokens.as_slice())
-    {
-        ws.firm = Some(only.firm.clone());
-    }
-    ws.firm.clone()
-}
+use crate::state::{Notice, SessionHandle, SharedState};
 
 /// "Zmień firmę": one click in the header; a KSeF session of another firm ends.
 pub async fn switch_firm(
@@ -69,7 +55,7 @@ pub async fn index(
     let me = sh.store.user(ws.user.name()).await.ok();
     let has_session = session_of(&mut ws).await.is_some();
     let env = sh.environment().await;
-    let firm = current_firm(&sh, &mut ws, me.as_ref()).await;
+    let firm = sh.current_firm(&mut ws).await;
     let held = me
         .as_ref()
         .zip(firm.as_deref())

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use super::{Ws, lock_or_return, see_other};
 use crate::forms::Fields;
 use crate::pages::*;
-use crate::state::{Notice, Screen, SessionHandle, Shared, SharedState};
+use crate::state::{Notice, SessionHandle, Shared, SharedState};
 
 /// Invoices per page of the list.
 pub const PAGE_SIZE: u32 = 50;
@@ -140,7 +140,11 @@ pub(crate) fn firm_or_hint(ws: &mut Ws<'_>) -> Option<String> {
 }
 
 /// The register of `firm` on the session's API.
-pub(crate) async fn register_of(sh: &Shared, ws: &Ws<'_>, firm: &str) -> Result<FirmId, Notice> {
+pub(crate) async fn register_of(
+    sh: &Shared,
+    ws: &crate::state::WebSession,
+    firm: &str,
+) -> Result<FirmId, Notice> {
     sh.store
         .register_of(&ws.app.settings.base_url, firm)
         .await
@@ -150,19 +154,10 @@ pub(crate) async fn register_of(sh: &Shared, ws: &Ws<'_>, firm: &str) -> Result<
 /// Makes sure the browser has a KSeF session in `firm`'s context: keeps one that is, else
 /// opens one with the user's own token for the firm.
 pub(crate) async fn ensure_firm_session(ws: &mut Ws<'_>, firm: &str) -> Result<(), Notice> {
-    if let Some(s) = ws.app.current_session().await.ok().flatten() {
-        let context = format!("{}:{}", s.session.context.kind(), s.session.context.value());
-        if context == firm {
-            return Ok(());
-        }
-        ws.end_ksef_session().await;
-    }
-    let w: &mut crate::state::WebSession = ws;
-    ksef_program::auth::login_with_user(&mut w.app, &w.user, Some(firm))
+    ws.firm_session(firm)
         .await
-        .map_err(|e| Notice::from(&e))?;
-    w.ksef_screen = Some(Screen::Invoices);
-    Ok(())
+        .map(|_| ())
+        .map_err(|e| Notice::from(&e))
 }
 
 /// One row of the purchases table.

@@ -19,14 +19,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ksef_client::invoicing_flows::{InvoiceOutcome, InvoiceRef};
 use ksef_program::invoices::{self, SendEvent, SendRequest};
-use ksef_program::{App, StoredSession, auth};
-use ksef_store::{Direction, FirmId, InvoiceFilter, InvoiceKey, InvoiceStatus};
+use ksef_program::{App, StoredSession};
+use ksef_store::{Direction, InvoiceFilter, InvoiceKey, InvoiceStatus};
 
-use super::purchases::{TotalRow, date_pl, money};
-use super::{human_size, lock_or_return, see_other, session_of};
+use super::purchases::{TotalRow, date_pl, money, register_of};
+use super::{human_size, lock_or_return, see_other};
 use crate::forms::Upload;
 use crate::pages::{Layout, firm_label, layout, render, render_status};
-use crate::state::{Notice, Screen, SessionHandle, Shared, SharedState, WebSession, random_hex};
+use crate::state::{Notice, SessionHandle, Shared, SharedState, WebSession, random_hex};
 
 /// Rows per page of the sales list.
 pub const PAGE_SIZE: u32 = 50;
@@ -149,40 +149,18 @@ fn polish_outcome(o: &InvoiceOutcome) -> (String, Option<String>) {
     (text, details)
 }
 
-/// The current firm: the one chosen, else the only firm the user holds a token for.
-async fn current_firm(sh: &Shared, ws: &mut WebSession) -> Option<String> {
-    if ws.firm.is_none()
-        && let Ok(me) = sh.store.user(ws.user.name()).await
-        && let [only] = me.tokens.as_slice()
-    {
-        ws.firm = Some(only.firm.clone());
-    }
-    ws.firm.clone()
-}
-
 /// A KSeF session in the current firm's context: the open one, else a new one with the user's
 /// own token.
 async fn ensure_session(sh: &Shared, ws: &mut WebSession) -> Result<StoredSession, Notice> {
-    let Some(firm) = current_firm(sh, ws).await else {
+    let Some(firm) = sh.current_firm(ws).await else {
         return Err(
             "Wybierz firmę (u góry strony) albo zapisz swój token KSeF — bez tego nie \
                     można wysyłać faktur."
                 .into(),
         );
     };
-    if let Some(s) = session_of(ws).await {
-        if ksef_store::firm_key(&s.session.context) == firm {
-            return Ok(s);
-        }
-        ws.end_ksef_session().await;
-    }
-    let ws = &mut *ws;
-    match auth::login_with_user(&mut ws.app, &ws.user, Some(&firm)).await {
-        Ok(s) => {
-            ws.ksef_screen = Some(Screen::Invoices);
-            ws.ksef_last_use = Instant::now();
-            Ok(s)
-        }
+    match ws.firm_session(&firm).await {
+        Ok(s) => Ok(s),
         Err(e) => {
             let mut n = Notice::from(&e);
             n.text = format!(
@@ -194,14 +172,6 @@ async fn ensure_session(sh: &Shared, ws: &mut WebSession) -> Result<StoredSessio
             Err(n)
         }
     }
-}
-
-/// The register of a firm on the session's API.
-async fn register_of(sh: &Shared, ws: &WebSession, firm: &str) -> Option<FirmId> {
-    sh.store
-        .register_of(&ws.app.settings.base_url, firm)
-        .await
-        .ok()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,12 +229,12 @@ fn status_label(status: InvoiceStatus, description: Option<&str>) -> String {
 }
 
 async fn sales_page(sh: &Shared, ws: &mut WebSession, page: u32, status: StatusCode) -> Response {
-    let firm = current_firm(sh, ws).await;
+    let firm = sh.current_firm(ws).await;
     let mut rows = Vec::new();
     let mut totals = Vec::new();
     let mut total = 0;
     if let Some(firm) = &firm
-        && let Some(id) = register_of(sh, ws, firm).await
+        && let Ok(id) = register_of(sh, ws, firm).await
     {
         let filter = InvoiceFilter {
             direction: Some(Direction::Sale),
@@ -480,7 +450,7 @@ pub async fn sales_send(
         };
         job_files.push(JobFile { name, state });
     }
-    let firm = current_firm(&sh, &mut ws).await.unwrap_or_default();
+    let firm = sh.current_firm(&mut ws).await.unwrap_or_default();
     let batch = good.len() > BATCH_FROM;
     let mut job = SalesJob {
         owner: ws.user.name().to_lowercase(),
@@ -824,11 +794,11 @@ pub async fn sales_upo(
 ) -> Response {
     let mut ws = lock_or_return!(sh, h);
     let back = "/faktury/sprzedazy";
-    let Some(firm) = current_firm(&sh, &mut ws).await else {
+    let Some(firm) = sh.current_firm(&mut ws).await else {
         ws.error = Some("Wybierz firmę (u góry strony).".into());
         return see_other(back);
     };
-    let Some(register) = register_of(&sh, &ws, &firm).await else {
+    let Ok(register) = register_of(&sh, &ws, &firm).await else {
         ws.error = Some("Nie można otworzyć rejestru faktur firmy.".into());
         return see_other(back);
     };
