@@ -18,7 +18,7 @@ mod cmd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use ksef_core::TokenPermission;
 
 use crate::app::{App, CliError, CliResult, print_json, show_time};
@@ -116,22 +116,12 @@ enum CertCommand {
     Limits,
 }
 
-#[derive(Args)]
-struct ContextArgs {
-    /// The context NIP (whose data you act on).
-    #[arg(long)]
-    nip: Option<String>,
-    /// A subordinate unit's InternalId (NIP-NNNNN) instead of --nip.
-    #[arg(long, conflicts_with = "nip")]
-    internal_id: Option<String>,
-}
-
 #[derive(Subcommand)]
 enum AuthCommand {
     /// Log in with a certificate (XAdES) or with the KSeF token of a program user (--user).
     Login {
         #[command(flatten)]
-        context: ContextArgs,
+        context: cmd::ContextArgs,
         /// Certificate: PKCS#12 (.p12/.pfx) or PEM (then --key).
         #[arg(long, conflicts_with = "user")]
         cert: Option<PathBuf>,
@@ -153,7 +143,7 @@ enum AuthCommand {
     /// Profil Zaufany / external signature: write the unsigned request for signing.
     Prepare {
         #[command(flatten)]
-        context: ContextArgs,
+        context: cmd::ContextArgs,
         /// Folder to write AuthTokenRequest_<date_time>.xml into.
         #[arg(long)]
         dir: PathBuf,
@@ -227,7 +217,7 @@ enum FirmCommand {
     /// Add a firm (or rename it).
     Add {
         #[command(flatten)]
-        context: ContextArgs,
+        context: cmd::ContextArgs,
         /// The firm's name, as people know it.
         #[arg(long)]
         name: String,
@@ -419,13 +409,7 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
                 (None, Some(user)) => {
                     let who = user::log_in(app, &user, user_password.user_password_file).await?;
                     // --nip / --internal-id pick the firm when the user holds several tokens.
-                    let firm = match (&context.nip, &context.internal_id) {
-                        (None, None) => None,
-                        _ => Some(ksef_store::firm_key(&auth::context_from_args(
-                            context.nip.as_deref(),
-                            context.internal_id.as_deref(),
-                        )?)),
-                    };
+                    let firm = context.firm()?;
                     auth::login_with_user(app, &who, firm.as_deref()).await?
                 }
                 _ => {

@@ -248,7 +248,7 @@ pub enum ProgramError {
     /// Not logged in, and the invoice register of this API is not one firm's (none, or
     /// several): which one to show is unknown.
     #[error(
-        "no KSeF session for {base_url} and {}: log in to the firm whose invoices you want",
+        "no KSeF session for {base_url} and {}: name the firm (--nip/--internal-id) or log in to it",
         if firms.is_empty() { "no invoice register yet".to_string() }
         else { format!("the invoice registers of {} are kept", firms.join(", ")) }
     )]
@@ -256,6 +256,33 @@ pub enum ProgramError {
         base_url: String,
         /// The contexts with a register on this API.
         firms: Vec<String>,
+    },
+
+    /// The firm named (`--nip`/`--internal-id`) has no invoice register on this API and is
+    /// not one of the program's firms.
+    #[error(
+        "{firm} has no invoice register for {base_url} and is not one of the program's firms ({})",
+        if known.is_empty() { "none yet".to_string() } else { known.join(", ") }
+    )]
+    UnknownFirm {
+        /// The context asked for (`Nip:5265877635`).
+        firm: String,
+        base_url: String,
+        /// The firms and registers known on this API.
+        known: Vec<String>,
+    },
+
+    /// The stored KSeF session acts for another firm than the one named: sending or syncing
+    /// would file the invoices under the wrong firm.
+    #[error(
+        "the KSeF session is {session}'s, not {wanted}'s: log in to {wanted} first \
+         (`ksef auth login --user NAME --nip …` or with its certificate)"
+    )]
+    SessionForOtherFirm {
+        /// The session's context (`Nip:…`).
+        session: String,
+        /// The firm named.
+        wanted: String,
     },
 
     /// An invoice's metadata could not be read from its file (for the register).
@@ -728,6 +755,15 @@ mod tests {
             ProgramError::InvoiceUnreadable {
                 invoice: "5265877635-20250826-0100001AF629-AF".into(),
                 source: ksef_invoice::InvoiceError::Semantic("no P_2".into()),
+            },
+            ProgramError::UnknownFirm {
+                firm: "Nip:1111111111".into(),
+                base_url: "http://127.0.0.1:1/v2".into(),
+                known: vec!["Nip:5265877635".into()],
+            },
+            ProgramError::SessionForOtherFirm {
+                session: "Nip:5265877635".into(),
+                wanted: "Nip:1111111111".into(),
             },
         ]
     }

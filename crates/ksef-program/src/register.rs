@@ -75,6 +75,51 @@ pub async fn current_firm(app: &mut App) -> ProgramResult<FirmId> {
     }
 }
 
+/// The register a reader names (`Some("Nip:…")`, e.g. `ksef invoice list --nip`), else
+/// [`current_firm`]. A named firm must be one of the program's firms or have a register on
+/// this API: a mistyped NIP is an error, not an empty list.
+pub async fn chosen_firm(app: &mut App, firm: Option<&str>) -> ProgramResult<FirmId> {
+    let Some(context) = firm else {
+        return current_firm(app).await;
+    };
+    let base = app.settings.base_url.clone();
+    let store = app.store().await?;
+    let registers = store.registers(&base).await?;
+    if let Some((id, _)) = registers.iter().find(|(_, c)| c == context) {
+        return Ok(*id);
+    }
+    if store.firm(context).await?.is_some() {
+        return Ok(store.register_of(&base, context).await?);
+    }
+    let mut known: Vec<String> = registers.into_iter().map(|(_, c)| c).collect();
+    for f in store.list_firms().await? {
+        if !known.contains(&f.context) {
+            known.push(f.context);
+        }
+    }
+    known.sort();
+    Err(ProgramError::UnknownFirm {
+        firm: context.to_string(),
+        base_url: base,
+        known,
+    })
+}
+
+/// Before acting at KSeF for a named firm (`ksef sync --nip`, `ksef invoice send --nip`):
+/// the stored KSeF session must be that firm's, or the invoices would be filed under another.
+pub async fn ensure_session_for(app: &mut App, firm: &str) -> ProgramResult<()> {
+    let s = app.session().await?;
+    let session = format!("{}:{}", s.session.context.kind(), s.session.context.value());
+    if session == firm {
+        Ok(())
+    } else {
+        Err(ProgramError::SessionForOtherFirm {
+            session,
+            wanted: firm.to_string(),
+        })
+    }
+}
+
 /// The register of `context` (e.g. `Nip:5265877635`) on the app's API.
 pub async fn firm(app: &mut App, context: &str) -> ProgramResult<FirmId> {
     let base = app.settings.base_url.clone();
@@ -357,9 +402,11 @@ impl From<&RegisteredInvoice> for ListedInvoice {
     }
 }
 
-/// What [`list`] selects; `firm` comes from the session (or the only register of the API).
+/// What [`list`] selects.
 #[derive(Debug, Clone, Default)]
 pub struct ListRequest {
+    /// The firm whose register to list (`Nip:…`); `None`: see [`current_firm`].
+    pub firm: Option<String>,
     pub direction: Option<Direction>,
     pub from: Option<time::Date>,
     pub to: Option<time::Date>,
@@ -375,7 +422,7 @@ pub struct ListRequest {
 
 /// `ksef invoice list`: a page of the register.
 pub async fn list(app: &mut App, req: &ListRequest) -> ProgramResult<InvoicePage> {
-    let firm = current_firm(app).await?;
+    let firm = chosen_firm(app, req.firm.as_deref()).await?;
     let filter = InvoiceFilter {
         direction: req.direction,
         from: req.from,

@@ -133,6 +133,15 @@ pub fn polish(e: &ProgramError) -> String {
         E::NoRegister { .. } => {
             "Brak sesji KSeF — zaloguj się do firmy, której faktury chcesz zobaczyć.".into()
         }
+        E::UnknownFirm { firm, .. } => format!(
+            "Firma {} nie należy do firm programu i nie ma rejestru faktur — dodaj ją w programie.",
+            crate::pages::firm_label(firm)
+        ),
+        E::SessionForOtherFirm { session, wanted } => format!(
+            "Sesja KSeF dotyczy firmy {}, a nie {} — przełącz firmę i zaloguj się ponownie.",
+            crate::pages::firm_label(session),
+            crate::pages::firm_label(wanted)
+        ),
         E::InvoiceUnreadable { invoice, .. } => {
             format!("Nie można odczytać danych faktury {invoice} do rejestru faktur.")
         }
@@ -734,6 +743,15 @@ mod tests {
             ProgramError::InvoiceUnreadable {
                 invoice: "5265877635-20250826-0100001AF629-AF".into(),
                 source: ksef_invoice::InvoiceError::Semantic("brak P_2".into()),
+            },
+            ProgramError::UnknownFirm {
+                firm: "Nip:1111111111".into(),
+                base_url: "http://127.0.0.1:1/v2".into(),
+                known: vec!["Nip:5265877635".into()],
+            },
+            ProgramError::SessionForOtherFirm {
+                session: "Nip:5265877635".into(),
+                wanted: "Nip:1111111111".into(),
             },
         ]
     }

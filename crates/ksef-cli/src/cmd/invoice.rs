@@ -47,6 +47,9 @@ pub struct SendArgs {
     /// Invoice files or directories (all *.xml in them).
     #[arg(required = true)]
     files: Vec<PathBuf>,
+    /// The firm sending (checked against the KSeF session: nothing is sent for another firm).
+    #[command(flatten)]
+    context: crate::cmd::ContextArgs,
     /// Send through a batch session (one encrypted package) instead of an online session.
     #[arg(long)]
     batch: bool,
@@ -84,9 +87,12 @@ pub struct ListArgs {
     /// Issue date to (YYYY-MM-DD, inclusive).
     #[arg(long)]
     to: Option<String>,
-    /// The seller's NIP (with --sales: the buyer's NIP or other identifier).
+    /// The firm whose register to list (default: the KSeF session's, or the only one).
+    #[command(flatten)]
+    context: crate::cmd::ContextArgs,
+    /// The other party: the seller's NIP (with --sales: the buyer's NIP or other identifier).
     #[arg(long)]
-    nip: Option<String>,
+    party: Option<String>,
     /// A fragment of the invoice number, KSeF number or a party's name.
     #[arg(long)]
     text: Option<String>,
@@ -177,6 +183,9 @@ fn print_checks(checks: &[FileCheck]) {
 }
 
 async fn send(app: &mut App, args: SendArgs) -> CliResult<()> {
+    if let Some(firm) = args.context.firm()? {
+        ksef_program::register::ensure_session_for(app, &firm).await?;
+    }
     let mut req = SendRequest::new(args.files);
     req.batch = args.batch;
     req.offline = args.offline;
@@ -493,8 +502,9 @@ async fn list(app: &mut App, args: ListArgs) -> CliResult<()> {
         (_, true) => Some(Direction::Purchase),
         _ => None,
     };
-    let nip = args.nip.map(|n| n.trim().to_string());
+    let nip = args.party.map(|n| n.trim().to_string());
     let req = ListRequest {
+        firm: args.context.firm()?,
         direction,
         from: args
             .from

@@ -26,9 +26,15 @@ pub struct SyncArgs {
     /// Export package format: zip (default) or targz.
     #[arg(long, default_value = "zip")]
     compression: String,
+    /// The firm to sync (checked against the KSeF session: nothing is filed under another firm).
+    #[command(flatten)]
+    context: crate::cmd::ContextArgs,
 }
 
 pub async fn run(app: &mut App, args: SyncArgs) -> CliResult<()> {
+    if let Some(firm) = args.context.firm()? {
+        ksef_program::register::ensure_session_for(app, &firm).await?;
+    }
     let mut types = Vec::new();
     for v in args.subject_type.iter().flat_map(|s| s.split(',')) {
         if !v.trim().is_empty() {

@@ -1359,4 +1359,41 @@ fn user_with_tokens_for_two_firms_logs_in_with_nip_and_firms_are_listed() {
         assert_eq!(st["context"]["value"], nip.as_str(), "{st:#}");
         p.ok(&["auth", "logout"]);
     }
+
+    // --nip on the register's commands. `invoice list --nip` reads a firm's register without
+    // a session; a NIP that is no firm of the program is an error naming the firms.
+    assert_eq!(
+        p.json(&["invoice", "list", "--nip", nip2.as_str()]),
+        json!([])
+    );
+    let stranger = Nip::random();
+    let e = p.fails(&["invoice", "list", "--nip", stranger.as_str()]);
+    assert!(
+        e.contains(stranger.as_str()) && e.contains(&firm1) && e.contains(&firm2),
+        "{e}"
+    );
+    // With a session of firm 1, sync and send for firm 2 are refused before KSeF is asked.
+    p.ok(&[
+        "auth",
+        "login",
+        "--user",
+        "Anna",
+        "--nip",
+        nip1.as_str(),
+        "--user-password-file",
+        &anna_pw,
+    ]);
+    let e = p.fails(&["sync", "--nip", nip2.as_str()]);
+    assert!(e.contains(&firm1) && e.contains(&firm2), "{e}");
+    let file = write(files2.path(), "f.xml", "<Faktura/>");
+    let e = p.fails(&["invoice", "send", "--nip", nip2.as_str(), &file]);
+    assert!(e.contains(&firm1) && e.contains(&firm2), "{e}");
+    // For its own firm, sync runs and fills that firm's register only.
+    let synced = p.json(&["sync", "--nip", nip1.as_str()]);
+    assert_eq!(synced["downloaded"], 0, "{synced:#}");
+    assert_eq!(
+        p.json(&["invoice", "list", "--nip", nip1.as_str()]),
+        json!([])
+    );
+    p.ok(&["auth", "logout"]);
 }

@@ -373,9 +373,16 @@ fn online_batch_upo_query_download_and_sync() {
         p.json(&["invoice", "list", "--purchases"]),
         serde_json::json!([])
     );
-    let by_nip = p.json(&["invoice", "list", "--nip", nip.as_str(), "--page-size", "5"]);
+    let by_nip = p.json(&[
+        "invoice",
+        "list",
+        "--party",
+        nip.as_str(),
+        "--page-size",
+        "5",
+    ]);
     assert_eq!(by_nip.as_array().unwrap().len(), 5);
-    let none = p.json(&["invoice", "list", "--nip", "1111111111"]);
+    let none = p.json(&["invoice", "list", "--party", "1111111111"]);
     assert_eq!(none, serde_json::json!([]));
     let later = p.json(&["invoice", "list", "--from", "2999-01-01"]);
     assert_eq!(later, serde_json::json!([]));
