@@ -11,7 +11,7 @@ use ksef_client::invoicing_flows::{
     self, InvoiceOutcome, InvoiceRef, ProgressFn, SendOptions, SendSummary, SyncOptions, SyncReport,
 };
 use ksef_core::Permission;
-use ksef_invoice::FormCode;
+pub use ksef_invoice::FormCode;
 use ksef_wire::{
     CommonSessionStatus, InvoiceMetadata, InvoiceQueryDateRange, InvoiceQueryDateType,
     InvoiceQueryFilters, InvoiceQuerySubjectType, SessionInvoiceStatusResponse,
@@ -596,8 +596,9 @@ pub async fn session_upo_files(
     .await
 }
 
-/// The limits in force for the current session (digest §15).
-#[derive(Debug, Clone, Serialize)]
+/// The limits in force for the current session (digest §15). `Default`: the documented PRD
+/// defaults, for when KSeF cannot be asked.
+#[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Limits {
     /// `GET /limits/context`.
@@ -619,6 +620,23 @@ pub async fn limits(app: &mut App) -> ProgramResult<Limits> {
         })
     })
     .await
+}
+
+/// How many invoices an online session should take before a batch session is the better way:
+/// what the context's `invoiceSend` rate limit lets through in one minute (PRD: 30), and never
+/// more than an online session may hold. Above it, online sending would wait on KSeF's limits
+/// (and against PRD run into 429s), while one batch session takes up to 10 000 invoices at once.
+pub fn online_capacity(limits: &Limits) -> usize {
+    let send = &limits.rate_limits.invoice_send;
+    let per_minute = send.per_minute.min(send.per_second.saturating_mul(60));
+    let session = limits.context.online_session.max_invoices;
+    per_minute.min(session).max(1) as usize
+}
+
+/// Whether `count` invoices of these forms go in a batch session rather than an online one:
+/// more than [`online_capacity`], and every form is one KSeF takes in batch.
+pub fn batch_is_better(limits: &Limits, count: usize, forms: &[FormCode]) -> bool {
+    count > online_capacity(limits) && forms.iter().all(|f| f.allowed_in_batch())
 }
 
 // ---------------------------------------------------------------------------------------------

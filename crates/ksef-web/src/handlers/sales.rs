@@ -30,8 +30,6 @@ use crate::state::{Notice, SessionHandle, Shared, SharedState, WebSession, rando
 
 /// Rows per page of the sales list.
 pub const PAGE_SIZE: u32 = 50;
-/// More good files than this go in a batch session; fewer, one by one in an online session.
-pub const BATCH_FROM: usize = 100;
 /// Finished jobs are forgotten after this long.
 const JOB_LIFETIME: Duration = Duration::from_secs(6 * 3600);
 /// Jobs kept in all (the oldest finished go first).
@@ -451,13 +449,17 @@ pub async fn sales_send(
         job_files.push(JobFile { name, state });
     }
     let firm = sh.current_firm(&mut ws).await.unwrap_or_default();
-    let batch = good.len() > BATCH_FROM;
+    let forms: Vec<_> = checks
+        .iter()
+        .filter(|c| c.ok)
+        .filter_map(|c| c.form_code)
+        .collect();
     let mut job = SalesJob {
         owner: ws.user.name().to_lowercase(),
         firm: firm.clone(),
         created: Instant::now(),
         running: !good.is_empty(),
-        batch,
+        batch: false,
         files: job_files,
         sessions: Vec::new(),
         error: None,
@@ -502,7 +504,7 @@ pub async fn sales_send(
     let (id, job) = sh.sales_jobs.insert(job);
     if let Some(app) = app {
         let store = sh.store.clone();
-        tokio::spawn(run_job(job, app, store, dir, paths, good, batch));
+        tokio::spawn(run_job(job, app, store, dir, paths, good, forms));
     }
     see_other(&format!("/faktury/sprzedazy/wysylka/{id}"))
 }
@@ -515,9 +517,14 @@ async fn run_job(
     dir: PrivateDir,
     all: Vec<PathBuf>,
     good: Vec<PathBuf>,
-    batch: bool,
+    forms: Vec<invoices::FormCode>,
 ) {
     let index_of = |p: &Path| all.iter().position(|a| a == p);
+    // Online or batch by the count and the context's limits (the documented defaults when
+    // KSeF cannot tell them).
+    let limits = invoices::limits(&mut app).await.unwrap_or_default();
+    let batch = invoices::batch_is_better(&limits, good.len(), &forms);
+    lock(&job).batch = batch;
     let mut req = SendRequest::new(good);
     req.batch = batch;
     let mut on_event = |e: SendEvent| {
@@ -632,7 +639,8 @@ pub struct SalesJobPage {
     pub refused: usize,
     pub pending: usize,
     pub job_error: Option<Notice>,
-    pub has_session_upo: bool,
+    /// The job's KSeF sessions (each has its UPO), once the job has finished.
+    pub sessions: Vec<String>,
 }
 
 fn job_of(sh: &Shared, ws: &WebSession, id: &str) -> Option<Arc<std::sync::Mutex<SalesJob>>> {
@@ -700,11 +708,15 @@ pub async fn sales_job(
             count("refused"),
             count("pending"),
             j.error.clone(),
-            !j.running && !j.sessions.is_empty(),
+            if j.running {
+                Vec::new()
+            } else {
+                j.sessions.clone()
+            },
             rows,
         )
     };
-    let (running, batch, accepted, refused, pending, job_error, has_session_upo, rows) = page;
+    let (running, batch, accepted, refused, pending, job_error, sessions, rows) = page;
     let l = layout(
         &sh,
         &mut ws,
@@ -723,7 +735,7 @@ pub async fn sales_job(
         refused,
         pending,
         job_error,
-        has_session_upo,
+        sessions,
     })
 }
 
@@ -751,17 +763,27 @@ fn xml_download(name: &str, xml: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// `GET /faktury/sprzedazy/wysylka/{id}/upo`: the UPO of the job's (first) session.
+/// `?sesja=N` of the session UPO download.
+#[derive(serde::Deserialize)]
+pub struct SessionChoice {
+    /// Which of the job's sessions (from 0; default the first).
+    #[serde(default)]
+    sesja: usize,
+}
+
+/// `GET /faktury/sprzedazy/wysylka/{id}/upo[?sesja=N]`: the UPO of one of the job's sessions
+/// (more than 10 000 invoices, or several form codes, make several sessions).
 pub async fn sales_session_upo(
     State(sh): State<SharedState>,
     Extension(h): Extension<SessionHandle>,
     UrlPath(id): UrlPath<String>,
+    Query(choice): Query<SessionChoice>,
 ) -> Response {
     let mut ws = lock_or_return!(sh, h);
     let Some(job) = job_of(&sh, &ws, &id) else {
         return no_job(&sh, &mut ws).await;
     };
-    let Some(session_ref) = lock(&job).sessions.first().cloned() else {
+    let Some(session_ref) = lock(&job).sessions.get(choice.sesja).cloned() else {
         ws.error = Some("Ta wysyłka nie ma sesji KSeF z UPO.".into());
         return see_other(&format!("/faktury/sprzedazy/wysylka/{id}"));
     };
