@@ -1,7 +1,7 @@
 //! `ksef-core` — the KSeF 2.0 domain vocabulary shared by the client, the emulator and the CLI.
 //!
-//! This crate owns the value types of the API and their validation rules, and nothing else
-//! (no HTTP, no I/O, no crypto beyond checksums):
+//! This crate owns the value types of the API, their validation rules and the calendar rules
+//! of the law around them, and nothing else (no HTTP, no I/O, no crypto beyond checksums):
 //!
 //! * [`ident`] — NIP, PESEL, InternalId, NipVatUe, PeppolId with pattern + checksum validation,
 //!   test-data generators, and the `{"type","value"}` context/subject identifiers;
@@ -9,19 +9,26 @@
 //! * [`permission`] — token and person permissions and a small permission set;
 //! * [`token`] — KSeF token statuses, the KSeF token string itself, authentication methods;
 //! * [`xml`] — the workspace's one DTD guard for XML from outside (signed requests, invoices);
-//! * [`warsaw`] — Polish local time (Europe/Warsaw, CET/CEST) and the Polish UI date formats.
+//! * [`warsaw`] — Polish local time (Europe/Warsaw, CET/CEST) and the Polish UI date formats;
+//! * [`business_day`] — Polish public holidays (with their Polish names) and business days;
+//! * [`offline`] — the offline modes (offline24, KSeF unavailability, emergency) and the
+//!   deadlines for sending offline invoices to KSeF.
 
+pub mod business_day;
 pub mod ident;
+pub mod offline;
 pub mod permission;
 pub mod reference;
 pub mod token;
 pub mod warsaw;
 pub mod xml;
 
+pub use business_day::PublicHoliday;
 pub use ident::{
     ContextIdentifier, ContextIdentifierType, IdentifierError, IdentifierKind, InternalId, Nip,
     NipVatUe, PeppolId, Pesel, SubjectIdentifier, SubjectIdentifierKind,
 };
+pub use offline::{DeadlineError, OfflineMode, OfflineModeError, OfflineModeKind};
 pub use permission::{Permission, PermissionSet, TokenPermission};
 pub use reference::{KsefNumber, ReferenceKind, ReferenceNumber};
 pub use token::{
