@@ -182,7 +182,7 @@ fn faktury_zakupu_fetch_list_view_pdf_and_sessions() {
         assert_eq!(total, "107,26 zł");
         assert_eq!(
             tab.text("#purchases-count").await.as_deref(),
-            Some("Faktur: 2")
+            Some("Liczba faktur: 2")
         );
         tab.screenshot("03-lista").await;
 
