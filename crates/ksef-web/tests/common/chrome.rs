@@ -1,6 +1,6 @@
 //! Browser-test harness: drives a real headless Chromium (Debian `chromium`) through
 //! `chromedriver` (Debian `chromium-driver`) over the W3C WebDriver protocol. Knows nothing of
-//! the app.
+//! the app (its screens are driven by [`super::ui`]).
 //!
 //! The WebDriver client is the small [`Session`] below rather than a crate: W3C WebDriver is a
 //! handful of JSON-over-HTTP endpoints, this test binary already has reqwest, and a WebDriver
