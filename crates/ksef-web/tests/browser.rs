@@ -9,28 +9,21 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
-use common::{Chrome, Tab};
+use common::chrome::{Chrome, Tab};
+use common::ui::{
+    ADMIN, ADMIN_PASSWORD, App, NIP, certificate_login, expect_start_page, first_run_setup,
+    generate_token, no_error, owner, p12_file, path,
+};
 use ksef_core::{ContextIdentifier, KsefToken, Nip};
 use ksef_crypto::KeyAlgorithm;
 use ksef_crypto::testcert::{TestSubject, make_test_certificate};
-use ksef_testkit::RawClient;
-use ksef_web::{RunningWeb, WebConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// The taxpayer whose KSeF screens are used (the context of every login).
-const NIP: &str = "5260250274";
 /// A person (PESEL) with only some permissions in [`NIP`].
 const PESEL_PARTIAL: &str = "44051401359";
 /// A person (PESEL) linked to [`NIP`] as its owner (Profil Zaufany test).
 const PESEL_OWNER: &str = "15062788702";
-/// Password of every PKCS#12 file made here.
-const P12_PASSWORD: &str = "Hasło-testowe-1";
-/// The first administrator, created by the first-run setup, and their password.
-const ADMIN: &str = "Anna Nowak";
-const ADMIN_PASSWORD: &str = "Hasło-administratora-1";
 /// A second program user (not an administrator) and their password.
 const USER2: &str = "Beata Druga";
 const USER2_PASSWORD: &str = "Hasło-Beaty-2";
@@ -46,44 +39,8 @@ const TOKEN_PERMISSIONS: [&str; 7] = [
     "Introspection",
 ];
 
-/// The web app with its embedded emulator, and a raw API client of that emulator.
-struct App {
-    web: RunningWeb,
-    api: RawClient,
-    _dir: tempfile::TempDir,
-}
-
+/// What only these tests ask of the embedded emulator (the rest of [`App`] is in `common::ui`).
 impl App {
-    async fn start() -> App {
-        App::start_with(|_| {}).await
-    }
-
-    /// [`App::start`] with the config changed by `adjust` first.
-    async fn start_with(adjust: impl FnOnce(&mut WebConfig)) -> App {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = WebConfig::new(dir.path().join("program"));
-        if let Some(emulator) = config.emulator.as_mut() {
-            emulator.auth_processing_delay = std::time::Duration::from_millis(100);
-        }
-        adjust(&mut config);
-        let web = ksef_web::serve(config).await.expect("start the web app");
-        let api = RawClient::new(
-            web.emulator_base_url
-                .as_deref()
-                .expect("the web app runs an embedded emulator"),
-        );
-        App {
-            web,
-            api,
-            _dir: dir,
-        }
-    }
-
-    /// `http://127.0.0.1:PORT/<path>`.
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.web.base_url(), path.trim_start_matches('/'))
-    }
-
     fn context() -> ContextIdentifier {
         ContextIdentifier::Nip(NIP.parse().expect("NIP"))
     }
@@ -179,104 +136,6 @@ fn person(pesel: &str, given: &str, surname: &str) -> ksef_crypto::Credential {
     .expect("test certificate")
 }
 
-/// A test certificate of the owner of [`NIP`] (a person identified by that NIP).
-fn owner() -> ksef_crypto::Credential {
-    let nip: Nip = NIP.parse().expect("NIP");
-    make_test_certificate(
-        &TestSubject::person_nip(nip, "Adam", "Właściciel"),
-        KeyAlgorithm::EcP256,
-    )
-    .expect("test certificate")
-}
-
-/// Writes the credential as a password-protected PKCS#12 file.
-fn p12_file(dir: &Path, name: &str, credential: &ksef_crypto::Credential) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, credential.to_pkcs12(P12_PASSWORD).expect("PKCS#12"))
-        .expect("write .p12");
-    path
-}
-
-/// On a page showing `#login`: "Certyfikat" with a PKCS#12 file and its password → logged in.
-async fn certificate_login(tab: &Tab, p12: &Path) {
-    tab.wait_for("#login").await;
-    tab.click("input[name=method][value=cert]").await;
-    tab.fill("#cert-form input[name=nip]", NIP).await;
-    tab.set_files("#cert-form input[name=certificate]", &[p12])
-        .await;
-    tab.fill("#cert-form input[name=password]", P12_PASSWORD)
-        .await;
-    tab.click_and_wait("#cert-login").await;
-    if tab.exists("#error").await {
-        let e = tab.text("#error").await.unwrap_or_default();
-        tab.fail::<()>(&format!("certificate login failed: {e}"))
-            .await;
-    }
-    tab.wait_for("#ksef-session").await;
-    let banner = tab.text("#ksef-session").await.unwrap_or_default();
-    assert!(
-        banner.contains(NIP),
-        "session banner names the context: {banner:?}"
-    );
-}
-
-/// The path of the page shown (`/uzytkownicy`, …).
-async fn path(tab: &Tab) -> String {
-    tab.call("() => location.pathname", &[])
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// Fails the test with the page's `#error` if one is shown.
-async fn no_error(tab: &Tab, step: &str) {
-    if tab.exists("#error").await {
-        let e = tab.text("#error .message").await.unwrap_or_default();
-        tab.fail::<()>(&format!("{step} failed: {e}")).await;
-    }
-}
-
-/// The start page of the logged-in `name`: `#guide`, the header names the user.
-async fn expect_start_page(tab: &Tab, name: &str) {
-    if tab.wait_for_any(&["#guide", "#error"]).await == 1 {
-        let e = tab.text("#error").await.unwrap_or_default();
-        tab.fail::<()>(&format!("expected the start page of {name}: {e}"))
-            .await;
-    }
-    assert_eq!(path(tab).await, "/", "the start page is /");
-    assert_eq!(
-        tab.text("#program-user-name").await.as_deref(),
-        Some(name),
-        "the header names the logged-in program user"
-    );
-    tab.expect("form#logout-form button#logout").await;
-}
-
-/// An empty store: any page leads to the first-run setup, which creates `name` as the first
-/// administrator and logs them in (→ the start page).
-async fn first_run_setup(tab: &Tab, app: &App, name: &str, password: &str) {
-    tab.goto(&app.url("/uzytkownicy")).await;
-    tab.wait_for("form#setup-form").await;
-    assert_eq!(
-        path(tab).await,
-        "/pierwsze-uruchomienie",
-        "an empty store sends every page to the first-run setup"
-    );
-    tab.type_into("#setup-name", name).await;
-    tab.type_into("#setup-password", password).await;
-    tab.type_into("#setup-password2", password).await;
-    tab.click_and_wait("#setup-submit").await;
-    expect_start_page(tab, name).await;
-    assert!(
-        tab.text("#program-user")
-            .await
-            .unwrap_or_default()
-            .contains("administrator"),
-        "the first user is an administrator"
-    );
-}
-
 /// `/zaloguj` with `name` and `password`; returns the page's `#error .message` (or fails when
 /// the login succeeds).
 async fn refused_login(tab: &Tab, app: &App, name: &str, password: &str) -> String {
@@ -366,39 +225,6 @@ async fn post_in_page(tab: &Tab, action: &str, fields: &[(&str, &str)]) {
     .await;
 }
 
-/// On the grant form: description, the permissions, Dodaj → the token's own page; returns
-/// (the page's path, reference, token).
-async fn generate_token(
-    tab: &Tab,
-    description: &str,
-    permissions: &[&str],
-) -> (String, String, String) {
-    tab.wait_for("form#grant-form").await;
-    tab.type_into("form#grant-form input[name=description]", description)
-        .await;
-    for p in permissions {
-        tab.click(&format!("input[name=permission][value={p}]"))
-            .await;
-    }
-    tab.click_and_wait("#add-token").await;
-    if tab.wait_for_any(&["#token-value", "#error"]).await == 1 {
-        let e = tab.text("#error").await.unwrap_or_default();
-        tab.fail::<()>(&format!("Dodaj failed: {e}")).await;
-    }
-    let page = path(tab).await;
-    assert!(
-        page.starts_with("/generuj/token/") && page.len() > "/generuj/token/".len(),
-        "Dodaj redirects to the token's own page: {page}"
-    );
-    let token = tab.text("#token-value").await.unwrap_or_default();
-    let reference = tab.text("#token-reference").await.unwrap_or_default();
-    assert!(
-        !reference.is_empty() && token.starts_with(&format!("{reference}|")),
-        "#token-reference {reference:?} is the reference of #token-value {token:?}"
-    );
-    (page, reference, token)
-}
-
 /// The secret part of a KSeF token (after the last `|`): what must never be shown again.
 fn token_secret(token: &str) -> &str {
     token.rsplit('|').next().unwrap_or(token)
@@ -467,7 +293,7 @@ async fn expect_session_ended(tab: &Tab) {
 /// token works (Sprawdź).
 #[test]
 fn certificate_login_grant_add_save_masked() {
-    common::run(|| async {
+    common::chrome::run(|| async {
         let app = App::start().await;
         let held = ["InvoiceRead", "CredentialsManage"];
         app.grant(PESEL_PARTIAL, &held).await;
@@ -686,7 +512,7 @@ fn is_request_file_name(name: &str) -> bool {
 /// signing service (in a second tab, like a user) → upload `<name> (1).xml` → logged in.
 #[test]
 fn profil_zaufany_round_trip() {
-    common::run(|| async {
+    common::chrome::run(|| async {
         let app = App::start().await;
         app.link_person(PESEL_OWNER).await;
         let chrome = Chrome::launch("profil-zaufany").await;
@@ -802,7 +628,7 @@ fn profil_zaufany_round_trip() {
 /// ends the KSeF session.
 #[test]
 fn tokens_owner_revokes_reader_cannot() {
-    common::run(|| async {
+    common::chrome::run(|| async {
         let app = App::start().await;
         let owner = owner();
         let tokens = app
@@ -952,7 +778,7 @@ fn tokens_owner_revokes_reader_cannot() {
 /// Tokeny KSeF and in Generuj token KSeF, with the seed's explanation.
 #[test]
 fn token_session_refused_in_tokens() {
-    common::run(|| async {
+    common::chrome::run(|| async {
         let app = App::start().await;
         let owner = owner();
         let tokens = app
@@ -1039,7 +865,7 @@ fn token_session_refused_in_tokens() {
 /// no longer log in to KSeF with it.
 #[test]
 fn two_tabs_save_their_own_tokens_and_revoked_shows_on_user() {
-    common::run(|| async {
+    common::chrome::run(|| async {
         let app = App::start().await;
         let owner = owner();
         let chrome = Chrome::launch("dwie-karty").await;
@@ -1182,7 +1008,7 @@ fn two_tabs_save_their_own_tokens_and_revoked_shows_on_user() {
 /// user who cannot see, check or use the first user's token.
 #[test]
 fn setup_login_logout_and_second_user_cannot_use_first_users_token() {
-    common::run(|| async {
+    common::chrome::run(|| async {
         let app = App::start().await;
         let owner = owner();
         let tokens = app.owner_tokens(&owner, &["Token administratora"]).await;
@@ -1400,7 +1226,7 @@ fn setup_login_logout_and_second_user_cannot_use_first_users_token() {
 /// The KSeF session of the token screens ends after `screen_idle` without a request.
 #[test]
 fn ksef_session_of_token_screens_ends_when_idle() {
-    common::run(|| async {
+    common::chrome::run(|| async {
         let idle = std::time::Duration::from_secs(2);
         let app = App::start_with(|c| c.screen_idle = idle).await;
         let chrome = Chrome::launch("bezczynnosc").await;
@@ -1439,7 +1265,7 @@ fn ksef_session_of_token_screens_ends_when_idle() {
 /// the next token login is in the other firm.
 #[test]
 fn user_with_two_firms_switches_firm_and_logs_in_with_that_firms_token() {
-    common::run(|| async {
+    common::chrome::run(|| async {
         let app = App::start().await;
         // Token A in NIP (the owner's), token B in a second firm, through the API.
         let token_a = app.owner_tokens(&owner(), &["Token firmy A"]).await[0]

@@ -1,4 +1,4 @@
-//! Self-test of the browser harness (`tests/common`) against a tiny page served by this test: a
+//! Self-test of the browser harness (`tests/common/chrome.rs`) against a tiny page served by this test: a
 //! real Chromium fills a form, uploads a file through WebDriver's "Element Send Keys", cannot tick a
 //! disabled checkbox, downloads an attachment, fetches with the page's cookies and accepts a
 //! `confirm()`. If this fails, the app's browser tests cannot be trusted either.
@@ -62,7 +62,7 @@ async fn file(headers: axum::http::HeaderMap) -> impl IntoResponse {
 
 #[test]
 fn harness_drives_a_real_chromium() {
-    common::run(|| async {
+    common::chrome::run(|| async {
         let app = axum::Router::new()
             .route("/", get(|| async { Html(PAGE) }))
             .route("/upload", post(upload))
@@ -75,7 +75,7 @@ fn harness_drives_a_real_chromium() {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-        let chrome = common::Chrome::launch("harness").await;
+        let chrome = common::chrome::Chrome::launch("harness").await;
         let tab = chrome.tab().await;
         tab.goto(&format!("{base}/")).await;
         assert_eq!(tab.text("#greeting").await.as_deref(), Some("Dzień dobry"));

@@ -7,136 +7,23 @@
 
 mod common;
 
-use common::{Chrome, Tab};
+use common::firms::issue_invoices_from_new_firm;
+use common::ui::{NIP, admin_with_invoice_token, no_error, write_file};
 use ksef_core::Nip;
-use ksef_crypto::KeyAlgorithm;
-use ksef_crypto::testcert::{TestSubject, make_test_certificate};
-use ksef_web::WebConfig;
 use serde_json::json;
-
-const NIP: &str = "5260250274";
-const P12_PASSWORD: &str = "Hasło-testowe-1";
-const ADMIN: &str = "Anna Nowak";
-const ADMIN_PASSWORD: &str = "Hasło-administratora-1";
-
-async fn no_error(tab: &Tab, step: &str) {
-    if tab.exists("#error").await {
-        let e = tab.text("#error .message").await.unwrap_or_default();
-        tab.fail::<()>(&format!("{step} failed: {e}")).await;
-    }
-}
-
-/// Another firm (certificate login through the program on the emulator) issues FA(3) invoices
-/// to `buyer`; returns the seller's NIP and the KSeF numbers.
-async fn issue_invoices_to(emulator: &str, buyer: &str, numbers: &[&str]) -> (Nip, Vec<String>) {
-    let seller = Nip::random();
-    let cred = make_test_certificate(
-        &TestSubject::person_nip(seller.clone(), "Sprzedawca", "Testowy"),
-        KeyAlgorithm::EcP256,
-    )
-    .expect("seller's certificate");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let settings = ksef_program::Settings {
-        base_url: emulator.to_string(),
-        data_dir: dir.path().join("seller"),
-        json: false,
-    };
-    let mut app = ksef_program::App::new(settings).expect("seller's program");
-    ksef_program::auth::login_with_certificate(
-        &mut app,
-        ksef_core::ContextIdentifier::Nip(seller.clone()),
-        &cred,
-        false,
-    )
-    .await
-    .expect("seller's certificate login");
-    let files = dir.path().join("files");
-    std::fs::create_dir_all(&files).expect("files dir");
-    for n in numbers {
-        let xml = String::from_utf8(ksef_testkit::invoices::fa3(seller.as_str(), n))
-            .expect("UTF-8 invoice")
-            .replace("<NIP>1111111111</NIP>", &format!("<NIP>{buyer}</NIP>"));
-        std::fs::write(files.join(format!("{n}.xml")), xml).expect("write an invoice");
-    }
-    let mut outcomes = Vec::new();
-    let totals = ksef_program::invoices::send(
-        &mut app,
-        ksef_program::invoices::SendRequest::new(vec![files]),
-        &mut |e| {
-            if let ksef_program::invoices::SendEvent::Outcome(o) = e {
-                outcomes.push(o);
-            }
-        },
-    )
-    .await
-    .expect("seller sends the invoices");
-    assert_eq!(totals.accepted, numbers.len(), "{outcomes:?}");
-    let ksef_numbers = outcomes
-        .iter()
-        .map(|o| o.ksef_number.clone().expect("a KSeF number"))
-        .collect();
-    (seller, ksef_numbers)
-}
 
 #[test]
 fn faktury_zakupu_fetch_list_view_pdf_and_sessions() {
-    common::run(|| async {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = WebConfig::new(dir.path().join("program"));
-        if let Some(emulator) = config.emulator.as_mut() {
-            emulator.auth_processing_delay = std::time::Duration::from_millis(100);
-        }
-        let web = ksef_web::serve(config).await.expect("start the web app");
-        let url = |p: &str| format!("{}{}", web.base_url(), p.trim_start_matches('/'));
-        let chrome = Chrome::launch("faktury-zakupu").await;
+    common::chrome::run(|| async {
+        // First start: the administrator; a token with invoice permissions saved on them.
+        let (app, chrome, tab) = admin_with_invoice_token("faktury-zakupu").await;
         let scratch = chrome.scratch();
-        let owner = make_test_certificate(
-            &TestSubject::person_nip(NIP.parse::<Nip>().unwrap(), "Adam", "Właściciel"),
-            KeyAlgorithm::EcP256,
-        )
-        .expect("test certificate");
-        let p12 = scratch.join("adam.p12");
-        std::fs::write(&p12, owner.to_pkcs12(P12_PASSWORD).expect("PKCS#12")).expect("write p12");
-        let tab = chrome.tab().await;
-
-        // First start: the administrator.
-        tab.goto(&url("/")).await;
-        tab.wait_for("form#setup-form").await;
-        tab.type_into("#setup-name", ADMIN).await;
-        tab.type_into("#setup-password", ADMIN_PASSWORD).await;
-        tab.type_into("#setup-password2", ADMIN_PASSWORD).await;
-        tab.click_and_wait("#setup-submit").await;
-        tab.wait_for("#guide").await;
-
-        // A token with invoice permissions, saved on the administrator.
-        tab.click_and_wait("a#nav-generate").await;
-        tab.wait_for("#login").await;
-        tab.click("input[name=method][value=cert]").await;
-        tab.fill("#cert-form input[name=nip]", NIP).await;
-        tab.set_files("#cert-form input[name=certificate]", &[&p12])
-            .await;
-        tab.fill("#cert-form input[name=password]", P12_PASSWORD)
-            .await;
-        tab.click_and_wait("#cert-login").await;
-        tab.wait_for("form#grant-form").await;
-        tab.type_into("form#grant-form input[name=description]", "Faktury")
-            .await;
-        for p in ["InvoiceRead", "InvoiceWrite"] {
-            tab.click(&format!("input[name=permission][value={p}]"))
-                .await;
-        }
-        tab.click_and_wait("#add-token").await;
-        tab.wait_for("#token-value").await;
-        tab.click_and_wait("#save-token").await;
-        tab.wait_for("#flash").await;
-        no_error(&tab, "Zapisz").await;
 
         // Another firm issues two invoices to ours.
-        let emulator = web
-            .emulator_base_url
-            .clone()
-            .expect("the embedded emulator");
-        let (seller, numbers) = issue_invoices_to(&emulator, NIP, &["201", "202"]).await;
+        let ours: Nip = NIP.parse().expect("NIP");
+        let (seller, sent) =
+            issue_invoices_from_new_firm(&app.emulator(), &ours, &["201", "202"]).await;
+        let numbers: Vec<String> = sent.into_iter().map(|(_, number)| number).collect();
         assert_eq!(numbers.len(), 2);
 
         // Faktury zakupu: empty until "Pobierz z KSeF".
@@ -229,8 +116,11 @@ fn faktury_zakupu_fetch_list_view_pdf_and_sessions() {
         // there), so our firm sends one sales invoice first (Faktury sprzedaży).
         tab.click_and_wait("a#nav-sales").await;
         tab.wait_for("form#sales-form").await;
-        let sale = scratch.join("sprzedaz-1.xml");
-        std::fs::write(&sale, ksef_testkit::invoices::fa3(NIP, "S-1")).expect("write a sale");
+        let sale = write_file(
+            &scratch,
+            "sprzedaz-1.xml",
+            &ksef_testkit::invoices::fa3(NIP, "S-1"),
+        );
         tab.set_files("#sales-files", &[&sale]).await;
         tab.click_and_wait("#sales-send").await;
         tab.wait_for("#sales-job-state[data-running=false]").await;
@@ -246,6 +136,6 @@ fn faktury_zakupu_fetch_list_view_pdf_and_sessions() {
         tab.screenshot("sesje-01").await;
 
         chrome.close().await;
-        web.shutdown().await;
+        app.web.shutdown().await;
     });
 }

@@ -7,85 +7,14 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Chrome, Tab};
-use ksef_core::Nip;
-use ksef_crypto::KeyAlgorithm;
-use ksef_crypto::testcert::{TestSubject, make_test_certificate};
-use ksef_web::WebConfig;
-
-const NIP: &str = "5260250274";
-const P12_PASSWORD: &str = "Hasło-testowe-1";
-const ADMIN: &str = "Anna Nowak";
-const ADMIN_PASSWORD: &str = "Hasło-administratora-1";
-
-async fn no_error(tab: &Tab, step: &str) {
-    if tab.exists("#error").await {
-        let e = tab.text("#error .message").await.unwrap_or_default();
-        tab.fail::<()>(&format!("{step} failed: {e}")).await;
-    }
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).expect("write a test file");
-    path
-}
+use common::ui::{NIP, admin_with_invoice_token, no_error, write_file};
 
 #[test]
 fn faktury_sprzedazy_upload_progress_and_list() {
-    common::run(|| async {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = WebConfig::new(dir.path().join("program"));
-        if let Some(emulator) = config.emulator.as_mut() {
-            emulator.auth_processing_delay = std::time::Duration::from_millis(100);
-        }
-        let web = ksef_web::serve(config).await.expect("start the web app");
-        let url = |p: &str| format!("{}{}", web.base_url(), p.trim_start_matches('/'));
-        let chrome = Chrome::launch("faktury-sprzedazy").await;
+    common::chrome::run(|| async {
+        // First start: the administrator; a token with invoice permissions saved on them.
+        let (app, chrome, tab) = admin_with_invoice_token("faktury-sprzedazy").await;
         let scratch = chrome.scratch();
-        let owner = make_test_certificate(
-            &TestSubject::person_nip(NIP.parse::<Nip>().unwrap(), "Adam", "Właściciel"),
-            KeyAlgorithm::EcP256,
-        )
-        .expect("test certificate");
-        let p12 = write(
-            &scratch,
-            "adam.p12",
-            &owner.to_pkcs12(P12_PASSWORD).expect("PKCS#12"),
-        );
-        let tab = chrome.tab().await;
-
-        // First start: the administrator.
-        tab.goto(&url("/")).await;
-        tab.wait_for("form#setup-form").await;
-        tab.type_into("#setup-name", ADMIN).await;
-        tab.type_into("#setup-password", ADMIN_PASSWORD).await;
-        tab.type_into("#setup-password2", ADMIN_PASSWORD).await;
-        tab.click_and_wait("#setup-submit").await;
-        tab.wait_for("#guide").await;
-
-        // A token with invoice permissions, saved on the administrator.
-        tab.click_and_wait("a#nav-generate").await;
-        tab.wait_for("#login").await;
-        tab.click("input[name=method][value=cert]").await;
-        tab.fill("#cert-form input[name=nip]", NIP).await;
-        tab.set_files("#cert-form input[name=certificate]", &[&p12])
-            .await;
-        tab.fill("#cert-form input[name=password]", P12_PASSWORD)
-            .await;
-        tab.click_and_wait("#cert-login").await;
-        tab.wait_for("form#grant-form").await;
-        tab.type_into("form#grant-form input[name=description]", "Faktury")
-            .await;
-        for p in ["InvoiceRead", "InvoiceWrite"] {
-            tab.click(&format!("input[name=permission][value={p}]"))
-                .await;
-        }
-        tab.click_and_wait("#add-token").await;
-        tab.wait_for("#token-value").await;
-        tab.click_and_wait("#save-token").await;
-        tab.wait_for("#flash").await;
-        no_error(&tab, "Zapisz").await;
 
         // Faktury sprzedaży: the form, empty list.
         tab.click_and_wait("a#nav-sales").await;
@@ -96,13 +25,13 @@ fn faktury_sprzedazy_upload_progress_and_list() {
             serde_json::json!(true)
         );
         let files = [
-            write(
+            write_file(
                 &scratch,
                 "sprzedaz-1.xml",
                 &ksef_testkit::invoices::fa3(NIP, "1"),
             ),
-            write(&scratch, "zepsuta.xml", b"to nie jest XML"),
-            write(
+            write_file(&scratch, "zepsuta.xml", b"to nie jest XML"),
+            write_file(
                 &scratch,
                 "sprzedaz-2.xml",
                 &ksef_testkit::invoices::fa3(NIP, "2"),
@@ -147,6 +76,6 @@ fn faktury_sprzedazy_upload_progress_and_list() {
         tab.screenshot("04-lista").await;
 
         chrome.close().await;
-        web.shutdown().await;
+        app.web.shutdown().await;
     });
 }

@@ -6,138 +6,34 @@
 //! that user, Profil Zaufany round trip, CSRF and Origin checks, upload limits, lock-out, idle
 //! program sessions and static files.
 
+mod common;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
+use common::html::{cell, csrf, element_text, permission_input, row, span};
+use common::web::{
+    ADMIN, ADMIN_PASSWORD, Harness, LOGIN, SETUP, USER_PASSWORD, bare, browser, generate_token,
+    get_with, login_p12, owner, post_with, program_login, save_own_token, see_other, setup_admin,
+};
 use ksef_core::{ContextIdentifier, Nip, Pesel};
 use ksef_crypto::testcert::{TestSubject, make_test_certificate};
 use ksef_crypto::{Credential, KeyAlgorithm};
-use ksef_web::{RunningWeb, WebConfig};
-use reqwest::cookie::{CookieStore, Jar};
+use ksef_web::WebConfig;
+use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
-use reqwest::{Client, StatusCode};
 use serde_json::json;
 
-/// The administrator created by the first-start setup of every [`Harness::start`].
-const ADMIN: &str = "Administrator";
-const ADMIN_PASSWORD: &str = "hasło-administratora";
-/// Password of the other program users the tests add.
-const USER_PASSWORD: &str = "hasło-użytkownika";
-
-const SETUP: &str = "/pierwsze-uruchomienie";
-const LOGIN: &str = "/zaloguj";
-
-struct Harness {
-    web: RunningWeb,
-    /// The administrator's browser (logged in by the setup unless started empty).
-    http: Client,
-    jar: Arc<Jar>,
-    data_dir: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
+/// What only these tests ask of the embedded emulator (the rest of [`Harness`] is in
+/// `common::web`).
 impl Harness {
-    /// A fresh data dir, the server, and the first administrator set up in `http`.
-    async fn start() -> Harness {
-        let h = Harness::start_with(|_| {}).await;
-        setup_admin(&h.http, &h).await;
-        h
-    }
-
-    /// A fresh data dir and the server on an empty store (nobody logged in).
-    async fn start_with(adjust: impl FnOnce(&mut WebConfig)) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let data_dir = dir.path().join("program");
-        let mut config = WebConfig::new(&data_dir);
-        let emu = config.emulator.as_mut().unwrap();
-        emu.auth_processing_delay = Duration::from_millis(50);
-        emu.token_activation_delay = Duration::from_millis(100);
-        adjust(&mut config);
-        let web = ksef_web::serve(config).await.unwrap();
-        let (http, jar) = browser_with_jar();
-        Harness {
-            web,
-            http,
-            jar,
-            data_dir,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.web.base_url(), path.trim_start_matches('/'))
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, String) {
-        get_with(&self.http, &self.url(path)).await
-    }
-
-    /// A URL-encoded POST in the administrator's browser (redirects followed).
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
-        post_with(&self.http, &self.url(path), fields).await
-    }
-
-    /// The administrator browser's program session id (`ksef_web_sid`).
-    fn admin_sid(&self) -> String {
-        sid_of(&self.jar, &self.web.base_url()).expect("the administrator is logged in")
-    }
-
-    /// A second handle on the program's store (SQLite WAL: shared with the server).
-    async fn store(&self) -> ksef_store::Store {
-        ksef_store::Store::open(&self.data_dir, ksef_program::passphrase())
-            .await
-            .unwrap()
-    }
-
-    /// The administrator adds a program user (not an administrator).
-    async fn add_user(&self, name: &str) {
-        let (_, page) = self.get("/uzytkownicy").await;
-        let (status, page) = self
-            .post(
-                "/uzytkownicy",
-                &[
-                    ("csrf", &csrf(&page)),
-                    ("name", name),
-                    ("password", USER_PASSWORD),
-                    ("password2", USER_PASSWORD),
-                ],
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{page}");
-        assert!(
-            element_text(&page, "flash")
-                .unwrap_or_default()
-                .contains(&format!("Dodano użytkownika „{name}”")),
-            "{page}"
-        );
-        assert!(page.contains(&format!("data-name=\"{name}\"")), "{page}");
-    }
-
-    /// A new browser logged in to the program as `name`.
-    async fn browser_as(&self, name: &str, password: &str) -> Client {
-        let b = browser();
-        let (status, page) = program_login(&b, self, name, password).await;
-        assert_eq!(status, StatusCode::OK, "{page}");
-        assert_eq!(
-            element_text(&page, "program-user-name").as_deref(),
-            Some(name),
-            "{page}"
-        );
-        b
-    }
-
     async fn testdata_permissions(&self, context: &Nip, pesel: &Pesel, perms: &[&str]) {
         let permissions: Vec<_> = perms
             .iter()
             .map(|p| json!({"permissionType": p, "description": "Nadane w teście"}))
             .collect();
         let r = ksef_testkit::http_client()
-            .post(format!(
-                "{}/testdata/permissions",
-                self.web.emulator_base_url.as_ref().unwrap()
-            ))
+            .post(format!("{}/testdata/permissions", self.emulator()))
             .json(
                 &json!({"contextIdentifier": {"type": "Nip", "value": context.as_str()},
                           "authorizedIdentifier": {"type": "Pesel", "value": pesel.as_str()},
@@ -148,272 +44,6 @@ impl Harness {
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
     }
-}
-
-/// A browser: cookie store, redirects followed.
-fn browser() -> Client {
-    browser_with_jar().0
-}
-
-fn browser_with_jar() -> (Client, Arc<Jar>) {
-    let jar = Arc::new(Jar::default());
-    let client = ksef_testkit::http_client_builder()
-        .cookie_provider(jar.clone())
-        .build()
-        .unwrap();
-    (client, jar)
-}
-
-/// A client without cookies that does not follow redirects (to see the 303s themselves).
-fn bare() -> Client {
-    ksef_testkit::http_client_builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The `ksef_web_sid` cookie a jar holds for the server.
-fn sid_of(jar: &Jar, base: &str) -> Option<String> {
-    let cookies = jar.cookies(&reqwest::Url::parse(base).unwrap())?;
-    cookies
-        .to_str()
-        .unwrap()
-        .split(';')
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == "ksef_web_sid")
-        .map(|(_, v)| v.to_string())
-}
-
-async fn get_with(http: &Client, url: &str) -> (StatusCode, String) {
-    let r = http.get(url).send().await.unwrap();
-    (r.status(), r.text().await.unwrap())
-}
-
-async fn post_with(http: &Client, url: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
-    let r = http.post(url).form(fields).send().await.unwrap();
-    (r.status(), r.text().await.unwrap())
-}
-
-/// The `Location` of a 303 (panics on anything else).
-fn see_other(r: &reqwest::Response) -> String {
-    assert_eq!(
-        r.status(),
-        StatusCode::SEE_OTHER,
-        "303 expected from {}",
-        r.url()
-    );
-    r.headers()["location"].to_str().unwrap().to_string()
-}
-
-/// The first-start setup in `http` (creates the administrator, logs them in).
-async fn setup_admin(http: &Client, h: &Harness) {
-    let (status, page) = get_with(http, &h.url(SETUP)).await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("id=\"setup-form\""), "{page}");
-    let (status, page) = post_with(
-        http,
-        &h.url(SETUP),
-        &[
-            ("csrf", &csrf(&page)),
-            ("name", ADMIN),
-            ("password", ADMIN_PASSWORD),
-            ("password2", ADMIN_PASSWORD),
-        ],
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    assert_eq!(
-        element_text(&page, "program-user-name").as_deref(),
-        Some(ADMIN),
-        "{page}"
-    );
-}
-
-/// The program login form (GET for its CSRF token, then POST); redirects followed.
-async fn program_login(
-    http: &Client,
-    h: &Harness,
-    name: &str,
-    password: &str,
-) -> (StatusCode, String) {
-    let (status, page) = get_with(http, &h.url(LOGIN)).await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("id=\"program-login-form\""), "{page}");
-    post_with(
-        http,
-        &h.url(LOGIN),
-        &[
-            ("csrf", &csrf(&page)),
-            ("name", name),
-            ("password", password),
-        ],
-    )
-    .await
-}
-
-/// The value of the first `name="csrf"` hidden input.
-fn csrf(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a CSRF field on the page") + marker.len();
-    let end = html[start..].find('"').unwrap();
-    html[start..start + end].to_string()
-}
-
-/// The text of the element with `id` (tags and folded `<details>` inside stripped, a few
-/// entities decoded).
-fn element_text(html: &str, id: &str) -> Option<String> {
-    let at = html.find(&format!("id=\"{id}\""))?;
-    let open = html[..at].rfind('<')?;
-    let tag: String = html[open + 1..]
-        .chars()
-        .take_while(char::is_ascii_alphanumeric)
-        .collect();
-    let body = at + html[at..].find('>')? + 1;
-    let close = body + html[body..].find(&format!("</{tag}>"))?;
-    // Folded technical details (`<details>` of an error) are not the message.
-    let mut inner = html[body..close].to_string();
-    while let Some(d) = inner.find("<details") {
-        let end = inner[d..]
-            .find("</details>")
-            .map_or(inner.len(), |e| d + e + "</details>".len());
-        inner.replace_range(d..end, "");
-    }
-    let mut text = String::new();
-    let mut in_tag = false;
-    for c in inner.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            c if !in_tag => text.push(c),
-            _ => {}
-        }
-    }
-    let text = text
-        .replace("&#34;", "\"")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&");
-    Some(text.trim().to_string())
-}
-
-/// The `<tr>` of a table row carrying `attr="value"`.
-fn row<'a>(html: &'a str, attr: &str, value: &str) -> Option<&'a str> {
-    let at = html.find(&format!("{attr}=\"{value}\""))?;
-    let start = html[..at].rfind("<tr")?;
-    let end = at + html[at..].find("</tr>")?;
-    Some(&html[start..end])
-}
-
-/// The text of a row's `<td class="…">`.
-fn cell(row: &str, class: &str) -> String {
-    let at = row
-        .find(&format!("<td class=\"{class}"))
-        .unwrap_or_else(|| panic!("no td.{class} in {row}"));
-    let body = at + row[at..].find('>').unwrap() + 1;
-    let end = body + row[body..].find("</td>").unwrap();
-    row[body..end].trim().to_string()
-}
-
-/// The text of the first `<span class="{class}…">` in a piece of a page (e.g. a user's row).
-fn span(row: &str, class: &str) -> String {
-    let at = row
-        .find(&format!("<span class=\"{class}"))
-        .unwrap_or_else(|| panic!("no span.{class} in {row}"));
-    let body = at + row[at..].find('>').unwrap() + 1;
-    let end = body + row[body..].find("</span>").unwrap();
-    row[body..end].trim().to_string()
-}
-
-/// The `<input ...>` tag of a permission checkbox.
-fn permission_input<'a>(html: &'a str, permission: &str) -> &'a str {
-    let at = html
-        .find(&format!("name=\"permission\" value=\"{permission}\""))
-        .unwrap_or_else(|| panic!("no checkbox for {permission}"));
-    let start = html[..at].rfind('<').unwrap();
-    let end = at + html[at..].find('>').unwrap();
-    &html[start..=end]
-}
-
-fn owner() -> (Nip, Credential) {
-    let nip = Nip::random();
-    let cred = make_test_certificate(
-        &TestSubject::person_nip(nip.clone(), "Anna", "Właścicielka"),
-        KeyAlgorithm::EcP256,
-    )
-    .unwrap();
-    (nip, cred)
-}
-
-/// Certificate login by multipart upload (PKCS#12 + password) in `http`.
-async fn login_p12_in(
-    h: &Harness,
-    http: &Client,
-    nip: &Nip,
-    cred: &Credential,
-    return_to: &str,
-) -> (StatusCode, String) {
-    let (_, page) = get_with(http, &h.url(return_to)).await;
-    assert!(
-        page.contains("id=\"cert-form\""),
-        "login page expected: {page}"
-    );
-    let p12 = cred.to_pkcs12("tajne-haslo").unwrap();
-    let form = Form::new()
-        .text("csrf", csrf(&page))
-        .text("return_to", return_to.to_string())
-        .text("nip", nip.as_str().to_string())
-        .part("certificate", Part::bytes(p12).file_name("anna.p12"))
-        .text("password", "tajne-haslo");
-    let r = http
-        .post(h.url("/logowanie/certyfikat"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.text().await.unwrap())
-}
-
-/// Certificate login in the administrator's browser.
-async fn login_p12(
-    h: &Harness,
-    nip: &Nip,
-    cred: &Credential,
-    return_to: &str,
-) -> (StatusCode, String) {
-    login_p12_in(h, &h.http, nip, cred, return_to).await
-}
-
-/// Generuj token KSeF in the administrator's browser (certificate login, Dodaj): the token,
-/// its reference and the token page's path.
-async fn generate_token(
-    h: &Harness,
-    nip: &Nip,
-    cred: &Credential,
-    description: &str,
-    permissions: &[&str],
-) -> (String, String, String) {
-    let (status, page) = login_p12(h, nip, cred, "/generuj").await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("id=\"grant-form\""), "{page}");
-    let token = csrf(&page);
-    let mut fields = vec![("csrf", token.as_str()), ("description", description)];
-    fields.extend(permissions.iter().map(|p| ("permission", *p)));
-    let r = h
-        .http
-        .post(h.url("/generuj"))
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let path = r.url().path().to_string();
-    assert!(path.starts_with("/generuj/token/"), "{path}");
-    let page = r.text().await.unwrap();
-    let token = element_text(&page, "token-value").expect("token shown");
-    let parsed: ksef_core::KsefToken = token.parse().expect("a KSeF token");
-    (token, parsed.reference_number().to_string(), path)
 }
 
 /// The administrator's Tokeny KSeF (certificate login first if the KSeF session is gone).
@@ -646,20 +276,8 @@ async fn owner_generates_saves_checks_and_revokes_a_token() {
 async fn token_session_is_refused_in_tokeny_and_generuj() {
     let h = Harness::start().await;
     let (nip, cred) = owner();
-    let (_, _, token_path) =
-        generate_token(&h, &nip, &cred, "Token do faktur", &["InvoiceRead"]).await;
-    // Zapisz on the administrator (the default), then Zamknij.
-    let (_, page) = h.get(&token_path).await;
-    let (status, page) = h
-        .post(&format!("{token_path}/zapisz"), &[("csrf", &csrf(&page))])
-        .await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(
-        element_text(&page, "flash")
-            .unwrap_or_default()
-            .contains(ADMIN),
-        "{page}"
-    );
+    // Generuj, Zapisz on the administrator (the default), then Zamknij.
+    let page = save_own_token(&h, &nip, &cred, "Token do faktur", &["InvoiceRead"]).await;
     let (_, page) = h
         .post(
             "/sesja/zamknij",
