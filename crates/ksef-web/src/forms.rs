@@ -134,10 +134,24 @@ impl Upload {
 
 /// A local path for `return_to`: only our own pages (no scheme, no `//`).
 pub fn safe_return_to(s: &str) -> String {
-    const ALLOWED: [&str; 5] = ["/", "/generuj", "/tokeny", "/uzytkownicy", "/ustawienia"];
+    const ALLOWED: [&str; 8] = [
+        "/",
+        "/generuj",
+        "/tokeny",
+        "/uzytkownicy",
+        "/ustawienia",
+        "/faktury/zakupu",
+        "/faktury/sprzedazy",
+        "/sesje",
+    ];
     let path = s.split(['?', '#']).next().unwrap_or("");
     if ALLOWED.contains(&path) || path.starts_with("/uzytkownicy/") && !path.contains("//") {
         path.to_string()
+    } else if path.starts_with("/faktury/sprzedazy/") {
+        // A sending job or an invoice belongs to one firm: back to its list.
+        "/faktury/sprzedazy".to_string()
+    } else if path.starts_with("/faktury/") {
+        "/faktury/zakupu".to_string()
     } else {
         "/generuj".to_string()
     }
@@ -171,6 +185,22 @@ mod tests {
             safe_return_to("/uzytkownicy/Ksi%C4%99gowa"),
             "/uzytkownicy/Ksi%C4%99gowa"
         );
+        // The invoice screens come back to their list (an invoice or a job is one firm's).
+        assert_eq!(
+            safe_return_to("/faktury/zakupu?strona=2"),
+            "/faktury/zakupu"
+        );
+        assert_eq!(safe_return_to("/sesje"), "/sesje");
+        assert_eq!(safe_return_to("/faktury/17"), "/faktury/zakupu");
+        assert_eq!(
+            safe_return_to("/faktury/zakupu/pobieranie"),
+            "/faktury/zakupu"
+        );
+        assert_eq!(
+            safe_return_to("/faktury/sprzedazy/wysylka/ab12"),
+            "/faktury/sprzedazy"
+        );
+        assert_eq!(safe_return_to("/faktury//evil.example"), "/faktury/zakupu");
     }
 
     #[test]

@@ -7,9 +7,10 @@
 
 mod common;
 
-use common::firms::issue_invoices_from_new_firm;
-use common::ui::{NIP, admin_with_invoice_token, no_error, write_file};
-use ksef_core::Nip;
+use common::chrome::Tab;
+use common::firms::{issue_invoices, issue_invoices_from_new_firm, new_firm};
+use common::ui::{ADMIN, NIP, admin_with_invoice_token, no_error, path, write_file};
+use ksef_core::{ContextIdentifier, Nip};
 use serde_json::json;
 
 #[test]
@@ -134,6 +135,212 @@ fn faktury_zakupu_fetch_list_view_pdf_and_sessions() {
         let kinds = tab.texts("tr.session-row td.kind").await;
         assert!(kinds.iter().any(|k| k == "interaktywna"), "{kinds:?}");
         tab.screenshot("sesje-01").await;
+
+        chrome.close().await;
+        app.web.shutdown().await;
+    });
+}
+
+/// The firm switch in the header (the select submits itself): the same page comes back for
+/// the chosen firm.
+async fn switch_firm(tab: &Tab, firm: &str) {
+    let before = path(tab).await;
+    tab.call("() => { window.__ksefBrowserTestOldPage = true; }", &[])
+        .await;
+    tab.fill("#firm-select", firm).await;
+    tab.wait_until(
+        "the page after switching the firm",
+        "() => window.__ksefBrowserTestOldPage === undefined && document.readyState === 'complete'",
+        &[],
+    )
+    .await;
+    no_error(tab, "switching the firm").await;
+    assert_eq!(
+        path(tab).await,
+        before,
+        "the switch returns to the same page"
+    );
+    assert_eq!(tab.prop("#firm-select", "value").await, json!(firm));
+}
+
+/// "Pobierz z KSeF" for the current firm until done, back to the list of `expected` rows.
+async fn fetch(tab: &Tab, expected: usize) {
+    tab.click_and_wait("#sync-start").await;
+    tab.wait_for("#sync-status:not([data-state=running])").await;
+    no_error(tab, "Pobierz z KSeF").await;
+    assert_eq!(
+        tab.attr("#sync-status", "data-state").await.as_deref(),
+        Some("done")
+    );
+    tab.click_and_wait("a#back-to-purchases").await;
+    tab.wait_for("#purchases-table").await;
+    assert_eq!(tab.count("tr.purchase-row").await, expected);
+}
+
+/// The KSeF numbers of the purchases listed, sorted.
+async fn listed(tab: &Tab) -> Vec<String> {
+    let mut numbers: Vec<String> = tab
+        .call(
+            "() => [...document.querySelectorAll('tr.purchase-row')].map(r => r.dataset.ksefNumber)",
+            &[],
+        )
+        .await
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    numbers.sort();
+    numbers
+}
+
+/// "Switching firms switches everything": one program user holds tokens for two firms; a
+/// third firm issues two invoices to firm A and one to firm B. Purchases, sales, sessions and
+/// the invoice page all follow the firm chosen in the header — each firm's "Pobierz z KSeF"
+/// fetches with its own token into its own register, and an invoice of A is "not found" while
+/// B is chosen. Screenshots: `dwie-firmy-faktury-*.png`.
+#[test]
+fn switching_the_firm_switches_purchases_sales_sessions_and_the_invoice_page() {
+    common::chrome::run(|| async {
+        let (app, chrome, tab) = admin_with_invoice_token("dwie-firmy-faktury").await;
+        let scratch = chrome.scratch();
+        let nip_a: Nip = NIP.parse().expect("NIP");
+        let (firm_a, nip_b) = (format!("Nip:{NIP}"), new_firm("Bogdan", "Drugi"));
+        let (nip_b, owner_b) = nip_b;
+        let firm_b = format!("Nip:{}", nip_b.as_str());
+        // Firm B's token, generated through the API and pasted on the administrator.
+        let session_b = app
+            .api
+            .login_with_certificate(&owner_b, &ContextIdentifier::Nip(nip_b.clone()))
+            .await
+            .expect("firm B's owner logs in through the API");
+        let (_, token_b) = app
+            .api
+            .generate_active_token(
+                &session_b.access_token,
+                &["InvoiceRead", "InvoiceWrite"],
+                "Token firmy B",
+            )
+            .await;
+        tab.click_and_wait("a#nav-users").await;
+        tab.click_and_wait(&format!("tr.user-row[data-name=\"{ADMIN}\"] a.edit"))
+            .await;
+        tab.fill("textarea#token-field", &token_b).await;
+        tab.click_and_wait("#save-user").await;
+        no_error(&tab, "saving firm B's token").await;
+
+        // A third firm issues two invoices to A and one to B.
+        let (seller, owner_c) = new_firm("Cezary", "Trzeci");
+        let emulator = app.emulator();
+        let to_a: Vec<String> =
+            issue_invoices(&emulator, &seller, &owner_c, &nip_a, &["A-1", "A-2"])
+                .await
+                .into_iter()
+                .map(|(_, n)| n)
+                .collect();
+        let to_b: Vec<String> = issue_invoices(&emulator, &seller, &owner_c, &nip_b, &["B-1"])
+            .await
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect();
+
+        // Firm A: fetch its purchases, send one sale.
+        tab.click_and_wait("a#nav-purchases").await;
+        tab.wait_for("form#sync-form").await;
+        switch_firm(&tab, &firm_a).await;
+        fetch(&tab, 2).await;
+        let mut expected_a = to_a.clone();
+        expected_a.sort();
+        assert_eq!(listed(&tab).await, expected_a);
+        assert!(
+            tab.text("#purchases-firm")
+                .await
+                .unwrap_or_default()
+                .contains(NIP)
+        );
+        let id_a = tab
+            .attr("tr.purchase-row", "data-id")
+            .await
+            .expect("a row id");
+        tab.screenshot("01-zakupy-firmy-a").await;
+
+        tab.click_and_wait("a#nav-sales").await;
+        tab.wait_for("form#sales-form").await;
+        let sale = write_file(
+            &scratch,
+            "sprzedaz-a.xml",
+            &ksef_testkit::invoices::fa3(NIP, "SA-1"),
+        );
+        tab.set_files("#sales-files", &[&sale]).await;
+        tab.click_and_wait("#sales-send").await;
+        tab.wait_for("#sales-job-state[data-running=false]").await;
+        no_error(&tab, "firm A's sale").await;
+        assert_eq!(tab.count("tr.job-row[data-state=accepted]").await, 1);
+        let sale_a = tab
+            .text("tr.job-row td.ksef-number")
+            .await
+            .unwrap_or_default();
+        tab.click_and_wait("a#back-to-sales").await;
+        assert_eq!(tab.count("tr.sale-row").await, 1);
+        tab.click_and_wait("a#nav-sessions").await;
+        tab.wait_for("#sessions-table").await;
+        let sessions_a = tab.count("tr.session-row").await;
+        assert!(sessions_a >= 1);
+
+        // Switch to B on the sessions page: everything is B's.
+        switch_firm(&tab, &firm_b).await;
+        assert!(
+            !tab.exists("tr.session-row").await || {
+                let kinds = tab.texts("tr.session-row td.kind").await;
+                kinds.iter().all(|k| k != "interaktywna")
+            },
+            "firm B sent nothing: none of A's sending sessions may show"
+        );
+        tab.screenshot("02-sesje-firmy-b").await;
+        tab.click_and_wait("a#nav-sales").await;
+        tab.expect("#sales-empty").await;
+        assert!(
+            tab.text("#sales-firm")
+                .await
+                .unwrap_or_default()
+                .contains(nip_b.as_str())
+        );
+        tab.screenshot("03-sprzedaz-firmy-b").await;
+        tab.click_and_wait("a#nav-purchases").await;
+        tab.expect("#purchases-empty").await;
+        assert!(
+            tab.text("#purchases-firm")
+                .await
+                .unwrap_or_default()
+                .contains(nip_b.as_str())
+        );
+        fetch(&tab, 1).await;
+        assert_eq!(listed(&tab).await, to_b);
+        // The KSeF session now is B's (its own token): the banner names B only.
+        let banner = tab.text("#ksef-session").await.unwrap_or_default();
+        assert!(
+            banner.contains(nip_b.as_str()) && !banner.contains(NIP),
+            "{banner:?}"
+        );
+        tab.screenshot("04-zakupy-firmy-b").await;
+        // A's invoice is not B's: "not found", none of A's data.
+        tab.goto(&app.url(&format!("/faktury/{id_a}"))).await;
+        tab.expect("#error").await;
+        assert!(!tab.exists("#invoice-view").await);
+        assert!(!tab.html().await.contains(&to_a[0]));
+        tab.screenshot("05-faktura-innej-firmy").await;
+
+        // Back to A: A's lists again, B's invoice nowhere.
+        tab.click_and_wait("a#nav-purchases").await;
+        switch_firm(&tab, &firm_a).await;
+        assert_eq!(listed(&tab).await, expected_a);
+        tab.click_and_wait("a#nav-sales").await;
+        assert_eq!(tab.count("tr.sale-row").await, 1);
+        assert_eq!(
+            tab.attr("tr.sale-row", "data-ksef-number").await.as_deref(),
+            Some(sale_a.as_str())
+        );
+        tab.goto(&app.url(&format!("/faktury/{id_a}"))).await;
+        tab.wait_for("#invoice-view").await;
+        tab.screenshot("06-z-powrotem-firma-a").await;
 
         chrome.close().await;
         app.web.shutdown().await;

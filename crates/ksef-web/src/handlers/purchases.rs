@@ -182,6 +182,30 @@ pub struct TotalRow {
     pub gross: String,
 }
 
+impl TotalRow {
+    /// A register total as the lists show it.
+    pub fn of(t: &ksef_store::CurrencyTotals) -> TotalRow {
+        TotalRow {
+            currency: t.currency.clone(),
+            count: t.count,
+            net: money(t.net, &t.currency),
+            vat: money(t.vat, &t.currency),
+            gross: money(t.gross, &t.currency),
+        }
+    }
+
+    /// `1 faktura`, `3 faktury`, `5 faktur`, `22 faktury` (Polish plural).
+    pub fn invoices(&self) -> String {
+        let n = self.count;
+        let word = match (n % 10, n % 100) {
+            _ if n == 1 => "faktura",
+            (2..=4, r) if !(12..=14).contains(&r) => "faktury",
+            _ => "faktur",
+        };
+        format!("{n} {word}")
+    }
+}
+
 /// The filter form's values (as typed).
 #[derive(Default)]
 pub struct PurchaseFilter {
@@ -338,17 +362,7 @@ pub async fn purchases_page(
                                 }
                             })
                             .collect();
-                        totals = p
-                            .totals
-                            .iter()
-                            .map(|t| TotalRow {
-                                currency: t.currency.clone(),
-                                count: t.count,
-                                net: money(t.net, &t.currency),
-                                vat: money(t.vat, &t.currency),
-                                gross: money(t.gross, &t.currency),
-                            })
-                            .collect();
+                        totals = p.totals.iter().map(TotalRow::of).collect();
                     }
                     Err(e) => ws.error = Some(Notice::from(&ksef_program::ProgramError::from(e))),
                 }
@@ -545,5 +559,40 @@ mod tests {
         assert_eq!(parse_date("01.09.2025"), Some(d));
         assert_eq!(parse_date("2025-09-01"), Some(d));
         assert_eq!(parse_date("2025-13-01"), None);
+    }
+}
+
+#[cfg(test)]
+mod plural_tests {
+    use super::TotalRow;
+
+    #[test]
+    fn invoice_counts_take_the_polish_plural() {
+        let label = |count| {
+            TotalRow {
+                currency: "PLN".into(),
+                count,
+                net: String::new(),
+                vat: String::new(),
+                gross: String::new(),
+            }
+            .invoices()
+        };
+        for (n, want) in [
+            (0, "0 faktur"),
+            (1, "1 faktura"),
+            (2, "2 faktury"),
+            (4, "4 faktury"),
+            (5, "5 faktur"),
+            (11, "11 faktur"),
+            (12, "12 faktur"),
+            (14, "14 faktur"),
+            (21, "21 faktur"),
+            (22, "22 faktury"),
+            (104, "104 faktury"),
+            (112, "112 faktur"),
+        ] {
+            assert_eq!(label(n), want);
+        }
     }
 }

@@ -245,15 +245,7 @@ async fn sales_page(sh: &Shared, ws: &mut WebSession, page: u32, status: StatusC
         {
             Ok(p) => {
                 total = p.total;
-                for t in p.totals {
-                    totals.push(TotalRow {
-                        count: t.count,
-                        net: money(t.net, &t.currency),
-                        vat: money(t.vat, &t.currency),
-                        gross: money(t.gross, &t.currency),
-                        currency: t.currency,
-                    });
-                }
+                totals.extend(p.totals.iter().map(TotalRow::of));
                 for i in p.invoices {
                     let r = &i.record;
                     let m = |g: Option<i64>| g.map(|g| money(g, &r.currency)).unwrap_or_default();
