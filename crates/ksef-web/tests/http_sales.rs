@@ -199,3 +199,82 @@ async fn a_50_mb_upload_is_refused_in_polish() {
     assert!(!list.contains("class=\"sale-row\""), "{list}");
     h.web.shutdown().await;
 }
+
+/// Online or batch follows the context's limits: with KSeF's `invoiceSend` limit set to 2 a
+/// minute (`POST /testdata/rate-limits`), three good files go in ONE batch session (not three
+/// online sends that would wait on the limit), and the finished job says so.
+#[tokio::test]
+async fn more_files_than_the_online_limit_allows_go_in_a_batch_session() {
+    let h = Harness::start().await;
+    let (nip, cred) = own_invoice_token_for_new_firm(&h).await;
+    let api = ksef_testkit::RawClient::new(&h.emulator());
+    let owner = api
+        .login_with_certificate(&cred, &ksef_core::ContextIdentifier::Nip(nip.clone()))
+        .await
+        .expect("the owner's login through the API");
+    let set = api
+        .post(
+            "/testdata/rate-limits",
+            Some(&owner.access_token),
+            rate_limits_with_invoice_send(1, 2, 100),
+        )
+        .await;
+    assert!(set.status.is_success(), "{set:?}");
+
+    let files: Vec<(String, Vec<u8>)> = (1..=3)
+        .map(|i| {
+            (
+                format!("wsad-{i}.xml"),
+                ksef_testkit::invoices::fa3(nip.as_str(), &format!("W-{i}")),
+            )
+        })
+        .collect();
+    let (status, path, page) = h
+        .upload(files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let page = h.finished(&path).await;
+    assert!(page.contains("data-batch=\"true\""), "{page}");
+    let state = element_text(&page, "sales-job-state").unwrap_or_default();
+    assert!(
+        state.contains("sesja wsadowa") && state.contains("przyjęte 3"),
+        "{state}"
+    );
+    // One session, with its UPO link.
+    assert_eq!(page.matches("class=\"session-upo\"").count(), 1, "{page}");
+    let batches = api
+        .get(
+            "/sessions?sessionType=Batch&pageSize=10",
+            &owner.access_token,
+        )
+        .await;
+    assert_eq!(
+        batches.body["sessions"].as_array().map(Vec::len),
+        Some(1),
+        "{batches:?}"
+    );
+    let online = api
+        .get(
+            "/sessions?sessionType=Online&pageSize=10",
+            &owner.access_token,
+        )
+        .await;
+    assert_eq!(
+        online.body["sessions"].as_array().map(Vec::len),
+        Some(0),
+        "{online:?}"
+    );
+    h.web.shutdown().await;
+}
+
+/// A `SetRateLimitsRequest` body: the documented PRD limits, with `invoiceSend` as given.
+fn rate_limits_with_invoice_send(
+    per_second: u32,
+    per_minute: u32,
+    per_hour: u32,
+) -> serde_json::Value {
+    let mut limits = ksef_wire::limits::EffectiveApiRateLimits::PRODUCTION;
+    limits.invoice_send =
+        ksef_wire::limits::EffectiveApiRateLimitValues::new(per_second, per_minute, per_hour);
+    serde_json::json!({ "rateLimits": limits })
+}
