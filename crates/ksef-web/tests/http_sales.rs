@@ -156,6 +156,24 @@ async fn sales_are_sent_per_file_listed_and_their_upos_download() {
     let why = cell(r, "result");
     assert!(why.contains("To nie jest plik faktury KSeF"), "{why}");
 
+    // An invoice of another seller: KSeF refuses it (410), the page says what to fix.
+    let stranger = ksef_core::Nip::random();
+    let (status, path, page) = h
+        .upload(vec![(
+            "cudza.xml",
+            ksef_testkit::invoices::fa3(stranger.as_str(), "C-1"),
+        )])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let page = h.finished(&path).await;
+    let r = expect_row(&page, "data-file", "cudza.xml");
+    assert_eq!(attr(r, "data-state").as_deref(), Some("refused"));
+    let why = cell(r, "result");
+    assert!(
+        why.contains("kod 410") && why.contains("sprawdź NIP sprzedawcy"),
+        "{why}"
+    );
+
     // An upload over the per-file cap (1 MiB): a clear Polish refusal, nothing sent.
     let mut big = ksef_testkit::invoices::fa3(nip.as_str(), "3");
     big.extend(std::iter::repeat_n(b' ', 2 * 1024 * 1024));
@@ -167,9 +185,10 @@ async fn sales_are_sent_per_file_listed_and_their_upos_download() {
         "{err}"
     );
 
+    // The register lists the two accepted and the refused one of another seller.
     let (_, list) = h.get("/faktury/sprzedazy").await;
-    assert_eq!(list.matches("class=\"sale-row\"").count(), 2, "{list}");
-    assert!(list.contains("Wysłane faktury (2)"), "{list}");
+    assert_eq!(list.matches("class=\"sale-row\"").count(), 3, "{list}");
+    assert!(list.contains("Wysłane faktury (3)"), "{list}");
     h.web.shutdown().await;
 }
 

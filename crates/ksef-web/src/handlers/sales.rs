@@ -139,12 +139,39 @@ fn polish_outcome(o: &InvoiceOutcome) -> (String, Option<String>) {
     let description = o.status_description.trim();
     let text = match o.status_code {
         Some(code) => format!(
-            "KSeF odrzucił fakturę: {description} (kod {code}). Popraw fakturę i wyślij ją ponownie."
+            "KSeF odrzucił fakturę: {description} (kod {code}). {}",
+            what_to_fix(code)
         ),
         None => format!("KSeF nie przyjął faktury: {description}"),
     };
     let details = Some(o.details.join("\n")).filter(|d| !d.trim().is_empty());
     (text, details)
+}
+
+/// What to do about a refused invoice, by KSeF's invoice status code (digest §7: 405–550).
+fn what_to_fix(code: i32) -> &'static str {
+    match code {
+        410 => {
+            "Sprzedawcą (Podmiot1) nie jest bieżąca firma, a firma nie ma uprawnień do \
+             wystawiania faktur w imieniu sprzedawcy — sprawdź NIP sprzedawcy albo wybierz \
+             właściwą firmę u góry strony."
+        }
+        415 => {
+            "Faktura ma załącznik, a firma nie zgłosiła w KSeF wysyłania faktur z \
+             załącznikami — wyślij ją bez załącznika albo najpierw złóż zgłoszenie."
+        }
+        430 | 435 => {
+            "Plik jest uszkodzony albo niezgodny ze schematem — zapisz fakturę ponownie w programie do fakturowania i wyślij ją jeszcze raz."
+        }
+        440 => {
+            "Ta faktura została już przyjęta wcześniej (duplikat) — nie wysyłaj jej ponownie; jej numer KSeF podaje KSeF w szczegółach."
+        }
+        450 => {
+            "Dane faktury są niespójne (np. daty, kwoty, stawki VAT) — popraw je zgodnie ze szczegółami i wyślij fakturę ponownie."
+        }
+        405 | 550 => "KSeF przerwał przetwarzanie — wyślij fakturę ponownie.",
+        _ => "Popraw fakturę i wyślij ją ponownie.",
+    }
 }
 
 /// A KSeF session in the current firm's context: the open one, else a new one with the user's
