@@ -44,6 +44,16 @@ pub enum CliError {
     /// `ksef auth check`: the signed file has problems KSeF would reject.
     #[error("{}: {errors} problem(s) KSeF would reject", file.display())]
     CheckFindings { file: PathBuf, errors: usize },
+    /// `ksef invoice qr --cert`: the certificate may not sign KOD II (not a KSeF `Offline` one).
+    #[error(
+        "{}: {source}; request one with `ksef cert enroll --type Offline`",
+        file.display()
+    )]
+    NotOfflineCertificate {
+        file: PathBuf,
+        #[source]
+        source: ksef_crypto::CryptoError,
+    },
     /// A step of `ksef demo` did not behave as the seed says.
     #[error("demo step failed: {0}")]
     DemoStep(String),

@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 use read_fonts::types::{GlyphId, NameId};
 use read_fonts::{FontRef, ReadError, TableProvider};
 
-static REGULAR_TTF: &[u8] = include_bytes!("../fonts/DejaVuSansCondensed.ttf");
-static BOLD_TTF: &[u8] = include_bytes!("../fonts/DejaVuSansCondensed-Bold.ttf");
+pub(crate) static REGULAR_TTF: &[u8] = include_bytes!("../fonts/DejaVuSansCondensed.ttf");
+pub(crate) static BOLD_TTF: &[u8] = include_bytes!("../fonts/DejaVuSansCondensed-Bold.ttf");
 
 /// Characters below this code point have their glyph and advance precomputed (Latin, Latin-1,
 /// Latin Extended-A/B — Polish letters included — Greek and Cyrillic).

@@ -60,6 +60,15 @@ use std::fmt;
 
 pub use layout::{PAGE_HEIGHT, PAGE_WIDTH};
 
+/// The embedded faces as TrueType data, for other renderings that must print text the way the
+/// PDFs do (the labels under the QR codes of `ksef-visual`'s PNG images).
+pub mod fonts {
+    /// DejaVu Sans Condensed (licence in the crate's `fonts/`).
+    pub static DEJAVU_SANS_CONDENSED: &[u8] = crate::font::REGULAR_TTF;
+    /// DejaVu Sans Condensed Bold.
+    pub static DEJAVU_SANS_CONDENSED_BOLD: &[u8] = crate::font::BOLD_TTF;
+}
+
 /// Why a document could not be built or rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum PdfError {

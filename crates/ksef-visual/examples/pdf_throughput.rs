@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ksef_visual::{InvoiceView, RenderOptions, kod_i, pdf};
+use ksef_core::qr::LinkBase;
+use ksef_visual::{InvoiceView, RenderOptions, pdf};
 
 fn main() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(
@@ -22,7 +23,7 @@ fn main() {
         let view = InvoiceView::parse(&xml).expect("parses");
         let opts = RenderOptions {
             ksef_number: Some("5265877635-20260203-0100A0B1C2D3-4E".into()),
-            kod_i_url: Some(view.kod_i(kod_i::HOST_TEST, &xml)),
+            kod_i_url: Some(view.kod_i(&LinkBase::test(), &xml).expect("KOD I").url()),
             qr_svg: None,
         };
         pdf::render(&view, &opts).expect("renders")

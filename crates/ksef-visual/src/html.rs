@@ -4,7 +4,8 @@
 
 use askama::Template;
 
-use crate::kod_i::{OFFLINE, qr_svg};
+use ksef_core::qr::LABEL_OFFLINE;
+
 use crate::layout::{Block, Layout, Table};
 use crate::model::InvoiceView;
 
@@ -14,11 +15,11 @@ pub struct RenderOptions {
     /// The KSeF number, when the invoice is in KSeF: shown in the header and under KOD I
     /// (`OFFLINE` there otherwise).
     pub ksef_number: Option<String>,
-    /// The KOD I link (see [`crate::kod_i::kod_i`]); no QR section without it. Only `https://`
+    /// The KOD I link (see [`InvoiceView::kod_i`]); no QR section without it. Only `https://`
     /// links are shown.
     pub kod_i_url: Option<String>,
     /// Trusted SVG markup of the QR code (inserted as is, e.g. a cached
-    /// [`crate::kod_i::qr_svg`]); `None` = generated from `kod_i_url`.
+    /// [`crate::qr::svg_element`]); `None` = generated from `kod_i_url`.
     pub qr_svg: Option<String>,
 }
 
@@ -75,14 +76,14 @@ fn qr(opts: &RenderOptions) -> Option<Qr> {
         .filter(|u| u.starts_with("https://"))?;
     let svg = match &opts.qr_svg {
         Some(s) => s.clone(),
-        None => qr_svg(url)?,
+        None => crate::qr::svg_element(url, "Kod QR weryfikacji faktury (KOD I)")?,
     };
     Some(Qr {
         svg,
         label: opts
             .ksef_number
             .clone()
-            .unwrap_or_else(|| OFFLINE.to_string()),
+            .unwrap_or_else(|| LABEL_OFFLINE.to_string()),
         url: url.clone(),
     })
 }

@@ -18,8 +18,9 @@
 //! * [`pdf::render`]: the same layout as an A4 PDF (ksef-pdf): tables breaking across pages,
 //!   KOD I as a vector QR code, `strona N z M` in the footer.
 //! * [`upo_pdf::render`]: a UPO (upo-v4-3) as a PDF: its fields and the table of documents.
-//! * [`kod_i::kod_i`]: the KOD I verification link (digest §13.2); [`kod_i::qr_svg`]: a QR code
-//!   as SVG.
+//! * [`InvoiceView::kod_i`]: the KOD I verification link of the invoice (built by
+//!   `ksef_core::qr`, digest §13.2); [`qr`]: QR codes with their labels as SVG and PNG images,
+//!   and the bare code as an inline SVG for HTML.
 //! * [`facts::Facts`]: the key strings of an invoice as every rendering must show them, for
 //!   tests of the HTML and PDF renderings.
 //!
@@ -28,11 +29,11 @@
 pub mod decimal;
 pub mod facts;
 pub mod html;
-pub mod kod_i;
 pub mod layout;
 pub mod model;
 pub mod parse;
 pub mod pdf;
+pub mod qr;
 pub mod upo_pdf;
 
 pub use decimal::Decimal;
@@ -86,9 +87,18 @@ impl InvoiceView {
         parse::parse(xml)
     }
 
-    /// The KOD I link of this invoice: `file` must be the exact bytes this view was read from.
-    pub fn kod_i(&self, host: &str, file: &[u8]) -> String {
-        kod_i::kod_i(host, self.seller_nip(), self.issue_date, file)
+    /// The KOD I link of this invoice at `base`: `file` must be the exact bytes this view was
+    /// read from. Fails when the seller's NIP is not a valid NIP (no link can name it).
+    pub fn kod_i(
+        &self,
+        base: &ksef_core::qr::LinkBase,
+        file: &[u8],
+    ) -> Result<ksef_core::qr::InvoiceVerificationLink, ksef_core::qr::LinkError> {
+        let nip = self
+            .seller_nip()
+            .parse()
+            .map_err(ksef_core::qr::LinkError::SellerNip)?;
+        ksef_core::qr::InvoiceVerificationLink::for_file(base.clone(), nip, self.issue_date, file)
     }
 
     /// The display layout (see [`layout::build`]).

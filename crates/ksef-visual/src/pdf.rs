@@ -7,9 +7,9 @@
 use ksef_pdf::{Align, Block as PdfBlock, Document, Table as PdfTable};
 
 use crate::html::RenderOptions;
-use crate::kod_i::OFFLINE;
 use crate::layout::{Block, Field, Layout, Panel, Table};
 use crate::model::InvoiceView;
+use ksef_core::qr::LABEL_OFFLINE;
 
 /// Why an invoice could not be rendered as PDF.
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +75,7 @@ fn push_qr(doc: &mut Document, opts: &RenderOptions) -> Result<(), PdfError> {
     else {
         return Ok(());
     };
-    let label = opts.ksef_number.as_deref().unwrap_or(OFFLINE);
+    let label = opts.ksef_number.as_deref().unwrap_or(LABEL_OFFLINE);
     doc.spacer(6.0);
     doc.heading("Sprawdź, czy Twoja faktura znajduje się w KSeF!", 2);
     doc.columns(

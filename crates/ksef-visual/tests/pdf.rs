@@ -6,7 +6,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use ksef_visual::{InvoiceView, RenderOptions, kod_i, pdf};
+use ksef_core::qr::{HOST_TEST, LinkBase};
+use ksef_visual::{InvoiceView, RenderOptions, pdf};
 
 mod common;
 use common::*;
@@ -138,12 +139,12 @@ fn every_official_sample_as_pdf() {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
         let xml = load(path);
         let view = InvoiceView::parse(&xml).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let url = view.kod_i(kod_i::HOST_TEST, &xml);
+        let url = view.kod_i(&LinkBase::test(), &xml).expect("KOD I").url();
         // The link as the oracle computes it.
         let d = view.issue_date;
         let expected_url = format!(
             "https://{}/invoice/{}/{:02}-{:02}-{:04}/{}",
-            kod_i::HOST_TEST,
+            HOST_TEST,
             SELLER_NIP,
             d.day(),
             u8::from(d.month()),
@@ -221,7 +222,7 @@ fn offline_label_and_no_qr_without_link() {
     ));
     let view = InvoiceView::parse(&xml).expect("parses");
     let dir = temp_dir("offline");
-    let url = view.kod_i(kod_i::HOST_TEST, &xml);
+    let url = view.kod_i(&LinkBase::test(), &xml).expect("KOD I").url();
     let bytes = pdf::render(
         &view,
         &RenderOptions {

@@ -2,7 +2,8 @@
 //! FA_RR(1)) is read and rendered; the key facts must appear in the HTML. PEF samples must be
 //! refused as unsupported. KOD I is checked against `openssl dgst` as an independent oracle.
 
-use ksef_visual::{Form, InvoiceView, RenderOptions, ViewError, html, kod_i};
+use ksef_core::qr::LinkBase;
+use ksef_visual::{Form, InvoiceView, RenderOptions, ViewError, html};
 
 mod common;
 use common::*;
@@ -61,7 +62,7 @@ fn every_official_sample_renders_its_facts() {
 
         let opts = RenderOptions {
             ksef_number: Some("5265877635-20260203-0100A0B1C2D3-4E".into()),
-            kod_i_url: Some(view.kod_i(kod_i::HOST_TEST, &xml)),
+            kod_i_url: Some(view.kod_i(&LinkBase::test(), &xml).expect("KOD I").url()),
             qr_svg: None,
         };
         let out = html::render(&view, &opts);
@@ -228,14 +229,18 @@ fn kod_i_matches_openssl() {
     let view = InvoiceView::parse(&xml).expect("parses");
     let hash = openssl_hash(&xml);
     assert_eq!(hash.len(), 43);
-    for host in [kod_i::HOST_TEST, kod_i::HOST_DEMO, kod_i::HOST_PRD] {
+    for (base, host) in [
+        (LinkBase::test(), "qr-test.ksef.mf.gov.pl"),
+        (LinkBase::demo(), "qr-demo.ksef.mf.gov.pl"),
+        (LinkBase::prod(), "qr.ksef.mf.gov.pl"),
+    ] {
         assert_eq!(
-            view.kod_i(host, &xml),
+            view.kod_i(&base, &xml).expect("KOD I").url(),
             format!("https://{host}/invoice/{SELLER_NIP}/01-09-2025/{hash}")
         );
     }
     // The link and the OFFLINE label end up in the HTML.
-    let url = view.kod_i(kod_i::HOST_TEST, &xml);
+    let url = view.kod_i(&LinkBase::test(), &xml).expect("KOD I").url();
     let out = html::render(
         &view,
         &RenderOptions {

@@ -32,6 +32,9 @@ pub enum InvoiceCommand {
     Query(QueryArgs),
     /// Print an invoice XML file as PDF with KOD I (local; nothing is sent).
     Pdf(crate::cmd::pdf::InvoicePdfArgs),
+    /// The verification links of an invoice (KOD I; KOD II with a KSeF Offline certificate)
+    /// and their QR codes as PNG/SVG (local; nothing is sent).
+    Qr(crate::cmd::qr::InvoiceQrArgs),
     /// Download one invoice XML by its KSeF number.
     Download {
         /// The KSeF number.
@@ -139,6 +142,7 @@ pub async fn run(app: &mut App, cmd: InvoiceCommand) -> CliResult<()> {
         InvoiceCommand::List(args) => list(app, args).await,
         InvoiceCommand::Query(args) => query(app, args).await,
         InvoiceCommand::Download { number, output } => download(app, &number, output).await,
+        InvoiceCommand::Qr(args) => crate::cmd::qr::run(app, args),
         // Handled in main without a session or local store.
         InvoiceCommand::Pdf(args) => crate::cmd::pdf::invoice(args, None),
     }

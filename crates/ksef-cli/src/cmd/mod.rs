@@ -10,6 +10,7 @@ pub mod limits;
 pub mod pdf;
 pub mod permission;
 pub mod progress;
+pub mod qr;
 pub mod session;
 pub mod sync;
 pub mod token;

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use ksef_visual::{InvoiceView, RenderOptions, kod_i};
+use ksef_core::qr::LinkBase;
+use ksef_visual::{InvoiceView, RenderOptions};
 
 use crate::app::{CliError, CliResult};
 
@@ -35,11 +36,11 @@ pub struct UpoPdfArgs {
 }
 
 /// The KOD I host for an environment name (`test`, `demo`, `prod`/`prd`; `local` = test).
-pub fn qr_host(env: &str) -> CliResult<&'static str> {
+pub fn qr_host(env: &str) -> CliResult<LinkBase> {
     match env.trim().to_ascii_lowercase().as_str() {
-        "test" | "local" => Ok(kod_i::HOST_TEST),
-        "demo" => Ok(kod_i::HOST_DEMO),
-        "prod" | "prd" => Ok(kod_i::HOST_PRD),
+        "test" | "local" => Ok(LinkBase::test()),
+        "demo" => Ok(LinkBase::demo()),
+        "prod" | "prd" => Ok(LinkBase::prod()),
         other => Err(CliError::Usage(format!(
             "unknown environment {other:?}; expected one of: test, demo, prod"
         ))),
@@ -60,7 +61,7 @@ pub fn invoice(args: InvoicePdfArgs, environment: Option<&str>) -> CliResult<()>
     let host = match (&args.env_host, environment) {
         (Some(h), _) => qr_host(h).map_err(|e| CliError::Usage(format!("--env-host: {e}")))?,
         (None, Some(env)) => qr_host(env).map_err(|e| CliError::Usage(format!("--env: {e}")))?,
-        (None, None) => kod_i::HOST_TEST,
+        (None, None) => LinkBase::test(),
     };
     let xml = read(&args.file)?;
     let view = InvoiceView::parse(&xml).map_err(|e| {
@@ -74,8 +75,11 @@ pub fn invoice(args: InvoicePdfArgs, environment: Option<&str>) -> CliResult<()>
         .ksef_number
         .map(|n| n.trim().to_string())
         .filter(|n| !n.is_empty());
+    let kod_i = view
+        .kod_i(&host, &xml)
+        .map_err(|e| CliError::Usage(format!("{}: no KOD I link: {e}", args.file.display())))?;
     let opts = RenderOptions {
-        kod_i_url: Some(view.kod_i(host, &xml)),
+        kod_i_url: Some(kod_i.url()),
         ksef_number,
         qr_svg: None,
     };
@@ -102,7 +106,7 @@ pub fn upo(args: UpoPdfArgs) -> CliResult<()> {
 }
 
 /// The English half of a bilingual `Polish / English: detail` message.
-fn english(e: &dyn std::fmt::Display) -> String {
+pub(crate) fn english(e: &dyn std::fmt::Display) -> String {
     let s = e.to_string();
     match s.split_once(" / ") {
         Some((_, en)) => en.to_string(),

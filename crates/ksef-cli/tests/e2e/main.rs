@@ -8,4 +8,5 @@ mod emulator;
 mod invoices;
 mod local_emulator;
 mod pdf;
+mod qr;
 mod tampering;

@@ -47,11 +47,11 @@ pub async fn invoice_css() -> Response {
 }
 
 /// The KOD I host of an environment (the emulator counts as TEST).
-fn qr_host(env: Environment) -> &'static str {
+fn qr_host(env: Environment) -> ksef_core::qr::LinkBase {
     match env {
-        Environment::Prod => ksef_visual::kod_i::HOST_PRD,
-        Environment::Demo => ksef_visual::kod_i::HOST_DEMO,
-        _ => ksef_visual::kod_i::HOST_TEST,
+        Environment::Prod => ksef_core::qr::LinkBase::prod(),
+        Environment::Demo => ksef_core::qr::LinkBase::demo(),
+        _ => ksef_core::qr::LinkBase::test(),
     }
 }
 
@@ -106,7 +106,11 @@ pub async fn invoice_page(
     let r = &inv.record;
     let (fragment, view_error) = match ksef_visual::parse(&bytes) {
         Ok(view) => {
-            let kod_i_url = Some(view.kod_i(qr_host(sh.environment().await), &bytes));
+            // No QR section when the seller's NIP cannot be put in a link.
+            let kod_i_url = view
+                .kod_i(&qr_host(sh.environment().await), &bytes)
+                .ok()
+                .map(|l| l.url());
             let html = ksef_visual::html::render(
                 &view,
                 &ksef_visual::html::RenderOptions {
@@ -180,7 +184,7 @@ pub async fn invoice_pdf(
         .and_then(|view| {
             let options = ksef_visual::html::RenderOptions {
                 ksef_number: inv.record.ksef_number.clone(),
-                kod_i_url: Some(view.kod_i(host, &bytes)),
+                kod_i_url: view.kod_i(&host, &bytes).ok().map(|l| l.url()),
                 qr_svg: None,
             };
             ksef_visual::pdf::render(&view, &options).map_err(|e| e.to_string())
