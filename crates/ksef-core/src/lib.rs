@@ -1,13 +1,16 @@
 //! `ksef-core` — the KSeF 2.0 domain vocabulary shared by the client, the emulator and the CLI.
 //!
 //! This crate owns the value types of the API, their validation rules and the calendar rules
-//! of the law around them, and nothing else (no HTTP, no I/O, no crypto beyond checksums):
+//! of the law around them, and nothing else (no HTTP, no I/O, no crypto beyond checksums and
+//! the SHA-256 of an invoice file):
 //!
 //! * [`ident`] — NIP, PESEL, InternalId, NipVatUe, PeppolId with pattern + checksum validation,
 //!   test-data generators, and the `{"type","value"}` context/subject identifiers;
 //! * [`reference`](mod@reference) — reference numbers (`YYYYMMDD-TT-…`) and KSeF invoice numbers (CRC-8);
 //! * [`permission`] — token and person permissions and a small permission set;
 //! * [`token`] — KSeF token statuses, the KSeF token string itself, authentication methods;
+//! * [`qr`] — the verification links of invoices shown outside KSeF (KOD I, KOD II), their
+//!   hosts per environment, labels, and strict reading of a link back into its parts;
 //! * [`xml`] — the workspace's one DTD guard for XML from outside (signed requests, invoices);
 //! * [`warsaw`] — Polish local time (Europe/Warsaw, CET/CEST) and the Polish UI date formats;
 //! * [`business_day`] — Polish public holidays (with their Polish names) and business days;
@@ -18,6 +21,7 @@ pub mod business_day;
 pub mod ident;
 pub mod offline;
 pub mod permission;
+pub mod qr;
 pub mod reference;
 pub mod token;
 pub mod warsaw;

@@ -106,6 +106,31 @@ pub enum CryptoError {
     #[error("not a certificate authority: {0}")]
     NotCertificateAuthority(String),
 
+    /// KOD II may be signed only with a KSeF `Offline` certificate; this one is another kind
+    /// (an `Authentication` certificate, or not a KSeF certificate at all), by its keyUsage.
+    #[error("KOD II may be signed only with a KSeF Offline certificate (keyUsage nonRepudiation); this is {found}")]
+    NotOfflineCertificate {
+        /// What the certificate's keyUsage makes it.
+        found: crate::verification_link::KsefCertificateUsage,
+    },
+
+    /// The certificate's serial number is not of the KSeF form (16 hexadecimal digits), so it
+    /// was not issued by KSeF.
+    #[error("not a KSeF certificate: its serial number {serial} is not 16 hexadecimal digits")]
+    NotKsefCertificate {
+        /// The serial number, uppercase hex.
+        serial: String,
+    },
+
+    /// A KOD II link names another certificate than the one given to check it.
+    #[error("the link names certificate {link}, but the certificate given is {certificate}")]
+    LinkCertificateMismatch {
+        /// The serial number in the link.
+        link: String,
+        /// The certificate's serial number.
+        certificate: String,
+    },
+
     /// Invalid input to a test-certificate builder (e.g. a bad NIP).
     #[error("invalid test certificate subject: {0}")]
     InvalidSubject(String),

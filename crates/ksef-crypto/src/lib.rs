@@ -13,6 +13,9 @@
 //! * [`ca`] — a minimal CA: self-signed CA certificates and certificates issued by them
 //!   (the emulator's simulated Profil Zaufany, chain-trust tests);
 //! * [`service`] — the emulator's own RSA key pairs and certificates (digest §3.1, §20);
+//! * [`verification_link`] — KOD II: signing a verification link with a KSeF `Offline`
+//!   certificate (RSASSA-PSS or ECDSA P-256) and checking it; the KSeF certificate type of a
+//!   certificate by its keyUsage (digest §13.2, §14);
 //! * [`identity`] — who a certificate identifies (NIP, PESEL, seal; digest §4.5) and
 //!   certificate checks (validity, issuer signature).
 //!
@@ -35,6 +38,7 @@ pub mod sealed_box;
 pub mod service;
 pub mod stream;
 pub mod testcert;
+pub mod verification_link;
 
 pub use credential::{Credential, certificate_spki_der};
 pub use error::{CryptoError, Result};
