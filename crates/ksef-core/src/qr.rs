@@ -94,7 +94,9 @@ pub enum LinkError {
     #[error("{value:?} is not usable: {reason}")]
     BadUrl { value: String, reason: &'static str },
     /// The first path segment is neither `invoice` nor `certificate`.
-    #[error("unknown verification link {found:?}; expected /invoice/… (KOD I) or /certificate/… (KOD II)")]
+    #[error(
+        "unknown verification link {found:?}; expected /invoice/… (KOD I) or /certificate/… (KOD II)"
+    )]
     UnknownKind { found: String },
     /// Too few or too many path segments.
     #[error("{kind} has {expected} path segments after /{}/, found {found}", kind.path_segment())]
@@ -107,7 +109,9 @@ pub enum LinkError {
     #[error("seller NIP: {0}")]
     SellerNip(IdentifierError),
     /// The context identifier type is not one of the API's four.
-    #[error("context identifier type {found:?}; expected one of Nip, InternalId, NipVatUe, PeppolId")]
+    #[error(
+        "context identifier type {found:?}; expected one of Nip, InternalId, NipVatUe, PeppolId"
+    )]
     ContextType { found: String },
     /// The context identifier value is not valid for its type.
     #[error("context identifier: {0}")]
@@ -122,7 +126,9 @@ pub enum LinkError {
     #[error("invoice hash {found:?}: {reason}")]
     InvoiceHash { found: String, reason: &'static str },
     /// The certificate serial number is not 16 uppercase hexadecimal digits.
-    #[error("certificate serial number {found:?} is not 16 uppercase hexadecimal digits (a KSeF certificate's serial)")]
+    #[error(
+        "certificate serial number {found:?} is not 16 uppercase hexadecimal digits (a KSeF certificate's serial)"
+    )]
     CertificateSerial { found: String },
     /// The signature segment is not Base64URL without padding of 1–512 bytes.
     #[error("signature: {reason}")]

@@ -108,7 +108,9 @@ pub enum CryptoError {
 
     /// KOD II may be signed only with a KSeF `Offline` certificate; this one is another kind
     /// (an `Authentication` certificate, or not a KSeF certificate at all), by its keyUsage.
-    #[error("KOD II may be signed only with a KSeF Offline certificate (keyUsage nonRepudiation); this is {found}")]
+    #[error(
+        "KOD II may be signed only with a KSeF Offline certificate (keyUsage nonRepudiation); this is {found}"
+    )]
     NotOfflineCertificate {
         /// What the certificate's keyUsage makes it.
         found: crate::verification_link::KsefCertificateUsage,

@@ -108,8 +108,8 @@ pub fn sign_certificate_link(
     let serial = certificate_serial(&credential.certificate_der)?;
     let data = CertificateLinkData::new(base, context, seller_nip, serial, invoice_hash);
     let signature = sign_link_text(&credential.key, &data.string_to_sign())?;
-    let signature = LinkSignature::new(signature)
-        .map_err(|e| CryptoError::SigningFailed(e.to_string()))?;
+    let signature =
+        LinkSignature::new(signature).map_err(|e| CryptoError::SigningFailed(e.to_string()))?;
     Ok(data.with_signature(signature))
 }
 
@@ -118,8 +118,10 @@ pub fn sign_certificate_link(
 pub fn sign_link_text(key: &PrivateKey, text: &str) -> Result<Vec<u8>> {
     match key {
         PrivateKey::Rsa(k) => {
-            let signing =
-                rsa::pss::BlindedSigningKey::<Sha256>::new_with_salt_len(k.clone(), RSA_PSS_SALT_LEN);
+            let signing = rsa::pss::BlindedSigningKey::<Sha256>::new_with_salt_len(
+                k.clone(),
+                RSA_PSS_SALT_LEN,
+            );
             let sig = signing
                 .try_sign_with_rng(&mut rand::rng(), text.as_bytes())
                 .map_err(|e| CryptoError::SigningFailed(format!("RSASSA-PSS: {e}")))?;
@@ -242,7 +244,10 @@ mod tests {
                 KsefCertificateUsage::Offline
             );
             let link = sign(&cred).unwrap();
-            assert_eq!(link.data().certificate_serial().as_str(), "01F20A5D352AE590");
+            assert_eq!(
+                link.data().certificate_serial().as_str(),
+                "01F20A5D352AE590"
+            );
             assert_eq!(
                 link.signature().as_bytes().len(),
                 if alg.is_rsa() { 256 } else { 64 }
@@ -281,8 +286,13 @@ mod tests {
 
     #[test]
     fn ecdsa_der_signatures_are_accepted_too() {
-        let cred = issued(KeyAlgorithm::EcP256, IssuedKeyUsage::NonRepudiation, &[0x11; 8]);
-        let text = "qr-test.ksef.mf.gov.pl/certificate/Nip/5265877635/5265877635/1111111111111111/x";
+        let cred = issued(
+            KeyAlgorithm::EcP256,
+            IssuedKeyUsage::NonRepudiation,
+            &[0x11; 8],
+        );
+        let text =
+            "qr-test.ksef.mf.gov.pl/certificate/Nip/5265877635/5265877635/1111111111111111/x";
         let raw = sign_link_text(&cred.key, text).unwrap();
         let der = p256::ecdsa::Signature::from_slice(&raw).unwrap().to_der();
         let spki = cred.key.public_key_spki_der().unwrap();
@@ -292,7 +302,11 @@ mod tests {
 
     #[test]
     fn only_offline_certificates_may_sign() {
-        let auth = issued(KeyAlgorithm::EcP256, IssuedKeyUsage::DigitalSignature, &[0x22; 8]);
+        let auth = issued(
+            KeyAlgorithm::EcP256,
+            IssuedKeyUsage::DigitalSignature,
+            &[0x22; 8],
+        );
         let e = sign(&auth).unwrap_err();
         assert!(
             matches!(
@@ -316,7 +330,11 @@ mod tests {
             })
         ));
         // nonRepudiation alone but a serial KSeF does not give (20 bytes, as CAs write them).
-        let foreign = issued(KeyAlgorithm::EcP256, IssuedKeyUsage::NonRepudiation, &[0x33; 20]);
+        let foreign = issued(
+            KeyAlgorithm::EcP256,
+            IssuedKeyUsage::NonRepudiation,
+            &[0x33; 20],
+        );
         assert!(matches!(
             sign(&foreign),
             Err(CryptoError::NotKsefCertificate { .. })

@@ -574,7 +574,10 @@ async fn purchases_are_fetched_listed_filtered_and_shown() {
     let total = row(&page, "data-currency", "PLN").unwrap();
     assert_eq!(cell(total, "gross num"), "107,26 zł", "{total}");
     assert_eq!(cell(total, "net num"), "87,20 zł", "{total}");
-    assert_eq!(element_text(&page, "purchases-count").unwrap(), "Liczba faktur: 2");
+    assert_eq!(
+        element_text(&page, "purchases-count").unwrap(),
+        "Liczba faktur: 2"
+    );
 
     // Pressing again continues incrementally: nothing new.
     let r = h

@@ -86,7 +86,8 @@ impl LinkBase {
             value: shown(url),
             reason,
         };
-        let (scheme, rest) = split_scheme(url).ok_or_else(|| bad("not an http:// or https:// URL"))?;
+        let (scheme, rest) =
+            split_scheme(url).ok_or_else(|| bad("not an http:// or https:// URL"))?;
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let authority = rest[..end].to_ascii_lowercase();
         check_authority(&authority).map_err(bad)?;
@@ -188,7 +189,11 @@ pub(super) fn check_authority(authority: &str) -> Result<(), &'static str> {
             "" => (inside, None),
             _ => (
                 inside,
-                Some(after.strip_prefix(':').ok_or("text after an IPv6 literal")?),
+                Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or("text after an IPv6 literal")?,
+                ),
             ),
         }
     } else {

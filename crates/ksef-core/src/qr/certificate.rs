@@ -118,8 +118,10 @@ impl CertificateVerificationLink {
         let certificate_serial = serial.parse::<CertificateSerialNumber>()?;
         let invoice_hash = InvoiceHash::from_base64url(hash)?;
         let signature = LinkSignature::from_base64url(signature)?;
-        Ok(CertificateLinkData::new(base, context, seller_nip, certificate_serial, invoice_hash)
-            .with_signature(signature))
+        Ok(
+            CertificateLinkData::new(base, context, seller_nip, certificate_serial, invoice_hash)
+                .with_signature(signature),
+        )
     }
 
     /// The signed parts.

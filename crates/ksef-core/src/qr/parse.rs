@@ -37,7 +37,8 @@ impl VerificationLink {
         if !link.is_ascii() {
             return Err(bad("a verification link is ASCII only"));
         }
-        let (scheme, rest) = split_scheme(link).ok_or_else(|| bad("not an http:// or https:// link"))?;
+        let (scheme, rest) =
+            split_scheme(link).ok_or_else(|| bad("not an http:// or https:// link"))?;
         let slash = rest
             .find('/')
             .ok_or_else(|| bad("no /invoice/… or /certificate/… path"))?;
@@ -63,16 +64,16 @@ impl VerificationLink {
             return Err(match c {
                 b'?' | b'#' => bad("a verification link has no query or fragment"),
                 b'%' => bad("a verification link has no percent-encoded characters"),
-                _ => bad("a character no verification link has (only A–Z, a–z, 0–9, '-', '_', '+', '*' and '/')"),
+                _ => bad(
+                    "a character no verification link has (only A–Z, a–z, 0–9, '-', '_', '+', '*' and '/')",
+                ),
             });
         }
         let segments: Vec<&str> = rest.split('/').collect();
         if segments.iter().any(|s| s.is_empty()) {
             return Err(bad("an empty path segment (a doubled or trailing '/')"));
         }
-        let (first, parts) = segments
-            .split_first()
-            .ok_or_else(|| bad("an empty path"))?;
+        let (first, parts) = segments.split_first().ok_or_else(|| bad("an empty path"))?;
         if *first == LinkKind::Invoice.path_segment() {
             InvoiceVerificationLink::from_segments(base, parts).map(VerificationLink::Invoice)
         } else if *first == LinkKind::Certificate.path_segment() {

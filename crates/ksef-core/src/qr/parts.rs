@@ -45,7 +45,9 @@ impl InvoiceHash {
             reason,
         };
         if s.len() != 43 {
-            return Err(bad("a SHA-256 in Base64URL is 43 characters without padding"));
+            return Err(bad(
+                "a SHA-256 in Base64URL is 43 characters without padding",
+            ));
         }
         let bytes = URL_SAFE_NO_PAD
             .decode(s)
@@ -160,9 +162,11 @@ impl LinkSignature {
                 reason: "longer than 512 bytes (RSA-4096)",
             });
         }
-        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| LinkError::Signature {
-            reason: "not canonical Base64URL without padding",
-        })?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| LinkError::Signature {
+                reason: "not canonical Base64URL without padding",
+            })?;
         LinkSignature::new(bytes)
     }
 }

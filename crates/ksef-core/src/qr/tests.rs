@@ -34,9 +34,13 @@ fn kod_i_as_documented() {
         "https://qr-test.ksef.mf.gov.pl/invoice/1111111111/01-02-2026/UtQp9Gpc51y-u3xApZjIjgkpZ01js-J8KflSPW8WzIE"
     );
     // SHA-256("abc") = ba7816bf…15ad.
-    let link =
-        InvoiceVerificationLink::for_file(LinkBase::prod(), nip("5265877635"), date!(2025 - 12 - 31), b"abc")
-            .unwrap();
+    let link = InvoiceVerificationLink::for_file(
+        LinkBase::prod(),
+        nip("5265877635"),
+        date!(2025 - 12 - 31),
+        b"abc",
+    )
+    .unwrap();
     assert_eq!(
         link.to_string(),
         "https://qr.ksef.mf.gov.pl/invoice/5265877635/31-12-2025/ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
@@ -151,80 +155,135 @@ fn hostile_links_get_typed_errors() {
     let ok_tail = format!("5265877635/01-02-2026/{DOC_HASH}");
     let cert_tail = format!("5265877635/0A1B2C3D4E5F6071/{DOC_HASH}/AQ");
     let cases: Vec<(String, fn(&LinkError) -> bool)> = vec![
-        ("x".repeat(MAX_LINK_LENGTH + 1), |e| matches!(e, LinkError::TooLong { .. })),
-        (format!("ftp://h/invoice/{ok_tail}"), |e| matches!(e, LinkError::BadUrl { .. })),
-        (format!("HTTPS://qr-test.ksef.mf.gov.pl/invoice/{ok_tail}"), |e| {
+        ("x".repeat(MAX_LINK_LENGTH + 1), |e| {
+            matches!(e, LinkError::TooLong { .. })
+        }),
+        (format!("ftp://h/invoice/{ok_tail}"), |e| {
             matches!(e, LinkError::BadUrl { .. })
         }),
-        (format!("https://QR-test.ksef.mf.gov.pl/invoice/{ok_tail}"), |e| {
+        (
+            format!("HTTPS://qr-test.ksef.mf.gov.pl/invoice/{ok_tail}"),
+            |e| matches!(e, LinkError::BadUrl { .. }),
+        ),
+        (
+            format!("https://QR-test.ksef.mf.gov.pl/invoice/{ok_tail}"),
+            |e| matches!(e, LinkError::BadUrl { .. }),
+        ),
+        (format!("https://user@evil/invoice/{ok_tail}"), |e| {
             matches!(e, LinkError::BadUrl { .. })
         }),
-        (format!("https://user@evil/invoice/{ok_tail}"), |e| matches!(e, LinkError::BadUrl { .. })),
-        (format!("https://h:0/invoice/{ok_tail}"), |e| matches!(e, LinkError::BadUrl { .. })),
-        (format!("https://h:65536/invoice/{ok_tail}"), |e| matches!(e, LinkError::BadUrl { .. })),
-        (format!("https://h:080/invoice/{ok_tail}"), |e| matches!(e, LinkError::BadUrl { .. })),
-        (format!("https://h..x/invoice/{ok_tail}"), |e| matches!(e, LinkError::BadUrl { .. })),
-        (format!("https://[zz]/invoice/{ok_tail}"), |e| matches!(e, LinkError::BadUrl { .. })),
-        ("https://qr-test.ksef.mf.gov.pl".into(), |e| matches!(e, LinkError::BadUrl { .. })),
-        (format!("{base}/invoice/{ok_tail}/"), |e| matches!(e, LinkError::BadUrl { .. })),
-        (format!("{base}//invoice/{ok_tail}"), |e| matches!(e, LinkError::BadUrl { .. })),
-        (format!("{base}/invoice/{ok_tail}?x=1"), |e| matches!(e, LinkError::BadUrl { .. })),
-        (format!("{base}/invoice/{ok_tail}#f"), |e| matches!(e, LinkError::BadUrl { .. })),
-        (format!("{base}/invoice/%35265877635/01-02-2026/{DOC_HASH}"), |e| {
+        (format!("https://h:0/invoice/{ok_tail}"), |e| {
             matches!(e, LinkError::BadUrl { .. })
         }),
-        (format!("{base}/invoice/../{ok_tail}"), |e| matches!(e, LinkError::BadUrl { .. })),
-        (format!("{base}/faktura/{ok_tail}"), |e| matches!(e, LinkError::UnknownKind { .. })),
-        (format!("{base}/Invoice/{ok_tail}"), |e| matches!(e, LinkError::UnknownKind { .. })),
+        (format!("https://h:65536/invoice/{ok_tail}"), |e| {
+            matches!(e, LinkError::BadUrl { .. })
+        }),
+        (format!("https://h:080/invoice/{ok_tail}"), |e| {
+            matches!(e, LinkError::BadUrl { .. })
+        }),
+        (format!("https://h..x/invoice/{ok_tail}"), |e| {
+            matches!(e, LinkError::BadUrl { .. })
+        }),
+        (format!("https://[zz]/invoice/{ok_tail}"), |e| {
+            matches!(e, LinkError::BadUrl { .. })
+        }),
+        ("https://qr-test.ksef.mf.gov.pl".into(), |e| {
+            matches!(e, LinkError::BadUrl { .. })
+        }),
+        (format!("{base}/invoice/{ok_tail}/"), |e| {
+            matches!(e, LinkError::BadUrl { .. })
+        }),
+        (format!("{base}//invoice/{ok_tail}"), |e| {
+            matches!(e, LinkError::BadUrl { .. })
+        }),
+        (format!("{base}/invoice/{ok_tail}?x=1"), |e| {
+            matches!(e, LinkError::BadUrl { .. })
+        }),
+        (format!("{base}/invoice/{ok_tail}#f"), |e| {
+            matches!(e, LinkError::BadUrl { .. })
+        }),
+        (
+            format!("{base}/invoice/%35265877635/01-02-2026/{DOC_HASH}"),
+            |e| matches!(e, LinkError::BadUrl { .. }),
+        ),
+        (format!("{base}/invoice/../{ok_tail}"), |e| {
+            matches!(e, LinkError::BadUrl { .. })
+        }),
+        (format!("{base}/faktura/{ok_tail}"), |e| {
+            matches!(e, LinkError::UnknownKind { .. })
+        }),
+        (format!("{base}/Invoice/{ok_tail}"), |e| {
+            matches!(e, LinkError::UnknownKind { .. })
+        }),
         (format!("{base}/invoice/5265877635/01-02-2026"), |e| {
             matches!(e, LinkError::SegmentCount { found: 2, .. })
         }),
-        (format!("{base}/invoice/5265877636/01-02-2026/{DOC_HASH}"), |e| {
-            matches!(e, LinkError::SellerNip(_))
-        }),
-        (format!("{base}/invoice/5265877635/30-02-2026/{DOC_HASH}"), |e| {
-            matches!(e, LinkError::IssueDate { .. })
-        }),
-        (format!("{base}/invoice/5265877635/2026-02-01/{DOC_HASH}"), |e| {
-            matches!(e, LinkError::IssueDate { .. })
-        }),
-        (format!("{base}/invoice/5265877635/1-02-2026/{DOC_HASH}"), |e| {
-            matches!(e, LinkError::IssueDate { .. })
-        }),
-        (format!("{base}/invoice/5265877635/01-02-0000/{DOC_HASH}"), |e| {
-            matches!(e, LinkError::IssueDate { .. })
-        }),
+        (
+            format!("{base}/invoice/5265877636/01-02-2026/{DOC_HASH}"),
+            |e| matches!(e, LinkError::SellerNip(_)),
+        ),
+        (
+            format!("{base}/invoice/5265877635/30-02-2026/{DOC_HASH}"),
+            |e| matches!(e, LinkError::IssueDate { .. }),
+        ),
+        (
+            format!("{base}/invoice/5265877635/2026-02-01/{DOC_HASH}"),
+            |e| matches!(e, LinkError::IssueDate { .. }),
+        ),
+        (
+            format!("{base}/invoice/5265877635/1-02-2026/{DOC_HASH}"),
+            |e| matches!(e, LinkError::IssueDate { .. }),
+        ),
+        (
+            format!("{base}/invoice/5265877635/01-02-0000/{DOC_HASH}"),
+            |e| matches!(e, LinkError::IssueDate { .. }),
+        ),
         // The last character carries 2 unused bits: 'F' sets one of them.
-        (format!("{base}/invoice/5265877635/01-02-2026/UtQp9Gpc51y-u3xApZjIjgkpZ01js-J8KflSPW8WzIF"), |e| {
-            matches!(e, LinkError::InvoiceHash { .. })
-        }),
-        (format!("{base}/invoice/5265877635/01-02-2026/{}", &DOC_HASH[..42]), |e| {
-            matches!(e, LinkError::InvoiceHash { .. })
-        }),
-        (format!("{base}/certificate/NIP/5265877635/{cert_tail}"), |e| {
-            matches!(e, LinkError::ContextType { .. })
-        }),
-        (format!("{base}/certificate/Nip/5265877636/{cert_tail}"), |e| {
-            matches!(e, LinkError::Context(_))
-        }),
-        (format!("{base}/certificate/InternalId/5265877635/{cert_tail}"), |e| {
-            matches!(e, LinkError::Context(_))
-        }),
-        (format!("{base}/certificate/Nip/5265877635/5265877635/0a1b2c3d4e5f6071/{DOC_HASH}/AQ"), |e| {
-            matches!(e, LinkError::CertificateSerial { .. })
-        }),
-        (format!("{base}/certificate/Nip/5265877635/5265877635/0A1B2C3D4E5F607/{DOC_HASH}/AQ"), |e| {
-            matches!(e, LinkError::CertificateSerial { .. })
-        }),
-        (format!("{base}/certificate/Nip/5265877635/5265877635/0A1B2C3D4E5F6071/{DOC_HASH}/AR"), |e| {
-            matches!(e, LinkError::Signature { .. })
-        }),
-        (format!("{base}/certificate/Nip/5265877635/5265877635/0A1B2C3D4E5F6071/{DOC_HASH}/{}", "A".repeat(700)), |e| {
-            matches!(e, LinkError::Signature { .. })
-        }),
-        ("https://qr-test.ksef.mf.gov.pl/invoice/żółw/01-02-2026/x".into(), |e| {
-            matches!(e, LinkError::BadUrl { .. })
-        }),
+        (
+            format!(
+                "{base}/invoice/5265877635/01-02-2026/UtQp9Gpc51y-u3xApZjIjgkpZ01js-J8KflSPW8WzIF"
+            ),
+            |e| matches!(e, LinkError::InvoiceHash { .. }),
+        ),
+        (
+            format!("{base}/invoice/5265877635/01-02-2026/{}", &DOC_HASH[..42]),
+            |e| matches!(e, LinkError::InvoiceHash { .. }),
+        ),
+        (
+            format!("{base}/certificate/NIP/5265877635/{cert_tail}"),
+            |e| matches!(e, LinkError::ContextType { .. }),
+        ),
+        (
+            format!("{base}/certificate/Nip/5265877636/{cert_tail}"),
+            |e| matches!(e, LinkError::Context(_)),
+        ),
+        (
+            format!("{base}/certificate/InternalId/5265877635/{cert_tail}"),
+            |e| matches!(e, LinkError::Context(_)),
+        ),
+        (
+            format!("{base}/certificate/Nip/5265877635/5265877635/0a1b2c3d4e5f6071/{DOC_HASH}/AQ"),
+            |e| matches!(e, LinkError::CertificateSerial { .. }),
+        ),
+        (
+            format!("{base}/certificate/Nip/5265877635/5265877635/0A1B2C3D4E5F607/{DOC_HASH}/AQ"),
+            |e| matches!(e, LinkError::CertificateSerial { .. }),
+        ),
+        (
+            format!("{base}/certificate/Nip/5265877635/5265877635/0A1B2C3D4E5F6071/{DOC_HASH}/AR"),
+            |e| matches!(e, LinkError::Signature { .. }),
+        ),
+        (
+            format!(
+                "{base}/certificate/Nip/5265877635/5265877635/0A1B2C3D4E5F6071/{DOC_HASH}/{}",
+                "A".repeat(700)
+            ),
+            |e| matches!(e, LinkError::Signature { .. }),
+        ),
+        (
+            "https://qr-test.ksef.mf.gov.pl/invoice/żółw/01-02-2026/x".into(),
+            |e| matches!(e, LinkError::BadUrl { .. }),
+        ),
     ];
     for (text, expected) in cases {
         match VerificationLink::parse(&text) {
@@ -240,25 +299,50 @@ fn hostile_links_get_typed_errors() {
 #[test]
 fn hosts_per_environment() {
     for (api, qr) in [
-        ("https://api-test.ksef.mf.gov.pl/v2", "https://qr-test.ksef.mf.gov.pl"),
-        ("https://API-TEST.ksef.mf.gov.pl/v2/", "https://qr-test.ksef.mf.gov.pl"),
-        ("https://ksef-test.mf.gov.pl/api/v2", "https://qr-test.ksef.mf.gov.pl"),
-        ("https://api-demo.ksef.mf.gov.pl/v2", "https://qr-demo.ksef.mf.gov.pl"),
-        ("https://api.ksef.mf.gov.pl:443/v2", "https://qr.ksef.mf.gov.pl"),
+        (
+            "https://api-test.ksef.mf.gov.pl/v2",
+            "https://qr-test.ksef.mf.gov.pl",
+        ),
+        (
+            "https://API-TEST.ksef.mf.gov.pl/v2/",
+            "https://qr-test.ksef.mf.gov.pl",
+        ),
+        (
+            "https://ksef-test.mf.gov.pl/api/v2",
+            "https://qr-test.ksef.mf.gov.pl",
+        ),
+        (
+            "https://api-demo.ksef.mf.gov.pl/v2",
+            "https://qr-demo.ksef.mf.gov.pl",
+        ),
+        (
+            "https://api.ksef.mf.gov.pl:443/v2",
+            "https://qr.ksef.mf.gov.pl",
+        ),
         ("https://api.ksef.mf.gov.pl", "https://qr.ksef.mf.gov.pl"),
         ("http://127.0.0.1:8080/v2", "http://127.0.0.1:8080"),
         ("  http://Localhost:39999/v2  ", "http://localhost:39999"),
         ("http://[::1]:8080/v2", "http://[::1]:8080"),
-        ("https://ksef.example.com/v2?x#y", "https://ksef.example.com"),
+        (
+            "https://ksef.example.com/v2?x#y",
+            "https://ksef.example.com",
+        ),
         // Plain http to an official host is not the official service.
-        ("http://api-test.ksef.mf.gov.pl/v2", "http://api-test.ksef.mf.gov.pl"),
+        (
+            "http://api-test.ksef.mf.gov.pl/v2",
+            "http://api-test.ksef.mf.gov.pl",
+        ),
     ] {
         let base = LinkBase::for_api_base_url(api).unwrap_or_else(|e| panic!("{api}: {e}"));
         assert_eq!(base.origin(), qr, "{api}");
         assert_eq!(base.to_string(), qr, "{api}");
     }
     assert!(LinkBase::test().is_official());
-    assert!(!LinkBase::for_api_base_url("http://127.0.0.1:8080/v2").unwrap().is_official());
+    assert!(
+        !LinkBase::for_api_base_url("http://127.0.0.1:8080/v2")
+            .unwrap()
+            .is_official()
+    );
     for bad in [
         "127.0.0.1:8080/v2",
         "ftp://x/v2",
@@ -267,7 +351,10 @@ fn hosts_per_environment() {
         "https://x y/v2",
     ] {
         assert!(
-            matches!(LinkBase::for_api_base_url(bad), Err(LinkError::BadUrl { .. })),
+            matches!(
+                LinkBase::for_api_base_url(bad),
+                Err(LinkError::BadUrl { .. })
+            ),
             "{bad}"
         );
     }
@@ -289,7 +376,10 @@ fn labels_and_dates() {
     assert!(LinkSignature::new(vec![]).is_err());
     assert!(LinkSignature::new(vec![0; 513]).is_err());
     assert_eq!(
-        LinkSignature::new(vec![0; 512]).unwrap().to_base64url().len(),
+        LinkSignature::new(vec![0; 512])
+            .unwrap()
+            .to_base64url()
+            .len(),
         683
     );
 }
