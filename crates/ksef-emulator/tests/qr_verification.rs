@@ -3,8 +3,9 @@
 //! corrected offline invoice; KOD II signed with enrolled KSeF `Offline` certificates (RSA and
 //! EC), with altered signatures and hashes, a revoked, an expired, a not yet valid and an
 //! `Authentication` certificate, a subject without permission, a context that may not issue for
-//! the seller and ones that may (self-invoicing, a JST unit); hostile addresses (400, a Polish page, nothing echoed); the HTML pages and
-//! the JSON shape.
+//! the seller and ones that may (self-invoicing, a JST unit); hostile addresses (400, a Polish
+//! page, nothing echoed). Every JSON verdict is checked against the HTML page of the same link
+//! as libxml2 (`xmllint --html`) reads it.
 
 mod sessions_support;
 
