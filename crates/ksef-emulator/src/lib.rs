@@ -7,7 +7,9 @@
 //! digest. The wire types come from `ksef-wire`, identifiers and rules from `ksef-core`.
 //!
 //! Outside the API it also serves a clearly labelled simulation of the Profil Zaufany signing
-//! service (`/symulator-podpisu`), so the PZ login works offline.
+//! service (`/symulator-podpisu`), so the PZ login works offline, and verifies the QR codes of
+//! invoices like the Ministry's QR service (`/invoice/…` for KOD I, `/certificate/…` for KOD II,
+//! on its own origin).
 //!
 //! Start one in-process with [`spawn`], or from the command line with `ksef emulator`.
 
@@ -18,6 +20,7 @@ mod datadir;
 mod endpoint;
 mod error;
 mod extract;
+mod html;
 mod jwt;
 mod keys;
 mod ratelimit;
@@ -36,6 +39,7 @@ mod sessions;
 mod signing_service;
 mod testdata;
 mod tokens;
+mod verification;
 
 // Assembly: the router and the accept loop, the one place that knows every feature.
 mod server;

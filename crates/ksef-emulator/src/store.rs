@@ -383,6 +383,12 @@ const MIGRATIONS: Migrations = Migrations::new(&[
     CREATE INDEX grants_authorized ON grants(authorized_type, authorized_value, grant_kind);
     CREATE INDEX grants_context ON grants(context_type, context_value, created_ms);
     "#,
+    // v8: invoices found by the hash of their file (KOD I verification, technical corrections).
+    r#"
+    CREATE INDEX invoices_hash ON invoices(invoice_hash);
+    CREATE INDEX invoices_corrected_hash ON invoices(hash_of_corrected_invoice)
+        WHERE hash_of_corrected_invoice IS NOT NULL;
+    "#,
 ]);
 
 /// Unix milliseconds of an instant.

@@ -17,6 +17,7 @@ const INFRASTRUCTURE: &[&str] = &[
     "endpoint",
     "error",
     "extract",
+    "html",
     "jwt",
     "keys",
     "ratelimit",
@@ -37,6 +38,7 @@ const FEATURES: &[&str] = &[
     "signing_service",
     "testdata",
     "tokens",
+    "verification",
 ];
 
 /// Assembly: knows every feature.

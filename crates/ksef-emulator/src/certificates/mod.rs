@@ -35,6 +35,12 @@
 //! and `verifyCertificateChain` value, like KSeF trusts its own certificates; a revoked one
 //! fails with status 460 "Certyfikat odwołany", an `Offline` one with 460 "Niepoprawny
 //! certyfikat". Successful use updates `lastUseDate`.
+//!
+//! The register as others consult it (the KOD II verification pages): [`registered`].
+
+mod registry;
+
+pub use registry::registered;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};

@@ -8,10 +8,15 @@
 //! delegable entity grant to the intermediary exists. A grant/revoke is applied when requested;
 //! its operation reports 100 for [`OPERATION_DELAY`], then the final status (the "ready at" model
 //! of token activation).
+//!
+//! [`issuing_basis`]: whether a context may issue invoices for a seller NIP (the relations of
+//! self-billing, tax representatives, subordinate units…), for the KOD II verification pages.
 
+mod issuing;
 pub(crate) mod routes;
 mod rows;
 
+pub use issuing::{IssuingBasis, issuing_basis};
 pub(crate) use routes::routes;
 
 use ksef_core::{ContextIdentifier, Nip, Permission, PermissionSet, SubjectIdentifier};

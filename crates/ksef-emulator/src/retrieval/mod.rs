@@ -9,7 +9,11 @@
 //!   `permanentStorageHwmDate` ([`hwm`]).
 //! * `POST /invoices/exports`, `GET /invoices/exports/{ref}` — packages built in the
 //!   background (`export`); [`resume`] restarts the ones interrupted by a shutdown.
+//!
+//! For the QR code verification pages: [`invoices_with_hash`] and [`corrections_of`] find
+//! stored invoices by the hash of their file.
 
+mod by_hash;
 mod export;
 mod filter;
 mod links;
@@ -32,6 +36,7 @@ use crate::state::AppState;
 use crate::store::{from_ms, ms};
 use ksef_wire::ExceptionCode;
 
+pub use by_hash::{InvoiceByHash, corrections_of, invoices_with_hash};
 pub use export::{resume, stop};
 pub use links::export_part_path;
 pub(crate) use links::sweep;

@@ -1,7 +1,7 @@
 //! The router: every feature's routes under `/v2` as in `open-api.json`, the pre-signed
-//! storage links and the simulated signing service outside it, the rate limiter, error
-//! rendering, the body cap, request logging and the path normalisation. The one place (with
-//! [`super::serve`]) that knows every feature.
+//! storage links, the simulated signing service and the QR code verification pages outside it,
+//! the rate limiter, error rendering, the body cap, request logging and the path
+//! normalisation. The one place (with [`super::serve`]) that knows every feature.
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -64,6 +64,9 @@ pub fn router(state: AppState) -> Router {
             signing_service::CA_PEM_PATH,
             signing_service::ca_routes(state.clone()),
         )
+        // Not part of the KSeF API: the QR code verification pages (`/invoice/…`,
+        // `/certificate/…`), as the Ministry's QR service serves them.
+        .merge(crate::verification::routes(state.clone()))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max))
         .layer(axum::middleware::from_fn(render_errors))

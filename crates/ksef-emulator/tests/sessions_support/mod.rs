@@ -27,7 +27,7 @@ pub async fn start_emulator(
 }
 
 #[allow(unused_imports)]
-pub use common::{Env, owner_login, start_with_owner as start};
+pub use common::{Env, owner_login, pesel_login, start_with_owner as start, wait_operation};
 
 pub const FA3: (&str, &str, &str) = ("FA (3)", "1-0E", "FA");
 pub const FA2: (&str, &str, &str) = ("FA (2)", "1-0E", "FA");
