@@ -14,9 +14,13 @@
 //! checkpoint; files already present are not downloaded into place again.
 //!
 //! Memory is constant: every export part is streamed to a temporary file, decrypted by
-//! streaming into the archive file, and the archive is read from that file entry by entry.
+//! streaming into the archive file, and the archive is read from that file entry by entry;
+//! the package's `_metadata.json` is parsed as a stream into a temporary file with an index
+//! (module `package_metadata`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+mod package_metadata;
+
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -33,6 +37,7 @@ use tempfile::NamedTempFile;
 use time::OffsetDateTime;
 use tokio::io::AsyncWriteExt;
 
+use self::package_metadata::{InvoiceEntry, PackageMetadata};
 use super::{Poll, Progress, ProgressFn, SymmetricKey, access_token, no_progress, with_fresh_key};
 use crate::batch::Compression;
 use crate::client::KsefClient;
@@ -690,6 +695,7 @@ async fn download_package<S: SyncSink>(
         .map_err(|e| KsefError::InvalidInput(format!("decrypting the export failed: {e}")))??;
     }
     let subject_dir = subject_dir.map(Path::to_path_buf);
+    let temp_dir = temp_dir.to_path_buf();
     let progress = progress.clone();
     let total = package.invoice_count;
     let wants = sink.wants_invoices();
@@ -707,13 +713,19 @@ async fn download_package<S: SyncSink>(
             bytes: 0,
         };
         let counts = match compression {
-            Compression::Zip => {
-                unpack_zip(open()?, subject_dir.as_deref(), total, &progress, &mut out)
-            }
+            Compression::Zip => unpack_zip(
+                open()?,
+                subject_dir.as_deref(),
+                &temp_dir,
+                total,
+                &progress,
+                &mut out,
+            ),
             Compression::TarGz => unpack_tar_gz(
                 open()?,
                 open()?,
                 subject_dir.as_deref(),
+                &temp_dir,
                 total,
                 &progress,
                 &mut out,
@@ -863,45 +875,6 @@ async fn download_part(
     Ok(tmp)
 }
 
-/// `_metadata.json`, leniently: every entry needs its `ksefNumber`; its hash and the full
-/// `InvoiceMetadata` are taken when readable.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct MetadataFile {
-    #[serde(default)]
-    invoices: Vec<serde_json::Value>,
-}
-
-/// Per KSeF number: the expected hash and the metadata.
-type PackageMetadata = HashMap<String, (Option<String>, Option<InvoiceMetadata>)>;
-
-fn parse_metadata(reader: impl Read) -> Result<PackageMetadata, KsefError> {
-    let m: MetadataFile = serde_json::from_reader(reader).map_err(|e| KsefError::Decode {
-        what: format!("{EXPORT_METADATA_FILE_NAME} of an export package"),
-        message: e.to_string(),
-    })?;
-    let mut out = HashMap::new();
-    for v in m.invoices {
-        let Some(number) = v
-            .get("ksefNumber")
-            .and_then(|n| n.as_str())
-            .map(str::to_string)
-        else {
-            return Err(KsefError::Decode {
-                what: format!("{EXPORT_METADATA_FILE_NAME} of an export package"),
-                message: "an entry has no ksefNumber".into(),
-            });
-        };
-        let hash = v
-            .get("invoiceHash")
-            .and_then(|h| h.as_str())
-            .map(str::to_string);
-        let meta = serde_json::from_value::<InvoiceMetadata>(v).ok();
-        out.insert(number, (hash, meta));
-    }
-    Ok(out)
-}
-
 /// Reads one invoice entry (bounded), checks its hash against the metadata, writes it into
 /// the directory (if any) and queues it for the sink; returns whether its file is new.
 fn take_invoice(
@@ -921,7 +894,7 @@ fn take_invoice(
             "{ksef}.xml in the export package is larger than {MAX_INVOICE_BYTES} bytes"
         )));
     }
-    let (hash, metadata) = meta.remove(&ksef).unwrap_or((None, None));
+    let InvoiceEntry { hash, metadata } = meta.take(&ksef)?;
     if let Some(h) = &hash
         && *h != ksef_crypto::envelope::sha256_base64(&bytes)
     {
@@ -1047,6 +1020,7 @@ fn store_invoice(
 fn unpack_zip(
     file: File,
     dir: Option<&Path>,
+    temp_dir: &Path,
     total: u64,
     progress: &ProgressFn,
     out: &mut BatchSender,
@@ -1054,8 +1028,8 @@ fn unpack_zip(
     let zip_err = |e: zip::result::ZipError| io_error("reading the export package (ZIP)", e);
     let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(zip_err)?;
     let mut meta = match zip.by_name(EXPORT_METADATA_FILE_NAME) {
-        Ok(entry) => parse_metadata(entry)?,
-        Err(zip::result::ZipError::FileNotFound) => HashMap::new(),
+        Ok(entry) => PackageMetadata::read(entry, temp_dir)?,
+        Err(zip::result::ZipError::FileNotFound) => PackageMetadata::default(),
         Err(e) => return Err(zip_err(e)),
     };
     let (mut new, mut present) = (0u64, 0u64);
@@ -1090,20 +1064,21 @@ fn unpack_tar_gz(
     first: File,
     second: File,
     dir: Option<&Path>,
+    temp_dir: &Path,
     total: u64,
     progress: &ProgressFn,
     out: &mut BatchSender,
 ) -> Result<(u64, u64), KsefError> {
     let tar_err = |e: io::Error| io_error("reading the export package (tar.gz)", e);
     let open = |f: File| tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(f)));
-    let mut meta = HashMap::new();
+    let mut meta = PackageMetadata::default();
     let mut tar = open(first);
     for entry in tar.entries().map_err(tar_err)? {
         let mut entry = entry.map_err(tar_err)?;
         if entry.header().entry_type() == tar::EntryType::Regular
             && entry.path().map_err(tar_err)?.as_os_str() == EXPORT_METADATA_FILE_NAME
         {
-            meta = parse_metadata(&mut entry)?;
+            meta = PackageMetadata::read(&mut entry, temp_dir)?;
             break;
         }
     }
