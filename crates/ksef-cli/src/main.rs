@@ -256,10 +256,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Emulator(args) => emulator::run(args).map_err(CliError::Tool),
         Command::Cert(CertCommand::New(args)) => cert::new(args, cli.json).map_err(CliError::Tool),
-        // Local renderings: no runtime, session or local store.
-        Command::Invoice(invoice::InvoiceCommand::Pdf(args)) => {
-            cmd::pdf::invoice(args, cli.environment.as_deref())
-        }
+        // A local rendering: no runtime, session or local store.
         Command::Upo(upo::UpoCommand::Pdf(args)) => cmd::pdf::upo(args),
         Command::Ui { port, no_emulator } => run_ui(
             cli.base_url,

@@ -15,8 +15,8 @@ pub struct RenderOptions {
     /// The KSeF number, when the invoice is in KSeF: shown in the header and under KOD I
     /// (`OFFLINE` there otherwise).
     pub ksef_number: Option<String>,
-    /// The KOD I link (see [`InvoiceView::kod_i`]); no QR section without it. Only `https://`
-    /// links are shown.
+    /// The KOD I link (see [`InvoiceView::kod_i`]); no QR section without it. Only `https://` and
+    /// `http://` links are shown (the local emulator's verification pages are plain http).
     pub kod_i_url: Option<String>,
     /// Trusted SVG markup of the QR code (inserted as is, e.g. a cached
     /// [`crate::qr::svg_element`]); `None` = generated from `kod_i_url`.
@@ -73,7 +73,7 @@ fn qr(opts: &RenderOptions) -> Option<Qr> {
     let url = opts
         .kod_i_url
         .as_ref()
-        .filter(|u| u.starts_with("https://"))?;
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))?;
     let svg = match &opts.qr_svg {
         Some(s) => s.clone(),
         None => crate::qr::svg_element(url, "Kod QR weryfikacji faktury (KOD I)")?,

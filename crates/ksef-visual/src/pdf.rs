@@ -66,12 +66,12 @@ pub fn render_layout(layout: &Layout, opts: &RenderOptions) -> Result<Vec<u8>, P
     Ok(doc.render()?)
 }
 
-/// KOD I, before the footer section, as in the official visualisation. Only `https://` links.
+/// KOD I, before the footer section, as in the official visualisation. Only http(s) links.
 fn push_qr(doc: &mut Document, opts: &RenderOptions) -> Result<(), PdfError> {
     let Some(url) = opts
         .kod_i_url
         .as_deref()
-        .filter(|u| u.starts_with("https://"))
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
     else {
         return Ok(());
     };

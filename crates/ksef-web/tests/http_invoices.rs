@@ -161,6 +161,30 @@ async fn purchases_are_fetched_listed_filtered_and_shown() {
         element_text(&page, "invoice-ksef-number").as_deref(),
         Some(sent[1].1.as_str())
     );
+    // KOD I points at the embedded emulator's own verification page, which confirms the
+    // invoice with its KSeF number (as the Ministry's QR service would on TEST/PRD).
+    let kod_i = page
+        .split("class=\"ksef-kod-i\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a KOD I link on the invoice page")
+        .replace("&#x2F;", "/")
+        .replace("&#47;", "/");
+    let emulator = h.emulator();
+    let origin = emulator.trim_end_matches('/').trim_end_matches("/v2");
+    assert!(kod_i.starts_with(&format!("{origin}/invoice/")), "{kod_i}");
+    let verdict: serde_json::Value = h
+        .http
+        .get(&kod_i)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verdict["valid"], true, "{verdict}");
+    assert_eq!(verdict["ksefNumber"], sent[1].1.as_str(), "{verdict}");
     let r = h
         .http
         .get(h.url("/static/faktura.css"))

@@ -143,8 +143,8 @@ pub async fn run(app: &mut App, cmd: InvoiceCommand) -> CliResult<()> {
         InvoiceCommand::Query(args) => query(app, args).await,
         InvoiceCommand::Download { number, output } => download(app, &number, output).await,
         InvoiceCommand::Qr(args) => crate::cmd::qr::run(app, args),
-        // Handled in main without a session or local store.
-        InvoiceCommand::Pdf(args) => crate::cmd::pdf::invoice(args, None),
+        // Local: no session; KOD I points at this API's verification pages.
+        InvoiceCommand::Pdf(args) => crate::cmd::pdf::invoice(args, &app.settings.base_url),
     }
 }
 

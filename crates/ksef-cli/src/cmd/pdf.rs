@@ -18,7 +18,8 @@ pub struct InvoicePdfArgs {
     /// The KSeF number, shown in the header and under KOD I (default: OFFLINE under KOD I).
     #[arg(long)]
     ksef_number: Option<String>,
-    /// Whose KOD I link: test, demo or prod (default: from --env; test for local or none).
+    /// Whose KOD I link: test, demo or prod (default: the API in use — the QR host of --env, or
+    /// the local emulator's own verification pages).
     #[arg(long, value_name = "ENV")]
     env_host: Option<String>,
     /// The PDF file to write.
@@ -57,11 +58,13 @@ fn write(path: &Path, pdf: &[u8]) -> CliResult<()> {
 }
 
 /// `ksef invoice pdf FILE -o OUT.pdf`.
-pub fn invoice(args: InvoicePdfArgs, environment: Option<&str>) -> CliResult<()> {
-    let host = match (&args.env_host, environment) {
-        (Some(h), _) => qr_host(h).map_err(|e| CliError::Usage(format!("--env-host: {e}")))?,
-        (None, Some(env)) => qr_host(env).map_err(|e| CliError::Usage(format!("--env: {e}")))?,
-        (None, None) => LinkBase::test(),
+/// KOD I points at `--env-host`'s QR host, else at the verification pages of the API in use
+/// (TEST/DEMO/PRD: the Ministry's QR hosts; the local emulator: its own `/invoice/…` pages).
+pub fn invoice(args: InvoicePdfArgs, api_base_url: &str) -> CliResult<()> {
+    let host = match &args.env_host {
+        Some(h) => qr_host(h).map_err(|e| CliError::Usage(format!("--env-host: {e}")))?,
+        None => LinkBase::for_api_base_url(api_base_url)
+            .map_err(|e| CliError::Usage(format!("--base-url: {e}")))?,
     };
     let xml = read(&args.file)?;
     let view = InvoiceView::parse(&xml).map_err(|e| {

@@ -7,7 +7,6 @@ use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ksef_client::Environment;
 use ksef_store::{InvoiceKey, RegisteredInvoice};
 
 use super::purchases::{date_pl, firm_or_hint, money, register_of};
@@ -46,13 +45,12 @@ pub async fn invoice_css() -> Response {
         .into_response()
 }
 
-/// The KOD I host of an environment (the emulator counts as TEST).
-fn qr_host(env: Environment) -> ksef_core::qr::LinkBase {
-    match env {
-        Environment::Prod => ksef_core::qr::LinkBase::prod(),
-        Environment::Demo => ksef_core::qr::LinkBase::demo(),
-        _ => ksef_core::qr::LinkBase::test(),
-    }
+/// Where the invoices' KOD I links point: the Ministry's QR host of TEST/DEMO/PRD, or — for
+/// the local emulator (or any other API) — that server's own origin, whose `/invoice/…` pages
+/// verify the code. `None` only for an unusable configured URL.
+async fn link_base(sh: &Shared) -> Option<ksef_core::qr::LinkBase> {
+    let env = sh.environment().await;
+    ksef_core::qr::LinkBase::for_api_base_url(&sh.base_url_of(env)).ok()
 }
 
 /// The invoice `id` of the current firm with its file; `Err` = the page to answer with.
@@ -107,9 +105,9 @@ pub async fn invoice_page(
     let (fragment, view_error) = match ksef_visual::parse(&bytes) {
         Ok(view) => {
             // No QR section when the seller's NIP cannot be put in a link.
-            let kod_i_url = view
-                .kod_i(&qr_host(sh.environment().await), &bytes)
-                .ok()
+            let base = link_base(&sh).await;
+            let kod_i_url = base
+                .and_then(|b| view.kod_i(&b, &bytes).ok())
                 .map(|l| l.url());
             let html = ksef_visual::html::render(
                 &view,
@@ -178,13 +176,16 @@ pub async fn invoice_pdf(
         Ok(found) => found,
         Err(notice) => return not_found_page(&sh, &mut ws, notice, "/faktury/zakupu").await,
     };
-    let host = qr_host(sh.environment().await);
+    let base = link_base(&sh).await;
     let rendered = ksef_visual::parse(&bytes)
         .map_err(|e| e.to_string())
         .and_then(|view| {
             let options = ksef_visual::html::RenderOptions {
                 ksef_number: inv.record.ksef_number.clone(),
-                kod_i_url: view.kod_i(&host, &bytes).ok().map(|l| l.url()),
+                kod_i_url: base
+                    .as_ref()
+                    .and_then(|b| view.kod_i(b, &bytes).ok())
+                    .map(|l| l.url()),
                 qr_svg: None,
             };
             ksef_visual::pdf::render(&view, &options).map_err(|e| e.to_string())
