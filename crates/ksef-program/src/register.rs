@@ -12,7 +12,7 @@ use ksef_client::invoicing_flows::{ExportedInvoice, InvoiceOutcome, SyncSink};
 use ksef_invoice::{FormCode, InvoiceFacts};
 use ksef_store::{
     CursorUpdate, Direction, FirmId, InvoiceFilter, InvoiceKey, InvoicePage, InvoiceRecord,
-    InvoiceStatus, RegisteredInvoice, Store,
+    InvoiceStatus, OfflineFilter, RegisteredInvoice, Store,
 };
 use ksef_wire::{InvoiceMetadata, InvoiceQuerySubjectType, InvoicingMode, WireEnum};
 use serde::Serialize;
@@ -189,7 +189,11 @@ pub fn record_from_facts(direction: Direction, f: &InvoiceFacts) -> InvoiceRecor
 }
 
 /// The facts of an invoice file (`what` names it in the error).
-fn facts(form: Option<FormCode>, bytes: &[u8], what: &str) -> ProgramResult<InvoiceFacts> {
+pub(crate) fn facts(
+    form: Option<FormCode>,
+    bytes: &[u8],
+    what: &str,
+) -> ProgramResult<InvoiceFacts> {
     let unreadable = |source| ProgramError::InvoiceUnreadable {
         invoice: what.to_string(),
         source,
@@ -333,7 +337,9 @@ pub struct ListedParty {
 }
 
 /// One invoice as `ksef invoice list --json` (and the web app) show it. Amounts are decimal
-/// strings (`"1230.00"`): exact, never binary floating point.
+/// strings (`"1230.00"`): exact, never binary floating point. An invoice issued offline also
+/// carries its mode, sending deadline and whether it is overdue; a technical correction names
+/// the row it corrects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListedInvoice {
@@ -349,7 +355,7 @@ pub struct ListedInvoice {
     pub currency: String,
     /// `sale`, `purchase`, `other`.
     pub direction: &'static str,
-    /// `sent`, `accepted`, `rejected`, `received`.
+    /// `issued` (offline, not sent yet), `sent`, `accepted`, `rejected`, `received`.
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_code: Option<i32>,
@@ -364,10 +370,35 @@ pub struct ListedInvoice {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_reference: Option<String>,
     pub has_upo: bool,
+    /// Issued offline in this mode: `offline24`, `unavailability`, `emergency`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline_mode: Option<&'static str>,
+    /// The day the announced unavailability or failure ended (`YYYY-MM-DD`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline_mode_ends: Option<String>,
+    /// The last day on which sending it to KSeF is on time (`YYYY-MM-DD`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_deadline: Option<String>,
+    /// Issued offline, not sent yet, and past its sending deadline (today, in Poland).
+    pub overdue: bool,
+    /// A technical correction: the register id of the invoice it corrects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrects: Option<i64>,
+    /// The KOD II link of an offline invoice, once made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kod2_link: Option<String>,
 }
 
 impl From<&RegisteredInvoice> for ListedInvoice {
+    /// As of today in Poland ([`ListedInvoice::as_of`]).
     fn from(i: &RegisteredInvoice) -> Self {
+        ListedInvoice::as_of(i, crate::offline::today())
+    }
+}
+
+impl ListedInvoice {
+    /// The invoice as listed on `today` (which decides [`ListedInvoice::overdue`]).
+    pub fn as_of(i: &RegisteredInvoice, today: time::Date) -> Self {
         let r = &i.record;
         ListedInvoice {
             id: i.id,
@@ -398,6 +429,15 @@ impl From<&RegisteredInvoice> for ListedInvoice {
             invoice_reference: r.invoice_reference.clone(),
             session_reference: r.session_reference.clone(),
             has_upo: i.has_upo,
+            offline_mode: i.offline_issue.map(|o| o.mode.kind().as_str()),
+            offline_mode_ends: i
+                .offline_issue
+                .and_then(|o| o.mode.ends())
+                .map(|d| d.to_string()),
+            send_deadline: i.offline_issue.map(|o| o.send_deadline.to_string()),
+            overdue: crate::offline::is_overdue(i, today),
+            corrects: i.corrects.map(|c| c.id),
+            kod2_link: i.kod2_link.clone(),
         }
     }
 }
@@ -416,8 +456,19 @@ pub struct ListRequest {
     pub text: Option<String>,
     pub min_gross: Option<i64>,
     pub max_gross: Option<i64>,
+    /// Only the offline invoices not sent yet (all, or the overdue ones).
+    pub offline: Option<OfflineList>,
     pub page: u32,
     pub page_size: u32,
+}
+
+/// Which offline invoices [`list`] shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfflineList {
+    /// Issued offline and not sent yet.
+    Pending,
+    /// Pending and past the sending deadline today (in Poland).
+    Overdue,
 }
 
 /// `ksef invoice list`: a page of the register.
@@ -432,6 +483,10 @@ pub async fn list(app: &mut App, req: &ListRequest) -> ProgramResult<InvoicePage
         text: req.text.clone(),
         min_gross: req.min_gross,
         max_gross: req.max_gross,
+        offline: req.offline.map(|o| match o {
+            OfflineList::Pending => OfflineFilter::Pending,
+            OfflineList::Overdue => OfflineFilter::OverdueOn(crate::offline::today()),
+        }),
         ..InvoiceFilter::new(firm)
     };
     Ok(app
