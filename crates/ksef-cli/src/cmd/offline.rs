@@ -229,8 +229,26 @@ async fn send(app: &mut App, args: SendArgs) -> CliResult<()> {
     let mut sent: Vec<SentOffline> = Vec::new();
     let mut sessions = Vec::new();
     let mut header = false;
+    let mut held = Vec::new();
     let result = offline::send_offline(app, req, &mut |event| {
         bar.suspend(|| match event {
+            OfflineSendEvent::HeldBack {
+                id,
+                invoice_number,
+                issue_date,
+            } => {
+                if json {
+                    held.push(serde_json::json!({
+                        "id": id, "invoiceNumber": invoice_number,
+                        "issueDate": issue_date.to_string(),
+                    }));
+                } else {
+                    println!(
+                        "held back: {invoice_number} (id {id}) is dated {issue_date}, after today; \
+                         KSeF takes it from that day on"
+                    );
+                }
+            }
             OfflineSendEvent::Planned { invoices, sessions } => {
                 if !json {
                     if invoices == 0 {
@@ -281,6 +299,7 @@ async fn send(app: &mut App, args: SendArgs) -> CliResult<()> {
     if json {
         print_json(&serde_json::json!({
             "invoices": sent,
+            "heldBack": held,
             "sessions": sessions,
             "accepted": totals.accepted,
             "failed": totals.failed,

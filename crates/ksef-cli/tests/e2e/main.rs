@@ -7,5 +7,6 @@ mod durability;
 mod emulator;
 mod invoices;
 mod local_emulator;
+mod offline;
 mod pdf;
 mod tampering;
