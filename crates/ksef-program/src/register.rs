@@ -496,6 +496,32 @@ pub async fn list(app: &mut App, req: &ListRequest) -> ProgramResult<InvoicePage
         .await?)
 }
 
+/// One invoice of the register of the firm named (else the session's, or the only one) with
+/// its exact file; an invoice the register does not hold is
+/// [`ProgramError::InvoiceNotInRegister`].
+pub async fn invoice(
+    app: &mut App,
+    firm: Option<&str>,
+    key: &InvoiceKey,
+) -> ProgramResult<(RegisteredInvoice, Vec<u8>)> {
+    let firm = chosen_firm(app, firm).await?;
+    app.store()
+        .await?
+        .invoice(firm, key)
+        .await?
+        .ok_or_else(|| not_in_register(key))
+}
+
+/// [`ProgramError::InvoiceNotInRegister`] naming `key` as it was given.
+pub fn not_in_register(key: &InvoiceKey) -> ProgramError {
+    ProgramError::InvoiceNotInRegister {
+        invoice: match key {
+            InvoiceKey::Id(id) => id.to_string(),
+            InvoiceKey::KsefNumber(s) | InvoiceKey::Reference(s) => s.clone(),
+        },
+    }
+}
+
 /// Parses an amount (`1234.5`, `1234,50`, `-10`) into grosze.
 pub fn parse_amount(field: crate::Field, s: &str) -> ProgramResult<i64> {
     let bad = || {

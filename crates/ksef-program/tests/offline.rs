@@ -417,18 +417,29 @@ async fn offline_invoices_are_issued_sent_and_corrected_technically() {
     let correction = listed(&mut app, None)
         .await
         .into_iter()
-        .find(|i| i.id == done.correction_id)
+        .find(|i| i.id == done.correction_id.unwrap())
         .unwrap();
     assert_eq!(correction.corrects, Some(broken_id));
     assert_eq!(correction.status, "accepted");
     assert!(correction.offline);
     let correction_ksef = correction.ksef_number.clone().unwrap();
+    let corrections = offline::corrections_of(&mut app, None, &InvoiceKey::Id(broken_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(corrections, std::slice::from_ref(&correction));
+    assert!(
+        offline::corrections_of(&mut app, None, &InvoiceKey::Id(999_999))
+            .await
+            .unwrap()
+            .is_none()
+    );
     let firm = register::current_firm(&mut app).await.unwrap();
     let (_, stored) = app
         .store()
         .await
         .unwrap()
-        .invoice(firm, &InvoiceKey::Id(done.correction_id))
+        .invoice(firm, &InvoiceKey::Id(done.correction_id.unwrap()))
         .await
         .unwrap()
         .unwrap();
@@ -469,7 +480,10 @@ async fn offline_invoices_are_issued_sent_and_corrected_technically() {
     // Correcting the correction: refused, pointing at the original.
     let err = offline::correct_technically(
         &mut app,
-        CorrectionRequest::new(InvoiceKey::Id(done.correction_id), fixed_again.clone()),
+        CorrectionRequest::new(
+            InvoiceKey::Id(done.correction_id.unwrap()),
+            fixed_again.clone(),
+        ),
     )
     .await
     .unwrap_err();
@@ -584,5 +598,75 @@ async fn offline_invoices_are_issued_sent_and_corrected_technically() {
         .find(|r| r.id == christmas_ids[0])
         .unwrap();
     assert_eq!(row.kod2_link.as_deref(), Some(link));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn many_offline_invoices_go_in_a_batch_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator(dir.path()).await;
+    let nip = Nip::random();
+    let mut app = logged_in(emu.base_url(), dir.path().join("program"), &nip).await;
+    let limits = invoices::limits(&mut app).await.unwrap();
+    let count = invoices::online_capacity(&limits) + 1;
+    let files = dir.path().join("faktury");
+    std::fs::create_dir(&files).unwrap();
+    let yesterday = offline::today() - time::Duration::days(1);
+    for n in 0..count {
+        write(
+            &files,
+            &format!("b{n:03}.xml"),
+            &fa3(&nip, &format!("OFF-B{n}"), yesterday),
+        );
+    }
+    let issued = offline::issue_offline(
+        &mut app,
+        IssueRequest::new(
+            vec![files.clone()],
+            OfflineMode::Emergency { ends: yesterday },
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(issued.len(), count);
+    let mut kinds = Vec::new();
+    let mut outcomes = 0;
+    let totals = offline::send_offline(&mut app, OfflineSendRequest::pending(), &mut |e| match e {
+        OfflineSendEvent::SessionPlanned { kind, .. } => kinds.push(kind),
+        OfflineSendEvent::Outcome(_) => outcomes += 1,
+        _ => {}
+    })
+    .await
+    .unwrap();
+    assert_eq!(kinds, ["Batch"], "more than an online session's worth");
+    assert_eq!((totals.accepted, totals.failed), (count, 0));
+    assert_eq!(outcomes, count);
+    let all = listed(&mut app, None).await;
+    assert_eq!(all.len(), count, "the same rows");
+    assert!(all.iter().all(|r| r.status == "accepted"
+        && r.offline_mode == Some("emergency")
+        && r.ksef_number.is_some()));
+    assert!(
+        listed(&mut app, Some(OfflineList::Pending))
+            .await
+            .is_empty()
+    );
+    let meta = metadata(&mut app).await;
+    assert_eq!(meta.len(), count);
+    assert!(
+        meta.iter()
+            .all(|m| m.invoicing_mode.known() == Some(InvoicingMode::Offline))
+    );
+    // Nothing left in the data directory but the store (the outbox is gone).
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("program"))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("offline-outbox")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     emu.shutdown().await;
 }

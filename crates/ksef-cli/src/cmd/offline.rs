@@ -1,6 +1,7 @@
 //! `ksef offline …`: invoices issued offline (digest §13) — issue them into the register in an
 //! offline mode, list the ones waiting (with their sending deadlines, overdue ones flagged),
-//! send them with `offlineMode`, and correct a rejected one technically.
+//! send them with `offlineMode`, correct a rejected one technically, and print one as PDF with
+//! KOD I (labelled OFFLINE until KSeF gave it a number).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -26,6 +27,9 @@ pub enum OfflineCommand {
     Send(SendArgs),
     /// Technical correction: re-send a rejected offline invoice as a corrected file.
     Correct(CorrectArgs),
+    /// Print an invoice of the register as PDF with KOD I: labelled OFFLINE until KSeF gave
+    /// it a number, then with the KSeF number.
+    Pdf(PdfArgs),
 }
 
 #[derive(Args)]
@@ -96,12 +100,29 @@ pub struct CorrectArgs {
     no_validate: bool,
 }
 
+#[derive(Args)]
+pub struct PdfArgs {
+    /// The invoice: its register id, KSeF number or reference number.
+    invoice: String,
+    /// The firm whose register holds it (default: the KSeF session's, or the only one).
+    #[command(flatten)]
+    context: crate::cmd::ContextArgs,
+    /// Whose KOD I link: test, demo or prod (default: from the API in use; test for the
+    /// emulator).
+    #[arg(long, value_name = "ENV")]
+    env_host: Option<String>,
+    /// The PDF file to write.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
 pub async fn run(app: &mut App, cmd: OfflineCommand) -> CliResult<()> {
     match cmd {
         OfflineCommand::Issue(args) => issue(app, args).await,
         OfflineCommand::List(args) => list(app, args).await,
         OfflineCommand::Send(args) => send(app, args).await,
         OfflineCommand::Correct(args) => correct(app, args).await,
+        OfflineCommand::Pdf(args) => pdf(app, args).await,
     }
 }
 
@@ -358,8 +379,8 @@ async fn correct(app: &mut App, args: CorrectArgs) -> CliResult<()> {
             "technical correction of invoice {} (id {}), hashOfCorrectedInvoice {}",
             done.invoice_number, done.original_id, done.hash_of_corrected_invoice
         );
-        if done.correction_id != 0 {
-            println!("recorded as id {}", done.correction_id);
+        if let Some(id) = done.correction_id {
+            println!("recorded as id {id}");
         }
         println!(
             "status: {status}; KSeF number: {}",
@@ -377,6 +398,50 @@ async fn correct(app: &mut App, args: CorrectArgs) -> CliResult<()> {
             total: 1,
         });
     }
+    Ok(())
+}
+
+async fn pdf(app: &mut App, args: PdfArgs) -> CliResult<()> {
+    use ksef_client::Environment;
+    use ksef_visual::kod_i;
+    let host = match &args.env_host {
+        Some(h) => {
+            crate::cmd::pdf::qr_host(h).map_err(|e| CliError::Usage(format!("--env-host: {e}")))?
+        }
+        None => {
+            let base = app.settings.base_url.as_str();
+            if base == Environment::Prod.base_url() {
+                kod_i::HOST_PRD
+            } else if base == Environment::Demo.base_url() {
+                kod_i::HOST_DEMO
+            } else {
+                kod_i::HOST_TEST
+            }
+        }
+    };
+    let firm = args.context.firm()?;
+    let key = offline::parse_invoice_key(&args.invoice)?;
+    let (inv, xml) = register::invoice(app, firm.as_deref(), &key).await?;
+    let view = ksef_visual::InvoiceView::parse(&xml).map_err(|e| {
+        CliError::Usage(format!(
+            "invoice {} cannot be printed: {e}",
+            inv.record.invoice_number
+        ))
+    })?;
+    let opts = ksef_visual::RenderOptions {
+        kod_i_url: Some(view.kod_i(host, &xml)),
+        ksef_number: inv.record.ksef_number.clone(),
+        ..ksef_visual::RenderOptions::default()
+    };
+    let pdf = ksef_visual::pdf::render(&view, &opts)
+        .map_err(|e| CliError::Tool(format!("{}: {e}", inv.record.invoice_number)))?;
+    ksef_program::invoices::write_file(&args.output, &pdf)?;
+    eprintln!(
+        "{} written ({} bytes; KOD I labelled {})",
+        args.output.display(),
+        pdf.len(),
+        inv.record.ksef_number.as_deref().unwrap_or("OFFLINE")
+    );
     Ok(())
 }
 

@@ -47,6 +47,22 @@ fn today_pl() -> String {
         .to_string()
 }
 
+/// The text of a PDF, by poppler's `pdftotext` (an independent reader).
+fn pdf_text(pdf: &Path) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
 fn id(v: &Value) -> String {
     v["id"].as_i64().unwrap().to_string()
 }
@@ -201,6 +217,12 @@ fn offline_invoices_issued_listed_sent_and_corrected() {
         "{all}"
     );
 
+    // The PDF of a waiting invoice: KOD I labelled OFFLINE (no KSeF number yet).
+    let late_pdf = dir.join("late.pdf");
+    p.ok(&["offline", "pdf", &late_id, "-o", s(&late_pdf)]);
+    let text = pdf_text(&late_pdf);
+    assert!(text.contains("OFFLINE"), "{text}");
+
     // --- Send the two dated in the past: offlineMode, the same rows get KSeF numbers.
     let fresh_id = id(pending
         .as_array()
@@ -232,6 +254,14 @@ fn offline_invoices_issued_listed_sent_and_corrected() {
     assert_eq!(row["sendDeadline"], "2026-12-02");
     assert_eq!(row["overdue"], false, "sent: no longer waiting");
     assert_eq!(p.json(&["offline", "list"]).as_array().unwrap().len(), 3);
+    // Now the PDF carries the KSeF number under KOD I.
+    p.ok(&["offline", "pdf", &late_ksef, "-o", s(&late_pdf)]);
+    let text = pdf_text(&late_pdf);
+    let squeezed: String = text.split_whitespace().collect();
+    assert!(
+        squeezed.contains(&late_ksef) && !text.contains("OFFLINE"),
+        "{text}"
+    );
     // KSeF records them as offline invoices.
     let meta = p.json(&[
         "invoice",

@@ -177,8 +177,8 @@ pub struct CorrectionOutcome {
     pub original_id: i64,
     /// The original's invoice number.
     pub invoice_number: String,
-    /// The correction's register row.
-    pub correction_id: i64,
+    /// The correction's register row (`None`: KSeF did not take it, nothing was recorded).
+    pub correction_id: Option<i64>,
     /// `hashOfCorrectedInvoice` as sent: Base64 SHA-256 of the original file.
     pub hash_of_corrected_invoice: String,
     /// What KSeF said about the correction.
@@ -261,15 +261,10 @@ pub async fn correct_technically(
 ) -> ProgramResult<CorrectionOutcome> {
     let firm = chosen_firm(app, req.firm.as_deref()).await?;
     let store = app.store().await?.clone();
-    let (original, original_bytes) =
-        store.invoice(firm, &req.original).await?.ok_or_else(|| {
-            ProgramError::InvoiceNotInRegister {
-                invoice: match &req.original {
-                    InvoiceKey::Id(id) => id.to_string(),
-                    InvoiceKey::KsefNumber(s) | InvoiceKey::Reference(s) => s.clone(),
-                },
-            }
-        })?;
+    let (original, _) = store
+        .invoice(firm, &req.original)
+        .await?
+        .ok_or_else(|| register::not_in_register(&req.original))?;
     check_original(&store, firm, &original).await?;
 
     // The correction: valid, the same invoice, another file.
@@ -291,28 +286,29 @@ pub async fn correct_technically(
         }
     };
     let bytes = read(&req.file).await?;
-    if ksef_crypto::sha256(&bytes) == original.sha256 || bytes == original_bytes {
+    if ksef_crypto::sha256(&bytes) == original.sha256 {
         return Err(refused(&original, CorrectionRefusal::SameFile));
     }
     let facts = register::facts(Some(form), &bytes, &req.file.display().to_string())?;
     let r = &original.record;
-    let differs = [
+    let same = [
         (
             CorrectionField::InvoiceNumber,
-            &r.invoice_number,
-            &facts.invoice_number,
+            r.invoice_number.trim().to_string(),
+            facts.invoice_number.trim().to_string(),
         ),
-        (CorrectionField::SellerNip, &r.seller_nip, &facts.seller_nip),
-    ]
-    .into_iter()
-    .map(|(f, a, b)| (f, a.clone(), b.clone()))
-    .chain(std::iter::once((
-        CorrectionField::IssueDate,
-        r.issue_date.to_string(),
-        facts.issue_date.to_string(),
-    )))
-    .find(|(_, a, b)| a.trim() != b.trim());
-    if let Some((field, original_value, correction)) = differs {
+        (
+            CorrectionField::IssueDate,
+            r.issue_date.to_string(),
+            facts.issue_date.to_string(),
+        ),
+        (
+            CorrectionField::SellerNip,
+            r.seller_nip.clone(),
+            facts.seller_nip.clone(),
+        ),
+    ];
+    if let Some((field, original_value, correction)) = same.into_iter().find(|(_, a, b)| a != b) {
         return Err(refused(
             &original,
             CorrectionRefusal::DifferentInvoice {
@@ -385,7 +381,7 @@ pub async fn correct_technically(
         return Ok(CorrectionOutcome {
             original_id: original.id,
             invoice_number: original.record.invoice_number.clone(),
-            correction_id: 0,
+            correction_id: None,
             hash_of_corrected_invoice: hash,
             outcome,
         });
@@ -406,7 +402,7 @@ pub async fn correct_technically(
     Ok(CorrectionOutcome {
         original_id: original.id,
         invoice_number: original.record.invoice_number.clone(),
-        correction_id,
+        correction_id: Some(correction_id),
         hash_of_corrected_invoice: hash,
         outcome,
     })

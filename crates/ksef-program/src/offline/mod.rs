@@ -161,6 +161,29 @@ pub(super) async fn read(file: &Path) -> ProgramResult<Vec<u8>> {
         .map_err(|e| ProgramError::io(IoAction::Read, file, e))
 }
 
+/// The technical corrections recorded for an invoice of the firm's register (oldest first),
+/// as the lists show them; `None` when the register has no such invoice.
+pub async fn corrections_of(
+    app: &mut App,
+    firm: Option<&str>,
+    original: &InvoiceKey,
+) -> ProgramResult<Option<Vec<crate::register::ListedInvoice>>> {
+    let firm = chosen_firm(app, firm).await?;
+    let store = app.store().await?;
+    let Some((inv, _)) = store.invoice(firm, original).await? else {
+        return Ok(None);
+    };
+    let today = today();
+    Ok(Some(
+        store
+            .corrections_of(firm, inv.id)
+            .await?
+            .iter()
+            .map(|c| crate::register::ListedInvoice::as_of(c, today))
+            .collect(),
+    ))
+}
+
 // ---------------------------------------------------------------------------------------------
 // KOD II
 // ---------------------------------------------------------------------------------------------
