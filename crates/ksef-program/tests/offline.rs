@@ -266,6 +266,35 @@ async fn offline_invoices_are_issued_sent_and_corrected_technically() {
     );
     assert_eq!(listed(&mut app, None).await, before);
 
+    // A file sent online before cannot be issued offline as well.
+    let online = write(&files, "online.xml", &fa3(&nip, "ON-1", yesterday));
+    let totals = invoices::send(
+        &mut app,
+        invoices::SendRequest::new(vec![online.clone()]),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(totals.accepted, 1);
+    let err = offline::issue_offline(
+        &mut app,
+        IssueRequest::new(vec![online], OfflineMode::Offline24),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ProgramError::AlreadyInRegister {
+                status: InvoiceStatus::Accepted,
+                ksef_number: Some(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let rows_before_sending = listed(&mut app, None).await;
+
     // --- The register: five waiting, the 1 Dec one overdue.
     let pending = listed(&mut app, Some(OfflineList::Pending)).await;
     assert_eq!(pending.len(), 5);
@@ -303,7 +332,11 @@ async fn offline_invoices_are_issued_sent_and_corrected_technically() {
     assert_eq!((totals.accepted, totals.failed), (2, 0), "{totals:?}");
     assert_eq!(kinds, ["Online"]);
     let all = listed(&mut app, None).await;
-    assert_eq!(all.len(), 5, "no second row: {all:#?}");
+    assert_eq!(
+        all.len(),
+        rows_before_sending.len(),
+        "no second row: {all:#?}"
+    );
     let sent_late = all.iter().find(|i| i.id == late_id).unwrap();
     assert_eq!(sent_late.status, "accepted");
     assert!(sent_late.offline && !sent_late.overdue);

@@ -127,7 +127,9 @@ impl Store {
         Ok(out)
     }
 
-    /// The firm's invoice whose file is exactly `bytes`' SHA-256 (the oldest such row).
+    /// The firm's invoice whose file has this SHA-256 (an offline one first, else the oldest
+    /// such row). Fast for offline invoices and for files the register does not hold; any
+    /// other row is found by a scan of the firm's register.
     pub async fn invoice_by_file(
         &self,
         firm: FirmId,
@@ -298,11 +300,32 @@ async fn by_file(
     firm: FirmId,
     sha256: &[u8; 32],
 ) -> Result<Option<RegisteredInvoice>> {
-    let sql = format!(
+    // Offline rows by their partial index; any other row only when the file is stored at all
+    // (a primary-key probe), which for a file issued offline for the first time it is not.
+    let offline = format!(
         "SELECT {COLUMNS} FROM invoices i INDEXED BY invoices_by_file \
-         WHERE i.firm_id = ? AND i.sha256 = ? ORDER BY i.id LIMIT 1"
+         WHERE i.firm_id = ? AND i.sha256 = ? AND i.offline = 1 ORDER BY i.id LIMIT 1"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let row = sqlx::query(sqlx::AssertSqlSafe(offline))
+        .bind(firm.0)
+        .bind(&sha256[..])
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(row) = row {
+        return read_row(&row).map(Some);
+    }
+    let stored: Option<i64> = sqlx::query_scalar("SELECT 1 FROM invoice_files WHERE sha256 = ?")
+        .bind(&sha256[..])
+        .fetch_optional(&mut *conn)
+        .await?;
+    if stored.is_none() {
+        return Ok(None);
+    }
+    let any = format!(
+        "SELECT {COLUMNS} FROM invoices i WHERE i.firm_id = ? AND i.sha256 = ? \
+         ORDER BY i.id LIMIT 1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(any))
         .bind(firm.0)
         .bind(&sha256[..])
         .fetch_optional(conn)
@@ -743,6 +766,47 @@ mod tests {
             Some("https://qr-test.ksef.mf.gov.pl/certificate/x")
         );
         assert!(row.offline_issue.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_file_sent_online_is_found_by_its_hash_and_not_issued_again() {
+        let (_dir, store, firm) = store().await;
+        let d = date!(2026 - 12 - 01);
+        let mut online = sale(1, d);
+        online.offline = false;
+        online.status = InvoiceStatus::Accepted;
+        online.ksef_number = Some("5265877635-20261208-0100001AF629-AF".into());
+        let file = b"<F online/>".as_slice();
+        store
+            .record_invoices(firm, &[(online, file)], None)
+            .await
+            .unwrap();
+        let sha = ksef_crypto::sha256(file);
+        let found = store.invoice_by_file(firm, &sha).await.unwrap().unwrap();
+        assert!(!found.record.offline && found.offline_issue.is_none());
+        // Another firm's register does not hold it (the file table is shared).
+        let other = store
+            .register_of("http://127.0.0.1:8080/v2", "Nip:1111111111")
+            .await
+            .unwrap();
+        assert!(store.invoice_by_file(other, &sha).await.unwrap().is_none());
+        // Issuing it offline finds the row as it is.
+        let done = store
+            .record_issued_offline(
+                firm,
+                &[(sale(1, d), issue(OfflineMode::Offline24, d), file)],
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(&done[..], [IssuedOffline::Existing(e)] if e.id == found.id && e.offline_issue.is_none()),
+            "{done:?}"
+        );
+        let page = store
+            .list_invoices(&InvoiceFilter::new(firm), 1, 10)
+            .await
+            .unwrap();
+        assert_eq!(page.total, 1);
     }
 
     #[tokio::test]

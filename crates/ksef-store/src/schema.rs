@@ -277,8 +277,9 @@ pub(crate) const STEPS: &[&str] = &[
     -- Offline invoices not sent yet, by deadline (the pending and overdue lists).
     CREATE INDEX invoices_offline_pending ON invoices (firm_id, send_deadline, id)
         WHERE status = 'issued';
-    -- The same file issued twice is one invoice; a technical correction names its original.
-    CREATE INDEX invoices_by_file ON invoices (firm_id, sha256);
+    -- The same file issued offline twice is one invoice. Partial: the rows the sync writes in
+    -- bulk (not offline) pay nothing for it.
+    CREATE INDEX invoices_by_file ON invoices (firm_id, sha256) WHERE offline = 1;
     -- Also what the self-referencing foreign key checks when a row is deleted.
     CREATE INDEX invoices_corrections ON invoices (corrects_id) WHERE corrects_id IS NOT NULL;
     CREATE TABLE invoice_upos (
