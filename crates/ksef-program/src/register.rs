@@ -274,8 +274,9 @@ impl SyncSink for RegisterSink {
 
 /// Records the outcomes of one sending session: every invoice KSeF registered (it has an
 /// invoice reference) becomes a sale — accepted with its KSeF number, rejected with KSeF's
-/// code and description, or sent (no final status yet). In transactions of
-/// `RECORD_BATCH` invoices.
+/// code and description, or sent (no final status yet); one issued offline and waiting in the
+/// register (the same file) is recorded in its own row. In transactions of `RECORD_BATCH`
+/// invoices.
 pub async fn record_sent(
     store: &Store,
     firm: FirmId,
@@ -293,7 +294,18 @@ pub async fn record_sent(
             files.push((o, bytes));
         }
         let mut rows = Vec::with_capacity(files.len());
+        // A file issued offline and waiting (`ksef offline issue`) sent this way is that
+        // invoice: its own row is filled, no second one is made.
+        let mut issued = Vec::new();
         for (o, bytes) in &files {
+            if let Some(row) = store
+                .invoice_by_file(firm, &ksef_crypto::sha256(bytes))
+                .await?
+                && row.record.status == InvoiceStatus::Issued
+            {
+                issued.push((row.id, crate::offline::sending_outcome(o)));
+                continue;
+            }
             let f = facts(Some(form), bytes, &o.file.display().to_string())?;
             let mut r = record_from_facts(Direction::Sale, &f);
             r.ksef_number = o.ksef_number.clone();
@@ -311,8 +323,9 @@ pub async fn record_sent(
             r.status_details = o.details.clone();
             rows.push((r, bytes.as_slice()));
         }
+        store.record_offline_sent(firm, &issued).await?;
         let counts = store.record_invoices(firm, &rows, None).await?;
-        recorded += counts.inserted + counts.updated;
+        recorded += counts.inserted + counts.updated + issued.len() as u64;
     }
     Ok(recorded)
 }

@@ -344,6 +344,29 @@ async fn offline_invoices_are_issued_sent_and_corrected_technically() {
     let late_ksef = sent_late.ksef_number.clone().unwrap();
     assert!(late_ksef.starts_with(nip.as_str()));
     assert_eq!(listed(&mut app, Some(OfflineList::Pending)).await.len(), 3);
+    // One issued offline and sent with the ordinary `invoice send --offline` is that invoice
+    // too: its own row is filled.
+    let via_send = write(
+        &files,
+        "via-send.xml",
+        &fa3(&nip, "OFF-VIA-SEND", yesterday),
+    );
+    let via_id = offline::issue_offline(
+        &mut app,
+        IssueRequest::new(vec![via_send.clone()], OfflineMode::Offline24),
+    )
+    .await
+    .unwrap()[0]
+        .id;
+    let mut req = invoices::SendRequest::new(vec![via_send]);
+    req.offline = true;
+    let totals = invoices::send(&mut app, req, &mut |_| {}).await.unwrap();
+    assert_eq!(totals.accepted, 1);
+    let rows = listed(&mut app, None).await;
+    assert_eq!(rows.len(), rows_before_sending.len() + 1, "{rows:#?}");
+    let via = rows.iter().find(|r| r.id == via_id).unwrap();
+    assert_eq!(via.status, "accepted");
+    assert!(via.ksef_number.is_some() && via.offline_mode == Some("offline24"));
     // Sending a sent one again is refused.
     let mut req = OfflineSendRequest::pending();
     req.selection = OfflineSelection::Ids(vec![late_id]);

@@ -32,6 +32,7 @@ pub use issue::{IssueRequest, IssuedInvoice, issue_offline};
 pub use ksef_core::offline::{OfflineMode, OfflineModeKind};
 use ksef_core::{ContextIdentifier, ContextIdentifierType};
 use ksef_store::{FirmId, InvoiceKey, InvoiceStatus, RegisteredInvoice};
+pub(crate) use send::sending_outcome;
 pub use send::{
     OfflineSelection, OfflineSendEvent, OfflineSendRequest, OfflineSendTotals, SentOffline,
     send_offline,

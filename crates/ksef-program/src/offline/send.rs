@@ -105,7 +105,7 @@ fn form_of(inv: &RegisteredInvoice, bytes: &[u8]) -> ProgramResult<FormCode> {
 }
 
 /// How the register records KSeF's answer about an invoice.
-fn sending_outcome(o: &InvoiceOutcome) -> SendingOutcome {
+pub(crate) fn sending_outcome(o: &InvoiceOutcome) -> SendingOutcome {
     SendingOutcome {
         ksef_number: o.ksef_number.clone(),
         invoice_reference: o.reference_number.clone(),
