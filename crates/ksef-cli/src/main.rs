@@ -1,7 +1,8 @@
 //! `ksef` — the command line of the KSeF toolkit: the accounting program's KSeF token workflow
 //! (log in with a certificate or Profil Zaufany, generate and manage KSeF tokens, keep them on
 //! program users, log in with them), invoices (validate, send online or in batches, UPOs,
-//! sessions, queries, downloads, incremental sync), permissions of persons, KSeF certificates
+//! sessions, queries, downloads, incremental sync; offline invoices issued now, sent later, and
+//! their technical corrections), permissions of persons, KSeF certificates
 //! (enroll, list, revoke), limits, the local emulator, and test certificates.
 //!
 //! Every command talks to one KSeF API (`--base-url` / `--env`, default: the local emulator at
@@ -23,7 +24,8 @@ use ksef_core::TokenPermission;
 
 use crate::app::{App, CliError, CliResult, print_json, show_time};
 use crate::cmd::{
-    auth, cert, demo, emulator, firm, invoice, limits, permission, session, sync, token, upo, user,
+    auth, cert, demo, emulator, firm, invoice, limits, offline, permission, session, sync, token,
+    upo, user,
 };
 use ksef_program::check;
 
@@ -72,6 +74,10 @@ enum Command {
     /// Invoices: validate locally, send (online or batch), query, download.
     #[command(subcommand)]
     Invoice(invoice::InvoiceCommand),
+    /// Offline invoices: issue in an offline mode, list with deadlines, send later, correct
+    /// a rejected one technically.
+    #[command(subcommand)]
+    Offline(offline::OfflineCommand),
     /// UPO (official receipts) of invoices and sessions.
     #[command(subcommand)]
     Upo(upo::UpoCommand),
@@ -522,6 +528,7 @@ async fn dispatch(app: &mut App, command: Command) -> CliResult<()> {
         Command::User(UserCommand::SetToken { name }) => user::set_token(app, &name).await,
         Command::User(UserCommand::Remove { name }) => user::remove(app, &name).await,
         Command::Invoice(cmd) => invoice::run(app, cmd).await,
+        Command::Offline(cmd) => offline::run(app, cmd).await,
         Command::Upo(cmd) => upo::run(app, cmd).await,
         Command::Session(cmd) => session::run(app, cmd).await,
         Command::Sync(args) => sync::run(app, args).await,

@@ -2,7 +2,8 @@
 //!
 //! * [`send_online`] — one online session for many invoices: fresh AES key wrapped for the
 //!   `SymmetricKeyEncryption` key, each invoice hashed, encrypted and sent, the session closed,
-//!   then every status waited for until final;
+//!   then every status waited for until final; [`send_online_invoices_to`] also sends technical
+//!   corrections ([`OnlineInvoice::correcting`], `hashOfCorrectedInvoice`, digest §13.1);
 //! * [`send_batch`] — the same through a batch session: package ([`crate::batch`]), encrypted
 //!   parts uploaded in parallel, close, wait;
 //! * [`wait_for_session`] — polling with backoff until the session and all its invoices are
@@ -149,6 +150,10 @@ pub struct InvoiceOutcome {
     pub details: Vec<String>,
     /// Status extensions (e.g. `originalKsefNumber` of a duplicate).
     pub extensions: BTreeMap<String, String>,
+    /// KSeF's exception code when it refused to take the invoice at all (HTTP 400 on sending,
+    /// e.g. 21166 or 21167 for a technical correction); `None` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception_code: Option<u32>,
     /// The session the invoice was sent in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_reference: Option<String>,
@@ -174,6 +179,7 @@ impl InvoiceOutcome {
             status_description: "KSeF reported no status for this invoice".into(),
             details: Vec::new(),
             extensions: BTreeMap::new(),
+            exception_code: None,
             session_reference: None,
             acquisition_date: None,
         }
@@ -441,6 +447,37 @@ pub async fn send_online(
     Ok(SendReport { summary, invoices })
 }
 
+/// One invoice of an online session: its file and, for a technical correction of a rejected
+/// offline invoice (digest §13.1), the Base64 SHA-256 of the rejected file it corrects
+/// (`hashOfCorrectedInvoice`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnlineInvoice {
+    /// The invoice file.
+    pub file: PathBuf,
+    /// `hashOfCorrectedInvoice`: standard Base64 (with padding, 44 characters) of the SHA-256
+    /// of the corrected file.
+    pub hash_of_corrected_invoice: Option<String>,
+}
+
+impl OnlineInvoice {
+    /// An ordinary invoice.
+    pub fn new(file: PathBuf) -> Self {
+        OnlineInvoice {
+            file,
+            hash_of_corrected_invoice: None,
+        }
+    }
+
+    /// A technical correction: `file` re-sends the business content of the rejected file
+    /// whose exact bytes had the SHA-256 `corrected_sha256`.
+    pub fn correcting(file: PathBuf, corrected_sha256: &[u8; 32]) -> Self {
+        OnlineInvoice {
+            file,
+            hash_of_corrected_invoice: Some(BASE64.encode(corrected_sha256)),
+        }
+    }
+}
+
 /// [`send_online`] handing each outcome to `sink` once it is final. A file that cannot be read
 /// stops everything before the session is opened; a send that KSeF refuses (400) is recorded on
 /// that file and the others go on.
@@ -450,13 +487,39 @@ pub async fn send_online_to(
     form: &FormCode,
     files: &[PathBuf],
     options: &SendOptions,
+    sink: OutcomeSink<'_>,
+) -> Result<SendSummary, KsefError> {
+    let invoices: Vec<OnlineInvoice> = files.iter().cloned().map(OnlineInvoice::new).collect();
+    send_online_invoices_to(client, session, form, &invoices, options, sink).await
+}
+
+/// [`send_online_to`] for invoices that may be technical corrections (each with its own
+/// `hashOfCorrectedInvoice`). KSeF takes a technical correction only in an online session and
+/// only with `offlineMode` (digest §13.1): one without [`SendOptions::offline_mode`] is refused
+/// here, before a session is opened.
+pub async fn send_online_invoices_to(
+    client: &KsefClient,
+    session: &mut Session,
+    form: &FormCode,
+    invoices: &[OnlineInvoice],
+    options: &SendOptions,
     mut sink: OutcomeSink<'_>,
 ) -> Result<SendSummary, KsefError> {
-    if files.is_empty() {
+    if invoices.is_empty() {
         return Err(KsefError::InvalidInput("no invoice files to send".into()));
     }
+    if !options.offline_mode
+        && let Some(c) = invoices
+            .iter()
+            .find(|i| i.hash_of_corrected_invoice.is_some())
+    {
+        return Err(KsefError::InvalidInput(format!(
+            "{} is a technical correction, which KSeF takes only with offlineMode",
+            c.file.display()
+        )));
+    }
     // Read sizes first: a missing file is an input error before anything is opened in KSeF.
-    for f in files {
+    for f in invoices.iter().map(|i| &i.file) {
         let meta = tokio::fs::metadata(f)
             .await
             .map_err(|e| KsefError::InvalidInput(format!("cannot read {}: {e}", f.display())))?;
@@ -468,7 +531,7 @@ pub async fn send_online_to(
         }
     }
     let progress = options.progress.clone();
-    let total = files.len() as u64;
+    let total = invoices.len() as u64;
     let token = access_token(client, session).await?;
     let (key, opened) = with_fresh_key!(client, |key| async {
         let req = OpenOnlineSessionRequest {
@@ -479,14 +542,15 @@ pub async fn send_online_to(
     }
     .await)?;
     let session_ref = opened.reference_number;
-    tracing::debug!(session = %session_ref, invoices = files.len(), "online session opened");
+    tracing::debug!(session = %session_ref, invoices = invoices.len(), "online session opened");
 
     let mut tally = Tally::new(&mut sink, &session_ref);
     // Invoice reference → (file index, SHA-256): all that is kept per invoice until its
     // status arrives.
     let mut sent: HashMap<String, (usize, [u8; 32])> = HashMap::new();
     let mut fatal: Option<KsefError> = None;
-    for (i, path) in files.iter().enumerate() {
+    for (i, invoice) in invoices.iter().enumerate() {
+        let path = &invoice.file;
         let name = file_name(path);
         if let Some(e) = &fatal {
             let mut o = InvoiceOutcome::new(path.clone(), name, String::new());
@@ -516,7 +580,7 @@ pub async fn send_online_to(
             encrypted_invoice_size: encrypted.len() as u64,
             encrypted_invoice_content: BASE64.encode(&encrypted),
             offline_mode: options.offline_mode,
-            hash_of_corrected_invoice: None,
+            hash_of_corrected_invoice: invoice.hash_of_corrected_invoice.clone(),
         };
         drop(encrypted);
         drop(bytes);
@@ -528,6 +592,7 @@ pub async fn send_online_to(
             Err(e) => {
                 let mut o = InvoiceOutcome::new(path.clone(), name, hash);
                 o.status_description = format!("not accepted for processing: {e}");
+                o.exception_code = e.code();
                 if let KsefError::Api { code, .. } = &e {
                     o.details = code.map(|c| vec![format!("code {c}")]).unwrap_or_default();
                 }
@@ -561,7 +626,7 @@ pub async fn send_online_to(
     .await?;
     for_each_session_invoice(client, session, &session_ref, |s| {
         if let Some((i, _)) = sent.remove(&s.reference_number) {
-            let path = &files[i];
+            let path = &invoices[i].file;
             let mut o = InvoiceOutcome::new(path.clone(), file_name(path), String::new());
             o.apply(&s);
             tally.emit(o);
@@ -571,7 +636,7 @@ pub async fn send_online_to(
     let mut missing: Vec<(String, (usize, [u8; 32]))> = sent.into_iter().collect();
     missing.sort_by_key(|(_, (i, _))| *i);
     for (reference, (i, digest)) in missing {
-        let path = &files[i];
+        let path = &invoices[i].file;
         let mut o = InvoiceOutcome::new(path.clone(), file_name(path), BASE64.encode(digest));
         o.reference_number = Some(reference);
         tally.emit(unreported(o, &session_ref, &status));

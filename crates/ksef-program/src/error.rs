@@ -9,14 +9,16 @@ use std::fmt;
 use std::path::PathBuf;
 
 use ksef_client::KsefError;
+use ksef_core::offline::DeadlineError;
 use ksef_core::{IdentifierError, Permission, TokenPermission};
 use ksef_crypto::CryptoError;
-use ksef_store::StoreError;
+use ksef_store::{InvoiceStatus, StoreError};
 use ksef_wire::ValidationError;
 use ksef_xades::auth_request::AuthRequestError;
 use time::OffsetDateTime;
 
 use crate::invoices::FileCheck;
+use crate::offline::CorrectionRefusal;
 
 /// A failure of a program operation.
 #[derive(Debug, thiserror::Error)]
@@ -293,6 +295,84 @@ pub enum ProgramError {
         #[source]
         source: ksef_invoice::InvoiceError,
     },
+
+    /// An invoice to issue offline names another seller than the firm issuing it.
+    #[error(
+        "{}: the seller's NIP is {seller_nip}, not the NIP of {firm}, the firm issuing it;          nothing was recorded",
+        file.display()
+    )]
+    SellerNotFirm {
+        file: PathBuf,
+        /// `Podmiot1` NIP of the invoice.
+        seller_nip: String,
+        /// The firm (`Nip:…`).
+        firm: String,
+    },
+
+    /// No sending deadline for an invoice issued offline: the announced unavailability or
+    /// failure ended before the invoice's issue date (so it was not issued in that mode).
+    #[error("{}: {source}; nothing was recorded", file.display())]
+    OfflineDeadline {
+        file: PathBuf,
+        #[source]
+        source: DeadlineError,
+    },
+
+    /// The file to issue offline is in the register already as an invoice that was not
+    /// issued offline (e.g. sent online): the same file cannot be both.
+    #[error(
+        "{}: this very file is in the invoice register already (id {id}, {}{}), not as an          invoice issued offline; nothing was recorded",
+        file.display(),
+        status.as_str(),
+        ksef_number.as_deref().map(|n| format!(", KSeF number {n}")).unwrap_or_default()
+    )]
+    AlreadyInRegister {
+        file: PathBuf,
+        /// The register row holding it.
+        id: i64,
+        status: InvoiceStatus,
+        ksef_number: Option<String>,
+    },
+
+    /// A file changed while it was being issued (between its check and its recording).
+    #[error("{} changed while it was being recorded; nothing more was recorded, try again", file.display())]
+    FileChanged { file: PathBuf },
+
+    /// The invoice named is not in the firm's register.
+    #[error(
+        "invoice {invoice} is not in the firm's invoice register (give its id from          `ksef invoice list`, or its KSeF reference number)"
+    )]
+    InvoiceNotInRegister {
+        /// As named: a register id, a KSeF number or a reference number.
+        invoice: String,
+    },
+
+    /// An invoice chosen for offline sending is not one issued offline and waiting.
+    #[error(
+        "invoice {invoice_number} (id {id}) is not an offline invoice waiting to be sent: its          status is {}",
+        status.as_str()
+    )]
+    NotPendingOffline {
+        id: i64,
+        invoice_number: String,
+        status: InvoiceStatus,
+    },
+
+    /// The technical correction of an offline invoice is not allowed (digest §13.1): refused
+    /// by the program before KSeF was asked (`ksef_code` `None`) or by KSeF (21166, 21167).
+    #[error(
+        "the technical correction of invoice {invoice} (id {id}) is not possible: {reason}{}",
+        ksef_code.map(|c| format!(" — refused by KSeF with code {c}")).unwrap_or_default()
+    )]
+    TechnicalCorrectionRefused {
+        /// The original's invoice number (`P_2`).
+        invoice: String,
+        /// The original's register row.
+        id: i64,
+        reason: CorrectionRefusal,
+        /// KSeF's exception code when KSeF refused it.
+        ksef_code: Option<u32>,
+    },
 }
 
 impl ProgramError {
@@ -536,6 +616,12 @@ pub enum Field {
     MaxAmount,
     /// A page of a list.
     Page,
+    /// The offline mode (`--mode`).
+    OfflineMode,
+    /// The end of an announced unavailability or failure (`--ends`).
+    OfflineEnds,
+    /// The invoice acted on (a register id, KSeF number or reference number).
+    Invoice,
 }
 
 impl fmt::Display for Field {
@@ -580,6 +666,9 @@ impl fmt::Display for Field {
             Field::MinAmount => "--min-amount",
             Field::MaxAmount => "--max-amount",
             Field::Page => "--page",
+            Field::OfflineMode => "--mode",
+            Field::OfflineEnds => "--ends",
+            Field::Invoice => "the invoice",
         })
     }
 }
@@ -640,6 +729,9 @@ pub enum InputProblem {
          grant to their PESEL or NIP instead"
     )]
     FingerprintGrant,
+    /// A value given where it has no meaning; `why` says why.
+    #[error("does not apply: {why}")]
+    NotApplicable { why: &'static str },
 }
 
 #[cfg(test)]
@@ -765,6 +857,42 @@ mod tests {
                 session: "Nip:5265877635".into(),
                 wanted: "Nip:1111111111".into(),
             },
+            ProgramError::SellerNotFirm {
+                file: "/x/fv.xml".into(),
+                seller_nip: "1111111111".into(),
+                firm: "Nip:5265877635".into(),
+            },
+            ProgramError::OfflineDeadline {
+                file: "/x/fv.xml".into(),
+                source: DeadlineError::OutOfRange,
+            },
+            ProgramError::AlreadyInRegister {
+                file: "/x/fv.xml".into(),
+                id: 7,
+                status: InvoiceStatus::Accepted,
+                ksef_number: Some("5265877635-20250826-0100001AF629-AF".into()),
+            },
+            ProgramError::FileChanged {
+                file: "/x/fv.xml".into(),
+            },
+            ProgramError::InvoiceNotInRegister {
+                invoice: "42".into(),
+            },
+            ProgramError::NotPendingOffline {
+                id: 7,
+                invoice_number: "FV/1".into(),
+                status: InvoiceStatus::Sent,
+            },
+            ProgramError::TechnicalCorrectionRefused {
+                invoice: "FV/1".into(),
+                id: 7,
+                reason: CorrectionRefusal::AlreadyCorrected { correction: None },
+                ksef_code: Some(21166),
+            },
+            ProgramError::invalid(
+                Field::OfflineEnds,
+                InputProblem::NotApplicable { why: "offline24" },
+            ),
         ]
     }
 

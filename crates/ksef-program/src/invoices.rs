@@ -346,7 +346,7 @@ fn require_any(
     })
 }
 
-const WRITE_PERMISSIONS: [Permission; 3] = [
+pub(crate) const WRITE_PERMISSIONS: [Permission; 3] = [
     Permission::InvoiceWrite,
     Permission::PefInvoiceWrite,
     Permission::EnforcementOperations,

@@ -3,7 +3,8 @@
 //! logging in (certificate, Profil Zaufany round trip, a program user's KSeF token), generating,
 //! listing and revoking tokens with the seed's rules checked before KSeF is called, and the local
 //! pre-flight of signed files; invoices (local validation, sending, UPOs, sessions, queries,
-//! downloads, sync — [`invoices`]). One error type, [`ProgramError`], whose variants front ends
+//! downloads, sync — [`invoices`]); the invoice register ([`register`]); offline invoicing
+//! (issuing offline, sending later, technical corrections — [`offline`]). One error type, [`ProgramError`], whose variants front ends
 //! branch on and render in their own language (its `Display` is English). No printing.
 
 pub mod auth;
@@ -12,6 +13,7 @@ pub mod check;
 pub mod error;
 pub mod invoices;
 pub mod local_emulator;
+pub mod offline;
 pub mod permissions;
 pub mod register;
 pub mod tokens;

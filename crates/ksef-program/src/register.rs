@@ -12,7 +12,7 @@ use ksef_client::invoicing_flows::{ExportedInvoice, InvoiceOutcome, SyncSink};
 use ksef_invoice::{FormCode, InvoiceFacts};
 use ksef_store::{
     CursorUpdate, Direction, FirmId, InvoiceFilter, InvoiceKey, InvoicePage, InvoiceRecord,
-    InvoiceStatus, RegisteredInvoice, Store,
+    InvoiceStatus, OfflineFilter, RegisteredInvoice, Store,
 };
 use ksef_wire::{InvoiceMetadata, InvoiceQuerySubjectType, InvoicingMode, WireEnum};
 use serde::Serialize;
@@ -189,7 +189,11 @@ pub fn record_from_facts(direction: Direction, f: &InvoiceFacts) -> InvoiceRecor
 }
 
 /// The facts of an invoice file (`what` names it in the error).
-fn facts(form: Option<FormCode>, bytes: &[u8], what: &str) -> ProgramResult<InvoiceFacts> {
+pub(crate) fn facts(
+    form: Option<FormCode>,
+    bytes: &[u8],
+    what: &str,
+) -> ProgramResult<InvoiceFacts> {
     let unreadable = |source| ProgramError::InvoiceUnreadable {
         invoice: what.to_string(),
         source,
@@ -270,8 +274,9 @@ impl SyncSink for RegisterSink {
 
 /// Records the outcomes of one sending session: every invoice KSeF registered (it has an
 /// invoice reference) becomes a sale — accepted with its KSeF number, rejected with KSeF's
-/// code and description, or sent (no final status yet). In transactions of
-/// `RECORD_BATCH` invoices.
+/// code and description, or sent (no final status yet); one issued offline and waiting in the
+/// register (the same file) is recorded in its own row. In transactions of `RECORD_BATCH`
+/// invoices.
 pub async fn record_sent(
     store: &Store,
     firm: FirmId,
@@ -289,7 +294,18 @@ pub async fn record_sent(
             files.push((o, bytes));
         }
         let mut rows = Vec::with_capacity(files.len());
+        // A file issued offline and waiting (`ksef offline issue`) sent this way is that
+        // invoice: its own row is filled, no second one is made.
+        let mut issued = Vec::new();
         for (o, bytes) in &files {
+            if let Some(row) = store
+                .invoice_by_file(firm, &ksef_crypto::sha256(bytes))
+                .await?
+                && row.record.status == InvoiceStatus::Issued
+            {
+                issued.push((row.id, crate::offline::sending_outcome(o)));
+                continue;
+            }
             let f = facts(Some(form), bytes, &o.file.display().to_string())?;
             let mut r = record_from_facts(Direction::Sale, &f);
             r.ksef_number = o.ksef_number.clone();
@@ -307,8 +323,9 @@ pub async fn record_sent(
             r.status_details = o.details.clone();
             rows.push((r, bytes.as_slice()));
         }
+        store.record_offline_sent(firm, &issued).await?;
         let counts = store.record_invoices(firm, &rows, None).await?;
-        recorded += counts.inserted + counts.updated;
+        recorded += counts.inserted + counts.updated + issued.len() as u64;
     }
     Ok(recorded)
 }
@@ -333,7 +350,9 @@ pub struct ListedParty {
 }
 
 /// One invoice as `ksef invoice list --json` (and the web app) show it. Amounts are decimal
-/// strings (`"1230.00"`): exact, never binary floating point.
+/// strings (`"1230.00"`): exact, never binary floating point. An invoice issued offline also
+/// carries its mode, sending deadline and whether it is overdue; a technical correction names
+/// the row it corrects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListedInvoice {
@@ -349,7 +368,7 @@ pub struct ListedInvoice {
     pub currency: String,
     /// `sale`, `purchase`, `other`.
     pub direction: &'static str,
-    /// `sent`, `accepted`, `rejected`, `received`.
+    /// `issued` (offline, not sent yet), `sent`, `accepted`, `rejected`, `received`.
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_code: Option<i32>,
@@ -364,10 +383,35 @@ pub struct ListedInvoice {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_reference: Option<String>,
     pub has_upo: bool,
+    /// Issued offline in this mode: `offline24`, `unavailability`, `emergency`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline_mode: Option<&'static str>,
+    /// The day the announced unavailability or failure ended (`YYYY-MM-DD`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline_mode_ends: Option<String>,
+    /// The last day on which sending it to KSeF is on time (`YYYY-MM-DD`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_deadline: Option<String>,
+    /// Issued offline, not sent yet, and past its sending deadline (today, in Poland).
+    pub overdue: bool,
+    /// A technical correction: the register id of the invoice it corrects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrects: Option<i64>,
+    /// The KOD II link of an offline invoice, once made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kod2_link: Option<String>,
 }
 
 impl From<&RegisteredInvoice> for ListedInvoice {
+    /// As of today in Poland ([`ListedInvoice::as_of`]).
     fn from(i: &RegisteredInvoice) -> Self {
+        ListedInvoice::as_of(i, crate::offline::today())
+    }
+}
+
+impl ListedInvoice {
+    /// The invoice as listed on `today` (which decides [`ListedInvoice::overdue`]).
+    pub fn as_of(i: &RegisteredInvoice, today: time::Date) -> Self {
         let r = &i.record;
         ListedInvoice {
             id: i.id,
@@ -398,6 +442,15 @@ impl From<&RegisteredInvoice> for ListedInvoice {
             invoice_reference: r.invoice_reference.clone(),
             session_reference: r.session_reference.clone(),
             has_upo: i.has_upo,
+            offline_mode: i.offline_issue.map(|o| o.mode.kind().as_str()),
+            offline_mode_ends: i
+                .offline_issue
+                .and_then(|o| o.mode.ends())
+                .map(|d| d.to_string()),
+            send_deadline: i.offline_issue.map(|o| o.send_deadline.to_string()),
+            overdue: crate::offline::is_overdue(i, today),
+            corrects: i.corrects.map(|c| c.id),
+            kod2_link: i.kod2_link.clone(),
         }
     }
 }
@@ -416,8 +469,19 @@ pub struct ListRequest {
     pub text: Option<String>,
     pub min_gross: Option<i64>,
     pub max_gross: Option<i64>,
+    /// Only the offline invoices not sent yet (all, or the overdue ones).
+    pub offline: Option<OfflineList>,
     pub page: u32,
     pub page_size: u32,
+}
+
+/// Which offline invoices [`list`] shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfflineList {
+    /// Issued offline and not sent yet.
+    Pending,
+    /// Pending and past the sending deadline today (in Poland).
+    Overdue,
 }
 
 /// `ksef invoice list`: a page of the register.
@@ -432,6 +496,10 @@ pub async fn list(app: &mut App, req: &ListRequest) -> ProgramResult<InvoicePage
         text: req.text.clone(),
         min_gross: req.min_gross,
         max_gross: req.max_gross,
+        offline: req.offline.map(|o| match o {
+            OfflineList::Pending => OfflineFilter::Pending,
+            OfflineList::Overdue => OfflineFilter::OverdueOn(crate::offline::today()),
+        }),
         ..InvoiceFilter::new(firm)
     };
     Ok(app
@@ -439,6 +507,32 @@ pub async fn list(app: &mut App, req: &ListRequest) -> ProgramResult<InvoicePage
         .await?
         .list_invoices(&filter, req.page.max(1), req.page_size)
         .await?)
+}
+
+/// One invoice of the register of the firm named (else the session's, or the only one) with
+/// its exact file; an invoice the register does not hold is
+/// [`ProgramError::InvoiceNotInRegister`].
+pub async fn invoice(
+    app: &mut App,
+    firm: Option<&str>,
+    key: &InvoiceKey,
+) -> ProgramResult<(RegisteredInvoice, Vec<u8>)> {
+    let firm = chosen_firm(app, firm).await?;
+    app.store()
+        .await?
+        .invoice(firm, key)
+        .await?
+        .ok_or_else(|| not_in_register(key))
+}
+
+/// [`ProgramError::InvoiceNotInRegister`] naming `key` as it was given.
+pub fn not_in_register(key: &InvoiceKey) -> ProgramError {
+    ProgramError::InvoiceNotInRegister {
+        invoice: match key {
+            InvoiceKey::Id(id) => id.to_string(),
+            InvoiceKey::KsefNumber(s) | InvoiceKey::Reference(s) => s.clone(),
+        },
+    }
 }
 
 /// Parses an amount (`1234.5`, `1234,50`, `-10`) into grosze.

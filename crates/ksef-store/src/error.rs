@@ -181,6 +181,10 @@ pub enum StoreError {
     )]
     InvalidPage { page: u32, page_size: u32 },
 
+    /// The register of the firm has no invoice with this row id.
+    #[error("the invoice register has no invoice with id {id}")]
+    InvoiceNotFound { id: i64 },
+
     /// A register filter that can match nothing sensible (e.g. `to` before `from`).
     #[error("invalid invoice filter: {problem}")]
     InvalidFilter { problem: FilterProblem },

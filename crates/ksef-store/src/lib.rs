@@ -8,7 +8,8 @@
 //! * plain, non-secret **settings** (base URL, environment, …);
 //! * the current KSeF **session(s)**, one per API base URL (the session JSON holds the JWTs);
 //! * the **invoice register** ([`register`]): every invoice sent or received per firm, its
-//!   file, status and UPO, and the sync cursors.
+//!   file, status and UPO, and the sync cursors; invoices issued offline before they are sent
+//!   (mode, sending deadline, KOD II link) and technical corrections.
 //!
 //! Secrets at rest: KSeF tokens and session JSON are sealed with AES-256-GCM (random 96-bit
 //! nonce per value; AAD = table, column and row identity, so sealed values cannot be swapped
@@ -34,6 +35,7 @@ mod error;
 mod firms;
 mod keys;
 pub mod register;
+mod register_offline;
 mod schema;
 mod users;
 
@@ -52,8 +54,9 @@ pub use firms::{Firm, MAX_FIRM_NAME_CHARS};
 pub use keys::KeySource;
 use keys::{KdfParams, Sealer};
 pub use register::{
-    CurrencyTotals, CursorUpdate, Direction, FirmId, InvoiceFilter, InvoiceKey, InvoicePage,
-    InvoiceRecord, InvoiceStatus, RecordCounts, RegisteredInvoice,
+    CorrectionOf, CurrencyTotals, CursorUpdate, Direction, FirmId, InvoiceFilter, InvoiceKey,
+    InvoicePage, InvoiceRecord, InvoiceStatus, IssuedOffline, OfflineFilter, OfflineIssue,
+    RecordCounts, RegisteredInvoice, SendingOutcome,
 };
 pub use users::{
     FIRST_LOCK, MAX_FAILED_LOGINS, MAX_LOCK, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS,

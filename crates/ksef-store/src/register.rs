@@ -15,6 +15,12 @@
 //!   stay small (100 000 of them scan in milliseconds), a file sent and later synced is stored
 //!   once, and the file is written in the same transaction as its row — a crash leaves both
 //!   or neither (no file on disk can be half-written or orphaned).
+//! * An invoice **issued offline** (digest §13) is in the register before KSeF has seen it:
+//!   status [`InvoiceStatus::Issued`], no KSeF number nor reference, its offline mode and its
+//!   sending deadline ([`OfflineIssue`]); sending it fills the same row
+//!   ([`Store::record_offline_sent`]). A **technical correction** of a rejected offline invoice
+//!   is a row of its own that names the row it corrects ([`CorrectionOf`],
+//!   [`Store::record_correction`]).
 //! * **Sync cursors** (`sync_cursors`, one per firm and subject type) move only inside the
 //!   transaction that stores the invoices they cover ([`Store::record_invoices`]): after a
 //!   `kill -9` the register and the cursor agree, and the next run continues from there
@@ -24,6 +30,7 @@ use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 use time::{Date, OffsetDateTime};
 
 use crate::error::{FilterProblem, Result, StoreError};
+pub use crate::register_offline::{CorrectionOf, IssuedOffline, OfflineIssue, SendingOutcome};
 use crate::{Store, format_time, now_text, parse_time};
 
 /// The most invoices on one page of [`Store::list_invoices`].
@@ -31,7 +38,7 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 
 /// A firm's register: an API and a context. Get one with [`Store::firm`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FirmId(i64);
+pub struct FirmId(pub(crate) i64);
 
 /// Sale, purchase, or neither (Subject3 / authorised-subject invoices).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,6 +76,8 @@ impl Direction {
 /// Where an invoice stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InvoiceStatus {
+    /// A sale issued offline and not sent to KSeF yet (it has a sending deadline).
+    Issued,
     /// A sale sent; KSeF has not given a final status yet.
     Sent,
     /// A sale KSeF accepted (it has a KSeF number).
@@ -80,9 +89,10 @@ pub enum InvoiceStatus {
 }
 
 impl InvoiceStatus {
-    /// The stored (and JSON) name: `sent`, `accepted`, `rejected`, `received`.
+    /// The stored (and JSON) name: `issued`, `sent`, `accepted`, `rejected`, `received`.
     pub fn as_str(self) -> &'static str {
         match self {
+            InvoiceStatus::Issued => "issued",
             InvoiceStatus::Sent => "sent",
             InvoiceStatus::Accepted => "accepted",
             InvoiceStatus::Rejected => "rejected",
@@ -92,6 +102,7 @@ impl InvoiceStatus {
 
     fn parse(s: &str) -> Result<Self> {
         match s {
+            "issued" => Ok(InvoiceStatus::Issued),
             "sent" => Ok(InvoiceStatus::Sent),
             "accepted" => Ok(InvoiceStatus::Accepted),
             "rejected" => Ok(InvoiceStatus::Rejected),
@@ -166,6 +177,12 @@ pub struct RegisteredInvoice {
     pub recorded_at: OffsetDateTime,
     /// When it last changed.
     pub updated_at: OffsetDateTime,
+    /// Issued through the offline workflow: the mode and the sending deadline.
+    pub offline_issue: Option<OfflineIssue>,
+    /// The KOD II (certificate) link of an offline invoice, once made.
+    pub kod2_link: Option<String>,
+    /// A technical correction: the invoice it corrects.
+    pub corrects: Option<CorrectionOf>,
 }
 
 /// How to find one invoice of a firm.
@@ -216,6 +233,17 @@ pub struct InvoiceFilter {
     /// Gross amount (grosze) at most.
     pub max_gross: Option<i64>,
     pub status: Option<InvoiceStatus>,
+    /// Offline invoices not sent yet (all of them, or the overdue ones).
+    pub offline: Option<OfflineFilter>,
+}
+
+/// Which offline invoices an [`InvoiceFilter`] selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfflineFilter {
+    /// Issued offline and not sent yet ([`InvoiceStatus::Issued`]).
+    Pending,
+    /// Pending, and on `today` past the sending deadline (the deadline day itself is on time).
+    OverdueOn(Date),
 }
 
 impl InvoiceFilter {
@@ -232,6 +260,7 @@ impl InvoiceFilter {
             min_gross: None,
             max_gross: None,
             status: None,
+            offline: None,
         }
     }
 }
@@ -258,12 +287,13 @@ pub struct InvoicePage {
     pub totals: Vec<CurrencyTotals>,
 }
 
-const COLUMNS: &str = "i.id, i.direction, i.ksef_number, i.invoice_reference, \
+pub(crate) const COLUMNS: &str = "i.id, i.direction, i.ksef_number, i.invoice_reference, \
     i.session_reference, i.invoice_number, i.issue_date, i.seller_nip, i.seller_name, \
     i.buyer_id_type, i.buyer_id, i.buyer_name, i.net, i.vat, i.gross, i.currency, i.form_code, \
     i.invoice_type, i.acquisition_date, i.invoicing_date, i.permanent_storage_date, i.offline, \
     i.status, i.status_code, i.status_description, i.status_details, i.sha256, i.size, \
-    i.recorded_at, i.updated_at, \
+    i.recorded_at, i.updated_at, i.offline_mode, i.offline_mode_ends, i.send_deadline, \
+    i.kod2_link, i.corrects_id, i.corrected_sha256, \
     EXISTS (SELECT 1 FROM invoice_upos u WHERE u.invoice_id = i.id) AS has_upo";
 
 enum Bind {
@@ -447,7 +477,10 @@ impl Store {
         // gives the date order, so the index is named: a party seeks its own index (already
         // in date order); a substring search cannot seek, and scanning the narrow text index
         // (reading only the matching rows) beats walking the rows in date order.
-        let from = if has_text(filter) {
+        let from = if filter.offline.is_some() && !has_text(filter) {
+            // The pending ones are few: their partial index, then a sort.
+            "invoices i INDEXED BY invoices_offline_pending"
+        } else if has_text(filter) {
             "invoices i INDEXED BY invoices_by_text"
         } else if filter.seller_nip.is_some() {
             "invoices i INDEXED BY invoices_by_seller"
@@ -563,6 +596,16 @@ fn where_clause(f: &InvoiceFilter) -> Result<(String, Vec<Bind>)> {
         sql.push("i.status = ?");
         binds.push(Bind::Text(s.as_str().into()));
     }
+    match f.offline {
+        None => {}
+        // Literal SQL (no parameter): the partial index's condition must appear as written.
+        Some(OfflineFilter::Pending) => sql.push("i.status = 'issued'"),
+        Some(OfflineFilter::OverdueOn(today)) => {
+            sql.push("i.status = 'issued'");
+            sql.push("i.send_deadline < ?");
+            binds.push(Bind::Text(today.to_string()));
+        }
+    }
     if let Some(t) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         sql.push("i.search LIKE ? ESCAPE '\\'");
         binds.push(Bind::Text(format!("%{}%", escape_like(t))));
@@ -590,11 +633,11 @@ fn format_utc(t: OffsetDateTime) -> Result<String> {
     format_time(t.to_offset(time::UtcOffset::UTC))
 }
 
-fn opt_time(t: Option<OffsetDateTime>) -> Result<Option<String>> {
+pub(crate) fn opt_time(t: Option<OffsetDateTime>) -> Result<Option<String>> {
     t.map(format_utc).transpose()
 }
 
-async fn find_id(
+pub(crate) async fn find_id(
     conn: &mut SqliteConnection,
     firm: FirmId,
     key: &InvoiceKey,
@@ -620,7 +663,7 @@ async fn find_id(
 }
 
 /// Inserts or merges one invoice; `true` when it is new.
-async fn upsert(
+pub(crate) async fn upsert(
     tx: &mut Transaction<'static, Sqlite>,
     firm: FirmId,
     r: &InvoiceRecord,
@@ -659,6 +702,7 @@ async fn upsert(
                 .bind(rf)
                 .execute(&mut **tx)
                 .await?;
+            crate::register_offline::carry_offline_columns(tx, rf, k).await?;
             sqlx::query("DELETE FROM invoices WHERE id = ?")
                 .bind(rf)
                 .execute(&mut **tx)
@@ -778,7 +822,7 @@ async fn upsert(
     }
 }
 
-fn read_row(row: &sqlx::sqlite::SqliteRow) -> Result<RegisteredInvoice> {
+pub(crate) fn read_row(row: &sqlx::sqlite::SqliteRow) -> Result<RegisteredInvoice> {
     let opt_time = |col: &str| -> Result<Option<OffsetDateTime>> {
         row.try_get::<Option<String>, _>(col)?
             .as_deref()
@@ -786,11 +830,7 @@ fn read_row(row: &sqlx::sqlite::SqliteRow) -> Result<RegisteredInvoice> {
             .transpose()
     };
     let issue: String = row.try_get("issue_date")?;
-    let issue_date = Date::parse(
-        &issue,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .map_err(|e| StoreError::Corrupt(format!("bad stored issue date {issue:?}: {e}")))?;
+    let issue_date = parse_date(&issue, "issue date")?;
     let sha: Vec<u8> = row.try_get("sha256")?;
     let sha256: [u8; 32] = sha
         .try_into()
@@ -832,7 +872,19 @@ fn read_row(row: &sqlx::sqlite::SqliteRow) -> Result<RegisteredInvoice> {
         has_upo: row.try_get("has_upo")?,
         recorded_at: parse_time(row.try_get("recorded_at")?)?,
         updated_at: parse_time(row.try_get("updated_at")?)?,
+        offline_issue: crate::register_offline::read_offline_issue(row)?,
+        kod2_link: row.try_get("kod2_link")?,
+        corrects: crate::register_offline::read_correction(row)?,
     })
+}
+
+/// A stored `YYYY-MM-DD` (`what` names it in the error).
+pub(crate) fn parse_date(text: &str, what: &str) -> Result<Date> {
+    Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|e| StoreError::Corrupt(format!("bad stored {what} {text:?}: {e}")))
 }
 
 #[cfg(test)]

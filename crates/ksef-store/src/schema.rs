@@ -4,7 +4,10 @@
 use ksef_sqlite::Migrations;
 
 /// Ordered schema migrations; index + 1 = the `user_version` after applying it.
-pub(crate) const MIGRATIONS: Migrations = Migrations::new(&[
+pub(crate) const MIGRATIONS: Migrations = Migrations::new(STEPS);
+
+/// The SQL of every migration (the tests build stores of older versions from a prefix).
+pub(crate) const STEPS: &[&str] = &[
     // v1: encryption metadata, users (with sealed KSeF tokens), settings, sessions.
     r#"
     CREATE TABLE encryption (
@@ -185,4 +188,107 @@ pub(crate) const MIGRATIONS: Migrations = Migrations::new(&[
         PRIMARY KEY (firm_id, subject_type)
     ) WITHOUT ROWID;
     "#,
-]);
+    // v5: offline invoices (digest §13). An invoice issued offline is in the register before
+    // KSeF has seen it (status 'issued', neither KSeF number nor reference yet) with its offline
+    // mode, the announced end of the unavailability or failure, and the sending deadline (a
+    // date, so that pending and overdue invoices are found by index); the KOD II link once the
+    // QR code is made; a technical correction names the row it corrects and the SHA-256 of the
+    // corrected (rejected) file. SQLite cannot alter CHECK constraints, so `invoices` is rebuilt:
+    // its UPOs wait in a temporary table (no foreign key may point at the old table when it is
+    // dropped), the rows are copied with their ids, the indexes recreated — all in the
+    // migration's one transaction.
+    r#"
+    CREATE TEMP TABLE v5_upos AS SELECT invoice_id, xml, fetched_at FROM invoice_upos;
+    DROP TABLE invoice_upos;
+    CREATE TABLE invoices_v5 (
+        id INTEGER PRIMARY KEY,
+        firm_id INTEGER NOT NULL REFERENCES registers (id),
+        direction TEXT NOT NULL CHECK (direction IN ('sale', 'purchase', 'other')),
+        ksef_number TEXT,
+        invoice_reference TEXT,
+        session_reference TEXT,
+        invoice_number TEXT NOT NULL,
+        issue_date TEXT NOT NULL,
+        seller_nip TEXT NOT NULL,
+        seller_name TEXT,
+        buyer_id_type TEXT NOT NULL,
+        buyer_id TEXT,
+        buyer_name TEXT,
+        net INTEGER,
+        vat INTEGER,
+        gross INTEGER,
+        currency TEXT NOT NULL,
+        form_code TEXT NOT NULL,
+        invoice_type TEXT,
+        acquisition_date TEXT,
+        invoicing_date TEXT,
+        permanent_storage_date TEXT,
+        offline INTEGER NOT NULL DEFAULT 0 CHECK (offline IN (0, 1)),
+        status TEXT NOT NULL
+            CHECK (status IN ('issued', 'sent', 'accepted', 'rejected', 'received')),
+        status_code INTEGER,
+        status_description TEXT,
+        status_details TEXT,
+        sha256 BLOB NOT NULL REFERENCES invoice_files (sha256),
+        size INTEGER NOT NULL,
+        recorded_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        offline_mode TEXT CHECK (offline_mode IN ('offline24', 'unavailability', 'emergency')),
+        offline_mode_ends TEXT,
+        send_deadline TEXT,
+        kod2_link TEXT,
+        corrects_id INTEGER REFERENCES invoices (id),
+        corrected_sha256 BLOB CHECK (corrected_sha256 IS NULL OR length(corrected_sha256) = 32),
+        search TEXT GENERATED ALWAYS AS (lower(invoice_number || ' ' || coalesce(ksef_number, '')
+            || ' ' || coalesce(seller_name, '') || ' ' || coalesce(buyer_name, ''))) VIRTUAL,
+        CHECK (ksef_number IS NOT NULL OR invoice_reference IS NOT NULL OR status = 'issued'),
+        CHECK (status <> 'issued' OR (offline = 1 AND offline_mode IS NOT NULL
+            AND ksef_number IS NULL AND invoice_reference IS NULL)),
+        CHECK ((offline_mode IS NULL) = (send_deadline IS NULL)),
+        CHECK ((offline_mode_ends IS NOT NULL)
+            = (offline_mode IS NOT NULL AND offline_mode <> 'offline24')),
+        CHECK ((corrects_id IS NULL) = (corrected_sha256 IS NULL))
+    );
+    INSERT INTO invoices_v5 (id, firm_id, direction, ksef_number, invoice_reference,
+        session_reference, invoice_number, issue_date, seller_nip, seller_name, buyer_id_type,
+        buyer_id, buyer_name, net, vat, gross, currency, form_code, invoice_type,
+        acquisition_date, invoicing_date, permanent_storage_date, offline, status, status_code,
+        status_description, status_details, sha256, size, recorded_at, updated_at)
+    SELECT id, firm_id, direction, ksef_number, invoice_reference,
+        session_reference, invoice_number, issue_date, seller_nip, seller_name, buyer_id_type,
+        buyer_id, buyer_name, net, vat, gross, currency, form_code, invoice_type,
+        acquisition_date, invoicing_date, permanent_storage_date, offline, status, status_code,
+        status_description, status_details, sha256, size, recorded_at, updated_at
+    FROM invoices;
+    DROP TABLE invoices;
+    ALTER TABLE invoices_v5 RENAME TO invoices;
+    CREATE UNIQUE INDEX invoices_ksef_number ON invoices (firm_id, ksef_number)
+        WHERE ksef_number IS NOT NULL;
+    CREATE UNIQUE INDEX invoices_reference ON invoices (firm_id, invoice_reference)
+        WHERE invoice_reference IS NOT NULL;
+    CREATE INDEX invoices_by_date ON invoices (firm_id, direction, issue_date, id);
+    CREATE INDEX invoices_by_any_date ON invoices (firm_id, issue_date, id);
+    CREATE INDEX invoices_totals ON invoices
+        (firm_id, direction, currency, issue_date, net, vat, gross);
+    CREATE INDEX invoices_by_text ON invoices (firm_id, direction, search);
+    CREATE INDEX invoices_by_seller ON invoices (firm_id, seller_nip, issue_date);
+    CREATE INDEX invoices_by_buyer ON invoices (firm_id, buyer_id, issue_date);
+    CREATE INDEX invoices_by_gross ON invoices (firm_id, gross);
+    -- Offline invoices not sent yet, by deadline (the pending and overdue lists).
+    CREATE INDEX invoices_offline_pending ON invoices (firm_id, send_deadline, id)
+        WHERE status = 'issued';
+    -- The same file issued offline twice is one invoice. Partial: the rows the sync writes in
+    -- bulk (not offline) pay nothing for it.
+    CREATE INDEX invoices_by_file ON invoices (firm_id, sha256) WHERE offline = 1;
+    -- Also what the self-referencing foreign key checks when a row is deleted.
+    CREATE INDEX invoices_corrections ON invoices (corrects_id) WHERE corrects_id IS NOT NULL;
+    CREATE TABLE invoice_upos (
+        invoice_id INTEGER PRIMARY KEY REFERENCES invoices (id),
+        xml BLOB NOT NULL,
+        fetched_at TEXT NOT NULL
+    );
+    INSERT INTO invoice_upos (invoice_id, xml, fetched_at)
+        SELECT invoice_id, xml, fetched_at FROM v5_upos;
+    DROP TABLE v5_upos;
+    "#,
+];

@@ -288,9 +288,9 @@ async fn v1_store_migrates_and_legacy_token_is_resealed_on_the_first_password() 
         .await
         .unwrap();
     assert_eq!(version, schema::MIGRATIONS.current());
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
 
-    // The v1 users survive the migrations (v2, v3, v4): no password, not administrators, the
+    // The v1 users survive the migrations (v2 … v5): no password, not administrators, the
     // token listed under its firm (the token's own context).
     let users = store.list_users().await.unwrap();
     assert_eq!(users.len(), 2);
@@ -527,5 +527,284 @@ async fn legacy_sealed_token_is_read_with_the_store_key_and_kept_by_a_reset() {
         TOKEN
     );
     assert!(store.user_token(&ewa, other_firm).await.unwrap().is_none());
+    store.close().await;
+}
+
+// ----- v4 → v5: the invoices table rebuilt for offline invoices -----
+
+/// One v4 invoice: id, firm id, direction, KSeF number, reference, offline, status, code.
+type V4Row = (
+    i64,
+    i64,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    i64,
+    &'static str,
+    Option<i64>,
+);
+
+/// A v4 store with a register: schema v4 exactly as the migrations built it, a key file, and
+/// invoices of two firms — accepted with a UPO, rejected (reference only), sent offline,
+/// received — plus a sync cursor. Returns the rows as v4 held them (`id|…` lines).
+async fn v4_store(dir: &Path) -> Vec<String> {
+    let key = keys::create_key_file(&dir.join(KEY_FILE_NAME)).unwrap();
+    let sealer = Sealer::new(&key);
+    let db = raw_pool(&dir.join(DB_FILE_NAME)).await;
+    {
+        let mut conn = db.acquire().await.unwrap();
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+        Migrations::new(&schema::STEPS[..4])
+            .apply(&mut tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO encryption (id, key_source, key_check, created_at) VALUES (1, 'keyfile', ?, ?)",
+    )
+    .bind(sealer.key_check().unwrap())
+    .bind(now_text().unwrap())
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO registers (id, api, context, created_at) VALUES \
+           (1, 'http://127.0.0.1:8080/v2', 'Nip:5265877635', '2025-08-01T00:00:00Z'), \
+           (2, 'http://127.0.0.1:8080/v2', 'Nip:1111111111', '2025-08-01T00:00:00Z');
+         INSERT INTO sync_cursors VALUES (1, 'Subject2', '2025-08-26T08:01:00Z', '2025-08-26T08:01:00Z');",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    // Real hashes for the files (the register checks them on reading).
+    let mut shas = Vec::new();
+    for n in 0..4u8 {
+        let content = format!("<Faktura n='{n}'/>").into_bytes();
+        let sha = ksef_crypto::sha256(&content);
+        sqlx::query("INSERT INTO invoice_files (sha256, size, content) VALUES (?, ?, ?)")
+            .bind(&sha[..])
+            .bind(content.len() as i64)
+            .bind(content)
+            .execute(&db)
+            .await
+            .unwrap();
+        shas.push(sha);
+    }
+    let rows: [V4Row; 4] = [
+        (
+            7,
+            1,
+            "sale",
+            Some("5265877635-20250826-0100001AF629-AF"),
+            Some("20250826-EE-0000000001-01"),
+            0,
+            "accepted",
+            Some(200),
+        ),
+        (
+            9,
+            1,
+            "sale",
+            None,
+            Some("20250826-EE-0000000002-01"),
+            1,
+            "rejected",
+            Some(450),
+        ),
+        (
+            12,
+            1,
+            "sale",
+            Some("5265877635-20250826-0100001AF630-01"),
+            Some("20250826-EE-0000000003-01"),
+            1,
+            "accepted",
+            Some(200),
+        ),
+        (
+            15,
+            2,
+            "purchase",
+            Some("5265877635-20250827-0100001AF631-02"),
+            None,
+            0,
+            "received",
+            None,
+        ),
+    ];
+    for (i, (id, firm, direction, ksef, reference, offline, status, code)) in
+        rows.iter().enumerate()
+    {
+        sqlx::query(
+            "INSERT INTO invoices (id, firm_id, direction, ksef_number, invoice_reference, \
+             session_reference, invoice_number, issue_date, seller_nip, seller_name, \
+             buyer_id_type, buyer_id, buyer_name, net, vat, gross, currency, form_code, \
+             invoice_type, acquisition_date, offline, status, status_code, status_description, \
+             status_details, sha256, size, recorded_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, 'SO-1', ?, ?, '5265877635', 'Sprzedawca', 'Nip', \
+             '1111111111', 'Nabywca', 10000, 2300, 12300, 'PLN', 'FA (3)', 'Vat', \
+             '2025-08-26T10:00:00Z', ?, ?, ?, 'opis', 'a\nb', ?, 16, '2025-08-26T10:00:00Z', \
+             '2025-08-26T10:00:00Z')",
+        )
+        .bind(id)
+        .bind(firm)
+        .bind(direction)
+        .bind(ksef)
+        .bind(reference)
+        .bind(format!("FV/{id}"))
+        .bind(format!("2025-08-{:02}", 10 + i))
+        .bind(offline)
+        .bind(status)
+        .bind(code)
+        .bind(&shas[i][..])
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+    sqlx::query("INSERT INTO invoice_upos VALUES (7, x'3c55504f2f3e', '2025-08-26T11:00:00Z')")
+        .execute(&db)
+        .await
+        .unwrap();
+    let before = v4_rows(&db).await;
+    db.close().await;
+    before
+}
+
+/// Every v4 column of every invoice, with its UPO, as text.
+async fn v4_rows(db: &SqlitePool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT i.id || '|' || i.firm_id || '|' || i.direction || '|' || \
+         coalesce(i.ksef_number, '-') || '|' || coalesce(i.invoice_reference, '-') || '|' || \
+         i.session_reference || '|' || i.invoice_number || '|' || i.issue_date || '|' || \
+         i.seller_nip || '|' || i.buyer_id || '|' || i.gross || '|' || i.offline || '|' || \
+         i.status || '|' || coalesce(i.status_code, '-') || '|' || i.status_details || '|' || \
+         hex(i.sha256) || '|' || i.search || '|' || coalesce(hex(u.xml), '-') \
+         FROM invoices i LEFT JOIN invoice_upos u ON u.invoice_id = i.id ORDER BY i.id",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn v4_register_migrates_to_v5_whole_and_takes_offline_invoices() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = v4_store(dir.path()).await;
+    assert_eq!(before.len(), 4);
+
+    let store = Store::open(dir.path(), None).await.unwrap();
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(version, 5);
+    // Every row with its id, values, search text and UPO.
+    assert_eq!(v4_rows(&store.pool).await, before);
+    let problems: Vec<(String,)> = sqlx::query_as("PRAGMA foreign_key_check")
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    // The indexes of v4 are back, with the new ones; nothing of the rebuild is left over.
+    let mut indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'invoices' \
+         AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .unwrap();
+    indexes.sort();
+    assert_eq!(
+        indexes,
+        [
+            "invoices_by_any_date",
+            "invoices_by_buyer",
+            "invoices_by_date",
+            "invoices_by_file",
+            "invoices_by_gross",
+            "invoices_by_seller",
+            "invoices_by_text",
+            "invoices_corrections",
+            "invoices_ksef_number",
+            "invoices_offline_pending",
+            "invoices_reference",
+            "invoices_totals",
+        ]
+    );
+    let leftovers: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM sqlite_master WHERE name LIKE '%v5%') \
+         + (SELECT count(*) FROM sqlite_temp_master WHERE name LIKE '%v5%')",
+    )
+    .fetch_one(&store.pool)
+    .await
+    .unwrap();
+    assert_eq!(leftovers, 0);
+
+    // Through the register: the rows read back as before, the UPO and the cursor kept.
+    let firm = store
+        .register_of("http://127.0.0.1:8080/v2", "Nip:5265877635")
+        .await
+        .unwrap();
+    let page = store
+        .list_invoices(&register::InvoiceFilter::new(firm), 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.total, 3);
+    let accepted = page.invoices.iter().find(|i| i.id == 7).unwrap();
+    assert!(accepted.has_upo);
+    assert_eq!(accepted.record.status, InvoiceStatus::Accepted);
+    assert_eq!(accepted.record.status_details, vec!["a", "b"]);
+    assert!(accepted.offline_issue.is_none() && accepted.corrects.is_none());
+    let sent_offline = page.invoices.iter().find(|i| i.id == 12).unwrap();
+    assert!(sent_offline.record.offline);
+    assert_eq!(
+        store.sync_cursor(firm, "Subject2").await.unwrap(),
+        Some(time::macros::datetime!(2025-08-26 08:01 UTC))
+    );
+    let (inv, bytes) = store
+        .invoice(firm, &InvoiceKey::Id(9))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(inv.record.status, InvoiceStatus::Rejected);
+    assert_eq!(bytes, b"<Faktura n='1'/>");
+    // The UPO still belongs to its invoice: a UPO of no invoice is refused.
+    let orphan = sqlx::query("INSERT INTO invoice_upos VALUES (999, x'00', 'x')")
+        .execute(&store.pool)
+        .await;
+    assert!(orphan.is_err(), "the UPO's foreign key is gone");
+
+    // What v4 refused: an invoice issued offline, before KSeF has seen it.
+    let issued = store
+        .record_issued_offline(
+            firm,
+            &[(
+                accepted.record.clone(),
+                OfflineIssue {
+                    mode: ksef_core::offline::OfflineMode::Offline24,
+                    send_deadline: time::macros::date!(2026 - 12 - 28),
+                },
+                b"<Faktura offline/>".as_slice(),
+            )],
+        )
+        .await
+        .unwrap();
+    let [IssuedOffline::New(id)] = issued.as_slice() else {
+        panic!("{issued:?}");
+    };
+    assert!(*id > 15, "a fresh id after the migrated ones: {id}");
+    // And the new checks hold: no pending invoice without its mode.
+    let bad =
+        sqlx::query("UPDATE invoices SET offline_mode = NULL, send_deadline = NULL WHERE id = ?")
+            .bind(id)
+            .execute(&store.pool)
+            .await;
+    assert!(bad.is_err(), "an issued invoice without its offline mode");
     store.close().await;
 }

@@ -4,6 +4,7 @@
 //! branch matches on the error's variants.
 
 use ksef_client::KsefError;
+use ksef_program::offline::{CorrectionField, CorrectionRefusal};
 use ksef_program::users::{AdminAction, UserError};
 use ksef_program::{Field, InputProblem, IoAction, Operation, ProgramError, TokenSessionRefusal};
 
@@ -145,7 +146,131 @@ pub fn polish(e: &ProgramError) -> String {
         E::InvoiceUnreadable { invoice, .. } => {
             format!("Nie można odczytać danych faktury {invoice} do rejestru faktur.")
         }
+        E::SellerNotFirm {
+            file,
+            seller_nip,
+            firm,
+        } => format!(
+            "Plik „{}”: sprzedawcą jest NIP {seller_nip}, a nie firma {} — faktury nie zapisano.",
+            file.display(),
+            crate::pages::firm_label(firm)
+        ),
+        E::OfflineDeadline { file, source } => format!(
+            "Plik „{}”: {} — faktury nie zapisano.",
+            file.display(),
+            polish_deadline(source)
+        ),
+        E::AlreadyInRegister {
+            file,
+            ksef_number,
+            ..
+        } => format!(
+            "Plik „{}” jest już w rejestrze faktur{} jako faktura wysłana w trybie online — nie można go wystawić w trybie offline.",
+            file.display(),
+            ksef_number
+                .as_deref()
+                .map(|n| format!(" (numer KSeF {n})"))
+                .unwrap_or_default()
+        ),
+        E::FileChanged { file } => format!(
+            "Plik „{}” zmienił się w trakcie zapisywania — spróbuj ponownie.",
+            file.display()
+        ),
+        E::InvoiceNotInRegister { invoice } => {
+            format!("Nie ma faktury „{invoice}” w rejestrze faktur tej firmy.")
+        }
+        E::NotPendingOffline {
+            invoice_number,
+            status,
+            ..
+        } => format!(
+            "Faktura {invoice_number} nie czeka na wysłanie do KSeF jako faktura offline (jej stan: {}).",
+            status_pl(*status)
+        ),
+        E::TechnicalCorrectionRefused {
+            invoice,
+            reason,
+            ksef_code,
+            ..
+        } => format!(
+            "Nie można wysłać korekty technicznej faktury {invoice}: {}{}",
+            polish_correction(reason),
+            match ksef_code {
+                Some(c) => format!(" KSeF odmówił przyjęcia korekty (kod {c})."),
+                None => String::new(),
+            }
+        ),
         _ => "Operacja nie powiodła się.".into(),
+    }
+}
+
+/// The register status of an invoice, in Polish.
+fn status_pl(s: ksef_store::InvoiceStatus) -> &'static str {
+    use ksef_store::InvoiceStatus as S;
+    match s {
+        S::Issued => "wystawiona offline, niewysłana",
+        S::Sent => "wysłana, czeka na wynik KSeF",
+        S::Accepted => "przyjęta przez KSeF",
+        S::Rejected => "odrzucona przez KSeF",
+        S::Received => "pobrana z KSeF",
+    }
+}
+
+/// Why no sending deadline could be computed, in Polish.
+fn polish_deadline(e: &ksef_core::offline::DeadlineError) -> String {
+    use ksef_core::offline::DeadlineError as D;
+    match e {
+        D::EndsBeforeIssue { kind, issued, ends } => format!(
+            "{} zakończył się {ends}, przed datą wystawienia faktury {issued} — faktura nie mogła zostać wystawiona w tym trybie",
+            capitalise(kind.polish_name())
+        ),
+        D::FailureEndsBeforeAnnouncement { announced, ends } => {
+            format!("awaria KSeF ogłoszona {announced} nie mogła zakończyć się {ends}")
+        }
+        D::OutOfRange => "termin przesłania wypadałby po 31 grudnia 9999".into(),
+    }
+}
+
+/// The rules of the technical correction (§13.1 of the digest), explained in Polish.
+fn polish_correction(r: &CorrectionRefusal) -> String {
+    use CorrectionRefusal as R;
+    match r {
+        R::OriginalAccepted { ksef_number } => format!(
+            "faktura została przyjęta przez KSeF{} — korektę techniczną wysyła się tylko do faktury odrzuconej przez KSeF (kod 21167). Treść przyjętej faktury zmienia się fakturą korygującą.",
+            ksef_number
+                .as_deref()
+                .map(|n| format!(" (numer KSeF {n})"))
+                .unwrap_or_default()
+        ),
+        R::AlreadyCorrected { correction } => format!(
+            "faktura ma już przyjętą korektę techniczną{} — KSeF przyjmuje tylko jedną korektę techniczną do faktury (kod 21166).",
+            correction
+                .as_deref()
+                .map(|n| format!(" (numer KSeF {n})"))
+                .unwrap_or_default()
+        ),
+        R::CorrectionPending { .. } => "korekta techniczna tej faktury czeka już na wynik weryfikacji w KSeF — KSeF przyjmuje tylko jedną, poczekaj na jej wynik.".into(),
+        R::NotOffline => "faktura nie została wystawiona w trybie offline — korekta techniczna dotyczy tylko faktur offline.".into(),
+        R::NotSent => "faktura nie została jeszcze wysłana do KSeF — korygować można tylko fakturę odrzuconą przez KSeF.".into(),
+        R::NoVerdictYet => "KSeF nie podał jeszcze wyniku weryfikacji faktury — koryguj ją tylko wtedy, gdy zostanie odrzucona.".into(),
+        R::NotASale => "to nie jest faktura wystawiona przez firmę (sprzedaży).".into(),
+        R::IsACorrection { .. } => "ta faktura sama jest korektą techniczną — skoryguj fakturę pierwotną.".into(),
+        R::RejectedForPermissions => "KSeF odrzucił fakturę z powodu braku uprawnień (kod 410), a nie z przyczyn technicznych — korekta techniczna nie ma zastosowania.".into(),
+        R::DifferentInvoice {
+            field,
+            original,
+            correction,
+        } => format!(
+            "korekta techniczna musi mieć tę samą treść co faktura pierwotna, a {} różni się („{correction}” zamiast „{original}”).",
+            match field {
+                CorrectionField::InvoiceNumber => "numer faktury (P_2)",
+                CorrectionField::IssueDate => "data wystawienia (P_1)",
+                CorrectionField::SellerNip => "NIP sprzedawcy",
+                _ => "jej treść",
+            }
+        ),
+        R::SameFile => "wskazany plik jest tym samym plikiem, który KSeF odrzucił — wyślij poprawiony plik.".into(),
+        _ => "zasady korekty technicznej na to nie pozwalają.".into(),
     }
 }
 
@@ -385,6 +510,9 @@ fn field_pl(f: Field) -> &'static str {
         Field::MinAmount => "kwota od",
         Field::MaxAmount => "kwota do",
         Field::Page => "strona",
+        Field::OfflineMode => "tryb offline",
+        Field::OfflineEnds => "data zakończenia niedostępności lub awarii KSeF",
+        Field::Invoice => "faktura",
         _ => "pole",
     }
 }
@@ -418,6 +546,7 @@ fn problem_pl(p: &InputProblem) -> String {
             format!("zakres dat jest dłuższy niż {months} miesiące, KSeF go nie przyjmie")
         }
         InputProblem::FingerprintGrant => "nadanie uprawnień na odcisk certyfikatu wymaga danych dokumentu tożsamości — podaj PESEL lub NIP".into(),
+        InputProblem::NotApplicable { .. } => "ta wartość nie ma tu zastosowania (np. tryb offline24 nie ma daty zakończenia)".into(),
         _ => "nieprawidłowa wartość".into(),
     }
 }
@@ -753,7 +882,112 @@ mod tests {
                 session: "Nip:5265877635".into(),
                 wanted: "Nip:1111111111".into(),
             },
+            ProgramError::SellerNotFirm {
+                file: "/tmp/fv.xml".into(),
+                seller_nip: "1111111111".into(),
+                firm: "Nip:5265877635".into(),
+            },
+            ProgramError::OfflineDeadline {
+                file: "/tmp/fv.xml".into(),
+                source: ksef_core::offline::DeadlineError::EndsBeforeIssue {
+                    kind: ksef_core::offline::OfflineModeKind::Emergency,
+                    issued: time::macros::date!(2026 - 12 - 23),
+                    ends: time::macros::date!(2026 - 12 - 20),
+                },
+            },
+            ProgramError::OfflineDeadline {
+                file: "/tmp/fv.xml".into(),
+                source: ksef_core::offline::DeadlineError::OutOfRange,
+            },
+            ProgramError::AlreadyInRegister {
+                file: "/tmp/fv.xml".into(),
+                id: 7,
+                status: ksef_store::InvoiceStatus::Accepted,
+                ksef_number: Some("5265877635-20250826-0100001AF629-AF".into()),
+            },
+            ProgramError::FileChanged {
+                file: "/tmp/fv.xml".into(),
+            },
+            ProgramError::InvoiceNotInRegister {
+                invoice: "42".into(),
+            },
+            ProgramError::NotPendingOffline {
+                id: 7,
+                invoice_number: "FV/1".into(),
+                status: ksef_store::InvoiceStatus::Accepted,
+            },
+            ProgramError::invalid(
+                Field::OfflineEnds,
+                InputProblem::NotApplicable {
+                    why: "offline24 has no end date",
+                },
+            ),
+            ProgramError::invalid(
+                Field::OfflineMode,
+                InputProblem::UnexpectedValue {
+                    value: "total".into(),
+                    expected: "offline24, unavailability or emergency".into(),
+                },
+            ),
         ]
+        .into_iter()
+        .chain(
+            every_correction_refusal()
+                .into_iter()
+                .enumerate()
+                .map(|(i, reason)| ProgramError::TechnicalCorrectionRefused {
+                    invoice: "FV/1".into(),
+                    id: 7,
+                    reason,
+                    ksef_code: (i % 2 == 0).then_some(21166),
+                }),
+        )
+        .collect()
+    }
+
+    fn every_correction_refusal() -> Vec<CorrectionRefusal> {
+        vec![
+            CorrectionRefusal::OriginalAccepted {
+                ksef_number: Some("5265877635-20250826-0100001AF629-AF".into()),
+            },
+            CorrectionRefusal::AlreadyCorrected { correction: None },
+            CorrectionRefusal::CorrectionPending { id: 8 },
+            CorrectionRefusal::NotOffline,
+            CorrectionRefusal::NotSent,
+            CorrectionRefusal::NoVerdictYet,
+            CorrectionRefusal::NotASale,
+            CorrectionRefusal::IsACorrection { original: 3 },
+            CorrectionRefusal::RejectedForPermissions,
+            CorrectionRefusal::DifferentInvoice {
+                field: CorrectionField::IssueDate,
+                original: "2026-12-01".into(),
+                correction: "2026-12-02".into(),
+            },
+            CorrectionRefusal::SameFile,
+        ]
+    }
+
+    #[test]
+    fn correction_rules_are_explained_in_polish() {
+        for r in every_correction_refusal() {
+            let shown = polish_correction(&r);
+            assert!(
+                !shown.starts_with("zasady korekty technicznej"),
+                "no sentence of its own: {r:?}"
+            );
+            assert!(looks_polish(&shown), "{shown}");
+        }
+        let accepted =
+            polish_correction(&CorrectionRefusal::OriginalAccepted { ksef_number: None });
+        assert!(
+            accepted.contains("21167") && accepted.contains("fakturą korygującą"),
+            "{accepted}"
+        );
+        let twice = polish_correction(&CorrectionRefusal::AlreadyCorrected { correction: None });
+        assert!(
+            twice.contains("21166") && twice.contains("tylko jedną"),
+            "{twice}"
+        );
     }
 
     /// Words only a Polish sentence has (one of them at least).

@@ -534,6 +534,7 @@ async fn list(app: &mut App, args: ListArgs) -> CliResult<()> {
             .as_deref()
             .map(|a| register::parse_amount(Field::MaxAmount, a))
             .transpose()?,
+        offline: None,
         page: args.page,
         page_size: args.page_size,
     };
@@ -547,8 +548,18 @@ async fn list(app: &mut App, args: ListArgs) -> CliResult<()> {
         "KSEF NUMBER", "INVOICE NUMBER", "ISSUED", "SELLER", "BUYER", "GROSS", "CUR", "STATUS"
     );
     for r in &rows {
+        // Offline invoices: the mode and the sending deadline (flagged once passed).
+        let offline = match (r.offline_mode, &r.send_deadline, r.corrects) {
+            (Some(mode), Some(due), _) if r.status == "issued" => format!(
+                "  {mode}, due {due}{}",
+                if r.overdue { " OVERDUE" } else { "" }
+            ),
+            (Some(mode), _, _) => format!("  {mode}"),
+            (None, _, Some(id)) => format!("  technical correction of id {id}"),
+            _ => String::new(),
+        };
         println!(
-            "{:<36}  {:<20}  {:<10}  {:<10}  {:<14}  {:>14}  {:<3}  {:<8}",
+            "{:<36}  {:<20}  {:<10}  {:<10}  {:<14}  {:>14}  {:<3}  {:<8}{offline}",
             r.ksef_number.as_deref().unwrap_or("-"),
             truncate(&r.invoice_number, 20),
             r.issue_date,

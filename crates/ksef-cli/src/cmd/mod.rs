@@ -7,6 +7,7 @@ pub mod emulator;
 pub mod firm;
 pub mod invoice;
 pub mod limits;
+pub mod offline;
 pub mod pdf;
 pub mod permission;
 pub mod progress;

@@ -7,6 +7,7 @@ mod durability;
 mod emulator;
 mod invoices;
 mod local_emulator;
+mod offline;
 mod pdf;
 mod qr;
 mod tampering;

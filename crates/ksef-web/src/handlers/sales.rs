@@ -242,6 +242,7 @@ pub struct PageQuery {
 
 fn status_label(status: InvoiceStatus, description: Option<&str>) -> String {
     let base = match status {
+        InvoiceStatus::Issued => "wystawiona offline, do wysłania",
         InvoiceStatus::Sent => "wysłana",
         InvoiceStatus::Accepted => "przyjęta",
         InvoiceStatus::Rejected => "odrzucona",
