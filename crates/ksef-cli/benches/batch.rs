@@ -18,6 +18,8 @@
 //! size. Sizes: `BATCH_BENCH_SIZES=1000,5000,10000` (default; KSeF takes at most 10 000 invoices
 //! per session).
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,18 +32,7 @@ use ksef_crypto::KeyAlgorithm;
 use ksef_crypto::testcert::{TestSubject, make_test_certificate};
 use ksef_testkit::EmulatorProcess;
 
-/// Peak resident set size (kB) of a process, from `/proc/<pid>/status`.
-fn vm_hwm_kb(pid: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
+use common::vm_hwm_kb;
 
 fn main() {
     if let Ok(n) = std::env::var("BATCH_BENCH_CHILD") {
@@ -171,15 +162,7 @@ fn run_cli(n: usize) {
     .stderr(std::process::Stdio::null())
     .spawn()
     .expect("run ksef invoice send");
-    let pid = child.id().to_string();
-    let mut peak = 0;
-    let status = loop {
-        peak = peak.max(vm_hwm_kb(&pid));
-        if let Some(status) = child.try_wait().expect("wait for ksef") {
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let (status, peak) = common::wait_sampling_peak(&mut child, Duration::from_millis(20));
     let total = start.elapsed();
     assert!(status.success(), "ksef invoice send failed");
     let v: serde_json::Value =

@@ -23,6 +23,8 @@
 //! (default 15) or the peak RSS of the largest size exceeds the smallest's by more than
 //! `SYNC_BENCH_RSS_SLACK_MB` (default 16).
 
+mod common;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -39,19 +41,6 @@ use ksef_testkit::EmulatorProcess;
 
 /// Most invoices in one batch session (KSeF's limit).
 const SESSION_MAX: usize = 10_000;
-
-/// Peak resident set size (kB) of a process, from `/proc/<pid>/status` (0 once it is gone).
-fn vm_hwm_kb(pid: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -308,15 +297,7 @@ fn sync(emulator: &EmulatorProcess, data: &Path) -> SyncRun {
         .stdin(Stdio::null())
         .spawn()
         .expect("run ksef sync");
-    let pid = child.id().to_string();
-    let mut peak = 0;
-    let status = loop {
-        peak = peak.max(vm_hwm_kb(&pid));
-        if let Some(status) = child.try_wait().expect("wait for ksef") {
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let (status, peak) = common::wait_sampling_peak(&mut child, Duration::from_millis(5));
     let time = start.elapsed();
     assert!(
         status.success(),

@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 
+use ksef_core::xml::escape;
 use time::{Date, OffsetDateTime};
 
 use crate::{FormCode, InvoiceError};
@@ -85,20 +86,6 @@ pub struct UpoDocument {
     pub invoice_hash: String,
     /// `Online` or `Offline`.
     pub invoicing_mode: &'static str,
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// `2025-09-16T11:05:40.841+02:00` (Polish local time, milliseconds).

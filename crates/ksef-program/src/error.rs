@@ -287,6 +287,16 @@ pub enum ProgramError {
         wanted: String,
     },
 
+    /// A verification link (KOD I/KOD II) cannot be made for an invoice: its seller NIP, the
+    /// context or the API address cannot go in a link.
+    #[error("cannot make the verification link of {invoice}: {source}")]
+    NoVerificationLink {
+        /// The invoice number (or file).
+        invoice: String,
+        #[source]
+        source: ksef_core::qr::LinkError,
+    },
+
     /// An invoice's metadata could not be read from its file (for the register).
     #[error("cannot read the invoice {invoice} for the register: {source}")]
     InvoiceUnreadable {
@@ -856,6 +866,10 @@ mod tests {
             ProgramError::SessionForOtherFirm {
                 session: "Nip:5265877635".into(),
                 wanted: "Nip:1111111111".into(),
+            },
+            ProgramError::NoVerificationLink {
+                invoice: "FV/1".into(),
+                source: ksef_core::qr::LinkError::ContextType { found: "X".into() },
             },
             ProgramError::SellerNotFirm {
                 file: "/x/fv.xml".into(),

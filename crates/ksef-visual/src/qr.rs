@@ -14,6 +14,7 @@
 mod png;
 mod text;
 
+use ksef_core::xml::escape;
 use qrcode::{Color, EcLevel, QrCode};
 
 /// Modules of quiet zone on every side of a code (ISO/IEC 18004 asks for 4).
@@ -278,22 +279,6 @@ pub fn svg_element(data: &str, aria_label: &str) -> Option<String> {
     }
     out.push_str("\"/></svg>");
     Some(out)
-}
-
-/// XML text escaping.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -143,6 +143,9 @@ pub fn polish(e: &ProgramError) -> String {
             crate::pages::firm_label(session),
             crate::pages::firm_label(wanted)
         ),
+        E::NoVerificationLink { invoice, .. } => format!(
+            "Nie można utworzyć kodu weryfikacyjnego faktury {invoice} (sprawdź NIP sprzedawcy i adres KSeF w ustawieniach)."
+        ),
         E::InvoiceUnreadable { invoice, .. } => {
             format!("Nie można odczytać danych faktury {invoice} do rejestru faktur.")
         }
@@ -422,6 +425,17 @@ fn polish_crypto(e: &ksef_crypto::CryptoError) -> String {
         E::KeyCertificateMismatch(_) => "Klucz prywatny nie pasuje do certyfikatu.".into(),
         E::CertificateExpired { .. } => "Certyfikat wygasł.".into(),
         E::CertificateNotYetValid { .. } => "Certyfikat nie jest jeszcze ważny.".into(),
+        E::NotOfflineCertificate { .. } => {
+            "KOD II podpisuje się wyłącznie certyfikatem KSeF typu Offline — to nie jest taki \
+             certyfikat (certyfikat do uwierzytelniania nie może podpisywać kodów). Wystąp w KSeF \
+             o certyfikat typu Offline."
+                .into()
+        }
+        E::NotKsefCertificate { .. } => {
+            "To nie jest certyfikat wydany przez KSeF — KOD II podpisuje się certyfikatem KSeF typu \
+             Offline."
+                .into()
+        }
         _ => "Nie można odczytać certyfikatu lub klucza (sprawdź plik i hasło).".into(),
     }
 }
@@ -881,6 +895,10 @@ mod tests {
             ProgramError::SessionForOtherFirm {
                 session: "Nip:5265877635".into(),
                 wanted: "Nip:1111111111".into(),
+            },
+            ProgramError::NoVerificationLink {
+                invoice: "FV/1".into(),
+                source: ksef_core::qr::LinkError::ContextType { found: "X".into() },
             },
             ProgramError::SellerNotFirm {
                 file: "/tmp/fv.xml".into(),

@@ -296,6 +296,16 @@ fn router(shared: state::SharedState, max_upload: usize) -> Router {
             get(h::sales_session_upo),
         )
         .route("/faktury/sprzedazy/upo/{id}", get(h::sales_upo))
+        .route("/faktury/offline", get(h::offline_list))
+        .route(
+            "/faktury/offline/wystaw",
+            post(h::offline_issue).layer(DefaultBodyLimit::max(h::sales_body_limit(max_upload))),
+        )
+        .route("/faktury/offline/wyslij", post(h::offline_send))
+        .route(
+            "/faktury/offline/korekta/{id}",
+            post(h::offline_correct).layer(DefaultBodyLimit::max(h::sales_body_limit(max_upload))),
+        )
         .fallback(h::not_found)
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),

@@ -447,6 +447,19 @@ pub struct InvoicePage {
     pub fragment: Option<String>,
     pub view_error: Option<String>,
     pub back: String,
+    /// Issued offline: the mode and the sending deadline (and whether it has passed).
+    pub offline: Option<OfflineNote>,
+}
+
+/// What the invoice page says about an invoice issued offline.
+pub struct OfflineNote {
+    /// The mode's Polish name.
+    pub mode: String,
+    /// DD.MM.RRRR.
+    pub deadline: String,
+    /// Not sent yet.
+    pub pending: bool,
+    pub overdue: bool,
 }
 
 #[derive(Template)]

@@ -12,7 +12,7 @@ mod common;
 use common::chrome::{Chrome, Tab};
 use common::ui::{
     ADMIN, ADMIN_PASSWORD, App, NIP, certificate_login, expect_start_page, first_run_setup,
-    generate_token, no_error, owner, p12_file, path,
+    generate_token, no_error, owner, p12_file, path, switch_firm,
 };
 use ksef_core::{ContextIdentifier, KsefToken, Nip};
 use ksef_crypto::KeyAlgorithm;
@@ -1372,24 +1372,7 @@ fn user_with_two_firms_switches_firm_and_logs_in_with_that_firms_token() {
         assert!(!tab.exists("#ksef-session").await);
 
         // Switch to the second firm in the header: one change of the list.
-        let switch = |firm: String| {
-            let tab = &tab;
-            async move {
-                tab.call("() => { window.__ksefBrowserTestOldPage = true; }", &[])
-                    .await;
-                tab.fill("#firm-select", &firm).await;
-                tab.wait_until(
-                    "the page after switching the firm",
-                    "() => window.__ksefBrowserTestOldPage === undefined && document.readyState === 'complete'",
-                    &[],
-                )
-                .await;
-                no_error(tab, "switching the firm").await;
-                assert_eq!(path(tab).await, "/", "the switch returns to the same page");
-                assert_eq!(tab.prop("#firm-select", "value").await, json!(firm));
-            }
-        };
-        switch(firm_b.clone()).await;
+        switch_firm(&tab, &firm_b).await;
         let flash = tab.text("#flash").await.unwrap_or_default();
         assert!(flash.contains(nip_b.as_str()), "{flash:?}");
         tab.expect("#token-login").await;
@@ -1407,7 +1390,7 @@ fn user_with_two_firms_switches_firm_and_logs_in_with_that_firms_token() {
 
         // Back to the first firm: the second firm's KSeF session ends; the token login is now
         // the first firm's.
-        switch(firm_a.clone()).await;
+        switch_firm(&tab, &firm_a).await;
         let flash = tab.text("#flash").await.unwrap_or_default();
         assert!(
             flash.contains("zakończona") && flash.contains(NIP),

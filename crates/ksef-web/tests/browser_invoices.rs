@@ -9,7 +9,7 @@ mod common;
 
 use common::chrome::Tab;
 use common::firms::{issue_invoices, issue_invoices_from_new_firm, new_firm};
-use common::ui::{ADMIN, NIP, admin_with_invoice_token, no_error, path, write_file};
+use common::ui::{ADMIN, NIP, admin_with_invoice_token, no_error, switch_firm, write_file};
 use ksef_core::{ContextIdentifier, Nip};
 use serde_json::json;
 
@@ -139,28 +139,6 @@ fn faktury_zakupu_fetch_list_view_pdf_and_sessions() {
         chrome.close().await;
         app.web.shutdown().await;
     });
-}
-
-/// The firm switch in the header (the select submits itself): the same page comes back for
-/// the chosen firm.
-async fn switch_firm(tab: &Tab, firm: &str) {
-    let before = path(tab).await;
-    tab.call("() => { window.__ksefBrowserTestOldPage = true; }", &[])
-        .await;
-    tab.fill("#firm-select", firm).await;
-    tab.wait_until(
-        "the page after switching the firm",
-        "() => window.__ksefBrowserTestOldPage === undefined && document.readyState === 'complete'",
-        &[],
-    )
-    .await;
-    no_error(tab, "switching the firm").await;
-    assert_eq!(
-        path(tab).await,
-        before,
-        "the switch returns to the same page"
-    );
-    assert_eq!(tab.prop("#firm-select", "value").await, json!(firm));
 }
 
 /// "Pobierz z KSeF" for the current firm until done, back to the list of `expected` rows.

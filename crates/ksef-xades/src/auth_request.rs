@@ -398,8 +398,8 @@ pub struct AuthTokenRequest {
     pub authorization_policy: Option<AuthorizationPolicy>,
 }
 
-/// Escape text content for XML (`&`, `<`, `>`).
-fn escape_text(s: &str) -> String {
+/// Escape text content for XML (`&`, `<`, `>`, CR) — also for the signature's own elements.
+pub(crate) fn escape_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

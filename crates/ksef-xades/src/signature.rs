@@ -31,7 +31,7 @@ use ksef_crypto::Credential;
 use roxmltree::{Document, Node};
 use time::OffsetDateTime;
 
-use crate::auth_request::{AuthRequestError, decode_utf8};
+use crate::auth_request::{AuthRequestError, decode_utf8, escape_text};
 use crate::dsig::{self, DsigError, PublicKey, SigningKey, parse_xml, uri as alg};
 
 /// XML-DSig namespace.
@@ -366,13 +366,6 @@ pub(crate) fn be_bytes_to_decimal(bytes: &[u8]) -> String {
     }
     digits.reverse();
     String::from_utf8(digits).unwrap_or_default()
-}
-
-fn escape_text(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('\r', "&#xD;")
 }
 
 // ---------------------------------------------------------------------------

@@ -402,39 +402,17 @@ async fn correct(app: &mut App, args: CorrectArgs) -> CliResult<()> {
 }
 
 async fn pdf(app: &mut App, args: PdfArgs) -> CliResult<()> {
-    use ksef_client::Environment;
-    use ksef_visual::kod_i;
-    let host = match &args.env_host {
-        Some(h) => {
-            crate::cmd::pdf::qr_host(h).map_err(|e| CliError::Usage(format!("--env-host: {e}")))?
-        }
-        None => {
-            let base = app.settings.base_url.as_str();
-            if base == Environment::Prod.base_url() {
-                kod_i::HOST_PRD
-            } else if base == Environment::Demo.base_url() {
-                kod_i::HOST_DEMO
-            } else {
-                kod_i::HOST_TEST
-            }
-        }
-    };
     let firm = args.context.firm()?;
     let key = offline::parse_invoice_key(&args.invoice)?;
     let (inv, xml) = register::invoice(app, firm.as_deref(), &key).await?;
-    let view = ksef_visual::InvoiceView::parse(&xml).map_err(|e| {
-        CliError::Usage(format!(
-            "invoice {} cannot be printed: {e}",
-            inv.record.invoice_number
-        ))
-    })?;
-    let opts = ksef_visual::RenderOptions {
-        kod_i_url: Some(view.kod_i(host, &xml)),
-        ksef_number: inv.record.ksef_number.clone(),
-        ..ksef_visual::RenderOptions::default()
-    };
-    let pdf = ksef_visual::pdf::render(&view, &opts)
-        .map_err(|e| CliError::Tool(format!("{}: {e}", inv.record.invoice_number)))?;
+    let pdf = crate::cmd::pdf::render_invoice(
+        &xml,
+        &inv.record.invoice_number,
+        inv.record.ksef_number.clone(),
+        inv.kod2_link.clone(),
+        args.env_host.as_deref(),
+        &app.settings.base_url,
+    )?;
     ksef_program::invoices::write_file(&args.output, &pdf)?;
     eprintln!(
         "{} written ({} bytes; KOD I labelled {})",

@@ -58,39 +58,59 @@ fn write(path: &Path, pdf: &[u8]) -> CliResult<()> {
 }
 
 /// `ksef invoice pdf FILE -o OUT.pdf`.
-/// KOD I points at `--env-host`'s QR host, else at the verification pages of the API in use
-/// (TEST/DEMO/PRD: the Ministry's QR hosts; the local emulator: its own `/invoice/…` pages).
 pub fn invoice(args: InvoicePdfArgs, api_base_url: &str) -> CliResult<()> {
-    let host = match &args.env_host {
-        Some(h) => qr_host(h).map_err(|e| CliError::Usage(format!("--env-host: {e}")))?,
-        None => LinkBase::for_api_base_url(api_base_url)
-            .map_err(|e| CliError::Usage(format!("--base-url: {e}")))?,
-    };
     let xml = read(&args.file)?;
-    let view = InvoiceView::parse(&xml).map_err(|e| {
-        CliError::Usage(format!(
-            "{} is not an invoice this program can print: {}",
-            args.file.display(),
-            english(&e)
-        ))
-    })?;
     let ksef_number = args
         .ksef_number
         .map(|n| n.trim().to_string())
         .filter(|n| !n.is_empty());
-    let kod_i = view
-        .kod_i(&host, &xml)
-        .map_err(|e| CliError::Usage(format!("{}: no KOD I link: {e}", args.file.display())))?;
-    let opts = RenderOptions {
-        kod_i_url: Some(kod_i.url()),
+    let name = args.file.display().to_string();
+    let pdf = render_invoice(
+        &xml,
+        &name,
         ksef_number,
-        qr_svg: None,
-    };
-    let pdf = ksef_visual::pdf::render(&view, &opts)
-        .map_err(|e| CliError::Tool(format!("{}: {e}", args.file.display())))?;
+        None,
+        args.env_host.as_deref(),
+        api_base_url,
+    )?;
     write(&args.output, &pdf)?;
     eprintln!("{} written ({} bytes)", args.output.display(), pdf.len());
     Ok(())
+}
+
+/// An invoice file as PDF with KOD I (and KOD II when given), for `ksef invoice pdf` and
+/// `ksef offline pdf`. KOD I points at `env_host`'s QR host, else at the verification pages of
+/// the API in use (TEST/DEMO/PRD: the Ministry's QR hosts; the local emulator: its own
+/// `/invoice/…` pages). `name` names the invoice in messages.
+pub fn render_invoice(
+    xml: &[u8],
+    name: &str,
+    ksef_number: Option<String>,
+    kod_ii_url: Option<String>,
+    env_host: Option<&str>,
+    api_base_url: &str,
+) -> CliResult<Vec<u8>> {
+    let host = match env_host {
+        Some(h) => qr_host(h).map_err(|e| CliError::Usage(format!("--env-host: {e}")))?,
+        None => LinkBase::for_api_base_url(api_base_url)
+            .map_err(|e| CliError::Usage(format!("--base-url: {e}")))?,
+    };
+    let view = InvoiceView::parse(xml).map_err(|e| {
+        CliError::Usage(format!(
+            "{name} is not an invoice this program can print: {}",
+            english(&e)
+        ))
+    })?;
+    let kod_i = view
+        .kod_i(&host, xml)
+        .map_err(|e| CliError::Usage(format!("{name}: no KOD I link: {e}")))?;
+    let _ = &kod_ii_url; // KOD II: drawn once the visualisation takes it.
+    let opts = RenderOptions {
+        kod_i_url: Some(kod_i.url()),
+        ksef_number,
+        ..RenderOptions::default()
+    };
+    ksef_visual::pdf::render(&view, &opts).map_err(|e| CliError::Tool(format!("{name}: {e}")))
 }
 
 /// `ksef upo pdf UPO.xml -o OUT.pdf`.

@@ -205,6 +205,75 @@ pub async fn set_kod2_link(
         .await?)
 }
 
+/// Reads the firm's KSeF `Offline` certificate (PKCS#12, or PEM with `key_pem`) for KOD II,
+/// refusing any other certificate before anything is issued or signed with it.
+pub fn offline_credential(
+    cert: &[u8],
+    key_pem: Option<&[u8]>,
+    password: &str,
+) -> ProgramResult<ksef_crypto::Credential> {
+    use ksef_crypto::verification_link::{KsefCertificateUsage, ksef_certificate_usage};
+    let credential = crate::auth::credential_from_bytes(cert, key_pem, password)?;
+    match ksef_certificate_usage(&credential.certificate_der)? {
+        KsefCertificateUsage::Offline => Ok(credential),
+        found => Err(ksef_crypto::CryptoError::NotOfflineCertificate { found }.into()),
+    }
+}
+
+/// Makes KOD II of an invoice of `firm`'s register (`Nip:…`) with the firm's KSeF `Offline`
+/// certificate and stores it on the invoice; returns the link. It points at the API in use
+/// (the Ministry's QR host on TEST/DEMO/PRD, the emulator's own pages locally). An
+/// `Authentication` certificate is refused ([`ksef_crypto::CryptoError::NotOfflineCertificate`]).
+pub async fn make_kod2_link(
+    app: &mut App,
+    firm: &str,
+    invoice: &InvoiceKey,
+    credential: &ksef_crypto::Credential,
+) -> ProgramResult<String> {
+    use ksef_core::qr::{InvoiceHash, LinkBase, LinkError};
+    let register = chosen_firm(app, Some(firm)).await?;
+    let base_url = app.settings.base_url.clone();
+    let store = app.store().await?;
+    let Some((inv, bytes)) = store.invoice(register, invoice).await? else {
+        return Err(crate::register::not_in_register(invoice));
+    };
+    let no_link = |source: LinkError| ProgramError::NoVerificationLink {
+        invoice: inv.record.invoice_number.clone(),
+        source,
+    };
+    let context = firm_context(firm).map_err(no_link)?;
+    let seller = inv
+        .record
+        .seller_nip
+        .parse()
+        .map_err(|e| no_link(LinkError::SellerNip(e)))?;
+    let base = LinkBase::for_api_base_url(&base_url).map_err(no_link)?;
+    let link = ksef_crypto::verification_link::sign_certificate_link(
+        credential,
+        base,
+        context,
+        seller,
+        InvoiceHash::of_file(&bytes),
+    )?
+    .url();
+    store
+        .set_kod2_link(register, &InvoiceKey::Id(inv.id), Some(&link))
+        .await?;
+    Ok(link)
+}
+
+/// A firm key (`Nip:5265877635`) as the context of a KOD II link.
+fn firm_context(firm: &str) -> Result<ContextIdentifier, ksef_core::qr::LinkError> {
+    use ksef_core::qr::LinkError;
+    let (kind, value) = firm.split_once(':').ok_or_else(|| LinkError::ContextType {
+        found: firm.to_string(),
+    })?;
+    let kind: ContextIdentifierType = kind.parse().map_err(|_| LinkError::ContextType {
+        found: kind.to_string(),
+    })?;
+    ContextIdentifier::parse(kind, value).map_err(LinkError::Context)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,10 +126,22 @@ pub async fn invoice_page(
             )),
         ),
     };
-    let back = match r.direction {
-        ksef_store::Direction::Purchase => "/faktury/zakupu",
-        _ => "/",
+    let (back, section) = match (r.direction, r.status) {
+        (ksef_store::Direction::Purchase, _) => ("/faktury/zakupu", "purchases"),
+        (_, ksef_store::InvoiceStatus::Issued) => ("/faktury/offline", "offline"),
+        (ksef_store::Direction::Sale, _) => ("/faktury/sprzedazy", "sales"),
+        _ => ("/", "purchases"),
     };
+    let offline = inv.offline_issue.as_ref().map(|o| {
+        let pending = r.status == ksef_store::InvoiceStatus::Issued;
+        OfflineNote {
+            mode: o.mode.polish_name().to_string(),
+            deadline: date_pl(o.send_deadline),
+            pending,
+            overdue: pending
+                && ksef_program::offline::is_overdue(&inv, ksef_program::offline::today()),
+        }
+    });
     let title = format!("Faktura {}", r.invoice_number);
     let path = format!("/faktury/{}", inv.id);
     let page = InvoicePage {
@@ -147,7 +159,8 @@ pub async fn invoice_page(
         fragment,
         view_error,
         back: back.to_string(),
-        l: layout(&sh, &mut ws, &title, "purchases", &path).await,
+        offline,
+        l: layout(&sh, &mut ws, &title, section, &path).await,
     };
     render(&page)
 }

@@ -5,6 +5,7 @@
 mod home;
 mod invoice;
 mod ksef_login;
+mod offline;
 mod program;
 mod purchases;
 mod sales;
@@ -16,6 +17,7 @@ mod users;
 pub use home::*;
 pub use invoice::*;
 pub use ksef_login::*;
+pub use offline::*;
 pub use program::*;
 pub use purchases::*;
 pub use sales::*;

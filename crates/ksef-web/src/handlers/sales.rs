@@ -176,7 +176,10 @@ fn what_to_fix(code: i32) -> &'static str {
 
 /// A KSeF session in the current firm's context: the open one, else a new one with the user's
 /// own token.
-async fn ensure_session(sh: &Shared, ws: &mut WebSession) -> Result<StoredSession, Notice> {
+pub(super) async fn ensure_session(
+    sh: &Shared,
+    ws: &mut WebSession,
+) -> Result<StoredSession, Notice> {
     let Some(firm) = sh.current_firm(ws).await else {
         return Err(
             "Wybierz firmę (u góry strony) albo zapisz swój token KSeF — bez tego nie \
@@ -334,10 +337,10 @@ pub async fn sales_list(
 // ---------------------------------------------------------------------------------------------
 
 /// A private directory (0700) removed when dropped.
-struct PrivateDir(PathBuf);
+pub(super) struct PrivateDir(PathBuf);
 
 impl PrivateDir {
-    fn create() -> std::io::Result<Self> {
+    pub(super) fn create() -> std::io::Result<Self> {
         let path = std::env::temp_dir().join(format!("ksef-web-sprzedaz-{}", random_hex()));
         let mut b = std::fs::DirBuilder::new();
         #[cfg(unix)]
@@ -348,6 +351,10 @@ impl PrivateDir {
         b.create(&path)?;
         Ok(PrivateDir(path))
     }
+
+    pub(super) fn path(&self) -> &Path {
+        &self.0
+    }
 }
 
 impl Drop for PrivateDir {
@@ -357,7 +364,7 @@ impl Drop for PrivateDir {
 }
 
 /// A file name for people (no path), at most 200 characters.
-fn display_name(name: Option<&str>, index: usize) -> String {
+pub(super) fn display_name(name: Option<&str>, index: usize) -> String {
     let n = name
         .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).trim().to_string())
         .filter(|n| !n.is_empty())

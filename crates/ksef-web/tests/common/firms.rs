@@ -94,3 +94,47 @@ pub async fn issue_invoices(
         })
         .collect()
 }
+
+/// The owner of `nip` (certificate login with `cred` through the program) enrolls a KSeF
+/// certificate of `kind` (`Offline` or `Authentication`) on the emulator at `emulator`: the
+/// PKCS#12 file's bytes, protected with `password`.
+pub async fn ksef_certificate(
+    emulator: &str,
+    nip: &Nip,
+    cred: &Credential,
+    kind: &str,
+    password: &str,
+) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = ksef_program::Settings {
+        base_url: emulator.to_string(),
+        data_dir: dir.path().join("owner"),
+        json: false,
+    };
+    let mut app = ksef_program::App::new(settings).expect("the owner's program");
+    ksef_program::auth::login_with_certificate(
+        &mut app,
+        ContextIdentifier::Nip(nip.clone()),
+        cred,
+        false,
+    )
+    .await
+    .expect("the owner's certificate login");
+    let path = dir.path().join("ksef.p12");
+    ksef_program::certificates::enroll(
+        &mut app,
+        ksef_program::certificates::EnrollRequest {
+            name: format!("Certyfikat {kind}"),
+            certificate_type: ksef_program::certificates::parse_certificate_type(kind)
+                .expect("a certificate type"),
+            key_algorithm: KeyAlgorithm::EcP256,
+            output: ksef_program::certificates::Output::Pkcs12 {
+                path: path.clone(),
+                password: ksef_crypto::Zeroizing::new(password.to_string()),
+            },
+        },
+    )
+    .await
+    .expect("the certificate is issued");
+    std::fs::read(&path).expect("the PKCS#12 file")
+}

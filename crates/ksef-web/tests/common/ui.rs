@@ -9,6 +9,7 @@ use ksef_crypto::testcert::{TestSubject, make_test_certificate};
 use ksef_crypto::{Credential, KeyAlgorithm};
 use ksef_testkit::RawClient;
 use ksef_web::{RunningWeb, WebConfig};
+use serde_json::json;
 
 use super::chrome::{Chrome, Tab};
 
@@ -227,4 +228,26 @@ pub async fn admin_with_invoice_token(test: &str) -> (App, Chrome, Tab) {
     first_run_setup(&tab, &app, ADMIN, ADMIN_PASSWORD).await;
     save_own_token(&tab, &p12, "Faktury", &["InvoiceRead", "InvoiceWrite"]).await;
     (app, chrome, tab)
+}
+
+/// The firm switch in the header (the select submits itself): the same page comes back for
+/// the chosen firm.
+pub async fn switch_firm(tab: &Tab, firm: &str) {
+    let before = path(tab).await;
+    tab.call("() => { window.__ksefBrowserTestOldPage = true; }", &[])
+        .await;
+    tab.fill("#firm-select", firm).await;
+    tab.wait_until(
+        "the page after switching the firm",
+        "() => window.__ksefBrowserTestOldPage === undefined && document.readyState === 'complete'",
+        &[],
+    )
+    .await;
+    no_error(tab, "switching the firm").await;
+    assert_eq!(
+        path(tab).await,
+        before,
+        "the switch returns to the same page"
+    );
+    assert_eq!(tab.prop("#firm-select", "value").await, json!(firm));
 }
