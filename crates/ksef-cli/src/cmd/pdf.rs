@@ -85,6 +85,7 @@ pub fn invoice(args: InvoicePdfArgs, api_base_url: &str) -> CliResult<()> {
         kod_i_url: Some(kod_i.url()),
         ksef_number,
         qr_svg: None,
+        kod_ii_url: None,
     };
     let pdf = ksef_visual::pdf::render(&view, &opts)
         .map_err(|e| CliError::Tool(format!("{}: {e}", args.file.display())))?;
