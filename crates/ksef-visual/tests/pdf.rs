@@ -272,6 +272,7 @@ fn offline_label_and_no_qr_without_link() {
     let text = pdf_text(&dir, &bytes);
     assert!(text.contains("OFFLINE"));
     assert_eq!(pdf_qr_codes(&dir, &bytes), vec![url]);
+    let _ = std::fs::remove_dir_all(&dir);
 
     let dir = temp_dir("no-link");
     let bytes = pdf::render(&view, &RenderOptions::default()).expect("renders");
