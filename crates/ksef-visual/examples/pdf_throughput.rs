@@ -25,6 +25,7 @@ fn main() {
             ksef_number: Some("5265877635-20260203-0100A0B1C2D3-4E".into()),
             kod_i_url: Some(view.kod_i(&LinkBase::test(), &xml).expect("KOD I").url()),
             qr_svg: None,
+            kod_ii_url: None,
         };
         pdf::render(&view, &opts).expect("renders")
     };

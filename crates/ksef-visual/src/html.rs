@@ -4,8 +4,7 @@
 
 use askama::Template;
 
-use ksef_core::qr::LABEL_OFFLINE;
-
+use crate::codes::{self, CodeKind};
 use crate::layout::{Block, Layout, Table};
 use crate::model::InvoiceView;
 
@@ -15,19 +14,26 @@ pub struct RenderOptions {
     /// The KSeF number, when the invoice is in KSeF: shown in the header and under KOD I
     /// (`OFFLINE` there otherwise).
     pub ksef_number: Option<String>,
-    /// The KOD I link (see [`InvoiceView::kod_i`]); no QR section without it. Only `https://` and
-    /// `http://` links are shown (the local emulator's verification pages are plain http).
+    /// The KOD I link (see [`InvoiceView::kod_i`]), for every invoice shown outside KSeF. Only
+    /// `https://` and `http://` links are shown (the local emulator's verification pages are
+    /// plain http).
     pub kod_i_url: Option<String>,
-    /// Trusted SVG markup of the QR code (inserted as is, e.g. a cached
+    /// Trusted SVG markup of KOD I's QR code (inserted as is, e.g. a cached
     /// [`crate::qr::svg_element`]); `None` = generated from `kod_i_url`.
     pub qr_svg: Option<String>,
+    /// The KOD II link of an offline invoice (`ksef_core::qr::CertificateVerificationLink`,
+    /// signed by `ksef_crypto::verification_link::sign_certificate_link`), labelled
+    /// `CERTYFIKAT` and drawn beside KOD I; `None` for an invoice issued online. The same
+    /// http(s) rule as `kod_i_url`.
+    pub kod_ii_url: Option<String>,
 }
 
-/// KOD I as drawn: the code, the label under it, the link.
-struct Qr {
+/// A code as drawn: its kind (title, captions, class), the code, the label under it, the link.
+struct Qr<'a> {
+    kind: CodeKind,
     svg: String,
-    label: String,
-    url: String,
+    label: &'a str,
+    url: &'a str,
 }
 
 #[derive(Template)]
@@ -35,7 +41,7 @@ struct Qr {
 struct Fragment<'a> {
     layout: &'a Layout,
     form_class: &'a str,
-    qr: Option<Qr>,
+    codes: Vec<Qr<'a>>,
 }
 
 #[derive(Template)]
@@ -69,23 +75,23 @@ impl Table {
     }
 }
 
-fn qr(opts: &RenderOptions) -> Option<Qr> {
-    let url = opts
-        .kod_i_url
-        .as_ref()
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))?;
-    let svg = match &opts.qr_svg {
-        Some(s) => s.clone(),
-        None => crate::qr::svg_element(url, "Kod QR weryfikacji faktury (KOD I)")?,
-    };
-    Some(Qr {
-        svg,
-        label: opts
-            .ksef_number
-            .clone()
-            .unwrap_or_else(|| LABEL_OFFLINE.to_string()),
-        url: url.clone(),
-    })
+/// The codes with their SVG images; a code whose link does not fit in a QR code is left out.
+fn codes(opts: &RenderOptions) -> Vec<Qr<'_>> {
+    codes::codes(opts)
+        .into_iter()
+        .filter_map(|c| {
+            let svg = match (&opts.qr_svg, c.kind) {
+                (Some(s), CodeKind::KodI) => s.clone(),
+                _ => crate::qr::svg_element(c.url, c.kind.image_name())?,
+            };
+            Some(Qr {
+                kind: c.kind,
+                svg,
+                label: c.label,
+                url: c.url,
+            })
+        })
+        .collect()
 }
 
 /// The invoice as an HTML fragment (`<div class="ksef-invoice">…</div>`, styles included).
@@ -102,7 +108,7 @@ fn render_layout(layout: &Layout, view: &InvoiceView, opts: &RenderOptions) -> S
             crate::Form::Fa3 => "ksef-fa3",
             crate::Form::FaRr1 => "ksef-farr1",
         },
-        qr: qr(opts),
+        codes: codes(opts),
     };
     // Rendering owned strings into a String cannot fail (no I/O, no fallible filters).
     t.render().unwrap_or_default()

@@ -14,9 +14,10 @@
 //!   renderer (HTML and PDF here, the PDF typeset by `ksef-pdf`) draws that, so all show the same strings.
 //! * [`html::render`] / [`html::render_page`]: an HTML fragment to embed in a page, or a
 //!   standalone page (askama, auto-escaped), with KOD I as an inline SVG QR code and the KSeF
-//!   number (or `OFFLINE`) under it.
+//!   number (or `OFFLINE`) under it, and for an offline invoice KOD II beside it, labelled
+//!   `CERTYFIKAT` ([`RenderOptions::kod_ii_url`]).
 //! * [`pdf::render`]: the same layout as an A4 PDF (ksef-pdf): tables breaking across pages,
-//!   KOD I as a vector QR code, `strona N z M` in the footer.
+//!   KOD I (and KOD II) as vector QR codes, `strona N z M` in the footer.
 //! * [`upo_pdf::render`]: a UPO (upo-v4-3) as a PDF: its fields and the table of documents.
 //! * [`InvoiceView::kod_i`]: the KOD I verification link of the invoice (built by
 //!   `ksef_core::qr`, digest §13.2); [`qr`]: QR codes with their labels as SVG and PNG images,
@@ -26,6 +27,7 @@
 //!
 //! PEF (UBL) documents are not covered: [`parse()`] answers [`ViewError::UnsupportedForm`].
 
+mod codes;
 pub mod decimal;
 pub mod facts;
 pub mod html;

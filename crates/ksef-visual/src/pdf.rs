@@ -2,14 +2,15 @@
 //! the HTML rendering, mapped onto A4 blocks. Header (kind, number, KSeF number), the parties
 //! side by side, tables for lines / VAT summary / payments (breaking between rows, the header
 //! row repeated), totals, KOD I as a vector QR code with the KSeF number (or `OFFLINE`) under
-//! it, and a footer `strona N z M` on every page.
+//! it (for an offline invoice KOD II beside it, `CERTYFIKAT` under it), and a footer
+//! `strona N z M` on every page.
 
 use ksef_pdf::{Align, Block as PdfBlock, Document, Table as PdfTable};
 
+use crate::codes::{self, Code, CodeKind};
 use crate::html::RenderOptions;
 use crate::layout::{Block, Field, Layout, Panel, Table};
 use crate::model::InvoiceView;
-use ksef_core::qr::LABEL_OFFLINE;
 
 /// Why an invoice could not be rendered as PDF.
 #[derive(Debug, thiserror::Error)]
@@ -66,28 +67,55 @@ pub fn render_layout(layout: &Layout, opts: &RenderOptions) -> Result<Vec<u8>, P
     Ok(doc.render()?)
 }
 
-/// KOD I, before the footer section, as in the official visualisation. Only http(s) links.
+/// The printed size of KOD II, quiet zone included: 50 mm, 1.4 times KOD I's 36 mm (the
+/// Ministry's generator prints them 210 and 150 pt): a KOD II link is two (EC signature) to
+/// four and a half (RSA) times as long as KOD I's, and its modules stay at about 0.75 mm (EC)
+/// to 0.55 mm (RSA 2048: a version 17 code).
+const KOD_II_SIZE: f32 = 50.0 / 25.4 * 72.0;
+
+/// The verification codes, before the footer section, as in the official visualisation: KOD I
+/// alone is its heading over the code beside its link; with KOD II the two stand side by side,
+/// each with its heading, label, caption and link. Only http(s) links.
 fn push_qr(doc: &mut Document, opts: &RenderOptions) -> Result<(), PdfError> {
-    let Some(url) = opts
-        .kod_i_url
-        .as_deref()
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-    else {
-        return Ok(());
-    };
-    let label = opts.ksef_number.as_deref().unwrap_or(LABEL_OFFLINE);
-    doc.spacer(6.0);
-    doc.heading("Sprawdź, czy Twoja faktura znajduje się w KSeF!", 2);
-    doc.columns(
-        vec![PdfBlock::qr(url, label)?],
-        vec![
-            PdfBlock::paragraph(
-                "Nie możesz zeskanować kodu z obrazka? Skorzystaj z linku weryfikacyjnego:",
-            ),
-            PdfBlock::small(url),
-        ],
-    );
+    let codes = codes::codes(opts);
+    match codes.as_slice() {
+        [] => {}
+        [only] => {
+            doc.spacer(6.0);
+            doc.heading(only.kind.title(), 2);
+            let mut text = Vec::new();
+            if let Some(e) = only.kind.explanation() {
+                text.push(PdfBlock::paragraph(e));
+            }
+            text.push(PdfBlock::paragraph(only.kind.pdf_caption()));
+            text.push(PdfBlock::small(only.url));
+            doc.columns(vec![code_block(only)?], text);
+        }
+        [first, second, ..] => {
+            doc.spacer(6.0);
+            doc.columns(stacked(first)?, stacked(second)?);
+        }
+    }
     Ok(())
+}
+
+/// The QR code with its label.
+fn code_block(code: &Code) -> Result<PdfBlock, PdfError> {
+    Ok(match code.kind {
+        CodeKind::KodI => PdfBlock::qr(code.url, code.label)?,
+        CodeKind::KodII => PdfBlock::qr_sized(code.url, code.label, KOD_II_SIZE)?,
+    })
+}
+
+/// One code in its half of the page: heading, code and label, explanation, caption, link.
+fn stacked(code: &Code) -> Result<Vec<PdfBlock>, PdfError> {
+    let mut blocks = vec![PdfBlock::heading(code.kind.title(), 3), code_block(code)?];
+    if let Some(e) = code.kind.explanation() {
+        blocks.push(PdfBlock::small(e));
+    }
+    blocks.push(PdfBlock::paragraph(code.kind.pdf_caption()));
+    blocks.push(PdfBlock::small(code.url));
+    Ok(blocks)
 }
 
 fn pairs(fields: &[Field]) -> Vec<(String, String)> {

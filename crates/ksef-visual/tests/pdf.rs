@@ -1,12 +1,16 @@
 //! Every official sample invoice the HTML tests use is rendered as PDF and read back with
 //! independent tools: `pdftotext -layout` (poppler) must find the key facts, and the QR code
 //! rendered by `pdftoppm -r 200` and decoded by `zbarimg` must be exactly the KOD I link, whose
-//! hash `openssl dgst` computes. The tools are required: without them the tests fail.
+//! hash `openssl dgst` computes. Issued offline, each also carries KOD II (a real signature of a
+//! KSeF `Offline` test certificate): both codes must decode, each with its label in the text.
+//! The tools are required: without them the tests fail.
 
 use std::path::Path;
 use std::process::Command;
 
-use ksef_core::qr::{HOST_TEST, LinkBase};
+use ksef_core::qr::{HOST_TEST, LinkBase, VerificationLink};
+use ksef_crypto::KeyAlgorithm;
+use ksef_crypto::verification_link::verify_certificate_link;
 use ksef_visual::{InvoiceView, RenderOptions, pdf};
 
 mod common;
@@ -132,6 +136,8 @@ fn every_official_sample_as_pdf() {
     let files = sample_files();
     assert!(files.len() >= 12, "samples found: {files:?}");
     let mut rendered = 0;
+    // RSA: the longest KOD II link, the densest code.
+    let cert = offline_certificate(KeyAlgorithm::Rsa2048);
     for path in &files {
         if is_pef(path) {
             continue;
@@ -156,6 +162,7 @@ fn every_official_sample_as_pdf() {
             ksef_number: Some(KSEF_NUMBER.into()),
             kod_i_url: Some(url),
             qr_svg: None,
+            kod_ii_url: None,
         };
         let bytes = pdf::render(&view, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(bytes.starts_with(b"%PDF-"), "{name}");
@@ -210,6 +217,37 @@ fn every_official_sample_as_pdf() {
         let codes = pdf_qr_codes(&dir, &bytes);
         assert_eq!(codes, vec![expected_url.clone()], "{name}: QR codes");
         let _ = std::fs::remove_dir_all(&dir);
+
+        // The same invoice issued offline: KOD I labelled OFFLINE, KOD II beside it. The two
+        // codes are kept together, so they cost at most one more page.
+        let kod_ii = kod_ii(&cert, &xml).url();
+        let offline = pdf::render(
+            &view,
+            &RenderOptions {
+                kod_i_url: Some(expected_url.clone()),
+                kod_ii_url: Some(kod_ii.clone()),
+                ..RenderOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{name} offline: {e}"));
+        let dir = temp_dir(&format!("{name}-offline"));
+        let text = pdf_text(&dir, &offline);
+        let tokens: Vec<&str> = text.split_whitespace().collect();
+        for label in ["OFFLINE", "CERTYFIKAT"] {
+            assert!(contains_words(&tokens, label), "{name}: {label}");
+        }
+        let offline_pages = text.split('\u{c}').filter(|p| !p.trim().is_empty()).count();
+        eprintln!("{name}: {pages} page(s) online, {offline_pages} offline with KOD II");
+        assert!(
+            (pages..=pages + 1).contains(&offline_pages),
+            "{name}: {pages} → {offline_pages} pages"
+        );
+        let mut codes = pdf_qr_codes(&dir, &offline);
+        codes.sort();
+        let mut both = vec![expected_url.clone(), kod_ii];
+        both.sort();
+        assert_eq!(codes, both, "{name}: offline QR codes");
+        let _ = std::fs::remove_dir_all(&dir);
         rendered += 1;
     }
     assert!(rendered >= 10, "{rendered} invoices rendered");
@@ -234,6 +272,7 @@ fn offline_label_and_no_qr_without_link() {
     let text = pdf_text(&dir, &bytes);
     assert!(text.contains("OFFLINE"));
     assert_eq!(pdf_qr_codes(&dir, &bytes), vec![url]);
+    let _ = std::fs::remove_dir_all(&dir);
 
     let dir = temp_dir("no-link");
     let bytes = pdf::render(&view, &RenderOptions::default()).expect("renders");
@@ -340,4 +379,70 @@ fn every_official_upo_sample_as_pdf() {
     ));
     let e = ksef_visual::upo_pdf::render(&inv).expect_err("not a UPO");
     assert!(e.to_string().starts_with("not a KSeF UPO"), "{e}");
+}
+
+/// An offline invoice: KOD I labelled `OFFLINE` and KOD II labelled `CERTYFIKAT`, side by
+/// side. The KOD II link is real: signed with a KSeF `Offline` certificate (RSA and EC), its
+/// hash computed by openssl. zbarimg must read exactly the two links from the page, and what
+/// it reads of KOD II must carry a signature the certificate verifies.
+#[test]
+fn offline_invoice_carries_kod_i_and_kod_ii() {
+    let xml = load(&repo_root().join(
+        "spec/ksef-client-csharp/KSeF.Client.Tests.Core/Templates/invoice-template-fa-3.xml",
+    ));
+    let view = InvoiceView::parse(&xml).expect("parses");
+    let hash = openssl_hash(&xml);
+    let kod_i = view.kod_i(&LinkBase::test(), &xml).expect("KOD I").url();
+    for algorithm in [KeyAlgorithm::Rsa2048, KeyAlgorithm::EcP256] {
+        let cert = offline_certificate(algorithm);
+        let link = kod_ii(&cert, &xml);
+        let kod_ii = link.url();
+        let prefix = format!(
+            "https://{HOST_TEST}/certificate/Nip/{SELLER_NIP}/{SELLER_NIP}/{OFFLINE_CERT_SERIAL}/{hash}/"
+        );
+        assert!(kod_ii.starts_with(&prefix), "{kod_ii}");
+        let bytes = pdf::render(
+            &view,
+            &RenderOptions {
+                kod_i_url: Some(kod_i.clone()),
+                kod_ii_url: Some(kod_ii.clone()),
+                ..RenderOptions::default()
+            },
+        )
+        .expect("renders");
+        let dir = temp_dir(&format!("kod-ii-{algorithm:?}"));
+        let text = pdf_text(&dir, &bytes);
+        let tokens: Vec<&str> = text.split_whitespace().collect();
+        for must in [
+            "OFFLINE",
+            "CERTYFIKAT",
+            "Sprawdź, czy Twoja faktura znajduje się w KSeF!",
+            "Zweryfikuj dostawcę faktury",
+            "Kod CERTYFIKAT potwierdza tożsamość wystawcy",
+            kod_i.as_str(),
+            kod_ii.as_str(),
+        ] {
+            assert!(
+                contains_words(&tokens, must),
+                "{algorithm:?}: {must:?} missing:\n{text}"
+            );
+        }
+        let mut codes = pdf_qr_codes(&dir, &bytes);
+        codes.sort();
+        let mut expected = vec![kod_i.clone(), kod_ii.clone()];
+        expected.sort();
+        assert_eq!(codes, expected, "{algorithm:?}: QR codes");
+        // The printed KOD II verifies with the certificate.
+        let printed = codes
+            .iter()
+            .find(|c| c.contains("/certificate/"))
+            .expect("KOD II");
+        match VerificationLink::parse(printed).expect("KOD II parses") {
+            VerificationLink::Certificate(l) => {
+                verify_certificate_link(&cert.certificate_der, &l).expect("signature verifies")
+            }
+            other => panic!("{other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -1,8 +1,13 @@
 //! Every official sample invoice vendored in the repository (FA(2), each FA(3) variant,
 //! FA_RR(1)) is read and rendered; the key facts must appear in the HTML. PEF samples must be
-//! refused as unsupported. KOD I is checked against `openssl dgst` as an independent oracle.
+//! refused as unsupported. KOD I is checked against `openssl dgst` as an independent oracle;
+//! the two codes of an offline invoice (KOD I, KOD II) are read back by `zbarimg` from the page
+//! as headless Chromium draws it.
+
+use std::process::Command;
 
 use ksef_core::qr::LinkBase;
+use ksef_crypto::KeyAlgorithm;
 use ksef_visual::{Form, InvoiceView, RenderOptions, ViewError, html};
 
 mod common;
@@ -64,6 +69,7 @@ fn every_official_sample_renders_its_facts() {
             ksef_number: Some("5265877635-20260203-0100A0B1C2D3-4E".into()),
             kod_i_url: Some(view.kod_i(&LinkBase::test(), &xml).expect("KOD I").url()),
             qr_svg: None,
+            kod_ii_url: None,
         };
         let out = html::render(&view, &opts);
         let facts = view.facts();
@@ -259,4 +265,146 @@ fn kod_i_matches_openssl() {
         },
     );
     assert!(!out.contains("javascript:"));
+}
+
+/// An offline invoice: KOD I labelled `OFFLINE` and, beside it, KOD II labelled `CERTYFIKAT`
+/// with its heading and explanation; both links clickable. KOD II is a real link signed with a
+/// KSeF `Offline` test certificate. A KOD II that is no http(s) link is never shown.
+#[test]
+fn offline_invoice_shows_kod_i_and_kod_ii() {
+    let xml = sample("invoice-template-fa-3.xml");
+    let view = InvoiceView::parse(&xml).expect("parses");
+    let kod_i = view.kod_i(&LinkBase::test(), &xml).expect("KOD I").url();
+    let kod_ii = kod_ii(&offline_certificate(KeyAlgorithm::EcP256), &xml).url();
+    let hash = openssl_hash(&xml);
+    assert!(
+        kod_ii.starts_with(&format!(
+            "https://qr-test.ksef.mf.gov.pl/certificate/Nip/{SELLER_NIP}/{SELLER_NIP}/{OFFLINE_CERT_SERIAL}/{hash}/"
+        )),
+        "{kod_ii}"
+    );
+    let opts = RenderOptions {
+        kod_i_url: Some(kod_i.clone()),
+        kod_ii_url: Some(kod_ii.clone()),
+        ..RenderOptions::default()
+    };
+    let out = html::render(&view, &opts);
+    // The QR section, before the footer section.
+    let start = out
+        .find("<section class=\"ksef-section ksef-qr\">")
+        .expect("QR section");
+    let end = start
+        + out[start..]
+            .find("</section>")
+            .expect("end of the QR section");
+    let qr = &out[start..end];
+    assert!(out[end..].contains("<h2>Stopka</h2>"));
+    assert_eq!(qr.matches("<svg ").count(), 2, "{qr}");
+    let i = qr.find(">OFFLINE</figcaption>").expect("KOD I label");
+    let ii = qr.find(">CERTYFIKAT</figcaption>").expect("KOD II label");
+    assert!(i < ii, "KOD I first");
+    assert!(qr.contains(&format!(
+        "<a class=\"ksef-kod-i\" href=\"{}\"",
+        escape(&kod_i)
+    )));
+    assert!(qr.contains(&format!(
+        "<a class=\"ksef-kod-ii\" href=\"{}\"",
+        escape(&kod_ii)
+    )));
+    assert!(qr.contains(&format!(">{}</a>", escape(&kod_ii))));
+    for s in [
+        "<h2>Sprawdź, czy Twoja faktura znajduje się w KSeF!</h2>",
+        "<h2>Zweryfikuj dostawcę faktury</h2>",
+        "Kod CERTYFIKAT potwierdza tożsamość wystawcy",
+        "przejdź do weryfikacji wystawcy faktury!",
+        "aria-label=\"Kod QR weryfikacji wystawcy faktury (KOD II)\"",
+    ] {
+        assert!(qr.contains(s), "{s:?} missing:\n{qr}");
+    }
+    // Only once, and nothing of KOD II on an invoice issued online.
+    assert_eq!(out.matches(">CERTYFIKAT</figcaption>").count(), 1);
+    let online = html::render(
+        &view,
+        &RenderOptions {
+            kod_ii_url: None,
+            ..opts.clone()
+        },
+    );
+    assert!(!online.contains("CERTYFIKAT"));
+    assert!(!online.contains("ksef-kod-ii"));
+    assert_eq!(online.matches("<svg ").count(), 1);
+    // A KOD II that is no http(s) link is left out.
+    let hostile = html::render(
+        &view,
+        &RenderOptions {
+            kod_ii_url: Some("javascript:alert(1)".into()),
+            ..opts
+        },
+    );
+    assert!(!hostile.contains("javascript:"));
+    assert!(!hostile.contains("CERTYFIKAT"));
+}
+
+/// The standalone page of an offline invoice as headless Chromium draws it: zbarimg reads
+/// exactly KOD I and KOD II from the screenshot (RSA: the longest KOD II link).
+#[test]
+fn offline_page_codes_scan_in_a_browser() {
+    let xml = sample("invoice-template-fa-3.xml");
+    let view = InvoiceView::parse(&xml).expect("parses");
+    let kod_i = view.kod_i(&LinkBase::test(), &xml).expect("KOD I").url();
+    let kod_ii = kod_ii(&offline_certificate(KeyAlgorithm::Rsa2048), &xml).url();
+    let page = html::render_page(
+        &view,
+        &RenderOptions {
+            kod_i_url: Some(kod_i.clone()),
+            kod_ii_url: Some(kod_ii.clone()),
+            ..RenderOptions::default()
+        },
+    );
+    let dir = std::env::temp_dir().join(format!("ksef-visual-browser-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("invoice.html");
+    std::fs::write(&file, page).expect("write page");
+    let shot = dir.join("shot.png");
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            // Tall enough for the whole invoice: the codes are at its end.
+            "--window-size=1200,5000",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .unwrap_or_else(|e| panic!("chromium: {e} (install chromium)"));
+    assert!(
+        out.status.success() && shot.exists(),
+        "chromium: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("zbarimg")
+        .args(["--raw", "-q"])
+        .arg(&shot)
+        .output()
+        .unwrap_or_else(|e| panic!("zbarimg: {e} (install zbar-tools)"));
+    assert!(
+        out.status.success(),
+        "zbarimg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut codes: Vec<String> = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    codes.sort();
+    let mut expected = vec![kod_i, kod_ii];
+    expected.sort();
+    assert_eq!(codes, expected);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -153,6 +153,25 @@ async fn offline_invoices_are_recorded_with_deadlines_and_kod_ii_then_sent() {
         "{note}"
     );
     assert!(inv.contains(">OFFLINE<"), "KOD I labelled OFFLINE: {inv}");
+    // KOD II with the CERTYFIKAT label; the emulator (as KSeF's QR service) confirms it.
+    assert!(inv.contains(">CERTYFIKAT<"), "{inv}");
+    let kod_ii = inv
+        .split("class=\"ksef-kod-ii\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a KOD II link on the invoice page")
+        .to_string();
+    let verdict: serde_json::Value = h
+        .http
+        .get(&kod_ii)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verdict["valid"], true, "{verdict}");
 
     // The same file again: found, not a second row.
     let (status, page) = h
@@ -175,6 +194,7 @@ async fn offline_invoices_are_recorded_with_deadlines_and_kod_ii_then_sent() {
         inv.contains(&format!(">{ksef_number}<")) && !inv.contains(">OFFLINE<"),
         "KOD I now labelled with the KSeF number"
     );
+    assert!(inv.contains(&kod_ii), "KOD II stays on the offline invoice");
     // KSeF marks it Offline (its metadata, through the emulator's API).
     let api = ksef_testkit::RawClient::new(&h.emulator());
     let owner = api

@@ -104,9 +104,9 @@ pub fn render_invoice(
     let kod_i = view
         .kod_i(&host, xml)
         .map_err(|e| CliError::Usage(format!("{name}: no KOD I link: {e}")))?;
-    let _ = &kod_ii_url; // KOD II: drawn once the visualisation takes it.
     let opts = RenderOptions {
         kod_i_url: Some(kod_i.url()),
+        kod_ii_url,
         ksef_number,
         ..RenderOptions::default()
     };

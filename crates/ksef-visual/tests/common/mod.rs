@@ -6,6 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use ksef_core::ContextIdentifier;
+use ksef_core::qr::{CertificateVerificationLink, InvoiceHash, LinkBase};
+use ksef_crypto::ca::{IssuedKeyUsage, Validity, issue_for_public_key, make_ca};
+use ksef_crypto::testcert::oid;
+use ksef_crypto::verification_link::sign_certificate_link;
+use ksef_crypto::{Credential, KeyAlgorithm, PrivateKey};
+
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 pub const SELLER_NIP: &str = "5265877635";
@@ -58,6 +65,44 @@ pub fn load(path: &Path) -> Vec<u8> {
         .replace("#buyer_reference#", "REF-1")
         .replace("#iban#", "PL61109010140000071219812874")
         .into_bytes()
+}
+
+/// The serial number of the test `Offline` certificates (the one of `kody-qr.md`'s example).
+pub const OFFLINE_CERT_SERIAL: &str = "01F20A5D352AE590";
+
+/// A KSeF `Offline` certificate (keyUsage nonRepudiation only) for a fresh `algorithm` key,
+/// issued by a throwaway CA as the emulator issues KSeF certificates.
+pub fn offline_certificate(algorithm: KeyAlgorithm) -> Credential {
+    let ca = make_ca("KSeF CA (test)", KeyAlgorithm::EcP256).expect("CA");
+    let key = PrivateKey::generate(algorithm).expect("key");
+    let serial = [0x01, 0xF2, 0x0A, 0x5D, 0x35, 0x2A, 0xE5, 0x90];
+    let der = issue_for_public_key(
+        &ca,
+        &[
+            (oid::COMMON_NAME.to_string(), "Jan Kowalski".to_string()),
+            (oid::COUNTRY_NAME.to_string(), "PL".to_string()),
+        ],
+        &key.public_key_spki_der().expect("SPKI"),
+        IssuedKeyUsage::NonRepudiation,
+        Validity::from_now(time::Duration::days(30)).expect("validity"),
+        &serial,
+    )
+    .expect("certificate");
+    Credential::new(key, der, vec![ca.certificate_der]).expect("credential")
+}
+
+/// KOD II of the invoice file `xml` on TEST, issued by the seller in its own NIP context and
+/// signed with `credential` (an `Offline` certificate).
+pub fn kod_ii(credential: &Credential, xml: &[u8]) -> CertificateVerificationLink {
+    let nip: ksef_core::Nip = SELLER_NIP.parse().expect("NIP");
+    sign_certificate_link(
+        credential,
+        LinkBase::test(),
+        ContextIdentifier::Nip(nip.clone()),
+        nip,
+        InvoiceHash::of_file(xml),
+    )
+    .expect("KOD II")
 }
 
 /// A PEF (UBL) sample: not shown by this crate.

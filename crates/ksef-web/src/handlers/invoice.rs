@@ -115,6 +115,7 @@ pub async fn invoice_page(
                     ksef_number: r.ksef_number.clone(),
                     kod_i_url,
                     qr_svg: None,
+                    kod_ii_url: inv.kod2_link.clone(),
                 },
             );
             (Some(without_style(&html)), None)
@@ -200,6 +201,7 @@ pub async fn invoice_pdf(
                     .and_then(|b| view.kod_i(b, &bytes).ok())
                     .map(|l| l.url()),
                 qr_svg: None,
+                kod_ii_url: inv.kod2_link.clone(),
             };
             ksef_visual::pdf::render(&view, &options).map_err(|e| e.to_string())
         });
