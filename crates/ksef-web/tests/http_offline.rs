@@ -222,6 +222,63 @@ async fn offline_invoices_are_recorded_with_deadlines_and_kod_ii_then_sent() {
         .unwrap_or_default();
     assert_eq!(modes, vec!["Offline"], "{:?}", found.body);
 
+    // An offline invoice KSeF rejects for a technical reason (a byte order mark: 430), then
+    // its technical correction (the same invoice in a clean file) is accepted; a second one
+    // is refused in Polish.
+    // (The web app's local check refuses such a file, so it is recorded through the program
+    // layer with the check off, as another program sharing the store could.)
+    let scratch = tempfile::tempdir().unwrap();
+    let bom = scratch.path().join("z-bom.xml");
+    std::fs::write(
+        &bom,
+        ksef_testkit::invoices::broken_bom(nip.as_str(), "OFF-3"),
+    )
+    .unwrap();
+    let mut program = ksef_program::App::new(ksef_program::Settings {
+        base_url: h.emulator(),
+        data_dir: h.data_dir.clone(),
+        json: false,
+    })
+    .unwrap();
+    let mut req = ksef_program::offline::IssueRequest::new(
+        vec![bom],
+        ksef_program::offline::OfflineMode::Offline24,
+    );
+    req.firm = Some(format!("Nip:{}", nip.as_str()));
+    req.validate = false;
+    ksef_program::offline::issue_offline(&mut program, req)
+        .await
+        .expect("recorded as issued offline");
+    let (_, page) = h.post_offline("/faktury/offline/wyslij", None).await;
+    let flash = element_text(&page, "flash").unwrap_or_default();
+    assert!(flash.contains("przyjęte 0, odrzucone 1"), "{flash}");
+    let rejected = expect_row(&page, "class", "rejected-row");
+    assert!(cell(rejected, "reason").contains("430"), "{rejected}");
+    let rejected_id = attr(rejected, "data-id").expect("a row id");
+    let fixed = ksef_testkit::invoices::fa3(nip.as_str(), "OFF-3");
+    let (status, page) = h
+        .post_offline(
+            &format!("/faktury/offline/korekta/{rejected_id}"),
+            Some(fixed.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let flash = element_text(&page, "flash").unwrap_or_default();
+    assert!(
+        flash.contains("Korekta techniczna faktury") && flash.contains("przyjęta: numer KSeF"),
+        "{flash} {page}"
+    );
+    let mut again = fixed;
+    again.extend_from_slice(b"\n");
+    let (_, page) = h
+        .post_offline(
+            &format!("/faktury/offline/korekta/{rejected_id}"),
+            Some(again),
+        )
+        .await;
+    let err = element_text(&page, "error").unwrap_or_default();
+    assert!(err.contains("korekt"), "{err}");
+
     // A technical correction of an accepted invoice is refused in Polish, before KSeF.
     let (status, page) = h
         .post_offline(

@@ -31,7 +31,7 @@ pub struct Harness {
     /// The administrator's browser (logged in by the setup unless started empty).
     pub http: Client,
     jar: Arc<Jar>,
-    data_dir: PathBuf,
+    pub data_dir: PathBuf,
     _dir: tempfile::TempDir,
 }
 
