@@ -155,12 +155,12 @@ pub fn polish(e: &ProgramError) -> String {
             firm,
         } => format!(
             "Plik „{}”: sprzedawcą jest NIP {seller_nip}, a nie firma {} — faktury nie zapisano.",
-            file.display(),
+            file_name(file),
             crate::pages::firm_label(firm)
         ),
         E::OfflineDeadline { file, source } => format!(
             "Plik „{}”: {} — faktury nie zapisano.",
-            file.display(),
+            file_name(file),
             polish_deadline(source)
         ),
         E::AlreadyInRegister {
@@ -169,7 +169,7 @@ pub fn polish(e: &ProgramError) -> String {
             ..
         } => format!(
             "Plik „{}” jest już w rejestrze faktur{} jako faktura wysłana w trybie online — nie można go wystawić w trybie offline.",
-            file.display(),
+            file_name(file),
             ksef_number
                 .as_deref()
                 .map(|n| format!(" (numer KSeF {n})"))
@@ -177,7 +177,7 @@ pub fn polish(e: &ProgramError) -> String {
         ),
         E::FileChanged { file } => format!(
             "Plik „{}” zmienił się w trakcie zapisywania — spróbuj ponownie.",
-            file.display()
+            file_name(file)
         ),
         E::InvoiceNotInRegister { invoice } => {
             format!("Nie ma faktury „{invoice}” w rejestrze faktur tej firmy.")
@@ -211,7 +211,7 @@ pub fn polish(e: &ProgramError) -> String {
 fn status_pl(s: ksef_store::InvoiceStatus) -> &'static str {
     use ksef_store::InvoiceStatus as S;
     match s {
-        S::Issued => "wystawiona offline, niewysłana",
+        S::Issued => "wystawiona offline, do wysłania",
         S::Sent => "wysłana, czeka na wynik KSeF",
         S::Accepted => "przyjęta przez KSeF",
         S::Rejected => "odrzucona przez KSeF",
@@ -219,17 +219,29 @@ fn status_pl(s: ksef_store::InvoiceStatus) -> &'static str {
     }
 }
 
+/// The last part of a path (the file's own name; never a temporary directory).
+fn file_name(p: &std::path::Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
 /// Why no sending deadline could be computed, in Polish.
 fn polish_deadline(e: &ksef_core::offline::DeadlineError) -> String {
+    use crate::handlers::date_pl;
     use ksef_core::offline::DeadlineError as D;
     match e {
         D::EndsBeforeIssue { kind, issued, ends } => format!(
-            "{} zakończył się {ends}, przed datą wystawienia faktury {issued} — faktura nie mogła zostać wystawiona w tym trybie",
-            capitalise(kind.polish_name())
+            "tryb „{}” zakończono {}, przed datą wystawienia faktury {} — faktura nie mogła zostać wystawiona w tym trybie",
+            kind.polish_name(),
+            date_pl(*ends),
+            date_pl(*issued)
         ),
-        D::FailureEndsBeforeAnnouncement { announced, ends } => {
-            format!("awaria KSeF ogłoszona {announced} nie mogła zakończyć się {ends}")
-        }
+        D::FailureEndsBeforeAnnouncement { announced, ends } => format!(
+            "awaria KSeF ogłoszona {} nie mogła zakończyć się {}",
+            date_pl(*announced),
+            date_pl(*ends)
+        ),
         D::OutOfRange => "termin przesłania wypadałby po 31 grudnia 9999".into(),
     }
 }

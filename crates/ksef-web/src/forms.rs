@@ -134,7 +134,7 @@ impl Upload {
 
 /// A local path for `return_to`: only our own pages (no scheme, no `//`).
 pub fn safe_return_to(s: &str) -> String {
-    const ALLOWED: [&str; 8] = [
+    const ALLOWED: [&str; 9] = [
         "/",
         "/generuj",
         "/tokeny",
@@ -142,11 +142,14 @@ pub fn safe_return_to(s: &str) -> String {
         "/ustawienia",
         "/faktury/zakupu",
         "/faktury/sprzedazy",
+        "/faktury/offline",
         "/sesje",
     ];
     let path = s.split(['?', '#']).next().unwrap_or("");
     if ALLOWED.contains(&path) || path.starts_with("/uzytkownicy/") && !path.contains("//") {
         path.to_string()
+    } else if path.starts_with("/faktury/offline/") {
+        "/faktury/offline".to_string()
     } else if path.starts_with("/faktury/sprzedazy/") {
         // A sending job or an invoice belongs to one firm: back to its list.
         "/faktury/sprzedazy".to_string()
@@ -191,6 +194,7 @@ mod tests {
             "/faktury/zakupu"
         );
         assert_eq!(safe_return_to("/sesje"), "/sesje");
+        assert_eq!(safe_return_to("/faktury/offline"), "/faktury/offline");
         assert_eq!(safe_return_to("/faktury/17"), "/faktury/zakupu");
         assert_eq!(
             safe_return_to("/faktury/zakupu/pobieranie"),

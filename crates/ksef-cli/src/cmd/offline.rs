@@ -54,6 +54,17 @@ pub struct IssueArgs {
     /// Skip the local XSD check (to exercise KSeF's own verification).
     #[arg(long, hide = true)]
     no_validate: bool,
+    /// The firm's KSeF Offline certificate: KOD II is made for each invoice and kept in the
+    /// register (PDFs then carry it). PKCS#12, or PEM with --key. An Authentication
+    /// certificate is refused before anything is recorded.
+    #[arg(long)]
+    cert: Option<PathBuf>,
+    /// PEM private key for a PEM --cert.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// File with the PKCS#12 password (first line); else KSEF_CERT_PASSWORD.
+    #[arg(long, requires = "cert")]
+    password_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -132,11 +143,39 @@ fn parse_form(form: Option<&str>) -> CliResult<Option<ksef_invoice::FormCode>> {
 
 async fn issue(app: &mut App, args: IssueArgs) -> CliResult<()> {
     let mode = offline::parse_mode(&args.mode, args.ends.as_deref())?;
+    // The certificate first: a refused one must not leave invoices without their KOD II.
+    let credential = match &args.cert {
+        Some(cert) => Some(
+            offline::require_offline(ksef_program::auth::load_credential(
+                cert,
+                args.key.as_deref(),
+                args.password_file.as_deref(),
+            )?)
+            .map_err(|e| match e {
+                ksef_program::ProgramError::Crypto(c) => crate::cmd::qr::refused(cert, c),
+                other => other.into(),
+            })?,
+        ),
+        None => None,
+    };
+    let firm = args.context.firm()?;
     let mut req = IssueRequest::new(args.files, mode);
-    req.firm = args.context.firm()?;
+    req.firm = firm.clone();
     req.form = parse_form(args.form.as_deref())?;
     req.validate = !args.no_validate;
     let issued = offline::issue_offline(app, req).await?;
+    if let Some(cred) = &credential {
+        for i in &issued {
+            offline::make_kod2_link(
+                app,
+                firm.as_deref(),
+                &ksef_store::InvoiceKey::Id(i.id),
+                cred,
+            )
+            .await?;
+        }
+        eprintln!("KOD II made for {} invoice(s)", issued.len());
+    }
     if app.json() {
         return print_json(&issued);
     }

@@ -182,7 +182,7 @@ fn code(data: &str, label: &str) -> CliResult<LabelledCode> {
 }
 
 /// A certificate that may not sign KOD II names the file and says what to use instead.
-fn refused(cert: &Path, e: CryptoError) -> CliError {
+pub(crate) fn refused(cert: &Path, e: CryptoError) -> CliError {
     match e {
         CryptoError::NotOfflineCertificate { .. } | CryptoError::NotKsefCertificate { .. } => {
             CliError::NotOfflineCertificate {

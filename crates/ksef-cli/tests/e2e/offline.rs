@@ -415,3 +415,88 @@ fn offline_invoices_issued_listed_sent_and_corrected() {
         "{err}"
     );
 }
+
+/// `ksef offline issue --cert`: KOD II made with the firm's KSeF Offline certificate and kept
+/// in the register (the list's `kod2Link`, verified by the emulator's own page); an
+/// Authentication certificate is refused before anything is recorded.
+#[test]
+fn offline_issue_with_an_offline_certificate_keeps_kod_ii() {
+    let emu = emulator();
+    let p = Program::new(BIN, &emu.base_url);
+    let files = tempfile::tempdir().unwrap();
+    let dir = files.path();
+    let nip = Nip::random();
+    p.login_owner(&nip, dir);
+    let pw = dir.join("pw.txt");
+    std::fs::write(&pw, "Offline cert password 7\n").unwrap();
+    let (offline_p12, auth_p12) = (dir.join("offline.p12"), dir.join("auth.p12"));
+    for (kind, out) in [("Offline", &offline_p12), ("Authentication", &auth_p12)] {
+        p.json(&[
+            "cert",
+            "enroll",
+            "--name",
+            &format!("Certyfikat {kind}"),
+            "--type",
+            kind,
+            "--out",
+            s(out),
+            "--password-file",
+            s(&pw),
+        ]);
+    }
+    let f = invoice(dir, &nip, "OFF-K2", &yesterday());
+    let err = p.fails(&[
+        "offline",
+        "issue",
+        s(&f),
+        "--mode",
+        "offline24",
+        "--cert",
+        s(&auth_p12),
+        "--password-file",
+        s(&pw),
+    ]);
+    assert!(err.contains("Offline certificate"), "{err}");
+    assert!(
+        register(&p).is_empty(),
+        "nothing recorded with a refused certificate"
+    );
+
+    let issued = p.json(&[
+        "offline",
+        "issue",
+        s(&f),
+        "--mode",
+        "offline24",
+        "--cert",
+        s(&offline_p12),
+        "--password-file",
+        s(&pw),
+    ]);
+    let listed = register(&p);
+    let row = listed
+        .iter()
+        .find(|r| r["id"] == issued[0]["id"])
+        .expect("the issued invoice in the register");
+    let kod2 = row["kod2Link"].as_str().expect("a KOD II link");
+    let origin = emu.base_url.trim_end_matches('/').trim_end_matches("/v2");
+    assert!(
+        kod2.starts_with(&format!("{origin}/certificate/Nip/{}/", nip.as_str())),
+        "{kod2}"
+    );
+    let verdict: Value = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async {
+            ksef_testkit::http_client_builder()
+                .build()
+                .unwrap()
+                .get(kod2)
+                .header("accept", "application/json")
+                .send()
+                .await?
+                .json()
+                .await
+        })
+        .expect("the emulator's verdict");
+    assert_eq!(verdict["valid"], true, "{verdict}");
+}

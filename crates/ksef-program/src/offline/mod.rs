@@ -212,36 +212,60 @@ pub fn offline_credential(
     key_pem: Option<&[u8]>,
     password: &str,
 ) -> ProgramResult<ksef_crypto::Credential> {
+    require_offline(crate::auth::credential_from_bytes(cert, key_pem, password)?)
+}
+
+/// `credential` if its certificate is a KSeF `Offline` one (the only kind that may sign
+/// KOD II), else [`ksef_crypto::CryptoError::NotOfflineCertificate`].
+pub fn require_offline(
+    credential: ksef_crypto::Credential,
+) -> ProgramResult<ksef_crypto::Credential> {
     use ksef_crypto::verification_link::{KsefCertificateUsage, ksef_certificate_usage};
-    let credential = crate::auth::credential_from_bytes(cert, key_pem, password)?;
     match ksef_certificate_usage(&credential.certificate_der)? {
         KsefCertificateUsage::Offline => Ok(credential),
         found => Err(ksef_crypto::CryptoError::NotOfflineCertificate { found }.into()),
     }
 }
 
-/// Makes KOD II of an invoice of `firm`'s register (`Nip:…`) with the firm's KSeF `Offline`
+/// Makes KOD II of an invoice of the firm's register (named `Nip:…`, else the session's or the
+/// only one) with the firm's KSeF `Offline`
 /// certificate and stores it on the invoice; returns the link. It points at the API in use
 /// (the Ministry's QR host on TEST/DEMO/PRD, the emulator's own pages locally). An
 /// `Authentication` certificate is refused ([`ksef_crypto::CryptoError::NotOfflineCertificate`]).
 pub async fn make_kod2_link(
     app: &mut App,
-    firm: &str,
+    firm: Option<&str>,
     invoice: &InvoiceKey,
     credential: &ksef_crypto::Credential,
 ) -> ProgramResult<String> {
     use ksef_core::qr::{InvoiceHash, LinkBase, LinkError};
-    let register = chosen_firm(app, Some(firm)).await?;
+    let register = chosen_firm(app, firm).await?;
     let base_url = app.settings.base_url.clone();
     let store = app.store().await?;
+    // The firm's context as the register knows it (named, the session's or the only one).
+    let firm = store
+        .registers(&base_url)
+        .await?
+        .into_iter()
+        .find(|(id, _)| *id == register)
+        .map(|(_, context)| context)
+        .unwrap_or_default();
     let Some((inv, bytes)) = store.invoice(register, invoice).await? else {
         return Err(crate::register::not_in_register(invoice));
     };
+    if inv.record.direction != ksef_store::Direction::Sale || !inv.record.offline {
+        return Err(ProgramError::invalid(
+            Field::Invoice,
+            InputProblem::NotApplicable {
+                why: "KOD II belongs on the firm's own invoices issued offline",
+            },
+        ));
+    }
     let no_link = |source: LinkError| ProgramError::NoVerificationLink {
         invoice: inv.record.invoice_number.clone(),
         source,
     };
-    let context = firm_context(firm).map_err(no_link)?;
+    let context = firm_context(&firm).map_err(no_link)?;
     let seller = inv
         .record
         .seller_nip

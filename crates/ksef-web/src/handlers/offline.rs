@@ -12,7 +12,7 @@ use axum::response::Response;
 use ksef_program::offline::{
     self, CorrectionRequest, IssueRequest, OfflineModeKind, OfflineSendRequest,
 };
-use ksef_store::{Direction, InvoiceFilter, InvoiceKey, InvoiceStatus, OfflineFilter};
+use ksef_store::{Direction, InvoiceFilter, InvoiceKey, InvoiceStatus};
 
 use super::purchases::{date_pl, money, register_of};
 use super::sales::{PrivateDir, display_name, ensure_session};
@@ -21,9 +21,10 @@ use crate::forms::Upload;
 use crate::pages::{Layout, firm_label, layout, render_status};
 use crate::state::{Notice, SessionHandle, Shared, SharedState, WebSession};
 
-/// Rows shown per list (the oldest deadlines first would need a sort the register keeps by
-/// date already; a firm rarely has more waiting).
-const LIST_SIZE: u32 = 200;
+/// Rejected invoices looked at for the correction list (the newest first).
+const LIST_SIZE: u32 = 500;
+/// Files one form may carry (a firm issues few invoices offline at a time).
+const MAX_FILES: usize = 1000;
 
 /// One invoice issued offline.
 pub struct OfflineRow {
@@ -93,26 +94,35 @@ async fn offline_page(sh: &Shared, ws: &mut WebSession, status: StatusCode) -> R
     if let Some(firm) = &firm
         && let Ok(id) = register_of(sh, ws, firm).await
     {
-        let waiting = InvoiceFilter {
-            direction: Some(Direction::Sale),
-            offline: Some(OfflineFilter::Pending),
-            ..InvoiceFilter::new(id)
-        };
+        // Every waiting one, the nearest deadline first.
+        match sh.store.pending_offline(id).await {
+            Ok(all) => pending.extend(all.iter().map(|i| row(i, today))),
+            Err(e) => ws.error = Some(crate::errors::polish_store(&e).into()),
+        }
+        // Rejected offline originals a technical correction may still fix: not corrections
+        // themselves, not refused for permissions (410: not technical), none corrected yet.
         let refused = InvoiceFilter {
             direction: Some(Direction::Sale),
             status: Some(InvoiceStatus::Rejected),
             ..InvoiceFilter::new(id)
         };
-        for (filter, into) in [(waiting, &mut pending), (refused, &mut rejected)] {
-            match sh.store.list_invoices(&filter, 1, LIST_SIZE).await {
-                Ok(p) => into.extend(
-                    p.invoices
-                        .iter()
-                        .filter(|i| i.record.offline)
-                        .map(|i| row(i, today)),
-                ),
-                Err(e) => ws.error = Some(crate::errors::polish_store(&e).into()),
+        match sh.store.list_invoices(&refused, 1, LIST_SIZE).await {
+            Ok(p) => {
+                for i in p.invoices.iter().filter(|i| {
+                    i.record.offline && i.corrects.is_none() && i.record.status_code != Some(410)
+                }) {
+                    let corrected = sh
+                        .store
+                        .corrections_of(id, i.id)
+                        .await
+                        .map(|c| c.iter().any(|c| c.record.status != InvoiceStatus::Rejected))
+                        .unwrap_or(false);
+                    if !corrected {
+                        rejected.push(row(i, today));
+                    }
+                }
             }
+            Err(e) => ws.error = Some(crate::errors::polish_store(&e).into()),
         }
     }
     let overdue = pending.iter().filter(|r| r.overdue).count();
@@ -201,7 +211,9 @@ async fn read_form(
     Ok(up)
 }
 
-/// Writes the uploaded `files` into a private directory: (the directory, the paths, the names).
+/// Writes the uploaded `files` into a private directory, each under its own name in a
+/// subdirectory of its own (so messages name the file as the user knows it): the directory,
+/// the paths, the names.
 fn save_files(
     files: &[(Option<&str>, &[u8])],
 ) -> Result<(PrivateDir, Vec<std::path::PathBuf>, Vec<String>), Notice> {
@@ -213,10 +225,29 @@ fn save_files(
     let mut paths = Vec::with_capacity(files.len());
     let mut names = Vec::with_capacity(files.len());
     for (i, (name, bytes)) in files.iter().enumerate() {
-        let path = dir.path().join(format!("{i:05}.xml"));
+        let name = display_name(*name, i);
+        let sub = dir.path().join(format!("{i:05}"));
+        std::fs::create_dir(&sub).map_err(failed)?;
+        // The name without anything a file system could read as a path.
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c == '/' || c == '\\' || c == '\0' {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let safe = if safe.starts_with('.') {
+            format!("_{safe}")
+        } else {
+            safe
+        };
+        let path = sub.join(safe);
         std::fs::write(&path, bytes).map_err(failed)?;
         paths.push(path);
-        names.push(display_name(*name, i));
+        names.push(name);
     }
     Ok((dir, paths, names))
 }
@@ -242,9 +273,25 @@ pub async fn offline_issue(
         ws.error = Some("Wybierz co najmniej jeden plik XML faktury.".into());
         return offline_page(&sh, &mut ws, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
+    if files.len() > MAX_FILES {
+        ws.error = Some(
+            format!(
+                "Wybrano {} plików — naraz można zapisać najwyżej {MAX_FILES}. Niczego nie zapisano.",
+                files.len()
+            )
+            .into(),
+        );
+        return offline_page(&sh, &mut ws, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let kind = up.text("mode");
+    // The end date matters only for the announced modes (the field stays on the form).
+    let needs_end = kind
+        .parse::<OfflineModeKind>()
+        .map(OfflineModeKind::needs_end_date)
+        .unwrap_or(true);
     let ends = up.text("ends");
-    let ends = Some(ends.trim()).filter(|e| !e.is_empty());
-    let mode = match offline::parse_mode(&up.text("mode"), ends.map(iso_day).as_deref()) {
+    let ends = Some(ends.trim()).filter(|e| needs_end && !e.is_empty());
+    let mode = match offline::parse_mode(&kind, ends.map(iso_day).as_deref()) {
         Ok(m) => m,
         Err(e) => {
             ws.error = Some(Notice::from(&e));
@@ -278,8 +325,16 @@ pub async fn offline_issue(
         Ok(issued) => issued,
         Err(e) => {
             let mut n = Notice::from(&e);
-            if let Some(i) = file_index(&e, &paths) {
-                n.text = format!("„{}”: {}", names[i], n.text);
+            if let ksef_program::ProgramError::LocalCheckFailed { failed, .. } = &e {
+                let bad: Vec<String> = failed
+                    .iter()
+                    .filter_map(|f| paths.iter().position(|p| *p == f.file))
+                    .map(|i| format!("„{}”", names[i]))
+                    .collect();
+                n.text = format!(
+                    "Nie przeszły kontroli lokalnej (XML, schemat XSD): {} — popraw je w programie do fakturowania. Niczego nie zapisano.",
+                    bad.join(", ")
+                );
             }
             ws.error = Some(n);
             return offline_page(&sh, &mut ws, StatusCode::UNPROCESSABLE_ENTITY).await;
@@ -289,7 +344,9 @@ pub async fn offline_issue(
     let mut kod2 = 0;
     if let Some(cred) = &credential {
         for i in &issued {
-            match offline::make_kod2_link(&mut ws.app, &firm, &InvoiceKey::Id(i.id), cred).await {
+            match offline::make_kod2_link(&mut ws.app, Some(&firm), &InvoiceKey::Id(i.id), cred)
+                .await
+            {
                 Ok(_) => kod2 += 1,
                 Err(e) => {
                     let mut n = Notice::from(&e);
@@ -302,6 +359,7 @@ pub async fn offline_issue(
     }
     let deadlines: Vec<String> = issued
         .iter()
+        .take(10)
         .map(|i| {
             format!(
                 "{} — wyślij do {}{}",
@@ -315,10 +373,16 @@ pub async fn offline_issue(
             )
         })
         .collect();
+    let more = issued.len().saturating_sub(deadlines.len());
     ws.flash = Some(format!(
-        "Zapisano jako wystawione offline ({}): {}.{}",
+        "Zapisano jako wystawione offline ({}): {}{}.{}",
         mode.polish_name(),
         deadlines.join("; "),
+        if more > 0 {
+            format!(" i {more} innych (terminy na liście)")
+        } else {
+            String::new()
+        },
         if kod2 > 0 {
             format!(" KOD II utworzony dla {kod2} z nich.")
         } else {
@@ -335,17 +399,6 @@ fn iso_day(s: &str) -> String {
         [d, m, y] if y.len() == 4 => format!("{y}-{m:0>2}-{d:0>2}"),
         _ => s.to_string(),
     }
-}
-
-/// Which of the saved files an error names.
-fn file_index(e: &ksef_program::ProgramError, paths: &[std::path::PathBuf]) -> Option<usize> {
-    use ksef_program::ProgramError as E;
-    let file = match e {
-        E::SellerNotFirm { file, .. } | E::OfflineDeadline { file, .. } => file,
-        E::LocalCheckFailed { failed, .. } => &failed.first()?.file,
-        _ => return None,
-    };
-    paths.iter().position(|p| p == file)
 }
 
 /// `POST /faktury/offline/wyslij`: every waiting invoice, with `offlineMode`.
@@ -433,6 +486,12 @@ pub async fn offline_correct(
                 "Korekta techniczna faktury {} przyjęta: numer KSeF {}.",
                 c.invoice_number,
                 c.outcome.ksef_number.as_deref().unwrap_or("—")
+            ))
+        }
+        Ok(c) if c.outcome.status_code.is_none_or(|code| code < 300) => {
+            ws.flash = Some(format!(
+                "Korekta techniczna faktury {} wysłana; KSeF jeszcze jej nie rozpatrzył — jej status pokaże lista faktur sprzedaży.",
+                c.invoice_number
             ))
         }
         Ok(c) => {

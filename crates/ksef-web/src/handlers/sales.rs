@@ -341,7 +341,7 @@ pub(super) struct PrivateDir(PathBuf);
 
 impl PrivateDir {
     pub(super) fn create() -> std::io::Result<Self> {
-        let path = std::env::temp_dir().join(format!("ksef-web-sprzedaz-{}", random_hex()));
+        let path = std::env::temp_dir().join(format!("ksef-web-upload-{}", random_hex()));
         let mut b = std::fs::DirBuilder::new();
         #[cfg(unix)]
         {
