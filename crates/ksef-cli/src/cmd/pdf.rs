@@ -95,14 +95,6 @@ pub fn render_invoice(
         None => LinkBase::for_api_base_url(api_base_url)
             .map_err(|e| CliError::Usage(format!("--base-url: {e}")))?,
     };
-    if !host.is_official() {
-        // A printout for a buyer needs the Ministry's host; say so rather than surprise.
-        eprintln!(
-            "note: KOD I points at {} (the API in use, e.g. the local emulator), not at the \
-             Ministry's QR service; give --env-host test|demo|prod for a printout for a buyer",
-            host.origin()
-        );
-    }
     let view = InvoiceView::parse(xml).map_err(|e| {
         CliError::Usage(format!(
             "{name} is not an invoice this program can print: {}",
@@ -118,7 +110,17 @@ pub fn render_invoice(
         ksef_number,
         ..RenderOptions::default()
     };
-    ksef_visual::pdf::render(&view, &opts).map_err(|e| CliError::Tool(format!("{name}: {e}")))
+    let pdf = ksef_visual::pdf::render(&view, &opts)
+        .map_err(|e| CliError::Tool(format!("{name}: {e}")))?;
+    if !host.is_official() {
+        // A printout for a buyer needs the Ministry's host; say so rather than surprise.
+        eprintln!(
+            "note: KOD I points at {} (the API in use, e.g. the local emulator), not at the \
+             Ministry's QR service; give --env-host test|demo|prod for a printout for a buyer",
+            host.origin()
+        );
+    }
+    Ok(pdf)
 }
 
 /// `ksef upo pdf UPO.xml -o OUT.pdf`.
