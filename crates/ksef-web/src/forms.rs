@@ -33,6 +33,10 @@ impl Fields {
     }
 }
 
+/// Parts one form may carry (many small invoice files at most; each part costs a little
+/// memory beyond its bytes).
+pub const MAX_PARTS: usize = 10_000;
+
 /// A multipart form read into memory.
 #[derive(Default)]
 pub struct Upload {
@@ -59,6 +63,9 @@ impl Upload {
                 Ok(None) => break,
                 Err(e) => return Err(UploadError(e.body_text())),
             };
+            if up.parts.len() >= MAX_PARTS {
+                return Err(UploadError(format!("more than {MAX_PARTS} form parts")));
+            }
             let name = field.name().unwrap_or("").to_string();
             let file_name = field.file_name().map(str::to_string);
             let mut field = field;

@@ -128,6 +128,21 @@ async fn sales_are_sent_per_file_listed_and_their_upos_download() {
         xml.contains(&numbers[0]) && xml.contains(&numbers[1]),
         "{xml}"
     );
+    // `?sesja=` names one of the job's sessions: the first by number too; a session the job
+    // does not have, or junk, gets the job page with a Polish message (never a bare 400).
+    let first = h
+        .http
+        .get(h.url(&format!("{path}/upo?sesja=0")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.text().await.unwrap(), xml);
+    for junk in ["1", "abc", "-1", "99999999999999999999999"] {
+        let (status, page) = h.get(&format!("{path}/upo?sesja={junk}")).await;
+        assert_eq!(status, StatusCode::OK, "{junk}: {page}");
+        let err = element_text(&page, "error").unwrap_or_default();
+        assert!(err.contains("nie ma sesji KSeF z UPO"), "{junk}: {err}");
+    }
 
     // The list: both sales przyjęte, with their KSeF numbers and stored UPOs.
     let (_, list) = h.get("/faktury/sprzedazy").await;

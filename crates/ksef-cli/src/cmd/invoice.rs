@@ -406,7 +406,8 @@ fn status_text(o: &InvoiceOutcome) -> String {
     }
 }
 
-fn truncate(s: &str, n: usize) -> String {
+/// At most `n` characters of `s`, an ellipsis marking a cut.
+pub(crate) fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         return s.to_string();
     }

@@ -14,6 +14,7 @@ use ksef_program::offline::{
 use ksef_program::register::{self, ListRequest, ListedInvoice, OfflineList};
 
 use crate::app::{App, CliError, CliResult, print_json};
+use crate::cmd::invoice::truncate;
 use crate::cmd::progress::Bar;
 
 #[derive(Subcommand)]
@@ -460,13 +461,4 @@ async fn pdf(app: &mut App, args: PdfArgs) -> CliResult<()> {
         inv.record.ksef_number.as_deref().unwrap_or("OFFLINE")
     );
     Ok(())
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        return s.to_string();
-    }
-    let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
-    t.push('…');
-    t
 }

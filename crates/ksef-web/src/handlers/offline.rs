@@ -23,6 +23,8 @@ use crate::state::{Notice, SessionHandle, Shared, SharedState, WebSession};
 
 /// Rejected invoices looked at for the correction list (the newest first).
 const LIST_SIZE: u32 = 500;
+/// What to do when no firm is chosen.
+const NO_FIRM: &str = "Wybierz firmę (u góry strony).";
 /// Files one form may carry (a firm issues few invoices offline at a time).
 const MAX_FILES: usize = 1000;
 
@@ -265,7 +267,7 @@ pub async fn offline_issue(
         Err(page) => return page,
     };
     let Some(firm) = sh.current_firm(&mut ws).await else {
-        ws.error = Some("Wybierz firmę (u góry strony).".into());
+        ws.error = Some(NO_FIRM.into());
         return offline_page(&sh, &mut ws, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     let files = up.files("files");
@@ -412,7 +414,7 @@ pub async fn offline_send(
         return page;
     }
     let Some(firm) = sh.current_firm(&mut ws).await else {
-        ws.error = Some("Wybierz firmę (u góry strony).".into());
+        ws.error = Some(NO_FIRM.into());
         return see_other("/faktury/offline");
     };
     if let Err(n) = ensure_session(&sh, &mut ws).await {
@@ -456,7 +458,7 @@ pub async fn offline_correct(
         Err(page) => return page,
     };
     let Some(firm) = sh.current_firm(&mut ws).await else {
-        ws.error = Some("Wybierz firmę (u góry strony).".into());
+        ws.error = Some(NO_FIRM.into());
         return see_other("/faktury/offline");
     };
     let files = up.files("file");

@@ -793,9 +793,10 @@ fn xml_download(name: &str, xml: Vec<u8>) -> Response {
 /// `?sesja=N` of the session UPO download.
 #[derive(serde::Deserialize)]
 pub struct SessionChoice {
-    /// Which of the job's sessions (from 0; default the first).
+    /// Which of the job's sessions (from 0; default the first). Text, so that a hostile value
+    /// gets the page's Polish answer rather than axum's English 400.
     #[serde(default)]
-    sesja: usize,
+    sesja: Option<String>,
 }
 
 /// `GET /faktury/sprzedazy/wysylka/{id}/upo[?sesja=N]`: the UPO of one of the job's sessions
@@ -810,7 +811,11 @@ pub async fn sales_session_upo(
     let Some(job) = job_of(&sh, &ws, &id) else {
         return no_job(&sh, &mut ws).await;
     };
-    let Some(session_ref) = lock(&job).sessions.get(choice.sesja).cloned() else {
+    let index = match choice.sesja.as_deref().map(str::trim) {
+        None | Some("") => 0,
+        Some(n) => n.parse().unwrap_or(usize::MAX),
+    };
+    let Some(session_ref) = lock(&job).sessions.get(index).cloned() else {
         ws.error = Some("Ta wysyłka nie ma sesji KSeF z UPO.".into());
         return see_other(&format!("/faktury/sprzedazy/wysylka/{id}"));
     };
