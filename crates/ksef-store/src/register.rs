@@ -714,7 +714,7 @@ pub(crate) async fn upsert(
     let details = (!r.status_details.is_empty()).then(|| r.status_details.join("\n"));
     match existing {
         None => {
-            sqlx::query(
+            let insert = sqlx::query(
                 "INSERT INTO invoices (firm_id, direction, ksef_number, invoice_reference, \
                  session_reference, invoice_number, issue_date, seller_nip, seller_name, \
                  buyer_id_type, buyer_id, buyer_name, net, vat, gross, currency, form_code, \
@@ -723,45 +723,24 @@ pub(crate) async fn upsert(
                  recorded_at, updated_at) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
                  ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(firm.0)
-            .bind(r.direction.as_str())
-            .bind(&r.ksef_number)
-            .bind(&r.invoice_reference)
-            .bind(&r.session_reference)
-            .bind(&r.invoice_number)
-            .bind(r.issue_date.to_string())
-            .bind(&r.seller_nip)
-            .bind(&r.seller_name)
-            .bind(&r.buyer_id_type)
-            .bind(&r.buyer_id)
-            .bind(&r.buyer_name)
-            .bind(r.net)
-            .bind(r.vat)
-            .bind(r.gross)
-            .bind(&r.currency)
-            .bind(&r.form_code)
-            .bind(&r.invoice_type)
-            .bind(opt_time(r.acquisition_date)?)
-            .bind(opt_time(r.invoicing_date)?)
-            .bind(opt_time(r.permanent_storage_date)?)
-            .bind(r.offline)
-            .bind(r.status.as_str())
-            .bind(r.status_code)
-            .bind(&r.status_description)
-            .bind(&details)
-            .bind(&sha[..])
-            .bind(size)
-            .bind(now)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+            );
+            bind_record(insert.bind(firm.0), r)?
+                .bind(r.status.as_str())
+                .bind(r.status_code)
+                .bind(&r.status_description)
+                .bind(&details)
+                .bind(&sha[..])
+                .bind(size)
+                .bind(now)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
             Ok(true)
         }
         Some(id) => {
             // A sync (`received`) never overwrites what the sending recorded about a sale.
             let sync_only = r.status == InvoiceStatus::Received;
-            sqlx::query(
+            let update = sqlx::query(
                 "UPDATE invoices SET \
                  direction = CASE WHEN direction = 'other' THEN ?1 ELSE direction END, \
                  ksef_number = coalesce(?2, ksef_number), \
@@ -784,42 +763,51 @@ pub(crate) async fn upsert(
                  status_details = CASE WHEN ?22 THEN status_details ELSE ?26 END, \
                  sha256 = ?27, size = ?28, updated_at = ?29 \
                  WHERE id = ?30",
-            )
-            .bind(r.direction.as_str())
-            .bind(&r.ksef_number)
-            .bind(&r.invoice_reference)
-            .bind(&r.session_reference)
-            .bind(&r.invoice_number)
-            .bind(r.issue_date.to_string())
-            .bind(&r.seller_nip)
-            .bind(&r.seller_name)
-            .bind(&r.buyer_id_type)
-            .bind(&r.buyer_id)
-            .bind(&r.buyer_name)
-            .bind(r.net)
-            .bind(r.vat)
-            .bind(r.gross)
-            .bind(&r.currency)
-            .bind(&r.form_code)
-            .bind(&r.invoice_type)
-            .bind(opt_time(r.acquisition_date)?)
-            .bind(opt_time(r.invoicing_date)?)
-            .bind(opt_time(r.permanent_storage_date)?)
-            .bind(r.offline)
-            .bind(sync_only)
-            .bind(r.status.as_str())
-            .bind(r.status_code)
-            .bind(&r.status_description)
-            .bind(&details)
-            .bind(&sha[..])
-            .bind(size)
-            .bind(now)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
+            );
+            bind_record(update, r)?
+                .bind(sync_only)
+                .bind(r.status.as_str())
+                .bind(r.status_code)
+                .bind(&r.status_description)
+                .bind(&details)
+                .bind(&sha[..])
+                .bind(size)
+                .bind(now)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
             Ok(false)
         }
     }
+}
+
+/// Binds the record's columns from `direction` to `offline`, in the order both the INSERT and
+/// the UPDATE of [`Store::record_invoices`] list them.
+fn bind_record<'q>(
+    q: sqlx::query::Query<'q, Sqlite, <Sqlite as sqlx::Database>::Arguments>,
+    r: &'q InvoiceRecord,
+) -> Result<sqlx::query::Query<'q, Sqlite, <Sqlite as sqlx::Database>::Arguments>> {
+    Ok(q.bind(r.direction.as_str())
+        .bind(&r.ksef_number)
+        .bind(&r.invoice_reference)
+        .bind(&r.session_reference)
+        .bind(&r.invoice_number)
+        .bind(r.issue_date.to_string())
+        .bind(&r.seller_nip)
+        .bind(&r.seller_name)
+        .bind(&r.buyer_id_type)
+        .bind(&r.buyer_id)
+        .bind(&r.buyer_name)
+        .bind(r.net)
+        .bind(r.vat)
+        .bind(r.gross)
+        .bind(&r.currency)
+        .bind(&r.form_code)
+        .bind(&r.invoice_type)
+        .bind(opt_time(r.acquisition_date)?)
+        .bind(opt_time(r.invoicing_date)?)
+        .bind(opt_time(r.permanent_storage_date)?)
+        .bind(r.offline))
 }
 
 pub(crate) fn read_row(row: &sqlx::sqlite::SqliteRow) -> Result<RegisteredInvoice> {
