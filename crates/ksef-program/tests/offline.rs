@@ -6,49 +6,25 @@
 //! (a correction accepted through another installation: 21166; the corrected file accepted:
 //! 21167) comes back as the same typed error.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use base64::Engine as _;
-use ksef_core::{ContextIdentifier, Nip};
-use ksef_program::auth::login_with_certificate;
-use ksef_program::certificates::test_certificate_for_nip;
+use ksef_core::Nip;
 use ksef_program::invoices::{self, QueryRequest};
 use ksef_program::offline::{
     self, CorrectionField, CorrectionRefusal, CorrectionRequest, IssueRequest, OfflineMode,
     OfflineModeKind, OfflineSelection, OfflineSendEvent, OfflineSendRequest,
 };
 use ksef_program::register::{self, ListRequest, ListedInvoice, OfflineList};
-use ksef_program::{App, ProgramError, Settings};
+use ksef_program::{App, ProgramError};
+
+use common::{emulator, logged_in};
 use ksef_store::{InvoiceKey, InvoiceStatus};
 use ksef_wire::{InvoiceQueryDateType, InvoiceQuerySubjectType, InvoicingMode};
 use time::macros::date;
 use time::{Date, OffsetDateTime};
-
-async fn emulator(dir: &Path) -> ksef_emulator::RunningEmulator {
-    let mut config = ksef_emulator::EmulatorConfig::new(dir.join("emulator"));
-    config.auth_processing_delay = Duration::from_millis(20);
-    ksef_emulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("emulator")
-}
-
-async fn logged_in(base_url: String, data_dir: PathBuf, nip: &Nip) -> App {
-    let mut app = App::new(Settings {
-        base_url,
-        data_dir,
-        json: false,
-    })
-    .unwrap()
-    .with_session_in_memory();
-    let made = test_certificate_for_nip(nip, "hasło").unwrap();
-    let cred = ksef_program::auth::credential_from_bytes(&made.pkcs12, None, "hasło").unwrap();
-    login_with_certificate(&mut app, ContextIdentifier::Nip(nip.clone()), &cred, false)
-        .await
-        .unwrap();
-    app
-}
 
 /// An FA(3) of seller `nip`, `P_2` = `FA/GRQMB-{number}/05/2025`, issued on `issued`.
 fn fa3(nip: &Nip, number: &str, issued: Date) -> Vec<u8> {

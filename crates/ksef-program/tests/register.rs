@@ -3,44 +3,20 @@
 //! sync run twice gives the same register, and a sync that fails half-way leaves the register
 //! and its cursor consistent — the next run completes it.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+mod common;
+
+use std::path::PathBuf;
 
 use ksef_client::invoicing_flows::{self, ExportedInvoice, SyncError, SyncOptions, SyncSink};
-use ksef_core::{ContextIdentifier, Nip};
-use ksef_program::auth::login_with_certificate;
-use ksef_program::certificates::test_certificate_for_nip;
+use ksef_core::Nip;
 use ksef_program::invoices::{self, SendRequest};
 use ksef_program::register::{self, ListRequest, ListedInvoice, RegisterSink};
-use ksef_program::{App, ProgramError, Settings};
+use ksef_program::{App, ProgramError};
+
+use common::{emulator, logged_in};
 use ksef_store::{Direction, InvoiceKey, InvoiceStatus};
 use ksef_wire::InvoiceQuerySubjectType;
 use time::OffsetDateTime;
-
-async fn emulator(dir: &Path) -> ksef_emulator::RunningEmulator {
-    let mut config = ksef_emulator::EmulatorConfig::new(dir.join("emulator"));
-    config.auth_processing_delay = Duration::from_millis(20);
-    ksef_emulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("emulator")
-}
-
-async fn logged_in(base_url: String, data_dir: PathBuf, nip: &Nip) -> App {
-    let mut app = App::new(Settings {
-        base_url,
-        data_dir,
-        json: false,
-    })
-    .unwrap()
-    .with_session_in_memory();
-    let made = test_certificate_for_nip(nip, "hasło").unwrap();
-    let cred = ksef_program::auth::credential_from_bytes(&made.pkcs12, None, "hasło").unwrap();
-    login_with_certificate(&mut app, ContextIdentifier::Nip(nip.clone()), &cred, false)
-        .await
-        .unwrap();
-    app
-}
 
 async fn listed(app: &mut App, direction: Option<Direction>) -> Vec<ListedInvoice> {
     let page = register::list(
