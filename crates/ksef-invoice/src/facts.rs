@@ -92,6 +92,38 @@ pub fn extract_libxml(
     extract_from(form, LibxmlNode(root))
 }
 
+/// The form code a document declares in `Naglowek/KodFormularza`, else the one whose root
+/// element it is (PEF has no header) — over either tree.
+fn detect_in<N: XNode>(root: N) -> Option<FormCode> {
+    let ns = root.with_name(|ns, _| ns.unwrap_or("").to_string());
+    let cx = Cx { ns: &ns };
+    cx.path(root, &["Naglowek", "KodFormularza"])
+        .and_then(|k| {
+            FormCode::from_parts(
+                &k.attribute("kodSystemowy")?,
+                &k.attribute("wersjaSchemy")?,
+                &k.text()?,
+            )
+        })
+        .or_else(|| {
+            FormCode::ALL.into_iter().find(|f| {
+                root.with_name(|rns, local| {
+                    rns.unwrap_or("") == f.namespace() && local == f.root_element()
+                })
+            })
+        })
+}
+
+/// [`detect_in`] of a roxmltree document (see [`FormCode::detect`]).
+pub(crate) fn detect_roxml(doc: &Document) -> Option<FormCode> {
+    detect_in(doc.root_element())
+}
+
+/// [`detect_in`] of a libxml2 document: the form of a file already parsed for validation.
+pub(crate) fn detect_libxml(doc: &libxml::tree::Document) -> Option<FormCode> {
+    detect_in(LibxmlNode(doc.get_root_readonly()?))
+}
+
 fn extract_from<N: XNode>(form: FormCode, root: N) -> Result<InvoiceFacts, InvoiceError> {
     let ns = form.namespace();
     if !root.is(ns, form.root_element()) {

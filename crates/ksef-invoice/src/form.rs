@@ -119,24 +119,7 @@ impl FormCode {
         let text = std::str::from_utf8(xml).ok()?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let doc = roxmltree::Document::parse(text).ok()?;
-        let root = doc.root_element();
-        let ns = root.tag_name().namespace().unwrap_or("");
-        let from_header = root
-            .children()
-            .find(|n| n.has_tag_name((ns, "Naglowek")))
-            .and_then(|h| h.children().find(|n| n.has_tag_name((ns, "KodFormularza"))))
-            .and_then(|k| {
-                FormCode::from_parts(
-                    k.attribute("kodSystemowy")?,
-                    k.attribute("wersjaSchemy")?,
-                    k.text()?.trim(),
-                )
-            });
-        from_header.or_else(|| {
-            FormCode::ALL
-                .into_iter()
-                .find(|f| f.namespace() == ns && f.root_element() == root.tag_name().name())
-        })
+        crate::facts::detect_roxml(&doc)
     }
 }
 

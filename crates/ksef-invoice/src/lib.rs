@@ -90,6 +90,27 @@ pub fn verify(form: FormCode, xml: &[u8]) -> Result<InvoiceFacts, InvoiceError> 
     facts::extract_libxml(form, &doc)
 }
 
+/// What the local check before sending found in a file: the form code it was checked against,
+/// and the facts read from the same parse (`Err`: unreadable, the file is still valid).
+pub type SendCheck = (FormCode, Result<InvoiceFacts, InvoiceError>);
+
+/// [`verify`] for a sender, who needs the two verdicts apart and may not know the form code:
+/// the file is parsed ONCE (libxml2) — for its form code when `form` is `None` (`Ok(None)`: it
+/// declares no form code of a supported form), for the XSD check (the outer `Err`: not to be
+/// sent), and for the facts a register of sent invoices records.
+pub fn validate_for_sending(
+    form: Option<FormCode>,
+    xml: &[u8],
+) -> Result<Option<SendCheck>, InvoiceError> {
+    let text = bytes::check(xml)?;
+    let doc = schema::parse(text)?;
+    let Some(form) = form.or_else(|| facts::detect_libxml(&doc)) else {
+        return Ok(None);
+    };
+    validate_parsed(form, &doc)?;
+    Ok(Some((form, facts::extract_libxml(form, &doc))))
+}
+
 /// XSD only (after byte rules + well-formedness). Same error type.
 pub fn validate_schema(form: FormCode, xml: &[u8]) -> Result<(), InvoiceError> {
     check_and_validate(form, xml).map(|_| ())
@@ -104,10 +125,16 @@ pub fn extract_facts(form: FormCode, xml: &[u8]) -> Result<InvoiceFacts, Invoice
 fn check_and_validate(form: FormCode, xml: &[u8]) -> Result<libxml::tree::Document, InvoiceError> {
     let text = bytes::check(xml)?;
     let doc = schema::parse(text)?;
-    match schema::validate_doc(schema::SchemaKind::Form(form), &doc) {
-        Ok(()) => Ok(doc),
+    validate_parsed(form, &doc)?;
+    Ok(doc)
+}
+
+/// The XSD check of a parsed document; a document of another form than `form` says so first.
+fn validate_parsed(form: FormCode, doc: &libxml::tree::Document) -> Result<(), InvoiceError> {
+    match schema::validate_doc(schema::SchemaKind::Form(form), doc) {
+        Ok(()) => Ok(()),
         Err(InvoiceError::Schema(mut lines)) => {
-            if let Some(actual) = FormCode::detect(xml).filter(|a| *a != form) {
+            if let Some(actual) = facts::detect_libxml(doc).filter(|a| *a != form) {
                 lines.insert(
                     0,
                     format!(

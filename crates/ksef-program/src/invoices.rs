@@ -12,6 +12,7 @@ use ksef_client::invoicing_flows::{
 };
 use ksef_core::Permission;
 pub use ksef_invoice::FormCode;
+use ksef_store::{Direction, InvoiceRecord};
 use ksef_wire::{
     CommonSessionStatus, InvoiceMetadata, InvoiceQueryDateRange, InvoiceQueryDateType,
     InvoiceQueryFilters, InvoiceQuerySubjectType, SessionInvoiceStatusResponse,
@@ -143,6 +144,19 @@ fn undetectable(bytes: &[u8]) -> Vec<String> {
 /// Checks one file locally: readable, form code given or detected, byte rules, well-formed,
 /// valid against the form's XSD (`schema = false`: only the form code is determined).
 pub fn check_file(path: &Path, form: Option<FormCode>, schema: bool) -> FileCheck {
+    check_file_for(path, form, schema, false).0
+}
+
+/// [`check_file`], and with `want_facts` also the invoice's facts read from the same parse (the
+/// XSD check's tree; without `schema` a lighter parse of its own) — `None` when they cannot be
+/// read (the file is still sent if it passed: KSeF decides, and the register says why it has
+/// no row for it).
+fn check_file_for(
+    path: &Path,
+    form: Option<FormCode>,
+    schema: bool,
+    want_facts: bool,
+) -> (FileCheck, Option<ksef_invoice::InvoiceFacts>) {
     let mut check = FileCheck {
         file: path.to_path_buf(),
         form: None,
@@ -154,27 +168,44 @@ pub fn check_file(path: &Path, form: Option<FormCode>, schema: bool) -> FileChec
         Ok(b) => b,
         Err(e) => {
             check.errors.push(format!("cannot read the file: {e}"));
-            return check;
+            return (check, None);
         }
     };
-    let form = match form.or_else(|| FormCode::detect(&bytes)) {
-        Some(f) => f,
-        None => {
-            check.errors = undetectable(&bytes);
-            return check;
+    if schema {
+        // One parse: the form code (unless given), the XSD verdict and the facts.
+        match ksef_invoice::validate_for_sending(form, &bytes) {
+            Ok(Some((form, facts))) => {
+                check.form = Some(form_name(form).to_string());
+                check.form_code = Some(form);
+                check.ok = true;
+                return (check, facts.ok().filter(|_| want_facts));
+            }
+            Ok(None) => check.errors = undetectable(&bytes),
+            Err(e) => match form.or_else(|| FormCode::detect(&bytes)) {
+                Some(form) => {
+                    check.form = Some(form_name(form).to_string());
+                    check.form_code = Some(form);
+                    check.errors.push(e.to_string());
+                    if let ksef_invoice::InvoiceError::Schema(lines) = &e {
+                        check.errors.extend(lines.iter().cloned());
+                    }
+                }
+                None => check.errors = undetectable(&bytes),
+            },
         }
+        return (check, None);
+    }
+    let Some(form) = form.or_else(|| FormCode::detect(&bytes)) else {
+        check.errors = undetectable(&bytes);
+        return (check, None);
     };
     check.form = Some(form_name(form).to_string());
     check.form_code = Some(form);
-    if schema && let Err(e) = ksef_invoice::validate_schema(form, &bytes) {
-        check.errors.push(e.to_string());
-        if let ksef_invoice::InvoiceError::Schema(lines) = &e {
-            check.errors.extend(lines.iter().cloned());
-        }
-        return check;
-    }
     check.ok = true;
-    check
+    let facts = want_facts
+        .then(|| crate::register::facts(Some(form), &bytes, "").ok())
+        .flatten();
+    (check, facts)
 }
 
 /// `f` of every file, in parallel (one worker per CPU), results in input order; `failed` stands
@@ -249,6 +280,46 @@ pub fn check_forms(
             let c = check_file(p, form, schema);
             match c.form_code {
                 Some(f) if c.ok => Ok(f),
+                _ => Err(Box::new(c)),
+            }
+        },
+        |p| Err(Box::new(worker_failed(p))),
+    );
+    if results.iter().all(Result::is_ok) {
+        Ok(results.into_iter().filter_map(Result::ok).collect())
+    } else {
+        Err(results
+            .into_iter()
+            .filter_map(|r| r.err().map(|c| *c))
+            .collect())
+    }
+}
+
+/// A file that passed the local check for sending: its form code and, read from the same
+/// parse, the register row it becomes once sent (`None`: its facts could not be read).
+pub struct Checked {
+    pub form: FormCode,
+    pub record: Option<Box<InvoiceRecord>>,
+}
+
+/// The check of every file before sending (input order), in parallel: each file is read and
+/// parsed once, for the XSD verdict and the register's facts together. Either every file
+/// passed, or the checks of those that failed.
+pub fn check_for_sending(
+    files: &[PathBuf],
+    form: Option<FormCode>,
+    schema: bool,
+) -> Result<Vec<Checked>, Vec<FileCheck>> {
+    let results: Vec<Result<Checked, Box<FileCheck>>> = par_map(
+        files,
+        |p| {
+            let (c, facts) = check_file_for(p, form, schema, true);
+            match c.form_code {
+                Some(form) if c.ok => Ok(Checked {
+                    form,
+                    record: facts
+                        .map(|f| Box::new(crate::register::record_from_facts(Direction::Sale, &f))),
+                }),
                 _ => Err(Box::new(c)),
             }
         },
@@ -414,24 +485,25 @@ pub async fn send(
     let form = req.form;
     let schema = req.validate;
     let total = files.len();
-    let (files, forms) = tokio::task::spawn_blocking(move || {
-        let forms = check_forms(&files, form, schema);
-        (files, forms)
+    let (files, checked) = tokio::task::spawn_blocking(move || {
+        let checked = check_for_sending(&files, form, schema);
+        (files, checked)
     })
     .await
     .map_err(|e| ProgramError::CheckAborted {
         detail: e.to_string(),
     })?;
-    let forms = match forms {
-        Ok(f) => f,
+    let checked = match checked {
+        Ok(c) => c,
         Err(failed) => return Err(ProgramError::LocalCheckFailed { failed, total }),
     };
     if req.batch
-        && let Some(f) = forms.iter().find(|f| !f.allowed_in_batch())
+        && let Some(f) = checked
+            .iter()
+            .map(|c| c.form)
+            .find(|f| !f.allowed_in_batch())
     {
-        return Err(ProgramError::NotInBatch {
-            form: form_name(*f),
-        });
+        return Err(ProgramError::NotInBatch { form: form_name(f) });
     }
     let longest_path = files
         .iter()
@@ -439,12 +511,17 @@ pub async fn send(
         .max()
         .unwrap_or(0);
     // Group by form code, keeping the input order inside each group (the paths are moved,
-    // not copied), then cut each group into sessions.
-    let mut groups: Vec<(FormCode, Vec<PathBuf>)> = Vec::new();
-    for (file, f) in files.into_iter().zip(forms) {
-        match groups.iter_mut().find(|(g, _)| *g == f) {
-            Some((_, v)) => v.push(file),
-            None => groups.push((f, vec![file])),
+    // not copied), then cut each group into sessions. Each file keeps the register row its
+    // check read.
+    type Group = (FormCode, Vec<PathBuf>, Vec<Option<Box<InvoiceRecord>>>);
+    let mut groups: Vec<Group> = Vec::new();
+    for (file, c) in files.into_iter().zip(checked) {
+        match groups.iter_mut().find(|(g, _, _)| *g == c.form) {
+            Some((_, v, r)) => {
+                v.push(file);
+                r.push(c.record);
+            }
+            None => groups.push((c.form, vec![file], vec![c.record])),
         }
     }
     let per_session = req
@@ -453,7 +530,7 @@ pub async fn send(
         .clamp(1, MAX_PER_SESSION);
     let sessions: usize = groups
         .iter()
-        .map(|(_, g)| g.len().div_ceil(per_session))
+        .map(|(_, g, _)| g.len().div_ceil(per_session))
         .sum();
     on_event(SendEvent::Planned {
         files: total,
@@ -477,13 +554,20 @@ pub async fn send(
     // statuses; also when the session failed half-way).
     let firm = crate::register::current_firm(app).await?;
     let store = app.store().await?.clone();
-    for (form, group) in groups {
+    for (form, group, mut records) in groups {
         let wire = wire_form(form);
-        for chunk in group.chunks(per_session) {
-            let mut sent: Vec<InvoiceOutcome> = Vec::new();
+        for (n, chunk) in group.chunks(per_session).enumerate() {
+            let records = &mut records[n * per_session..][..chunk.len()];
+            let index: std::collections::HashMap<&Path, usize> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.as_path(), i))
+                .collect();
+            let mut sent: Vec<(InvoiceOutcome, Option<Box<InvoiceRecord>>)> = Vec::new();
             let mut sink = |o: InvoiceOutcome| {
                 if o.reference_number.is_some() {
-                    sent.push(o.clone());
+                    let record = index.get(o.file.as_path()).and_then(|&i| records[i].take());
+                    sent.push((o.clone(), record));
                 }
                 on_event(SendEvent::Outcome(o))
             };

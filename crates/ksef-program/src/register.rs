@@ -282,32 +282,46 @@ pub async fn record_sent(
     firm: FirmId,
     form: FormCode,
     offline: bool,
-    outcomes: &[InvoiceOutcome],
+    outcomes: &[(InvoiceOutcome, Option<Box<InvoiceRecord>>)],
 ) -> ProgramResult<u64> {
     let mut recorded = 0;
+    // A file issued offline and waiting (`ksef offline issue`) sent this way is that invoice:
+    // its own row is filled, no second one is made. Usually there is none to look for.
+    let waiting: std::collections::HashSet<[u8; 32]> = store
+        .pending_offline(firm)
+        .await?
+        .into_iter()
+        .map(|r| r.sha256)
+        .collect();
     for chunk in outcomes.chunks(RECORD_BATCH) {
         let mut files = Vec::with_capacity(chunk.len());
-        for o in chunk.iter().filter(|o| o.reference_number.is_some()) {
+        for (o, record) in chunk.iter().filter(|(o, _)| o.reference_number.is_some()) {
             let bytes = tokio::fs::read(&o.file)
                 .await
                 .map_err(|e| ProgramError::io(crate::IoAction::Read, &o.file, e))?;
-            files.push((o, bytes));
+            files.push((o, record, bytes));
         }
         let mut rows = Vec::with_capacity(files.len());
-        // A file issued offline and waiting (`ksef offline issue`) sent this way is that
-        // invoice: its own row is filled, no second one is made.
         let mut issued = Vec::new();
-        for (o, bytes) in &files {
-            if let Some(row) = store
-                .invoice_by_file(firm, &ksef_crypto::sha256(bytes))
-                .await?
+        for (o, record, bytes) in &files {
+            if !waiting.is_empty()
+                && let sha = ksef_crypto::sha256(bytes)
+                && waiting.contains(&sha)
+                && let Some(row) = store.invoice_by_file(firm, &sha).await?
                 && row.record.status == InvoiceStatus::Issued
             {
                 issued.push((row.id, crate::offline::sending_outcome(o)));
                 continue;
             }
-            let f = facts(Some(form), bytes, &o.file.display().to_string())?;
-            let mut r = record_from_facts(Direction::Sale, &f);
+            // The row the local check read from the same parse; a file sent without it (facts
+            // unreadable then) is read here, and the error names it.
+            let mut r = match record {
+                Some(r) => InvoiceRecord::clone(r),
+                None => record_from_facts(
+                    Direction::Sale,
+                    &facts(Some(form), bytes, &o.file.display().to_string())?,
+                ),
+            };
             r.ksef_number = o.ksef_number.clone();
             r.invoice_reference = o.reference_number.clone();
             r.session_reference = o.session_reference.clone();
@@ -323,7 +337,9 @@ pub async fn record_sent(
             r.status_details = o.details.clone();
             rows.push((r, bytes.as_slice()));
         }
-        store.record_offline_sent(firm, &issued).await?;
+        if !issued.is_empty() {
+            store.record_offline_sent(firm, &issued).await?;
+        }
         let counts = store.record_invoices(firm, &rows, None).await?;
         recorded += counts.inserted + counts.updated + issued.len() as u64;
     }

@@ -148,6 +148,9 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .pragma("secure_delete", "ON")
+            // Statement journals of the multi-row statements that record sent and synced
+            // invoices stay in memory (they are bounded by one statement's rows).
+            .pragma("temp_store", "MEMORY")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)

@@ -490,6 +490,17 @@ impl EmulatorProcess {
     /// process, e.g. to restart an emulator on the same state after a `kill -9`). The log is
     /// appended to `<data_dir>/emulator.log`.
     pub fn start_in(ksef_bin: &str, data_dir: &std::path::Path, extra: &[&str]) -> Self {
+        Self::start_on_port(ksef_bin, data_dir, 0, extra)
+    }
+
+    /// [`EmulatorProcess::start_in`] on a given port (0 = any free one), e.g. when the links
+    /// it hands out must name a public address known in advance (`--public-base-url`).
+    pub fn start_on_port(
+        ksef_bin: &str,
+        data_dir: &std::path::Path,
+        port: u16,
+        extra: &[&str],
+    ) -> Self {
         let log_path = data_dir.join("emulator.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -497,7 +508,7 @@ impl EmulatorProcess {
             .open(&log_path)
             .expect("log file");
         let mut child = std::process::Command::new(ksef_bin)
-            .args(["emulator", "--port", "0", "--data"])
+            .args(["emulator", "--port", &port.to_string(), "--data"])
             .arg(data_dir)
             .args(extra)
             .stdout(std::process::Stdio::piped())

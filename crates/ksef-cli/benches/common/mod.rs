@@ -1,4 +1,7 @@
-//! What the `ksef` benches share: watching a child process's peak memory while it runs.
+//! What the `ksef` benches share: watching a child process's peak memory while it runs, and
+//! measuring a child's CPU time.
+// Each bench compiles this module on its own and uses part of it.
+#![allow(dead_code)]
 
 use std::process::{Child, ExitStatus};
 use std::time::Duration;
@@ -26,5 +29,41 @@ pub fn wait_sampling_peak(child: &mut Child, every: Duration) -> (ExitStatus, u6
             return (status, peak);
         }
         std::thread::sleep(every);
+    }
+}
+
+/// What [`run_measured`] saw of a child process.
+pub struct Measured {
+    pub success: bool,
+    pub wall: Duration,
+    /// User + system CPU time of the child (and of children it waited for).
+    pub cpu: Duration,
+    /// Peak resident set size, kB.
+    pub max_rss_kb: u64,
+}
+
+/// Runs `cmd` to its end and measures it with `wait4(2)`: the kernel's own accounting of the
+/// child's CPU time and peak RSS (sampling `/proc` would miss the last moments).
+pub fn run_measured(mut cmd: std::process::Command) -> Measured {
+    let start = std::time::Instant::now();
+    let child = cmd.spawn().expect("start the measured process");
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain old data (zeroed is a valid value); `wait4` writes it and
+    // `status` for the child we spawned and have not waited for (`child` is never waited on:
+    // it is forgotten below, so std does not reap the pid a second time).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    std::mem::forget(child);
+    let wall = start.elapsed();
+    assert_eq!(rc, pid, "wait4 failed: {}", std::io::Error::last_os_error());
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    Measured {
+        success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        wall,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        max_rss_kb: usage.ru_maxrss as u64,
     }
 }
