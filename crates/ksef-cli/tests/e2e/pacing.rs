@@ -144,10 +144,10 @@ async fn online_send_keeps_to_the_context_rate_limits_without_a_429() {
 
     let sent = sent.lock().unwrap().clone();
     let at = |done: u64| {
-        sent.iter()
+        *sent
+            .iter()
             .find(|(d, ..)| *d == done)
             .unwrap_or_else(|| panic!("no report of {done} sent: {sent:?}"))
-            .clone()
     };
     let (_, first, eta_after_first) = at(1);
     let (_, seventh, _) = at(7);
