@@ -19,7 +19,6 @@ use ksef_wire::{
     RetrieveCertificatesListItem, RetrieveCertificatesRequest, RetrieveCertificatesResponse,
     RevokeCertificateRequest, Validate, is_certificate_serial_number,
 };
-use reqwest::Method;
 use tokio::time::Instant;
 
 use crate::client::{Call, KsefClient, to_json};
@@ -57,7 +56,7 @@ impl KsefClient {
         let url = self.op_url(Operation::CertificateLimits, &[])?;
         self.send_json(
             &Operation::CertificateLimits.endpoint().response_label(),
-            Call::new(Method::GET, url).bearer(access_token),
+            Call::op(Operation::CertificateLimits, url).bearer(access_token),
         )
         .await
     }
@@ -71,7 +70,7 @@ impl KsefClient {
         let url = self.op_url(Operation::EnrollmentData, &[])?;
         self.send_json(
             &Operation::EnrollmentData.endpoint().response_label(),
-            Call::new(Method::GET, url).bearer(access_token),
+            Call::op(Operation::EnrollmentData, url).bearer(access_token),
         )
         .await
     }
@@ -87,7 +86,7 @@ impl KsefClient {
         let url = self.op_url(Operation::EnrollCertificate, &[])?;
         self.send_json(
             &Operation::EnrollCertificate.endpoint().response_label(),
-            Call::new(Method::POST, url)
+            Call::op(Operation::EnrollCertificate, url)
                 .bearer(access_token)
                 .json(to_json(request)?),
         )
@@ -107,7 +106,7 @@ impl KsefClient {
         let url = self.op_url(Operation::EnrollmentStatus, &[reference])?;
         self.send_json(
             &Operation::EnrollmentStatus.endpoint().response_label(),
-            Call::new(Method::GET, url).bearer(access_token),
+            Call::op(Operation::EnrollmentStatus, url).bearer(access_token),
         )
         .await
     }
@@ -150,7 +149,7 @@ impl KsefClient {
         let url = self.op_url(Operation::RetrieveCertificates, &[])?;
         self.send_json(
             &Operation::RetrieveCertificates.endpoint().response_label(),
-            Call::new(Method::POST, url)
+            Call::op(Operation::RetrieveCertificates, url)
                 .bearer(access_token)
                 .json(to_json(request)?),
         )
@@ -212,7 +211,7 @@ impl KsefClient {
             .append_pair("pageSize", &page_size.to_string());
         self.send_json(
             &Operation::QueryCertificates.endpoint().response_label(),
-            Call::new(Method::POST, url)
+            Call::op(Operation::QueryCertificates, url)
                 .bearer(access_token)
                 .json(to_json(query)?),
         )
@@ -255,7 +254,7 @@ impl KsefClient {
         }
         let url = self.op_url(Operation::RevokeCertificate, &[serial])?;
         self.send(
-            Call::new(Method::POST, url)
+            Call::op(Operation::RevokeCertificate, url)
                 .bearer(access_token)
                 .json(to_json(request)?),
         )

@@ -25,6 +25,7 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use crate::error::KsefError;
+use crate::pacer::{Pacer, Permit};
 use crate::retry::{RetryPolicy, parse_retry_after};
 
 /// `User-Agent` of the client.
@@ -61,6 +62,7 @@ pub struct KsefClient {
     retry: RetryPolicy,
     problem_details: bool,
     keys: Arc<Mutex<Option<Vec<PublicKeyCertificate>>>>,
+    pacer: Option<Pacer>,
 }
 
 impl std::fmt::Debug for KsefClient {
@@ -69,6 +71,7 @@ impl std::fmt::Debug for KsefClient {
             .field("base_url", &self.base_str)
             .field("retry", &self.retry)
             .field("problem_details", &self.problem_details)
+            .field("pacer", &self.pacer)
             .finish_non_exhaustive()
     }
 }
@@ -80,8 +83,10 @@ pub(crate) struct Answer {
     pub(crate) body: Vec<u8>,
 }
 
-/// One request to send.
+/// One request to send: an operation of the API table (its method, and its rate-limit group
+/// for the [`Pacer`]) on a URL built for it.
 pub(crate) struct Call<'a> {
+    operation: Operation,
     method: Method,
     url: Url,
     bearer: Option<&'a str>,
@@ -91,8 +96,17 @@ pub(crate) struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    pub(crate) fn new(method: Method, url: Url) -> Self {
+    /// A call of `operation` on `url` (built with [`KsefClient::op_url`]); the method is the
+    /// operation's.
+    pub(crate) fn op(operation: Operation, url: Url) -> Self {
+        let method = match operation.endpoint().method {
+            ksef_wire::endpoints::Method::Get => Method::GET,
+            ksef_wire::endpoints::Method::Post => Method::POST,
+            ksef_wire::endpoints::Method::Put => Method::PUT,
+            ksef_wire::endpoints::Method::Delete => Method::DELETE,
+        };
         Call {
+            operation,
             method,
             url,
             bearer: None,
@@ -160,7 +174,21 @@ impl KsefClient {
             retry: RetryPolicy::default(),
             problem_details: false,
             keys: Arc::new(Mutex::new(None)),
+            pacer: None,
         })
+    }
+
+    /// Paces every call of this client (and its clones made after) to `pacer`'s rate limits:
+    /// a call waits until its group has room, so KSeF does not answer 429 (see [`Pacer`]).
+    /// Off by default; flows that make many calls in one context turn it on for their client.
+    pub fn with_pacer(mut self, pacer: Pacer) -> Self {
+        self.pacer = Some(pacer);
+        self
+    }
+
+    /// The pacer in force, if any.
+    pub fn pacer(&self) -> Option<&Pacer> {
+        self.pacer.as_ref()
     }
 
     /// Replaces the retry policy (429 / connection resets).
@@ -271,15 +299,10 @@ impl KsefClient {
     fn wait_for_429(
         &self,
         call: &Call<'_>,
-        headers: &reqwest::header::HeaderMap,
+        wait: Duration,
         retries: &mut u32,
         waited: &mut Duration,
     ) -> Option<Duration> {
-        let wait = headers
-            .get(headers::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()))
-            .unwrap_or(self.retry.default_wait);
         if *retries < self.retry.max_retries_on_429 && *waited + wait <= self.retry.max_total_wait {
             *retries += 1;
             *waited += wait;
@@ -294,6 +317,38 @@ impl KsefClient {
         None
     }
 
+    /// The `Retry-After` of a 429 answer (the policy's default wait when it has none).
+    fn retry_after(&self, headers: &HeaderMap) -> Duration {
+        headers
+            .get(headers::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()))
+            .unwrap_or(self.retry.default_wait)
+    }
+
+    /// Waits for the pacer (when there is one) to give `call` a slot.
+    async fn pace(&self, call: &Call<'_>) -> Option<Permit> {
+        match &self.pacer {
+            Some(p) => Some(p.acquire(call.operation).await),
+            None => None,
+        }
+    }
+
+    /// Ends a paced call with its answer's status: a 429 blocks its group in the pacer for the
+    /// `Retry-After`. Returns that wait for a 429.
+    fn answered(
+        &self,
+        permit: Option<Permit>,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> Option<Duration> {
+        let wait = (status == StatusCode::TOO_MANY_REQUESTS).then(|| self.retry_after(headers));
+        if let Some(p) = permit {
+            p.answered(wait);
+        }
+        wait
+    }
+
     /// [`send`](Self::send) for large answers: the same retry policy, but a 2xx response is
     /// returned unread, for the caller to stream. Error answers are read (they are small) and
     /// become [`KsefError::Api`].
@@ -304,9 +359,11 @@ impl KsefClient {
         let (mut retries_429, mut waited) = (0u32, Duration::ZERO);
         let mut reset_retried = false;
         loop {
+            let permit = self.pace(&call).await;
             let resp = match self.request(&call).send().await {
                 Ok(r) => r,
                 Err(e) => {
+                    drop(permit);
                     if self.retry_reset(&call, &e, &mut reset_retried) {
                         continue;
                     }
@@ -314,14 +371,15 @@ impl KsefClient {
                 }
             };
             let status = resp.status();
+            // KSeF counted the call once its answer began: the body may stream on.
+            let throttled = self.answered(permit, status, resp.headers());
             tracing::debug!(method = %call.method, path = call.url.path(),
                 status = status.as_u16(), "KSeF call (streamed)");
             if status.is_success() {
                 return Ok(resp);
             }
-            if status == StatusCode::TOO_MANY_REQUESTS
-                && let Some(wait) =
-                    self.wait_for_429(&call, resp.headers(), &mut retries_429, &mut waited)
+            if let Some(wait) = throttled
+                && let Some(wait) = self.wait_for_429(&call, wait, &mut retries_429, &mut waited)
             {
                 tokio::time::sleep(wait).await;
                 continue;
@@ -337,24 +395,26 @@ impl KsefClient {
         let mut waited = Duration::ZERO;
         let mut reset_retried = false;
         loop {
+            let permit = self.pace(&call).await;
             let answer = match self.attempt(&call).await {
                 Ok(a) => a,
                 Err(e) => {
+                    drop(permit);
                     if self.retry_reset(&call, &e, &mut reset_retried) {
                         continue;
                     }
                     return Err(transport_error(&call, e));
                 }
             };
+            let throttled = self.answered(permit, answer.status, &answer.headers);
             tracing::debug!(
                 method = %call.method,
                 path = call.url.path(),
                 status = answer.status.as_u16(),
                 "KSeF call"
             );
-            if answer.status == StatusCode::TOO_MANY_REQUESTS
-                && let Some(wait) =
-                    self.wait_for_429(&call, &answer.headers, &mut retries_429, &mut waited)
+            if let Some(wait) = throttled
+                && let Some(wait) = self.wait_for_429(&call, wait, &mut retries_429, &mut waited)
             {
                 tokio::time::sleep(wait).await;
                 continue;
@@ -389,7 +449,7 @@ impl KsefClient {
         let keys: Vec<PublicKeyCertificate> = self
             .send_json(
                 &Operation::PublicKeyCertificates.endpoint().response_label(),
-                Call::new(Method::GET, url),
+                Call::op(Operation::PublicKeyCertificates, url),
             )
             .await?;
         *self.keys.lock().unwrap_or_else(PoisonError::into_inner) = Some(keys.clone());
@@ -438,7 +498,7 @@ impl KsefClient {
         let url = self.op_url(Operation::AuthChallenge, &[])?;
         self.send_json(
             &Operation::AuthChallenge.endpoint().response_label(),
-            Call::new(Method::POST, url),
+            Call::op(Operation::AuthChallenge, url),
         )
         .await
     }
@@ -458,7 +518,7 @@ impl KsefClient {
                 if verify { "true" } else { "false" },
             );
         }
-        let mut call = Call::new(Method::POST, url);
+        let mut call = Call::op(Operation::AuthXadesSignature, url);
         call.body = Some(("application/xml", signed_xml.to_vec()));
         self.send_json(
             &Operation::AuthXadesSignature.endpoint().response_label(),
@@ -521,7 +581,7 @@ impl KsefClient {
         let url = self.op_url(Operation::AuthKsefToken, &[])?;
         self.send_json(
             &Operation::AuthKsefToken.endpoint().response_label(),
-            Call::new(Method::POST, url).json(to_json(&request)?),
+            Call::op(Operation::AuthKsefToken, url).json(to_json(&request)?),
         )
         .await
     }
@@ -535,7 +595,7 @@ impl KsefClient {
         let url = self.op_url(Operation::AuthStatus, &[reference])?;
         self.send_json(
             &Operation::AuthStatus.endpoint().response_label(),
-            Call::new(Method::GET, url).bearer(authentication_token),
+            Call::op(Operation::AuthStatus, url).bearer(authentication_token),
         )
         .await
     }
@@ -548,7 +608,7 @@ impl KsefClient {
         let url = self.op_url(Operation::RedeemToken, &[])?;
         self.send_json(
             &Operation::RedeemToken.endpoint().response_label(),
-            Call::new(Method::POST, url).bearer(authentication_token),
+            Call::op(Operation::RedeemToken, url).bearer(authentication_token),
         )
         .await
     }
@@ -561,7 +621,7 @@ impl KsefClient {
         let url = self.op_url(Operation::RefreshToken, &[])?;
         self.send_json(
             &Operation::RefreshToken.endpoint().response_label(),
-            Call::new(Method::POST, url).bearer(refresh_token),
+            Call::op(Operation::RefreshToken, url).bearer(refresh_token),
         )
         .await
     }
@@ -575,7 +635,7 @@ impl KsefClient {
         let url = self.op_url(Operation::ListAuthSessions, &[])?;
         self.send_json(
             &Operation::ListAuthSessions.endpoint().response_label(),
-            Call::new(Method::GET, url)
+            Call::op(Operation::ListAuthSessions, url)
                 .bearer(access_token)
                 .continuation(continuation),
         )
@@ -586,9 +646,11 @@ impl KsefClient {
     /// (its refresh token stops working; issued access tokens live until they expire).
     pub async fn logout(&self, access_or_refresh_token: &str) -> Result<(), KsefError> {
         let url = self.op_url(Operation::RevokeCurrentAuthSession, &[])?;
-        self.send(Call::new(Method::DELETE, url).bearer(access_or_refresh_token))
-            .await
-            .map(drop)
+        self.send(
+            Call::op(Operation::RevokeCurrentAuthSession, url).bearer(access_or_refresh_token),
+        )
+        .await
+        .map(drop)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -610,7 +672,7 @@ impl KsefClient {
             .append_pair("pageSize", &page_size.to_string());
         self.send_json(
             &Operation::QueryPersonalGrants.endpoint().response_label(),
-            Call::new(Method::POST, url)
+            Call::op(Operation::QueryPersonalGrants, url)
                 .bearer(access_token)
                 .json(to_json(query)?),
         )
@@ -663,7 +725,7 @@ impl KsefClient {
         let url = self.op_url(Operation::GenerateToken, &[])?;
         self.send_json(
             &Operation::GenerateToken.endpoint().response_label(),
-            Call::new(Method::POST, url)
+            Call::op(Operation::GenerateToken, url)
                 .bearer(access_token)
                 .json(to_json(&request)?),
         )
@@ -701,7 +763,7 @@ impl KsefClient {
         }
         self.send_json(
             &Operation::ListTokens.endpoint().response_label(),
-            Call::new(Method::GET, url)
+            Call::op(Operation::ListTokens, url)
                 .bearer(access_token)
                 .continuation(continuation),
         )
@@ -747,7 +809,7 @@ impl KsefClient {
         let url = self.op_url(Operation::TokenStatus, &[reference])?;
         self.send_json(
             &Operation::TokenStatus.endpoint().response_label(),
-            Call::new(Method::GET, url).bearer(access_token),
+            Call::op(Operation::TokenStatus, url).bearer(access_token),
         )
         .await
     }
@@ -755,7 +817,7 @@ impl KsefClient {
     /// `DELETE /tokens/{referenceNumber}` (asynchronous: Active → Revoking → Revoked).
     pub async fn revoke_token(&self, access_token: &str, reference: &str) -> Result<(), KsefError> {
         let url = self.op_url(Operation::RevokeToken, &[reference])?;
-        self.send(Call::new(Method::DELETE, url).bearer(access_token))
+        self.send(Call::op(Operation::RevokeToken, url).bearer(access_token))
             .await
             .map(drop)
     }

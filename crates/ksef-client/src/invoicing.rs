@@ -190,7 +190,7 @@ impl KsefClient {
         let url = self.op_url(Operation::OpenOnlineSession, &[])?;
         self.send_json(
             &Operation::OpenOnlineSession.endpoint().response_label(),
-            Call::new(Method::POST, url)
+            Call::op(Operation::OpenOnlineSession, url)
                 .bearer(access_token)
                 .json(to_json(request)?),
         )
@@ -208,7 +208,7 @@ impl KsefClient {
         let url = self.op_url(Operation::SendInvoice, &[session_reference])?;
         self.send_json(
             &Operation::SendInvoice.endpoint().response_label(),
-            Call::new(Method::POST, url)
+            Call::op(Operation::SendInvoice, url)
                 .bearer(access_token)
                 .json(to_json(request)?),
         )
@@ -222,7 +222,7 @@ impl KsefClient {
         session_reference: &str,
     ) -> Result<(), KsefError> {
         let url = self.op_url(Operation::CloseOnlineSession, &[session_reference])?;
-        self.send(Call::new(Method::POST, url).bearer(access_token))
+        self.send(Call::op(Operation::CloseOnlineSession, url).bearer(access_token))
             .await
             .map(drop)
     }
@@ -240,7 +240,7 @@ impl KsefClient {
         let url = self.op_url(Operation::OpenBatchSession, &[])?;
         self.send_json(
             &Operation::OpenBatchSession.endpoint().response_label(),
-            Call::new(Method::POST, url)
+            Call::op(Operation::OpenBatchSession, url)
                 .bearer(access_token)
                 .json(to_json(request)?),
         )
@@ -302,7 +302,7 @@ impl KsefClient {
         session_reference: &str,
     ) -> Result<(), KsefError> {
         let url = self.op_url(Operation::CloseBatchSession, &[session_reference])?;
-        self.send(Call::new(Method::POST, url).bearer(access_token))
+        self.send(Call::op(Operation::CloseBatchSession, url).bearer(access_token))
             .await
             .map(drop)
     }
@@ -321,7 +321,7 @@ impl KsefClient {
         let url = self.sessions_list_url(query)?;
         self.send_json(
             &Operation::ListSessions.endpoint().response_label(),
-            Call::new(Method::GET, url)
+            Call::op(Operation::ListSessions, url)
                 .bearer(access_token)
                 .continuation(continuation),
         )
@@ -343,7 +343,7 @@ impl KsefClient {
         let url = self.op_url(Operation::SessionStatus, &[session_reference])?;
         self.send_json(
             &Operation::SessionStatus.endpoint().response_label(),
-            Call::new(Method::GET, url).bearer(access_token),
+            Call::op(Operation::SessionStatus, url).bearer(access_token),
         )
         .await
     }
@@ -374,7 +374,7 @@ impl KsefClient {
         let url = self.page_url(Operation::SessionInvoices, &[session_reference], page_size)?;
         self.send_json(
             &Operation::SessionInvoices.endpoint().response_label(),
-            Call::new(Method::GET, url)
+            Call::op(Operation::SessionInvoices, url)
                 .bearer(access_token)
                 .continuation(continuation),
         )
@@ -396,7 +396,7 @@ impl KsefClient {
         )?;
         self.send_json(
             &Operation::FailedSessionInvoices.endpoint().response_label(),
-            Call::new(Method::GET, url)
+            Call::op(Operation::FailedSessionInvoices, url)
                 .bearer(access_token)
                 .continuation(continuation),
         )
@@ -417,18 +417,19 @@ impl KsefClient {
         )?;
         self.send_json(
             &Operation::SessionInvoiceStatus.endpoint().response_label(),
-            Call::new(Method::GET, url).bearer(access_token),
+            Call::op(Operation::SessionInvoiceStatus, url).bearer(access_token),
         )
         .await
     }
 
-    async fn download_xml(&self, access_token: &str, url: Url) -> Result<Downloaded, KsefError> {
+    async fn download_xml(
+        &self,
+        op: Operation,
+        access_token: &str,
+        url: Url,
+    ) -> Result<Downloaded, KsefError> {
         let answer = self
-            .send(
-                Call::new(Method::GET, url)
-                    .bearer(access_token)
-                    .accept(ACCEPT_XML),
-            )
+            .send(Call::op(op, url).bearer(access_token).accept(ACCEPT_XML))
             .await?;
         Ok(Downloaded::from_answer(&answer.headers, answer.body))
     }
@@ -445,7 +446,8 @@ impl KsefClient {
             Operation::InvoiceUpoByReference,
             &[session_reference, invoice_reference],
         )?;
-        self.download_xml(access_token, url).await
+        self.download_xml(Operation::InvoiceUpoByReference, access_token, url)
+            .await
     }
 
     /// `GET /sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo`: the invoice UPO
@@ -460,7 +462,8 @@ impl KsefClient {
             Operation::InvoiceUpoByKsefNumber,
             &[session_reference, ksef_number],
         )?;
-        self.download_xml(access_token, url).await
+        self.download_xml(Operation::InvoiceUpoByKsefNumber, access_token, url)
+            .await
     }
 
     /// `GET` of an XML document streamed into `out` (constant memory), hashed on the way and
@@ -468,6 +471,7 @@ impl KsefClient {
     /// the error). Returns the number of bytes written.
     pub(crate) async fn download_xml_to(
         &self,
+        op: Operation,
         access_token: &str,
         url: Url,
         what: &str,
@@ -476,11 +480,7 @@ impl KsefClient {
         // Named in mid-body errors too (the URL holds no secret: tokens travel in headers).
         let shown = url.to_string();
         let mut resp = self
-            .send_streaming(
-                Call::new(Method::GET, url)
-                    .bearer(access_token)
-                    .accept(ACCEPT_XML),
-            )
+            .send_streaming(Call::op(op, url).bearer(access_token).accept(ACCEPT_XML))
             .await?;
         let expected = resp
             .headers()
@@ -525,7 +525,7 @@ impl KsefClient {
         out: &mut (dyn std::io::Write + Send),
     ) -> Result<u64, KsefError> {
         let url = self.op_url(Operation::SessionUpo, &[session_reference, upo_reference])?;
-        self.download_xml_to(access_token, url, "session UPO", out)
+        self.download_xml_to(Operation::SessionUpo, access_token, url, "session UPO", out)
             .await
     }
 
@@ -537,7 +537,8 @@ impl KsefClient {
         upo_reference: &str,
     ) -> Result<Downloaded, KsefError> {
         let url = self.op_url(Operation::SessionUpo, &[session_reference, upo_reference])?;
-        self.download_xml(access_token, url).await
+        self.download_xml(Operation::SessionUpo, access_token, url)
+            .await
     }
 
     /// `GET` of a pre-signed link (UPO `downloadUrl`/`upoDownloadUrl`, export part `url`): NO
@@ -589,7 +590,8 @@ impl KsefClient {
         ksef_number: &str,
     ) -> Result<Downloaded, KsefError> {
         let url = self.op_url(Operation::DownloadInvoice, &[ksef_number])?;
-        self.download_xml(access_token, url).await
+        self.download_xml(Operation::DownloadInvoice, access_token, url)
+            .await
     }
 
     pub(crate) fn metadata_query_url(
@@ -621,7 +623,7 @@ impl KsefClient {
         let url = self.metadata_query_url(sort, page_offset, page_size)?;
         self.send_json(
             &Operation::QueryInvoiceMetadata.endpoint().response_label(),
-            Call::new(Method::POST, url)
+            Call::op(Operation::QueryInvoiceMetadata, url)
                 .bearer(access_token)
                 .json(to_json(filters)?),
         )
@@ -638,7 +640,7 @@ impl KsefClient {
         let url = self.op_url(Operation::ExportInvoices, &[])?;
         self.send_json(
             &Operation::ExportInvoices.endpoint().response_label(),
-            Call::new(Method::POST, url)
+            Call::op(Operation::ExportInvoices, url)
                 .bearer(access_token)
                 .json(to_json(request)?),
         )
@@ -654,7 +656,7 @@ impl KsefClient {
         let url = self.op_url(Operation::ExportStatus, &[export_reference])?;
         self.send_json(
             &Operation::ExportStatus.endpoint().response_label(),
-            Call::new(Method::GET, url).bearer(access_token),
+            Call::op(Operation::ExportStatus, url).bearer(access_token),
         )
         .await
     }
@@ -671,7 +673,7 @@ impl KsefClient {
         let url = self.op_url(Operation::ContextLimits, &[])?;
         self.send_json(
             &Operation::ContextLimits.endpoint().response_label(),
-            Call::new(Method::GET, url).bearer(access_token),
+            Call::op(Operation::ContextLimits, url).bearer(access_token),
         )
         .await
     }
@@ -684,7 +686,7 @@ impl KsefClient {
         let url = self.op_url(Operation::SubjectLimits, &[])?;
         self.send_json(
             &Operation::SubjectLimits.endpoint().response_label(),
-            Call::new(Method::GET, url).bearer(access_token),
+            Call::op(Operation::SubjectLimits, url).bearer(access_token),
         )
         .await
     }
@@ -698,7 +700,7 @@ impl KsefClient {
         let url = self.op_url(Operation::RateLimits, &[])?;
         self.send_json(
             &Operation::RateLimits.endpoint().response_label(),
-            Call::new(Method::GET, url).bearer(access_token),
+            Call::op(Operation::RateLimits, url).bearer(access_token),
         )
         .await
     }

@@ -24,8 +24,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use ksef_crypto::Zeroizing;
 use ksef_wire::{
     EncryptionInfo, ExceptionCode, FormCode, InvoiceStatusInfo, OpenBatchSessionRequest,
-    OpenOnlineSessionRequest, PublicKeyCertificateUsage, Secret, SendInvoiceRequest,
-    SessionInvoiceStatusResponse, SessionStatusResponse,
+    OpenOnlineSessionRequest, PublicKeyCertificateUsage, RateLimitGroup, Secret,
+    SendInvoiceRequest, SessionInvoiceStatusResponse, SessionStatusResponse,
 };
 use serde::Serialize;
 use tokio::time::Instant;
@@ -60,8 +60,14 @@ pub const DEFAULT_WAIT: Duration = Duration::from_secs(30 * 60);
 pub enum Progress {
     /// Preparing: files read and encrypted (online) or packed (batch).
     Preparing { done: u64, total: u64 },
-    /// Online: invoices sent.
-    Sending { done: u64, total: u64 },
+    /// Online: invoices sent. `eta`: with a [`Pacer`](crate::Pacer) on the client, how long
+    /// the rest (the remaining sends and the session close) should take at the context's rate
+    /// limits, from the pacer's schedule.
+    Sending {
+        done: u64,
+        total: u64,
+        eta: Option<Duration>,
+    },
     /// Batch: encrypted bytes uploaded.
     Uploading { done: u64, total: u64 },
     /// Waiting for KSeF: invoices with a final status.
@@ -543,6 +549,20 @@ pub async fn send_online_invoices_to(
     .await)?;
     let session_ref = opened.reference_number;
     tracing::debug!(session = %session_ref, invoices = invoices.len(), "online session opened");
+    // What is left at the pacer's schedule: the remaining sends, then the close.
+    let eta = |remaining: u64| {
+        client.pacer().map(|p| {
+            p.estimate(&[
+                (RateLimitGroup::InvoiceSend, remaining),
+                (RateLimitGroup::OnlineSession, 1),
+            ])
+        })
+    };
+    progress(Progress::Sending {
+        done: 0,
+        total,
+        eta: eta(total),
+    });
 
     let mut tally = Tally::new(&mut sink, &session_ref);
     // Invoice reference → (file index, SHA-256): all that is kept per invoice until its
@@ -606,9 +626,11 @@ pub async fn send_online_invoices_to(
                 tally.emit(o);
             }
         }
+        let done = i as u64 + 1;
         progress(Progress::Sending {
-            done: i as u64 + 1,
+            done,
             total,
+            eta: eta(total - done),
         });
     }
 
@@ -817,7 +839,15 @@ pub async fn send_batch_to(
 /// Backoff for status polling: 100 ms growing by half up to 1 s during the first minute (most
 /// sessions finish within seconds, so the result is seen within a tenth of a second or so of
 /// it), then up to 5 s. Stays within the `sessionMisc` limits of digest §15.1 (10/s, 120/min,
-/// 1 200/h): ≤ 65 calls in the first minute, then ≤ 12 per minute.
+/// 1 200/h): ≤ 65 calls in the first minute, then ≤ 12 per minute. With a
+/// [`Pacer`](crate::Pacer) on the client, tighter limits of the polled group slow it down
+/// further: never more often than its second and minute windows allow in the first minute, and
+/// its hour window too after that ([`Pacer::poll_interval`]).
+///
+/// [`Pacer::poll_interval`]: crate::Pacer::poll_interval
+/// Most polls [`Poll`] makes in its first minute (100 ms growing by half up to 1 s).
+const FIRST_MINUTE_POLLS: u32 = 65;
+
 struct Poll {
     next: Duration,
     started: Instant,
@@ -833,12 +863,25 @@ impl Poll {
         }
     }
 
-    async fn wait(&mut self) -> bool {
+    /// Sleeps before the next poll of `group`; `false` once the deadline has passed.
+    async fn wait(&mut self, client: &KsefClient, group: RateLimitGroup) -> bool {
         let elapsed = self.started.elapsed();
         if elapsed >= self.deadline {
             return false;
         }
-        tokio::time::sleep(self.next.min(self.deadline - elapsed)).await;
+        let sustained = elapsed >= Duration::from_secs(60);
+        let floor = client.pacer().map_or(Duration::ZERO, |p| {
+            // In its first minute this schedule polls at most 10 times a second and 65 times
+            // in all: a group that allows that much needs no slowing down then (the pacer still
+            // holds each call to the windows).
+            let values = p.limits().group(group);
+            if !sustained && values.per_second >= 10 && values.per_minute >= FIRST_MINUTE_POLLS {
+                Duration::ZERO
+            } else {
+                p.poll_interval(group, sustained)
+            }
+        });
+        tokio::time::sleep(self.next.max(floor).min(self.deadline - elapsed)).await;
         let cap = if self.started.elapsed() < Duration::from_secs(60) {
             Duration::from_secs(1)
         } else {
@@ -874,7 +917,7 @@ pub async fn wait_for_session(
         if !SESSION_IN_PROGRESS.contains(&status.status.code) {
             break status;
         }
-        if !poll.wait().await {
+        if !poll.wait(client, RateLimitGroup::SessionMisc).await {
             return Err(KsefError::Timeout {
                 what: format!(
                     "session {session_ref} to finish processing (status {} {})",
@@ -910,7 +953,7 @@ pub async fn wait_for_session(
         if pending == 0 {
             return Ok(status);
         }
-        if !poll.wait().await {
+        if !poll.wait(client, RateLimitGroup::SessionInvoiceList).await {
             return Err(KsefError::Timeout {
                 what: format!(
                     "{pending} invoice(s) of session {session_ref} to get a final status"

@@ -4,7 +4,9 @@
 //! TEST/DEMO/PRD): one method per endpoint on [`KsefClient`] returning the shared `ksef-wire`
 //! types, the login flows (signed file, certificate + key, KSeF token), waiting for the
 //! asynchronous operations, the storable [`Session`] with automatic refresh, HTTP 429 handling
-//! ([`RetryPolicy`]) and the mapping of both KSeF error body formats onto one [`KsefError`].
+//! ([`RetryPolicy`]), opt-in pacing to the context's API rate limits ([`Pacer`]: calls wait
+//! for room in KSeF's sliding windows instead of provoking 429s) and the mapping of both KSeF
+//! error body formats onto one [`KsefError`].
 //!
 //! Covered endpoints (digest §3–§4, §6): `GET /security/public-key-certificates`,
 //! `POST /auth/challenge`, `POST /auth/xades-signature`, `POST /auth/ksef-token`,
@@ -55,6 +57,7 @@ mod error;
 mod flows;
 mod invoicing;
 pub mod invoicing_flows;
+mod pacer;
 mod permissions;
 mod retry;
 mod session;
@@ -65,6 +68,7 @@ pub use environment::Environment;
 pub use error::KsefError;
 pub use flows::{DEFAULT_AUTH_DEADLINE, REFRESH_MARGIN};
 pub use invoicing::Downloaded;
+pub use pacer::{LimitsSource, Pacer, SAFETY_MARGIN};
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use session::Session;
 pub use tls::http_client_builder;

@@ -11,7 +11,6 @@ use ksef_wire::{
     PersonPermissionsGrantRequest, PersonPermissionsQueryRequest, QueryPersonPermissionsResponse,
     Validate,
 };
-use reqwest::Method;
 use tokio::time::Instant;
 
 use crate::client::{Call, KsefClient, to_json};
@@ -39,7 +38,7 @@ impl KsefClient {
             &Operation::GrantPersonPermissions
                 .endpoint()
                 .response_label(),
-            Call::new(Method::POST, url)
+            Call::op(Operation::GrantPersonPermissions, url)
                 .bearer(access_token)
                 .json(to_json(request)?),
         )
@@ -56,7 +55,7 @@ impl KsefClient {
         let url = self.op_url(Operation::RevokePermission, &[permission_id.trim()])?;
         self.send_json(
             &Operation::RevokePermission.endpoint().response_label(),
-            Call::new(Method::DELETE, url).bearer(access_token),
+            Call::op(Operation::RevokePermission, url).bearer(access_token),
         )
         .await
     }
@@ -72,7 +71,7 @@ impl KsefClient {
             &Operation::PermissionOperationStatus
                 .endpoint()
                 .response_label(),
-            Call::new(Method::GET, url).bearer(access_token),
+            Call::op(Operation::PermissionOperationStatus, url).bearer(access_token),
         )
         .await
     }
@@ -122,7 +121,7 @@ impl KsefClient {
             .append_pair("pageSize", &page_size.to_string());
         self.send_json(
             &Operation::QueryPersonGrants.endpoint().response_label(),
-            Call::new(Method::POST, url)
+            Call::op(Operation::QueryPersonGrants, url)
                 .bearer(access_token)
                 .json(to_json(query)?),
         )

@@ -26,6 +26,13 @@ use crate::{
     App, Field, InputProblem, IoAction, Operation, ProgramError, ProgramResult, StoredSession,
 };
 
+mod mode;
+
+pub use mode::{
+    DEFAULT_ONLINE_LIMIT, ModeDecision, ModeReason, SendMode, SessionKind, choose_mode,
+    online_estimate,
+};
+
 /// Most invoices in one session (KSeF: 10 000, digest §9.1); [`send`] splits larger sets into
 /// several sessions.
 pub const MAX_PER_SESSION: usize = 10_000;
@@ -364,8 +371,11 @@ pub fn refusal(checks: &[FileCheck], total: usize) -> Option<ProgramError> {
 pub struct SendRequest {
     /// Files and directories.
     pub inputs: Vec<PathBuf>,
-    /// Through a batch session instead of an online one.
-    pub batch: bool,
+    /// Online, batch, or chosen by the context's rate limits ([`choose_mode`]).
+    pub mode: SendMode,
+    /// [`SendMode::Auto`]: the longest online send before batch is chosen instead (default
+    /// [`DEFAULT_ONLINE_LIMIT`]).
+    pub online_limit: std::time::Duration,
     /// Declare the invoices offline-issued.
     pub offline: bool,
     /// Form code for every file; `None` = detect per file.
@@ -386,7 +396,8 @@ impl SendRequest {
     pub fn new(inputs: Vec<PathBuf>) -> Self {
         SendRequest {
             inputs,
-            batch: false,
+            mode: SendMode::Auto,
+            online_limit: DEFAULT_ONLINE_LIMIT,
             offline: false,
             form: None,
             validate: true,
@@ -450,6 +461,8 @@ pub(crate) async fn with_stored<T>(
 /// What [`send`] reports while it works.
 #[derive(Debug)]
 pub enum SendEvent {
+    /// Online or batch, and why (before anything is sent).
+    ModeChosen(ModeDecision),
     /// Every file passed the local checks; this many sessions will be opened.
     Planned {
         files: usize,
@@ -472,6 +485,8 @@ pub struct SendTotals {
 }
 
 /// `ksef invoice send`: local checks of every file first (nothing is sent if one fails), then
+/// online or batch ([`choose_mode`] at the context's rate limits, reported as
+/// [`SendEvent::ModeChosen`]; every KSeF call of the send paced to those limits), then
 /// sessions of at most [`MAX_PER_SESSION`] invoices of one form code each (online: many
 /// invoices per session; batch: one package per session), waiting for the final statuses.
 /// Outcomes go to `on_event` as they arrive, so memory does not grow with the number of
@@ -497,14 +512,18 @@ pub async fn send(
         Ok(c) => c,
         Err(failed) => return Err(ProgramError::LocalCheckFailed { failed, total }),
     };
-    if req.batch
-        && let Some(f) = checked
-            .iter()
-            .map(|c| c.form)
-            .find(|f| !f.allowed_in_batch())
+    let forms: Vec<FormCode> = checked.iter().map(|c| c.form).collect();
+    if req.mode == SendMode::Batch
+        && let Some(f) = forms.iter().find(|f| !f.allowed_in_batch())
     {
-        return Err(ProgramError::NotInBatch { form: form_name(f) });
+        return Err(ProgramError::NotInBatch {
+            form: form_name(*f),
+        });
     }
+    // Online or batch at the context's rate limits; every call of the send is paced to them.
+    let (decision, pacer) = decide_mode(app, &req, &forms).await?;
+    let batch = decision.batch();
+    on_event(SendEvent::ModeChosen(decision));
     let longest_path = files
         .iter()
         .map(|f| f.display().to_string().chars().count())
@@ -524,10 +543,7 @@ pub async fn send(
             None => groups.push((c.form, vec![file], vec![c.record])),
         }
     }
-    let per_session = req
-        .session_size
-        .unwrap_or(MAX_PER_SESSION)
-        .clamp(1, MAX_PER_SESSION);
+    let per_session = per_session(&req);
     let sessions: usize = groups
         .iter()
         .map(|(_, g, _)| g.len().div_ceil(per_session))
@@ -576,7 +592,8 @@ pub async fn send(
                 &WRITE_PERMISSIONS,
                 Operation::SendInvoices,
                 async |c, s| {
-                    if req.batch {
+                    let c = &c.clone().with_pacer(pacer.clone());
+                    if batch {
                         invoicing_flows::send_batch_to(c, s, &wire, chunk, &options, &mut sink)
                             .await
                     } else {
@@ -595,6 +612,41 @@ pub async fn send(
         }
     }
     Ok(totals)
+}
+
+/// Invoices per session of `req`.
+fn per_session(req: &SendRequest) -> usize {
+    req.session_size
+        .unwrap_or(MAX_PER_SESSION)
+        .clamp(1, MAX_PER_SESSION)
+}
+
+/// The mode of a send ([`choose_mode`]) and the pacer of all its calls: the context's rate
+/// limits from `GET /rate-limits` (one call; the documented PRD values when it fails).
+async fn decide_mode(
+    app: &mut App,
+    req: &SendRequest,
+    forms: &[FormCode],
+) -> ProgramResult<(ModeDecision, ksef_client::Pacer)> {
+    let pacer = with_stored(
+        app,
+        &WRITE_PERMISSIONS,
+        Operation::SendInvoices,
+        async |c, s| {
+            let token = invoicing_flows::access_token(c, s).await?;
+            Ok(ksef_client::Pacer::for_context(c, &token).await)
+        },
+    )
+    .await?;
+    let decision = choose_mode(
+        req.mode,
+        pacer.limits(),
+        pacer.source(),
+        forms,
+        per_session(req),
+        req.online_limit,
+    );
+    Ok((decision, pacer))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -706,7 +758,9 @@ pub async fn limits(app: &mut App) -> ProgramResult<Limits> {
     .await
 }
 
-/// How many invoices an online session should take before a batch session is the better way:
+/// How many invoices an online session should take before a batch session is the better way
+/// (the count rule of `ksef offline send`; `ksef invoice send` and Faktury sprzedaży time the
+/// online send at the context's limits instead, [`choose_mode`]):
 /// what the context's `invoiceSend` rate limit lets through in one minute (PRD: 30), and never
 /// more than an online session may hold. Above it, online sending would wait on KSeF's limits
 /// (and against PRD run into 429s), while one batch session takes up to 10 000 invoices at once.

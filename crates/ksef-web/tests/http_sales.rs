@@ -234,9 +234,9 @@ async fn a_50_mb_upload_is_refused_in_polish() {
     h.web.shutdown().await;
 }
 
-/// Online or batch follows the context's limits: with KSeF's `invoiceSend` limit set to 2 a
-/// minute (`POST /testdata/rate-limits`), three good files go in ONE batch session (not three
-/// online sends that would wait on the limit), and the finished job says so.
+/// Online or batch follows the context's limits: with KSeF's `invoiceSend` limit set to 2 an
+/// hour (`POST /testdata/rate-limits`), sending three good files online would take an hour, so
+/// they go in ONE batch session, and the job page says so and why.
 #[tokio::test]
 async fn more_files_than_the_online_limit_allows_go_in_a_batch_session() {
     let h = Harness::start().await;
@@ -250,7 +250,7 @@ async fn more_files_than_the_online_limit_allows_go_in_a_batch_session() {
         .post(
             "/testdata/rate-limits",
             Some(&owner.access_token),
-            rate_limits_with_invoice_send(1, 2, 100),
+            rate_limits_with_invoice_send(1, 2, 2),
         )
         .await;
     assert!(set.status.is_success(), "{set:?}");
@@ -273,6 +273,13 @@ async fn more_files_than_the_online_limit_allows_go_in_a_batch_session() {
     assert!(
         state.contains("sesja wsadowa") && state.contains("przyjęte 3"),
         "{state}"
+    );
+    let note = element_text(&page, "sales-job-mode").unwrap_or_default();
+    assert!(
+        note.contains("Wysyłka 3 faktur w sesji interaktywnej trwałaby ok. 1 godz.")
+            && note.contains("invoiceSend: 1/s, 2/min, 2/godz.")
+            && note.contains("sesji wsadowej"),
+        "{note}"
     );
     // One session, with its UPO link.
     assert_eq!(page.matches("class=\"session-upo\"").count(), 1, "{page}");

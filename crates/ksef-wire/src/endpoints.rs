@@ -60,6 +60,52 @@ pub enum RateLimitGroup {
     Public,
 }
 
+impl RateLimitGroup {
+    /// Every group of §15.1, [`RateLimitGroup::Public`] last.
+    pub const ALL: [RateLimitGroup; 13] = [
+        RateLimitGroup::OnlineSession,
+        RateLimitGroup::BatchSession,
+        RateLimitGroup::InvoiceSend,
+        RateLimitGroup::InvoiceStatus,
+        RateLimitGroup::SessionList,
+        RateLimitGroup::SessionInvoiceList,
+        RateLimitGroup::SessionMisc,
+        RateLimitGroup::InvoiceMetadata,
+        RateLimitGroup::InvoiceExport,
+        RateLimitGroup::InvoiceExportStatus,
+        RateLimitGroup::InvoiceDownload,
+        RateLimitGroup::Other,
+        RateLimitGroup::Public,
+    ];
+
+    /// The group's key in `GET /rate-limits` (`invoiceSend`, …); `public` for
+    /// [`RateLimitGroup::Public`], which has none.
+    pub const fn key(self) -> &'static str {
+        match self {
+            RateLimitGroup::OnlineSession => "onlineSession",
+            RateLimitGroup::BatchSession => "batchSession",
+            RateLimitGroup::InvoiceSend => "invoiceSend",
+            RateLimitGroup::InvoiceStatus => "invoiceStatus",
+            RateLimitGroup::SessionList => "sessionList",
+            RateLimitGroup::SessionInvoiceList => "sessionInvoiceList",
+            RateLimitGroup::SessionMisc => "sessionMisc",
+            RateLimitGroup::InvoiceMetadata => "invoiceMetadata",
+            RateLimitGroup::InvoiceExport => "invoiceExport",
+            RateLimitGroup::InvoiceExportStatus => "invoiceExportStatus",
+            RateLimitGroup::InvoiceDownload => "invoiceDownload",
+            RateLimitGroup::Other => "other",
+            RateLimitGroup::Public => "public",
+        }
+    }
+}
+
+impl fmt::Display for RateLimitGroup {
+    /// The `GET /rate-limits` key ([`RateLimitGroup::key`]).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
 /// An operation of the API, named after what it does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
@@ -289,6 +335,11 @@ impl fmt::Display for Endpoint {
 }
 
 impl Operation {
+    /// The rate-limit group this operation counts against (its row's [`Endpoint::rate_limit`]).
+    pub fn rate_limit_group(self) -> RateLimitGroup {
+        self.endpoint().rate_limit
+    }
+
     /// This operation's row of [`ENDPOINTS`].
     pub fn endpoint(self) -> &'static Endpoint {
         // Every variant has exactly one row (checked by the tests).

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::common::{ValidationError, check_range};
+use crate::endpoints::RateLimitGroup;
 
 /// Session limits of a context (MB = 1 000 000 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -210,6 +211,34 @@ impl EffectiveApiRateLimits {
     };
 }
 
+impl EffectiveApiRateLimits {
+    /// The values of `group`: its entry, or for [`RateLimitGroup::Public`] (no entry; counted
+    /// per client IP) [`PUBLIC_RATE_LIMIT`]. The one table from group to values, for the
+    /// client's pacer and the emulator's limiter alike.
+    pub const fn group(&self, group: RateLimitGroup) -> EffectiveApiRateLimitValues {
+        match group {
+            RateLimitGroup::OnlineSession => self.online_session,
+            RateLimitGroup::BatchSession => self.batch_session,
+            RateLimitGroup::InvoiceSend => self.invoice_send,
+            RateLimitGroup::InvoiceStatus => self.invoice_status,
+            RateLimitGroup::SessionList => self.session_list,
+            RateLimitGroup::SessionInvoiceList => self.session_invoice_list,
+            RateLimitGroup::SessionMisc => self.session_misc,
+            RateLimitGroup::InvoiceMetadata => self.invoice_metadata,
+            RateLimitGroup::InvoiceExport => self.invoice_export,
+            RateLimitGroup::InvoiceExportStatus => self.invoice_export_status,
+            RateLimitGroup::InvoiceDownload => self.invoice_download,
+            RateLimitGroup::Other => self.other,
+            RateLimitGroup::Public => PUBLIC_RATE_LIMIT,
+        }
+    }
+}
+
+/// The limit of the public endpoints (digest §15.1): 60 requests per second per client IP, no
+/// minute or hour limit (`u32::MAX`: never reached).
+pub const PUBLIC_RATE_LIMIT: EffectiveApiRateLimitValues =
+    EffectiveApiRateLimitValues::new(60, u32::MAX, u32::MAX);
+
 impl Default for EffectiveApiRateLimits {
     fn default() -> Self {
         Self::PRODUCTION
@@ -234,6 +263,29 @@ mod tests {
         };
         let err = too_big.validate_override("onlineSession").unwrap_err();
         assert_eq!(err.field(), "onlineSession.maxInvoiceSizeInMB");
+    }
+
+    #[test]
+    fn every_group_has_its_values() {
+        // Distinct values per group, set through the wire keys: a mix-up cannot hide.
+        let mut json = serde_json::Map::new();
+        for (i, g) in RateLimitGroup::ALL.iter().enumerate() {
+            let i = i as u32;
+            json.insert(
+                g.key().into(),
+                serde_json::json!({"perSecond": i, "perMinute": i + 100, "perHour": i + 1000}),
+            );
+        }
+        let l: EffectiveApiRateLimits = serde_json::from_value(json.into()).unwrap();
+        for (i, g) in RateLimitGroup::ALL.iter().enumerate() {
+            let i = i as u32;
+            let want = if *g == RateLimitGroup::Public {
+                PUBLIC_RATE_LIMIT
+            } else {
+                EffectiveApiRateLimitValues::new(i, i + 100, i + 1000)
+            };
+            assert_eq!(l.group(*g), want, "{g}");
+        }
     }
 
     #[test]

@@ -5,8 +5,12 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use ksef_client::LimitsSource;
 use ksef_client::invoicing_flows::InvoiceOutcome;
-use ksef_program::invoices::{self, FileCheck, QueryRequest, SendEvent, SendRequest, SendTotals};
+use ksef_program::invoices::{
+    self, FileCheck, ModeDecision, ModeReason, QueryRequest, SendEvent, SendMode, SendRequest,
+    SendTotals,
+};
 use ksef_wire::{InvoiceMetadata, InvoiceQueryDateType};
 
 use crate::app::{App, CliError, CliResult, print_json};
@@ -53,9 +57,13 @@ pub struct SendArgs {
     /// The firm sending (checked against the KSeF session: nothing is sent for another firm).
     #[command(flatten)]
     context: crate::cmd::ContextArgs,
-    /// Send through a batch session (one encrypted package) instead of an online session.
-    #[arg(long)]
+    /// Send through a batch session (one encrypted package). Default: online, or batch when
+    /// sending online would take more than 5 minutes at the context's API rate limits.
+    #[arg(long, conflicts_with = "online")]
     batch: bool,
+    /// Send through an online session however long the context's rate limits make it take.
+    #[arg(long)]
+    online: bool,
     /// Declare the invoices issued offline (offlineMode).
     #[arg(long)]
     offline: bool,
@@ -191,7 +199,11 @@ async fn send(app: &mut App, args: SendArgs) -> CliResult<()> {
         ksef_program::register::ensure_session_for(app, &firm).await?;
     }
     let mut req = SendRequest::new(args.files);
-    req.batch = args.batch;
+    req.mode = match (args.online, args.batch) {
+        (true, _) => SendMode::Online,
+        (_, true) => SendMode::Batch,
+        _ => SendMode::Auto,
+    };
     req.offline = args.offline;
     req.form = parse_form(args.form.as_deref())?;
     req.validate = !args.no_validate;
@@ -210,7 +222,14 @@ async fn send(app: &mut App, args: SendArgs) -> CliResult<()> {
         Output::Table(TableStream::default())
     };
     let result = invoices::send(app, req, &mut |event| {
-        bar.suspend(|| out.event(event));
+        bar.suspend(|| {
+            if let SendEvent::ModeChosen(d) = &event
+                && let Some(line) = mode_line(d)
+            {
+                eprintln!("{line}");
+            }
+            out.event(event)
+        });
     })
     .await
     .map_err(CliError::from);
@@ -224,6 +243,57 @@ async fn send(app: &mut App, args: SendArgs) -> CliResult<()> {
         });
     }
     Ok(())
+}
+
+/// The one stderr line about the session kind, when the online send is slow at the context's
+/// limits (chosen batch instead, or online anyway); `None` otherwise.
+fn mode_line(d: &ModeDecision) -> Option<String> {
+    if !d.online_is_slow() {
+        return None;
+    }
+    let l = d.invoice_send;
+    let whose = match d.limits_source {
+        LimitsSource::Context => "this context's limits",
+        LimitsSource::Documented => "KSeF's documented limits (the context's could not be read)",
+    };
+    let n = group_thousands(d.invoices as u64);
+    let invoices = if d.invoices == 1 {
+        "invoice"
+    } else {
+        "invoices"
+    };
+    let estimate = format!(
+        "about {} at {whose} (invoiceSend {}/s, {}/min, {}/h)",
+        crate::cmd::progress::human_duration(d.online_estimate),
+        l.per_second,
+        l.per_minute,
+        l.per_hour
+    );
+    Some(match d.reason {
+        ModeReason::TooSlowOnline => format!(
+            "{n} {invoices} online would take {estimate}; sending them in a batch session instead \
+             (--online to force)"
+        ),
+        ModeReason::NotBatchable { form } => format!(
+            "{n} {invoices} online will take {estimate}; {form} cannot go in a batch session, so \
+             they are sent online"
+        ),
+        ModeReason::Forced if !d.batch() => format!("{n} {invoices} online will take {estimate}"),
+        ModeReason::Forced | ModeReason::FitsOnline => return None,
+    })
+}
+
+/// `1000000` → `1 000 000`.
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// How `invoice send` prints.
@@ -263,6 +333,8 @@ impl TableStream {
     fn event(&mut self, out: &mut impl Write, event: SendEvent) -> std::io::Result<()> {
         let width = self.width;
         match event {
+            // On stderr (`mode_line`).
+            SendEvent::ModeChosen(_) => Ok(()),
             SendEvent::Planned {
                 longest_path,
                 sessions,
@@ -341,6 +413,7 @@ impl JsonStream {
 
     fn event(&mut self, out: &mut impl Write, event: SendEvent) -> std::io::Result<()> {
         match event {
+            SendEvent::ModeChosen(_) => Ok(()),
             SendEvent::Planned { .. } => self.start(out),
             SendEvent::Outcome(o) => {
                 self.open_session(out)?;

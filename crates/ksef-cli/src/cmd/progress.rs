@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ksef_client::invoicing_flows::{Progress, ProgressFn};
@@ -28,9 +29,17 @@ impl Bar {
         let bar = self.bar.clone();
         let phase: Arc<Mutex<Option<&'static str>>> = Arc::new(Mutex::new(None));
         Arc::new(move |p: Progress| {
+            let mut eta = None;
             let (name, bytes, done, total) = match p {
                 Progress::Preparing { done, total } => ("preparing", false, done, total),
-                Progress::Sending { done, total } => ("sending", false, done, total),
+                Progress::Sending {
+                    done,
+                    total,
+                    eta: left,
+                } => {
+                    eta = left;
+                    ("sending", false, done, total)
+                }
                 Progress::Uploading { done, total } => ("uploading", true, done, total),
                 Progress::Processing { done, total } => ("KSeF processing", false, done, total),
                 Progress::Downloading { done, total } => ("downloading", false, done, total),
@@ -41,7 +50,8 @@ impl Bar {
                 let template = if bytes {
                     "{msg:>16} [{bar:40}] {bytes}/{total_bytes} ({elapsed})"
                 } else {
-                    "{msg:>16} [{bar:40}] {pos}/{len} ({elapsed})"
+                    // `prefix`: the flow's own estimate of the time left, if any.
+                    "{msg:>16} [{bar:40}] {pos}/{len} ({elapsed}){prefix}"
                 };
                 if let Ok(style) = ProgressStyle::with_template(template) {
                     bar.set_style(style.progress_chars("=> "));
@@ -49,6 +59,9 @@ impl Bar {
                 bar.set_message(name);
                 bar.reset_elapsed();
             }
+            bar.set_prefix(eta.map_or(String::new(), |left| {
+                format!(", about {} left", human_duration(left))
+            }));
             bar.set_length(total);
             bar.set_position(done.min(total));
         })
@@ -68,5 +81,39 @@ impl Bar {
 impl Drop for Bar {
     fn drop(&mut self) {
         self.bar.finish_and_clear();
+    }
+}
+
+/// A duration for people, to the second, in its two largest units: `5 h 3 min`, `4 min 2 s`,
+/// `40 s` (seconds rounded up, so a wait is never understated; `0 s` only for zero).
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s} s"),
+        (0, _) if s == 0 => format!("{m} min"),
+        (0, _) => format!("{m} min {s} s"),
+        _ if m == 0 => format!("{h} h"),
+        _ => format!("{h} h {m} min"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_for_people() {
+        let s = Duration::from_secs;
+        assert_eq!(human_duration(Duration::ZERO), "0 s");
+        assert_eq!(human_duration(Duration::from_millis(1)), "1 s");
+        assert_eq!(human_duration(s(40)), "40 s");
+        assert_eq!(human_duration(s(60)), "1 min");
+        assert_eq!(
+            human_duration(s(242) + Duration::from_millis(300)),
+            "4 min 3 s"
+        );
+        assert_eq!(human_duration(s(3600)), "1 h");
+        assert_eq!(human_duration(s(5 * 3600 + 3 * 60 + 1)), "5 h 3 min");
     }
 }

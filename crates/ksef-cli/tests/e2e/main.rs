@@ -8,6 +8,7 @@ mod emulator;
 mod invoices;
 mod local_emulator;
 mod offline;
+mod pacing;
 mod pdf;
 mod qr;
 mod tampering;

@@ -605,7 +605,10 @@ async fn wait_export(
                 )));
             }
         }
-        if !poll.wait().await {
+        if !poll
+            .wait(client, ksef_wire::RateLimitGroup::InvoiceExportStatus)
+            .await
+        {
             return Err(KsefError::Timeout {
                 what: format!("export {export_ref} to be ready"),
                 waited: poll.started.elapsed(),

@@ -81,6 +81,8 @@ pub struct SalesJob {
     created: Instant,
     running: bool,
     batch: bool,
+    /// Why the sending is slow or went in a batch session (Polish), once decided.
+    mode_note: Option<String>,
     files: Vec<JobFile>,
     /// The KSeF sessions used (their UPO may be downloaded).
     sessions: Vec<String>,
@@ -476,17 +478,13 @@ pub async fn sales_send(
         job_files.push(JobFile { name, state });
     }
     let firm = sh.current_firm(&mut ws).await.unwrap_or_default();
-    let forms: Vec<_> = checks
-        .iter()
-        .filter(|c| c.ok)
-        .filter_map(|c| c.form_code)
-        .collect();
     let mut job = SalesJob {
         owner: ws.user.name().to_lowercase(),
         firm: firm.clone(),
         created: Instant::now(),
         running: !good.is_empty(),
         batch: false,
+        mode_note: None,
         files: job_files,
         sessions: Vec::new(),
         error: None,
@@ -531,7 +529,7 @@ pub async fn sales_send(
     let (id, job) = sh.sales_jobs.insert(job);
     if let Some(app) = app {
         let store = sh.store.clone();
-        tokio::spawn(run_job(job, app, store, dir, paths, good, forms));
+        tokio::spawn(run_job(job, app, store, dir, paths, good));
     }
     see_other(&format!("/faktury/sprzedazy/wysylka/{id}"))
 }
@@ -544,17 +542,17 @@ async fn run_job(
     dir: PrivateDir,
     all: Vec<PathBuf>,
     good: Vec<PathBuf>,
-    forms: Vec<invoices::FormCode>,
 ) {
     let index_of = |p: &Path| all.iter().position(|a| a == p);
-    // Online or batch by the count and the context's limits (the documented defaults when
-    // KSeF cannot tell them).
-    let limits = invoices::limits(&mut app).await.unwrap_or_default();
-    let batch = invoices::batch_is_better(&limits, good.len(), &forms);
-    lock(&job).batch = batch;
-    let mut req = SendRequest::new(good);
-    req.batch = batch;
+    // Online or batch: the program decides at the context's rate limits (the documented
+    // defaults when KSeF cannot tell them) and says so before anything is sent.
+    let req = SendRequest::new(good);
     let mut on_event = |e: SendEvent| {
+        if let SendEvent::ModeChosen(d) = &e {
+            let mut j = lock(&job);
+            j.batch = d.batch();
+            j.mode_note = polish_mode(d);
+        }
         if let SendEvent::Outcome(o) = e {
             let mut j = lock(&job);
             if let Some(s) = &o.session_reference
@@ -661,6 +659,8 @@ pub struct SalesJobPage {
     pub id: String,
     pub running: bool,
     pub batch: bool,
+    /// Why the sending is slow or went in a batch session.
+    pub mode_note: Option<String>,
     pub rows: Vec<JobRow>,
     pub accepted: usize,
     pub refused: usize,
@@ -729,8 +729,7 @@ pub async fn sales_job(
             .collect();
         let count = |s: &str| rows.iter().filter(|r| r.state == s).count();
         (
-            j.running,
-            j.batch,
+            (j.running, j.batch, j.mode_note.clone()),
             count("accepted"),
             count("refused"),
             count("pending"),
@@ -743,7 +742,7 @@ pub async fn sales_job(
             rows,
         )
     };
-    let (running, batch, accepted, refused, pending, job_error, sessions, rows) = page;
+    let ((running, batch, mode_note), accepted, refused, pending, job_error, sessions, rows) = page;
     let l = layout(
         &sh,
         &mut ws,
@@ -757,6 +756,7 @@ pub async fn sales_job(
         id,
         running,
         batch,
+        mode_note,
         rows,
         accepted,
         refused,
@@ -788,6 +788,54 @@ fn xml_download(name: &str, xml: Vec<u8>) -> Response {
         xml,
     )
         .into_response()
+}
+
+/// The note on the job page about the session kind, when sending online is slow at the
+/// context's limits (batch chosen instead, or online because a form cannot go in a batch);
+/// `None` otherwise.
+fn polish_mode(d: &invoices::ModeDecision) -> Option<String> {
+    if !d.online_is_slow() {
+        return None;
+    }
+    let l = d.invoice_send;
+    let whose = match d.limits_source {
+        ksef_client::LimitsSource::Context => "limitach API tego kontekstu",
+        ksef_client::LimitsSource::Documented => {
+            "udokumentowanych limitach API KSeF (limitów kontekstu nie udało się odczytać)"
+        }
+    };
+    let estimate = format!(
+        "ok. {} przy {whose} (invoiceSend: {}/s, {}/min, {}/godz.)",
+        polish_duration(d.online_estimate),
+        l.per_second,
+        l.per_minute,
+        l.per_hour
+    );
+    let n = d.invoices;
+    match d.reason {
+        invoices::ModeReason::TooSlowOnline => Some(format!(
+            "Wysyłka {n} faktur w sesji interaktywnej trwałaby {estimate}, dlatego faktury idą \
+             w jednej sesji wsadowej."
+        )),
+        invoices::ModeReason::NotBatchable { form } => Some(format!(
+            "Wysyłka {n} faktur w sesji interaktywnej potrwa {estimate}; faktur {form} nie można \
+             wysłać w sesji wsadowej."
+        )),
+        invoices::ModeReason::Forced | invoices::ModeReason::FitsOnline => None,
+    }
+}
+
+/// `5 godz. 3 min`, `4 min 3 s`, `40 s` (seconds rounded up).
+fn polish_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s} s"),
+        (0, _) if s == 0 => format!("{m} min"),
+        (0, _) => format!("{m} min {s} s"),
+        _ if m == 0 => format!("{h} godz."),
+        _ => format!("{h} godz. {m} min"),
+    }
 }
 
 /// `?sesja=N` of the session UPO download.
