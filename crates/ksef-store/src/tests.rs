@@ -288,9 +288,9 @@ async fn v1_store_migrates_and_legacy_token_is_resealed_on_the_first_password() 
         .await
         .unwrap();
     assert_eq!(version, schema::MIGRATIONS.current());
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
 
-    // The v1 users survive the migrations (v2 … v5): no password, not administrators, the
+    // The v1 users survive the migrations (v2 … v6): no password, not administrators, the
     // token listed under its firm (the token's own context).
     let users = store.list_users().await.unwrap();
     assert_eq!(users.len(), 2);
@@ -688,7 +688,7 @@ async fn v4_rows(db: &SqlitePool) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn v4_register_migrates_to_v5_whole_and_takes_offline_invoices() {
+async fn v4_register_migrates_to_v6_whole_and_takes_offline_invoices() {
     let dir = tempfile::tempdir().unwrap();
     let before = v4_store(dir.path()).await;
     assert_eq!(before.len(), 4);
@@ -698,9 +698,39 @@ async fn v4_register_migrates_to_v5_whole_and_takes_offline_invoices() {
         .fetch_one(&store.pool)
         .await
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, schema::MIGRATIONS.current());
     // Every row with its id, values, search text and UPO.
     assert_eq!(v4_rows(&store.pool).await, before);
+    // v6: every file is there again, byte for byte, in the rowid table, and the foreign key
+    // from the invoices still holds.
+    let files: Vec<(Vec<u8>, Vec<u8>)> =
+        sqlx::query_as("SELECT sha256, content FROM invoice_files ORDER BY content")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+    assert_eq!(files.len(), 4);
+    for (n, (sha, content)) in files.iter().enumerate() {
+        assert_eq!(content, format!("<Faktura n='{n}'/>").as_bytes());
+        assert_eq!(sha, &ksef_crypto::sha256(content).to_vec());
+    }
+    let files_sql: String =
+        sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'invoice_files'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+    assert!(
+        files_sql.contains("id INTEGER PRIMARY KEY") && !files_sql.contains("WITHOUT ROWID"),
+        "{files_sql}"
+    );
+    let referenced: Vec<u8> = sqlx::query_scalar("SELECT sha256 FROM invoices WHERE id = 7")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    let orphaning = sqlx::query("DELETE FROM invoice_files WHERE sha256 = ?")
+        .bind(&referenced)
+        .execute(&store.pool)
+        .await;
+    assert!(orphaning.is_err(), "the files' foreign key is enforced after v6");
     let problems: Vec<(String,)> = sqlx::query_as("PRAGMA foreign_key_check")
         .fetch_all(&store.pool)
         .await
@@ -738,8 +768,8 @@ async fn v4_register_migrates_to_v5_whole_and_takes_offline_invoices() {
         ]
     );
     let leftovers: i64 = sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM sqlite_master WHERE name LIKE '%v5%') \
-         + (SELECT count(*) FROM sqlite_temp_master WHERE name LIKE '%v5%')",
+        "SELECT (SELECT count(*) FROM sqlite_master WHERE name LIKE '%v5%' OR name LIKE '%v6%') \
+         + (SELECT count(*) FROM sqlite_temp_master WHERE name LIKE '%v5%' OR name LIKE '%v6%')",
     )
     .fetch_one(&store.pool)
     .await

@@ -873,7 +873,7 @@ async fn migrations_are_idempotent_and_newer_schema_refused() {
         .fetch_one(&db)
         .await
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM encryption")
         .fetch_one(&db)
         .await
@@ -892,7 +892,7 @@ async fn migrations_are_idempotent_and_newer_schema_refused() {
             err,
             StoreError::SchemaTooNew {
                 found: 99,
-                supported: 5,
+                supported: 6,
                 ..
             }
         ),
