@@ -566,8 +566,8 @@ pub async fn send(
         };
     }
     let mut totals = SendTotals::default();
-    // Every sale KSeF registers goes to the register (after its session, with the session's
-    // statuses; also when the session failed half-way).
+    // Every sale KSeF registers goes to the register (with its status, while the statuses
+    // stream in; also when the session failed half-way).
     let firm = crate::register::current_firm(app).await?;
     let store = app.store().await?.clone();
     for (form, group, mut records) in groups {
@@ -579,11 +579,12 @@ pub async fn send(
                 .enumerate()
                 .map(|(i, p)| (p.as_path(), i))
                 .collect();
-            let mut sent: Vec<(InvoiceOutcome, Option<Box<InvoiceRecord>>)> = Vec::new();
+            let mut recorder =
+                crate::register::SentRecorder::start(store.clone(), firm, form, req.offline);
             let mut sink = |o: InvoiceOutcome| {
                 if o.reference_number.is_some() {
                     let record = index.get(o.file.as_path()).and_then(|&i| records[i].take());
-                    sent.push((o.clone(), record));
+                    recorder.push(o.clone(), record);
                 }
                 on_event(SendEvent::Outcome(o))
             };
@@ -603,7 +604,7 @@ pub async fn send(
                 },
             )
             .await;
-            crate::register::record_sent(&store, firm, form, req.offline, &sent).await?;
+            recorder.finish().await?;
             let summary = result?;
             totals.sessions += 1;
             totals.accepted += summary.accepted;

@@ -272,78 +272,154 @@ impl SyncSink for RegisterSink {
     }
 }
 
-/// Records the outcomes of one sending session: every invoice KSeF registered (it has an
-/// invoice reference) becomes a sale — accepted with its KSeF number, rejected with KSeF's
-/// code and description, or sent (no final status yet); one issued offline and waiting in the
-/// register (the same file) is recorded in its own row. In transactions of `RECORD_BATCH`
-/// invoices.
-pub async fn record_sent(
+type Sent = (InvoiceOutcome, Option<Box<InvoiceRecord>>);
+
+/// Records a sending session's outcomes in the register while KSeF's answers stream in: every
+/// invoice KSeF registered (it has an invoice reference) becomes a sale — accepted with its KSeF
+/// number, rejected with KSeF's code and description, or sent (no final status yet); one issued
+/// offline and waiting in the register (the same file) is recorded in its own row. Each outcome
+/// comes with the row the local check read from its file (`None`: the file is parsed again
+/// here). Every `RECORD_BATCH` outcomes go, in one transaction, to a task of their own, so the
+/// register's work overlaps the reading of the statuses, and what KSeF registered is in the
+/// register chunk by chunk rather than only once the session is over.
+pub struct SentRecorder {
+    pending: Vec<Sent>,
+    chunks: Option<tokio::sync::mpsc::UnboundedSender<Vec<Sent>>>,
+    task: tokio::task::JoinHandle<ProgramResult<u64>>,
+}
+
+impl SentRecorder {
+    /// Starts the recording task of one session's outcomes.
+    pub fn start(store: Store, firm: FirmId, form: FormCode, offline: bool) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Sent>>();
+        let task = tokio::spawn(async move {
+            // A file issued offline and waiting (`ksef offline issue`) sent this way is that
+            // invoice: its own row is filled, no second one is made. Usually there is none.
+            let waiting: std::collections::HashSet<[u8; 32]> = store
+                .pending_offline(firm)
+                .await?
+                .into_iter()
+                .map(|r| r.sha256)
+                .collect();
+            let mut recorded = 0;
+            let mut failed = None;
+            while let Some(chunk) = rx.recv().await {
+                // After a failure the rest is drained unrecorded: the first error is reported.
+                if failed.is_none() {
+                    match record_chunk(&store, firm, form, offline, &waiting, chunk).await {
+                        Ok(n) => recorded += n,
+                        Err(e) => failed = Some(e),
+                    }
+                }
+            }
+            failed.map_or(Ok(recorded), Err)
+        });
+        SentRecorder {
+            pending: Vec::new(),
+            chunks: Some(tx),
+            task,
+        }
+    }
+
+    /// One outcome; those without an invoice reference (KSeF never registered them) are not
+    /// recorded.
+    pub fn push(&mut self, outcome: InvoiceOutcome, record: Option<Box<InvoiceRecord>>) {
+        if outcome.reference_number.is_none() {
+            return;
+        }
+        self.pending.push((outcome, record));
+        if self.pending.len() >= RECORD_BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let chunk = std::mem::take(&mut self.pending);
+        if let Some(tx) = &self.chunks {
+            // A send fails only when the task ended, which `finish` reports.
+            let _ = tx.send(chunk);
+        }
+    }
+
+    /// Records what is left and waits for the task: how many rows were written or updated.
+    pub async fn finish(mut self) -> ProgramResult<u64> {
+        self.flush();
+        self.chunks = None;
+        (&mut self.task)
+            .await
+            .map_err(|e| ProgramError::CheckAborted {
+                detail: format!("recording the sent invoices: {e}"),
+            })?
+    }
+}
+
+/// One transaction of [`SentRecorder`]: the files are read (the register keeps each file)
+/// on a blocking thread, all in one go.
+async fn record_chunk(
     store: &Store,
     firm: FirmId,
     form: FormCode,
     offline: bool,
-    outcomes: &[(InvoiceOutcome, Option<Box<InvoiceRecord>>)],
+    waiting: &std::collections::HashSet<[u8; 32]>,
+    chunk: Vec<Sent>,
 ) -> ProgramResult<u64> {
-    let mut recorded = 0;
-    // A file issued offline and waiting (`ksef offline issue`) sent this way is that invoice:
-    // its own row is filled, no second one is made. Usually there is none to look for.
-    let waiting: std::collections::HashSet<[u8; 32]> = store
-        .pending_offline(firm)
-        .await?
-        .into_iter()
-        .map(|r| r.sha256)
-        .collect();
-    for chunk in outcomes.chunks(RECORD_BATCH) {
-        let mut files = Vec::with_capacity(chunk.len());
-        for (o, record) in chunk.iter().filter(|(o, _)| o.reference_number.is_some()) {
-            let bytes = tokio::fs::read(&o.file)
-                .await
-                .map_err(|e| ProgramError::io(crate::IoAction::Read, &o.file, e))?;
-            files.push((o, record, bytes));
+    let files = tokio::task::spawn_blocking(move || {
+        chunk
+            .into_iter()
+            .map(|(o, record)| match std::fs::read(&o.file) {
+                Ok(bytes) => Ok((o, record, bytes)),
+                Err(e) => Err(ProgramError::io(crate::IoAction::Read, &o.file, e)),
+            })
+            .collect::<ProgramResult<Vec<_>>>()
+    })
+    .await
+    .map_err(|e| ProgramError::CheckAborted {
+        detail: format!("reading the sent invoices: {e}"),
+    })??;
+    let mut rows = Vec::with_capacity(files.len());
+    let mut issued = Vec::new();
+    for (o, record, bytes) in &files {
+        if !waiting.is_empty()
+            && let sha = ksef_crypto::sha256(bytes)
+            && waiting.contains(&sha)
+            && let Some(row) = store.invoice_by_file(firm, &sha).await?
+            && row.record.status == InvoiceStatus::Issued
+        {
+            issued.push((row.id, crate::offline::sending_outcome(o)));
+            continue;
         }
-        let mut rows = Vec::with_capacity(files.len());
-        let mut issued = Vec::new();
-        for (o, record, bytes) in &files {
-            if !waiting.is_empty()
-                && let sha = ksef_crypto::sha256(bytes)
-                && waiting.contains(&sha)
-                && let Some(row) = store.invoice_by_file(firm, &sha).await?
-                && row.record.status == InvoiceStatus::Issued
-            {
-                issued.push((row.id, crate::offline::sending_outcome(o)));
-                continue;
-            }
-            // The row the local check read from the same parse; a file sent without it (facts
-            // unreadable then) is read here, and the error names it.
-            let mut r = match record {
-                Some(r) => InvoiceRecord::clone(r),
-                None => record_from_facts(
-                    Direction::Sale,
-                    &facts(Some(form), bytes, &o.file.display().to_string())?,
-                ),
-            };
-            r.ksef_number = o.ksef_number.clone();
-            r.invoice_reference = o.reference_number.clone();
-            r.session_reference = o.session_reference.clone();
-            r.acquisition_date = o.acquisition_date;
-            r.offline = offline;
-            r.status = match o.status_code {
-                _ if o.accepted() => InvoiceStatus::Accepted,
-                Some(c) if c >= 300 => InvoiceStatus::Rejected,
-                _ => InvoiceStatus::Sent,
-            };
-            r.status_code = o.status_code;
-            r.status_description = Some(o.status_description.clone());
-            r.status_details = o.details.clone();
-            rows.push((r, bytes.as_slice()));
-        }
-        if !issued.is_empty() {
-            store.record_offline_sent(firm, &issued).await?;
-        }
-        let counts = store.record_invoices(firm, &rows, None).await?;
-        recorded += counts.inserted + counts.updated + issued.len() as u64;
+        // The row the local check read from the same parse; a file sent without it (facts
+        // unreadable then) is read here, and the error names it.
+        let mut r = match record {
+            Some(r) => InvoiceRecord::clone(r),
+            None => record_from_facts(
+                Direction::Sale,
+                &facts(Some(form), bytes, &o.file.display().to_string())?,
+            ),
+        };
+        r.ksef_number = o.ksef_number.clone();
+        r.invoice_reference = o.reference_number.clone();
+        r.session_reference = o.session_reference.clone();
+        r.acquisition_date = o.acquisition_date;
+        r.offline = offline;
+        r.status = match o.status_code {
+            _ if o.accepted() => InvoiceStatus::Accepted,
+            Some(c) if c >= 300 => InvoiceStatus::Rejected,
+            _ => InvoiceStatus::Sent,
+        };
+        r.status_code = o.status_code;
+        r.status_description = Some(o.status_description.clone());
+        r.status_details = o.details.clone();
+        rows.push((r, bytes.as_slice()));
     }
-    Ok(recorded)
+    if !issued.is_empty() {
+        store.record_offline_sent(firm, &issued).await?;
+    }
+    let counts = store.record_invoices(firm, &rows, None).await?;
+    Ok(counts.inserted + counts.updated + issued.len() as u64)
 }
 
 /// Attaches a UPO to the register's invoice, if the register has it.

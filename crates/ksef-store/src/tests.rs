@@ -730,7 +730,10 @@ async fn v4_register_migrates_to_v6_whole_and_takes_offline_invoices() {
         .bind(&referenced)
         .execute(&store.pool)
         .await;
-    assert!(orphaning.is_err(), "the files' foreign key is enforced after v6");
+    assert!(
+        orphaning.is_err(),
+        "the files' foreign key is enforced after v6"
+    );
     let problems: Vec<(String,)> = sqlx::query_as("PRAGMA foreign_key_check")
         .fetch_all(&store.pool)
         .await
