@@ -107,48 +107,8 @@ fn run_cli(n: usize) {
         let xml = ksef_testkit::invoices::fa3(nip.as_str(), &format!("CLI-BENCH/{i}"));
         std::fs::write(invoices.join(format!("fa3-{i:05}.xml")), xml).expect("write invoice");
     }
-    let ksef = |args: &[&str]| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ksef"));
-        c.args(args)
-            .env("KSEF_BASE_URL", &emulator.base_url)
-            .env("KSEF_DATA_DIR", &data)
-            .env("KSEF_PASSPHRASE", "bench")
-            .env_remove("KSEF_ENV");
-        c
-    };
-    let pw = dir.path().join("pw.txt");
-    std::fs::write(&pw, "bench\n").expect("password file");
-    let p12 = dir.path().join("owner.p12");
-    let (p12, pw) = (p12.to_str().expect("utf-8"), pw.to_str().expect("utf-8"));
-    for args in [
-        vec![
-            "cert",
-            "new",
-            "--nip",
-            nip.as_str(),
-            "--out",
-            p12,
-            "--password-file",
-            pw,
-        ],
-        vec![
-            "auth",
-            "login",
-            "--nip",
-            nip.as_str(),
-            "--cert",
-            p12,
-            "--password-file",
-            pw,
-        ],
-    ] {
-        let out = ksef(&args).output().expect("run ksef");
-        assert!(
-            out.status.success(),
-            "ksef {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    common::log_in(&emulator.base_url, &data, dir.path(), nip.as_str());
+    let ksef = |args: &[&str]| common::ksef(&emulator.base_url, &data, args);
     let report = dir.path().join("report.json");
     let start = Instant::now();
     let mut child = ksef(&[

@@ -99,56 +99,19 @@ fn cli_batch(emulator: &EmulatorProcess, api: &str, work: &Path, n: usize) {
     let dir = work.join(format!("cli-{n}"));
     let invoices = write_invoices(&dir, &nip, n, "SPEED");
     let data = dir.join("data");
-    let ksef = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ksef"));
-        c.args(args)
-            .env("KSEF_BASE_URL", api)
-            .env("KSEF_DATA_DIR", &data)
-            .env("KSEF_PASSPHRASE", "bench")
-            .env_remove("KSEF_ENV");
-        c
-    };
-    let pw = dir.join("pw.txt");
-    std::fs::write(&pw, "bench\n").expect("password file");
-    let p12 = dir.join("owner.p12");
-    let (p12, pw) = (p12.to_str().expect("utf-8"), pw.to_str().expect("utf-8"));
-    for args in [
-        vec![
-            "cert",
-            "new",
-            "--nip",
-            nip.as_str(),
-            "--out",
-            p12,
-            "--password-file",
-            pw,
-        ],
-        vec![
-            "auth",
-            "login",
-            "--nip",
-            nip.as_str(),
-            "--cert",
-            p12,
-            "--password-file",
-            pw,
-        ],
-    ] {
-        let out = ksef(&args).output().expect("run ksef");
-        assert!(
-            out.status.success(),
-            "ksef {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    common::log_in(api, &data, &dir, nip.as_str());
     let report = dir.join("report.json");
-    let mut cmd = ksef(&[
-        "invoice",
-        "send",
-        invoices.to_str().expect("utf-8"),
-        "--batch",
-        "--json",
-    ]);
+    let mut cmd = common::ksef(
+        api,
+        &data,
+        &[
+            "invoice",
+            "send",
+            invoices.to_str().expect("utf-8"),
+            "--batch",
+            "--json",
+        ],
+    );
     cmd.stdout(std::fs::File::create(&report).expect("report file"))
         .stderr(std::process::Stdio::null());
     let run = common::run_measured(cmd);

@@ -136,14 +136,7 @@ fn main() {
 
 /// A `ksef` command on the buyer's data dir against the emulator.
 fn ksef(emulator: &EmulatorProcess, data: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ksef"));
-    c.args(args)
-        .env("KSEF_BASE_URL", &emulator.base_url)
-        .env("KSEF_DATA_DIR", data)
-        .env("KSEF_PASSPHRASE", "bench")
-        .env_remove("KSEF_ENV")
-        .env_remove("RUST_LOG");
-    c
+    common::ksef(&emulator.base_url, data, args)
 }
 
 fn run(n: usize) -> Figures {
@@ -163,40 +156,7 @@ fn run(n: usize) -> Figures {
 
     // The buyer's program: a fresh data dir, logged in with its own seal certificate.
     let data = dir.path().join("buyer-data");
-    let pw = dir.path().join("pw.txt");
-    std::fs::write(&pw, "bench\n").expect("password file");
-    let p12 = dir.path().join("buyer.p12");
-    let (p12, pw) = (p12.to_str().expect("utf-8"), pw.to_str().expect("utf-8"));
-    let nip = buyer.as_str();
-    for args in [
-        vec![
-            "cert",
-            "new",
-            "--nip",
-            nip,
-            "--out",
-            p12,
-            "--password-file",
-            pw,
-        ],
-        vec![
-            "auth",
-            "login",
-            "--nip",
-            nip,
-            "--cert",
-            p12,
-            "--password-file",
-            pw,
-        ],
-    ] {
-        let out = ksef(&emulator, &data, &args).output().expect("run ksef");
-        assert!(
-            out.status.success(),
-            "ksef {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    common::log_in(&emulator.base_url, &data, dir.path(), buyer.as_str());
 
     let first = sync(&emulator, &data);
     assert_eq!(first.registered, n as u64, "the first sync registers all");

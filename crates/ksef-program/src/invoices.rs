@@ -272,34 +272,14 @@ pub fn check_files(files: &[PathBuf], form: Option<FormCode>, schema: bool) -> V
     par_map(files, |p| check_file(p, form, schema), worker_failed)
 }
 
-/// The form code of every file (input order), or the checks of the files that failed — the
-/// lean variant of [`check_files`] for sending: a passing file costs one byte, not a
-/// [`FileCheck`].
+/// The form code of every file (input order), or the checks of the files that failed
+/// ([`check_for_sending`] without the register rows).
 pub fn check_forms(
     files: &[PathBuf],
     form: Option<FormCode>,
     schema: bool,
 ) -> Result<Vec<FormCode>, Vec<FileCheck>> {
-    // Boxed failures keep a passing file at 16 bytes while the checks run.
-    let results: Vec<Result<FormCode, Box<FileCheck>>> = par_map(
-        files,
-        |p| {
-            let c = check_file(p, form, schema);
-            match c.form_code {
-                Some(f) if c.ok => Ok(f),
-                _ => Err(Box::new(c)),
-            }
-        },
-        |p| Err(Box::new(worker_failed(p))),
-    );
-    if results.iter().all(Result::is_ok) {
-        Ok(results.into_iter().filter_map(Result::ok).collect())
-    } else {
-        Err(results
-            .into_iter()
-            .filter_map(|r| r.err().map(|c| *c))
-            .collect())
-    }
+    check_for_sending(files, form, schema).map(|v| v.into_iter().map(|c| c.form).collect())
 }
 
 /// A file that passed the local check for sending: its form code and, read from the same
@@ -317,6 +297,7 @@ pub fn check_for_sending(
     form: Option<FormCode>,
     schema: bool,
 ) -> Result<Vec<Checked>, Vec<FileCheck>> {
+    // Boxed failures keep a passing file small while the checks run.
     let results: Vec<Result<Checked, Box<FileCheck>>> = par_map(
         files,
         |p| {

@@ -67,3 +67,54 @@ pub fn run_measured(mut cmd: std::process::Command) -> Measured {
         max_rss_kb: usage.ru_maxrss as u64,
     }
 }
+
+/// `ksef ARGS` against the API `api` with its store in `data` (passphrase `bench`; `KSEF_ENV`
+/// and `RUST_LOG` removed: nothing of the caller's environment picks another API or adds logs).
+pub fn ksef(api: &str, data: &std::path::Path, args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ksef"));
+    c.args(args)
+        .env("KSEF_BASE_URL", api)
+        .env("KSEF_DATA_DIR", data)
+        .env("KSEF_PASSPHRASE", "bench")
+        .env_remove("KSEF_ENV")
+        .env_remove("RUST_LOG");
+    c
+}
+
+/// Makes a test certificate for `nip` in `dir` (`ksef cert new`) and logs the store in `data`
+/// in to `api` with it (`ksef auth login`); panics with `ksef`'s message when a step fails.
+pub fn log_in(api: &str, data: &std::path::Path, dir: &std::path::Path, nip: &str) {
+    let pw = dir.join("pw.txt");
+    std::fs::write(&pw, "bench\n").expect("password file");
+    let p12 = dir.join(format!("{nip}.p12"));
+    let (p12, pw) = (p12.to_str().expect("utf-8"), pw.to_str().expect("utf-8"));
+    for args in [
+        [
+            "cert",
+            "new",
+            "--nip",
+            nip,
+            "--out",
+            p12,
+            "--password-file",
+            pw,
+        ],
+        [
+            "auth",
+            "login",
+            "--nip",
+            nip,
+            "--cert",
+            p12,
+            "--password-file",
+            pw,
+        ],
+    ] {
+        let out = ksef(api, data, &args).output().expect("run ksef");
+        assert!(
+            out.status.success(),
+            "ksef {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
