@@ -777,31 +777,37 @@ async fn insert_session_invoices(
     Ok(())
 }
 
+/// The verdicts of queued online invoices, one `UPDATE … FROM (VALUES …)` per [`CHUNK`] rows.
 async fn update_session_invoices(
     tx: &mut sqlx::SqliteConnection,
     finals: &[Final<'_>],
     acquisition: i64,
     permanent: i64,
 ) -> ApiResult<()> {
-    for f in finals {
-        let ok = f.ksef.is_some();
-        sqlx::query(
-            "UPDATE session_invoices SET status_code = ?, status_description = ?, status_details = ?, \
-             status_extensions = ?, invoice_number = ?, ksef_number = ?, acquisition_ms = ?, \
-             permanent_storage_ms = ?, encrypted_content = NULL \
-             WHERE reference_number = ? AND status_code < 200",
-        )
-        .bind(f.code)
-        .bind(model::invoice_description(f.code))
-        .bind(model::details_json(&f.details))
-        .bind(f.extensions.clone())
-        .bind(f.invoice_number.clone())
-        .bind(f.ksef.clone())
-        .bind(ok.then_some(acquisition))
-        .bind(ok.then_some(permanent))
-        .bind(&f.j.reference)
-        .execute(&mut *tx)
-        .await?;
+    for part in finals.chunks(CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "UPDATE session_invoices SET status_code = v.column2, status_description = v.column3, \
+             status_details = v.column4, status_extensions = v.column5, invoice_number = v.column6, \
+             ksef_number = v.column7, acquisition_ms = v.column8, permanent_storage_ms = v.column9, \
+             encrypted_content = NULL FROM (",
+        );
+        qb.push_values(part, |mut b, f| {
+            let ok = f.ksef.is_some();
+            b.push_bind(f.j.reference.clone())
+                .push_bind(f.code)
+                .push_bind(model::invoice_description(f.code))
+                .push_bind(model::details_json(&f.details))
+                .push_bind(f.extensions.clone())
+                .push_bind(f.invoice_number.clone())
+                .push_bind(f.ksef.clone())
+                .push_bind(ok.then_some(acquisition))
+                .push_bind(ok.then_some(permanent));
+        });
+        qb.push(
+            ") AS v WHERE session_invoices.reference_number = v.column1 \
+             AND session_invoices.status_code < 200",
+        );
+        qb.build().execute(&mut *tx).await?;
     }
     Ok(())
 }
@@ -934,8 +940,13 @@ async fn insert_invoices(
 /// closed ones. Woken by sends and closes; also ticks once a second.
 pub async fn online_loop(state: AppState) {
     loop {
-        if let Err(e) = online_pass(&state).await {
-            tracing::error!(error = %e, "online session processing failed; retrying");
+        match online_pass(&state).await {
+            // Under a steady stream of sends, a short pause lets the next pass take a larger
+            // chunk: its fixed costs (reading the sessions' rules, the checkpoint) are paid
+            // once per chunk instead of once per handful of invoices.
+            Ok(true) => tokio::time::sleep(PASS_GAP).await,
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "online session processing failed; retrying"),
         }
         let engine = state.sessions();
         tokio::select! {
@@ -956,9 +967,13 @@ struct Step {
     deferred: bool,
 }
 
-/// One pass over the queued online invoices. Only the global queries end it with an error; a
-/// failing session is logged and skipped for the rest of the pass (see the module docs).
-async fn online_pass(state: &AppState) -> ApiResult<()> {
+/// The pause after a pass that committed invoices (see [`online_loop`]).
+const PASS_GAP: Duration = Duration::from_millis(20);
+
+/// One pass over the queued online invoices; whether it committed any. Only the global queries
+/// end it with an error; a failing session is logged and skipped for the rest of the pass (see
+/// the module docs).
+async fn online_pass(state: &AppState) -> ApiResult<bool> {
     if let Err(e) = model::expire_due(state, None).await {
         tracing::error!(error = %e, "closing expired sessions failed; continuing");
     }
@@ -1048,7 +1063,8 @@ async fn online_pass(state: &AppState) -> ApiResult<()> {
     if processed {
         checkpoint(state).await;
     }
-    finalize_closed_online(state).await
+    finalize_closed_online(state).await?;
+    Ok(processed)
 }
 
 /// The next queued online invoices (oldest first, sessions in `skipped` left out), at most

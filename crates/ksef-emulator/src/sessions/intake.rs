@@ -4,17 +4,21 @@
 //! 202 is given only after the commit that holds its row, so it keeps meaning "survives a
 //! `kill -9` and a machine crash".
 //!
-//! Per row, inside the group's transaction and in queue order, the session's counter is taken
-//! exactly as a lone send would take it: `next_ordinal` only while the session is still open
-//! (100) and below its `maxInvoices` limit. A row refused there (the session was closed
-//! meanwhile, the limit is reached) gets its own error; the others go on. The accepted rows are
-//! then written with multi-row `INSERT`s. If any statement of the group fails, the whole
+//! Per row, inside the group's transaction (the sessions read under the write lock) and in queue
+//! order, the session's counter is taken exactly as a lone send would take it: `next_ordinal`
+//! only while the session is still open (100) and below its `maxInvoices` limit. A row refused
+//! there (the session was closed meanwhile, the limit is reached) gets its own error; the others
+//! go on. The counters are then stored with one `UPDATE … FROM (VALUES …)` and the rows with
+//! multi-row `INSERT`s: a handful of statements per group, whatever its size (every statement
+//! is a round trip to the connection's thread). If any statement of the group fails, the whole
 //! transaction is rolled back and the group is committed again row by row, each row inside its
 //! own `SAVEPOINT`, so only the row that fails gets the error.
 //!
 //! The writer holds [`AppState::storage_writer`] while it commits, like the processor's commits
 //! (a fair FIFO lock: neither starves the other), and works on a connection of its own (detached
 //! from the pool, so it never waits behind readers for one).
+
+use std::collections::{HashMap, HashSet};
 
 use sqlx::{Connection as _, QueryBuilder, Sqlite, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
@@ -203,25 +207,75 @@ async fn take_ordinal(
     }))
 }
 
-/// The happy path: one transaction, the counters row by row, the rows in multi-row `INSERT`s.
-/// Any failure rolls the whole group back (the caller then goes row by row).
+/// The happy path, in a fixed handful of statements whatever the group's size: one transaction
+/// reads the group's sessions under the write lock, gives out the ordinals in queue order (the
+/// same rules as [`take_ordinal`]), stores the new counters in one `UPDATE` and the rows in
+/// multi-row `INSERT`s. Any failure rolls the whole group back (the caller then goes row by row).
 async fn commit_together(
     conn: &mut SqliteConnection,
     rows: &[&NewInvoice],
     now: i64,
 ) -> ApiResult<Vec<Outcome>> {
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let mut sessions: HashMap<&str, (i64, i64)> = HashMap::new();
+    {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT reference_number, status_code, next_ordinal FROM sessions \
+             WHERE reference_number IN (",
+        );
+        let mut list = qb.separated(", ");
+        let mut asked = HashSet::new();
+        for row in rows {
+            if asked.insert(row.session_ref.as_str()) {
+                list.push_bind(row.session_ref.clone());
+            }
+        }
+        qb.push(")");
+        let found: Vec<(String, i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+        for (reference, status, next) in found {
+            if let Some(r) = rows.iter().find(|r| r.session_ref == reference) {
+                sessions.insert(r.session_ref.as_str(), (status, next));
+            }
+        }
+    }
     let mut outcomes = Vec::with_capacity(rows.len());
     let mut queued: Vec<(&NewInvoice, i64)> = Vec::with_capacity(rows.len());
     for row in rows {
-        let taken = take_ordinal(&mut tx, row, now).await?;
-        if let Ok(ordinal) = taken {
-            queued.push((row, ordinal));
-        }
+        let taken = match sessions.get_mut(row.session_ref.as_str()) {
+            None => Err(Refused::SessionGone),
+            Some((status, _)) if *status != 100 => Err(Refused::SessionStatus(*status)),
+            Some((_, next)) if *next > row.max_invoices => Err(Refused::InvoiceLimit),
+            Some((_, next)) => {
+                let ordinal = *next;
+                *next += 1;
+                queued.push((row, ordinal));
+                Ok(ordinal)
+            }
+        };
         outcomes.push(Ok(taken));
     }
-    for part in queued.chunks(INSERT_ROWS) {
-        insert(&mut tx, part).await?;
+    if !queued.is_empty() {
+        let mut counters: Vec<(&str, i64)> = Vec::new();
+        for (row, _) in &queued {
+            let r = row.session_ref.as_str();
+            if !counters.iter().any(|(c, _)| *c == r)
+                && let Some((_, next)) = sessions.get(r)
+            {
+                counters.push((r, *next));
+            }
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "UPDATE sessions SET next_ordinal = v.column2, updated_ms = ",
+        );
+        qb.push_bind(now).push(" FROM (");
+        qb.push_values(&counters, |mut b, (r, next)| {
+            b.push_bind(r.to_string()).push_bind(*next);
+        });
+        qb.push(") AS v WHERE sessions.reference_number = v.column1");
+        qb.build().execute(&mut *tx).await?;
+        for part in queued.chunks(INSERT_ROWS) {
+            insert(&mut tx, part).await?;
+        }
     }
     tx.commit().await?;
     Ok(outcomes)
