@@ -1,4 +1,8 @@
-//! What the `ksef` benches share: watching a child process's peak memory while it runs.
+//! What the `ksef` benches share: watching a child process's peak memory while it runs, and the
+//! online-session load generator ([`online_load`]).
+
+#[allow(dead_code)] // each bench binary uses its own part of the shared code
+pub mod online_load;
 
 use std::process::{Child, ExitStatus};
 use std::time::Duration;
