@@ -585,11 +585,13 @@ async fn stored_duplicates(
     Ok(found)
 }
 
-/// Counts of a committed chunk.
-#[derive(Debug, Default, Clone, Copy)]
+/// Counts of a committed chunk, and the UPO entries of its accepted invoices (with their
+/// ordinals), exactly as [`upo::render_session`] would read them back from the tables.
+#[derive(Debug, Default)]
 pub struct Committed {
     pub accepted: usize,
     pub rejected: usize,
+    pub documents: Vec<(i64, ksef_invoice::upo::UpoDocument)>,
 }
 
 /// A result ready to be written.
@@ -699,6 +701,19 @@ async fn commit_locked(
                 let ksef = KsefNumber::generate(&nip, date).to_string();
                 seen.insert(key, (ksef.clone(), j.rules.session_ref.clone()));
                 counts.accepted += 1;
+                counts.documents.push((
+                    j.ordinal,
+                    ksef_invoice::upo::UpoDocument {
+                        seller_nip: facts.seller_nip.clone(),
+                        ksef_number: ksef.clone(),
+                        invoice_number: facts.invoice_number.clone(),
+                        issue_date: facts.issue_date,
+                        sent_at: from_ms(j.invoicing_ms),
+                        ksef_number_assigned_at: from_ms(acquisition),
+                        invoice_hash: j.hash.clone(),
+                        invoicing_mode: if j.offline { "Offline" } else { "Online" },
+                    },
+                ));
                 finals.push(Final {
                     j,
                     code: 200,
@@ -1200,6 +1215,19 @@ pub async fn counts(state: &AppState, session: &str) -> ApiResult<(i64, i64, i64
 /// Final status of a session whose invoices are all processed: 200 with the session UPO when
 /// at least one invoice was accepted, 445 when none was, 440 when nothing was sent.
 pub async fn finalize(state: &AppState, reference: &str, kind: Kind, from: i64) -> ApiResult<()> {
+    finalize_with(state, reference, kind, from, None).await
+}
+
+/// [`finalize`] with the UPO entries of every accepted invoice of the session already at hand
+/// (`documents`, with their ordinals: a batch processed in one go collects them from its
+/// commits), which spares reading them back from the stored invoices.
+pub async fn finalize_with(
+    state: &AppState,
+    reference: &str,
+    kind: Kind,
+    from: i64,
+    documents: Option<Vec<(i64, ksef_invoice::upo::UpoDocument)>>,
+) -> ApiResult<()> {
     let (total, accepted, _) = counts(state, reference).await?;
     if total == 0 {
         model::set_status(
@@ -1220,9 +1248,18 @@ pub async fn finalize(state: &AppState, reference: &str, kind: Kind, from: i64) 
     let Some(session) = model::load(state, reference).await? else {
         return Ok(());
     };
-    let (upo_ref, xml) = upo::render_session(state, &session).await?;
+    // The collected entries are used only when they are all of them.
+    let documents = documents.filter(|d| i64::try_from(d.len()).ok() == Some(accepted));
+    let (upo_ref, xml) = upo::render_session(state, &session, documents).await?;
     let now = ms(state.now());
-    sqlx::query(
+    // After a bulk of commits the write-ahead log is long; an automatic checkpoint inside this
+    // commit would copy all of it before the final status shows. It is left to the caller's
+    // [`checkpoint`] after the status is committed.
+    let mut conn = state.pool().acquire().await?;
+    sqlx::query("PRAGMA wal_autocheckpoint = 0")
+        .execute(&mut *conn)
+        .await?;
+    let updated = sqlx::query(
         "UPDATE sessions SET status_code = 200, status_description = ?, status_details = '[]', \
          updated_ms = ?, closed_ms = COALESCE(closed_ms, ?), upo_reference = ?, upo_xml = ? \
          WHERE reference_number = ? AND status_code = ?",
@@ -1234,8 +1271,16 @@ pub async fn finalize(state: &AppState, reference: &str, kind: Kind, from: i64) 
     .bind(xml.into_bytes())
     .bind(reference)
     .bind(from)
-    .execute(state.pool())
-    .await?;
+    .execute(&mut *conn)
+    .await;
+    if sqlx::query(DEFAULT_PRAGMAS[1])
+        .execute(&mut *conn)
+        .await
+        .is_err()
+    {
+        conn.close_on_drop();
+    }
+    updated?;
     Ok(())
 }
 
