@@ -954,8 +954,9 @@ async fn insert_invoices(
 /// The online processor: verifies queued invoices, closes expired sessions and finalises
 /// closed ones. Woken by sends and closes; also ticks once a second.
 pub async fn online_loop(state: AppState) {
+    let mut last_checkpoint = std::time::Instant::now();
     loop {
-        match online_pass(&state).await {
+        match online_pass(&state, &mut last_checkpoint).await {
             // Under a steady stream of sends, a short pause lets the next pass take a larger
             // chunk: its fixed costs (reading the sessions' rules, the checkpoint) are paid
             // once per chunk instead of once per handful of invoices.
@@ -982,13 +983,19 @@ struct Step {
     deferred: bool,
 }
 
+/// The least time between two checkpoints of the online processor.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
 /// The pause after a pass that committed invoices (see [`online_loop`]).
 const PASS_GAP: Duration = Duration::from_millis(20);
 
 /// One pass over the queued online invoices; whether it committed any. Only the global queries
 /// end it with an error; a failing session is logged and skipped for the rest of the pass (see
 /// the module docs).
-async fn online_pass(state: &AppState) -> ApiResult<bool> {
+async fn online_pass(
+    state: &AppState,
+    last_checkpoint: &mut std::time::Instant,
+) -> ApiResult<bool> {
     if let Err(e) = model::expire_due(state, None).await {
         tracing::error!(error = %e, "closing expired sessions failed; continuing");
     }
@@ -1075,8 +1082,11 @@ async fn online_pass(state: &AppState) -> ApiResult<bool> {
             break;
         }
     }
-    if processed {
+    // At most one checkpoint per CHECKPOINT_EVERY under a steady stream (each one writes pages
+    // to the database file and syncs it, competing with the commits for the disk).
+    if processed && last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
         checkpoint(state).await;
+        *last_checkpoint = std::time::Instant::now();
     }
     finalize_closed_online(state).await?;
     Ok(processed)
