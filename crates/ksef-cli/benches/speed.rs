@@ -15,7 +15,13 @@
 //!    loopback, so the emulator is bound to 0.0.0.0 and hands out links on this machine's first
 //!    non-loopback IPv4 address; without one (or without the venv) the line says why.
 //!
-//! Sizes: `SPEED_BATCH_SIZES=1000,10000`. The venv: `KSEF_THIRD_PARTY_VENV` (default
+//! 3. **The emulator under online load** ([`common::online_load`]): 10 and 50 subjects each
+//!    sending invoices back-to-back in their own online session for 5 s — accepted invoices
+//!    per second, send latency p50/p95/p99/max, time until all are final; then 50 sessions
+//!    again, the emulator killed with `kill -9` half-way and restarted on its data: how many
+//!    invoices that got a 202 are lost (each emulator of this part is its own process).
+//!
+//! Sizes: `SPEED_BATCH_SIZES=1000,10000`; `SPEED_ONLINE_SESSIONS=10,50`, `SPEED_ONLINE_SECS=5`. The venv: `KSEF_THIRD_PARTY_VENV` (default
 //! `/var/cache/ksef-ci/third-party-venv`, which `scripts/test.sh` makes).
 
 mod common;
@@ -25,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::online_load;
 use ksef_core::Nip;
 use ksef_testkit::EmulatorProcess;
 
@@ -90,6 +97,57 @@ fn main() {
             "   skipped: no venv with the third-party client (KSEF_THIRD_PARTY_VENV; scripts/test.sh makes it)"
         ),
         (Some(_), Some(python)) => python_batch(&python, &api, work.path(), n),
+    }
+    drop(emulator);
+
+    online();
+}
+
+/// Part 3: the online load figures and the `kill -9` count.
+fn online() {
+    let sessions = std::env::var("SPEED_ONLINE_SESSIONS").unwrap_or_else(|_| "10,50".into());
+    let secs: f64 = std::env::var("SPEED_ONLINE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0);
+    let duration = Duration::from_secs_f64(secs);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!();
+    println!(
+        "3. online sessions sending back-to-back for {secs} s (the generator's bodies encrypted beforehand)"
+    );
+    println!("{}", online_load::LoadFigures::header());
+    let mut last = 0;
+    for n in sessions
+        .split(',')
+        .filter_map(|s| s.trim().parse::<usize>().ok())
+    {
+        println!(
+            "{}",
+            rt.block_on(online_load::run(env!("CARGO_BIN_EXE_ksef"), n, duration))
+        );
+        last = n;
+    }
+    if last > 0 {
+        let k = rt.block_on(online_load::run_kill9(
+            env!("CARGO_BIN_EXE_ksef"),
+            last,
+            duration / 2,
+            Duration::from_secs(120),
+        ));
+        println!(
+            "   kill -9 after {:.1} s with {last} sessions, restarted on the same data: lost {} of \
+             {} invoices that got a 202 ({} final with a KSeF number, {} rejected, {} not final)",
+            (duration / 2).as_secs_f64(),
+            k.lost,
+            k.accepted,
+            k.final_accepted,
+            k.final_rejected,
+            k.not_final
+        );
     }
 }
 

@@ -95,6 +95,29 @@ async fn zip_package_with_three_bad_invoices() {
     ksef_invoice::upo::validate(&bytes).unwrap();
     let text = String::from_utf8(bytes).unwrap();
     assert_eq!(text.matches("<Dokument>").count(), 197);
+    // The session UPO is rendered from what the commits collected; each of its entries equals
+    // the one rendered from the stored invoice (the invoice's own UPO).
+    let http = ksef_testkit::http_client();
+    for item in all
+        .iter()
+        .filter(|i| i["ksefNumber"].is_string())
+        .step_by(40)
+    {
+        let url = format!(
+            "{}/sessions/{session}/invoices/ksef/{}/upo",
+            env.client.base_url(),
+            item["ksefNumber"].as_str().unwrap()
+        );
+        let own = http.get(url).bearer_auth(&env.access).send().await.unwrap();
+        assert_eq!(own.status(), StatusCode::OK);
+        let own = own.text().await.unwrap();
+        let entry = |t: &str| -> String {
+            let from = t.find("<Dokument>").expect("an entry");
+            let to = t[from..].find("</Dokument>").expect("its end") + from;
+            t[from..to].to_string()
+        };
+        assert!(text.contains(&entry(&own)), "{}", entry(&own));
+    }
     // The part files are gone once the session is final.
     let dir = env.dir.path().join("blobs").join("batch").join(&session);
     assert!(!dir.exists(), "{dir:?} still exists");

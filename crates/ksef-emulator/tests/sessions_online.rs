@@ -667,3 +667,174 @@ async fn invoice_count_limit_is_21155() {
     assert_eq!(st["status"]["code"], 200);
     assert_eq!(st["invoiceCount"], 2);
 }
+
+/// One answer of [`send_concurrently`] (a plain HTTP client: the test provokes an
+/// undocumented 500, which the OpenAPI-checking client refuses).
+struct Sent {
+    status: StatusCode,
+    body: Value,
+}
+
+impl Sent {
+    fn exception_code(&self) -> Option<i64> {
+        self.body["exception"]["exceptionDetailList"][0]["exceptionCode"].as_i64()
+    }
+}
+
+/// Sends `xmls` to `session` all at once; the answers in order.
+async fn send_concurrently(
+    env: &Env,
+    session: &str,
+    k: &SessionKey,
+    xmls: Vec<Vec<u8>>,
+) -> Vec<Sent> {
+    let http = ksef_testkit::http_client();
+    let url = format!(
+        "{}/sessions/online/{session}/invoices",
+        env.client.base_url()
+    );
+    let mut set = tokio::task::JoinSet::new();
+    for (i, xml) in xmls.into_iter().enumerate() {
+        let request = http
+            .post(&url)
+            .bearer_auth(&env.access)
+            .json(&send_body(k, &xml));
+        set.spawn(async move {
+            let r = request.send().await.expect("HTTP");
+            let status = r.status();
+            let body = r.json::<Value>().await.unwrap_or(Value::Null);
+            (i, Sent { status, body })
+        });
+    }
+    let mut answers = set.join_all().await;
+    answers.sort_by_key(|(i, _)| *i);
+    answers.into_iter().map(|(_, a)| a).collect()
+}
+
+/// The ordinal numbers of a session's invoices (sorted).
+async fn ordinals(env: &Env, session: &str) -> Vec<i64> {
+    let mut v: Vec<i64> =
+        sqlx::query_scalar("SELECT ordinal FROM session_invoices WHERE session_ref = ?")
+            .bind(session)
+            .fetch_all(env.pool())
+            .await
+            .unwrap();
+    v.sort_unstable();
+    v
+}
+
+/// Concurrent sends are committed in groups; the session's counter stays exact: with a limit of
+/// 12 and 30 sends at once, exactly 12 get a 202 (ordinals 1..=12, no gap, no repeat) and the
+/// other 18 get 21155 — while another session's sends in the same groups are unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_sends_keep_ordinals_and_the_limit_exact() {
+    let env = start(|c| c.session_invoice_limit = 12).await;
+    let (s1, k1) = open_online(&env, FA3).await;
+    let (s2, k2) = open_online(&env, FA3).await;
+    let nip = env.nip.as_str().to_string();
+    let xmls = |tag: &str, n: usize| -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|i| invoices::fa3(&nip, &format!("GRP-{tag}-{i}")))
+            .collect()
+    };
+    let (a1, a2) = tokio::join!(
+        send_concurrently(&env, &s1, &k1, xmls("A", 30)),
+        send_concurrently(&env, &s2, &k2, xmls("B", 8)),
+    );
+    let accepted = a1
+        .iter()
+        .filter(|a| a.status == StatusCode::ACCEPTED)
+        .count();
+    let limited = a1
+        .iter()
+        .filter(|a| a.exception_code() == Some(21155))
+        .count();
+    assert_eq!(
+        (accepted, limited),
+        (12, 18),
+        "{:?}",
+        a1.iter().map(|a| &a.body).collect::<Vec<_>>()
+    );
+    assert!(
+        a2.iter().all(|a| a.status == StatusCode::ACCEPTED),
+        "{:?}",
+        a2.iter().map(|a| &a.body).collect::<Vec<_>>()
+    );
+    assert_eq!(ordinals(&env, &s1).await, (1..=12).collect::<Vec<i64>>());
+    assert_eq!(ordinals(&env, &s2).await, (1..=8).collect::<Vec<i64>>());
+    close_online(&env, &s1).await;
+    let st = wait_session(&env, &s1).await;
+    assert_eq!(
+        (
+            st["invoiceCount"].as_i64(),
+            st["successfulInvoiceCount"].as_i64()
+        ),
+        (Some(12), Some(12))
+    );
+}
+
+/// A session closed while sends are in flight: every send is either queued (202, counted by
+/// the session) or refused with 21180 — none is lost between the two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn close_during_concurrent_sends_refuses_the_rest_with_21180() {
+    let env = start(|_| {}).await;
+    let (s, k) = open_online(&env, FA3).await;
+    let nip = env.nip.as_str().to_string();
+    let xmls: Vec<Vec<u8>> = (0..40)
+        .map(|i| invoices::fa3(&nip, &format!("CLS-{i}")))
+        .collect();
+    let sending = send_concurrently(&env, &s, &k, xmls);
+    let closing = async {
+        // Let the first sends through, then close.
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        close_online(&env, &s).await;
+    };
+    let (answers, ()) = tokio::join!(sending, closing);
+    let accepted = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::ACCEPTED)
+        .count();
+    for a in &answers {
+        assert!(
+            a.status == StatusCode::ACCEPTED || a.exception_code() == Some(21180),
+            "{:?}",
+            a.body
+        );
+    }
+    let st = wait_session(&env, &s).await;
+    assert_eq!(st["invoiceCount"].as_u64(), Some(accepted as u64), "{st}");
+    assert_eq!(
+        ordinals(&env, &s).await,
+        (1..=accepted as i64).collect::<Vec<i64>>()
+    );
+}
+
+/// One row of a group that the database refuses (here: a trigger aborting the INSERT of one
+/// invoice) fails only its own send; the sends committed in the same group get their 202.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_row_fails_only_its_own_send() {
+    let env = start(|_| {}).await;
+    let (s, k) = open_online(&env, FA3).await;
+    let nip = env.nip.as_str().to_string();
+    let xmls: Vec<Vec<u8>> = (0..24)
+        .map(|i| invoices::fa3(&nip, &format!("ROW-{i}")))
+        .collect();
+    let bad = ksef_crypto::envelope::sha256_base64(&xmls[7]);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TRIGGER refuse_one BEFORE INSERT ON session_invoices \
+         WHEN NEW.invoice_hash = '{bad}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+    )))
+    .execute(env.pool())
+    .await
+    .unwrap();
+    let answers = send_concurrently(&env, &s, &k, xmls).await;
+    for (i, a) in answers.iter().enumerate() {
+        if i == 7 {
+            assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR, "{:?}", a.body);
+        } else {
+            assert_eq!(a.status, StatusCode::ACCEPTED, "send {i}: {:?}", a.body);
+        }
+    }
+    // The refused row took no ordinal: the 23 others are 1..=23.
+    assert_eq!(ordinals(&env, &s).await, (1..=23).collect::<Vec<i64>>());
+}

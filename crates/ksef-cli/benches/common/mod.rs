@@ -1,7 +1,10 @@
-//! What the `ksef` benches share: watching a child process's peak memory while it runs, and
-//! measuring a child's CPU time.
+//! What the `ksef` benches share: watching a child process's peak memory while it runs,
+//! measuring a child's CPU time, the `ksef` command and its log-in, and the online-session load
+//! generator ([`online_load`]).
 // Each bench compiles this module on its own and uses part of it.
 #![allow(dead_code)]
+
+pub mod online_load;
 
 use std::process::{Child, ExitStatus};
 use std::time::Duration;

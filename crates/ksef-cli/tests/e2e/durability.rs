@@ -175,3 +175,36 @@ async fn kill_9_during_batch_processing_loses_no_accepted_invoice() {
         accepted_before.len()
     );
 }
+
+/// The online-session load generator of the benches (`benches/common/online_load.rs`).
+#[path = "../../benches/common/mod.rs"]
+mod load_common;
+
+/// `kill -9` under concurrent online load (issue 16): 20 sessions send back-to-back, the
+/// emulator is killed after ~2 s and restarted on the same data directory; every invoice that
+/// got a 202 is still known and ends final (a KSeF number or a rejection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_online_load_loses_no_accepted_invoice() {
+    let k = load_common::online_load::run_kill9(
+        KSEF,
+        20,
+        std::time::Duration::from_secs(2),
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    eprintln!(
+        "lost after kill -9: {} of {} ({} final with a KSeF number, {} rejected, {} not final)",
+        k.lost, k.accepted, k.final_accepted, k.final_rejected, k.not_final
+    );
+    assert!(k.accepted > 0, "no invoice was accepted before the kill");
+    assert_eq!(
+        k.lost, 0,
+        "invoices that got a 202 are unknown after kill -9"
+    );
+    assert_eq!(k.not_final, 0, "invoices still not final after the restart");
+    assert_eq!(
+        k.final_accepted + k.final_rejected,
+        k.accepted,
+        "every accepted invoice ends final"
+    );
+}

@@ -314,6 +314,9 @@ pub async fn process(state: &AppState, reference: &str) {
             wait_verify_ms = t.verify.as_secs_f64() * 1e3,
             commit_ms = t.commit.as_secs_f64() * 1e3,
             finalize_ms = t.finalize.as_secs_f64() * 1e3,
+            final_status_ms = t
+                .final_at
+                .map_or(0.0, |f| f.duration_since(started).as_secs_f64() * 1e3),
             "batch session processed"
         ),
         Err(e) => {
@@ -364,6 +367,8 @@ struct Timings {
     verify: std::time::Duration,
     commit: std::time::Duration,
     finalize: std::time::Duration,
+    /// When the final status was committed (what `GET /sessions/{ref}` shows from then on).
+    final_at: Option<std::time::Instant>,
 }
 
 async fn run(state: &AppState, reference: &str, t: &mut Timings) -> ApiResult<Flow> {
@@ -493,6 +498,10 @@ async fn run(state: &AppState, reference: &str, t: &mut Timings) -> ApiResult<Fl
             .await?
             .into_iter()
             .collect();
+    // The UPO entries of the accepted invoices, collected from the commits (only when this run
+    // processes the whole package: a resumed one reads them back at the end).
+    let mut documents: Option<Vec<(i64, ksef_invoice::upo::UpoDocument)>> =
+        done.is_empty().then(Vec::new);
     let rules = Arc::new(Rules::for_session(state, &session).await?);
     let (tx, mut rx) = mpsc::channel::<Result<Vec<Entry>, String>>(2);
     let path = archive.clone();
@@ -540,7 +549,7 @@ async fn run(state: &AppState, reference: &str, t: &mut Timings) -> ApiResult<Fl
         let today = model::warsaw_date(now);
         let next = tokio::spawn(engine::verify_all(works, today));
         if let Some(prev) = pending.take() {
-            if let Some(d) = commit_chunk(state, prev, t).await? {
+            if let Some(d) = commit_chunk(state, prev, t, &mut documents).await? {
                 return Ok(deferred(d, next, rx, reader).await);
             }
             if !pause.is_zero() {
@@ -550,15 +559,16 @@ async fn run(state: &AppState, reference: &str, t: &mut Timings) -> ApiResult<Fl
         pending = Some(next);
     }
     if let Some(prev) = pending.take()
-        && let Some(d) = commit_chunk(state, prev, t).await?
+        && let Some(d) = commit_chunk(state, prev, t, &mut documents).await?
     {
         return Ok(Flow::Deferred(d));
     }
     reader.await.map_err(ApiError::internal)?;
 
     let clock = std::time::Instant::now();
-    engine::finalize(state, reference, Kind::Batch, 150).await?;
+    engine::finalize_with(state, reference, Kind::Batch, 150, documents).await?;
     t.finalize = clock.elapsed();
+    t.final_at = Some(std::time::Instant::now());
     engine::checkpoint(state).await;
     cleanup(state, reference).await;
     Ok(Flow::Done)
@@ -583,14 +593,18 @@ async fn commit_chunk(
     state: &AppState,
     verifying: tokio::task::JoinHandle<ApiResult<Vec<engine::Judged>>>,
     t: &mut Timings,
+    documents: &mut Option<Vec<(i64, ksef_invoice::upo::UpoDocument)>>,
 ) -> ApiResult<Option<Deferral>> {
     let clock = std::time::Instant::now();
     let judged = verifying.await.map_err(ApiError::internal)??;
     t.verify += clock.elapsed();
     let (ready, deferral) = engine::split_deferred(judged);
     let clock = std::time::Instant::now();
-    engine::commit(state, ready, CommitMode::Insert).await?;
+    let committed = engine::commit(state, ready, CommitMode::Insert).await?;
     t.commit += clock.elapsed();
+    if let Some(d) = documents {
+        d.extend(committed.documents);
+    }
     Ok(deferral)
 }
 

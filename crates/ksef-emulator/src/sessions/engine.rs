@@ -585,11 +585,13 @@ async fn stored_duplicates(
     Ok(found)
 }
 
-/// Counts of a committed chunk.
-#[derive(Debug, Default, Clone, Copy)]
+/// Counts of a committed chunk, and the UPO entries of its accepted invoices (with their
+/// ordinals), exactly as [`upo::render_session`] would read them back from the tables.
+#[derive(Debug, Default)]
 pub struct Committed {
     pub accepted: usize,
     pub rejected: usize,
+    pub documents: Vec<(i64, ksef_invoice::upo::UpoDocument)>,
 }
 
 /// A result ready to be written.
@@ -699,6 +701,19 @@ async fn commit_locked(
                 let ksef = KsefNumber::generate(&nip, date).to_string();
                 seen.insert(key, (ksef.clone(), j.rules.session_ref.clone()));
                 counts.accepted += 1;
+                counts.documents.push((
+                    j.ordinal,
+                    ksef_invoice::upo::UpoDocument {
+                        seller_nip: facts.seller_nip.clone(),
+                        ksef_number: ksef.clone(),
+                        invoice_number: facts.invoice_number.clone(),
+                        issue_date: facts.issue_date,
+                        sent_at: from_ms(j.invoicing_ms),
+                        ksef_number_assigned_at: from_ms(acquisition),
+                        invoice_hash: j.hash.clone(),
+                        invoicing_mode: if j.offline { "Offline" } else { "Online" },
+                    },
+                ));
                 finals.push(Final {
                     j,
                     code: 200,
@@ -777,31 +792,37 @@ async fn insert_session_invoices(
     Ok(())
 }
 
+/// The verdicts of queued online invoices, one `UPDATE … FROM (VALUES …)` per [`CHUNK`] rows.
 async fn update_session_invoices(
     tx: &mut sqlx::SqliteConnection,
     finals: &[Final<'_>],
     acquisition: i64,
     permanent: i64,
 ) -> ApiResult<()> {
-    for f in finals {
-        let ok = f.ksef.is_some();
-        sqlx::query(
-            "UPDATE session_invoices SET status_code = ?, status_description = ?, status_details = ?, \
-             status_extensions = ?, invoice_number = ?, ksef_number = ?, acquisition_ms = ?, \
-             permanent_storage_ms = ?, encrypted_content = NULL \
-             WHERE reference_number = ? AND status_code < 200",
-        )
-        .bind(f.code)
-        .bind(model::invoice_description(f.code))
-        .bind(model::details_json(&f.details))
-        .bind(f.extensions.clone())
-        .bind(f.invoice_number.clone())
-        .bind(f.ksef.clone())
-        .bind(ok.then_some(acquisition))
-        .bind(ok.then_some(permanent))
-        .bind(&f.j.reference)
-        .execute(&mut *tx)
-        .await?;
+    for part in finals.chunks(CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "UPDATE session_invoices SET status_code = v.column2, status_description = v.column3, \
+             status_details = v.column4, status_extensions = v.column5, invoice_number = v.column6, \
+             ksef_number = v.column7, acquisition_ms = v.column8, permanent_storage_ms = v.column9, \
+             encrypted_content = NULL FROM (",
+        );
+        qb.push_values(part, |mut b, f| {
+            let ok = f.ksef.is_some();
+            b.push_bind(f.j.reference.clone())
+                .push_bind(f.code)
+                .push_bind(model::invoice_description(f.code))
+                .push_bind(model::details_json(&f.details))
+                .push_bind(f.extensions.clone())
+                .push_bind(f.invoice_number.clone())
+                .push_bind(f.ksef.clone())
+                .push_bind(ok.then_some(acquisition))
+                .push_bind(ok.then_some(permanent));
+        });
+        qb.push(
+            ") AS v WHERE session_invoices.reference_number = v.column1 \
+             AND session_invoices.status_code < 200",
+        );
+        qb.build().execute(&mut *tx).await?;
     }
     Ok(())
 }
@@ -933,9 +954,15 @@ async fn insert_invoices(
 /// The online processor: verifies queued invoices, closes expired sessions and finalises
 /// closed ones. Woken by sends and closes; also ticks once a second.
 pub async fn online_loop(state: AppState) {
+    let mut last_checkpoint = std::time::Instant::now();
     loop {
-        if let Err(e) = online_pass(&state).await {
-            tracing::error!(error = %e, "online session processing failed; retrying");
+        match online_pass(&state, &mut last_checkpoint).await {
+            // Under a steady stream of sends, a short pause lets the next pass take a larger
+            // chunk: its fixed costs (reading the sessions' rules, the checkpoint) are paid
+            // once per chunk instead of once per handful of invoices.
+            Ok(true) => tokio::time::sleep(PASS_GAP).await,
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "online session processing failed; retrying"),
         }
         let engine = state.sessions();
         tokio::select! {
@@ -956,9 +983,19 @@ struct Step {
     deferred: bool,
 }
 
-/// One pass over the queued online invoices. Only the global queries end it with an error; a
-/// failing session is logged and skipped for the rest of the pass (see the module docs).
-async fn online_pass(state: &AppState) -> ApiResult<()> {
+/// The least time between two checkpoints of the online processor.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// The pause after a pass that committed invoices (see [`online_loop`]).
+const PASS_GAP: Duration = Duration::from_millis(20);
+
+/// One pass over the queued online invoices; whether it committed any. Only the global queries
+/// end it with an error; a failing session is logged and skipped for the rest of the pass (see
+/// the module docs).
+async fn online_pass(
+    state: &AppState,
+    last_checkpoint: &mut std::time::Instant,
+) -> ApiResult<bool> {
     if let Err(e) = model::expire_due(state, None).await {
         tracing::error!(error = %e, "closing expired sessions failed; continuing");
     }
@@ -1045,10 +1082,14 @@ async fn online_pass(state: &AppState) -> ApiResult<()> {
             break;
         }
     }
-    if processed {
+    // At most one checkpoint per CHECKPOINT_EVERY under a steady stream (each one writes pages
+    // to the database file and syncs it, competing with the commits for the disk).
+    if processed && last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
         checkpoint(state).await;
+        *last_checkpoint = std::time::Instant::now();
     }
-    finalize_closed_online(state).await
+    finalize_closed_online(state).await?;
+    Ok(processed)
 }
 
 /// The next queued online invoices (oldest first, sessions in `skipped` left out), at most
@@ -1184,6 +1225,19 @@ pub async fn counts(state: &AppState, session: &str) -> ApiResult<(i64, i64, i64
 /// Final status of a session whose invoices are all processed: 200 with the session UPO when
 /// at least one invoice was accepted, 445 when none was, 440 when nothing was sent.
 pub async fn finalize(state: &AppState, reference: &str, kind: Kind, from: i64) -> ApiResult<()> {
+    finalize_with(state, reference, kind, from, None).await
+}
+
+/// [`finalize`] with the UPO entries of every accepted invoice of the session already at hand
+/// (`documents`, with their ordinals: a batch processed in one go collects them from its
+/// commits), which spares reading them back from the stored invoices.
+pub async fn finalize_with(
+    state: &AppState,
+    reference: &str,
+    kind: Kind,
+    from: i64,
+    documents: Option<Vec<(i64, ksef_invoice::upo::UpoDocument)>>,
+) -> ApiResult<()> {
     let (total, accepted, _) = counts(state, reference).await?;
     if total == 0 {
         model::set_status(
@@ -1204,9 +1258,18 @@ pub async fn finalize(state: &AppState, reference: &str, kind: Kind, from: i64) 
     let Some(session) = model::load(state, reference).await? else {
         return Ok(());
     };
-    let (upo_ref, xml) = upo::render_session(state, &session).await?;
+    // The collected entries are used only when they are all of them.
+    let documents = documents.filter(|d| i64::try_from(d.len()).ok() == Some(accepted));
+    let (upo_ref, xml) = upo::render_session(state, &session, documents).await?;
     let now = ms(state.now());
-    sqlx::query(
+    // After a bulk of commits the write-ahead log is long; an automatic checkpoint inside this
+    // commit would copy all of it before the final status shows. It is left to the caller's
+    // [`checkpoint`] after the status is committed.
+    let mut conn = state.pool().acquire().await?;
+    sqlx::query("PRAGMA wal_autocheckpoint = 0")
+        .execute(&mut *conn)
+        .await?;
+    let updated = sqlx::query(
         "UPDATE sessions SET status_code = 200, status_description = ?, status_details = '[]', \
          updated_ms = ?, closed_ms = COALESCE(closed_ms, ?), upo_reference = ?, upo_xml = ? \
          WHERE reference_number = ? AND status_code = ?",
@@ -1218,8 +1281,16 @@ pub async fn finalize(state: &AppState, reference: &str, kind: Kind, from: i64) 
     .bind(xml.into_bytes())
     .bind(reference)
     .bind(from)
-    .execute(state.pool())
-    .await?;
+    .execute(&mut *conn)
+    .await;
+    if sqlx::query(DEFAULT_PRAGMAS[1])
+        .execute(&mut *conn)
+        .await
+        .is_err()
+    {
+        conn.close_on_drop();
+    }
+    updated?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`model`]: the stored session row, status codes and their Polish descriptions, lazy expiry;
 //! - [`online`]: `POST /sessions/online`, `…/invoices`, `…/close`;
+//! - [`intake`]: the group-commit writer that queues the invoices of online sends;
 //! - [`batch`]: `POST /sessions/batch`, `…/close` and the processing of a closed package
 //!   (decrypt parts → check the archive → unpack ZIP / tar.gz → verify each file);
 //! - [`engine`]: verification of invoices on blocking threads, duplicate detection, KSeF
@@ -19,6 +20,7 @@
 
 pub(crate) mod batch;
 pub(crate) mod engine;
+mod intake;
 mod links;
 pub(crate) mod model;
 pub(crate) mod online;
@@ -120,6 +122,8 @@ pub struct Engine {
     tasks: Mutex<Tasks>,
     /// Batch sessions being processed by this process (never twice at once).
     batches: Mutex<HashSet<String>>,
+    /// The queue of online sends and its group-commit writer.
+    intake: intake::Intake,
 }
 
 #[derive(Default)]
@@ -142,6 +146,9 @@ impl Engine {
             t.started = true;
             let s = state.clone();
             t.set.spawn(engine::online_loop(s));
+            if let Some(rx) = self.intake.take_receiver() {
+                t.set.spawn(intake::writer(state.clone(), rx));
+            }
             let s = state.clone();
             t.set.spawn(async move {
                 if let Err(e) = batch::resume_all(&s).await {
@@ -165,6 +172,11 @@ impl Engine {
         let mut set = set;
         set.abort_all();
         while set.join_next().await.is_some() {}
+    }
+
+    /// The group-commit writer of online sends.
+    pub(crate) fn intake(&self) -> &intake::Intake {
+        &self.intake
     }
 
     /// Wakes the online loop (new invoice, closed session).

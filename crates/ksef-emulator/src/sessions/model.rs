@@ -188,8 +188,17 @@ pub async fn load_visible(
     reference: &str,
     kind: Option<Kind>,
 ) -> ApiResult<SessionRow> {
-    expire_due(state, Some(reference)).await?;
-    match load(state, reference).await? {
+    // One read in the common case: the expiry is resolved only for an open session that is due
+    // (what `expire_due` would look for), and the session read again after it.
+    let mut row = load(state, reference).await?;
+    if row
+        .as_ref()
+        .is_some_and(|s| s.status_code == 100 && s.valid_until_ms <= ms(state.now()))
+        && expire_due(state, Some(reference)).await?
+    {
+        row = load(state, reference).await?;
+    }
+    match row {
         Some(s) if s.in_context(caller) && kind.is_none_or(|k| k == s.kind) => Ok(s),
         _ => Err(not_found(reference)),
     }

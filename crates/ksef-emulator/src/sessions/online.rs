@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::ONLINE_WRITE;
+use super::intake::{NewInvoice, Refused};
 use super::model::{self, Kind};
 use crate::auth::ContextSession;
 use crate::error::{ApiError, ApiResult};
@@ -172,7 +173,8 @@ fn b64_sha256(data: &[u8]) -> String {
 }
 
 /// `POST /sessions/online/{ref}/invoices` → 202. The ciphertext is committed with status 100
-/// before answering; verification runs in the engine.
+/// before answering (by the group-commit writer, [`super::intake`]); verification runs in the
+/// engine.
 pub async fn send_invoice(
     State(state): State<AppState>,
     auth: ContextSession,
@@ -249,58 +251,38 @@ pub async fn send_invoice(
 
     let now = state.now();
     let invoice_ref = ReferenceNumber::generate(ReferenceKind::SessionInvoice, now);
-    let mut tx = state.pool().begin_with("BEGIN IMMEDIATE").await?;
-    let ordinal: Option<i64> = sqlx::query_scalar(
-        "UPDATE sessions SET next_ordinal = next_ordinal + 1, updated_ms = ? \
-         WHERE reference_number = ? AND status_code = 100 AND next_ordinal <= ? \
-         RETURNING next_ordinal - 1",
-    )
-    .bind(ms(now))
-    .bind(&session.reference)
-    .bind(i64::from(limits.max_invoices))
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(ordinal) = ordinal else {
-        drop(tx);
-        let current = model::load(&state, &session.reference)
-            .await?
-            .ok_or_else(|| model::not_found(&reference))?;
-        if current.status_code != 100 {
-            return Err(status_forbids_send(current.status_code));
-        }
-        return Err(ApiError::bad(
+    let queued = state
+        .sessions()
+        .intake()
+        .submit(NewInvoice {
+            session_ref: session.reference.clone(),
+            max_invoices: i64::from(limits.max_invoices),
+            reference: invoice_ref.to_string(),
+            invoice_hash: body.invoice_hash,
+            invoice_size: i64::try_from(body.invoice_size).unwrap_or(i64::MAX),
+            ciphertext,
+            offline_mode: body.offline_mode,
+            hash_of_corrected: body.hash_of_corrected_invoice,
+            invoicing_ms: ms(now),
+        })
+        .await?;
+    match queued {
+        Ok(_ordinal) => Ok((
+            StatusCode::ACCEPTED,
+            axum::Json(wire::SendInvoiceResponse {
+                reference_number: invoice_ref.to_string(),
+            }),
+        )),
+        Err(Refused::SessionStatus(code)) => Err(status_forbids_send(code)),
+        Err(Refused::SessionGone) => Err(model::not_found(&reference)),
+        Err(Refused::InvoiceLimit) => Err(ApiError::bad(
             ExceptionCode::SessionInvoiceLimit,
             format!(
                 "Sesja o numerze referencyjnym {reference} osiągnęła dozwolony limit liczby faktur {}.",
                 limits.max_invoices
             ),
-        ));
-    };
-    sqlx::query(
-        "INSERT INTO session_invoices(reference_number, session_ref, ordinal, invoice_hash, invoice_size, \
-         encrypted_content, offline_mode, hash_of_corrected_invoice, status_code, status_description, \
-         invoicing_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 100, ?, ?)",
-    )
-    .bind(invoice_ref.as_str())
-    .bind(&session.reference)
-    .bind(ordinal)
-    .bind(&body.invoice_hash)
-    .bind(i64::try_from(body.invoice_size).unwrap_or(i64::MAX))
-    .bind(ciphertext)
-    .bind(i64::from(body.offline_mode))
-    .bind(body.hash_of_corrected_invoice.as_deref())
-    .bind(model::invoice_description(100))
-    .bind(ms(now))
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    state.sessions().wake();
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(wire::SendInvoiceResponse {
-            reference_number: invoice_ref.to_string(),
-        }),
-    ))
+        )),
+    }
 }
 
 fn status_forbids_send(code: i64) -> ApiError {

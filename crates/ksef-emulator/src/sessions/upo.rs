@@ -70,17 +70,31 @@ fn document(r: &SqliteRow) -> ApiResult<UpoDocument> {
 }
 
 /// Renders the session UPO (one page: a session holds at most 10 000 invoices). Returns the
-/// page's reference number and the XML.
-pub async fn render_session(state: &AppState, s: &SessionRow) -> ApiResult<(String, String)> {
-    let sql = format!(
-        "SELECT {DOCUMENT_COLUMNS} FROM session_invoices si JOIN invoices i ON i.ksef_number = si.ksef_number \
-         WHERE si.session_ref = ? AND si.status_code = 200 ORDER BY si.ordinal"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&s.reference)
-        .fetch_all(state.pool())
-        .await?;
-    let documents = rows.iter().map(document).collect::<ApiResult<Vec<_>>>()?;
+/// page's reference number and the XML. `known`: the entries of all accepted invoices with
+/// their ordinals, when the caller has them (else they are read from the stored invoices, whose
+/// rows carry the invoice bytes: slow for 10 000 of them).
+pub async fn render_session(
+    state: &AppState,
+    s: &SessionRow,
+    known: Option<Vec<(i64, UpoDocument)>>,
+) -> ApiResult<(String, String)> {
+    let documents = match known {
+        Some(mut d) => {
+            d.sort_by_key(|(ordinal, _)| *ordinal);
+            d.into_iter().map(|(_, doc)| doc).collect()
+        }
+        None => {
+            let sql = format!(
+                "SELECT {DOCUMENT_COLUMNS} FROM session_invoices si JOIN invoices i ON i.ksef_number = si.ksef_number \
+                 WHERE si.session_ref = ? AND si.status_code = 200 ORDER BY si.ordinal"
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(&s.reference)
+                .fetch_all(state.pool())
+                .await?;
+            rows.iter().map(document).collect::<ApiResult<Vec<_>>>()?
+        }
+    };
     let (context, authentication) = header(state, s).await?;
     let n = u32::try_from(documents.len()).unwrap_or(u32::MAX);
     let upo = Upo {
