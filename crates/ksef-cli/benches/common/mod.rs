@@ -41,16 +41,32 @@ pub struct Measured {
     pub wall: Duration,
     /// User + system CPU time of the child (and of children it waited for).
     pub cpu: Duration,
-    /// Peak resident set size, kB.
+    /// Peak resident set size, kB (sampled: the last 10 ms before the exit may be missed).
     pub max_rss_kb: u64,
 }
 
-/// Runs `cmd` to its end and measures it with `wait4(2)`: the kernel's own accounting of the
-/// child's CPU time and peak RSS (sampling `/proc` would miss the last moments).
+/// Runs `cmd` to its end and measures it: CPU time with `wait4(2)` (the kernel's own accounting
+/// of the child), peak RSS by sampling the program's own `VmHWM` in `/proc/<pid>/status` every
+/// 10 ms (the kernel may carry into `ru_maxrss` the high-water mark of the memory a child
+/// shared with its parent until `exec`).
 pub fn run_measured(mut cmd: std::process::Command) -> Measured {
+    use std::sync::atomic::{AtomicBool, Ordering};
     let start = std::time::Instant::now();
     let child = cmd.spawn().expect("start the measured process");
     let pid = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        let pid = pid.to_string();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(Ordering::Relaxed) {
+                peak = peak.max(vm_hwm_kb(&pid));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        })
+    };
     let mut status: libc::c_int = 0;
     // SAFETY: `rusage` is plain old data (zeroed is a valid value); `wait4` writes it and
     // `status` for the child we spawned and have not waited for (`child` is never waited on:
@@ -59,6 +75,8 @@ pub fn run_measured(mut cmd: std::process::Command) -> Measured {
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     std::mem::forget(child);
     let wall = start.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let max_rss_kb = sampler.join().unwrap_or(0);
     assert_eq!(rc, pid, "wait4 failed: {}", std::io::Error::last_os_error());
     let tv = |t: libc::timeval| {
         Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
@@ -67,7 +85,7 @@ pub fn run_measured(mut cmd: std::process::Command) -> Measured {
         success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         wall,
         cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        max_rss_kb: usage.ru_maxrss as u64,
+        max_rss_kb,
     }
 }
 
