@@ -215,6 +215,20 @@ fn check_file_for(
     (check, facts)
 }
 
+/// Gives the memory the parallel check freed back to the system. Each check worker parses its
+/// files (libxml2 trees of ~20 KB each) in glibc's malloc arena of its thread; the workers end,
+/// their arenas keep what was freed, and a 10 000-file send carried that through its whole
+/// session (`cargo bench --bench speed`: peak RSS 167 MB, 116 MB with this). No-op elsewhere
+/// than on glibc.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of the allocator to the system; it has no
+    // preconditions and touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// `f` of every file, in parallel (one worker per CPU), results in input order; `failed` stands
 /// in for a result whose worker thread died.
 fn par_map<T: Send>(
@@ -483,6 +497,7 @@ pub async fn send(
     let total = files.len();
     let (files, checked) = tokio::task::spawn_blocking(move || {
         let checked = check_for_sending(&files, form, schema);
+        release_freed_memory();
         (files, checked)
     })
     .await
