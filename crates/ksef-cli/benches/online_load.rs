@@ -14,51 +14,24 @@ mod common;
 
 use std::time::Duration;
 
-use common::online_load::{self, LoadFigures};
+use common::online_load;
 
 const KSEF: &str = env!("CARGO_BIN_EXE_ksef");
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
     let sessions = std::env::var("ONLINE_LOAD_SESSIONS").unwrap_or_else(|_| "10,50".into());
+    let sessions: Vec<usize> = sessions
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     let secs: f64 = std::env::var("ONLINE_LOAD_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5.0);
-    let duration = Duration::from_secs_f64(secs);
     println!(
         "online sessions sending back-to-back for {secs} s (release emulator; shared machine, \
          figures are noisy)"
     );
-    println!("{}", LoadFigures::header());
-    let mut last = 0;
-    for n in sessions
-        .split(',')
-        .filter_map(|s| s.trim().parse::<usize>().ok())
-    {
-        let figures = rt.block_on(online_load::run(KSEF, n, duration));
-        println!("{figures}");
-        last = n;
-    }
-    if std::env::var("ONLINE_LOAD_KILL").as_deref() != Ok("0") && last > 0 {
-        let k = rt.block_on(online_load::run_kill9(
-            KSEF,
-            last,
-            duration / 2,
-            Duration::from_secs(120),
-        ));
-        println!(
-            "kill -9 after {:.1} s with {last} sessions: lost after kill -9: {} of {} \
-             ({} final with a KSeF number, {} rejected, {} not final)",
-            (duration / 2).as_secs_f64(),
-            k.lost,
-            k.accepted,
-            k.final_accepted,
-            k.final_rejected,
-            k.not_final
-        );
-    }
+    let kill = std::env::var("ONLINE_LOAD_KILL").as_deref() != Ok("0");
+    online_load::print_figures(KSEF, &sessions, Duration::from_secs_f64(secs), kill);
 }

@@ -6,8 +6,8 @@
 //!    every file, packaging, encryption, upload, waiting for every status, the register. Wall
 //!    time, the client's CPU time (user + system, from `wait4`), its peak RSS; and the emulator's
 //!    own figure for the session, close → every invoice final (its log line "batch session
-//!    processed ms=…"). Run for 1 000 and for N (default 10 000), so the client's memory can be
-//!    compared across batch sizes.
+//!    processed final_status_ms=…"). Run for 1 000 and for N (default 10 000), so the client's
+//!    memory can be compared across batch sizes, and for N once more as tar.gz.
 //! 2. **The third-party Python client** (`tests/third_party/batch_send.py`, the pinned
 //!    `ksef-client` of the acceptance test) on the same job — its own NIP, N fresh files —
 //!    against the same emulator: its process's wall and CPU time, and the job alone as it times
@@ -76,12 +76,16 @@ fn main() {
         "1. ksef invoice send DIR --batch (local XSD check, package, encrypt, upload, wait, register)"
     );
     println!(
-        "{:>8} | {:>8} | {:>10} | {:>15} | {:>20}",
-        "invoices", "wall", "client CPU", "client peak RSS", "emulator close→final"
+        "{:>8} | {:>5} | {:>8} | {:>10} | {:>15} | {:>20}",
+        "invoices", "pack", "wall", "client CPU", "client peak RSS", "emulator close→final"
     );
     let work = tempfile::tempdir().expect("temp dir");
     for &n in &sizes {
-        cli_batch(&emulator, &api, work.path(), n);
+        cli_batch(&emulator, &api, work.path(), n, "zip");
+    }
+    // The largest again as tar.gz: one gzip stream instead of a deflate stream per file.
+    if let Some(&n) = sizes.iter().max() {
+        cli_batch(&emulator, &api, work.path(), n, "targz");
     }
 
     println!();
@@ -106,55 +110,31 @@ fn main() {
 /// Part 3: the online load figures and the `kill -9` count.
 fn online() {
     let sessions = std::env::var("SPEED_ONLINE_SESSIONS").unwrap_or_else(|_| "10,50".into());
+    let sessions: Vec<usize> = sessions
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     let secs: f64 = std::env::var("SPEED_ONLINE_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5.0);
-    let duration = Duration::from_secs_f64(secs);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
     println!();
     println!(
         "3. online sessions sending back-to-back for {secs} s (the generator's bodies encrypted beforehand)"
     );
-    println!("{}", online_load::LoadFigures::header());
-    let mut last = 0;
-    for n in sessions
-        .split(',')
-        .filter_map(|s| s.trim().parse::<usize>().ok())
-    {
-        println!(
-            "{}",
-            rt.block_on(online_load::run(env!("CARGO_BIN_EXE_ksef"), n, duration))
-        );
-        last = n;
-    }
-    if last > 0 {
-        let k = rt.block_on(online_load::run_kill9(
-            env!("CARGO_BIN_EXE_ksef"),
-            last,
-            duration / 2,
-            Duration::from_secs(120),
-        ));
-        println!(
-            "   kill -9 after {:.1} s with {last} sessions, restarted on the same data: lost {} of \
-             {} invoices that got a 202 ({} final with a KSeF number, {} rejected, {} not final)",
-            (duration / 2).as_secs_f64(),
-            k.lost,
-            k.accepted,
-            k.final_accepted,
-            k.final_rejected,
-            k.not_final
-        );
-    }
+    online_load::print_figures(
+        env!("CARGO_BIN_EXE_ksef"),
+        &sessions,
+        Duration::from_secs_f64(secs),
+        true,
+    );
 }
 
-/// Runs `ksef invoice send DIR --batch --json` for `n` fresh invoices of a fresh NIP.
-fn cli_batch(emulator: &EmulatorProcess, api: &str, work: &Path, n: usize) {
+/// Runs `ksef invoice send DIR --batch --compression C --json` for `n` fresh invoices of a
+/// fresh NIP.
+fn cli_batch(emulator: &EmulatorProcess, api: &str, work: &Path, n: usize, compression: &str) {
     let nip = Nip::random();
-    let dir = work.join(format!("cli-{n}"));
+    let dir = work.join(format!("cli-{n}-{compression}"));
     let invoices = write_invoices(&dir, &nip, n, "SPEED");
     let data = dir.join("data");
     common::log_in(api, &data, &dir, nip.as_str());
@@ -167,6 +147,8 @@ fn cli_batch(emulator: &EmulatorProcess, api: &str, work: &Path, n: usize) {
             "send",
             invoices.to_str().expect("utf-8"),
             "--batch",
+            "--compression",
+            compression,
             "--json",
         ],
     );
@@ -190,8 +172,9 @@ fn cli_batch(emulator: &EmulatorProcess, api: &str, work: &Path, n: usize) {
         .map(|ms| format!("{:.2} s", ms / 1e3))
         .unwrap_or_else(|| "?".into());
     println!(
-        "{:>8} | {:>6.2} s | {:>8.2} s | {:>12} MB | {:>20}",
+        "{:>8} | {:>5} | {:>6.2} s | {:>8.2} s | {:>12} MB | {:>20}",
         n,
+        compression,
         run.wall.as_secs_f64(),
         run.cpu.as_secs_f64(),
         run.max_rss_kb / 1024,

@@ -524,3 +524,37 @@ async fn wait_final(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Runs [`run`] for each count of `sessions` and prints a table row each, then (with `kill`)
+/// [`run_kill9`] with the last count, killed half-way through `duration`, and prints how many
+/// invoices that got a 202 were lost — what both `--bench online_load` and `--bench speed`
+/// print.
+pub fn print_figures(ksef_bin: &str, sessions: &[usize], duration: Duration, kill: bool) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!("{}", LoadFigures::header());
+    for &n in sessions {
+        println!("{}", rt.block_on(run(ksef_bin, n, duration)));
+    }
+    let Some(&last) = sessions.last().filter(|_| kill) else {
+        return;
+    };
+    let k = rt.block_on(run_kill9(
+        ksef_bin,
+        last,
+        duration / 2,
+        Duration::from_secs(120),
+    ));
+    println!(
+        "   kill -9 after {:.1} s with {last} sessions, restarted on the same data: lost {} of {} \
+         invoices that got a 202 ({} final with a KSeF number, {} rejected, {} not final)",
+        (duration / 2).as_secs_f64(),
+        k.lost,
+        k.accepted,
+        k.final_accepted,
+        k.final_rejected,
+        k.not_final
+    );
+}

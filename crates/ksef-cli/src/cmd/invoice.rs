@@ -70,8 +70,8 @@ pub struct SendArgs {
     /// Form code for every file (FA3, FA2, FA_RR, PEF, PEF_KOR); default: detected per file.
     #[arg(long)]
     form: Option<String>,
-    /// Batch archive format: zip (default) or targz.
-    #[arg(long, default_value = "zip", requires = "batch")]
+    /// Batch archive format: targz (default; recommended by the API for large packages) or zip.
+    #[arg(long, default_value = "targz", requires = "batch")]
     compression: String,
     /// Skip the local XSD check (to exercise KSeF's own verification).
     #[arg(long, hide = true)]
