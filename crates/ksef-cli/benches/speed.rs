@@ -7,7 +7,8 @@
 //!    time, the client's CPU time (user + system, from `wait4`), its peak RSS; and the emulator's
 //!    own figure for the session, close → every invoice final (its log line "batch session
 //!    processed final_status_ms=…"). Run for 1 000 and for N (default 10 000), so the client's
-//!    memory can be compared across batch sizes, and for N once more as tar.gz.
+//!    memory can be compared across batch sizes (the default tar.gz), and for N once more as
+//!    ZIP.
 //! 2. **The third-party Python client** (`tests/third_party/batch_send.py`, the pinned
 //!    `ksef-client` of the acceptance test) on the same job — its own NIP, N fresh files —
 //!    against the same emulator: its process's wall and CPU time, and the job alone as it times
@@ -81,11 +82,11 @@ fn main() {
     );
     let work = tempfile::tempdir().expect("temp dir");
     for &n in &sizes {
-        cli_batch(&emulator, &api, work.path(), n, "zip");
-    }
-    // The largest again as tar.gz: one gzip stream instead of a deflate stream per file.
-    if let Some(&n) = sizes.iter().max() {
         cli_batch(&emulator, &api, work.path(), n, "targz");
+    }
+    // The largest again as ZIP (`--compression zip`): a deflate stream per file.
+    if let Some(&n) = sizes.iter().max() {
+        cli_batch(&emulator, &api, work.path(), n, "zip");
     }
 
     println!();
