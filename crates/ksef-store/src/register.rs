@@ -681,16 +681,12 @@ async fn record_chunk(
         return Ok(counts);
     }
     let hashes: Vec<[u8; 32]> = chunk.iter().map(|(_, b)| ksef_crypto::sha256(b)).collect();
-    let size = |b: &[u8]| i64::try_from(b.len()).unwrap_or(i64::MAX);
-    let mut files =
-        sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO invoice_files (sha256, size, content) ");
-    files.push_values(chunk.iter().zip(&hashes), |mut b, ((_, bytes), sha)| {
-        b.push_bind(&sha[..])
-            .push_bind(size(bytes))
-            .push_bind(*bytes);
-    });
-    files.push(" ON CONFLICT DO NOTHING");
-    files.build().execute(&mut **tx).await?;
+    let files: Vec<(&[u8; 32], &[u8])> = hashes
+        .iter()
+        .zip(chunk)
+        .map(|(h, (_, b))| (h, *b))
+        .collect();
+    insert_files(tx, &files).await?;
 
     // The keys already in the register (either key makes a row "existing").
     let known = |column: &'static str, keys: Vec<&str>| {
@@ -750,63 +746,11 @@ async fn record_chunk(
         }
     }
     if !new_rows.is_empty() {
-        let mut q = sqlx::QueryBuilder::<Sqlite>::new(
-            "INSERT INTO invoices (firm_id, direction, ksef_number, invoice_reference, \
-             session_reference, invoice_number, issue_date, seller_nip, seller_name, \
-             buyer_id_type, buyer_id, buyer_name, net, vat, gross, currency, form_code, \
-             invoice_type, acquisition_date, invoicing_date, permanent_storage_date, offline, \
-             status, status_code, status_description, status_details, sha256, size, \
-             recorded_at, updated_at) ",
-        );
-        let times = new_rows
+        let rows: Vec<NewRow<'_>> = new_rows
             .iter()
-            .map(|&i| {
-                let r = &chunk[i].0;
-                Ok([
-                    opt_time(r.acquisition_date)?,
-                    opt_time(r.invoicing_date)?,
-                    opt_time(r.permanent_storage_date)?,
-                ])
-            })
-            .collect::<Result<Vec<_>>>()?;
-        q.push_values(
-            new_rows.iter().zip(times),
-            |mut b, (&i, [acquisition, invoicing, storage])| {
-                let (r, bytes) = &chunk[i];
-                let details = (!r.status_details.is_empty()).then(|| r.status_details.join("\n"));
-                b.push_bind(firm.0)
-                    .push_bind(r.direction.as_str())
-                    .push_bind(&r.ksef_number)
-                    .push_bind(&r.invoice_reference)
-                    .push_bind(&r.session_reference)
-                    .push_bind(&r.invoice_number)
-                    .push_bind(r.issue_date.to_string())
-                    .push_bind(&r.seller_nip)
-                    .push_bind(&r.seller_name)
-                    .push_bind(&r.buyer_id_type)
-                    .push_bind(&r.buyer_id)
-                    .push_bind(&r.buyer_name)
-                    .push_bind(r.net)
-                    .push_bind(r.vat)
-                    .push_bind(r.gross)
-                    .push_bind(&r.currency)
-                    .push_bind(&r.form_code)
-                    .push_bind(&r.invoice_type)
-                    .push_bind(acquisition)
-                    .push_bind(invoicing)
-                    .push_bind(storage)
-                    .push_bind(r.offline)
-                    .push_bind(r.status.as_str())
-                    .push_bind(r.status_code)
-                    .push_bind(&r.status_description)
-                    .push_bind(details)
-                    .push_bind(&hashes[i][..])
-                    .push_bind(size(bytes))
-                    .push_bind(now)
-                    .push_bind(now);
-            },
-        );
-        q.build().execute(&mut **tx).await?;
+            .map(|&i| (&chunk[i].0, &hashes[i], chunk[i].1.len()))
+            .collect();
+        insert_rows(tx, firm, &rows, now).await?;
         counts.inserted += new_rows.len() as u64;
     }
     for i in merged {
@@ -820,6 +764,99 @@ async fn record_chunk(
     Ok(counts)
 }
 
+/// Stores files once per content (`ON CONFLICT DO NOTHING`), in one statement.
+pub(crate) async fn insert_files(
+    tx: &mut Transaction<'static, Sqlite>,
+    files: &[(&[u8; 32], &[u8])],
+) -> Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut q =
+        sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO invoice_files (sha256, size, content) ");
+    q.push_values(files, |mut b, (sha, bytes)| {
+        b.push_bind(&sha[..])
+            .push_bind(byte_size(bytes))
+            .push_bind(*bytes);
+    });
+    q.push(" ON CONFLICT DO NOTHING");
+    q.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// A file's size as stored.
+fn byte_size(bytes: &[u8]) -> i64 {
+    i64::try_from(bytes.len()).unwrap_or(i64::MAX)
+}
+
+/// A row new to the register: the record, its file's SHA-256 and size.
+type NewRow<'a> = (&'a InvoiceRecord, &'a [u8; 32], usize);
+
+/// Inserts invoices new to the register (their files stored already), in one statement.
+async fn insert_rows(
+    tx: &mut Transaction<'static, Sqlite>,
+    firm: FirmId,
+    rows: &[NewRow<'_>],
+    now: &str,
+) -> Result<()> {
+    let times = rows
+        .iter()
+        .map(|(r, _, _)| {
+            Ok([
+                opt_time(r.acquisition_date)?,
+                opt_time(r.invoicing_date)?,
+                opt_time(r.permanent_storage_date)?,
+            ])
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+        "INSERT INTO invoices (firm_id, direction, ksef_number, invoice_reference, \
+         session_reference, invoice_number, issue_date, seller_nip, seller_name, \
+         buyer_id_type, buyer_id, buyer_name, net, vat, gross, currency, form_code, \
+         invoice_type, acquisition_date, invoicing_date, permanent_storage_date, offline, \
+         status, status_code, status_description, status_details, sha256, size, \
+         recorded_at, updated_at) ",
+    );
+    q.push_values(
+        rows.iter().zip(times),
+        |mut b, ((r, sha, size), [acquisition, invoicing, storage])| {
+            let details = (!r.status_details.is_empty()).then(|| r.status_details.join("\n"));
+            b.push_bind(firm.0)
+                .push_bind(r.direction.as_str())
+                .push_bind(&r.ksef_number)
+                .push_bind(&r.invoice_reference)
+                .push_bind(&r.session_reference)
+                .push_bind(&r.invoice_number)
+                .push_bind(r.issue_date.to_string())
+                .push_bind(&r.seller_nip)
+                .push_bind(&r.seller_name)
+                .push_bind(&r.buyer_id_type)
+                .push_bind(&r.buyer_id)
+                .push_bind(&r.buyer_name)
+                .push_bind(r.net)
+                .push_bind(r.vat)
+                .push_bind(r.gross)
+                .push_bind(&r.currency)
+                .push_bind(&r.form_code)
+                .push_bind(&r.invoice_type)
+                .push_bind(acquisition)
+                .push_bind(invoicing)
+                .push_bind(storage)
+                .push_bind(r.offline)
+                .push_bind(r.status.as_str())
+                .push_bind(r.status_code)
+                .push_bind(&r.status_description)
+                .push_bind(details)
+                .push_bind(&sha[..])
+                .push_bind(i64::try_from(*size).unwrap_or(i64::MAX))
+                .push_bind(now)
+                .push_bind(now);
+        },
+    );
+    q.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// Inserts or merges one invoice; `true` when it is new.
 pub(crate) async fn upsert(
     tx: &mut Transaction<'static, Sqlite>,
@@ -829,15 +866,8 @@ pub(crate) async fn upsert(
     now: &str,
 ) -> Result<bool> {
     let sha = ksef_crypto::sha256(bytes);
-    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
-    sqlx::query(
-        "INSERT INTO invoice_files (sha256, size, content) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-    )
-    .bind(&sha[..])
-    .bind(size)
-    .bind(bytes)
-    .execute(&mut **tx)
-    .await?;
+    let size = byte_size(bytes);
+    insert_files(tx, &[(&sha, bytes)]).await?;
 
     let by_ksef = match &r.ksef_number {
         Some(n) => find_id(tx, firm, &InvoiceKey::KsefNumber(n.clone())).await?,
@@ -872,27 +902,7 @@ pub(crate) async fn upsert(
     let details = (!r.status_details.is_empty()).then(|| r.status_details.join("\n"));
     match existing {
         None => {
-            let insert = sqlx::query(
-                "INSERT INTO invoices (firm_id, direction, ksef_number, invoice_reference, \
-                 session_reference, invoice_number, issue_date, seller_nip, seller_name, \
-                 buyer_id_type, buyer_id, buyer_name, net, vat, gross, currency, form_code, \
-                 invoice_type, acquisition_date, invoicing_date, permanent_storage_date, offline, \
-                 status, status_code, status_description, status_details, sha256, size, \
-                 recorded_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
-                 ?, ?, ?, ?, ?, ?)",
-            );
-            bind_record(insert.bind(firm.0), r)?
-                .bind(r.status.as_str())
-                .bind(r.status_code)
-                .bind(&r.status_description)
-                .bind(&details)
-                .bind(&sha[..])
-                .bind(size)
-                .bind(now)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
+            insert_rows(tx, firm, &[(r, &sha, bytes.len())], now).await?;
             Ok(true)
         }
         Some(id) => {

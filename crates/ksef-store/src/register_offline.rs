@@ -339,16 +339,8 @@ async fn store_file(
     sha: &[u8; 32],
     bytes: &[u8],
 ) -> Result<i64> {
-    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
-    sqlx::query(
-        "INSERT INTO invoice_files (sha256, size, content) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-    )
-    .bind(&sha[..])
-    .bind(size)
-    .bind(bytes)
-    .execute(&mut **tx)
-    .await?;
-    Ok(size)
+    crate::register::insert_files(tx, &[(sha, bytes)]).await?;
+    Ok(i64::try_from(bytes.len()).unwrap_or(i64::MAX))
 }
 
 /// Before the row `from` is merged into `to` and deleted: what the offline workflow knows of
